@@ -1,0 +1,55 @@
+/**
+ * Errors raised by the core. `code` is a stable key that the Node-RED glue turns into a
+ * translated message (`<node-type>.errors.<code>`), so the core stays free of i18n and the
+ * CLI can still print `message`, which is plain English for logs.
+ */
+export type ErrorCode =
+  // images
+  | "notAnImage"
+  | "unsupportedFormat"
+  | "corruptImage"
+  | "pixelLimit"
+  | "imageTooSmall"
+  | "noImageInput"
+  // files, folders, cameras
+  | "fileNotFound"
+  | "fileReadFailed"
+  | "folderNotFound"
+  | "fetchFailed"
+  | "fetchTimeout"
+  | "fetchStatus"
+  | "fetchTooLarge"
+  // options
+  | "invalidOption"
+  // models
+  | "modelNotFound"
+  | "modelLoadFailed"
+  | "inputNameMismatch"
+  | "inputTypeMismatch"
+  | "inputShapeMismatch"
+  | "inferenceFailed"
+  | "graphInvalid";
+
+export type ErrorDetails = Record<string, string | number>;
+
+export class DefectError extends Error {
+  readonly code: ErrorCode;
+  readonly details: ErrorDetails;
+
+  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "DefectError";
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export function isDefectError(value: unknown): value is DefectError {
+  return value instanceof DefectError;
+}
+
+/** Message text of any thrown value, for wrapping library errors without losing their words. */
+export function describeError(value: unknown): string {
+  if (value instanceof Error) return value.message;
+  return String(value);
+}
