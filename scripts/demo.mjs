@@ -10,6 +10,25 @@ const root = resolve(new URL("..", import.meta.url).pathname);
 const userDir = resolve(process.env.DEMO_USER_DIR || join(root, ".demo"));
 const dataDir = join(userDir, "defect-demo");
 const DEMO_FLOW = "01 - Inspect a folder of images.json";
+const LINE_KIND = "cast-surface";
+
+/**
+ * A camera drop folder: the test images of one part kind, interleaved good and defective,
+ * named part-NNN-<label>.png so the debug output shows the truth beside each result.
+ */
+function composeLine(kindDir, lineDir) {
+  mkdirSync(lineDir, { recursive: true });
+  const testDir = join(kindDir, "test");
+  const byLabel = readdirSync(testDir)
+    .sort()
+    .map((label) => readdirSync(join(testDir, label)).sort().map((file) => ({ label, path: join(testDir, label, file) })));
+  const parts = [];
+  for (let i = 0; byLabel.some((list) => i < list.length); i++) {
+    for (const list of byLabel) if (i < list.length) parts.push(list[i]);
+  }
+  parts.forEach((part, n) => copyFileSync(part.path, join(lineDir, `part-${String(n + 1).padStart(3, "0")}-${part.label}.png`)));
+  return parts.length;
+}
 
 if (!existsSync(join(root, "dist", "nodes"))) {
   console.error("dist/ is missing: run `npm ci` (which builds) or `npm run build` first.");
@@ -21,14 +40,14 @@ const marker = join(dataDir, ".complete");
 if (!existsSync(marker)) {
   const { writeSyntheticDataset } = require(join(root, "dist", "lib", "synth", "index.js"));
   const summary = await writeSyntheticDataset({ out: dataDir, seed: 1, count: 20 });
+  const parts = composeLine(join(dataDir, LINE_KIND), join(dataDir, "line"));
   writeFileSync(marker, JSON.stringify(summary, null, 2));
-  console.log(`[demo] synthetic images written to ${dataDir}`);
+  console.log(`[demo] synthetic images written to ${dataDir} (${parts} parts in line/)`);
 }
 if (!existsSync(join(userDir, "flows.json"))) {
   copyFileSync(join(root, "examples", DEMO_FLOW), join(userDir, "flows.json"));
   console.log(`[demo] demo flow "${DEMO_FLOW}" seeded into ${userDir}/flows.json`);
 }
-console.log(`[demo] kinds: ${readdirSync(dataDir).filter((n) => !n.startsWith(".")).join(", ")}`);
 
 const redJs = require.resolve("node-red/red.js");
 const child = spawn(

@@ -14,11 +14,14 @@ export type ErrorCode =
   // files, folders, cameras
   | "fileNotFound"
   | "fileReadFailed"
+  | "fileWriteFailed"
   | "folderNotFound"
   | "fetchFailed"
   | "fetchTimeout"
   | "fetchStatus"
   | "fetchTooLarge"
+  | "missingSource"
+  | "watchFailed"
   // options
   | "invalidOption"
   // models

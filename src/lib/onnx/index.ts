@@ -1,0 +1,18 @@
+/** The ONNX core: building small models in code and running models through shared sessions. */
+export { GraphBuilder, Value, attr } from "./graph-builder";
+export type {
+  Attributes,
+  AttributeValue,
+  Dim,
+  ElementType,
+  FloatAttribute,
+  FloatsAttribute,
+  GraphOptions,
+  OpOptions,
+  TensorAttribute,
+  TensorData,
+} from "./graph-builder";
+export { acquireModel, acquireModelFromBytes, openSessionCount } from "./session";
+export type { ModelHandle, SessionOptions } from "./session";
+export { formatShape, validateFeeds } from "./feeds";
+export type { FeedInfo, TensorSpec } from "./feeds";

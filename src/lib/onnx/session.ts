@@ -1,0 +1,216 @@
+/**
+ * Shared onnxruntime sessions. A model is loaded once per (model, options) and shared by
+ * every node that uses it, because a session holds the weights and its thread pool; the
+ * last holder to release it frees them.
+ */
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import * as ort from "onnxruntime-node";
+import { DefectError, describeError } from "../errors";
+import { type TensorSpec, validateFeeds } from "./feeds";
+
+export type { TensorSpec } from "./feeds";
+
+const MIN_THREADS = 1;
+const MAX_THREADS = 64;
+/**
+ * ORT's logger severity "fatal": its errors reach callers as DefectErrors anyway, and its own
+ * copy on stderr would show every bad image twice in the Node-RED log.
+ */
+const ORT_LOG_FATAL_ONLY = 4;
+/** ORT reports a dimension with neither size nor name as "", which reads badly in messages. */
+const UNKNOWN_DIM = "?";
+
+export interface SessionOptions {
+  /** Threads for one operator; ORT picks (one per core) when omitted. */
+  intraOpThreads?: number;
+}
+
+export interface ModelHandle {
+  /** Absolute model path, or the cache key of a model built in memory. */
+  readonly path: string;
+  /** Short name used in messages: the file name, or the key. */
+  readonly name: string;
+  readonly inputs: TensorSpec[];
+  readonly outputs: TensorSpec[];
+  run(feeds: Record<string, ort.Tensor>, outputNames?: string[]): Promise<Record<string, ort.Tensor>>;
+  /** Idempotent, so a node's close handler may call it whatever happened before. */
+  release(): Promise<void>;
+}
+
+interface LoadedModel {
+  session: ort.InferenceSession;
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+}
+
+interface CacheEntry {
+  /** Cached as a promise so concurrent acquires of one model wait for the same load. */
+  loaded: Promise<LoadedModel>;
+  refs: number;
+  /** Runs in flight, so the session is not freed under them. */
+  running: Set<Promise<unknown>>;
+}
+
+const cache = new Map<string, CacheEntry>();
+/** Counted apart from the cache so that a session the cache lost track of still shows up. */
+let liveSessions = 0;
+
+/** Number of loaded sessions not yet released. */
+export function openSessionCount(): number {
+  return liveSessions;
+}
+
+export async function acquireModel(modelPath: string, options: SessionOptions = {}): Promise<ModelHandle> {
+  const ortOptions = toOrtOptions(options);
+  const absolute = path.resolve(modelPath);
+  const key = `file:${absolute}|${optionsKey(options)}`;
+  return acquire(key, absolute, path.basename(absolute), async () => {
+    await assertModelFile(absolute);
+    return createSession(absolute, () => ort.InferenceSession.create(absolute, ortOptions));
+  });
+}
+
+/**
+ * A model built in memory; `key` names it in the cache and in messages, so one key must
+ * always stand for the same bytes (a cached session is reused without looking at them).
+ */
+export async function acquireModelFromBytes(key: string, bytes: Uint8Array, options: SessionOptions = {}): Promise<ModelHandle> {
+  const ortOptions = toOrtOptions(options);
+  return acquire(`bytes:${key}|${optionsKey(options)}`, key, key, () =>
+    createSession(key, () => ort.InferenceSession.create(bytes, ortOptions)),
+  );
+}
+
+async function acquire(key: string, modelPath: string, name: string, load: () => Promise<ort.InferenceSession>): Promise<ModelHandle> {
+  let entry = cache.get(key);
+  if (entry === undefined) {
+    const created: CacheEntry = { loaded: load().then(describeSession), refs: 0, running: new Set() };
+    created.loaded.then(
+      () => {
+        liveSessions += 1;
+      },
+      // A failed load is forgotten so that a later acquire (after the file is fixed) retries.
+      () => {
+        if (cache.get(key) === created) cache.delete(key);
+      },
+    );
+    cache.set(key, created);
+    entry = created;
+  }
+  entry.refs += 1;
+  let model: LoadedModel;
+  try {
+    model = await entry.loaded;
+  } catch (error) {
+    entry.refs -= 1;
+    throw error;
+  }
+  return createHandle(key, entry, model, modelPath, name);
+}
+
+function createHandle(key: string, entry: CacheEntry, model: LoadedModel, modelPath: string, name: string): ModelHandle {
+  let released = false;
+  return {
+    path: modelPath,
+    name,
+    // Copies, so one holder editing its specs cannot change what another holder sees.
+    inputs: copySpecs(model.inputs),
+    outputs: copySpecs(model.outputs),
+    async run(feeds, outputNames) {
+      if (released) throw new DefectError("inferenceFailed", `model "${name}" was already released`, { model: name });
+      validateFeeds(name, model.inputs, feeds);
+      for (const output of outputNames ?? []) {
+        if (!model.outputs.some((o) => o.name === output)) {
+          const available = model.outputs.map((o) => o.name).join(", ");
+          throw new DefectError("invalidOption", `model "${name}" has no output "${output}" (its outputs: ${available})`, {
+            model: name,
+            output,
+            expected: available,
+          });
+        }
+      }
+      const running = runSession(model.session, name, feeds, outputNames);
+      entry.running.add(running);
+      try {
+        return await running;
+      } finally {
+        entry.running.delete(running);
+      }
+    },
+    async release() {
+      if (released) return;
+      released = true;
+      entry.refs -= 1;
+      if (entry.refs > 0) return;
+      if (cache.get(key) === entry) cache.delete(key);
+      liveSessions -= 1;
+      await Promise.allSettled(entry.running);
+      await model.session.release();
+    },
+  };
+}
+
+async function runSession(
+  session: ort.InferenceSession,
+  name: string,
+  feeds: Record<string, ort.Tensor>,
+  outputNames: string[] | undefined,
+): Promise<Record<string, ort.Tensor>> {
+  try {
+    const result = outputNames === undefined ? await session.run(feeds) : await session.run(feeds, outputNames);
+    return { ...result };
+  } catch (error) {
+    throw new DefectError("inferenceFailed", `model "${name}" failed to run: ${describeError(error)}`, { model: name }, { cause: error });
+  }
+}
+
+async function assertModelFile(absolute: string): Promise<void> {
+  let isFile: boolean;
+  try {
+    isFile = (await fs.stat(absolute)).isFile();
+  } catch (error) {
+    throw new DefectError("modelNotFound", `model file not found: ${absolute}`, { path: absolute }, { cause: error });
+  }
+  if (!isFile) throw new DefectError("modelNotFound", `model path is not a file: ${absolute}`, { path: absolute });
+}
+
+async function createSession(where: string, create: () => Promise<ort.InferenceSession>): Promise<ort.InferenceSession> {
+  try {
+    return await create();
+  } catch (error) {
+    const reason = describeError(error);
+    throw new DefectError("modelLoadFailed", `cannot load ONNX model ${where}: ${reason}`, { path: where, reason }, { cause: error });
+  }
+}
+
+function describeSession(session: ort.InferenceSession): LoadedModel {
+  return { session, inputs: session.inputMetadata.map(toSpec), outputs: session.outputMetadata.map(toSpec) };
+}
+
+function toSpec(meta: ort.InferenceSession.ValueMetadata): TensorSpec {
+  if (!meta.isTensor) return { name: meta.name, type: "non-tensor", shape: [] };
+  return { name: meta.name, type: meta.type, shape: meta.shape.map((d) => (d === "" ? UNKNOWN_DIM : d)) };
+}
+
+function copySpecs(specs: readonly TensorSpec[]): TensorSpec[] {
+  return specs.map((spec) => ({ ...spec, shape: [...spec.shape] }));
+}
+
+function toOrtOptions(options: SessionOptions): ort.InferenceSession.SessionOptions {
+  const threads = options.intraOpThreads;
+  const common = { logSeverityLevel: ORT_LOG_FATAL_ONLY } as const;
+  if (threads === undefined) return common;
+  if (!Number.isInteger(threads) || threads < MIN_THREADS || threads > MAX_THREADS) {
+    throw new DefectError(
+      "invalidOption",
+      `intraOpThreads must be an integer from ${MIN_THREADS} to ${MAX_THREADS} (got ${String(threads)})`,
+      { option: "intraOpThreads", value: String(threads) },
+    );
+  }
+  return { ...common, intraOpNumThreads: threads };
+}
+
+function optionsKey(options: SessionOptions): string {
+  return `threads=${options.intraOpThreads ?? "auto"}`;
+}

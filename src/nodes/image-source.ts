@@ -1,0 +1,161 @@
+/**
+ * defect-image-source: reads an image from a file, a watched folder, an HTTP(S) snapshot URL
+ * or msg.payload, checks it with a probe and sends the encoded bytes on.
+ */
+import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from "node-red";
+import { basename } from "node:path";
+import type { DecodeLimits } from "../lib/image";
+import {
+  listFolderFiles,
+  loadImageBytes,
+  loadImageFile,
+  loadImageUrl,
+  parseSourceOptions,
+  resolveSourcePath,
+  watchFolder,
+  type FolderWatch,
+  type SourceImage,
+  type SourceOptions,
+} from "../lib/source";
+import { DefectError } from "../lib/errors";
+import { createErrorRouter, translateError } from "./shared/errors";
+import { handleInput, rejectInput, type SendFunction } from "./shared/input";
+import { setMessageImage, stringProperty } from "./shared/message";
+import { baseDirectory, parseDecodeLimits } from "./shared/settings";
+import { createStatus } from "./shared/status";
+import type { ImageSourceCredentials, ImageSourceNodeDef } from "./types";
+
+const TYPE = "defect-image-source";
+
+function topicOf(image: SourceImage): string | undefined {
+  return image.path !== undefined ? basename(image.path) : image.url;
+}
+
+export = function register(RED: NodeAPI): void {
+  function ImageSourceNode(this: Node<ImageSourceCredentials>, config: ImageSourceNodeDef): void {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const status = createStatus(node, TYPE);
+    const errors = createErrorRouter(RED, node, TYPE, status);
+    let options: SourceOptions;
+    let limits: DecodeLimits;
+    try {
+      options = parseSourceOptions({ ...config });
+      limits = parseDecodeLimits(config.maxPixels);
+    } catch (error) {
+      rejectInput(node, errors.config(error));
+      return;
+    }
+    const baseDir = baseDirectory(RED);
+    const idleState = options.mode === "folder" ? "watching" : "ready";
+    // Aborting this cancels every download still running when the node stops.
+    const stop = new AbortController();
+    let watching: Promise<FolderWatch | undefined> = Promise.resolve(undefined);
+    // Watched files are read one after another, in the order they arrived, to bound memory.
+    let queue: Promise<void> = Promise.resolve();
+
+    const emitted = (msg: NodeMessage, image: SourceImage): NodeMessage => {
+      setMessageImage(msg, image, topicOf(image));
+      status.set(idleState);
+      return msg;
+    };
+
+    async function acquire(msg: NodeMessageInFlow): Promise<SourceImage> {
+      switch (options.mode) {
+        case "file": {
+          const path = options.path || stringProperty(msg["filename"]) || stringProperty(msg.payload);
+          if (path === undefined) {
+            throw new DefectError("missingSource", "No file path: set Path or send msg.filename", { option: "path", property: "filename" });
+          }
+          return loadImageFile(resolveSourcePath(path, baseDir), limits, "file");
+        }
+        case "url": {
+          const url = options.url || stringProperty(msg["url"]);
+          if (url === undefined) {
+            throw new DefectError("missingSource", "No URL: set URL or send msg.url", { option: "url", property: "url" });
+          }
+          status.set("busy");
+          const { user, password } = node.credentials ?? {};
+          const auth = user || password ? { user: user ?? "", password: password ?? "" } : undefined;
+          return loadImageUrl({ url, timeoutMs: options.timeoutMs, maxBytes: options.maxBytes, auth, signal: stop.signal }, limits);
+        }
+        default:
+          return loadImageBytes(msg.payload, limits, "msg.payload");
+      }
+    }
+
+    /** One message per file, sorted by name; a bad file is reported and the rest still go out. */
+    async function emitFolder(msg: NodeMessageInFlow, send: SendFunction): Promise<void> {
+      const files = await listFolderFiles(resolveSourcePath(options.folder, baseDir), options.match);
+      for (const [index, file] of files.entries()) {
+        const fileMsg = index === 0 ? msg : RED.util.cloneMessage(msg);
+        try {
+          send(emitted(fileMsg, await loadImageFile(file, limits, "folder")));
+        } catch (error) {
+          errors.report(error, { ...fileMsg, filename: file });
+        }
+      }
+      if ((await watching) === undefined && !stop.signal.aborted) startWatching();
+    }
+
+    function onWatchedFile(path: string): void {
+      queue = queue.then(async () => {
+        const msg: NodeMessage = { _msgid: RED.util.generateId(), filename: path };
+        try {
+          const image = await loadImageFile(path, limits, "folder");
+          if (!stop.signal.aborted) node.send(emitted(msg, image));
+        } catch (error) {
+          if (!stop.signal.aborted) errors.report(error, msg);
+        }
+      });
+    }
+
+    function startWatching(): void {
+      const folder = resolveSourcePath(options.folder, baseDir);
+      status.set("loading");
+      watching = watchFolder(folder, {
+        match: options.match,
+        emitExisting: options.emitExisting,
+        stableMs: options.stableMs,
+        onFile: onWatchedFile,
+        onError: (error) => errors.report(error, { _msgid: RED.util.generateId(), topic: folder }),
+      }).then(
+        async (watch) => {
+          if (stop.signal.aborted) {
+            await watch.close();
+            return undefined;
+          }
+          status.set("watching");
+          return watch;
+        },
+        (error: unknown) => {
+          if (!stop.signal.aborted) errors.report(error, { _msgid: RED.util.generateId(), topic: folder });
+          return undefined;
+        },
+      );
+    }
+
+    if (options.mode === "folder") startWatching();
+    else status.set("ready");
+
+    handleInput(node, errors, async (msg, send) => {
+      if (options.mode === "folder") return emitFolder(msg, send);
+      send(emitted(msg, await acquire(msg)));
+    });
+
+    node.on("close", (removed: boolean, done: () => void) => {
+      stop.abort();
+      watching
+        .then((watch) => watch?.close())
+        .catch((error: unknown) => node.warn(translateError(RED, TYPE, error).message))
+        .finally(() => {
+          if (removed) status.clear();
+          done();
+        });
+    });
+  }
+
+  RED.nodes.registerType<Node<ImageSourceCredentials>, ImageSourceNodeDef, object, ImageSourceCredentials>(TYPE, ImageSourceNode, {
+    credentials: { user: { type: "text" }, password: { type: "password" } },
+  });
+};

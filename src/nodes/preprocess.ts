@@ -1,0 +1,94 @@
+/**
+ * defect-preprocess: turns the encoded image of a message into a model input tensor and the
+ * Transform that maps tensor pixels back to the original image.
+ */
+import type { Node, NodeAPI, NodeMessageInFlow } from "node-red";
+import { performance } from "node:perf_hooks";
+import { DefectError } from "../lib/errors";
+import { parsePreprocessOptions, preprocessImage, toImageBuffer, type DecodeLimits, type PreprocessOptions } from "../lib/image";
+import { describeType, type SourceImage } from "../lib/source/load-image";
+import { createErrorRouter } from "./shared/errors";
+import { handleInput, rejectInput } from "./shared/input";
+import { addTiming, findMessageImage, isRecord } from "./shared/message";
+import { parseDecodeLimits } from "./shared/settings";
+import { createStatus } from "./shared/status";
+import type { PreprocessNodeDef } from "./types";
+
+const TYPE = "defect-preprocess";
+/** The editor's default, also used for a flow written by hand without a preset. */
+const DEFAULT_PRESET = "imagenet";
+
+/** The editor fields that are preprocessing options; empty ones keep the preset's value. */
+function editorOptions(config: PreprocessNodeDef): Record<string, unknown> {
+  const { preset, width, height, resize, kernel, padValue, roi, color, layout, scale, mean, std } = config;
+  return { preset: preset ?? DEFAULT_PRESET, width, height, resize, kernel, padValue, roi, color, layout, scale, mean, std };
+}
+
+/** Options for one message: the deployed ones, overridden by msg.preprocess when present. */
+function messageOptions(msg: NodeMessageInFlow, deployed: PreprocessOptions): PreprocessOptions {
+  const override = msg["preprocess"];
+  if (override === undefined) return deployed;
+  if (!isRecord(override)) {
+    const type = describeType(override);
+    throw new DefectError("invalidOption", `msg.preprocess must be an object of options, got ${type}`, {
+      option: "msg.preprocess",
+      value: type,
+    });
+  }
+  return parsePreprocessOptions(override, deployed);
+}
+
+function imageBuffer(msg: NodeMessageInFlow): Buffer {
+  const buffer = findMessageImage(msg)?.buffer ?? toImageBuffer(msg.payload);
+  if (buffer === undefined) {
+    const type = describeType(msg.payload);
+    throw new DefectError(
+      "noImageInput",
+      `No image in msg.image.buffer or msg.payload: expected a Buffer, base64 text or a data: URL, got ${type}`,
+      { source: "msg.payload", type },
+    );
+  }
+  return buffer;
+}
+
+export = function register(RED: NodeAPI): void {
+  function PreprocessNode(this: Node, config: PreprocessNodeDef): void {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const status = createStatus(node, TYPE);
+    const errors = createErrorRouter(RED, node, TYPE, status);
+    let deployed: PreprocessOptions;
+    let limits: DecodeLimits;
+    try {
+      deployed = parsePreprocessOptions(editorOptions(config));
+      limits = parseDecodeLimits(config.maxPixels);
+    } catch (error) {
+      rejectInput(node, errors.config(error));
+      return;
+    }
+    status.set("ready");
+
+    handleInput(node, errors, async (msg, send) => {
+      const started = performance.now();
+      const buffer = imageBuffer(msg);
+      const { tensor, transform, info } = await preprocessImage(buffer, messageOptions(msg, deployed), limits);
+      if (findMessageImage(msg) === undefined) {
+        const image: SourceImage = { ...info, buffer, source: "payload" };
+        msg["image"] = image;
+      }
+      msg.payload = tensor;
+      msg["transform"] = transform;
+      addTiming(msg, "preprocessMs", performance.now() - started);
+      status.set("ready");
+      send(msg);
+    });
+
+    // Nothing to release: each message's decode is self-contained. A removed node leaves no status.
+    node.on("close", (removed: boolean, done: () => void) => {
+      if (removed) status.clear();
+      done();
+    });
+  }
+
+  RED.nodes.registerType(TYPE, PreprocessNode);
+};

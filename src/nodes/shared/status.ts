@@ -1,0 +1,56 @@
+/** Node status shown under a node in the editor: an i18n key, changed only on state changes. */
+import type { Node, NodeStatusFill, NodeStatusShape } from "node-red";
+
+export interface StatusLook {
+  fill: NodeStatusFill;
+  shape: NodeStatusShape;
+}
+
+/** The states most nodes of the package go through; nodes may pass their own table. */
+export const COMMON_STATES = {
+  loading: { fill: "grey", shape: "ring" },
+  ready: { fill: "green", shape: "dot" },
+  watching: { fill: "green", shape: "dot" },
+  busy: { fill: "blue", shape: "ring" },
+  rejected: { fill: "yellow", shape: "ring" },
+  error: { fill: "red", shape: "ring" },
+} as const satisfies Record<string, StatusLook>;
+
+export type CommonState = keyof typeof COMMON_STATES;
+
+export interface StatusReporter<S extends string> {
+  /** Shows `<type>.status.<state>`; repeated calls with the same state do nothing. */
+  set(state: S): void;
+  /** Removes the status, e.g. when the node is deleted. */
+  clear(): void;
+  readonly current: S | undefined;
+}
+
+/**
+ * Status changes go to the editor over its websocket, so a node processing 30 frames a second
+ * must not send one per message: only changes are sent.
+ */
+export function createStatus(node: Node, type: string): StatusReporter<CommonState>;
+export function createStatus<S extends string>(node: Node, type: string, looks: Record<S, StatusLook>): StatusReporter<S>;
+export function createStatus(
+  node: Node,
+  type: string,
+  looks: Record<string, StatusLook> = COMMON_STATES,
+): StatusReporter<string> {
+  let current: string | undefined;
+  return {
+    set(state) {
+      const look = looks[state];
+      if (state === current || look === undefined) return;
+      current = state;
+      node.status({ fill: look.fill, shape: look.shape, text: `${type}.status.${state}` });
+    },
+    clear() {
+      current = undefined;
+      node.status({});
+    },
+    get current() {
+      return current;
+    },
+  };
+}

@@ -1,0 +1,49 @@
+/**
+ * Node definitions as the editor saves them: one interface a node, key for key the `defaults`
+ * of its .html. Text inputs arrive as strings, so numbers are typed `string | number` and
+ * converted by the parse functions.
+ */
+import type { NodeDef } from "node-red";
+
+export interface ImageSourceNodeDef extends NodeDef {
+  /** "file" | "folder" | "url" | "payload"; checked at deploy. */
+  mode: string;
+  path: string;
+  folder: string;
+  pattern: string;
+  emitExisting: boolean;
+  /** Milliseconds a new file's size must stay unchanged before it is emitted. */
+  stableMs: string | number;
+  url: string;
+  /** Milliseconds. */
+  timeout: string | number;
+  /** Megabytes. */
+  maxDownload: string | number;
+  /** Megapixels. */
+  maxPixels: string | number;
+}
+
+export interface ImageSourceCredentials {
+  user?: string;
+  password?: string;
+}
+
+export interface PreprocessNodeDef extends NodeDef {
+  /** "imagenet" | "yolo" | "none"; empty fields below take the preset's value. */
+  preset: string;
+  width: string | number;
+  height: string | number;
+  resize: string;
+  kernel: string;
+  padValue: string | number;
+  /** "x,y,w,h" in source pixels, or "" for the whole image. */
+  roi: string;
+  color: string;
+  layout: string;
+  scale: string | number;
+  /** Comma-separated, one value a channel. */
+  mean: string;
+  std: string;
+  /** Megapixels. */
+  maxPixels: string | number;
+}
