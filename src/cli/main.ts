@@ -5,6 +5,7 @@
  */
 import { DefectError, describeError } from "../lib/errors";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type CliIo, type CommandHandler } from "./args";
+import { EVAL_SUMMARY, runEval } from "./eval";
 import { SYNTH_SUMMARY, runSynth } from "./synth";
 
 export type { CliIo } from "./args";
@@ -19,7 +20,7 @@ interface Command {
 
 const COMMANDS = new Map<string, Command>([
   ["synth", { summary: SYNTH_SUMMARY, run: runSynth }],
-  ["eval", { summary: "score a model on a labelled folder (coming)" }],
+  ["eval", { summary: EVAL_SUMMARY, run: runEval }],
   ["predict", { summary: "run a model on images and write results (coming)" }],
   ["bench", { summary: "measure inference speed (coming)" }],
 ]);

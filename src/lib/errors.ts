@@ -31,7 +31,12 @@ export type ErrorCode =
   | "inputTypeMismatch"
   | "inputShapeMismatch"
   | "inferenceFailed"
-  | "graphInvalid";
+  | "graphInvalid"
+  // template comparison
+  | "imageSizeMismatch"
+  // anomalib exports
+  | "anomalibMetadataMissing"
+  | "anomalibMetadataInvalid";
 
 export type ErrorDetails = Record<string, string | number>;
 

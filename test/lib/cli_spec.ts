@@ -68,7 +68,9 @@ describe("command line", function () {
       ],
       [["synth", "--out", out, "--colour", "red"], `defect-detection synth: Unknown option '--colour' ${help}`],
       [["synth", "extra", "--out", out], `defect-detection synth: Unexpected argument 'extra' ${help}`],
-      [["eval", "--model", "m.onnx"], 'defect-detection: the "eval" command is not available yet in this version.'],
+      [["predict", "--model", "m.onnx"], 'defect-detection: the "predict" command is not available yet in this version.'],
+      [["eval", "--backbone", "b.onnx"], `defect-detection eval: --data DIR is required (see "defect-detection eval --help")`],
+      [["eval", "--data", out, "--backbone", "b.onnx", "--coreset", "2"], `defect-detection eval: --coreset must be a number in (0, 1], got "2" (see "defect-detection eval --help")`],
       [["train"], 'defect-detection: unknown command "train". Run "defect-detection --help" to list the commands.'],
     ];
     for (const [args, message] of cases) {
@@ -99,7 +101,8 @@ describe("command line", function () {
     const text = run.stdout();
     assert.match(text, /^Usage: defect-detection <command> \[options\]/);
     assert.match(text, /\n {2}synth {4}write synthetic parts with defects and masks \(MVTec AD layout\)\n/);
-    for (const coming of ["eval", "predict", "bench"]) assert.match(text, new RegExp(`\\n  ${coming} +.*\\(coming\\)\\n`));
+    assert.match(text, /\n {2}eval {5}train on DIR\/train\/good/);
+    for (const coming of ["predict", "bench"]) assert.match(text, new RegExp(`\\n  ${coming} +.*\\(coming\\)\\n`));
 
     const none = capture();
     assert.equal(await runCli([], none.io), 2);

@@ -1,0 +1,115 @@
+/** `defect-detection eval`: learn from DIR/train/good, score DIR/test, print the metrics. */
+import { openPatchExtractor } from "../lib/features/extractor";
+import { parsePreprocessOptions } from "../lib/image";
+import { DEFAULT_PATCHCORE_OPTIONS } from "../lib/anomaly/patchcore/patchcore";
+import { createPatchCoreTrainer } from "../lib/anomaly/patchcore/trainer";
+import { evaluateAnomalyMethod, type AnomalyEvalReport } from "../lib/eval/anomaly-eval";
+import { EXIT_OK, UsageError, parseIntegerOption, parseOptions, type CliIo } from "./args";
+
+export const EVAL_SUMMARY = "train on DIR/train/good, score DIR/test and print the metrics";
+
+export const EVAL_USAGE = `Usage: defect-detection eval --data DIR [options]
+
+Learns "good" from DIR/train/good, scores every image in DIR/test/<type>/ (type "good" is
+defect-free) and prints image AUROC, pixel AUROC and AUPRO (where DIR/ground_truth has masks),
+F1-max and the time per image split into preprocess / backbone / scoring / post.
+
+Options:
+  --data DIR           dataset folder in MVTec AD layout (required)
+  --method NAME        patchcore (default)
+  --backbone FILE      ONNX backbone with intermediate layer outputs
+  --layers a,b         backbone outputs to use, finest first (default layer2,layer3)
+  --size N             square input size in pixels (default 256)
+  --coreset R          memory-bank fraction of training patches (default 0.1)
+  --max-bank N         hard cap on memory-bank rows (default 40000)
+  --neighbors K        neighbours for the image-score re-weighting (default 9)
+  --train-limit N      use only the first N sorted training images
+  --threads N          onnxruntime intra-op threads (default: all cores)
+  --json               print one JSON object instead of the table
+  -h, --help           show this help
+`;
+
+const OPTIONS = {
+  data: { type: "string" },
+  method: { type: "string" },
+  backbone: { type: "string" },
+  layers: { type: "string" },
+  size: { type: "string" },
+  coreset: { type: "string" },
+  "max-bank": { type: "string" },
+  neighbors: { type: "string" },
+  "train-limit": { type: "string" },
+  threads: { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+const METHODS = ["patchcore"] as const;
+
+function parseRatio(value: string | undefined, option: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!(n > 0 && n <= 1)) throw new UsageError(`${option} must be a number in (0, 1], got "${value}"`);
+  return n;
+}
+
+function formatNumber(value: number | null): string {
+  return value === null || Number.isNaN(value) ? "-" : value.toFixed(3);
+}
+
+export function formatReport(method: string, report: AnomalyEvalReport): string {
+  const s = report.ms_split;
+  return [
+    `method          ${method}`,
+    `dataset         ${report.dataset} (${report.train_images} train, ${report.test_images} test)`,
+    `image AUROC     ${formatNumber(report.image_auroc)}`,
+    `pixel AUROC     ${formatNumber(report.pixel_auroc)}`,
+    `AUPRO (0.3)     ${formatNumber(report.aupro)}`,
+    `F1-max          ${formatNumber(report.f1_max)} at score ${report.f1_threshold.toPrecision(4)}`,
+    `avg precision   ${formatNumber(report.average_precision)}`,
+    `ms / image      ${report.ms_per_image.toFixed(1)} (pre ${s.preprocess.toFixed(1)} / backbone ${s.backbone.toFixed(1)} / scoring ${s.scoring.toFixed(1)} / post ${s.post.toFixed(1)})`,
+    `fit             ${report.fit_seconds.toFixed(1)} s, bank ${report.bank_size ?? "-"}`,
+    `memory          ${report.rss_mb} MB resident`,
+    "",
+  ].join("\n");
+}
+
+export async function runEval(args: string[], io: CliIo): Promise<number> {
+  const values = parseOptions(args, OPTIONS);
+  if (values.help) {
+    io.stdout.write(EVAL_USAGE);
+    return EXIT_OK;
+  }
+  if (values.data === undefined) throw new UsageError("--data DIR is required");
+  const method = values.method ?? "patchcore";
+  if (!(METHODS as readonly string[]).includes(method)) throw new UsageError(`--method must be one of ${METHODS.join(", ")}, got "${method}"`);
+  if (values.backbone === undefined) throw new UsageError("--backbone FILE is required for patchcore");
+  const size = parseIntegerOption(values.size, "--size", 32, 2048) ?? 256;
+  const threads = parseIntegerOption(values.threads, "--threads", 1, 64);
+  const session = threads === undefined ? {} : { intraOpThreads: threads };
+  const layers = (values.layers ?? "layer2,layer3").split(",").map((l) => l.trim()).filter((l) => l !== "");
+  const options = {
+    ...DEFAULT_PATCHCORE_OPTIONS,
+    coresetRatio: parseRatio(values.coreset, "--coreset", DEFAULT_PATCHCORE_OPTIONS.coresetRatio),
+    maxBankSize: parseIntegerOption(values["max-bank"], "--max-bank", 1, 10_000_000) ?? DEFAULT_PATCHCORE_OPTIONS.maxBankSize,
+    numNeighbors: parseIntegerOption(values.neighbors, "--neighbors", 1, 100) ?? DEFAULT_PATCHCORE_OPTIONS.numNeighbors,
+  };
+  const preprocess = parsePreprocessOptions({ preset: "imagenet", width: size, height: size, resize: "stretch" });
+  const extractor = await openPatchExtractor({ model: values.backbone, layers }, session);
+  const trainer = createPatchCoreTrainer(extractor, options, session);
+  try {
+    const report = await evaluateAnomalyMethod({
+      data: values.data,
+      trainLimit: parseIntegerOption(values["train-limit"], "--train-limit", 1, 1_000_000),
+      preprocess,
+      trainer,
+      modelSize: () => trainer.bank?.size ?? null,
+      progress: values.json ? undefined : (line) => io.stderr.write(`${line}\n`),
+    });
+    io.stdout.write(values.json ? `${JSON.stringify({ method, ...report })}\n` : formatReport(method, report));
+    return EXIT_OK;
+  } finally {
+    await trainer.release();
+    await extractor.release();
+  }
+}

@@ -1,0 +1,108 @@
+/** Score-map operations shared by the anomaly detectors (pure, synchronous). */
+import type { ScoreMap } from "../image/types";
+
+/** Nearest-neighbour upsampling (torch's F.interpolate default), as PatchCore's maps use. */
+export function upsampleNearest(map: ScoreMap, width: number, height: number): ScoreMap {
+  const out = new Float32Array(width * height);
+  const xs = new Int32Array(width);
+  for (let x = 0; x < width; x++) xs[x] = Math.min(map.width - 1, Math.floor((x * map.width) / width));
+  for (let y = 0; y < height; y++) {
+    const row = Math.min(map.height - 1, Math.floor((y * map.height) / height)) * map.width;
+    for (let x = 0; x < width; x++) out[y * width + x] = map.data[row + (xs[x] as number)] as number;
+  }
+  return { data: out, width, height };
+}
+
+/** Bilinear upsampling with half-pixel centres (align_corners=False), as PaDiM's maps use. */
+export function upsampleBilinear(map: ScoreMap, width: number, height: number): ScoreMap {
+  const out = new Float32Array(width * height);
+  const axis = (size: number, source: number) => {
+    const i0 = new Int32Array(size);
+    const i1 = new Int32Array(size);
+    const w = new Float32Array(size);
+    for (let i = 0; i < size; i++) {
+      const s = Math.min(Math.max(((i + 0.5) * source) / size - 0.5, 0), source - 1);
+      const f = Math.floor(s);
+      i0[i] = f;
+      i1[i] = Math.min(f + 1, source - 1);
+      w[i] = s - f;
+    }
+    return { i0, i1, w };
+  };
+  const ax = axis(width, map.width);
+  const ay = axis(height, map.height);
+  const d = map.data;
+  for (let y = 0; y < height; y++) {
+    const r0 = (ay.i0[y] as number) * map.width;
+    const r1 = (ay.i1[y] as number) * map.width;
+    const wy = ay.w[y] as number;
+    for (let x = 0; x < width; x++) {
+      const c0 = ax.i0[x] as number;
+      const c1 = ax.i1[x] as number;
+      const wx = ax.w[x] as number;
+      const top = (d[r0 + c0] as number) * (1 - wx) + (d[r0 + c1] as number) * wx;
+      const bottom = (d[r1 + c0] as number) * (1 - wx) + (d[r1 + c1] as number) * wx;
+      out[y * width + x] = top * (1 - wy) + bottom * wy;
+    }
+  }
+  return { data: out, width, height };
+}
+
+/** anomalib's kernel size for a sigma: 2 * int(4 * sigma + 0.5) + 1 (33 for sigma 4). */
+export function gaussianKernel(sigma: number): Float32Array {
+  const radius = Math.floor(4 * sigma + 0.5);
+  const kernel = new Float32Array(2 * radius + 1);
+  let sum = 0;
+  for (let i = -radius; i <= radius; i++) {
+    const v = Math.exp(-(i * i) / (2 * sigma * sigma));
+    kernel[i + radius] = v;
+    sum += v;
+  }
+  for (let i = 0; i < kernel.length; i++) kernel[i] = (kernel[i] as number) / sum;
+  return kernel;
+}
+
+/** Index reflected into [0, size) without repeating the edge (reflect-101, as kornia's "reflect"). */
+function reflect(i: number, size: number): number {
+  if (size === 1) return 0;
+  const period = 2 * (size - 1);
+  let m = ((i % period) + period) % period;
+  if (m >= size) m = period - m;
+  return m;
+}
+
+/** Separable Gaussian blur with reflect padding. */
+export function gaussianBlur(map: ScoreMap, sigma: number): ScoreMap {
+  if (!(sigma > 0)) return { data: map.data.slice(), width: map.width, height: map.height };
+  const kernel = gaussianKernel(sigma);
+  const radius = (kernel.length - 1) / 2;
+  const { width, height } = map;
+  const tmp = new Float32Array(width * height);
+  const out = new Float32Array(width * height);
+  const colIndex = new Int32Array(width + 2 * radius);
+  for (let i = 0; i < colIndex.length; i++) colIndex[i] = reflect(i - radius, width);
+  const rowIndex = new Int32Array(height + 2 * radius);
+  for (let i = 0; i < rowIndex.length; i++) rowIndex[i] = reflect(i - radius, height);
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    for (let x = 0; x < width; x++) {
+      let s = 0;
+      for (let k = 0; k < kernel.length; k++) s += (kernel[k] as number) * (map.data[row + (colIndex[x + k] as number)] as number);
+      tmp[row + x] = s;
+    }
+  }
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      let s = 0;
+      for (let k = 0; k < kernel.length; k++) s += (kernel[k] as number) * (tmp[(rowIndex[y + k] as number) * width + x] as number);
+      out[y * width + x] = s;
+    }
+  }
+  return { data: out, width, height };
+}
+
+export function mapMax(map: ScoreMap): number {
+  let m = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < map.data.length; i++) if ((map.data[i] as number) > m) m = map.data[i] as number;
+  return m;
+}

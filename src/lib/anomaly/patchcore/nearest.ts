@@ -1,0 +1,78 @@
+/**
+ * Exact nearest-neighbour search against a memory bank, as one onnxruntime graph so the
+ * distance computation is a single matrix product (BLAS-speed) instead of scalar loops:
+ *   d²(q, b) = |q|² - 2 q·b + |b|²   with |b|² precomputed once.
+ */
+import * as ort from "onnxruntime-node";
+import { GraphBuilder } from "../../onnx/graph-builder";
+import { acquireModelFromBytes, type ModelHandle, type SessionOptions } from "../../onnx";
+
+export interface Neighbours {
+  /** Euclidean distances, `k` per query, nearest first. */
+  distances: Float32Array;
+  /** Bank row of each distance. */
+  indices: Int32Array;
+  k: number;
+}
+
+export interface NearestSearch {
+  readonly bankSize: number;
+  readonly dim: number;
+  /** `queries` is row-major [count, dim]. */
+  search(queries: Float32Array, count: number, k: number): Promise<Neighbours>;
+  release(): Promise<void>;
+}
+
+export function buildNearestModel(bank: Float32Array, size: number, dim: number): Uint8Array {
+  const transposed = new Float32Array(dim * size);
+  const norms = new Float32Array(size);
+  for (let r = 0; r < size; r++) {
+    let n = 0;
+    for (let c = 0; c < dim; c++) {
+      const v = bank[r * dim + c] as number;
+      transposed[c * size + r] = v;
+      n += v * v;
+    }
+    norms[r] = n;
+  }
+  const g = new GraphBuilder({ name: "nearest" });
+  const q = g.input("queries", "float32", ["count", dim]);
+  const k = g.input("k", "int64", [1]);
+  const dot = g.op("MatMul", [q, g.constant("bankT", transposed, [dim, size])]);
+  const minusTwo = g.constantFloat("minusTwo", [-2], []);
+  // |b|² - 2 q·b ranks the bank exactly as the full distance does; |q|² is added after TopK.
+  const partial = g.op("Add", [g.op("Mul", [dot, minusTwo]), g.constant("bankNorm", norms, [1, size])]);
+  const [values, indices] = g.opMulti("TopK", [partial, k], 2, { axis: 1, largest: 0, sorted: 1 }) as [
+    ReturnType<GraphBuilder["op"]>,
+    ReturnType<GraphBuilder["op"]>,
+  ];
+  const qNorm = g.op("ReduceSum", [g.op("Mul", [q, q]), g.constantInt64("axis1", [1])], { keepdims: 1 });
+  const d2 = g.op("Max", [g.op("Add", [values, qNorm]), g.constantFloat("zero", [0], [])]);
+  g.output(g.op("Sqrt", [d2]), "distances", "float32");
+  g.output(indices, "indices", "int64");
+  return g.build();
+}
+
+let searchCounter = 0;
+
+export async function openNearestSearch(bank: Float32Array, size: number, dim: number, session?: SessionOptions): Promise<NearestSearch> {
+  if (bank.length !== size * dim || size < 1) throw new RangeError(`bank holds ${bank.length} values, expected ${size} x ${dim}`);
+  // Each bank is its own session: the key only has to be unique while it lives.
+  const model: ModelHandle = await acquireModelFromBytes(`nearest:${++searchCounter}:${size}x${dim}`, buildNearestModel(bank, size, dim), session);
+  return {
+    bankSize: size,
+    dim,
+    async search(queries, count, k) {
+      const kk = Math.min(k, size);
+      const out = await model.run({
+        queries: new ort.Tensor("float32", queries, [count, dim]),
+        k: new ort.Tensor("int64", BigInt64Array.from([BigInt(kk)]), [1]),
+      });
+      const idx = (out.indices as ort.Tensor).data as BigInt64Array;
+      const indices = new Int32Array(idx.length);
+      for (let i = 0; i < idx.length; i++) indices[i] = Number(idx[i]);
+      return { distances: (out.distances as ort.Tensor).data as Float32Array, indices, k: kk };
+    },
+    release: () => model.release(),
+  };
+}

@@ -1,0 +1,138 @@
+/**
+ * PatchCore (Roth et al. 2022) as anomalib implements it: a memory bank of locally aware
+ * patch features of good images, reduced by greedy k-center coreset selection; a patch's score
+ * is its distance to the nearest bank entry; the image score is the largest patch score,
+ * re-weighted by how isolated its nearest bank entry is (softmax over that entry's neighbours).
+ */
+import { DefectError } from "../../errors";
+import type { ScoreMap } from "../../image/types";
+import type { SessionOptions } from "../../onnx";
+import type { PatchEmbedding } from "../../features/types";
+import { gaussianBlur, upsampleNearest } from "../map-ops";
+import { greedyCoresetInRounds } from "./coreset-rounds";
+import { openNearestSearch, type NearestSearch } from "./nearest";
+import { projectRows } from "./projection";
+import { Rng } from "../../synth/random";
+
+export interface PatchCoreOptions {
+  /** Fraction of all training patches kept in the bank. */
+  coresetRatio: number;
+  /** Hard cap on bank rows, so memory stays bounded whatever the number of training images. */
+  maxBankSize: number;
+  /** Neighbours used to re-weight the image score (1 = plain maximum). */
+  numNeighbors: number;
+  /** Dimensions of the random projection used only for coreset distances. */
+  projectionDim: number;
+  blurSigma: number;
+  seed: number;
+}
+
+export const DEFAULT_PATCHCORE_OPTIONS: Readonly<PatchCoreOptions> = Object.freeze({
+  coresetRatio: 0.1,
+  maxBankSize: 40_000,
+  numNeighbors: 9,
+  projectionDim: 128,
+  blurSigma: 4,
+  seed: 0,
+});
+
+export interface MemoryBank {
+  data: Float32Array;
+  size: number;
+  dim: number;
+}
+
+export function bankSizeFor(patches: number, options: Pick<PatchCoreOptions, "coresetRatio" | "maxBankSize">): number {
+  return Math.max(1, Math.min(options.maxBankSize, patches, Math.floor(patches * options.coresetRatio)));
+}
+
+export async function buildMemoryBank(
+  features: Float32Array,
+  count: number,
+  dim: number,
+  options: PatchCoreOptions,
+  session?: SessionOptions,
+): Promise<MemoryBank> {
+  if (count < 1) throw new DefectError("invalidOption", "no training patches: learn from at least one good image", { option: "train", value: 0 });
+  const size = bankSizeFor(count, options);
+  let indices: Int32Array;
+  if (size >= count) {
+    indices = Int32Array.from({ length: count }, (_, i) => i);
+  } else {
+    const space = dim > options.projectionDim ? await projectRows(features, count, dim, options.projectionDim, options.seed, session) : features;
+    const spaceDim = Math.min(dim, options.projectionDim);
+    const start = Math.floor(new Rng(options.seed + 1).next() * count);
+    indices = (await greedyCoresetInRounds(space, count, spaceDim, size, start, session)).indices;
+  }
+  const data = new Float32Array(size * dim);
+  indices.forEach((row, i) => data.set(features.subarray(row * dim, row * dim + dim), i * dim));
+  return { data, size, dim };
+}
+
+export interface PatchScores {
+  score: number;
+  /** Patch scores on the feature grid. */
+  grid: ScoreMap;
+}
+
+export class PatchCoreScorer {
+  private constructor(
+    private readonly bank: MemoryBank,
+    private readonly search: NearestSearch,
+    private readonly options: PatchCoreOptions,
+  ) {}
+
+  static async open(bank: MemoryBank, options: PatchCoreOptions, session?: SessionOptions): Promise<PatchCoreScorer> {
+    return new PatchCoreScorer(bank, await openNearestSearch(bank.data, bank.size, bank.dim, session), options);
+  }
+
+  get bankSize(): number {
+    return this.bank.size;
+  }
+
+  async scorePatches(embedding: PatchEmbedding): Promise<PatchScores> {
+    if (embedding.dim !== this.bank.dim) {
+      throw new DefectError("inputShapeMismatch", `patch features have ${embedding.dim} values, the memory bank ${this.bank.dim}`, {
+        expected: this.bank.dim,
+        actual: embedding.dim,
+      });
+    }
+    const nearest = await this.search.search(embedding.data, embedding.patches, 1);
+    let maxPatch = 0;
+    for (let p = 1; p < embedding.patches; p++) if ((nearest.distances[p] as number) > (nearest.distances[maxPatch] as number)) maxPatch = p;
+    const score = await this.reweight(embedding, maxPatch, nearest.distances[maxPatch] as number, nearest.indices[maxPatch] as number);
+    return { score, grid: { data: nearest.distances, width: embedding.gridWidth, height: embedding.gridHeight } };
+  }
+
+  /** Full-resolution map: nearest upsampling then Gaussian blur, as anomalib. */
+  anomalyMap(grid: ScoreMap, width: number, height: number): ScoreMap {
+    return gaussianBlur(upsampleNearest(grid, width, height), this.options.blurSigma);
+  }
+
+  private async reweight(embedding: PatchEmbedding, patch: number, distance: number, bankRow: number): Promise<number> {
+    const k = Math.min(this.options.numNeighbors, this.bank.size);
+    if (k <= 1) return distance;
+    const dim = this.bank.dim;
+    const support = await this.search.search(this.bank.data.slice(bankRow * dim, bankRow * dim + dim), 1, k);
+    const query = embedding.data.subarray(patch * dim, patch * dim + dim);
+    const d = new Float64Array(support.k);
+    for (let i = 0; i < support.k; i++) {
+      const row = (support.indices[i] as number) * dim;
+      let s = 0;
+      for (let c = 0; c < dim; c++) {
+        const diff = (query[c] as number) - (this.bank.data[row + c] as number);
+        s += diff * diff;
+      }
+      d[i] = Math.sqrt(s);
+    }
+    const max = Math.max(...d);
+    let sum = 0;
+    for (let i = 0; i < d.length; i++) sum += Math.exp((d[i] as number) - max);
+    const softmax0 = Math.exp((d[0] as number) - max) / sum;
+    return (1 - softmax0) * distance;
+  }
+
+  release(): Promise<void> {
+    return this.search.release();
+  }
+}

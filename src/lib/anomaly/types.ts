@@ -1,0 +1,33 @@
+/** What every anomaly method (PatchCore, PaDiM, template, anomalib) gives per image. */
+import type { ScoreMap, Tensor } from "../image/types";
+
+export interface StageTimings {
+  /** Feature extraction (backbone and patch head). */
+  backboneMs: number;
+  /** Distances / likelihoods. */
+  scoringMs: number;
+  /** Upsampling, blur, score re-weighting. */
+  postMs: number;
+}
+
+export interface AnomalyResult {
+  /** Image anomaly score; higher = more anomalous. Not normalised. */
+  score: number;
+  /** Anomaly map at the model's input (tensor) resolution. */
+  map: ScoreMap;
+  timings: StageTimings;
+}
+
+export interface AnomalyModel {
+  inspect(tensor: Tensor): Promise<AnomalyResult>;
+  release(): Promise<void>;
+}
+
+/** Learns "good" from good images, one at a time, then produces a model. */
+export interface AnomalyTrainer {
+  /** Number of images added so far. */
+  readonly count: number;
+  add(tensor: Tensor): Promise<void>;
+  fit(): Promise<AnomalyModel>;
+  release(): Promise<void>;
+}

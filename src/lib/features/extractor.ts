@@ -1,0 +1,47 @@
+/**
+ * Backbone + patch head: a preprocessed image tensor in, PatchCore-style patch features out.
+ * The head is built for the layer shapes of the first image, so every later image must have
+ * the same tensor size (the preprocess stage guarantees it).
+ */
+import { DefectError } from "../errors";
+import type { Tensor } from "../image/types";
+import type { SessionOptions } from "../onnx";
+import { openOnnxBackbone, type Backbone, type BackboneConfig } from "./backbone";
+import { layerShapes, openPatchHead, type PatchHead } from "./patch-head";
+import type { FeatureMap, PatchEmbedding } from "./types";
+
+export interface PatchExtractor {
+  readonly backbone: Backbone;
+  /** Raw layer outputs (for methods with their own feature handling, e.g. PaDiM). */
+  layers(tensor: Tensor): Promise<FeatureMap[]>;
+  embed(tensor: Tensor): Promise<PatchEmbedding>;
+  release(): Promise<void>;
+}
+
+export async function openPatchExtractor(config: BackboneConfig, session?: SessionOptions, pool = 3): Promise<PatchExtractor> {
+  const backbone = await openOnnxBackbone({ ...config, session });
+  let head: PatchHead | undefined;
+  let headKey = "";
+  return {
+    backbone,
+    layers: (tensor) => backbone.extract(tensor),
+    async embed(tensor) {
+      const maps = await backbone.extract(tensor);
+      const key = maps.map((m) => `${m.channels}x${m.height}x${m.width}`).join("+");
+      if (head === undefined) {
+        head = await openPatchHead(layerShapes(maps), session, pool);
+        headKey = key;
+      } else if (key !== headKey) {
+        throw new DefectError("inputShapeMismatch", `feature maps ${key} differ from the first image's ${headKey}: preprocess every image to the same size`, {
+          expected: headKey,
+          actual: key,
+        });
+      }
+      return head.embed(maps);
+    },
+    async release() {
+      await head?.release();
+      await backbone.release();
+    },
+  };
+}

@@ -1,0 +1,64 @@
+/**
+ * PatchCore's locally aware patch features, as a small ONNX graph run after the backbone:
+ * each layer 3x3 average-pooled (stride 1, zero padding counted, as torch's AvgPool2d(3,1,1)),
+ * coarser layers resized bilinearly (align_corners=False) to the finest layer's grid,
+ * concatenated on channels and laid out as [patches, channels].
+ */
+import * as ort from "onnxruntime-node";
+import { GraphBuilder } from "../onnx/graph-builder";
+import { acquireModelFromBytes, type ModelHandle, type SessionOptions } from "../onnx";
+import type { FeatureMap, PatchEmbedding } from "./types";
+
+export interface LayerShape {
+  name: string;
+  channels: number;
+  height: number;
+  width: number;
+}
+
+export function buildPatchHeadModel(layers: readonly LayerShape[], pool = 3): Uint8Array {
+  const first = layers[0];
+  if (first === undefined) throw new RangeError("at least one layer is needed");
+  const g = new GraphBuilder({ name: "patch-head" });
+  const parts = layers.map((layer, i) => {
+    const x = g.input(`in${i}`, "float32", [1, layer.channels, layer.height, layer.width]);
+    let y = pool > 1 ? g.op("AveragePool", [x], { kernel_shape: [pool, pool], strides: [1, 1], pads: Array(4).fill((pool - 1) / 2), count_include_pad: 1 }) : x;
+    if (layer.height !== first.height || layer.width !== first.width) {
+      const sizes = g.constantInt64(`size${i}`, [1, layer.channels, first.height, first.width]);
+      y = g.op("Resize", [y, null, null, sizes], { mode: "linear", coordinate_transformation_mode: "half_pixel" });
+    }
+    return y;
+  });
+  const joined = parts.length > 1 ? g.op("Concat", parts, { axis: 1 }) : (parts[0] as NonNullable<(typeof parts)[0]>);
+  const dim = layers.reduce((sum, l) => sum + l.channels, 0);
+  const flat = g.op("Reshape", [joined, g.constantInt64("flat", [dim, first.height * first.width])]);
+  g.output(g.op("Transpose", [flat], { perm: [1, 0] }), "embedding", "float32", [first.height * first.width, dim]);
+  return g.build();
+}
+
+export interface PatchHead {
+  embed(maps: FeatureMap[]): Promise<PatchEmbedding>;
+  release(): Promise<void>;
+}
+
+export async function openPatchHead(layers: readonly LayerShape[], session?: SessionOptions, pool = 3): Promise<PatchHead> {
+  const key = `patch-head:${pool}:${layers.map((l) => `${l.channels}x${l.height}x${l.width}`).join("+")}`;
+  const model: ModelHandle = await acquireModelFromBytes(key, buildPatchHeadModel(layers, pool), session);
+  const first = layers[0] as LayerShape;
+  const dim = layers.reduce((sum, l) => sum + l.channels, 0);
+  return {
+    async embed(maps) {
+      const feeds: Record<string, ort.Tensor> = {};
+      maps.forEach((m, i) => {
+        feeds[`in${i}`] = new ort.Tensor("float32", m.data, [1, m.channels, m.height, m.width]);
+      });
+      const out = (await model.run(feeds)).embedding as ort.Tensor;
+      return { data: out.data as Float32Array, patches: first.height * first.width, dim, gridHeight: first.height, gridWidth: first.width };
+    },
+    release: () => model.release(),
+  };
+}
+
+export function layerShapes(maps: readonly FeatureMap[]): LayerShape[] {
+  return maps.map((m) => ({ name: m.name, channels: m.channels, height: m.height, width: m.width }));
+}
