@@ -1,9 +1,13 @@
 /** `defect-detection eval`: learn from DIR/train/good, score DIR/test, print the metrics. */
-import { openPatchExtractor } from "../lib/features/extractor";
+import { openPatchExtractor, type PatchExtractor } from "../lib/features/extractor";
 import { parsePreprocessOptions } from "../lib/image";
-import { DEFAULT_PATCHCORE_OPTIONS } from "../lib/anomaly/patchcore/patchcore";
+import { DEFAULT_PATCHCORE_OPTIONS, type PatchCoreOptions } from "../lib/anomaly/patchcore/patchcore";
 import { createPatchCoreTrainer } from "../lib/anomaly/patchcore/trainer";
 import { evaluateAnomalyMethod, type AnomalyEvalReport } from "../lib/eval/anomaly-eval";
+import { DEFAULT_PADIM_OPTIONS, gaussianCount } from "../lib/anomaly/padim/padim";
+import { createPadimTrainer } from "../lib/anomaly/padim/trainer";
+import type { AnomalyTrainer } from "../lib/anomaly/types";
+import type { SessionOptions } from "../lib/onnx";
 import { EXIT_OK, UsageError, parseIntegerOption, parseOptions, type CliIo } from "./args";
 
 export const EVAL_SUMMARY = "train on DIR/train/good, score DIR/test and print the metrics";
@@ -16,9 +20,10 @@ F1-max and the time per image split into preprocess / backbone / scoring / post.
 
 Options:
   --data DIR           dataset folder in MVTec AD layout (required)
-  --method NAME        patchcore (default)
+  --method NAME        patchcore (default) or padim
   --backbone FILE      ONNX backbone with intermediate layer outputs
-  --layers a,b         backbone outputs to use, finest first (default layer2,layer3)
+  --layers a,b         backbone outputs to use, finest first (default layer2,layer3;
+                       padim: layer1,layer2,layer3)
   --size N             square input size in pixels (default 256)
   --coreset R          memory-bank fraction of training patches (default 0.1)
   --max-bank N         hard cap on memory-bank rows (default 40000)
@@ -44,7 +49,10 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-const METHODS = ["patchcore"] as const;
+const METHODS = ["patchcore", "padim"] as const;
+
+/** anomalib's PaDiM layers: the stride-4 grid of layer1 plus two coarser layers. */
+const PADIM_DEFAULT_LAYERS = "layer1,layer2,layer3";
 
 function parseRatio(value: string | undefined, option: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -74,6 +82,22 @@ export function formatReport(method: string, report: AnomalyEvalReport): string 
   ].join("\n");
 }
 
+interface MethodSetup {
+  trainer: AnomalyTrainer;
+  /** Reported as bank_size: memory-bank rows (PatchCore) or Gaussians, one a grid position (PaDiM). */
+  modelSize: () => number | null;
+}
+
+function patchcoreSetup(extractor: PatchExtractor, options: PatchCoreOptions, session: SessionOptions): MethodSetup {
+  const trainer = createPatchCoreTrainer(extractor, options, session);
+  return { trainer, modelSize: () => trainer.bank?.size ?? null };
+}
+
+function padimSetup(extractor: PatchExtractor, session: SessionOptions): MethodSetup {
+  const trainer = createPadimTrainer(extractor, { ...DEFAULT_PADIM_OPTIONS }, session);
+  return { trainer, modelSize: () => (trainer.statistics === undefined ? null : gaussianCount(trainer.statistics)) };
+}
+
 export async function runEval(args: string[], io: CliIo): Promise<number> {
   const values = parseOptions(args, OPTIONS);
   if (values.help) {
@@ -83,11 +107,11 @@ export async function runEval(args: string[], io: CliIo): Promise<number> {
   if (values.data === undefined) throw new UsageError("--data DIR is required");
   const method = values.method ?? "patchcore";
   if (!(METHODS as readonly string[]).includes(method)) throw new UsageError(`--method must be one of ${METHODS.join(", ")}, got "${method}"`);
-  if (values.backbone === undefined) throw new UsageError("--backbone FILE is required for patchcore");
+  if (values.backbone === undefined) throw new UsageError(`--backbone FILE is required for ${method}`);
   const size = parseIntegerOption(values.size, "--size", 32, 2048) ?? 256;
   const threads = parseIntegerOption(values.threads, "--threads", 1, 64);
   const session = threads === undefined ? {} : { intraOpThreads: threads };
-  const layers = (values.layers ?? "layer2,layer3").split(",").map((l) => l.trim()).filter((l) => l !== "");
+  const layers = (values.layers ?? (method === "padim" ? PADIM_DEFAULT_LAYERS : "layer2,layer3")).split(",").map((l) => l.trim()).filter((l) => l !== "");
   const options = {
     ...DEFAULT_PATCHCORE_OPTIONS,
     coresetRatio: parseRatio(values.coreset, "--coreset", DEFAULT_PATCHCORE_OPTIONS.coresetRatio),
@@ -96,14 +120,14 @@ export async function runEval(args: string[], io: CliIo): Promise<number> {
   };
   const preprocess = parsePreprocessOptions({ preset: "imagenet", width: size, height: size, resize: "stretch" });
   const extractor = await openPatchExtractor({ model: values.backbone, layers }, session);
-  const trainer = createPatchCoreTrainer(extractor, options, session);
+  const { trainer, modelSize } = method === "padim" ? padimSetup(extractor, session) : patchcoreSetup(extractor, options, session);
   try {
     const report = await evaluateAnomalyMethod({
       data: values.data,
       trainLimit: parseIntegerOption(values["train-limit"], "--train-limit", 1, 1_000_000),
       preprocess,
       trainer,
-      modelSize: () => trainer.bank?.size ?? null,
+      modelSize,
       progress: values.json ? undefined : (line) => io.stderr.write(`${line}\n`),
     });
     io.stdout.write(values.json ? `${JSON.stringify({ method, ...report })}\n` : formatReport(method, report));

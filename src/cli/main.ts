@@ -5,6 +5,7 @@
  */
 import { DefectError, describeError } from "../lib/errors";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type CliIo, type CommandHandler } from "./args";
+import { BENCH_SUMMARY, runBench } from "./bench";
 import { EVAL_SUMMARY, runEval } from "./eval";
 import { SYNTH_SUMMARY, runSynth } from "./synth";
 
@@ -22,7 +23,7 @@ const COMMANDS = new Map<string, Command>([
   ["synth", { summary: SYNTH_SUMMARY, run: runSynth }],
   ["eval", { summary: EVAL_SUMMARY, run: runEval }],
   ["predict", { summary: "run a model on images and write results (coming)" }],
-  ["bench", { summary: "measure inference speed (coming)" }],
+  ["bench", { summary: BENCH_SUMMARY, run: runBench }],
 ]);
 
 const HELP_WORDS = new Set(["help", "--help", "-h"]);

@@ -102,7 +102,7 @@ describe("command line", function () {
     assert.match(text, /^Usage: defect-detection <command> \[options\]/);
     assert.match(text, /\n {2}synth {4}write synthetic parts with defects and masks \(MVTec AD layout\)\n/);
     assert.match(text, /\n {2}eval {5}train on DIR\/train\/good/);
-    for (const coming of ["predict", "bench"]) assert.match(text, new RegExp(`\\n  ${coming} +.*\\(coming\\)\\n`));
+    for (const coming of ["predict"]) assert.match(text, new RegExp(`\\n  ${coming} +.*\\(coming\\)\\n`));
 
     const none = capture();
     assert.equal(await runCli([], none.io), 2);

@@ -6,6 +6,13 @@
 import * as ort from "onnxruntime-node";
 import { GraphBuilder } from "../../onnx/graph-builder";
 import { acquireModelFromBytes, type ModelHandle, type SessionOptions } from "../../onnx";
+import { matmul } from "../../linalg/matmul";
+
+/** Search in a linear subspace: queries and bank are multiplied by `matrix` ([dim, outDim]) first. */
+export interface SearchProjection {
+  matrix: Float32Array;
+  outDim: number;
+}
 
 export interface Neighbours {
   /** Euclidean distances, `k` per query, nearest first. */
@@ -23,7 +30,7 @@ export interface NearestSearch {
   release(): Promise<void>;
 }
 
-export function buildNearestModel(bank: Float32Array, size: number, dim: number): Uint8Array {
+export function buildNearestModel(bank: Float32Array, size: number, dim: number, projection?: SearchProjection, inputDim = dim): Uint8Array {
   const transposed = new Float32Array(dim * size);
   const norms = new Float32Array(size);
   for (let r = 0; r < size; r++) {
@@ -36,7 +43,8 @@ export function buildNearestModel(bank: Float32Array, size: number, dim: number)
     norms[r] = n;
   }
   const g = new GraphBuilder({ name: "nearest" });
-  const q = g.input("queries", "float32", ["count", dim]);
+  const input = g.input("queries", "float32", ["count", inputDim]);
+  const q = projection === undefined ? input : g.op("MatMul", [input, g.constant("projection", projection.matrix, [inputDim, projection.outDim])]);
   const k = g.input("k", "int64", [1]);
   const dot = g.op("MatMul", [q, g.constant("bankT", transposed, [dim, size])]);
   const minusTwo = g.constantFloat("minusTwo", [-2], []);
@@ -55,10 +63,22 @@ export function buildNearestModel(bank: Float32Array, size: number, dim: number)
 
 let searchCounter = 0;
 
-export async function openNearestSearch(bank: Float32Array, size: number, dim: number, session?: SessionOptions): Promise<NearestSearch> {
+export async function openNearestSearch(
+  bank: Float32Array,
+  size: number,
+  dim: number,
+  session?: SessionOptions,
+  projection?: SearchProjection,
+): Promise<NearestSearch> {
   if (bank.length !== size * dim || size < 1) throw new RangeError(`bank holds ${bank.length} values, expected ${size} x ${dim}`);
+  const searchBank = projection === undefined ? bank : await matmul(bank, projection.matrix, size, dim, projection.outDim, { session });
+  const searchDim = projection?.outDim ?? dim;
   // Each bank is its own session: the key only has to be unique while it lives.
-  const model: ModelHandle = await acquireModelFromBytes(`nearest:${++searchCounter}:${size}x${dim}`, buildNearestModel(bank, size, dim), session);
+  const model: ModelHandle = await acquireModelFromBytes(
+    `nearest:${++searchCounter}:${size}x${searchDim}`,
+    buildNearestModel(searchBank, size, searchDim, projection, dim),
+    session,
+  );
   return {
     bankSize: size,
     dim,

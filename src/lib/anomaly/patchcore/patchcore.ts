@@ -13,6 +13,7 @@ import { greedyCoresetInRounds } from "./coreset-rounds";
 import { openNearestSearch, type NearestSearch } from "./nearest";
 import { projectRows } from "./projection";
 import { Rng } from "../../synth/random";
+import { principalSubspace } from "../../linalg/subspace";
 
 export interface PatchCoreOptions {
   /** Fraction of all training patches kept in the bank. */
@@ -25,6 +26,11 @@ export interface PatchCoreOptions {
   projectionDim: number;
   blurSigma: number;
   seed: number;
+  /**
+   * 0 = exact search. Otherwise nearest neighbours are searched in the bank's top principal
+   * subspace of this many dimensions: a measured approximation that cuts the scoring cost.
+   */
+  scoringDim: number;
 }
 
 export const DEFAULT_PATCHCORE_OPTIONS: Readonly<PatchCoreOptions> = Object.freeze({
@@ -34,12 +40,15 @@ export const DEFAULT_PATCHCORE_OPTIONS: Readonly<PatchCoreOptions> = Object.free
   projectionDim: 128,
   blurSigma: 4,
   seed: 0,
+  scoringDim: 0,
 });
 
 export interface MemoryBank {
   data: Float32Array;
   size: number;
   dim: number;
+  /** [dim, scoringDim] basis of the search subspace, when searching approximately. */
+  projection: Float32Array | null;
 }
 
 export function bankSizeFor(patches: number, options: Pick<PatchCoreOptions, "coresetRatio" | "maxBankSize">): number {
@@ -66,7 +75,9 @@ export async function buildMemoryBank(
   }
   const data = new Float32Array(size * dim);
   indices.forEach((row, i) => data.set(features.subarray(row * dim, row * dim + dim), i * dim));
-  return { data, size, dim };
+  const k = options.scoringDim;
+  const projection = k > 0 && k < dim ? await principalSubspace(data, size, dim, k, { seed: options.seed, session }) : null;
+  return { data, size, dim, projection };
 }
 
 export interface PatchScores {
@@ -83,7 +94,8 @@ export class PatchCoreScorer {
   ) {}
 
   static async open(bank: MemoryBank, options: PatchCoreOptions, session?: SessionOptions): Promise<PatchCoreScorer> {
-    return new PatchCoreScorer(bank, await openNearestSearch(bank.data, bank.size, bank.dim, session), options);
+    const projection = bank.projection === null ? undefined : { matrix: bank.projection, outDim: bank.projection.length / bank.dim };
+    return new PatchCoreScorer(bank, await openNearestSearch(bank.data, bank.size, bank.dim, session, projection), options);
   }
 
   get bankSize(): number {

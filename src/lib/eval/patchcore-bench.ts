@@ -1,0 +1,189 @@
+/**
+ * PatchCore speed/accuracy sweep: extract every image's patch features once, then fit and score
+ * each setting (coreset ratio, search subspace) on the same features, so the settings differ only
+ * in what they change. Also times a raw onnxruntime `session.run` of the backbone on the same
+ * input, the floor every setting shares.
+ */
+import { readFile } from "node:fs/promises";
+import * as ort from "onnxruntime-node";
+import { openPatchExtractor } from "../features/extractor";
+import type { PatchEmbedding } from "../features/types";
+import { DEFAULT_MAX_PIXELS, preprocessImage, type PreprocessOptions, type Tensor } from "../image";
+import { aupro, aurocSplit, auroc, f1Max, type MapWithMask } from "../metrics";
+import { buildMemoryBank, DEFAULT_PATCHCORE_OPTIONS, PatchCoreScorer, type PatchCoreOptions } from "../anomaly/patchcore/patchcore";
+import type { SessionOptions } from "../onnx";
+import { loadMask, readMvtecDataset } from "./mvtec-dataset";
+
+export interface BenchSetting {
+  label: string;
+  coresetRatio: number;
+  scoringDim: number;
+}
+
+export interface BenchRow {
+  label: string;
+  coreset: number;
+  scoring_dim: number;
+  bank_size: number;
+  image_auroc: number;
+  pixel_auroc: number | null;
+  aupro: number | null;
+  f1_max: number;
+  fit_seconds: number;
+  ms: { preprocess: number; backbone: number; scoring: number; post: number; total: number };
+}
+
+export interface BenchReport {
+  dataset: string;
+  train_images: number;
+  test_images: number;
+  threads: number | "auto";
+  raw_backbone_ms: number;
+  feature_seconds: number;
+  rss_mb: number;
+  rows: BenchRow[];
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+async function rawBackboneMs(model: string, tensor: Tensor, layers: string[], threads: number | undefined, runs: number): Promise<number> {
+  const session = await ort.InferenceSession.create(model, threads === undefined ? {} : { intraOpNumThreads: threads });
+  try {
+    const feed = { [session.inputNames[0] as string]: new ort.Tensor("float32", tensor.data, tensor.dims) };
+    await session.run(feed, layers);
+    const times: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      await session.run(feed, layers);
+      times.push(performance.now() - t0);
+    }
+    return median(times);
+  } finally {
+    await session.release();
+  }
+}
+
+export async function benchPatchCore(options: {
+  data: string;
+  backbone: string;
+  layers: string[];
+  preprocess: PreprocessOptions;
+  trainLimit: number;
+  settings: BenchSetting[];
+  threads?: number;
+  progress?: (line: string) => void;
+}): Promise<BenchReport> {
+  const log = options.progress ?? (() => undefined);
+  const session: SessionOptions = options.threads === undefined ? {} : { intraOpThreads: options.threads };
+  const limits = { maxPixels: DEFAULT_MAX_PIXELS };
+  const dataset = readMvtecDataset(options.data, options.trainLimit);
+  const { width, height } = options.preprocess;
+  const extractor = await openPatchExtractor({ model: options.backbone, layers: options.layers }, session);
+  const featureStart = performance.now();
+  try {
+    const train: PatchEmbedding[] = [];
+    for (const path of dataset.train) train.push(await extractor.embed((await preprocessImage(await readFile(path), options.preprocess, limits)).tensor));
+    const dim = train[0]?.dim ?? 0;
+    const rows = train.reduce((n, e) => n + e.patches, 0);
+    const features = new Float32Array(rows * dim);
+    train.forEach((e, i) => features.set(e.data, i * e.patches * dim));
+    train.length = 0;
+    log(`train features: ${rows} patches x ${dim}`);
+
+    const test: Array<{ embedding: PatchEmbedding; defective: boolean; mask: Uint8Array }> = [];
+    const pre: number[] = [];
+    const back: number[] = [];
+    let firstTensor: Tensor | undefined;
+    for (const sample of dataset.test) {
+      const bytes = await readFile(sample.path);
+      const t0 = performance.now();
+      const { tensor } = await preprocessImage(bytes, options.preprocess, limits);
+      const t1 = performance.now();
+      const embedding = await extractor.embed(tensor);
+      back.push(performance.now() - t1);
+      pre.push(t1 - t0);
+      firstTensor ??= tensor;
+      test.push({ embedding, defective: sample.defective, mask: dataset.hasMasks ? await loadMask(sample, width, height) : new Uint8Array(0) });
+    }
+    const featureSeconds = (performance.now() - featureStart) / 1000;
+    log(`test features: ${test.length} images`);
+    const raw = await rawBackboneMs(options.backbone, firstTensor as Tensor, options.layers, options.threads, 20);
+
+    const rowsOut: BenchRow[] = [];
+    for (const setting of options.settings) {
+      const patchcore: PatchCoreOptions = { ...DEFAULT_PATCHCORE_OPTIONS, coresetRatio: setting.coresetRatio, scoringDim: setting.scoringDim };
+      const fitStart = performance.now();
+      const bank = await buildMemoryBank(features, rows, dim, patchcore, session);
+      const scorer = await PatchCoreScorer.open(bank, patchcore, session);
+      const fitSeconds = (performance.now() - fitStart) / 1000;
+      const scores: number[] = [];
+      const labels: number[] = [];
+      const scoring: number[] = [];
+      const post: number[] = [];
+      const maps: MapWithMask[] = [];
+      for (const item of test) {
+        const t0 = performance.now();
+        const patches = await scorer.scorePatches(item.embedding);
+        const t1 = performance.now();
+        const map = scorer.anomalyMap(patches.grid, width, height);
+        post.push(performance.now() - t1);
+        scoring.push(t1 - t0);
+        scores.push(patches.score);
+        labels.push(item.defective ? 1 : 0);
+        if (dataset.hasMasks) maps.push({ map: map.data, mask: item.mask, width, height });
+      }
+      await scorer.release();
+      let pixel: number | null = null;
+      let pro: number | null = null;
+      if (maps.length > 0) {
+        const pos: number[] = [];
+        let negCount = 0;
+        for (const m of maps) for (let i = 0; i < m.mask.length; i++) if ((m.mask[i] as number) !== 0) pos.push(m.map[i] as number);
+        negCount = maps.length * width * height - pos.length;
+        const neg = new Float32Array(negCount);
+        let n = 0;
+        for (const m of maps) for (let i = 0; i < m.mask.length; i++) if ((m.mask[i] as number) === 0) neg[n++] = m.map[i] as number;
+        pixel = aurocSplit(Float32Array.from(pos), neg);
+        pro = aupro(maps);
+      }
+      const ms = {
+        preprocess: median(pre),
+        backbone: median(back),
+        scoring: median(scoring),
+        post: median(post),
+        total: 0,
+      };
+      ms.total = ms.preprocess + ms.backbone + ms.scoring + ms.post;
+      const row: BenchRow = {
+        label: setting.label,
+        coreset: setting.coresetRatio,
+        scoring_dim: setting.scoringDim,
+        bank_size: bank.size,
+        image_auroc: auroc(scores, labels),
+        pixel_auroc: pixel,
+        aupro: pro,
+        f1_max: f1Max(scores, labels).f1,
+        fit_seconds: fitSeconds,
+        ms,
+      };
+      rowsOut.push(row);
+      log(`${setting.label}: image AUROC ${row.image_auroc.toFixed(3)}, scoring ${ms.scoring.toFixed(1)} ms`);
+    }
+    return {
+      dataset: options.data,
+      train_images: dataset.train.length,
+      test_images: dataset.test.length,
+      threads: options.threads ?? "auto",
+      raw_backbone_ms: raw,
+      feature_seconds: featureSeconds,
+      rss_mb: Math.round(process.memoryUsage().rss / (1024 * 1024)),
+      rows: rowsOut,
+    };
+  } finally {
+    await extractor.release();
+  }
+}
