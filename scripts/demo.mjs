@@ -1,7 +1,7 @@
 // `npm start`: synthesise the demo images (once), seed the demo flow (once) and run a
 // local Node-RED on 127.0.0.1 with this package loaded from the checkout.
 import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
 
@@ -9,7 +9,7 @@ const require = createRequire(import.meta.url);
 const root = resolve(new URL("..", import.meta.url).pathname);
 const userDir = resolve(process.env.DEMO_USER_DIR || join(root, ".demo"));
 const dataDir = join(userDir, "defect-demo");
-const DEMO_FLOW = "01 - Inspect a folder of images.json";
+const DEMO_FLOWS = ["02 - Learn good parts and inspect a line.json", "01 - Inspect a folder of images.json"];
 const LINE_KIND = "cast-surface";
 
 /**
@@ -45,8 +45,9 @@ if (!existsSync(marker)) {
   console.log(`[demo] synthetic images written to ${dataDir} (${parts} parts in line/)`);
 }
 if (!existsSync(join(userDir, "flows.json"))) {
-  copyFileSync(join(root, "examples", DEMO_FLOW), join(userDir, "flows.json"));
-  console.log(`[demo] demo flow "${DEMO_FLOW}" seeded into ${userDir}/flows.json`);
+  const flows = DEMO_FLOWS.flatMap((name) => JSON.parse(readFileSync(join(root, "examples", name), "utf8")));
+  writeFileSync(join(userDir, "flows.json"), JSON.stringify(flows, null, 2));
+  console.log(`[demo] demo flows seeded into ${userDir}/flows.json: ${DEMO_FLOWS.join(", ")}`);
 }
 
 const redJs = require.resolve("node-red/red.js");

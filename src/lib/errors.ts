@@ -36,7 +36,16 @@ export type ErrorCode =
   | "imageSizeMismatch"
   // anomalib exports
   | "anomalibMetadataMissing"
-  | "anomalibMetadataInvalid";
+  | "anomalibMetadataInvalid"
+  // detector: learning in the flow and saved models
+  | "noTensorInput"
+  | "notTrained"
+  | "learningUnsupported"
+  | "noTrainingImages"
+  | "preprocessMismatch"
+  | "modelMismatch"
+  | "modelFileInvalid"
+  | "modelFileVersion";
 
 export type ErrorDetails = Record<string, string | number>;
 

@@ -38,6 +38,10 @@ function messageOptions(msg: NodeMessageInFlow, deployed: PreprocessOptions): Pr
   return parsePreprocessOptions(override, deployed);
 }
 
+function copyOptions(options: PreprocessOptions): PreprocessOptions {
+  return { ...options, roi: options.roi === null ? null : { ...options.roi }, mean: [...options.mean], std: [...options.std] };
+}
+
 function imageBuffer(msg: NodeMessageInFlow): Buffer {
   const buffer = findMessageImage(msg)?.buffer ?? toImageBuffer(msg.payload);
   if (buffer === undefined) {
@@ -71,13 +75,16 @@ export = function register(RED: NodeAPI): void {
     handleInput(node, errors, async (msg, send) => {
       const started = performance.now();
       const buffer = imageBuffer(msg);
-      const { tensor, transform, info } = await preprocessImage(buffer, messageOptions(msg, deployed), limits);
+      const options = messageOptions(msg, deployed);
+      const { tensor, transform, info } = await preprocessImage(buffer, options, limits);
       if (findMessageImage(msg) === undefined) {
         const image: SourceImage = { ...info, buffer, source: "payload" };
         msg["image"] = image;
       }
       msg.payload = tensor;
       msg["transform"] = transform;
+      // A copy: the detector records these with what it learns, and must not share the node's own.
+      msg["preprocessing"] = copyOptions(options);
       addTiming(msg, "preprocessMs", performance.now() - started);
       status.set("ready");
       send(msg);

@@ -47,3 +47,32 @@ export interface PreprocessNodeDef extends NodeDef {
   /** Megapixels. */
   maxPixels: string | number;
 }
+
+export interface DetectorNodeDef extends NodeDef {
+  /** "unsupervised" (later also "supervised", "few-shot"). */
+  setting: string;
+  /** "patchcore" | "anomalib". */
+  method: string;
+  /** ONNX backbone with the layers as outputs; relative to the user directory. */
+  backbone: string;
+  /** Comma-separated backbone output names, finest first. */
+  layers: string;
+  /** Fraction of the learned patches kept in the memory bank. */
+  coreset: string | number;
+  maxBank: string | number;
+  /** 0 = exact nearest-neighbour search. */
+  scoringDim: string | number;
+  /** Images learned before the node fits by itself. */
+  trainCount: string | number;
+  /** Optional folder of good images learned at deploy when nothing is learned yet. */
+  trainFolder: string;
+  /** How folder images are preprocessed: preset and square size. */
+  folderPreset: string;
+  folderSize: string | number;
+  /** anomalib export (method "anomalib"); relative to the user directory. */
+  modelFile: string;
+  /** onnxruntime threads per operator; empty or 0 = automatic. */
+  threads: string | number;
+  /** "original" | "model" | "none". */
+  mapSize: string;
+}

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { NodeMessage } from "node-red";
-import type { Tensor, Transform } from "../../src/lib/image/types";
+import type { PreprocessOptions, Tensor, Transform } from "../../src/lib/image/types";
 import preprocessNode from "../../src/nodes/preprocess";
 import type { PreprocessNodeDef } from "../../src/nodes/types";
 import { encodePng, makeImage, noiseImage, tensorAt } from "../fixtures/images";
@@ -109,6 +109,11 @@ describe("defect-preprocess node", function () {
       scaleX: 1, scaleY: 1, offsetX: 0, offsetY: 0, width: KNOWN_WIDTH, height: KNOWN_HEIGHT,
     };
     assert.deepEqual(msg["transform"], transform);
+    const preprocessing: PreprocessOptions = {
+      width: KNOWN_WIDTH, height: KNOWN_HEIGHT, resize: "stretch", kernel: "nearest", padValue: 114, roi: null,
+      color: "rgb", layout: "NCHW", scale: 1, mean: [0, 0, 0], std: [1, 1, 1],
+    };
+    assert.deepEqual(msg["preprocessing"], preprocessing, "the effective options travel as msg.preprocessing");
     const image = msg["image"] as Record<string, unknown>;
     assert.ok(Buffer.isBuffer(image["buffer"]) && image["buffer"].equals(known), "msg.image is created from the payload");
     assert.deepEqual({ ...image, buffer: undefined }, {
@@ -138,8 +143,14 @@ describe("defect-preprocess node", function () {
     const transform = overridden["transform"] as Transform;
     assert.deepEqual(transform.roi, { x: 2, y: 0, width: 2, height: 2 });
     assert.deepEqual([transform.scaleX, transform.scaleY, transform.width, transform.height], [1, 0.5, 2, 1]);
+    const used = overridden["preprocessing"] as PreprocessOptions;
+    assert.deepEqual([used.width, used.height, used.layout, used.roi], [2, 1, "NHWC", { x: 2, y: 0, width: 2, height: 2 }]);
     const plain = await send({ payload: known });
     assert.deepEqual((plain.payload as Tensor).dims, [1, 3, KNOWN_HEIGHT, KNOWN_WIDTH]);
+    // A copy per message: a flow editing msg.preprocessing cannot change the node's options.
+    (plain["preprocessing"] as PreprocessOptions).mean.push(99);
+    const next = await send({ payload: known });
+    assert.deepEqual((next["preprocessing"] as PreprocessOptions).mean, [0, 0, 0]);
   });
 
   describe("errors reach Catch with the message", function () {

@@ -5,11 +5,12 @@
 import * as ort from "onnxruntime-node";
 import { DefectError } from "../errors";
 import type { Tensor } from "../image/types";
-import { acquireModel, type ModelHandle, type SessionOptions } from "../onnx";
+import { acquireModel, acquireModelFromBytes, type ModelHandle, type SessionOptions } from "../onnx";
+import { buildEmbeddedBackbone, EMBEDDED_BACKBONE, EMBEDDED_VERSION } from "./embedded";
 import type { FeatureMap } from "./types";
 
 export interface BackboneConfig {
-  /** Path of the ONNX file. */
+  /** Path of the ONNX file, or "embedded" for the built-in backbone. */
   model: string;
   /** Output names to extract, finest (largest grid) first. */
   layers: string[];
@@ -43,7 +44,10 @@ export async function openOnnxBackbone(config: BackboneConfig): Promise<Backbone
   if (config.layers.length === 0) {
     throw new DefectError("invalidOption", "a backbone needs at least one layer", { option: "layers", value: "" });
   }
-  const model: ModelHandle = await acquireModel(config.model, config.session);
+  const model: ModelHandle =
+    config.model === EMBEDDED_BACKBONE
+      ? await acquireModelFromBytes(`${EMBEDDED_BACKBONE}-v${EMBEDDED_VERSION}`, buildEmbeddedBackbone(), config.session)
+      : await acquireModel(config.model, config.session);
   const outputs = model.outputs.map((o) => o.name);
   const missing = config.layers.filter((l) => !outputs.includes(l));
   const input = model.inputs[0];

@@ -21,6 +21,11 @@ export type CommonState = keyof typeof COMMON_STATES;
 export interface StatusReporter<S extends string> {
   /** Shows `<type>.status.<state>`; repeated calls with the same state do nothing. */
   set(state: S): void;
+  /**
+   * Shows the look of `state` with an already translated `text`, for texts with counts
+   * ("learning 37/200"); repeated calls with the same state and text do nothing.
+   */
+  setText(state: S, text: string): void;
   /** Removes the status, e.g. when the node is deleted. */
   clear(): void;
   readonly current: S | undefined;
@@ -38,15 +43,24 @@ export function createStatus(
   looks: Record<string, StatusLook> = COMMON_STATES,
 ): StatusReporter<string> {
   let current: string | undefined;
+  let shown: string | undefined;
+  const show = (state: string, text: string): void => {
+    const look = looks[state];
+    if ((state === current && text === shown) || look === undefined) return;
+    current = state;
+    shown = text;
+    node.status({ fill: look.fill, shape: look.shape, text });
+  };
   return {
     set(state) {
-      const look = looks[state];
-      if (state === current || look === undefined) return;
-      current = state;
-      node.status({ fill: look.fill, shape: look.shape, text: `${type}.status.${state}` });
+      show(state, `${type}.status.${state}`);
+    },
+    setText(state, text) {
+      show(state, text);
     },
     clear() {
       current = undefined;
+      shown = undefined;
       node.status({});
     },
     get current() {

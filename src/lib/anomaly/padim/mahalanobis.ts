@@ -1,8 +1,11 @@
 /**
  * Mahalanobis distance of every position of one image to its own Gaussian,
- * sqrt(max(0, Δᵀ Σ⁻¹ Δ)) with Δ = x - μ, as one onnxruntime graph: the inverse covariances are
- * an initializer [positions, dim, dim] and the products one batched MatMul, so an image costs
- * one pass over the 160 MB of inverses (a few ms) instead of 40 M scalar multiply-adds.
+ * sqrt(max(0, Δᵀ Σ⁻¹ Δ)) with Δ = x - μ, as one onnxruntime graph: the products are one batched
+ * MatMul over [positions, dim, dim], so an image costs one pass over the 160 MB of inverses (a
+ * few ms) instead of 40 M scalar multiply-adds in JavaScript.
+ * The means and inverses are fed as inputs rather than baked in as initializers: scoring is as
+ * fast, and it spares serialising 160 MB into a protobuf and a second copy inside onnxruntime
+ * (seconds and hundreds of MB at fit time), and lets every model of one shape share the graph.
  */
 import * as ort from "onnxruntime-node";
 import { DefectError } from "../../errors";
@@ -11,19 +14,18 @@ import { GraphBuilder } from "../../onnx/graph-builder";
 import { acquireModelFromBytes, type ModelHandle, type SessionOptions } from "../../onnx";
 import type { GaussianGrid } from "./covariance";
 
-export function buildMahalanobisModel(grid: GaussianGrid): Uint8Array {
-  const { positions, dim } = grid;
+export function buildMahalanobisModel(positions: number, dim: number): Uint8Array {
   const g = new GraphBuilder({ name: "padim-mahalanobis" });
   const x = g.input("embedding", "float32", [positions, dim]);
-  const delta = g.op("Reshape", [g.op("Sub", [x, g.constant("mean", grid.mean, [positions, dim])]), g.constantInt64("rowShape", [positions, 1, dim])]);
-  const weighted = g.op("MatMul", [delta, g.constant("inverse", grid.inverse, [positions, dim, dim])]);
+  const mean = g.input("mean", "float32", [positions, dim]);
+  const inverse = g.input("inverse", "float32", [positions, dim, dim]);
+  const delta = g.op("Reshape", [g.op("Sub", [x, mean]), g.constantInt64("rowShape", [positions, 1, dim])]);
+  const weighted = g.op("MatMul", [delta, inverse]);
   const squared = g.op("ReduceSum", [g.op("Mul", [weighted, delta]), g.constantInt64("axes", [1, 2])], { keepdims: 0 });
   // Rounding can make a tiny quadratic form negative; anomalib clamps at 0 before the root.
   g.output(g.op("Sqrt", [g.op("Max", [squared, g.constantFloat("zero", [0], [])])]), "distances", "float32");
   return g.build();
 }
-
-let scorerCounter = 0;
 
 export interface MahalanobisScorer {
   readonly positions: number;
@@ -35,8 +37,16 @@ export interface MahalanobisScorer {
 
 export async function openMahalanobisScorer(grid: GaussianGrid, session?: SessionOptions): Promise<MahalanobisScorer> {
   const { positions, dim } = grid;
-  // Each fitted grid is its own session: the key only has to be unique while it lives.
-  const model: ModelHandle = await acquireModelFromBytes(`padim-mahalanobis:${++scorerCounter}:${positions}x${dim}`, buildMahalanobisModel(grid), session);
+  if (grid.mean.length !== positions * dim || grid.inverse.length !== positions * dim * dim) {
+    throw new DefectError("inputShapeMismatch", `PaDiM statistics hold ${grid.mean.length} mean and ${grid.inverse.length} inverse values, expected ${positions} positions x ${dim} channels`, {
+      expected: `${positions}x${dim}`,
+      actual: `${grid.mean.length}+${grid.inverse.length}`,
+    });
+  }
+  const model: ModelHandle = await acquireModelFromBytes(`padim-mahalanobis:${positions}x${dim}`, buildMahalanobisModel(positions, dim), session);
+  // Wrapping the arrays once: onnxruntime reads them in place on every run.
+  const mean = new ort.Tensor("float32", grid.mean, [positions, dim]);
+  const inverse = new ort.Tensor("float32", grid.inverse, [positions, dim, dim]);
   return {
     positions,
     dim,
@@ -48,7 +58,7 @@ export async function openMahalanobisScorer(grid: GaussianGrid, session?: Sessio
           { expected: `${positions}x${dim}`, actual: `${embedding.patches}x${embedding.dim}` },
         );
       }
-      const out = await model.run({ embedding: new ort.Tensor("float32", embedding.data, [positions, dim]) });
+      const out = await model.run({ embedding: new ort.Tensor("float32", embedding.data, [positions, dim]), mean, inverse });
       return (out.distances as ort.Tensor).data as Float32Array;
     },
     release: () => model.release(),

@@ -68,52 +68,111 @@ export function gaussianBlur(plane: GrayPlane, sigma: number): GrayPlane {
   return convolveSeparable(plane, gaussianKernel(sigma));
 }
 
-/** Square rank filter: max when `takeMax`, else min; separable since a square is a product of segments. */
-function rankFilter(plane: GrayPlane, radius: number, takeMax: boolean): GrayPlane {
-  const { width, height } = plane;
-  const out = createPlane(width, height);
-  if (radius <= 0) {
-    out.data.set(plane.data);
-    return out;
-  }
-  const tmp = createPlane(width, height);
-  const padded = new Float32Array(width + 2 * radius);
-  const span = 2 * radius + 1;
+/**
+ * Rank filter over the rectangle [x - before, x + after] x [y - before, y + after], clamped to
+ * the image: max when `takeMax`, else min. Separable since a rectangle is a product of segments;
+ * the asymmetric form gives even-sized openings (a 2x2 erosion then the mirrored 2x2 dilation).
+ */
+function rankFilter(src: Float32Array, width: number, height: number, before: number, after: number, takeMax: boolean): Float32Array {
+  const tmp = new Float32Array(width * height);
+  const out = new Float32Array(width * height);
   for (let y = 0; y < height; y++) {
     const row = y * width;
-    padRow(plane.data, row, width, radius, padded);
     for (let x = 0; x < width; x++) {
-      let v = padded[x] as number;
-      for (let k = 1; k < span; k++) {
-        const u = padded[x + k] as number;
-        if (takeMax ? u > v : u < v) v = u;
+      const lo = x - before < 0 ? 0 : x - before;
+      const hi = x + after >= width ? width - 1 : x + after;
+      let v = src[row + lo] as number;
+      if (takeMax) {
+        for (let k = lo + 1; k <= hi; k++) if ((src[row + k] as number) > v) v = src[row + k] as number;
+      } else {
+        for (let k = lo + 1; k <= hi; k++) if ((src[row + k] as number) < v) v = src[row + k] as number;
       }
-      tmp.data[row + x] = v;
+      tmp[row + x] = v;
     }
   }
-  const acc = new Float32Array(width);
   for (let y = 0; y < height; y++) {
-    const lo = Math.max(0, y - radius);
-    const hi = Math.min(height - 1, y + radius);
-    acc.set(tmp.data.subarray(lo * width, lo * width + width));
+    const lo = y - before < 0 ? 0 : y - before;
+    const hi = y + after >= height ? height - 1 : y + after;
+    const dst = y * width;
+    out.set(tmp.subarray(lo * width, lo * width + width), dst);
     for (let yy = lo + 1; yy <= hi; yy++) {
       const srcRow = yy * width;
-      for (let x = 0; x < width; x++) {
-        const u = tmp.data[srcRow + x] as number;
-        if (takeMax ? u > (acc[x] as number) : u < (acc[x] as number)) acc[x] = u;
+      if (takeMax) {
+        for (let x = 0; x < width; x++) if ((tmp[srcRow + x] as number) > (out[dst + x] as number)) out[dst + x] = tmp[srcRow + x] as number;
+      } else {
+        for (let x = 0; x < width; x++) if ((tmp[srcRow + x] as number) < (out[dst + x] as number)) out[dst + x] = tmp[srcRow + x] as number;
       }
     }
-    out.data.set(acc, y * width);
   }
   return out;
 }
 
+export interface LocalRange {
+  min: Float32Array;
+  max: Float32Array;
+}
+
+/** Smallest and largest value in the (2r+1)^2 square around each pixel, in one pass for both. */
+export function localRange(plane: GrayPlane, radius: number): LocalRange {
+  const { width, height, data } = plane;
+  const n = width * height;
+  const rowMin = new Float32Array(n);
+  const rowMax = new Float32Array(n);
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    for (let x = 0; x < width; x++) {
+      const lo = x - radius < 0 ? 0 : x - radius;
+      const hi = x + radius >= width ? width - 1 : x + radius;
+      let mn = data[row + lo] as number;
+      let mx = mn;
+      for (let k = lo + 1; k <= hi; k++) {
+        const v = data[row + k] as number;
+        if (v < mn) mn = v;
+        if (v > mx) mx = v;
+      }
+      rowMin[row + x] = mn;
+      rowMax[row + x] = mx;
+    }
+  }
+  const min = new Float32Array(n);
+  const max = new Float32Array(n);
+  for (let y = 0; y < height; y++) {
+    const lo = y - radius < 0 ? 0 : y - radius;
+    const hi = y + radius >= height ? height - 1 : y + radius;
+    const dst = y * width;
+    min.set(rowMin.subarray(lo * width, lo * width + width), dst);
+    max.set(rowMax.subarray(lo * width, lo * width + width), dst);
+    for (let yy = lo + 1; yy <= hi; yy++) {
+      const src = yy * width;
+      for (let x = 0; x < width; x++) {
+        const a = rowMin[src + x] as number;
+        const b = rowMax[src + x] as number;
+        if (a < (min[dst + x] as number)) min[dst + x] = a;
+        if (b > (max[dst + x] as number)) max[dst + x] = b;
+      }
+    }
+  }
+  return { min, max };
+}
+
 /** Largest value in the (2r+1)^2 square around each pixel. */
 export function maxFilter(plane: GrayPlane, radius: number): GrayPlane {
-  return rankFilter(plane, radius, true);
+  return { data: rankFilter(plane.data, plane.width, plane.height, radius, radius, true), width: plane.width, height: plane.height };
 }
 
 /** Smallest value in the (2r+1)^2 square around each pixel. */
 export function minFilter(plane: GrayPlane, radius: number): GrayPlane {
-  return rankFilter(plane, radius, false);
+  return { data: rankFilter(plane.data, plane.width, plane.height, radius, radius, false), width: plane.width, height: plane.height };
+}
+
+/**
+ * Grey opening with a size x size square: removes bright structures narrower than the square
+ * (thin difference fringes along edges) and keeps wider ones at their full extent.
+ */
+export function greyOpening(values: Float32Array, width: number, height: number, size: number): Float32Array {
+  if (size <= 1) return values;
+  const before = Math.floor((size - 1) / 2);
+  const after = size - 1 - before;
+  const eroded = rankFilter(values, width, height, before, after, false);
+  return rankFilter(eroded, width, height, after, before, true);
 }

@@ -1,0 +1,245 @@
+/**
+ * The detector's state machine, free of Node-RED: learning rounds, fits, the saved model and
+ * the model answering inspections.
+ *
+ * Learning, fitting and reset run one at a time, in arrival order, on a queue. Inspections do
+ * not wait for that queue: they lease whatever model is installed, so a fit running for minutes
+ * never holds them up, and the fitted model replaces the previous one only when it is complete.
+ */
+import { setTimeout as delay } from "node:timers/promises";
+import { DefectError, isDefectError } from "../errors";
+import { deleteFile } from "../persist";
+import { ModelSlot } from "./model-slot";
+import type { DetectorModel, DetectorState, Inspection, LearningRound, MethodHandle, ModelInfo, Sample } from "./types";
+
+export interface EngineOptions {
+  /** Learned images after which a round is fitted without being asked. */
+  trainCount: number;
+  /** Where a learning method's model is saved and loaded. */
+  modelPath: string;
+  onState(state: DetectorState): void;
+  /** A model failed to release (logged, never thrown: it happens after the work it did). */
+  onReleaseError(error: unknown): void;
+}
+
+export interface LearnProgress {
+  count: number;
+  total: number;
+  /** Present when this sample completed the round: the model now answering. */
+  model?: ModelInfo;
+}
+
+export interface LabelledSample {
+  sample: Sample;
+  label: string;
+}
+
+export interface InspectionResult extends Inspection {
+  model: ModelInfo;
+}
+
+export class DetectorEngine {
+  private readonly slot: ModelSlot<DetectorModel>;
+  private round: LearningRound | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private fitting: number | undefined;
+  private blocked: DefectError | undefined;
+  private closed = false;
+  /** Aborted on close: stops a running fit instead of waiting for it. */
+  private readonly stop = new AbortController();
+
+  private constructor(
+    private readonly method: MethodHandle,
+    private readonly options: EngineOptions,
+  ) {
+    this.slot = new ModelSlot(options.onReleaseError);
+  }
+
+  /**
+   * Installs the method's model: the fixed one, or the saved one. A saved model that cannot be
+   * used blocks learning (so it is never overwritten) until reset.
+   */
+  static async open(method: MethodHandle, options: EngineOptions): Promise<DetectorEngine> {
+    const engine = new DetectorEngine(method, options);
+    if (method.kind === "fixed") {
+      engine.slot.replace(method.model);
+    } else {
+      try {
+        engine.slot.replace(await method.load(options.modelPath));
+      } catch (error) {
+        if (!isDefectError(error)) throw error;
+        if (error.code !== "fileNotFound") engine.blocked = error;
+      }
+    }
+    engine.emit();
+    return engine;
+  }
+
+  get state(): DetectorState {
+    if (this.blocked !== undefined) return { kind: "blocked", error: this.blocked };
+    if (this.fitting !== undefined) return { kind: "fitting", count: this.fitting };
+    if (this.round !== undefined && this.round.count > 0) return { kind: "learning", count: this.round.count, total: this.options.trainCount };
+    return this.slot.value === undefined ? { kind: "untrained" } : { kind: "ready" };
+  }
+
+  get methodName(): string {
+    return this.method.method;
+  }
+
+  async inspect(sample: Sample): Promise<InspectionResult> {
+    const lease = this.slot.acquire();
+    if (lease === undefined) {
+      throw this.blocked ?? new DefectError("notTrained", "no model yet: learn good images first (msg.learn = true)", { trainCount: this.options.trainCount });
+    }
+    try {
+      lease.value.check(sample);
+      return { ...(await lease.value.inspect(sample.tensor)), model: lease.value.info };
+    } finally {
+      lease.release();
+    }
+  }
+
+  /** Adds a good image; the image that completes the round waits for the fit. */
+  learn(sample: Sample): Promise<LearnProgress> {
+    return this.exclusive(async () => {
+      const round = await this.openRound();
+      // A round replaces the model, so it must be comparable with it: one stray image of another
+      // size must not start a round that then rejects every right image. Reset to change sizes.
+      this.slot.value?.check(sample);
+      await round.add(sample);
+      const progress = { count: round.count, total: this.options.trainCount };
+      if (round.count < this.options.trainCount) {
+        this.emit();
+        return progress;
+      }
+      return { ...progress, model: await this.fitRound() };
+    });
+  }
+
+  /**
+   * Learns every sample as one round, whatever trainCount says, then fits once. A sample the
+   * round rejects is reported with its label (e.g. a file name) and skipped.
+   */
+  learnAll(samples: AsyncIterable<LabelledSample>, onSkip: (error: unknown, label: string) => void): Promise<ModelInfo> {
+    return this.exclusive(async () => {
+      const round = await this.openRound();
+      for await (const { sample, label } of samples) {
+        if (this.closed) break;
+        try {
+          await round.add(sample);
+          this.emit();
+        } catch (error) {
+          onSkip(error, label);
+        }
+      }
+      return this.fitRound();
+    });
+  }
+
+  /** Fits what the current round has, however few. */
+  fit(): Promise<ModelInfo> {
+    return this.exclusive(async () => {
+      this.requireLearning();
+      if (this.round === undefined || this.round.count === 0) {
+        throw new DefectError("notTrained", "nothing to fit: no good image has been learned since the last fit", { count: 0 });
+      }
+      return this.fitRound();
+    });
+  }
+
+  /** Forgets the round and the model and deletes the saved file; resolves whether there was one. */
+  reset(): Promise<boolean> {
+    return this.exclusive(async () => {
+      this.learningMethod();
+      await this.round?.release();
+      this.round = undefined;
+      this.blocked = undefined;
+      this.slot.replace(undefined);
+      try {
+        return await deleteFile(this.options.modelPath);
+      } finally {
+        this.emit();
+      }
+    });
+  }
+
+  /**
+   * Stops a running fit (its worker is terminated), fails what is still queued, waits up to
+   * `waitMs` for the work in progress to wind down, then releases everything. Work still running
+   * after that is abandoned: it discards its result, releases what it holds when it ends, and
+   * never writes the model file (a redeployed node may be reading it by then).
+   */
+  async close(waitMs: number): Promise<void> {
+    this.closed = true;
+    this.stop.abort();
+    const drained = this.queue.then(() => true);
+    const timeout = new AbortController();
+    const expired = delay(waitMs, false, { signal: timeout.signal }).catch(() => false);
+    const finished = await Promise.race([drained, expired]);
+    timeout.abort();
+    const releaseRest = async (): Promise<void> => {
+      await this.round?.release();
+      this.round = undefined;
+      await this.method.release();
+    };
+    await this.slot.close();
+    if (finished) await releaseRest();
+    else void drained.then(releaseRest).catch(this.options.onReleaseError);
+  }
+
+  private learningMethod(): Extract<MethodHandle, { kind: "learning" }> {
+    if (this.method.kind !== "learning") {
+      throw new DefectError("learningUnsupported", `method ${this.method.method} uses a model trained elsewhere and cannot learn in the flow`, {
+        method: this.method.method,
+      });
+    }
+    return this.method;
+  }
+
+  private requireLearning(): Extract<MethodHandle, { kind: "learning" }> {
+    const method = this.learningMethod();
+    if (this.blocked !== undefined) throw this.blocked;
+    return method;
+  }
+
+  private async openRound(): Promise<LearningRound> {
+    const method = this.requireLearning();
+    this.round ??= await method.startRound();
+    return this.round;
+  }
+
+  /** Fits the current round; the next learned image starts a new one. */
+  private async fitRound(): Promise<ModelInfo> {
+    const round = this.round as LearningRound;
+    this.round = undefined;
+    this.fitting = round.count;
+    this.emit();
+    try {
+      const fitted = await round.fit(this.stop.signal);
+      if (this.closed) {
+        await fitted.model.release();
+        return fitted.model.info;
+      }
+      this.slot.replace(fitted.model);
+      await fitted.save(this.options.modelPath);
+      return fitted.model.info;
+    } finally {
+      await round.release();
+      this.fitting = undefined;
+      this.emit();
+    }
+  }
+
+  private exclusive<T>(job: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(() => {
+      if (this.closed) throw new DefectError("inferenceFailed", "the detector was stopped (redeployed or shut down) before this message was handled");
+      return job();
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private emit(): void {
+    if (!this.closed) this.options.onState(this.state);
+  }
+}

@@ -1,0 +1,18 @@
+/** The detector core: options, learning rounds, saved models and inspections (no Node-RED). */
+export { DetectorEngine, type EngineOptions, type InspectionResult, type LabelledSample, type LearnProgress } from "./engine";
+export { folderSamples, listTrainingImages } from "./folder";
+export { MODEL_FOLDER, modelFilePath, openMethod } from "./open-method";
+export {
+  DEFAULT_FOLDER_PRESET,
+  DEFAULT_FOLDER_SIZE,
+  DEFAULT_LAYERS,
+  DEFAULT_TRAIN_COUNT,
+  MAP_SIZES,
+  MAX_TRAIN_COUNT,
+  parseDetectorOptions,
+  type DetectorOptions,
+  type MapSize,
+} from "./options";
+export { outputMap, readTransform } from "./output-map";
+export { checkSample, preprocessDifferences, readPreprocessing, readTensor, shapeOf, type SampleShape } from "./sample";
+export * from "./types";

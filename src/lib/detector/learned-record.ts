@@ -1,0 +1,133 @@
+/**
+ * What a saved model records about how it was learned, and the check that refuses to use it
+ * with anything else: a bank of one backbone's features compared with another backbone's
+ * features gives scores that look plausible and mean nothing.
+ */
+import { DefectError } from "../errors";
+import { parsePreprocessOptions } from "../image";
+import type { PreprocessOptions, TensorLayout } from "../image/types";
+import type { FileIdentity } from "../persist";
+import type { SampleShape } from "./sample";
+import type { DetectorMethod, DetectorSetting } from "./types";
+
+export interface BackboneRecord extends FileIdentity {
+  /** Graph input name. */
+  input: string;
+}
+
+/** What must be the same for a saved model to be used. */
+export interface LearnedWith {
+  setting: DetectorSetting;
+  method: DetectorMethod;
+  backbone: BackboneRecord;
+  layers: string[];
+}
+
+export interface LearnedRecord extends LearnedWith {
+  /** ISO time of the fit. */
+  created: string;
+  /** Good images the model was fitted on. */
+  trainedOn: number;
+  input: { dims: number[]; layout: TensorLayout };
+  preprocessing: PreprocessOptions | null;
+  /** The method's options at the fit (plain numbers), for the record. */
+  options: Record<string, number>;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function bad(path: string, what: string): DefectError {
+  return new DefectError("modelFileInvalid", `${path} is not a usable model file: ${what}`, { path, reason: what });
+}
+
+function readBackbone(path: string, value: unknown): BackboneRecord {
+  const ok =
+    isRecord(value) && typeof value["name"] === "string" && typeof value["sha256"] === "string" &&
+    typeof value["input"] === "string" && Number.isSafeInteger(value["size"]);
+  if (!ok) throw bad(path, "the backbone record is missing or malformed");
+  return { name: value["name"] as string, size: value["size"] as number, sha256: value["sha256"] as string, input: value["input"] as string };
+}
+
+function readInput(path: string, value: unknown): LearnedRecord["input"] {
+  const dims = isRecord(value) ? value["dims"] : undefined;
+  const layout = isRecord(value) ? value["layout"] : undefined;
+  const ok = Array.isArray(dims) && dims.every((d) => Number.isInteger(d) && (d as number) > 0) && (layout === "NCHW" || layout === "NHWC");
+  if (!ok) throw bad(path, "the input tensor record is missing or malformed");
+  return { dims: dims as number[], layout };
+}
+
+function readPreprocessing(path: string, value: unknown): PreprocessOptions | null {
+  if (value === null) return null;
+  if (!isRecord(value)) throw bad(path, "the preprocessing record is malformed");
+  try {
+    return parsePreprocessOptions(value);
+  } catch (error) {
+    throw bad(path, `the preprocessing record is invalid (${error instanceof Error ? error.message : String(error)})`);
+  }
+}
+
+function readOptions(value: unknown): Record<string, number> {
+  if (!isRecord(value)) return {};
+  return Object.fromEntries(Object.entries(value).filter((entry): entry is [string, number] => typeof entry[1] === "number"));
+}
+
+/** The record from a model file's metadata; modelFileInvalid when a part is missing. */
+export function readLearnedRecord(metadata: Record<string, unknown>, path: string): LearnedRecord {
+  const { setting, method, layers, created, trainedOn } = metadata;
+  if (typeof setting !== "string" || typeof method !== "string") throw bad(path, "setting or method missing");
+  if (!Array.isArray(layers) || !layers.every((l) => typeof l === "string")) throw bad(path, "the layer list is missing");
+  if (!Number.isSafeInteger(trainedOn) || typeof created !== "string") throw bad(path, "trainedOn or created missing");
+  return {
+    setting: setting as DetectorSetting,
+    method: method as DetectorMethod,
+    backbone: readBackbone(path, metadata["backbone"]),
+    layers: layers as string[],
+    created,
+    trainedOn: trainedOn as number,
+    input: readInput(path, metadata["input"]),
+    preprocessing: readPreprocessing(path, metadata["preprocessing"]),
+    options: readOptions(metadata["options"]),
+  };
+}
+
+export function learnedRecordMetadata(record: LearnedRecord): Record<string, unknown> {
+  return { ...record };
+}
+
+export function shapeOfRecord(record: LearnedRecord): SampleShape {
+  return { dims: record.input.dims, layout: record.input.layout, preprocessing: record.preprocessing };
+}
+
+const SHORT_HASH = 12;
+
+function describeBackbone(b: BackboneRecord): string {
+  return `${b.name} (${b.size} bytes, sha256 ${b.sha256.slice(0, SHORT_HASH)})`;
+}
+
+/**
+ * modelMismatch naming every difference. The backbone is compared by content (size and hash),
+ * so a moved or renamed copy of the same file still matches.
+ */
+export function checkLearnedWith(record: LearnedRecord, current: LearnedWith, path: string): void {
+  const differences: string[] = [];
+  const fields: string[] = [];
+  const differ = (field: string, saved: string, now: string): void => {
+    fields.push(field);
+    differences.push(`${field}: saved ${saved}, now ${now}`);
+  };
+  if (record.setting !== current.setting) differ("setting", record.setting, current.setting);
+  if (record.method !== current.method) differ("method", record.method, current.method);
+  if (record.backbone.sha256 !== current.backbone.sha256 || record.backbone.size !== current.backbone.size) {
+    differ("backbone", describeBackbone(record.backbone), describeBackbone(current.backbone));
+  }
+  if (record.layers.join(",") !== current.layers.join(",")) differ("layers", record.layers.join(","), current.layers.join(","));
+  if (differences.length === 0) return;
+  throw new DefectError(
+    "modelMismatch",
+    `The saved model ${path} does not match the node's configuration (${differences.join("; ")}). ` +
+      `The file is kept: restore the configuration, or send msg.command "reset" to discard it.`,
+    { path, fields: fields.join(", "), differences: differences.join("; ") },
+  );
+}

@@ -1,0 +1,129 @@
+/**
+ * Detector options parsed once from editor values (strings) with every default in one place;
+ * an out-of-range value is an invalidOption error naming the option, expected range and value.
+ */
+import { DEFAULT_PADIM_OPTIONS, type PadimOptions } from "../anomaly/padim/padim";
+import { DEFAULT_PATCHCORE_OPTIONS, type PatchCoreOptions } from "../anomaly/patchcore/patchcore";
+import { DefectError } from "../errors";
+import { parsePreprocessOptions, PRESET_NAMES } from "../image";
+import type { PreprocessOptions } from "../image/types";
+import { DETECTOR_SETTINGS, SETTING_METHODS, type DetectorMethod, type DetectorSetting } from "./types";
+
+export const MAP_SIZES = ["original", "model", "none"] as const;
+export type MapSize = (typeof MAP_SIZES)[number];
+
+export const DEFAULT_LAYERS = ["layer2", "layer3"];
+export const DEFAULT_TRAIN_COUNT = 50;
+/** Each learned image keeps its patch features in memory until the fit: bound the round. */
+export const MAX_TRAIN_COUNT = 10_000;
+export const DEFAULT_FOLDER_PRESET = "imagenet";
+/** The preprocess node's default tensor side, so default nodes agree. */
+export const DEFAULT_FOLDER_SIZE = 256;
+const MAX_FOLDER_SIZE = 8192;
+const MAX_BANK_SIZE = 10_000_000;
+const MAX_SCORING_DIM = 4096;
+const MAX_THREADS = 64;
+
+export interface DetectorOptions {
+  setting: DetectorSetting;
+  method: DetectorMethod;
+  /** ONNX backbone path as configured (relative paths start at the user directory). */
+  backbone: string;
+  layers: string[];
+  patchcore: PatchCoreOptions;
+  /** PaDiM runs with the core's defaults (100 random feature channels, as anomalib for ResNet-18). */
+  padim: PadimOptions;
+  /** Learned images after which a round is fitted without being asked. */
+  trainCount: number;
+  /** "" = none: learn only from messages. */
+  trainFolder: string;
+  /** How images from the training folder become tensors. */
+  folderPreprocess: PreprocessOptions;
+  /** anomalib export path as configured. */
+  modelFile: string;
+  /** onnxruntime threads per operator; undefined lets onnxruntime choose. */
+  threads: number | undefined;
+  mapSize: MapSize;
+}
+
+function text(value: unknown): string {
+  if (typeof value === "string") return value.trim();
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  return "";
+}
+
+function invalid(option: string, expected: string, value: unknown): DefectError {
+  const shown = text(value);
+  return new DefectError("invalidOption", `Option ${option} must be ${expected}, got "${shown}"`, { option, value: shown });
+}
+
+function oneOf<T extends string>(option: string, value: unknown, allowed: readonly T[], fallback: T): T {
+  const raw = text(value);
+  if (raw === "") return fallback;
+  const match = allowed.find((a) => a === raw);
+  if (match === undefined) throw invalid(option, `one of ${allowed.join(", ")}`, value);
+  return match;
+}
+
+function integer(option: string, value: unknown, min: number, max: number, fallback: number): number {
+  const raw = text(value);
+  if (raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw invalid(option, `an integer from ${min} to ${max}`, value);
+  return n;
+}
+
+/** A fraction in (0, 1]: 0 would keep no patch, above 1 is meaningless. */
+function fraction(option: string, value: unknown, fallback: number): number {
+  const raw = text(value);
+  if (raw === "") return fallback;
+  const n = Number(raw);
+  if (!(Number.isFinite(n) && n > 0 && n <= 1)) throw invalid(option, "a number above 0 and at most 1", value);
+  return n;
+}
+
+function parseLayers(value: unknown): string[] {
+  const raw = text(value);
+  if (raw === "") return [...DEFAULT_LAYERS];
+  const layers = raw.split(",").map((l) => l.trim());
+  if (layers.some((l) => l === "") || new Set(layers).size !== layers.length) {
+    throw invalid("layers", "a comma-separated list of distinct backbone output names", value);
+  }
+  return layers;
+}
+
+function requirePath(option: string, value: string, method: DetectorMethod): string {
+  if (value === "") throw new DefectError("invalidOption", `Option ${option} must name a file for method ${method}`, { option, value });
+  return value;
+}
+
+export function parseDetectorOptions(input: Record<string, unknown>): DetectorOptions {
+  const setting = oneOf("setting", input["setting"], DETECTOR_SETTINGS, "unsupervised");
+  const methods = SETTING_METHODS[setting];
+  const method = oneOf("method", input["method"], methods, methods[0] as DetectorMethod);
+  const threadsValue = integer("threads", input["threads"], 0, MAX_THREADS, 0);
+  const folderPreset = oneOf("folderPreset", input["folderPreset"], PRESET_NAMES, DEFAULT_FOLDER_PRESET);
+  const folderSize = integer("folderSize", input["folderSize"], 1, MAX_FOLDER_SIZE, DEFAULT_FOLDER_SIZE);
+  const options: DetectorOptions = {
+    setting,
+    method,
+    backbone: text(input["backbone"]),
+    layers: parseLayers(input["layers"]),
+    patchcore: {
+      ...DEFAULT_PATCHCORE_OPTIONS,
+      coresetRatio: fraction("coreset", input["coreset"], DEFAULT_PATCHCORE_OPTIONS.coresetRatio),
+      maxBankSize: integer("maxBank", input["maxBank"], 1, MAX_BANK_SIZE, DEFAULT_PATCHCORE_OPTIONS.maxBankSize),
+      scoringDim: integer("scoringDim", input["scoringDim"], 0, MAX_SCORING_DIM, DEFAULT_PATCHCORE_OPTIONS.scoringDim),
+    },
+    padim: { ...DEFAULT_PADIM_OPTIONS },
+    trainCount: integer("trainCount", input["trainCount"], 1, MAX_TRAIN_COUNT, DEFAULT_TRAIN_COUNT),
+    trainFolder: text(input["trainFolder"]),
+    folderPreprocess: parsePreprocessOptions({ preset: folderPreset, width: folderSize, height: folderSize }),
+    modelFile: text(input["modelFile"]),
+    threads: threadsValue === 0 ? undefined : threadsValue,
+    mapSize: oneOf("mapSize", input["mapSize"], MAP_SIZES, "original"),
+  };
+  if (method === "anomalib") requirePath("modelFile", options.modelFile, method);
+  else requirePath("backbone", options.backbone, method);
+  return options;
+}

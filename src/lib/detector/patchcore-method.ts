@@ -1,0 +1,89 @@
+/**
+ * PatchCore for the detector: learning rounds that end in a memory bank (built on a worker
+ * thread), saved and loaded with a record of what it was learned with.
+ */
+import { memoryBankFrom, saveMemoryBank } from "../anomaly/patchcore/bank-store";
+import { PatchCoreScorer, type MemoryBank, type PatchCoreOptions } from "../anomaly/patchcore/patchcore";
+import { createPatchCoreModel } from "../anomaly/patchcore/trainer";
+import { DefectError } from "../errors";
+import type { PatchExtractor } from "../features/extractor";
+import { principalSubspace } from "../linalg/subspace";
+import type { SessionOptions } from "../onnx";
+import { detectorModel, learnedRecord, openBackboneContext, type BackboneMethodConfig } from "./backbone-context";
+import { learnedRecordMetadata } from "./learned-record";
+import { buildBankOffThread } from "./off-thread";
+import { checkSample, shapeOf, type SampleShape } from "./sample";
+import type { FittedModel, LearningMethod, LearningRound } from "./types";
+
+export interface PatchCoreMethodConfig extends BackboneMethodConfig {
+  options: PatchCoreOptions;
+}
+
+/** The search projection the options ask for, recomputed when the saved one differs. */
+async function withProjection(bank: MemoryBank, options: PatchCoreOptions, session: SessionOptions): Promise<MemoryBank> {
+  const k = options.scoringDim > 0 && options.scoringDim < bank.dim ? options.scoringDim : 0;
+  const saved = bank.projection === null ? 0 : bank.projection.length / bank.dim;
+  if (k === saved) return bank;
+  const projection = k === 0 ? null : await principalSubspace(bank.data, bank.size, bank.dim, k, { seed: options.seed, session });
+  return { ...bank, projection };
+}
+
+export async function openPatchCoreMethod(config: PatchCoreMethodConfig): Promise<LearningMethod> {
+  const context = await openBackboneContext(config, "patchcore");
+  const { options, session } = config;
+
+  /** createPatchCoreTrainer's steps, with the bank built off the main thread. */
+  function createRound(extractor: PatchExtractor): LearningRound {
+    const chunks: Float32Array[] = [];
+    let dim = 0;
+    let first: SampleShape | undefined;
+    let owned = true;
+    return {
+      get count() {
+        return chunks.length;
+      },
+      async add(sample) {
+        if (first !== undefined) checkSample(first, sample, "round");
+        const embedding = await extractor.embed(sample.tensor);
+        chunks.push(embedding.data);
+        dim = embedding.dim;
+        // Only a sample the backbone accepted defines the round.
+        first ??= shapeOf(sample);
+      },
+      async fit(signal): Promise<FittedModel> {
+        if (first === undefined) throw new DefectError("notTrained", "nothing to fit: no good image has been learned yet", { count: 0 });
+        const bank = await buildBankOffThread(chunks, dim, options, session, signal);
+        const scorer = await PatchCoreScorer.open(bank, options, session);
+        const record = learnedRecord(context.learnedWith, first, chunks.length, options);
+        owned = false;
+        return {
+          model: detectorModel(extractor, createPatchCoreModel(extractor, scorer), record, { bankSize: bank.size }),
+          save: (path) => saveMemoryBank(path, bank, learnedRecordMetadata(record)),
+        };
+      },
+      async release() {
+        chunks.length = 0;
+        if (owned) await extractor.release();
+      },
+    };
+  }
+
+  return {
+    kind: "learning",
+    method: "patchcore",
+    startRound: async () => createRound(await context.openExtractor()),
+    async load(path) {
+      const { file, record } = await context.readChecked(path);
+      const bank = await withProjection(memoryBankFrom(file, path).bank, options, session);
+      const extractor = await context.openExtractor();
+      try {
+        const scorer = await PatchCoreScorer.open(bank, options, session);
+        return detectorModel(extractor, createPatchCoreModel(extractor, scorer), record, { bankSize: bank.size });
+      } catch (error) {
+        await extractor.release();
+        throw error;
+      }
+    },
+    release: () => context.release(),
+  };
+}

@@ -1,0 +1,97 @@
+/**
+ * What the detector works with, whatever the method: samples in, inspections out, and the two
+ * kinds of method behind it: those that learn in the flow (a new model per learning round,
+ * saved to a file) and those whose model is a file made elsewhere (anomalib exports).
+ */
+import type { StageTimings } from "../anomaly/types";
+import type { DefectError } from "../errors";
+import type { PreprocessOptions, ScoreMap, Tensor } from "../image/types";
+
+/**
+ * The problem the detector solves. Only "unsupervised" (learn "good", flag what differs) is
+ * offered; "supervised" (known defect classes) and "few-shot" are planned as further members.
+ */
+export const DETECTOR_SETTINGS = ["unsupervised"] as const;
+export type DetectorSetting = (typeof DETECTOR_SETTINGS)[number];
+
+export const DETECTOR_METHODS = ["patchcore", "padim", "anomalib"] as const;
+export type DetectorMethod = (typeof DETECTOR_METHODS)[number];
+
+/** The methods each setting offers, first = default. */
+export const SETTING_METHODS: Readonly<Record<DetectorSetting, readonly DetectorMethod[]>> = {
+  unsupervised: ["patchcore", "padim", "anomalib"],
+};
+
+/** One image as the detector receives it from the preprocess stage. */
+export interface Sample {
+  tensor: Tensor;
+  /** The options the tensor was made with, when the message says (msg.preprocessing). */
+  preprocessing: PreprocessOptions | undefined;
+}
+
+/** Plain JSON describing the model that answered, for msg.payload.model. */
+export type ModelInfo = Readonly<Record<string, string | number>>;
+
+export interface Inspection {
+  score: number;
+  /** At the resolution the model produces (usually the tensor's); null when it has none. */
+  map: ScoreMap | null;
+  /** Stage split where the method has one. */
+  timings: Partial<StageTimings>;
+}
+
+export interface DetectorModel {
+  readonly info: ModelInfo;
+  /** Throws inputShapeMismatch or preprocessMismatch when `sample` is not comparable with what was learned. */
+  check(sample: Sample): void;
+  inspect(tensor: Tensor): Promise<Inspection>;
+  release(): Promise<void>;
+}
+
+/** A fitted model and how to save it. */
+export interface FittedModel {
+  model: DetectorModel;
+  save(path: string): Promise<void>;
+}
+
+/** Good images collected for one fit. */
+export interface LearningRound {
+  readonly count: number;
+  /** Every sample of a round must have the first one's tensor shape and preprocessing. */
+  add(sample: Sample): Promise<void>;
+  /** On success the model owns what it needs; release() the round either way. Aborting stops the fit. */
+  fit(signal: AbortSignal): Promise<FittedModel>;
+  release(): Promise<void>;
+}
+
+export interface LearningMethod {
+  readonly kind: "learning";
+  readonly method: DetectorMethod;
+  startRound(): Promise<LearningRound>;
+  /**
+   * The model saved at `path`: fileNotFound when there is none, modelMismatch when it was
+   * learned with another backbone, layers or method, modelFileInvalid/modelFileVersion when
+   * the file cannot be read.
+   */
+  load(path: string): Promise<DetectorModel>;
+  release(): Promise<void>;
+}
+
+export interface FixedMethod {
+  readonly kind: "fixed";
+  readonly method: DetectorMethod;
+  readonly model: DetectorModel;
+  /** Things worth a warning in the log (assumptions the loader made). */
+  readonly warnings: readonly string[];
+  release(): Promise<void>;
+}
+
+export type MethodHandle = LearningMethod | FixedMethod;
+
+export type DetectorState =
+  | { kind: "untrained" }
+  | { kind: "ready" }
+  | { kind: "learning"; count: number; total: number }
+  | { kind: "fitting"; count: number }
+  /** A saved model exists but cannot be used; nothing is learned or saved until reset. */
+  | { kind: "blocked"; error: DefectError };

@@ -1,0 +1,200 @@
+/**
+ * defect-detector: scores the tensor of each message for anomalies. With PatchCore it learns
+ * "good" in the flow (messages marked for learning, or a folder at deploy), fits by itself
+ * after trainCount images and keeps the learned model in the user directory; with an anomalib
+ * export it only inspects.
+ */
+import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from "node-red";
+import { performance } from "node:perf_hooks";
+import {
+  DetectorEngine,
+  folderSamples,
+  listTrainingImages,
+  modelFilePath,
+  openMethod,
+  outputMap,
+  parseDetectorOptions,
+  readPreprocessing,
+  readTensor,
+  readTransform,
+  type DetectorOptions,
+  type DetectorState,
+  type InspectionResult,
+  type MapSize,
+  type Sample,
+} from "../lib/detector";
+import type { Transform } from "../lib/image/types";
+import { DefectError } from "../lib/errors";
+import { DEFAULT_MAX_PIXELS } from "../lib/image";
+import { resolveSourcePath } from "../lib/source/read-file";
+import { createErrorRouter, translateError } from "./shared/errors";
+import { handleInput, rejectInput } from "./shared/input";
+import { addTiming } from "./shared/message";
+import { baseDirectory } from "./shared/settings";
+import { createStatus, type StatusLook } from "./shared/status";
+import type { DetectorNodeDef } from "./types";
+
+const TYPE = "defect-detector";
+/** Node-RED allows a close handler 15 s; what is left after this goes to releasing sessions. */
+const CLOSE_WAIT_MS = 10_000;
+const COMMANDS = ["fit", "reset"] as const;
+type Command = (typeof COMMANDS)[number];
+
+const STATES = {
+  loading: { fill: "grey", shape: "ring" },
+  untrained: { fill: "yellow", shape: "ring" },
+  learning: { fill: "blue", shape: "dot" },
+  fitting: { fill: "blue", shape: "ring" },
+  ready: { fill: "green", shape: "dot" },
+  mismatch: { fill: "red", shape: "ring" },
+  fileError: { fill: "red", shape: "ring" },
+  error: { fill: "red", shape: "ring" },
+} as const satisfies Record<string, StatusLook>;
+
+type Request = { kind: "command"; command: Command } | { kind: "learn" } | { kind: "inspect" };
+
+function readRequest(msg: NodeMessageInFlow): Request {
+  const command = msg["command"];
+  if (command !== undefined) {
+    const known = COMMANDS.find((c) => c === command);
+    if (known === undefined) {
+      throw new DefectError("invalidOption", `msg.command must be one of ${COMMANDS.join(", ")}, got ${JSON.stringify(command)}`, {
+        option: "msg.command",
+        value: String(command),
+      });
+    }
+    return { kind: "command", command: known };
+  }
+  return msg["learn"] === true || msg.topic === "learn" ? { kind: "learn" } : { kind: "inspect" };
+}
+
+function readSample(msg: NodeMessageInFlow): Sample {
+  return { tensor: readTensor(msg.payload, "msg.payload"), preprocessing: readPreprocessing(msg["preprocessing"], "msg.preprocessing") };
+}
+
+function writeInspection(msg: NodeMessage, result: InspectionResult, method: string, mapSize: MapSize, transform: Transform | undefined): void {
+  const started = performance.now();
+  const map = outputMap(result.map, mapSize, transform);
+  msg.payload = { score: result.score, method, model: result.model };
+  if (map === null) delete msg["anomalyMap"];
+  else msg["anomalyMap"] = map;
+  const { backboneMs, scoringMs, postMs } = result.timings;
+  if (backboneMs !== undefined) addTiming(msg, "backboneMs", backboneMs);
+  if (scoringMs !== undefined) addTiming(msg, "scoringMs", scoringMs);
+  addTiming(msg, "postMs", (postMs ?? 0) + performance.now() - started);
+}
+
+export = function register(RED: NodeAPI): void {
+  function DetectorNode(this: Node, config: DetectorNodeDef): void {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const status = createStatus(node, TYPE, STATES);
+    const errors = createErrorRouter(RED, node, TYPE, status);
+    let options: DetectorOptions;
+    try {
+      options = parseDetectorOptions({ ...config });
+    } catch (error) {
+      rejectInput(node, errors.config(error));
+      return;
+    }
+    const baseDir = baseDirectory(RED);
+    const modelPath = modelFilePath(baseDir, node.id);
+    let closing = false;
+    let reportedBlock: DefectError | undefined;
+
+    function showState(state: DetectorState): void {
+      switch (state.kind) {
+        case "learning":
+          status.setText("learning", RED._(`${TYPE}.status.learning`, { count: state.count, total: state.total }));
+          return;
+        case "fitting":
+          status.setText("fitting", RED._(`${TYPE}.status.fitting`, { count: state.count }));
+          return;
+        case "blocked":
+          status.set(state.error.code === "modelMismatch" ? "mismatch" : "fileError");
+          // Logged once: it names what differs, which a red status cannot.
+          if (reportedBlock !== state.error) node.error(translateError(RED, TYPE, state.error));
+          reportedBlock = state.error;
+          return;
+        default:
+          status.set(state.kind);
+      }
+    }
+
+    status.set("loading");
+    const started = openMethod(options, baseDir).then(async (method) => {
+      for (const warning of method.kind === "fixed" ? method.warnings : []) node.warn(warning);
+      try {
+        return await DetectorEngine.open(method, {
+          trainCount: options.trainCount,
+          modelPath,
+          onState: showState,
+          onReleaseError: (error) => node.warn(translateError(RED, TYPE, error).message),
+        });
+      } catch (error) {
+        await method.release();
+        throw error;
+      }
+    });
+    started.then(
+      (engine) => {
+        if (!closing && options.trainFolder !== "" && engine.state.kind === "untrained" && options.method !== "anomalib") {
+          void learnFolder(engine);
+        }
+      },
+      (error: unknown) => errors.config(error),
+    );
+
+    /** Folder learning at deploy; a bad file is reported and skipped, the rest still learned. */
+    async function learnFolder(engine: DetectorEngine): Promise<void> {
+      const folder = resolveSourcePath(options.trainFolder, baseDir);
+      const skip = (error: unknown, file: string): void => errors.report(error, { _msgid: RED.util.generateId(), filename: file });
+      try {
+        const files = await listTrainingImages(folder);
+        const model = await engine.learnAll(folderSamples(files, options.folderPreprocess, { maxPixels: DEFAULT_MAX_PIXELS }, skip), skip);
+        node.log(`learned ${model["trainedOn"] ?? files.length} images from ${folder}`);
+      } catch (error) {
+        if (!closing) errors.report(error, { _msgid: RED.util.generateId(), topic: folder });
+      }
+      if (!closing) showState(engine.state);
+    }
+
+    handleInput(node, errors, async (msg, send) => {
+      const engine = await started;
+      const t0 = performance.now();
+      const request = readRequest(msg);
+      if (request.kind === "command") {
+        msg.payload = request.command === "fit" ? { command: "fit", model: await engine.fit() } : { command: "reset", deleted: await engine.reset() };
+      } else {
+        const sample = readSample(msg);
+        if (request.kind === "learn") {
+          msg.payload = { learning: true, ...(await engine.learn(sample)) };
+        } else {
+          // Checked before the inspection, so a bad transform costs no inference.
+          const transform = readTransform(msg["transform"], sample.tensor);
+          writeInspection(msg, await engine.inspect(sample), engine.methodName, options.mapSize, transform);
+        }
+      }
+      addTiming(msg, "detectorMs", performance.now() - t0);
+      // After a rejected message the status is red; a handled one shows the state again.
+      showState(engine.state);
+      send(msg);
+    });
+
+    node.on("close", (removed: boolean, done: () => void) => {
+      closing = true;
+      started
+        .then(
+          (engine) => engine.close(CLOSE_WAIT_MS),
+          () => undefined,
+        )
+        .catch((error: unknown) => node.warn(translateError(RED, TYPE, error).message))
+        .finally(() => {
+          if (removed) status.clear();
+          done();
+        });
+    });
+  }
+
+  RED.nodes.registerType(TYPE, DetectorNode);
+};
