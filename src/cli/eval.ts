@@ -3,6 +3,7 @@ import { openPatchExtractor, type PatchExtractor } from "../lib/features/extract
 import { parsePreprocessOptions } from "../lib/image";
 import { DEFAULT_PATCHCORE_OPTIONS, type PatchCoreOptions } from "../lib/anomaly/patchcore/patchcore";
 import { createPatchCoreTrainer } from "../lib/anomaly/patchcore/trainer";
+import { evaluateTemplate } from "../lib/eval/template-eval";
 import { evaluateAnomalyMethod, type AnomalyEvalReport } from "../lib/eval/anomaly-eval";
 import { DEFAULT_PADIM_OPTIONS, gaussianCount } from "../lib/anomaly/padim/padim";
 import { createPadimTrainer } from "../lib/anomaly/padim/trainer";
@@ -20,7 +21,10 @@ F1-max and the time per image split into preprocess / backbone / scoring / post.
 
 Options:
   --data DIR           dataset folder in MVTec AD layout (required)
-  --method NAME        patchcore (default) or padim
+  --method NAME        patchcore (default), padim, or template (aligned parts: each
+                       test/defect/<id> against reference/<id>, model fitted on the
+                       train_defect/defect vs train/good pairs and annotations/train)
+  --reference-dir DIR  template: where the references are (default DIR/reference)
   --backbone FILE      ONNX backbone with intermediate layer outputs
   --layers a,b         backbone outputs to use, finest first (default layer2,layer3;
                        padim: layer1,layer2,layer3)
@@ -29,6 +33,7 @@ Options:
   --max-bank N         hard cap on memory-bank rows (default 40000)
   --neighbors K        neighbours for the image-score re-weighting (default 9)
   --train-limit N      use only the first N sorted training images
+  --scoring-dim N      patchcore: search the bank's top-N principal subspace (0 = exact)
   --threads N          onnxruntime intra-op threads (default: all cores)
   --json               print one JSON object instead of the table
   -h, --help           show this help
@@ -44,12 +49,14 @@ const OPTIONS = {
   "max-bank": { type: "string" },
   neighbors: { type: "string" },
   "train-limit": { type: "string" },
+  "scoring-dim": { type: "string" },
+  "reference-dir": { type: "string" },
   threads: { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
-const METHODS = ["patchcore", "padim"] as const;
+const METHODS = ["patchcore", "padim", "template"] as const;
 
 /** anomalib's PaDiM layers: the stride-4 grid of layer1 plus two coarser layers. */
 const PADIM_DEFAULT_LAYERS = "layer1,layer2,layer3";
@@ -98,6 +105,34 @@ function padimSetup(extractor: PatchExtractor, session: SessionOptions): MethodS
   return { trainer, modelSize: () => (trainer.statistics === undefined ? null : gaussianCount(trainer.statistics)) };
 }
 
+/**
+ * Template comparison (aligned parts): the normal-difference model and operating threshold are
+ * fitted on DIR's training pairs, then each test image is compared with its reference.
+ */
+async function runTemplateEval(data: string, referenceDir: string | undefined, json: boolean, io: CliIo): Promise<number> {
+  const result = await evaluateTemplate({ data, referenceDir, progress: json ? undefined : (line) => io.stderr.write(`${line}\n`) });
+  if (json) {
+    const { model: _model, ...report } = result;
+    io.stdout.write(`${JSON.stringify({ method: "template", ...report })}\n`);
+    return EXIT_OK;
+  }
+  const s = result.ms_split;
+  io.stdout.write(
+    [
+      "method                  template",
+      `dataset                 ${result.dataset} (${result.train_pairs} training pairs, ${result.test_pairs} test pairs, ${result.boxes} defects)`,
+      `defect recall           ${result.defect_recall.toFixed(3)}`,
+      `false regions / image   ${result.false_regions_per_image.toFixed(3)}`,
+      `pixel AUROC             ${result.pixel_auroc.toFixed(3)} (map blurred sigma 4: ${result.pixel_auroc_sigma4.toFixed(3)})`,
+      `AUPRO (0.3)             ${result.aupro.toFixed(3)} (map blurred sigma 4: ${result.aupro_sigma4.toFixed(3)})`,
+      `ms / image              ${result.ms_per_image.toFixed(1)} (align ${s.align.toFixed(1)} / compare ${s.compare.toFixed(1)} / post ${s.post.toFixed(1)})`,
+      `fit                     ${result.fit_seconds.toFixed(1)} s, threshold ${result.threshold}`,
+      "",
+    ].join("\n"),
+  );
+  return EXIT_OK;
+}
+
 export async function runEval(args: string[], io: CliIo): Promise<number> {
   const values = parseOptions(args, OPTIONS);
   if (values.help) {
@@ -107,6 +142,7 @@ export async function runEval(args: string[], io: CliIo): Promise<number> {
   if (values.data === undefined) throw new UsageError("--data DIR is required");
   const method = values.method ?? "patchcore";
   if (!(METHODS as readonly string[]).includes(method)) throw new UsageError(`--method must be one of ${METHODS.join(", ")}, got "${method}"`);
+  if (method === "template") return runTemplateEval(values.data, values["reference-dir"], values.json === true, io);
   if (values.backbone === undefined) throw new UsageError(`--backbone FILE is required for ${method}`);
   const size = parseIntegerOption(values.size, "--size", 32, 2048) ?? 256;
   const threads = parseIntegerOption(values.threads, "--threads", 1, 64);
@@ -117,6 +153,7 @@ export async function runEval(args: string[], io: CliIo): Promise<number> {
     coresetRatio: parseRatio(values.coreset, "--coreset", DEFAULT_PATCHCORE_OPTIONS.coresetRatio),
     maxBankSize: parseIntegerOption(values["max-bank"], "--max-bank", 1, 10_000_000) ?? DEFAULT_PATCHCORE_OPTIONS.maxBankSize,
     numNeighbors: parseIntegerOption(values.neighbors, "--neighbors", 1, 100) ?? DEFAULT_PATCHCORE_OPTIONS.numNeighbors,
+    scoringDim: parseIntegerOption(values["scoring-dim"], "--scoring-dim", 0, 100_000) ?? DEFAULT_PATCHCORE_OPTIONS.scoringDim,
   };
   const preprocess = parsePreprocessOptions({ preset: "imagenet", width: size, height: size, resize: "stretch" });
   const extractor = await openPatchExtractor({ model: values.backbone, layers }, session);

@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import sharp from "sharp";
 import { DefectError } from "../../src/lib/errors";
-import type { RawImage } from "../../src/lib/image/types";
+import type { RawImage, ScoreMap } from "../../src/lib/image/types";
+import { labelComponents } from "../../src/lib/regions/components";
 import {
   checkNormalModel,
   compareGoldenPlanes,
@@ -12,6 +13,7 @@ import {
   compareToReference,
   DEFAULT_NORMAL_MODEL,
   estimateShiftField,
+  extractRegions,
   fitGoldenPlanes,
   fitNormalModel,
   phaseCorrelate,
@@ -22,6 +24,8 @@ import {
 } from "../../src/lib/anomaly/template";
 import { fft2d } from "../../src/lib/anomaly/template/fft";
 import { gaussianBlur } from "../../src/lib/anomaly/template/filters";
+import { boxMask, componentBoxStats, scoreAtMinArea } from "../../src/lib/anomaly/template/regions-eval";
+import { sparseComponents } from "../../src/lib/anomaly/template/sparse-components";
 import { evaluateTemplate } from "../../src/lib/eval/template-eval";
 
 // ---- a synthetic printed board, rendered with exact area coverage so sub-pixel shifts are real ----
@@ -208,6 +212,71 @@ describe("template comparison", function () {
         () => checkNormalModel({ ...MODEL, threshold: 0 }),
         (err: unknown) => err instanceof DefectError && err.code === "invalidOption" && err.details.option === "threshold",
       );
+    });
+  });
+
+  describe("line-width drift", function () {
+    const DRIFT = 2;
+    // Without the opening, a 1 px fringe left beyond the tolerance would show.
+    const strict: NormalDifferenceModel = { ...MODEL, opening: 1 };
+    const reference = binarise(render(SIZE, BOARD), 5, 0.2);
+    // The same board scanned with every copper shape 2 px taller on each side (over-exposure along y):
+    // a pixel beyond what the 1 px tolerance absorbs.
+    const taller = (shapes: Shape[]): Shape[] => shapes.map((s) => ({ ...s, y0: s.y0 - DRIFT, y1: s.y1 + DRIFT }));
+    const thick = binarise(render(SIZE, taller(BOARD), () => [0.3, 0.2]), 6, 0.2);
+
+    it("is estimated per image and compensated, so a uniformly thicker scan passes", function () {
+      const result = comparePlanes(thick, reference, strict);
+      assert.deepEqual(result.widthBias, { x: 0, y: 2 });
+      assert.deepEqual(result.regions, []);
+    });
+
+    it("shows along every horizontal edge without the compensation", function () {
+      const result = comparePlanes(thick, reference, { ...strict, maxWidthBias: 0 });
+      assert.deepEqual(result.widthBias, { x: 0, y: 0 });
+      assert.ok(result.regions.length >= 8, `${result.regions.length} regions`);
+    });
+
+    it("still finds a defect on the thicker scan", function () {
+      const test = binarise(render(SIZE, taller([...withOpen(BOARD), BLOB])), 7, 0.2);
+      const result = comparePlanes(test, reference, strict);
+      assert.deepEqual(result.widthBias, { x: 0, y: 2 });
+      assert.equal(result.regions.length, 2, JSON.stringify(result.regions));
+    });
+  });
+
+  describe("regions", function () {
+    // 0 0 0 0 0 0
+    // 0 9 9 0 0 7
+    // 0 9 0 0 0 7
+    // 0 0 6 0 0 0   (the 6 touches the 9 above-left of it diagonally)
+    const map: ScoreMap = { data: Float32Array.from([0, 0, 0, 0, 0, 0, 0, 9, 9, 0, 0, 7, 0, 9, 0, 0, 0, 7, 0, 0, 6, 0, 0, 0]), width: 6, height: 4 };
+
+    it("are 8-connected components above threshold, small ones dropped", function () {
+      assert.deepEqual(extractRegions(map, 5, 2), [
+        { box: { x: 1, y: 1, width: 2, height: 3 }, area: 4, maxScore: 9, meanScore: 8.25 },
+        { box: { x: 5, y: 1, width: 1, height: 2 }, area: 2, maxScore: 7, meanScore: 7 },
+      ]);
+      assert.equal(extractRegions(map, 8, 1).length, 1);
+    });
+
+    it("agree with the whole-image labelling", function () {
+      const random = mulberry32(9);
+      const values = Float32Array.from({ length: 40 * 30 }, () => random());
+      const sparse = sparseComponents(values, 40, 0.7);
+      const full = labelComponents(40, 30, (i) => (values[i] as number) >= 0.7, 8);
+      assert.equal(sparse.count, full.count);
+      sparse.pixels.forEach((p, k) => assert.equal((sparse.component[k] as number) + 1, full.labels[p]));
+    });
+
+    it("count boxes hit and regions that touch no box", function () {
+      const boxes = [
+        { x: 2, y: 2, width: 2, height: 2 },
+        { x: 0, y: 0, width: 1, height: 1 },
+      ];
+      const stats = componentBoxStats(sparseComponents(map.data, 6, 5), 6, boxes, boxMask(boxes, 6, 4));
+      assert.deepEqual(scoreAtMinArea(stats, 1), { hit: [true, false], falseRegions: 1 });
+      assert.deepEqual(scoreAtMinArea(stats, 5), { hit: [false, false], falseRegions: 0 });
     });
   });
 

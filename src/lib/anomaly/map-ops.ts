@@ -48,9 +48,11 @@ export function upsampleBilinear(map: ScoreMap, width: number, height: number): 
   return { data: out, width, height };
 }
 
-/** anomalib's kernel size for a sigma: 2 * int(4 * sigma + 0.5) + 1 (33 for sigma 4). */
-export function gaussianKernel(sigma: number): Float32Array {
-  const radius = Math.floor(4 * sigma + 0.5);
+/**
+ * Normalised 1-D Gaussian of 2 * radius + 1 taps. The default radius is anomalib's:
+ * kernel size 2 * int(4 * sigma + 0.5) + 1 (33 for sigma 4).
+ */
+export function gaussianKernel(sigma: number, radius = Math.floor(4 * sigma + 0.5)): Float32Array {
   const kernel = new Float32Array(2 * radius + 1);
   let sum = 0;
   for (let i = -radius; i <= radius; i++) {

@@ -20,7 +20,8 @@ export interface PatchExtractor {
 
 export async function openPatchExtractor(config: BackboneConfig, session?: SessionOptions, pool = 3): Promise<PatchExtractor> {
   const backbone = await openOnnxBackbone({ ...config, session });
-  let head: PatchHead | undefined;
+  // A promise, so two images arriving together share one head instead of each building one.
+  let head: Promise<PatchHead> | undefined;
   let headKey = "";
   return {
     backbone,
@@ -29,18 +30,21 @@ export async function openPatchExtractor(config: BackboneConfig, session?: Sessi
       const maps = await backbone.extract(tensor);
       const key = maps.map((m) => `${m.channels}x${m.height}x${m.width}`).join("+");
       if (head === undefined) {
-        head = await openPatchHead(layerShapes(maps), session, pool);
+        head = openPatchHead(layerShapes(maps), session, pool);
         headKey = key;
+        head.catch(() => {
+          head = undefined;
+        });
       } else if (key !== headKey) {
         throw new DefectError("inputShapeMismatch", `feature maps ${key} differ from the first image's ${headKey}: preprocess every image to the same size`, {
           expected: headKey,
           actual: key,
         });
       }
-      return head.embed(maps);
+      return (await head).embed(maps);
     },
     async release() {
-      await head?.release();
+      await (await head?.catch(() => undefined))?.release();
       await backbone.release();
     },
   };

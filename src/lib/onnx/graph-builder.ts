@@ -249,7 +249,12 @@ function elementTypeOf(data: TensorData): ElementType {
 }
 
 /** Raw little-endian bytes, as ONNX requires whatever the host byte order. */
+/** ONNX raw data is little-endian, as every platform onnxruntime-node ships for. */
+const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 function rawBytes(data: TensorData): Uint8Array {
+  // A plain copy: per-value conversion of a 40,000 x 1,536 bank takes over a second.
+  if (HOST_IS_LITTLE_ENDIAN) return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
   const bytes = new Uint8Array(data.length * data.BYTES_PER_ELEMENT);
   const view = new DataView(bytes.buffer);
   data.forEach((value: number | bigint, i: number) => {

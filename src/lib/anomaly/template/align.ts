@@ -24,17 +24,18 @@ export interface PhaseCorrelationOptions {
   /** Spatial sigma of the Gaussian that shapes the peak, in pixels of the downsampled grid. */
   peakSigma: number;
   /**
-   * Box-downsampling factor before correlating: 2 covers 4x the area for the same FFT cost, and
-   * the local alignment that follows recovers the precision lost.
+   * Box-downsampling factor before correlating: each doubling covers 4x the area for the same
+   * FFT cost; the local alignment that follows recovers the precision lost (the global shift
+   * only has to land within its reach of a few pixels).
    */
   downsample: number;
 }
 
 export const DEFAULT_PHASE_CORRELATION: PhaseCorrelationOptions = {
   maxShift: 32,
-  maxWindow: 256,
+  maxWindow: 128,
   peakSigma: 1.2,
-  downsample: 2,
+  downsample: 4,
 };
 
 /** Fraction of the correlation window tapered to zero towards its borders (Tukey window). */
@@ -144,11 +145,12 @@ export function phaseCorrelate(
   checkOptions(options);
   assertSameSize(reference, moving, "reference", "test image");
   const factor = Math.max(1, Math.min(options.downsample, Math.floor(Math.min(reference.width, reference.height) / 16)));
-  const shift = correlate(downsamplePlane(reference, factor), downsamplePlane(moving, factor), options);
+  const shift = correlate(downsamplePlane(reference, factor), downsamplePlane(moving, factor), options, Math.ceil(options.maxShift / factor));
   return { dx: shift.dx * factor, dy: shift.dy * factor, confidence: shift.confidence };
 }
 
-function correlate(reference: GrayPlane, moving: GrayPlane, options: PhaseCorrelationOptions): Shift {
+/** Phase correlation proper, on planes already downsampled; `reach` = largest shift searched, in their pixels. */
+function correlate(reference: GrayPlane, moving: GrayPlane, options: PhaseCorrelationOptions, reach: number): Shift {
   const n = Math.min(options.maxWindow, floorPowerOfTwo(Math.min(reference.width, reference.height)));
   const re = new Float64Array(n * n);
   const im = new Float64Array(n * n);
@@ -185,7 +187,7 @@ function correlate(reference: GrayPlane, moving: GrayPlane, options: PhaseCorrel
     }
   }
   fft2d(cr, ci, n, n, true);
-  const limit = Math.min(Math.ceil(options.maxShift / options.downsample), (n >> 1) - 2);
+  const limit = Math.min(reach, (n >> 1) - 2);
   let best = Number.NEGATIVE_INFINITY;
   let bx = 0;
   let by = 0;

@@ -8,6 +8,7 @@ import { anomalyMap, checkNormalModel, DEFAULT_NORMAL_MODEL, type NormalDifferen
 import { toGrayPlane, type GrayPlane } from "./plane";
 import { extractRegions, type TemplateRegion } from "./regions";
 import { DEFAULT_REGISTRATION, registerToTest, type RegistrationOptions } from "./registration";
+import type { WidthBias } from "./width-bias";
 
 export interface ComparisonTimings {
   /** Milliseconds spent aligning the reference to the test image. */
@@ -28,6 +29,8 @@ export interface TemplateComparison {
   shift: Shift;
   /** Largest local correction beyond the global shift, in pixels. */
   maxLocalShift: number;
+  /** Line-width drift of the test image (pixels a side per axis) that was compensated. */
+  widthBias: WidthBias;
   timings: ComparisonTimings;
 }
 
@@ -54,7 +57,7 @@ export function comparePlanes(
   const t0 = performance.now();
   const registration = registerToTest(test, reference, options.registration);
   const t1 = performance.now();
-  const map = anomalyMap(test, registration.aligned, registration.valid, model);
+  const { map, widthBias } = anomalyMap(test, registration.aligned, registration.valid, model);
   const t2 = performance.now();
   const regions = extractRegions(map, model.threshold, model.minArea);
   const score = maxValue(map.data);
@@ -64,7 +67,7 @@ export function comparePlanes(
   for (let c = 0; c < field.dx.length; c++) {
     maxLocalShift = Math.max(maxLocalShift, Math.hypot((field.dx[c] as number) - global.dx, (field.dy[c] as number) - global.dy));
   }
-  return { map, regions, score, shift: global, maxLocalShift, timings: { align: t1 - t0, compare: t2 - t1, post: t3 - t2 } };
+  return { map, regions, score, shift: global, maxLocalShift, widthBias, timings: { align: t1 - t0, compare: t2 - t1, post: t3 - t2 } };
 }
 
 /**

@@ -5,7 +5,7 @@
  * pixels therefore costs nothing, while material that is extra (a spur, a copper splash) or
  * missing (an open, a pin-hole) anywhere else shows at full contrast.
  */
-import { localRange, type LocalRange } from "./filters";
+import type { LocalRange } from "./filters";
 import type { GrayPlane } from "./plane";
 
 /** The comparison from precomputed ranges (`localRange` of each plane at the tolerance radius). */
@@ -30,10 +30,6 @@ export function differenceFromRanges(test: GrayPlane, testRange: LocalRange, ali
     out[i] = d > 0 ? d : 0;
   }
   return out;
-}
-
-export function tolerantDifference(test: GrayPlane, aligned: GrayPlane, radius: number, valid: Uint8Array): Float32Array {
-  return differenceFromRanges(test, localRange(test, radius), aligned, localRange(aligned, radius), valid);
 }
 
 /**

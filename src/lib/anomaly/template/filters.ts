@@ -1,24 +1,16 @@
 /**
- * Separable neighbourhood filters on float planes: Gaussian blur for matching, and square
- * min/max filters (grey erosion/dilation) for the edge-tolerant comparison. All run in
- * O(pixels x kernel side) with two scratch rows, never allocating per pixel.
+ * Separable neighbourhood filters on float planes: Gaussian blur for matching, the local
+ * min/max range for the edge-tolerant comparison, and grey opening for thin fringes. All run
+ * in O(pixels x kernel side) on whole typed arrays, never allocating per pixel.
  */
+import { gaussianKernel } from "../map-ops";
 import { createPlane, type GrayPlane } from "./plane";
 
 /** Kernel half-width in sigmas: the Gaussian's tail beyond 3 sigma is below 0.3 %. */
 const GAUSS_EXTENT = 3;
 
-export function gaussianKernel(sigma: number): Float32Array {
-  const radius = Math.max(1, Math.ceil(GAUSS_EXTENT * sigma));
-  const kernel = new Float32Array(2 * radius + 1);
-  let sum = 0;
-  for (let i = -radius; i <= radius; i++) {
-    const v = Math.exp(-(i * i) / (2 * sigma * sigma));
-    kernel[i + radius] = v;
-    sum += v;
-  }
-  for (let i = 0; i < kernel.length; i++) kernel[i] = (kernel[i] as number) / sum;
-  return kernel;
+function blurKernel(sigma: number): Float32Array {
+  return gaussianKernel(sigma, Math.max(1, Math.ceil(GAUSS_EXTENT * sigma)));
 }
 
 /** Copies a row into `padded` with `radius` repeated border pixels on each side. */
@@ -33,7 +25,7 @@ function padRow(src: Float32Array, start: number, width: number, radius: number,
 }
 
 /** Convolves rows then columns with a symmetric kernel, repeating border pixels. */
-export function convolveSeparable(plane: GrayPlane, kernel: Float32Array): GrayPlane {
+function convolveSeparable(plane: GrayPlane, kernel: Float32Array): GrayPlane {
   const { width, height } = plane;
   const radius = (kernel.length - 1) >> 1;
   const taps = kernel.length;
@@ -65,7 +57,7 @@ export function convolveSeparable(plane: GrayPlane, kernel: Float32Array): GrayP
 
 export function gaussianBlur(plane: GrayPlane, sigma: number): GrayPlane {
   if (sigma <= 0) return { data: plane.data.slice(), width: plane.width, height: plane.height };
-  return convolveSeparable(plane, gaussianKernel(sigma));
+  return convolveSeparable(plane, blurKernel(sigma));
 }
 
 /**
@@ -114,6 +106,7 @@ export interface LocalRange {
 
 /** Smallest and largest value in the (2r+1)^2 square around each pixel, in one pass for both. */
 export function localRange(plane: GrayPlane, radius: number): LocalRange {
+  if (radius === 1) return localRange3(plane);
   const { width, height, data } = plane;
   const n = width * height;
   const rowMin = new Float32Array(n);
@@ -155,24 +148,98 @@ export function localRange(plane: GrayPlane, radius: number): LocalRange {
   return { min, max };
 }
 
-/** Largest value in the (2r+1)^2 square around each pixel. */
-export function maxFilter(plane: GrayPlane, radius: number): GrayPlane {
-  return { data: rankFilter(plane.data, plane.width, plane.height, radius, radius, true), width: plane.width, height: plane.height };
-}
-
-/** Smallest value in the (2r+1)^2 square around each pixel. */
-export function minFilter(plane: GrayPlane, radius: number): GrayPlane {
-  return { data: rankFilter(plane.data, plane.width, plane.height, radius, radius, false), width: plane.width, height: plane.height };
-}
-
 /**
  * Grey opening with a size x size square: removes bright structures narrower than the square
  * (thin difference fringes along edges) and keeps wider ones at their full extent.
  */
 export function greyOpening(values: Float32Array, width: number, height: number, size: number): Float32Array {
   if (size <= 1) return values;
+  if (size === 2) return opening2(values, width, height);
   const before = Math.floor((size - 1) / 2);
   const after = size - 1 - before;
   const eroded = rankFilter(values, width, height, before, after, false);
   return rankFilter(eroded, width, height, after, before, true);
+}
+
+/** The 2x2 opening in two fused passes (the common case, worth its own loop). */
+function opening2(values: Float32Array, width: number, height: number): Float32Array {
+  const eroded = new Float32Array(values.length);
+  for (let y = 0; y < height; y++) {
+    const down = y < height - 1 ? width : 0;
+    for (let x = 0; x < width; x++) {
+      const i = y * width + x;
+      const right = x < width - 1 ? 1 : 0;
+      let v = values[i] as number;
+      const b = values[i + right] as number;
+      const c = values[i + down] as number;
+      const d = values[i + down + right] as number;
+      if (b < v) v = b;
+      if (c < v) v = c;
+      if (d < v) v = d;
+      eroded[i] = v;
+    }
+  }
+  const out = new Float32Array(values.length);
+  for (let y = 0; y < height; y++) {
+    const up = y > 0 ? width : 0;
+    for (let x = 0; x < width; x++) {
+      const i = y * width + x;
+      const left = x > 0 ? 1 : 0;
+      let v = eroded[i] as number;
+      const b = eroded[i - left] as number;
+      const c = eroded[i - up] as number;
+      const d = eroded[i - up - left] as number;
+      if (b > v) v = b;
+      if (c > v) v = c;
+      if (d > v) v = d;
+      out[i] = v;
+    }
+  }
+  return out;
+}
+
+/** localRange for the 3x3 square, unrolled: the comparison and edge detection call it on every image. */
+function localRange3(plane: GrayPlane): LocalRange {
+  const { width, height, data } = plane;
+  const n = width * height;
+  const rowMin = new Float32Array(n);
+  const rowMax = new Float32Array(n);
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    let a = data[row] as number;
+    let b = a;
+    for (let x = 0; x < width; x++) {
+      const c = x + 1 < width ? (data[row + x + 1] as number) : b;
+      let mn = a < b ? a : b;
+      let mx = a > b ? a : b;
+      if (c < mn) mn = c;
+      if (c > mx) mx = c;
+      rowMin[row + x] = mn;
+      rowMax[row + x] = mx;
+      a = b;
+      b = c;
+    }
+  }
+  const min = new Float32Array(n);
+  const max = new Float32Array(n);
+  for (let y = 0; y < height; y++) {
+    const up = (y > 0 ? y - 1 : 0) * width;
+    const mid = y * width;
+    const down = (y < height - 1 ? y + 1 : y) * width;
+    for (let x = 0; x < width; x++) {
+      let mn = rowMin[up + x] as number;
+      let v = rowMin[mid + x] as number;
+      let w = rowMin[down + x] as number;
+      if (v < mn) mn = v;
+      if (w < mn) mn = w;
+      min[mid + x] = mn;
+      let mx = rowMax[up + x] as number;
+      v = rowMax[mid + x] as number;
+      w = rowMax[down + x] as number;
+      if (v > mx) mx = v;
+      if (w > mx) mx = w;
+      max[mid + x] = mx;
+    }
+  }
+  return { min, max };
 }

@@ -9,7 +9,7 @@
 import { DefectError } from "../../errors";
 import type { RawImage, ScoreMap } from "../../image/types";
 import { greyOpening } from "./filters";
-import { createPlane, toGrayPlane, type GrayPlane } from "./plane";
+import { assertSameSize, createPlane, toGrayPlane, type GrayPlane } from "./plane";
 import { extractRegions, type TemplateRegion } from "./regions";
 import { DEFAULT_REGISTRATION, registerToTest, type RegistrationOptions } from "./registration";
 import { warpByField } from "./warp";
@@ -53,10 +53,24 @@ export interface GoldenComparison {
 }
 
 const MIN_GOOD_IMAGES = 2;
+const MAX_TOLERANCE = 8;
+const MAX_OPENING = 15;
+
+function checkOptions(options: GoldenModelOptions): void {
+  const bad = (option: string, value: number, rule: string): DefectError =>
+    new DefectError("invalidOption", `Option "${option}" must be ${rule}, got ${value}.`, { option, value: String(value) });
+  const { tolerance, spreadFloor, threshold, minArea, opening } = options;
+  if (!(Number.isInteger(tolerance) && tolerance >= 0 && tolerance <= MAX_TOLERANCE)) throw bad("tolerance", tolerance, `a whole number from 0 to ${MAX_TOLERANCE}`);
+  if (!(Number.isFinite(spreadFloor) && spreadFloor > 0)) throw bad("spreadFloor", spreadFloor, "above 0");
+  if (!(Number.isFinite(threshold) && threshold > 0)) throw bad("threshold", threshold, "above 0");
+  if (!(Number.isInteger(minArea) && minArea >= 1)) throw bad("minArea", minArea, "a whole number of at least 1");
+  if (!(Number.isInteger(opening) && opening >= 1 && opening <= MAX_OPENING)) throw bad("opening", opening, `a whole number from 1 to ${MAX_OPENING}`);
+}
 
 /** Per-pixel mean and spread of good images registered onto the first one. */
 export function fitGoldenPlanes(images: GrayPlane[], options: Partial<GoldenModelOptions> = {}): GoldenModel {
   const opts = { ...DEFAULT_GOLDEN_OPTIONS, ...options };
+  checkOptions(opts);
   if (images.length < MIN_GOOD_IMAGES) {
     throw new DefectError("invalidOption", `A golden model needs at least ${MIN_GOOD_IMAGES} good images, got ${images.length}.`, {
       images: images.length,
@@ -65,6 +79,7 @@ export function fitGoldenPlanes(images: GrayPlane[], options: Partial<GoldenMode
   }
   const template = images[0] as GrayPlane;
   const { width, height } = template;
+  images.forEach((image, k) => assertSameSize(template, image, "first good image", `good image ${k + 1}`));
   const n = width * height;
   const count = new Float32Array(n);
   const mean = createPlane(width, height);

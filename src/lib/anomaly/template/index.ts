@@ -38,3 +38,4 @@ export { extractRegions, type TemplateRegion } from "./regions";
 export { DEFAULT_REGISTRATION, registerToTest, type Registration, type RegistrationOptions } from "./registration";
 export type { ShiftField } from "./shift-field";
 export { shiftPlane, warpByField } from "./warp";
+export { applyWidthBias, estimateWidthBias, type WidthBias } from "./width-bias";

@@ -2,10 +2,10 @@
  * Local registration: a smooth field of shifts on a grid of cells, because scanned boards are
  * not displaced uniformly (DeepPCB pairs drift by 2-4 px within one image, sometimes across a
  * few dozen rows, which no single shift fixes). Each cell's shift minimises the sum of squared
- * differences of blurred images over a window of neighbouring cells, then the field is
- * smoothed (field-smoothing.ts). A schedule of passes goes coarse to fine: half resolution and
- * wide windows first for reach, then full resolution and small windows for sub-pixel precision
- * and for displacements that change quickly.
+ * differences over a window of neighbouring cells, then the field is smoothed
+ * (field-smoothing.ts). A schedule of passes goes coarse to fine: by default an integer search
+ * at half resolution with wide windows for reach, then one gradient step at full resolution
+ * for sub-pixel precision.
  */
 import { DefectError } from "../../errors";
 import { downsamplePlane } from "./align";
@@ -30,6 +30,8 @@ export interface AlignmentPass {
   windowCells: number;
   /** Weight of neighbour agreement relative to a typical cell's confidence. */
   smoothness: number;
+  /** Blur before matching, in pixels of this pass; default the options' blurSigma. */
+  blurSigma?: number;
 }
 
 export interface LocalAlignmentOptions {
@@ -45,8 +47,8 @@ export const DEFAULT_LOCAL_ALIGNMENT: LocalAlignmentOptions = {
   blurSigma: 1,
   passes: [
     { method: "search", factor: 2, radius: 2, windowCells: 2, smoothness: 0.2 },
-    { method: "gradient", factor: 1, radius: 1, windowCells: 1, smoothness: 0.2 },
-    { method: "gradient", factor: 1, radius: 1, windowCells: 1, smoothness: 0.05 },
+    // No blur at full resolution: the gradient step needs none and it is the costliest filter here.
+    { method: "gradient", factor: 1, radius: 1, windowCells: 1, smoothness: 0.05, blurSigma: 0 },
   ],
 };
 
@@ -74,6 +76,7 @@ function check(options: LocalAlignmentOptions): void {
     if (!(Number.isInteger(radius) && radius >= 1 && radius <= MAX_RADIUS)) throw bad("radius", radius, `a whole number from 1 to ${MAX_RADIUS}`);
     if (!(Number.isInteger(windowCells) && windowCells >= 0)) throw bad("windowCells", windowCells, "a whole number of at least 0");
     if (!(Number.isFinite(smoothness) && smoothness >= 0)) throw bad("smoothness", smoothness, "at least 0");
+    if (pass.blurSigma !== undefined && !(Number.isFinite(pass.blurSigma) && pass.blurSigma >= 0)) throw bad("blurSigma", pass.blurSigma, "at least 0");
   }
 }
 
@@ -150,17 +153,18 @@ function windowSums(costs: Float64Array, offset: number, cols: number, rows: num
   }
 }
 
-/** Blurred planes per downsampling factor, shared by the passes that use the same factor. */
-type Pyramid = Map<number, { reference: GrayPlane; test: GrayPlane }>;
+/** Blurred planes per downsampling factor and blur, shared by the passes that use the same. */
+type Pyramid = Map<string, { reference: GrayPlane; test: GrayPlane }>;
 
 function level(pyramid: Pyramid, reference: GrayPlane, test: GrayPlane, factor: number, sigma: number): { reference: GrayPlane; test: GrayPlane } {
-  let entry = pyramid.get(factor);
+  const key = `${factor}/${sigma}`;
+  let entry = pyramid.get(key);
   if (!entry) {
     entry = {
       reference: gaussianBlur(downsamplePlane(reference, factor), sigma),
       test: gaussianBlur(downsamplePlane(test, factor), sigma),
     };
-    pyramid.set(factor, entry);
+    pyramid.set(key, entry);
   }
   return entry;
 }
@@ -244,6 +248,6 @@ export function estimateShiftField(
   check(options);
   const field = uniformField(test.width, test.height, options.cellSize, initial.dx, initial.dy);
   const pyramid: Pyramid = new Map();
-  for (const pass of options.passes) refine(level(pyramid, reference, test, pass.factor, options.blurSigma), field, pass);
+  for (const pass of options.passes) refine(level(pyramid, reference, test, pass.factor, pass.blurSigma ?? options.blurSigma), field, pass);
   return field;
 }

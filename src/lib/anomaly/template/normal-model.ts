@@ -10,6 +10,7 @@ import { applyEdgeTolerance, differenceFromRanges } from "./difference";
 import { edgeDistanceFromRange } from "./edge-distance";
 import { gaussianBlur, greyOpening, localRange } from "./filters";
 import type { GrayPlane } from "./plane";
+import { applyWidthBias, estimateWidthBias, type WidthBias } from "./width-bias";
 
 export const NORMAL_MODEL_KIND = "template-normal-differences";
 
@@ -29,6 +30,11 @@ export interface NormalDifferenceModel {
   /** Radius in pixels within which a matching value excuses a difference (edge jitter). */
   tolerance: number;
   /**
+   * Largest line-width drift (pixels a side, per axis) estimated per image and compensated
+   * before comparing; 0 turns the compensation off.
+   */
+  maxWidthBias: number;
+  /**
    * Difference (0..1) tolerated at each distance in pixels from a template edge, index 0 = on
    * the edge; the last entry covers every farther pixel.
    */
@@ -46,15 +52,16 @@ export interface NormalDifferenceModel {
 
 /** Largest tolerance a distance bin may learn: above it nothing at that distance could ever be flagged. */
 export const MAX_EDGE_TOLERANCE = 0.8;
-const MAX_TOLERANCE = 8;
-const MAX_OPENING = 15;
-const MAX_SMOOTHING = 16;
+/** Bounds on the model's fields, shared with the fit's options. */
+export const MODEL_LIMITS = { tolerance: 8, widthBias: 4, opening: 15, smoothing: 16 } as const;
+const { tolerance: MAX_TOLERANCE, widthBias: MAX_WIDTH_BIAS, opening: MAX_OPENING, smoothing: MAX_SMOOTHING } = MODEL_LIMITS;
 
 /** Generic starting point for parts without training pairs: 1 px edge tolerance, no learned edge model. */
 export const DEFAULT_NORMAL_MODEL: NormalDifferenceModel = {
   kind: NORMAL_MODEL_KIND,
   version: 1,
   tolerance: 1,
+  maxWidthBias: 2,
   edgeTolerance: [0],
   opening: 1,
   smoothing: 0,
@@ -80,6 +87,7 @@ export function checkNormalModel(model: unknown): NormalDifferenceModel {
   if (m.kind !== NORMAL_MODEL_KIND) throw invalid("kind", m.kind, `"${NORMAL_MODEL_KIND}"`);
   if (m.version !== 1) throw invalid("version", m.version, "1");
   if (!wholeIn(m.tolerance, 0, MAX_TOLERANCE)) throw invalid("tolerance", m.tolerance, `a whole number from 0 to ${MAX_TOLERANCE}`);
+  if (!wholeIn(m.maxWidthBias, 0, MAX_WIDTH_BIAS)) throw invalid("maxWidthBias", m.maxWidthBias, `a whole number from 0 to ${MAX_WIDTH_BIAS}`);
   const edge = m.edgeTolerance;
   if (!Array.isArray(edge) || edge.length === 0 || !edge.every((t) => typeof t === "number" && t >= 0 && t <= MAX_EDGE_TOLERANCE)) {
     throw invalid("edgeTolerance", edge, `a non-empty list of numbers from 0 to ${MAX_EDGE_TOLERANCE}`);
@@ -98,21 +106,39 @@ export interface RawDifference {
   difference: Float32Array;
   /** Distance to the template's nearest edge, capped at bins - 1. */
   distance: Uint8Array;
+  /** Line-width drift found and compensated. */
+  widthBias: WidthBias;
 }
 
-/** The tolerant comparison and the edge distances it is judged by, sharing the template's range filter. */
-export function rawDifference(test: GrayPlane, aligned: GrayPlane, valid: Uint8Array, tolerance: number, bins: number): RawDifference {
-  const refRange = localRange(aligned, tolerance);
-  const difference = differenceFromRanges(test, localRange(test, tolerance), aligned, refRange, valid);
-  // Edges are judged on the 3x3 range, which the comparison already computed at tolerance 1.
-  const edgeRange = tolerance === 1 ? refRange : localRange(aligned, 1);
-  return { difference, distance: edgeDistanceFromRange(edgeRange, test.width, test.height, bins - 1) };
+/**
+ * The tolerant comparison and the edge distances it is judged by, after compensating the
+ * image's line-width drift (up to `maxWidthBias` pixels a side).
+ */
+export function rawDifference(test: GrayPlane, aligned: GrayPlane, valid: Uint8Array, tolerance: number, bins: number, maxWidthBias: number): RawDifference {
+  const { width, height } = test;
+  // Edges are judged on the reference's 3x3 range, which the comparison needs anyway at tolerance 1.
+  let edgeRange = localRange(aligned, 1);
+  let reference = aligned;
+  let widthBias: WidthBias = { x: 0, y: 0 };
+  let distance = edgeDistanceFromRange(edgeRange, width, height, Math.max(bins - 1, maxWidthBias + 2));
+  if (maxWidthBias > 0) {
+    widthBias = estimateWidthBias(test, aligned, valid, distance, maxWidthBias);
+    if (widthBias.x !== 0 || widthBias.y !== 0) {
+      reference = applyWidthBias(aligned, widthBias);
+      edgeRange = localRange(reference, 1);
+      distance = edgeDistanceFromRange(edgeRange, width, height, bins - 1);
+    }
+  }
+  for (let i = 0; i < distance.length; i++) if ((distance[i] as number) > bins - 1) distance[i] = bins - 1;
+  const refRange = tolerance === 1 ? edgeRange : localRange(reference, tolerance);
+  const difference = differenceFromRanges(test, localRange(test, tolerance), reference, refRange, valid);
+  return { difference, distance, widthBias };
 }
 
 /** The difference before opening and smoothing: tolerant comparison minus the learned edge tolerance. */
-export function normalisedDifference(test: GrayPlane, aligned: GrayPlane, valid: Uint8Array, model: NormalDifferenceModel): Float32Array {
-  const { difference, distance } = rawDifference(test, aligned, valid, model.tolerance, model.edgeTolerance.length);
-  return applyEdgeTolerance(difference, distance, model.edgeTolerance);
+export function normalisedDifference(test: GrayPlane, aligned: GrayPlane, valid: Uint8Array, model: NormalDifferenceModel): { difference: Float32Array; widthBias: WidthBias } {
+  const raw = rawDifference(test, aligned, valid, model.tolerance, model.edgeTolerance.length, model.maxWidthBias);
+  return { difference: applyEdgeTolerance(raw.difference, raw.distance, model.edgeTolerance), widthBias: raw.widthBias };
 }
 
 /** Opening and smoothing, the last steps of the map; invalid pixels stay 0. */
@@ -125,8 +151,8 @@ export function finishMap(difference: Float32Array, width: number, height: numbe
   return { data: data === difference ? data.slice() : data, width, height };
 }
 
-/** Anomaly map in the test image's frame: 0 = as the template, 1 = full-contrast difference. */
-export function anomalyMap(test: GrayPlane, aligned: GrayPlane, valid: Uint8Array, model: NormalDifferenceModel): ScoreMap {
-  const difference = normalisedDifference(test, aligned, valid, model);
-  return finishMap(difference, test.width, test.height, model.opening, model.smoothing, valid);
+/** Anomaly map in the test image's frame (0 = as the template, 1 = full-contrast difference) and the width drift compensated. */
+export function anomalyMap(test: GrayPlane, aligned: GrayPlane, valid: Uint8Array, model: NormalDifferenceModel): { map: ScoreMap; widthBias: WidthBias } {
+  const { difference, widthBias } = normalisedDifference(test, aligned, valid, model);
+  return { map: finishMap(difference, test.width, test.height, model.opening, model.smoothing, valid), widthBias };
 }

@@ -45,7 +45,7 @@ export function assertSameSize(a: GrayPlane, b: GrayPlane, nameA: string, nameB:
     throw new DefectError(
       "imageSizeMismatch",
       `The ${nameA} is ${a.width}x${a.height} but the ${nameB} is ${b.width}x${b.height}; template comparison needs equal sizes.`,
-      { [`${nameA}Width`]: a.width, [`${nameA}Height`]: a.height, [`${nameB}Width`]: b.width, [`${nameB}Height`]: b.height },
+      { image: nameA, width: a.width, height: a.height, other: nameB, otherWidth: b.width, otherHeight: b.height },
     );
   }
 }

@@ -74,6 +74,8 @@ export function warpByField(plane: GrayPlane, field: ShiftField, scale = 1, vali
       rowDx[c] = ((field.dx[a + c] as number) * (1 - wy) + (field.dx[b + c] as number) * wy) * scale;
       rowDy[c] = ((field.dy[a + c] as number) * (1 - wy) + (field.dy[b + c] as number) * wy) * scale;
     }
+    const maxX = width - 1;
+    const maxY = height - 1;
     for (let x = 0; x < width; x++) {
       const l = xs.lo[x] as number;
       const h = xs.hi[x] as number;
@@ -81,8 +83,23 @@ export function warpByField(plane: GrayPlane, field: ShiftField, scale = 1, vali
       const sx = x - ((rowDx[l] as number) * (1 - wx) + (rowDx[h] as number) * wx);
       const sy = y - ((rowDy[l] as number) * (1 - wx) + (rowDy[h] as number) * wx);
       const i = y * width + x;
-      out.data[i] = sample(data, width, height, sx, sy);
-      if (valid) valid[i] = sx >= 0 && sx <= width - 1 && sy >= 0 && sy <= height - 1 ? 1 : 0;
+      if (sx >= 0 && sy >= 0 && sx < maxX && sy < maxY) {
+        // Inside: no clamping, the common case.
+        const x0 = sx | 0;
+        const y0 = sy | 0;
+        const fx = sx - x0;
+        const fy = sy - y0;
+        const j = y0 * width + x0;
+        const a = data[j] as number;
+        const b = data[j + 1] as number;
+        const c = data[j + width] as number;
+        const d = data[j + width + 1] as number;
+        out.data[i] = (a + (b - a) * fx) * (1 - fy) + (c + (d - c) * fx) * fy;
+        if (valid) valid[i] = 1;
+      } else {
+        out.data[i] = sample(data, width, height, sx, sy);
+        if (valid) valid[i] = sx >= 0 && sx <= maxX && sy >= 0 && sy <= maxY ? 1 : 0;
+      }
     }
   }
   return out;
