@@ -16,6 +16,7 @@ import { parsePreprocessOptions, preprocessImage } from "../../src/lib/image";
 import { bankSizeFor, buildMemoryBank, DEFAULT_PATCHCORE_OPTIONS } from "../../src/lib/anomaly/patchcore/patchcore";
 import { createPatchCoreTrainer } from "../../src/lib/anomaly/patchcore/trainer";
 import { evaluateAnomalyMethod } from "../../src/lib/eval/anomaly-eval";
+import { benchPatchCore } from "../../src/lib/eval/patchcore-bench";
 import { readMvtecDataset } from "../../src/lib/eval/mvtec-dataset";
 import { auroc } from "../../src/lib/metrics";
 import { writeSyntheticDataset } from "../../src/lib/synth";
@@ -102,6 +103,32 @@ describe("PatchCore on synthetic parts", function () {
       await trainer.release();
       await extractor.release();
     }
+  });
+
+  it("benchmarks exact and subspace search on the same features", async function () {
+    const report = await benchPatchCore({
+      data: join(dir, "data", "cast-surface"),
+      backbone,
+      layers: ["l1", "l2"],
+      preprocess: parsePreprocessOptions({ preset: "imagenet", width: SIZE, height: SIZE }),
+      trainLimit: 8,
+      settings: [
+        { label: "exact", coresetRatio: 0.25, scoringDim: 0 },
+        { label: "subspace", coresetRatio: 0.25, scoringDim: 16 },
+      ],
+    });
+    assert.deepEqual(
+      report.rows.map((r) => [r.label, r.bank_size, r.scoring_dim]),
+      [
+        ["exact", 2048, 0],
+        ["subspace", 2048, 16],
+      ],
+    );
+    for (const row of report.rows) {
+      assert.ok(row.image_auroc >= 0.9, `${row.label}: image AUROC ${row.image_auroc}`);
+      assert.ok(row.ms.total > 0 && row.ms.scoring > 0);
+    }
+    assert.ok(report.raw_backbone_ms > 0);
   });
 
   it("caps the memory bank whatever the number of training patches", async function () {
