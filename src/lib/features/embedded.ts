@@ -20,7 +20,8 @@ export const EMBEDDED_LAYERS = ["stage1", "stage2", "stage3"] as const;
 export const EMBEDDED_DEFAULT_LAYERS = ["stage2", "stage3"];
 const SEED = 20261125;
 
-function zeroMeanFilters(count: number, channels: number, size: number, rng: Rng): Float32Array {
+/** `count` conv filters of seeded uniform values, each made zero-mean and unit-norm. */
+export function zeroMeanFilters(count: number, channels: number, size: number, rng: Rng): Float32Array {
   const per = channels * size * size;
   const w = new Float32Array(count * per);
   for (let f = 0; f < count; f++) {
