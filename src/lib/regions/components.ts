@@ -13,7 +13,8 @@ export interface ComponentLabels {
   height: number;
 }
 
-function find(parent: Int32Array, i: number): number {
+/** Root of i in a union-find forest, compressing the path on the way. */
+export function find(parent: Int32Array, i: number): number {
   let root = i;
   while (parent[root] !== root) root = parent[root] as number;
   // Path compression keeps later finds near O(1) on long snake-like defects.

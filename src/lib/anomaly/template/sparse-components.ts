@@ -3,6 +3,7 @@
  * Anomaly maps are almost entirely below threshold, so this is many times faster than labelling
  * the whole image, which matters when the fit scores dozens of operating points per pair.
  */
+import { find } from "../../regions/components";
 
 export interface SparseComponents {
   /** Pixels at or above the threshold (row-major indices), in raster order. */
@@ -12,17 +13,6 @@ export interface SparseComponents {
   count: number;
   /** Pixels per component. */
   areas: Int32Array;
-}
-
-function find(parent: Int32Array, i: number): number {
-  let root = i;
-  while (parent[root] !== root) root = parent[root] as number;
-  while (parent[i] !== root) {
-    const next = parent[i] as number;
-    parent[i] = root;
-    i = next;
-  }
-  return root;
 }
 
 /** `values` is row-major with rows of `width` pixels. */
