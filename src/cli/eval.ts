@@ -1,10 +1,11 @@
 /** `defect-detection eval`: learn from DIR/train/good, score DIR/test, print the metrics. */
 import { openPatchExtractor, type PatchExtractor } from "../lib/features/extractor";
-import { parsePreprocessOptions } from "../lib/image";
+import { DEFAULT_MAX_PIXELS, parsePreprocessOptions } from "../lib/image";
 import { DEFAULT_PATCHCORE_OPTIONS, type PatchCoreOptions } from "../lib/anomaly/patchcore/patchcore";
 import { createPatchCoreTrainer } from "../lib/anomaly/patchcore/trainer";
 import { evaluateTemplate } from "../lib/eval/template-eval";
 import { evaluateAnomalyMethod, type AnomalyEvalReport } from "../lib/eval/anomaly-eval";
+import { openAnomalibEvalModel } from "../lib/eval/anomalib-eval-model";
 import { DEFAULT_PADIM_OPTIONS, gaussianCount } from "../lib/anomaly/padim/padim";
 import { createPadimTrainer } from "../lib/anomaly/padim/trainer";
 import type { AnomalyTrainer } from "../lib/anomaly/types";
@@ -21,14 +22,20 @@ F1-max and the time per image split into preprocess / backbone / scoring / post.
 
 Options:
   --data DIR           dataset folder in MVTec AD layout (required)
-  --method NAME        patchcore (default), padim, or template (aligned parts: each
+  --method NAME        patchcore (default), padim, template (aligned parts: each
                        test/defect/<id> against reference/<id>, model fitted on the
-                       train_defect/defect vs train/good pairs and annotations/train)
+                       train_defect/defect vs train/good pairs and annotations/train),
+                       or anomalib (an anomalib ONNX export given by --model: nothing
+                       is learned, DIR/test is scored with the export's own
+                       preprocessing and normalisation)
+  --model FILE         anomalib: the export (model.onnx; 0.x/1.x need metadata.json
+                       beside it)
   --reference-dir DIR  template: where the references are (default DIR/reference)
   --backbone FILE      ONNX backbone with intermediate layer outputs
   --layers a,b         backbone outputs to use, finest first (default layer2,layer3;
                        padim: layer1,layer2,layer3)
-  --size N             square input size in pixels (default 256)
+  --size N             square input size in pixels (default 256; anomalib: used only
+                       when the export accepts any size)
   --coreset R          memory-bank fraction of training patches (default 0.1)
   --max-bank N         hard cap on memory-bank rows (default 40000)
   --neighbors K        neighbours for the image-score re-weighting (default 9)
@@ -43,6 +50,7 @@ const OPTIONS = {
   data: { type: "string" },
   method: { type: "string" },
   backbone: { type: "string" },
+  model: { type: "string" },
   layers: { type: "string" },
   size: { type: "string" },
   coreset: { type: "string" },
@@ -56,7 +64,7 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-const METHODS = ["patchcore", "padim", "template"] as const;
+const METHODS = ["patchcore", "padim", "template", "anomalib"] as const;
 
 /** anomalib's PaDiM layers: the stride-4 grid of layer1 plus two coarser layers. */
 const PADIM_DEFAULT_LAYERS = "layer1,layer2,layer3";
@@ -133,6 +141,30 @@ async function runTemplateEval(data: string, referenceDir: string | undefined, j
   return EXIT_OK;
 }
 
+function printReport(method: string, report: AnomalyEvalReport, json: boolean, io: CliIo): void {
+  io.stdout.write(json ? `${JSON.stringify({ method, ...report })}\n` : formatReport(method, report));
+}
+
+async function runAnomalibEval(data: string, modelFile: string, size: number, trainLimit: number | undefined, session: SessionOptions, json: boolean, io: CliIo): Promise<number> {
+  const exported = await openAnomalibEvalModel(modelFile, size, session);
+  for (const warning of exported.warnings) io.stderr.write(`warning: ${warning}\n`);
+  try {
+    const report = await evaluateAnomalyMethod({
+      data,
+      trainLimit,
+      preprocess: exported.preprocess,
+      subject: { model: exported.model },
+      preprocessFor: (bytes) => exported.preprocessFor(bytes, { maxPixels: DEFAULT_MAX_PIXELS }),
+      pixelMetrics: exported.hasMaps,
+      progress: json ? undefined : (line) => io.stderr.write(`${line}\n`),
+    });
+    printReport("anomalib", report, json, io);
+    return EXIT_OK;
+  } finally {
+    await exported.model.release();
+  }
+}
+
 export async function runEval(args: string[], io: CliIo): Promise<number> {
   const values = parseOptions(args, OPTIONS);
   if (values.help) {
@@ -143,10 +175,15 @@ export async function runEval(args: string[], io: CliIo): Promise<number> {
   const method = values.method ?? "patchcore";
   if (!(METHODS as readonly string[]).includes(method)) throw new UsageError(`--method must be one of ${METHODS.join(", ")}, got "${method}"`);
   if (method === "template") return runTemplateEval(values.data, values["reference-dir"], values.json === true, io);
-  if (values.backbone === undefined) throw new UsageError(`--backbone FILE is required for ${method}`);
   const size = parseIntegerOption(values.size, "--size", 32, 2048) ?? 256;
   const threads = parseIntegerOption(values.threads, "--threads", 1, 64);
   const session = threads === undefined ? {} : { intraOpThreads: threads };
+  const trainLimit = parseIntegerOption(values["train-limit"], "--train-limit", 1, 1_000_000);
+  if (method === "anomalib") {
+    if (values.model === undefined) throw new UsageError("--model FILE is required for anomalib");
+    return runAnomalibEval(values.data, values.model, size, trainLimit, session, values.json === true, io);
+  }
+  if (values.backbone === undefined) throw new UsageError(`--backbone FILE is required for ${method}`);
   const layers = (values.layers ?? (method === "padim" ? PADIM_DEFAULT_LAYERS : "layer2,layer3")).split(",").map((l) => l.trim()).filter((l) => l !== "");
   const options = {
     ...DEFAULT_PATCHCORE_OPTIONS,
@@ -161,13 +198,13 @@ export async function runEval(args: string[], io: CliIo): Promise<number> {
   try {
     const report = await evaluateAnomalyMethod({
       data: values.data,
-      trainLimit: parseIntegerOption(values["train-limit"], "--train-limit", 1, 1_000_000),
+      trainLimit,
       preprocess,
-      trainer,
+      subject: { trainer },
       modelSize,
       progress: values.json ? undefined : (line) => io.stderr.write(`${line}\n`),
     });
-    io.stdout.write(values.json ? `${JSON.stringify({ method, ...report })}\n` : formatReport(method, report));
+    printReport(method, report, values.json === true, io);
     return EXIT_OK;
   } finally {
     await trainer.release();

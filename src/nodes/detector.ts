@@ -77,7 +77,9 @@ function writeInspection(msg: NodeMessage, result: InspectionResult, method: str
   const map = outputMap(result.map, mapSize, transform);
   msg.payload = { score: result.score, method, model: result.model };
   if (map === null) delete msg["anomalyMap"];
-  else msg["anomalyMap"] = map;
+  // `space` tells downstream nodes (threshold, mask-to-region) whether msg.transform still
+  // applies, so they never guess it from sizes that can coincide.
+  else msg["anomalyMap"] = { ...map, space: mapSize === "original" && transform !== undefined ? "original" : "model" };
   const { backboneMs, scoringMs, postMs } = result.timings;
   if (backboneMs !== undefined) addTiming(msg, "backboneMs", backboneMs);
   if (scoringMs !== undefined) addTiming(msg, "scoringMs", scoringMs);

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import type { NodeAPI, NodeMessage } from "node-red";
 import { bankSizeFor } from "../../src/lib/anomaly/patchcore/patchcore";
 import { parsePreprocessOptions, preprocessImage } from "../../src/lib/image";
-import type { PreprocessOptions, RawImage, ScoreMap, Tensor, Transform } from "../../src/lib/image/types";
+import type { PreprocessOptions, RawImage, MessageScoreMap, ScoreMap, Tensor, Transform } from "../../src/lib/image/types";
 import { openSessionCount } from "../../src/lib/onnx";
 import { generateDefect, generateGood } from "../../src/lib/synth";
 import detectorNode from "../../src/nodes/detector";
@@ -432,8 +432,8 @@ describe("defect-detector node", function () {
       await waitForStatus(det(), status("ready"));
       const inspected = await send({ payload: rampTensor(8) });
       assert.deepEqual(inspected.payload, { score: 63 / 64, method: "anomalib", model: { file: "model.onnx", version: "v2", threshold: 0.5 } });
-      const map = inspected["anomalyMap"] as ScoreMap;
-      assert.deepEqual([map.width, map.height], [8, 8]);
+      const map = inspected["anomalyMap"] as MessageScoreMap;
+      assert.deepEqual([map.width, map.height, map.space], [8, 8, "model"]);
       assert.equal(map.data[10], 10 / 64);
       await expectCaught({ payload: rampTensor(8), learn: true }, "learningUnsupported",
         "Method anomalib uses a model trained elsewhere and cannot learn in the flow");
@@ -444,8 +444,8 @@ describe("defect-detector node", function () {
     it("maps the export's map onto the original image and checks msg.preprocessing", async function () {
       await load(anomalibConfig());
       const transform: Transform = { source: { width: 16, height: 16 }, roi: { x: 0, y: 0, width: 16, height: 16 }, scaleX: 0.5, scaleY: 0.5, offsetX: 0, offsetY: 0, width: 8, height: 8 };
-      const map = (await send({ payload: rampTensor(8), transform }))["anomalyMap"] as ScoreMap;
-      assert.deepEqual([map.width, map.height, map.data[0]], [16, 16, 0]);
+      const map = (await send({ payload: rampTensor(8), transform }))["anomalyMap"] as MessageScoreMap;
+      assert.deepEqual([map.width, map.height, map.data[0], map.space], [16, 16, 0, "original"]);
       await expectCaught({ payload: rampTensor(8), preprocessing: OPTIONS }, "preprocessMismatch",
         "The image was preprocessed differently from what the model expects: width 64 (the export expects 8); height 64 (the export expects 8); " +
         "mean [0.485,0.456,0.406] (the export expects [0,0,0]); std [0.229,0.224,0.225] (the export expects [1,1,1])");

@@ -5,7 +5,7 @@
 import { readFile } from "node:fs/promises";
 import { DEFAULT_MAX_PIXELS, preprocessImage, type PreprocessOptions } from "../image";
 import { aupro, auroc, aurocSplit, averagePrecision, f1Max, type MapWithMask } from "../metrics";
-import type { AnomalyTrainer } from "../anomaly/types";
+import type { AnomalyModel, AnomalyTrainer } from "../anomaly/types";
 import { loadMask, readMvtecDataset } from "./mvtec-dataset";
 
 export interface EvalTimings {
@@ -34,11 +34,18 @@ export interface AnomalyEvalReport {
   rss_mb: number;
 }
 
+/** Either a trainer that learns from train/good, or a model trained elsewhere (anomalib). */
+export type EvalSubject = { trainer: AnomalyTrainer } | { model: AnomalyModel };
+
 export interface AnomalyEvalOptions {
   data: string;
   trainLimit?: number;
   preprocess: PreprocessOptions;
-  trainer: AnomalyTrainer;
+  subject: EvalSubject;
+  /** Per-image options where they depend on the image (anomalib 0.x centre crops). */
+  preprocessFor?: (bytes: Buffer) => Promise<PreprocessOptions>;
+  /** False where the model gives no maps: pixel metrics are then null. */
+  pixelMetrics?: () => boolean;
   /** Bank size (or model size) once fitted, for the report. */
   modelSize?: () => number | null;
   progress?: (line: string) => void;
@@ -58,14 +65,21 @@ export async function evaluateAnomalyMethod(options: AnomalyEvalOptions): Promis
   const { width, height } = options.preprocess;
 
   const fitStart = performance.now();
-  for (const [i, path] of dataset.train.entries()) {
-    const { tensor } = await preprocessImage(await readFile(path), options.preprocess, LIMITS);
-    await options.trainer.add(tensor);
-    if ((i + 1) % 50 === 0) log(`features ${i + 1}/${dataset.train.length}`);
+  const subject = options.subject;
+  const training = "trainer" in subject ? dataset.train : [];
+  let model: AnomalyModel;
+  if ("trainer" in subject) {
+    for (const [i, path] of training.entries()) {
+      const { tensor } = await preprocessImage(await readFile(path), options.preprocess, LIMITS);
+      await subject.trainer.add(tensor);
+      if ((i + 1) % 50 === 0) log(`features ${i + 1}/${training.length}`);
+    }
+    model = await subject.trainer.fit();
+  } else {
+    model = subject.model;
   }
-  const model = await options.trainer.fit();
   const fitSeconds = (performance.now() - fitStart) / 1000;
-  log(`fitted in ${fitSeconds.toFixed(1)} s`);
+  if (training.length > 0) log(`fitted in ${fitSeconds.toFixed(1)} s`);
 
   try {
     const scores: number[] = [];
@@ -76,7 +90,8 @@ export async function evaluateAnomalyMethod(options: AnomalyEvalOptions): Promis
     for (const sample of dataset.test) {
       const bytes = await readFile(sample.path);
       const t0 = performance.now();
-      const { tensor } = await preprocessImage(bytes, options.preprocess, LIMITS);
+      const imageOptions = options.preprocessFor === undefined ? options.preprocess : await options.preprocessFor(bytes);
+      const { tensor } = await preprocessImage(bytes, imageOptions, LIMITS);
       const t1 = performance.now();
       const result = await model.inspect(tensor);
       const total = performance.now() - t0;
@@ -96,7 +111,7 @@ export async function evaluateAnomalyMethod(options: AnomalyEvalOptions): Promis
     }
     let pixelAuroc: number | null = null;
     let proArea: number | null = null;
-    if (dataset.hasMasks && positives > 0) {
+    if (dataset.hasMasks && positives > 0 && (options.pixelMetrics?.() ?? true)) {
       const total = pixelSamples.length * width * height;
       const pos = new Float32Array(positives);
       const neg = new Float32Array(total - positives);
@@ -114,7 +129,7 @@ export async function evaluateAnomalyMethod(options: AnomalyEvalOptions): Promis
     const best = f1Max(scores, labels);
     return {
       dataset: options.data,
-      train_images: dataset.train.length,
+      train_images: training.length,
       test_images: dataset.test.length,
       image_auroc: auroc(scores, labels),
       pixel_auroc: pixelAuroc,

@@ -90,3 +90,11 @@ export interface ScoreMap {
   width: number;
   height: number;
 }
+
+/** Whose pixels a map on a message is in: the original image's, or the model tensor's. */
+export type MapSpace = "original" | "model";
+
+/** msg.anomalyMap as the detector writes it; downstream nodes read `space` to place it. */
+export interface MessageScoreMap extends ScoreMap {
+  space: MapSpace;
+}
