@@ -88,7 +88,7 @@ describe("PatchCore on synthetic parts", function () {
         data: join(dir, "data", "cast-surface"),
         trainLimit: 8,
         preprocess: parsePreprocessOptions({ preset: "imagenet", width: SIZE, height: SIZE }),
-        trainer,
+        subject: { trainer },
         modelSize: () => trainer.bank?.size ?? null,
       });
       assert.equal(report.train_images, 8);
