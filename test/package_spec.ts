@@ -44,6 +44,25 @@ function ourNodeTypes(): Set<string> {
   return types;
 }
 
+/**
+ * PLC packages our alarm node writes through: examples may use their nodes, read from the
+ * installed packages' editor files, when the example's comment names the package to install.
+ */
+const PEER_PACKAGES = ["node-red-contrib-modbus", "node-red-contrib-opcua"] as const;
+
+function peerNodeTypes(): Map<string, string> {
+  const types = new Map<string, string>();
+  for (const name of PEER_PACKAGES) {
+    const dir = dirname(require.resolve(`${name}/package.json`));
+    const peer = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as PackageJson;
+    for (const js of Object.values(peer["node-red"]?.nodes ?? {})) {
+      const html = readFileSync(join(dir, js.replace(/\.js$/, ".html")), "utf8");
+      for (const match of html.matchAll(/registerType\(\s*['"]([^'"]+)['"]/g)) types.set(match[1] as string, name);
+    }
+  }
+  return types;
+}
+
 describe("package layout", function () {
   it("declares the node-red section, engines, files and keywords", function () {
     assert.equal(pkg.name, "node-red-contrib-defect-detection");
@@ -87,6 +106,7 @@ describe("examples", function () {
   const examplesDir = join(root, "examples");
   const files = readdirSync(examplesDir).filter((f) => f.endsWith(".json"));
   const known = new Set([...coreNodeTypes(), ...ourNodeTypes()]);
+  const peers = peerNodeTypes();
 
   it("has at least one example flow", function () {
     assert.ok(files.length >= 1);
@@ -94,11 +114,16 @@ describe("examples", function () {
 
   for (const file of files) {
     it(`${file} parses and uses only existing node types`, function () {
-      const flow = JSON.parse(readFileSync(join(examplesDir, file), "utf8")) as Array<{ type: string; id: string }>;
+      const flow = JSON.parse(readFileSync(join(examplesDir, file), "utf8")) as Array<{ type: string; id: string; name?: string; info?: string }>;
       assert.ok(Array.isArray(flow) && flow.length > 0);
-      const unknown = flow.map((n) => n.type).filter((t) => !known.has(t) && !t.startsWith("subflow:"));
+      const unknown = flow.map((n) => n.type).filter((t) => !known.has(t) && !peers.has(t) && !t.startsWith("subflow:"));
       assert.deepEqual(unknown, [], `unknown node types in ${file}`);
-      assert.ok(flow.some((n) => n.type === "comment"), "each example explains itself with a comment node");
+      const comments = flow.filter((n) => n.type === "comment");
+      assert.ok(comments.length > 0, "each example explains itself with a comment node");
+      const explained = comments.map((c) => `${c.name ?? ""} ${c.info ?? ""}`).join(" ");
+      for (const peer of new Set(flow.map((n) => peers.get(n.type)).filter((p) => p !== undefined))) {
+        assert.ok(explained.includes(peer), `${file} uses ${peer} nodes and its comment says to install ${peer}`);
+      }
     });
   }
 

@@ -45,7 +45,17 @@ export type ErrorCode =
   | "preprocessMismatch"
   | "modelMismatch"
   | "modelFileInvalid"
-  | "modelFileVersion";
+  | "modelFileVersion"
+  // threshold: calibration
+  | "noScoreInput"
+  | "notCalibrated"
+  | "calibrationFailed"
+  // mask-to-region
+  | "noMaskInput"
+  | "maskSizeMismatch"
+  | "noTransformInput"
+  // alarm
+  | "noVerdictInput";
 
 export type ErrorDetails = Record<string, string | number>;
 

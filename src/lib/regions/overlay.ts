@@ -1,0 +1,90 @@
+/**
+ * The overlay image: the original, down-scaled to a preview size, with the anomaly map's heat
+ * colouring blended on and the region boxes drawn, encoded as JPEG or PNG. Small on purpose:
+ * it travels on every message and is shown in the editor and on dashboards.
+ */
+import sharp from "sharp";
+import { DefectError } from "../errors";
+import { openImage, readHeader, runToRaw, type DecodeLimits } from "../image/decode";
+import { DEFAULT_MAX_PIXELS, mapToSource } from "../image";
+import { blendHeat, BOX_COLOUR, drawBox } from "./draw";
+import type { RegionResult } from "./extract";
+import { scaleTransform } from "./mapping";
+import type { Size } from "./types";
+
+const RGB = 3;
+/** Overlays are previews: 8 bits a channel whatever the original had. */
+const OVERLAY_BIT_DEPTH = 8;
+/** Good enough for a preview at a fraction of the original's bytes. */
+export const OVERLAY_JPEG_QUALITY = 80;
+/** Boxes are 2 px wide from this overlay width, 1 px below it (thin previews). */
+const THICK_LINE_FROM_WIDTH = 240;
+const THICK_LINE = 2;
+const THIN_LINE = 1;
+
+export interface OverlayOptions {
+  format: "jpeg" | "png";
+  /** Largest width; the overlay keeps the original's aspect ratio and is never upscaled. */
+  width: number;
+  opacity: number;
+}
+
+export type OverlayScene = Pick<RegionResult, "regions" | "source" | "placement" | "map" | "heatStart">;
+
+/** Width at most `maxWidth` and at most the original's, height by the original's aspect ratio. */
+export function overlaySize(source: Size, maxWidth: number): Size {
+  const width = Math.max(1, Math.min(maxWidth, source.width));
+  const height = Math.max(1, Math.round((source.height * width) / source.width));
+  return { width, height };
+}
+
+function encode(pixels: Uint8Array, size: Size, format: OverlayOptions["format"]): Promise<Buffer> {
+  const pipeline = sharp(pixels, { raw: { width: size.width, height: size.height, channels: RGB } });
+  // 4:4:4 keeps the thin box lines and heat edges in their colour; 4:2:0 would smear them.
+  return (format === "jpeg" ? pipeline.jpeg({ quality: OVERLAY_JPEG_QUALITY, chromaSubsampling: "4:4:4" }) : pipeline.png()).toBuffer();
+}
+
+/**
+ * Renders the overlay for `scene` on the encoded original `image` (msg.image.buffer). The image
+ * must be the one the regions were found on: its size (EXIF orientation applied) must equal
+ * scene.source.
+ */
+export async function renderOverlay(
+  image: Buffer,
+  scene: OverlayScene,
+  options: OverlayOptions,
+  limits: DecodeLimits = { maxPixels: DEFAULT_MAX_PIXELS },
+): Promise<Buffer> {
+  const header = await readHeader(image, limits);
+  const { width, height } = header.info;
+  if (width !== scene.source.width || height !== scene.source.height) {
+    throw new DefectError(
+      "imageSizeMismatch",
+      `msg.image is ${width}x${height} but the regions are on a ${scene.source.width}x${scene.source.height} image`,
+      { expected: `${scene.source.width}x${scene.source.height}`, actual: `${width}x${height}` },
+    );
+  }
+  const size = overlaySize(scene.source, options.width);
+  const pipeline = openImage(image, limits).resize(size.width, size.height, { fit: "fill" }).removeAlpha().toColourspace("srgb");
+  const decoded = await runToRaw(pipeline, OVERLAY_BIT_DEPTH, header.info, limits);
+  if (decoded.channels !== RGB || decoded.width !== size.width || decoded.height !== size.height) {
+    throw new DefectError("corruptImage", `The image decoded to ${decoded.width}x${decoded.height}x${decoded.channels} instead of ${size.width}x${size.height} RGB`, {
+      format: header.info.format,
+      reason: "unexpected decoded layout",
+    });
+  }
+  // A copy: the decoded buffer may be shared with sharp's pool.
+  const pixels = Uint8Array.from(decoded.data);
+  if (scene.map !== null && Number.isFinite(scene.heatStart)) {
+    // Outside the ROI there is no score: -Infinity is below any threshold, so it stays clear.
+    const heat = mapToSource(scaleTransform(scene.placement, size), scene.map, Number.NEGATIVE_INFINITY);
+    blendHeat(pixels, heat, scene.heatStart, options.opacity);
+  }
+  const fx = size.width / scene.source.width;
+  const fy = size.height / scene.source.height;
+  const line = size.width >= THICK_LINE_FROM_WIDTH ? THICK_LINE : THIN_LINE;
+  for (const r of scene.regions) {
+    drawBox(pixels, size, { x: r.x * fx, y: r.y * fy, width: r.width * fx, height: r.height * fy }, BOX_COLOUR, line);
+  }
+  return encode(pixels, size, options.format);
+}

@@ -1,0 +1,88 @@
+/** From collected samples to a calibration record, for any calibrated mode. */
+import { DefectError } from "../errors";
+import { quantileThreshold, sigmaThreshold } from "./calibrate-good";
+import { f1Threshold, recallThreshold } from "./calibrate-labelled";
+import { calibrationParameters, type ThresholdOptions } from "./options";
+import { CALIBRATION_FORMAT, CALIBRATION_VERSION, type CalibrationRecord, type CalibrationStats } from "./record";
+import { summarize } from "./statistics";
+import type { CalibratedMode } from "./types";
+import { bandThresholds } from "./verdict";
+
+export interface CalibrationSamples {
+  good: readonly number[];
+  defect: readonly number[];
+}
+
+/** Sample counts below which a mode has nothing to compute (sigma needs two for a spread). */
+const NEEDS: Record<CalibratedMode, { good: number; defect: number }> = {
+  sigma: { good: 2, defect: 0 },
+  quantile: { good: 1, defect: 0 },
+  f1: { good: 1, defect: 1 },
+  recall: { good: 0, defect: 1 },
+};
+
+function atLeast(count: number, label: string): string {
+  return `at least ${count} ${label} sample${count === 1 ? "" : "s"}`;
+}
+
+function requireSamples(mode: CalibratedMode, samples: CalibrationSamples): void {
+  const need = NEEDS[mode];
+  const good = samples.good.length;
+  const defect = samples.defect.length;
+  if (good === 0 && defect === 0) {
+    throw new DefectError("calibrationFailed", "no calibration samples yet: send scores with msg.calibrate = true", { mode, good, defect });
+  }
+  const missing: string[] = [];
+  if (good < need.good) missing.push(atLeast(need.good, "good"));
+  if (defect < need.defect) missing.push(atLeast(need.defect, "defect"));
+  if (missing.length > 0) {
+    throw new DefectError(
+      "calibrationFailed",
+      `mode ${mode} needs ${missing.join(" and ")}, got ${good} good and ${defect} defect` +
+        (defect < need.defect ? " (label samples with msg.label, or name them in an MVTec test/<defect> folder)" : ""),
+      { mode, good, defect },
+    );
+  }
+}
+
+function computeThreshold(mode: CalibratedMode, options: ThresholdOptions, samples: CalibrationSamples): number {
+  switch (mode) {
+    case "sigma":
+      return sigmaThreshold(samples.good, options.k);
+    case "quantile":
+      return quantileThreshold(samples.good, options.frr);
+    case "f1":
+      return f1Threshold(samples.good, samples.defect).threshold;
+    case "recall":
+      return recallThreshold(samples.good, samples.defect, options.recall).threshold;
+  }
+}
+
+function statsAt(threshold: number, samples: CalibrationSamples): CalibrationStats {
+  const falseRejects = samples.good.filter((s) => s >= threshold).length;
+  const found = samples.defect.filter((s) => s >= threshold).length;
+  const missed = samples.defect.length - found;
+  const stats: CalibrationStats = { falseRejects, missed };
+  if (samples.good.length > 0) stats.good = summarize(samples.good);
+  if (samples.defect.length > 0) {
+    stats.defect = summarize(samples.defect);
+    stats.f1 = (2 * found) / (2 * found + falseRejects + missed);
+  }
+  return stats;
+}
+
+/** Throws calibrationFailed naming what is missing when the samples cannot calibrate `mode`. */
+export function computeCalibration(mode: CalibratedMode, options: ThresholdOptions, samples: CalibrationSamples, created: Date): CalibrationRecord {
+  requireSamples(mode, samples);
+  const threshold = computeThreshold(mode, options, samples);
+  return {
+    format: CALIBRATION_FORMAT,
+    version: CALIBRATION_VERSION,
+    mode,
+    parameters: calibrationParameters(options),
+    ...bandThresholds(threshold, options.band),
+    samples: { good: samples.good.length, defect: samples.defect.length },
+    stats: statsAt(threshold, samples),
+    created: created.toISOString(),
+  };
+}

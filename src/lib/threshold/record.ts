@@ -1,0 +1,134 @@
+/**
+ * The saved calibration: a small versioned JSON document. Parsing trusts nothing in the file;
+ * a record made for another mode or with other parameters is refused by `checkRecordMatches`,
+ * so a changed configuration never silently uses an old threshold.
+ */
+import { DefectError } from "../errors";
+import type { ScoreStats } from "./statistics";
+import { CALIBRATED_MODES, type CalibratedMode, type CalibrationParameters } from "./types";
+
+export const CALIBRATION_FORMAT = "defect-threshold";
+export const CALIBRATION_VERSION = 1;
+/** Indentation of the saved JSON: the file is small and people open it. */
+const JSON_INDENT = 2;
+
+/** How the threshold did on the samples it was calibrated with. */
+export interface CalibrationStats {
+  good?: ScoreStats;
+  defect?: ScoreStats;
+  /** Good samples at or above the threshold (they would be rejected). */
+  falseRejects: number;
+  /** Defect samples below the threshold (they would pass). */
+  missed: number;
+  /** F1 on the samples; only when there were defect samples. */
+  f1?: number;
+}
+
+export interface CalibrationRecord {
+  format: typeof CALIBRATION_FORMAT;
+  version: typeof CALIBRATION_VERSION;
+  mode: CalibratedMode;
+  parameters: CalibrationParameters;
+  /** NG at or above this score. */
+  threshold: number;
+  /** With the band in effect at calibration; the node applies its current band again on load. */
+  lowThreshold?: number;
+  samples: { good: number; defect: number };
+  stats: CalibrationStats;
+  /** ISO time of the calibration. */
+  created: string;
+}
+
+export function serialiseCalibration(record: CalibrationRecord): string {
+  return `${JSON.stringify(record, null, JSON_INDENT)}\n`;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isFiniteNumber(value: unknown): value is number {
+  return typeof value === "number" && Number.isFinite(value);
+}
+
+function isCount(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}
+
+function isNumberMap(value: unknown): value is Record<string, number> {
+  return isRecord(value) && Object.values(value).every(isFiniteNumber);
+}
+
+function isScoreStats(value: unknown): value is ScoreStats {
+  return (
+    isRecord(value) && isCount(value["count"]) && isFiniteNumber(value["mean"]) && isFiniteNumber(value["min"]) &&
+    isFiniteNumber(value["max"]) && (value["sd"] === null || isFiniteNumber(value["sd"]))
+  );
+}
+
+function isStats(value: unknown): value is CalibrationStats {
+  return (
+    isRecord(value) && isCount(value["falseRejects"]) && isCount(value["missed"]) &&
+    (value["good"] === undefined || isScoreStats(value["good"])) &&
+    (value["defect"] === undefined || isScoreStats(value["defect"])) &&
+    (value["f1"] === undefined || isFiniteNumber(value["f1"]))
+  );
+}
+
+function invalid(path: string, reason: string): DefectError {
+  return new DefectError("modelFileInvalid", `${path} is not a usable calibration file: ${reason}`, { path, reason });
+}
+
+/** The first field that is missing or malformed, or undefined when all are fine. */
+function badField(value: Record<string, unknown>): string | undefined {
+  const mode = value["mode"];
+  const samples = value["samples"];
+  const checks: Array<[string, boolean]> = [
+    ["mode", typeof mode === "string" && (CALIBRATED_MODES as readonly string[]).includes(mode)],
+    ["parameters", isNumberMap(value["parameters"])],
+    ["threshold", isFiniteNumber(value["threshold"])],
+    ["lowThreshold", value["lowThreshold"] === undefined || isFiniteNumber(value["lowThreshold"])],
+    ["samples", isRecord(samples) && isCount(samples["good"]) && isCount(samples["defect"])],
+    ["stats", isStats(value["stats"])],
+    ["created", typeof value["created"] === "string"],
+  ];
+  return checks.find(([, ok]) => !ok)?.[0];
+}
+
+/** Checks format, version and every field; `path` only names the file in errors. */
+export function parseCalibrationRecord(value: unknown, path: string): CalibrationRecord {
+  if (!isRecord(value) || value["format"] !== CALIBRATION_FORMAT) throw invalid(path, `it is not a ${CALIBRATION_FORMAT} file`);
+  const version = value["version"];
+  if (version !== CALIBRATION_VERSION) {
+    const shown = isFiniteNumber(version) ? version : String(version);
+    throw new DefectError("modelFileVersion", `${path} has calibration format ${shown}; this package reads format ${CALIBRATION_VERSION}`, {
+      path,
+      version: shown,
+      supported: CALIBRATION_VERSION,
+    });
+  }
+  const field = badField(value);
+  if (field !== undefined) throw invalid(path, `field "${field}" is missing or malformed`);
+  return value as unknown as CalibrationRecord;
+}
+
+function describeParameters(mode: string, parameters: CalibrationParameters): string {
+  const list = Object.entries(parameters).map(([name, v]) => `${name} ${v}`);
+  return list.length === 0 ? mode : `${mode} (${list.join(", ")})`;
+}
+
+function sameParameters(a: CalibrationParameters, b: CalibrationParameters): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((key) => a[key] === b[key]);
+}
+
+/** A record is only used for the mode and parameters it was calibrated with. */
+export function checkRecordMatches(record: CalibrationRecord, mode: CalibratedMode, parameters: CalibrationParameters, path: string): void {
+  if (record.mode === mode && sameParameters(record.parameters, parameters)) return;
+  const saved = describeParameters(record.mode, record.parameters);
+  const now = describeParameters(mode, parameters);
+  throw new DefectError("modelMismatch", `${path} was calibrated with mode ${saved}; the node now uses mode ${now}`, {
+    path,
+    differences: `saved ${saved}, now ${now}`,
+  });
+}

@@ -1,0 +1,85 @@
+/**
+ * defect-mask-to-region: turns the defect mask (or the anomaly map and its threshold) into
+ * regions on the original image, most severe first, and optionally a small overlay image
+ * showing them.
+ */
+import type { Node, NodeAPI, NodeMessage } from "node-red";
+import { performance } from "node:perf_hooks";
+import {
+  extractRegions,
+  parseRegionOptions,
+  readRegionInput,
+  renderOverlay,
+  type RegionOptions,
+  type RegionResult,
+} from "../lib/regions";
+import { createErrorRouter } from "./shared/errors";
+import { handleInput, rejectInput } from "./shared/input";
+import { addTiming, findMessageImage, isRecord } from "./shared/message";
+import { createStatus, type StatusLook } from "./shared/status";
+import type { MaskToRegionNodeDef } from "./mask-to-region-def";
+
+const TYPE = "defect-mask-to-region";
+
+const STATES = {
+  clear: { fill: "green", shape: "dot" },
+  found: { fill: "yellow", shape: "dot" },
+  error: { fill: "red", shape: "ring" },
+} as const satisfies Record<string, StatusLook>;
+
+function writeRegions(msg: NodeMessage, result: RegionResult): void {
+  msg["regions"] = result.regions;
+  if (isRecord(msg.payload)) msg.payload["regionCount"] = result.regions.length;
+}
+
+export = function register(RED: NodeAPI): void {
+  function MaskToRegionNode(this: Node, config: MaskToRegionNodeDef): void {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const status = createStatus(node, TYPE, STATES);
+    const errors = createErrorRouter(RED, node, TYPE, status);
+    let options: RegionOptions;
+    try {
+      options = parseRegionOptions({ ...config });
+    } catch (error) {
+      rejectInput(node, errors.config(error));
+      return;
+    }
+    const overlayFormat = options.overlay;
+    // A flow without images (e.g. maps from a test rig) would otherwise warn on every message.
+    let warnedNoImage = false;
+
+    handleInput(node, errors, async (msg, send) => {
+      const t0 = performance.now();
+      const result = extractRegions(readRegionInput(msg), options);
+      let overlay: Buffer | undefined;
+      if (overlayFormat !== "none") {
+        const image = findMessageImage(msg);
+        if (image !== undefined) {
+          overlay = await renderOverlay(image.buffer, result, { format: overlayFormat, width: options.overlayWidth, opacity: options.opacity });
+        } else if (!warnedNoImage) {
+          warnedNoImage = true;
+          node.warn(RED._(`${TYPE}.warnings.noImage`));
+        }
+      }
+      // Written only now, so a message that fails above reaches Catch unchanged.
+      writeRegions(msg, result);
+      if (overlayFormat !== "none") {
+        // No image, no overlay: an overlay from an earlier node would show the wrong regions.
+        if (overlay === undefined) delete msg["overlay"];
+        else msg["overlay"] = overlay;
+      }
+      addTiming(msg, "regionsMs", performance.now() - t0);
+      const count = result.regions.length;
+      status.setText(count === 0 ? "clear" : "found", RED._(`${TYPE}.status.regions`, { count }));
+      send(msg);
+    });
+
+    node.on("close", (removed: boolean, done: () => void) => {
+      if (removed) status.clear();
+      done();
+    });
+  }
+
+  RED.nodes.registerType(TYPE, MaskToRegionNode);
+};

@@ -1,0 +1,209 @@
+/**
+ * defect-threshold: turns the detector's score into OK / UNCERTAIN / NG and its anomaly map into
+ * a binary mask. The threshold is fixed, or calibrated from sample messages (good parts only, or
+ * labelled good and defect parts) and kept in the user directory across restarts.
+ */
+import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from "node-red";
+import { DefectError } from "../lib/errors";
+import {
+  calibrationFilePath,
+  calibrationParameters,
+  checkRecordMatches,
+  deleteCalibration,
+  isCalibratedMode,
+  loadCalibration,
+  parseThresholdOptions,
+  readScore,
+  readScoreMap,
+  sampleLabel,
+  saveCalibration,
+  thresholdMap,
+  ThresholdSession,
+  type CalibrationRecord,
+  type ThresholdOptions,
+  type Verdict,
+} from "../lib/threshold";
+import { attachController, detachController, registerAdminEndpoint, type AdminAction } from "./threshold-admin";
+import type { ThresholdNodeDef } from "./threshold-def";
+import { createErrorRouter, translateError } from "./shared/errors";
+import { handleInput, rejectInput } from "./shared/input";
+import { isRecord } from "./shared/message";
+import { baseDirectory } from "./shared/settings";
+import { createStatus, type StatusLook } from "./shared/status";
+
+const TYPE = "defect-threshold";
+/** Thresholds in the status are rounded to this many significant digits; messages keep them whole. */
+const STATUS_DIGITS = 4;
+const COMMANDS = ["calibrate", "reset"] as const;
+
+const STATES = {
+  loading: { fill: "grey", shape: "ring" },
+  ready: { fill: "green", shape: "ring" },
+  calibrating: { fill: "blue", shape: "dot" },
+  uncalibrated: { fill: "yellow", shape: "ring" },
+  recalibrate: { fill: "yellow", shape: "ring" },
+  ok: { fill: "green", shape: "dot" },
+  ng: { fill: "red", shape: "dot" },
+  uncertain: { fill: "yellow", shape: "dot" },
+  error: { fill: "red", shape: "ring" },
+} as const satisfies Record<string, StatusLook>;
+
+const VERDICT_STATES: Record<Verdict, "ok" | "ng" | "uncertain"> = { OK: "ok", NG: "ng", UNCERTAIN: "uncertain" };
+
+type Request = { kind: "command"; command: AdminAction } | { kind: "sample" } | { kind: "inspect" };
+
+function readRequest(msg: NodeMessageInFlow): Request {
+  const command = msg["command"];
+  if (command !== undefined) {
+    const known = COMMANDS.find((c) => c === command);
+    if (known === undefined) {
+      throw new DefectError("invalidOption", `msg.command must be one of ${COMMANDS.join(", ")}, got ${JSON.stringify(command)}`, {
+        option: "msg.command",
+        value: String(command),
+      });
+    }
+    return { kind: "command", command: known };
+  }
+  return msg["calibrate"] === true ? { kind: "sample" } : { kind: "inspect" };
+}
+
+function formatThreshold(value: number): string {
+  return String(Number(value.toPrecision(STATUS_DIGITS)));
+}
+
+export = function register(RED: NodeAPI): void {
+  registerAdminEndpoint(RED, TYPE);
+
+  function ThresholdNode(this: Node, config: ThresholdNodeDef): void {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const status = createStatus(node, TYPE, STATES);
+    const errors = createErrorRouter(RED, node, TYPE, status);
+    let options: ThresholdOptions;
+    try {
+      options = parseThresholdOptions({ ...config });
+    } catch (error) {
+      rejectInput(node, errors.config(error));
+      attachController(node, () => Promise.reject(error));
+      node.on("close", () => detachController(node));
+      return;
+    }
+    const filePath = calibrationFilePath(baseDirectory(RED), node.id);
+    /** File writes and deletes in order, so the last calibration is the one on disk. */
+    let fileWork: Promise<unknown> = Promise.resolve();
+
+    function queued<T>(work: () => Promise<T>): Promise<T> {
+      const run = fileWork.then(work);
+      fileWork = run.catch(() => undefined);
+      return run;
+    }
+
+    function showState(session: ThresholdSession): void {
+      const state = session.state;
+      switch (state.kind) {
+        case "calibrating":
+          status.setText("calibrating", RED._(`${TYPE}.status.calibrating`, { count: state.count, total: state.total }));
+          return;
+        case "uncalibrated":
+          status.set(session.savedRefusal === undefined ? "uncalibrated" : "recalibrate");
+          return;
+        case "ready":
+          status.setText("ready", RED._(`${TYPE}.status.ready`, { mode: state.mode, threshold: formatThreshold(state.thresholds.threshold) }));
+      }
+    }
+
+    /** A saved calibration of another version, mode or parameters is logged and left on disk. */
+    async function open(): Promise<ThresholdSession> {
+      const session = new ThresholdSession(options);
+      if (!isCalibratedMode(options.mode)) return session;
+      try {
+        const record = await loadCalibration(filePath);
+        if (record !== undefined) {
+          checkRecordMatches(record, options.mode, calibrationParameters(options), filePath);
+          session.restore(record);
+        }
+      } catch (error) {
+        const translated = translateError(RED, TYPE, error);
+        session.refuseSaved(translated.message);
+        node.warn(translated.message);
+      }
+      return session;
+    }
+
+    /** Saved before answering, so a redeploy right after the answer finds the file. */
+    async function save(record: CalibrationRecord, msg: NodeMessage): Promise<void> {
+      try {
+        await queued(() => saveCalibration(filePath, record));
+      } catch (error) {
+        // The calibration is used anyway until the next restart; Catch learns that it is not saved.
+        errors.report(error, msg);
+      }
+    }
+
+    async function runCommand(session: ThresholdSession, command: AdminAction, msg: NodeMessage): Promise<Record<string, unknown>> {
+      if (command === "calibrate") {
+        const calibration = session.calibrate(new Date());
+        await save(calibration, msg);
+        return { calibration };
+      }
+      session.reset();
+      return { deleted: await queued(() => deleteCalibration(filePath)) };
+    }
+
+    status.set("loading");
+    const opened = open();
+    opened.then(showState, (error: unknown) => errors.config(error));
+
+    attachController(node, async (action) => {
+      const session = await opened;
+      const result = { action, ...(await runCommand(session, action, { _msgid: RED.util.generateId() })) };
+      showState(session);
+      return result;
+    });
+
+    handleInput(node, errors, async (msg, send) => {
+      const session = await opened;
+      const request = readRequest(msg);
+      const detection = msg.payload;
+      if (request.kind === "command") {
+        msg.payload = { command: request.command, ...(await runCommand(session, request.command, msg)) };
+        showState(session);
+      } else if (request.kind === "sample") {
+        const score = readScore(detection);
+        const answer = session.addSample(score, sampleLabel(msg["label"], msg["filename"]), new Date());
+        if (answer.calibration !== undefined) await save(answer.calibration, msg);
+        msg.payload = answer;
+        delete msg["mask"];
+        showState(session);
+      } else {
+        const score = readScore(detection);
+        // Read before deciding, so a bad map leaves the hysteresis memory as it was.
+        const map = readScoreMap(msg["anomalyMap"]);
+        const decision = session.inspect(score);
+        msg.payload = decision;
+        if (map === undefined) {
+          delete msg["mask"];
+        } else {
+          const threshold = session.pixelThreshold(decision);
+          msg["mask"] = { data: thresholdMap(map.data, threshold), width: map.width, height: map.height, space: map.space, threshold };
+        }
+        status.set(VERDICT_STATES[decision.verdict]);
+      }
+      if (request.kind !== "command" && isRecord(detection)) msg["detection"] = detection;
+      send(msg);
+    });
+
+    node.on("close", (removed: boolean, done: () => void) => {
+      detachController(node);
+      void opened
+        .catch(() => undefined)
+        .then(() => fileWork)
+        .finally(() => {
+          if (removed) status.clear();
+          done();
+        });
+    });
+  }
+
+  RED.nodes.registerType(TYPE, ThresholdNode);
+};

@@ -1,0 +1,362 @@
+/**
+ * The threshold core against hand-computed values: statistics, every calibration mode, where a
+ * labelled threshold is placed (midpoints, ties), verdicts with band and hysteresis, MVTec label
+ * inference, the saved record and its refusals, and every out-of-range option.
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DefectError } from "../../src/lib/errors";
+import {
+  bandThresholds,
+  calibrationFilePath,
+  checkRecordMatches,
+  computeCalibration,
+  decideVerdict,
+  deleteCalibration,
+  f1Threshold,
+  INITIAL_STREAM,
+  labelFromPath,
+  loadCalibration,
+  mean,
+  parseCalibrationRecord,
+  parseThresholdOptions,
+  quantile,
+  quantileThreshold,
+  readScore,
+  readScoreMap,
+  recallThreshold,
+  sampleLabel,
+  sampleStandardDeviation,
+  saveCalibration,
+  serialiseCalibration,
+  sigmaThreshold,
+  summarize,
+  thresholdMap,
+  ThresholdSession,
+  type CalibrationRecord,
+  type Thresholds,
+  type Verdict,
+} from "../../src/lib/threshold";
+
+function throwsCode(fn: () => unknown, code: string, message?: string): DefectError {
+  try {
+    fn();
+  } catch (error) {
+    assert.ok(error instanceof DefectError, `a DefectError, got ${String(error)}`);
+    assert.equal(error.code, code, error.message);
+    if (message !== undefined) assert.equal(error.message, message);
+    return error;
+  }
+  assert.fail(`expected a ${code} error`);
+}
+
+const CREATED = new Date("2024-01-02T03:04:05.000Z");
+const options = (input: Record<string, unknown> = {}) => parseThresholdOptions(input);
+
+/** Verdicts of a score sequence through one stream. */
+function replay(scores: number[], thresholds: Thresholds, hysteresis: number): Verdict[] {
+  let state = INITIAL_STREAM;
+  return scores.map((score) => {
+    const result = decideVerdict(score, thresholds, hysteresis, state);
+    state = result.state;
+    return result.verdict;
+  });
+}
+
+describe("threshold core", function () {
+  describe("statistics", function () {
+    it("mean, sample standard deviation and summary", function () {
+      assert.equal(mean([2, 4, 6]), 4);
+      assert.equal(sampleStandardDeviation([2, 4, 6]), 2);
+      assert.deepEqual(summarize([6, 2, 4]), { count: 3, mean: 4, sd: 2, min: 2, max: 6 });
+      assert.deepEqual(summarize([5]), { count: 1, mean: 5, sd: null, min: 5, max: 5 });
+      throwsCode(() => sampleStandardDeviation([1]), "calibrationFailed", "the standard deviation needs at least 2 scores, got 1");
+      throwsCode(() => mean([]), "calibrationFailed", "the mean needs at least 1 score, got 0");
+    });
+
+    it("quantiles interpolate linearly between ranks (type 7) on unsorted input", function () {
+      const values = [40, 0, 30, 10, 20];
+      assert.equal(quantile(values, 0), 0);
+      assert.equal(quantile(values, 1), 40);
+      assert.equal(quantile(values, 0.5), 20);
+      assert.equal(quantile(values, 0.75), 30);
+      assert.equal(quantile(values, 0.875), 35);
+      assert.equal(quantile(values, 0.1), 4);
+      assert.equal(quantile([7], 0.3), 7);
+      assert.deepEqual(values, [40, 0, 30, 10, 20], "the input is not sorted in place");
+      throwsCode(() => quantile(values, 1.5), "calibrationFailed");
+    });
+  });
+
+  describe("calibration from good parts", function () {
+    it("k-sigma: mean + k sample standard deviations", function () {
+      assert.equal(sigmaThreshold([2, 4, 6], 3), 10);
+      assert.equal(sigmaThreshold([2, 4, 6], 1.5), 7);
+      assert.equal(sigmaThreshold([2, 4, 6], 0), 4);
+    });
+
+    it("quantile at a target false-reject rate", function () {
+      assert.equal(quantileThreshold([0, 10, 20, 30, 40], 25), 30);
+      assert.equal(quantileThreshold([0, 10, 20, 30, 40], 12.5), 35);
+      // 200 good scores 1..200 at 0.5 %: h = 199 * 0.995 = 198.005, between 199 and 200.
+      const scores = Array.from({ length: 200 }, (_, i) => i + 1);
+      const threshold = quantileThreshold(scores, 0.5);
+      assert.ok(Math.abs(threshold - 199.005) < 1e-9, String(threshold));
+      assert.equal(scores.filter((s) => s >= threshold).length, 1, "0.5 % of 200 good parts rejected");
+    });
+  });
+
+  describe("calibration from labelled parts", function () {
+    it("F1-optimal: the midpoint of the best gap", function () {
+      // Sorted: 1g 2g 3g 3.5d 4g 6d 7d; between 3 and 3.5: TP 3, FP 1, FN 0, F1 = 6/7 (best).
+      assert.deepEqual(f1Threshold([1, 2, 3, 4], [3.5, 6, 7]), { threshold: 3.25, f1: 6 / 7, precision: 3 / 4, recall: 1 });
+      assert.deepEqual(f1Threshold([2, 1], [6, 5]), { threshold: 3.5, f1: 1, precision: 1, recall: 1 });
+    });
+
+    it("F1-optimal with tied scores: ties stay on one side, equal F1 takes the lower threshold", function () {
+      // Levels 1 (g), 2 (g, g, d), 3 (d): T = 1.5 gives TP 2, FP 2 (F1 2/3); T = 2.5 gives TP 1, FN 1 (F1 2/3).
+      assert.deepEqual(f1Threshold([1, 2, 2], [2, 3]), { threshold: 1.5, f1: 2 / 3, precision: 1 / 2, recall: 1 });
+      // One level only: the threshold is the score itself and flags everything.
+      assert.deepEqual(f1Threshold([1], [1]), { threshold: 1, f1: 2 / 3, precision: 1 / 2, recall: 1 });
+      throwsCode(() => f1Threshold([1, 2], []), "calibrationFailed", "F1 calibration needs good and defect samples, got 2 good and 0 defect");
+    });
+
+    it("target recall: the highest threshold that reaches it", function () {
+      const good = [1, 2, 3];
+      const defect = [2.5, 4, 5, 6];
+      assert.deepEqual(recallThreshold(good, defect, 75), { threshold: 3.5, recall: 0.75 });
+      assert.deepEqual(recallThreshold(good, defect, 74), { threshold: 3.5, recall: 0.75 });
+      assert.deepEqual(recallThreshold(good, defect, 50), { threshold: 4.5, recall: 0.5 });
+      assert.deepEqual(recallThreshold(good, defect, 99), { threshold: 2.25, recall: 1 });
+      assert.deepEqual(recallThreshold(good, defect, 100), { threshold: 2.25, recall: 1 });
+      assert.deepEqual(recallThreshold([], [1, 2], 100), { threshold: 1, recall: 1 }, "no lower neighbour: the score itself");
+      assert.deepEqual(recallThreshold([], [1, 2], 50), { threshold: 1.5, recall: 0.5 });
+      // 7 % of 100 is 7 defects, although 0.07 * 100 = 7.000000000000001 in floating point.
+      const hundred = Array.from({ length: 100 }, (_, i) => i + 1);
+      assert.deepEqual(recallThreshold([], hundred, 7), { threshold: 93.5, recall: 0.07 });
+      throwsCode(() => recallThreshold([1], [], 90), "calibrationFailed", "recall calibration needs defect samples, got 1 good and 0 defect");
+    });
+  });
+
+  describe("calibration records", function () {
+    it("computes a record with band, sample counts and stats", function () {
+      const record = computeCalibration("quantile", options({ mode: "quantile", frr: "25", band: "0.25" }), { good: [0, 10, 20, 30, 40], defect: [] }, CREATED);
+      assert.deepEqual(record, {
+        format: "defect-threshold",
+        version: 1,
+        mode: "quantile",
+        parameters: { frr: 25 },
+        threshold: 30,
+        lowThreshold: 22.5,
+        samples: { good: 5, defect: 0 },
+        stats: { falseRejects: 2, missed: 0, good: { count: 5, mean: 20, sd: Math.sqrt(250), min: 0, max: 40 } },
+        created: "2024-01-02T03:04:05.000Z",
+      });
+      const f1 = computeCalibration("f1", options({ mode: "f1" }), { good: [1, 2, 3, 4], defect: [3.5, 6, 7] }, CREATED);
+      assert.equal(f1.threshold, 3.25);
+      assert.equal("lowThreshold" in f1, false);
+      assert.deepEqual(f1.parameters, {});
+      assert.deepEqual([f1.stats.falseRejects, f1.stats.missed, f1.stats.f1], [1, 0, 6 / 7]);
+    });
+
+    it("says what is missing when the samples cannot calibrate the mode", function () {
+      throwsCode(() => computeCalibration("sigma", options({ mode: "sigma" }), { good: [], defect: [] }, CREATED), "calibrationFailed",
+        "no calibration samples yet: send scores with msg.calibrate = true");
+      throwsCode(() => computeCalibration("sigma", options({ mode: "sigma" }), { good: [1], defect: [] }, CREATED), "calibrationFailed",
+        "mode sigma needs at least 2 good samples, got 1 good and 0 defect");
+      throwsCode(() => computeCalibration("f1", options({ mode: "f1" }), { good: [1, 2], defect: [] }, CREATED), "calibrationFailed",
+        "mode f1 needs at least 1 defect sample, got 2 good and 0 defect (label samples with msg.label, or name them in an MVTec test/<defect> folder)");
+      throwsCode(() => computeCalibration("f1", options({ mode: "f1" }), { good: [], defect: [3] }, CREATED), "calibrationFailed",
+        "mode f1 needs at least 1 good sample, got 0 good and 1 defect");
+    });
+
+    const record = (): CalibrationRecord =>
+      computeCalibration("sigma", options({ mode: "sigma", k: "3" }), { good: [2, 4, 6], defect: [] }, CREATED);
+
+    it("round-trips through JSON and refuses another version or a damaged file", function () {
+      const saved = record();
+      assert.deepEqual(parseCalibrationRecord(JSON.parse(serialiseCalibration(saved)), "c.json"), saved);
+      throwsCode(() => parseCalibrationRecord({ ...saved, version: 2 }, "c.json"), "modelFileVersion", "c.json has calibration format 2; this package reads format 1");
+      throwsCode(() => parseCalibrationRecord({ ...saved, format: "other" }, "c.json"), "modelFileInvalid",
+        "c.json is not a usable calibration file: it is not a defect-threshold file");
+      throwsCode(() => parseCalibrationRecord({ ...saved, threshold: "10" }, "c.json"), "modelFileInvalid",
+        'c.json is not a usable calibration file: field "threshold" is missing or malformed');
+      throwsCode(() => parseCalibrationRecord({ ...saved, mode: "fixed" }, "c.json"), "modelFileInvalid");
+      throwsCode(() => parseCalibrationRecord([saved], "c.json"), "modelFileInvalid");
+    });
+
+    it("is only used for the mode and parameters it was made with", function () {
+      const saved = record();
+      checkRecordMatches(saved, "sigma", { k: 3 }, "c.json");
+      throwsCode(() => checkRecordMatches(saved, "sigma", { k: 2 }, "c.json"), "modelMismatch",
+        "c.json was calibrated with mode sigma (k 3); the node now uses mode sigma (k 2)");
+      throwsCode(() => checkRecordMatches(saved, "f1", {}, "c.json"), "modelMismatch", "c.json was calibrated with mode sigma (k 3); the node now uses mode f1");
+    });
+
+    it("is saved atomically, loaded, and deleted under the user directory", async function () {
+      const dir = await mkdtemp(join(tmpdir(), "threshold-store-"));
+      try {
+        assert.equal(calibrationFilePath("/u", "ab.cd"), join("/u", "defect-detection", "ab.cd.threshold.json"));
+        assert.equal(calibrationFilePath("/u", "../x"), join("/u", "defect-detection", "__x.threshold.json"));
+        const path = calibrationFilePath(dir, "n1");
+        assert.equal(await loadCalibration(path), undefined, "nothing saved yet");
+        await saveCalibration(path, record());
+        const json = JSON.parse(await readFile(path, "utf8")) as Record<string, unknown>;
+        assert.deepEqual([json["format"], json["version"], json["threshold"]], ["defect-threshold", 1, 10]);
+        assert.deepEqual(await loadCalibration(path), record());
+        await writeFile(path, "{ not json");
+        await assert.rejects(loadCalibration(path), (error: unknown) => error instanceof DefectError && error.code === "modelFileInvalid");
+        assert.equal(await deleteCalibration(path), true);
+        assert.equal(await deleteCalibration(path), false);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+  });
+
+  describe("verdicts", function () {
+    it("places the band below the threshold, also for negative scores", function () {
+      assert.deepEqual(bandThresholds(8, 0.25), { threshold: 8, lowThreshold: 6 });
+      assert.deepEqual(bandThresholds(-4, 0.5), { threshold: -4, lowThreshold: -6 });
+      assert.deepEqual(bandThresholds(8, 0), { threshold: 8 });
+    });
+
+    it("OK below the band, UNCERTAIN in it, NG at and above the threshold", function () {
+      assert.deepEqual(replay([5, 6, 7.9, 8, 9, 2], { threshold: 8, lowThreshold: 6 }, 0), ["OK", "UNCERTAIN", "UNCERTAIN", "NG", "NG", "OK"]);
+      assert.deepEqual(replay([7.9, 8], { threshold: 8 }, 0), ["OK", "NG"]);
+    });
+
+    it("hysteresis holds NG until the score falls below threshold (1 - h)", function () {
+      // Release level 8 * (1 - 0.25) = 6.
+      assert.deepEqual(replay([5, 8, 7, 6, 5.9, 7, 8], { threshold: 8 }, 0.25), ["OK", "NG", "NG", "NG", "OK", "OK", "NG"]);
+      // With a band: held NG down to 4, then judged afresh (7.5 is in the band).
+      assert.deepEqual(replay([9, 5, 4, 3.9, 7.5], { threshold: 8, lowThreshold: 7 }, 0.5), ["NG", "NG", "NG", "OK", "UNCERTAIN"]);
+      assert.deepEqual(replay([8, 7.9], { threshold: 8 }, 0), ["NG", "OK"], "h = 0 is off");
+    });
+
+    it("masks a map at or above the pixel threshold", function () {
+      assert.deepEqual([...thresholdMap(new Float32Array([0.1, 0.5, 0.9, 0.49]), 0.5)], [0, 1, 1, 0]);
+    });
+  });
+
+  describe("labels", function () {
+    it("infers labels from MVTec paths", function () {
+      assert.equal(labelFromPath("/data/mvtec/bottle/test/broken_large/000.png"), "defect");
+      assert.equal(labelFromPath("/data/mvtec/bottle/test/good/000.png"), "good");
+      assert.equal(labelFromPath("/data/mvtec/bottle/train/good/000.png"), "good");
+      assert.equal(labelFromPath("C:\\mvtec\\bottle\\test\\contamination\\001.png"), "defect");
+      assert.equal(labelFromPath("/data/mvtec/bottle/ground_truth/broken_large/000_mask.png"), undefined);
+      assert.equal(labelFromPath("/images/part-1.png"), undefined);
+      assert.equal(labelFromPath("part.png"), undefined);
+    });
+
+    it("prefers msg.label, then the path, then good", function () {
+      assert.equal(sampleLabel(undefined, "/m/bottle/test/crack/0.png"), "defect");
+      assert.equal(sampleLabel("good", "/m/bottle/test/crack/0.png"), "good");
+      assert.equal(sampleLabel("defect", undefined), "defect");
+      assert.equal(sampleLabel(undefined, undefined), "good");
+      throwsCode(() => sampleLabel("bad", undefined), "invalidOption", 'msg.label must be "good" or "defect", got bad');
+    });
+  });
+
+  describe("message input", function () {
+    it("reads the score from the detector's payload or a number", function () {
+      assert.equal(readScore({ score: 0.7, method: "patchcore" }), 0.7);
+      assert.equal(readScore(3), 3);
+      throwsCode(() => readScore("0.7"), "noScoreInput", "no score on the message: msg.payload is string; expected a number or { score } from the detector");
+      throwsCode(() => readScore({ score: NaN }), "noScoreInput");
+      throwsCode(() => readScore({}), "noScoreInput", "no score on the message: msg.payload.score is undefined; expected a number or { score } from the detector");
+    });
+
+    it("reads an anomaly map and refuses a malformed one", function () {
+      assert.equal(readScoreMap(undefined), undefined);
+      const map = readScoreMap({ data: [0, 1, 2, 3], width: 2, height: 2 });
+      assert.deepEqual(map && { ...map, data: [...map.data] }, { data: [0, 1, 2, 3], width: 2, height: 2, space: "original" });
+      throwsCode(() => readScoreMap({ data: new Float32Array(3), width: 2, height: 2, space: "model" }), "invalidOption",
+        "msg.anomalyMap is not a score map: 3 values do not fill 2x2");
+      throwsCode(() => readScoreMap({ data: new Float32Array(4), width: 2, height: 2, space: "tensor" }), "invalidOption");
+    });
+  });
+
+  describe("options", function () {
+    it("has defaults that work without calibration", function () {
+      assert.deepEqual(options(), {
+        mode: "fixed", threshold: 0.5, lowThreshold: undefined, k: 3, frr: 0.5, recall: 99, band: 0, hysteresis: 0,
+        pixelThreshold: undefined, calibrationCount: 200,
+      });
+    });
+
+    for (const [what, input, message] of [
+      ["an unknown mode", { mode: "median" }, 'Option mode must be one of fixed, sigma, quantile, f1, recall, got "median"'],
+      ["k < 0", { mode: "sigma", k: "-1" }, 'Option k must be a number of at least 0, got "-1"'],
+      ["frr of 0", { mode: "quantile", frr: "0" }, 'Option frr must be a percentage above 0 and below 100, got "0"'],
+      ["frr of 100", { mode: "quantile", frr: "100" }, 'Option frr must be a percentage above 0 and below 100, got "100"'],
+      ["a text frr", { mode: "quantile", frr: "half" }, 'Option frr must be a percentage above 0 and below 100, got "half"'],
+      ["recall of 0", { mode: "recall", recall: "0" }, 'Option recall must be a percentage above 0 and at most 100, got "0"'],
+      ["recall above 100", { mode: "recall", recall: "101" }, 'Option recall must be a percentage above 0 and at most 100, got "101"'],
+      ["a band of 1", { mode: "sigma", band: "1" }, 'Option band must be a fraction from 0 up to (not including) 1, got "1"'],
+      ["a negative band", { mode: "f1", band: "-0.1" }, 'Option band must be a fraction from 0 up to (not including) 1, got "-0.1"'],
+      ["hysteresis of 1", { hysteresis: "1" }, 'Option hysteresis must be a fraction from 0 up to (not including) 1, got "1"'],
+      ["a low threshold at the threshold", { threshold: "0.5", lowThreshold: "0.5" }, 'Option lowThreshold must be below the threshold 0.5, got "0.5"'],
+      ["a text threshold", { threshold: "high" }, 'Option threshold must be a number, got "high"'],
+      ["a text pixel threshold", { pixelThreshold: "x" }, 'Option pixelThreshold must be a number, got "x"'],
+      ["calibrationCount of 0", { mode: "sigma", calibrationCount: "0" }, 'Option calibrationCount must be an integer from 1 to 100000, got "0"'],
+      ["a fractional calibrationCount", { mode: "sigma", calibrationCount: "2.5" }, 'Option calibrationCount must be an integer from 1 to 100000, got "2.5"'],
+    ] as const) {
+      it(`refuses ${what}`, function () {
+        const error = throwsCode(() => options(input), "invalidOption", message);
+        assert.equal(error.details["option"], /Option (\w+)/.exec(message)?.[1]);
+      });
+    }
+
+    it("checks only the options the mode uses", function () {
+      assert.equal(options({ mode: "fixed", k: "-1", frr: "200", band: "5" }).mode, "fixed");
+      assert.equal(options({ mode: "sigma", threshold: "high" }).mode, "sigma");
+    });
+  });
+
+  describe("session", function () {
+    it("fixed mode decides at once and takes no samples", function () {
+      const session = new ThresholdSession(options({ threshold: "0.6", lowThreshold: "0.4" }));
+      assert.deepEqual(session.inspect(0.5), { verdict: "UNCERTAIN", score: 0.5, threshold: 0.6, lowThreshold: 0.4, mode: "fixed" });
+      assert.deepEqual(session.state, { kind: "ready", mode: "fixed", thresholds: { threshold: 0.6, lowThreshold: 0.4 } });
+      throwsCode(() => session.addSample(0.1, "good", CREATED), "calibrationFailed",
+        "mode fixed uses the configured threshold and takes no calibration samples: choose a calibrated mode");
+    });
+
+    it("collects samples, calibrates at the count, then decides", function () {
+      const session = new ThresholdSession(options({ mode: "sigma", calibrationCount: "3", band: "0.5" }));
+      assert.deepEqual(session.state, { kind: "uncalibrated" });
+      throwsCode(() => session.inspect(1), "notCalibrated", "mode sigma has no calibration yet: send good samples with msg.calibrate = true");
+      assert.deepEqual(session.addSample(2, "good", CREATED), { calibrating: true, count: 1, total: 3, label: "good" });
+      assert.deepEqual(session.state, { kind: "calibrating", count: 1, total: 3 });
+      session.addSample(4, "good", CREATED);
+      const last = session.addSample(6, "good", CREATED);
+      assert.equal(last.calibration?.threshold, 10);
+      assert.equal(last.calibration?.lowThreshold, 5);
+      assert.deepEqual(session.state, { kind: "ready", mode: "sigma", thresholds: { threshold: 10, lowThreshold: 5 } });
+      assert.deepEqual(session.inspect(7), { verdict: "UNCERTAIN", score: 7, threshold: 10, lowThreshold: 5, mode: "sigma" });
+      session.reset();
+      assert.deepEqual(session.state, { kind: "uncalibrated" });
+    });
+
+    it("keeps the samples when the calibration at the count fails, and tries again", function () {
+      const session = new ThresholdSession(options({ mode: "f1", calibrationCount: "2" }));
+      session.addSample(1, "good", CREATED);
+      throwsCode(() => session.addSample(2, "good", CREATED), "calibrationFailed");
+      assert.equal(session.sampleCount, 2);
+      const answer = session.addSample(4, "defect", CREATED);
+      assert.equal(answer.calibration?.threshold, 3);
+      assert.equal(session.sampleCount, 0, "a new round starts");
+    });
+
+    it("names a refused saved calibration when asked to decide", function () {
+      const session = new ThresholdSession(options({ mode: "f1" }));
+      session.refuseSaved("it has format 2");
+      throwsCode(() => session.inspect(1), "notCalibrated",
+        "mode f1 has no calibration yet (the saved calibration was not used: it has format 2): send labelled good and defect samples with msg.calibrate = true");
+    });
+  });
+});
