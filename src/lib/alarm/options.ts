@@ -3,7 +3,7 @@
  * checked whatever the rule, so a value hidden in the editor cannot hold a surprise for the day
  * the rule is switched.
  */
-import { booleanOption, integerOption, numberOption, oneOf } from "./option-values";
+import { booleanOption, integerOption, numberOption, oneOf } from "../config/option-values";
 import { ALARM_RULES, SEVERITIES, type AlarmOptions } from "./types";
 
 /** Bounds the windows: each part in a window is kept (and copied) until it leaves it. */

@@ -2,7 +2,7 @@
  * OPC-UA NodeIds in the string form node-red-contrib-opcua takes as msg.topic. The namespace
  * must be explicit: the client ignores a write whose topic does not start with "ns=".
  */
-import { invalidOption } from "../alarm/option-values";
+import { invalidOption } from "../config/option-values";
 
 const MAX_NAMESPACE = 65_535;
 const MAX_NUMERIC_ID = 4_294_967_295;

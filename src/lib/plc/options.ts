@@ -3,7 +3,7 @@
  * are checked. A field missing from the config takes its default; an empty one means "do not
  * write this signal", so a PLC without, say, an Error bit needs no dummy address.
  */
-import { integerOption, invalidOption, isMissing, numberOption, oneOf, optionText } from "../alarm/option-values";
+import { integerOption, invalidOption, isMissing, numberOption, oneOf, optionText } from "../config/option-values";
 import { parseNodeId } from "./node-id";
 import { BOOLEAN_SIGNALS, VALUE_SIGNALS, type BooleanSignal, type PlcSignal } from "./signals";
 

@@ -2,7 +2,7 @@
  * Options of the mask-to-region stage, parsed once from editor values (strings) with every
  * default in one place; an out-of-range value is an invalidOption error naming the option.
  */
-import { DefectError } from "../errors";
+import { invalidOption, oneOf, optionText, rangeOption } from "../config/option-values";
 import type { Connectivity } from "./components";
 
 export const OVERLAY_FORMATS = ["none", "jpeg", "png"] as const;
@@ -43,40 +43,17 @@ export const DEFAULT_REGION_OPTIONS: Readonly<RegionOptions> = {
   opacity: DEFAULT_OPACITY,
 };
 
-function text(value: unknown): string {
-  if (typeof value === "string") return value.trim();
-  if (typeof value === "number" || typeof value === "boolean") return String(value);
-  return "";
-}
-
-function invalid(option: string, expected: string, value: unknown): DefectError {
-  const shown = text(value);
-  return new DefectError("invalidOption", `Option ${option} must be ${expected}, got "${shown}"`, { option, value: shown });
-}
-
-/** A number in [min, max]; empty gives the fallback. */
-function numberIn(option: string, value: unknown, min: number, max: number, fallback: number, integer: boolean): number {
-  const raw = text(value);
-  if (raw === "") return fallback;
-  const n = Number(raw);
-  const ok = Number.isFinite(n) && n >= min && n <= max && (!integer || Number.isInteger(n));
-  if (!ok) throw invalid(option, `${integer ? "an integer" : "a number"} from ${min} to ${max}`, value);
-  return n;
-}
-
 export function parseRegionOptions(input: Record<string, unknown>): RegionOptions {
-  const connectivityText = text(input["connectivity"]);
+  const connectivityText = optionText(input["connectivity"]);
   const connectivity = connectivityText === "" ? DEFAULT_REGION_OPTIONS.connectivity : CONNECTIVITIES.find((c) => String(c) === connectivityText);
-  if (connectivity === undefined) throw invalid("connectivity", "4 or 8", input["connectivity"]);
-  const overlayText = text(input["overlay"]);
-  const overlay = overlayText === "" ? DEFAULT_REGION_OPTIONS.overlay : OVERLAY_FORMATS.find((f) => f === overlayText);
-  if (overlay === undefined) throw invalid("overlay", `one of ${OVERLAY_FORMATS.join(", ")}`, input["overlay"]);
+  if (connectivity === undefined) throw invalidOption("connectivity", "4 or 8", input["connectivity"]);
+  const overlay = oneOf("overlay", input["overlay"], OVERLAY_FORMATS, DEFAULT_REGION_OPTIONS.overlay);
   return {
     connectivity,
-    minArea: numberIn("minArea", input["minArea"], 0, Number.MAX_SAFE_INTEGER, DEFAULT_MIN_AREA, false),
-    maxCount: numberIn("maxCount", input["maxCount"], 1, MAX_COUNT, DEFAULT_MAX_COUNT, true),
+    minArea: rangeOption("minArea", input["minArea"], 0, Number.MAX_SAFE_INTEGER, DEFAULT_MIN_AREA, false),
+    maxCount: rangeOption("maxCount", input["maxCount"], 1, MAX_COUNT, DEFAULT_MAX_COUNT, true),
     overlay,
-    overlayWidth: numberIn("overlayWidth", input["overlayWidth"], MIN_OVERLAY_WIDTH, MAX_OVERLAY_WIDTH, DEFAULT_OVERLAY_WIDTH, true),
-    opacity: numberIn("opacity", input["opacity"], 0, 1, DEFAULT_OPACITY, false),
+    overlayWidth: rangeOption("overlayWidth", input["overlayWidth"], MIN_OVERLAY_WIDTH, MAX_OVERLAY_WIDTH, DEFAULT_OVERLAY_WIDTH, true),
+    opacity: rangeOption("opacity", input["opacity"], 0, 1, DEFAULT_OPACITY, false),
   };
 }

@@ -3,7 +3,7 @@
  * an out-of-range value is an invalidOption error naming the option, the range and the value.
  * Only the options the chosen mode uses are checked, so a stale hidden field cannot block a deploy.
  */
-import { DefectError } from "../errors";
+import { invalidOption, isMissing, numberWhere, oneOf } from "../config/option-values";
 import { isCalibratedMode, THRESHOLD_MODES, type CalibrationParameters, type ThresholdMode } from "./types";
 
 /**
@@ -43,65 +43,37 @@ export interface ThresholdOptions {
   calibrationCount: number;
 }
 
-function text(value: unknown): string {
-  if (typeof value === "string") return value.trim();
-  if (typeof value === "number" || typeof value === "boolean") return String(value);
-  return "";
-}
-
-function invalid(option: string, expected: string, value: unknown): DefectError {
-  const shown = text(value);
-  return new DefectError("invalidOption", `Option ${option} must be ${expected}, got "${shown}"`, { option, value: shown });
-}
-
-/** A number passing `ok`, or `fallback` when empty. */
-function numberIn(option: string, value: unknown, fallback: number, expected: string, ok: (n: number) => boolean): number {
-  const raw = text(value);
-  if (raw === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || !ok(n)) throw invalid(option, expected, value);
-  return n;
-}
-
 function optionalNumber(option: string, value: unknown): number | undefined {
-  return text(value) === "" ? undefined : numberIn(option, value, 0, "a number", () => true);
+  return isMissing(value) ? undefined : numberWhere(option, value, 0, "a number", () => true);
 }
 
 const fractionBelowOne = (n: number): boolean => n >= 0 && n < 1;
 
-function parseMode(value: unknown): ThresholdMode {
-  const raw = text(value);
-  if (raw === "") return "fixed";
-  const mode = THRESHOLD_MODES.find((m) => m === raw);
-  if (mode === undefined) throw invalid("mode", `one of ${THRESHOLD_MODES.join(", ")}`, value);
-  return mode;
-}
-
 export function parseThresholdOptions(input: Record<string, unknown>): ThresholdOptions {
-  const mode = parseMode(input["mode"]);
+  const mode = oneOf("mode", input["mode"], THRESHOLD_MODES, "fixed");
   const fixed = mode === "fixed";
-  const threshold = fixed ? numberIn("threshold", input["threshold"], DEFAULT_FIXED_THRESHOLD, "a number", () => true) : DEFAULT_FIXED_THRESHOLD;
+  const threshold = fixed ? numberWhere("threshold", input["threshold"], DEFAULT_FIXED_THRESHOLD, "a number", () => true) : DEFAULT_FIXED_THRESHOLD;
   const lowThreshold = fixed ? optionalNumber("lowThreshold", input["lowThreshold"]) : undefined;
   if (lowThreshold !== undefined && lowThreshold >= threshold) {
-    throw invalid("lowThreshold", `below the threshold ${threshold}`, input["lowThreshold"]);
+    throw invalidOption("lowThreshold", `below the threshold ${threshold}`, input["lowThreshold"]);
   }
   const calibrated = isCalibratedMode(mode);
   return {
     mode,
     threshold,
     lowThreshold,
-    k: mode === "sigma" ? numberIn("k", input["k"], DEFAULT_K, "a number of at least 0", (n) => n >= 0) : DEFAULT_K,
+    k: mode === "sigma" ? numberWhere("k", input["k"], DEFAULT_K, "a number of at least 0", (n) => n >= 0) : DEFAULT_K,
     frr: mode === "quantile"
-      ? numberIn("frr", input["frr"], DEFAULT_FRR_PERCENT, "a percentage above 0 and below 100", (n) => n > 0 && n < PERCENT)
+      ? numberWhere("frr", input["frr"], DEFAULT_FRR_PERCENT, "a percentage above 0 and below 100", (n) => n > 0 && n < PERCENT)
       : DEFAULT_FRR_PERCENT,
     recall: mode === "recall"
-      ? numberIn("recall", input["recall"], DEFAULT_RECALL_PERCENT, "a percentage above 0 and at most 100", (n) => n > 0 && n <= PERCENT)
+      ? numberWhere("recall", input["recall"], DEFAULT_RECALL_PERCENT, "a percentage above 0 and at most 100", (n) => n > 0 && n <= PERCENT)
       : DEFAULT_RECALL_PERCENT,
-    band: calibrated ? numberIn("band", input["band"], 0, "a fraction from 0 up to (not including) 1", fractionBelowOne) : 0,
-    hysteresis: numberIn("hysteresis", input["hysteresis"], 0, "a fraction from 0 up to (not including) 1", fractionBelowOne),
+    band: calibrated ? numberWhere("band", input["band"], 0, "a fraction from 0 up to (not including) 1", fractionBelowOne) : 0,
+    hysteresis: numberWhere("hysteresis", input["hysteresis"], 0, "a fraction from 0 up to (not including) 1", fractionBelowOne),
     pixelThreshold: optionalNumber("pixelThreshold", input["pixelThreshold"]),
     calibrationCount: calibrated
-      ? numberIn("calibrationCount", input["calibrationCount"], DEFAULT_CALIBRATION_COUNT, `an integer from 1 to ${MAX_CALIBRATION_COUNT}`,
+      ? numberWhere("calibrationCount", input["calibrationCount"], DEFAULT_CALIBRATION_COUNT, `an integer from 1 to ${MAX_CALIBRATION_COUNT}`,
         (n) => Number.isInteger(n) && n >= 1 && n <= MAX_CALIBRATION_COUNT)
       : DEFAULT_CALIBRATION_COUNT,
   };

@@ -1,7 +1,8 @@
 /**
  * Editor values arrive as strings (numbers and booleans only from hand-written flows): these
  * readers turn them into typed values or an invalidOption error that names the option, what was
- * expected and what was found. Shared by the alarm rules and the PLC mapping.
+ * expected and what was found. Shared by every node's option parser, so one wording reaches the
+ * editor whatever the node.
  */
 import { DefectError } from "../errors";
 
@@ -53,6 +54,21 @@ export function numberOption(
     throw invalidOption(option, expected, value);
   }
   return n;
+}
+
+/** A finite number passing `ok` (described by `expected`), or `fallback` when empty. */
+export function numberWhere(option: string, value: unknown, fallback: number, expected: string, ok: (n: number) => boolean): number {
+  const raw = optionText(value);
+  if (raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || !ok(n)) throw invalidOption(option, expected, value);
+  return n;
+}
+
+/** A number (integer when `integer`) in [min, max], or `fallback` when empty. */
+export function rangeOption(option: string, value: unknown, min: number, max: number, fallback: number, integer: boolean): number {
+  const expected = `${integer ? "an integer" : "a number"} from ${min} to ${max}`;
+  return numberWhere(option, value, fallback, expected, (n) => n >= min && n <= max && (!integer || Number.isInteger(n)));
 }
 
 export function booleanOption(option: string, value: unknown, fallback: boolean): boolean {
