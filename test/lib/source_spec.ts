@@ -118,6 +118,7 @@ describe("image sources (core)", function () {
       assert.deepEqual(throwsWith(() => parseSourceOptions({ mode: "url", timeout: "abc" }), "invalidOption").details, {
         option: "timeout",
         value: "abc",
+        expected: "a positive number",
       });
       assert.deepEqual(throwsWith(() => parseSourceOptions({ mode: "url", timeout: -5 }), "invalidOption").details, {
         option: "timeout",

@@ -2,6 +2,7 @@
  * Options of the image source, parsed once from editor values (which arrive as strings) with
  * the defaults in one place.
  */
+import { booleanOption, numberWhere, optionText } from "../config/option-values";
 import { DefectError } from "../errors";
 import { DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_MAX_DOWNLOAD_BYTES, parseSnapshotUrl } from "./fetch-snapshot";
 import { compileFilePattern, DEFAULT_IMAGE_PATTERN, type FileNameMatcher } from "./file-pattern";
@@ -31,55 +32,34 @@ function isSourceMode(value: unknown): value is SourceMode {
   return typeof value === "string" && (SOURCE_MODES as readonly string[]).includes(value);
 }
 
-/** Text of an editor value; numbers and booleans are accepted as their string forms. */
-function text(value: unknown): string {
-  if (typeof value === "string") return value.trim();
-  if (typeof value === "number" || typeof value === "boolean") return String(value);
-  return "";
-}
-
 /**
  * A positive finite number from an editor value; empty or missing gives `fallback`.
  * Throws invalidOption naming the option otherwise.
  */
 export function parsePositiveNumber(value: unknown, option: string, fallback: number): number {
-  if (value === undefined || value === null || (typeof value === "string" && value.trim() === "")) return fallback;
-  const raw = text(value);
-  const parsed = Number(raw);
-  if (!Number.isFinite(parsed) || parsed <= 0) {
-    throw new DefectError("invalidOption", `Option ${option} must be a positive number, got "${raw}"`, { option, value: raw });
-  }
-  return parsed;
-}
-
-function parseBoolean(value: unknown, option: string, fallback: boolean): boolean {
-  if (value === undefined || value === null || value === "") return fallback;
-  if (value === true || value === "true") return true;
-  if (value === false || value === "false") return false;
-  const raw = text(value);
-  throw new DefectError("invalidOption", `Option ${option} must be true or false, got "${raw}"`, { option, value: raw });
+  return numberWhere(option, value, fallback, "a positive number", (n) => n > 0);
 }
 
 export function parseSourceOptions(input: Record<string, unknown>): SourceOptions {
   const mode = input["mode"] ?? "file";
   if (!isSourceMode(mode)) {
-    const value = text(mode);
+    const value = optionText(mode);
     throw new DefectError("invalidOption", `Mode "${value}" is not one of ${SOURCE_MODES.join(", ")}`, { option: "mode", value });
   }
-  const url = text(input["url"]);
+  const url = optionText(input["url"]);
   if (mode === "url" && url !== "") parseSnapshotUrl(url);
-  const folder = text(input["folder"]);
+  const folder = optionText(input["folder"]);
   if (mode === "folder" && folder === "") {
     throw new DefectError("missingSource", "Folder mode needs a folder", { option: "folder", property: "folder" });
   }
-  const pattern = text(input["pattern"]) || DEFAULT_IMAGE_PATTERN;
+  const pattern = optionText(input["pattern"]) || DEFAULT_IMAGE_PATTERN;
   return {
     mode,
-    path: text(input["path"]),
+    path: optionText(input["path"]),
     folder,
     pattern,
     match: compileFilePattern(pattern),
-    emitExisting: parseBoolean(input["emitExisting"], "emitExisting", false),
+    emitExisting: booleanOption("emitExisting", input["emitExisting"], false),
     stableMs: parsePositiveNumber(input["stableMs"], "stableMs", DEFAULT_STABLE_MS),
     url,
     timeoutMs: parsePositiveNumber(input["timeout"], "timeout", DEFAULT_FETCH_TIMEOUT_MS),
