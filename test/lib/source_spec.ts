@@ -123,6 +123,7 @@ describe("image sources (core)", function () {
       assert.deepEqual(throwsWith(() => parseSourceOptions({ mode: "url", timeout: -5 }), "invalidOption").details, {
         option: "timeout",
         value: "-5",
+        expected: "a positive number",
       });
       assert.equal(throwsWith(() => parseSourceOptions({ mode: "camera" }), "invalidOption").details["option"], "mode");
       assert.equal(throwsWith(() => parseSourceOptions({ mode: "url", url: "ftp://cam/x.jpg" }), "invalidOption").details["option"], "url");
