@@ -9,7 +9,6 @@ import {
   alarmActive,
   createAlarmState,
   feed,
-  isCalibrationAnswer,
   parseAlarmOptions,
   readCommand,
   readInspection,
@@ -19,6 +18,7 @@ import {
   type AlarmState,
   type Step,
 } from "../lib/alarm";
+import { isControlAnswer } from "../lib/pipeline/answers";
 import { parsePlcOptions, plcMessages, type HandshakeStep, type PlcOptions } from "../lib/plc";
 import type { AlarmNodeDef } from "./alarm-def";
 import { createErrorRouter } from "./shared/errors";
@@ -107,8 +107,8 @@ export = function register(RED: NodeAPI): void {
         const next = recordError(state, now);
         return { step: { state: next, events: [] }, handshake: { kind: "error", sequence: next.results, alarm: alarmActive(next) } };
       }
-      // Calibration answers of the threshold node pass through the same wire; they are no part.
-      if (isCalibrationAnswer(msg.payload)) return undefined;
+      // Learning, calibration and command answers of the nodes before travel the same wire; they are no part.
+      if (isControlAnswer(msg.payload)) return undefined;
       const part = readInspection(
         { payload: msg.payload, regions: msg["regions"], partId: msg["partId"], filename: msg["filename"], msgid: msg._msgid },
         now,

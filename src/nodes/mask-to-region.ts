@@ -5,6 +5,7 @@
  */
 import type { Node, NodeAPI, NodeMessage } from "node-red";
 import { performance } from "node:perf_hooks";
+import { isControlAnswer } from "../lib/pipeline/answers";
 import {
   extractRegions,
   parseRegionOptions,
@@ -50,6 +51,11 @@ export = function register(RED: NodeAPI): void {
     let warnedNoImage = false;
 
     handleInput(node, errors, async (msg, send) => {
+      // Learning, calibration and command answers of the nodes before have no mask: passed on.
+      if (isControlAnswer(msg.payload)) {
+        send(msg);
+        return;
+      }
       const t0 = performance.now();
       const result = extractRegions(readRegionInput(msg), options);
       let overlay: Buffer | undefined;

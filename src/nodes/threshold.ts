@@ -5,6 +5,7 @@
  */
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from "node-red";
 import { DefectError } from "../lib/errors";
+import { isControlAnswer } from "../lib/pipeline/answers";
 import {
   calibrationFilePath,
   calibrationParameters,
@@ -167,7 +168,13 @@ export = function register(RED: NodeAPI): void {
       const detection = msg.payload;
       if (request.kind === "command") {
         msg.payload = { command: request.command, ...(await runCommand(session, request.command, msg)) };
+        // Handled here: the nodes after must not run the same command again.
+        delete msg["command"];
         showState(session);
+      } else if (request.kind === "inspect" && isControlAnswer(detection)) {
+        // The detector's learning and command answers carry no score: passed on as they are.
+        send(msg);
+        return;
       } else if (request.kind === "sample") {
         const score = readScore(detection);
         const answer = session.addSample(score, sampleLabel(msg["label"], msg["filename"]), new Date());

@@ -5,6 +5,7 @@
  * whole, so a change of what a flow receives fails here.
  */
 import assert from "node:assert/strict";
+import { isControlAnswer } from "../../src/lib/pipeline/answers";
 import { DefectError } from "../../src/lib/errors";
 import {
   acknowledge,
@@ -13,7 +14,6 @@ import {
   DEFAULT_ALARM_OPTIONS,
   describeRule,
   feed,
-  isCalibrationAnswer,
   parseAlarmOptions,
   readCommand,
   readInspection,
@@ -473,8 +473,10 @@ describe("alarm input messages", function () {
   });
 
   it("recognises the threshold node's calibration answers", function () {
-    assert.equal(isCalibrationAnswer({ calibrating: true, count: 3, total: 200, label: "good" }), true);
-    assert.equal(isCalibrationAnswer({ verdict: "OK" }), false);
-    assert.equal(isCalibrationAnswer("calibrating"), false);
+    assert.equal(isControlAnswer({ calibrating: true, count: 3, total: 200, label: "good" }), true);
+    assert.equal(isControlAnswer({ learning: true, count: 3, total: 20 }), true);
+    assert.equal(isControlAnswer({ command: "reset", deleted: false }), true);
+    assert.equal(isControlAnswer({ verdict: "OK" }), false);
+    assert.equal(isControlAnswer("calibrating"), false);
   });
 });

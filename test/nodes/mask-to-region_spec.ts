@@ -111,6 +111,17 @@ describe("defect-mask-to-region node", function () {
     return spy.getCalls().filter((call) => call.thisValue === getNode("m2r")).map((call) => String(call.args[0]));
   }
 
+  it("passes learning, calibration and command answers on untouched", async function () {
+    await load();
+    for (const payload of [{ learning: true, count: 1, total: 20 }, { calibrating: true, count: 3, total: 200, label: "good" }, { command: "calibrate" }]) {
+      const out = nextMessage(getNode("out"));
+      getNode("m2r").receive({ payload } as NodeMessage);
+      const passed = await out;
+      assert.deepEqual(passed.payload, payload);
+      assert.equal(passed["regions"], undefined);
+    }
+  });
+
   it("reports regions in original pixels, most severe first, with a decodable JPEG overlay", async function () {
     await load({ minArea: "0" });
     const out = await send(originalMessage({ image: { buffer: image, width: WIDTH, height: HEIGHT } }));

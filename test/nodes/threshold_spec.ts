@@ -112,6 +112,18 @@ describe("defect-threshold node", function () {
   });
 
   describe("fixed threshold", function () {
+    it("passes the detector's learning and command answers on untouched, and consumes its own commands", async function () {
+      await load({ mode: "sigma", calibrationCount: "3" });
+      const learning = { learning: true, count: 2, total: 20 };
+      const passed = await send({ payload: learning, learn: true });
+      assert.deepEqual(passed.payload, learning);
+      assert.equal(passed["detection"], undefined);
+      assert.deepEqual((await send({ payload: { command: "reset", deleted: false } })).payload, { command: "reset", deleted: false });
+      const own = await send({ command: "reset" });
+      assert.deepEqual(own.payload, { command: "reset", deleted: false });
+      assert.equal(own["command"], undefined, "the nodes after must not run it again");
+    });
+
     it("decides from the detector's score, keeps its payload as msg.detection and masks the map", async function () {
       await load();
       await waitForStatus(thr(), status("ready", { mode: "fixed", threshold: "0.5" }));

@@ -34,11 +34,6 @@ export function readCommand(value: unknown): AlarmCommand | undefined {
   return known;
 }
 
-/** The threshold node answers calibration samples with { calibrating: true, ... }: not a part. */
-export function isCalibrationAnswer(payload: unknown): boolean {
-  return isRecord(payload) && payload["calibrating"] === true;
-}
-
 function readVerdict(payload: unknown): Verdict {
   if (!isRecord(payload)) throw noVerdict(`expected an object from the threshold node, got ${payload === null ? "null" : typeof payload}`);
   const value = payload["verdict"];
