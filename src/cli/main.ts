@@ -7,6 +7,7 @@ import { DefectError, describeError } from "../lib/errors";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type CliIo, type CommandHandler } from "./args";
 import { BENCH_SUMMARY, runBench } from "./bench";
 import { EVAL_SUMMARY, runEval } from "./eval";
+import { PREDICT_SUMMARY, runPredict } from "./predict";
 import { SYNTH_SUMMARY, runSynth } from "./synth";
 
 export type { CliIo } from "./args";
@@ -22,7 +23,7 @@ interface Command {
 const COMMANDS = new Map<string, Command>([
   ["synth", { summary: SYNTH_SUMMARY, run: runSynth }],
   ["eval", { summary: EVAL_SUMMARY, run: runEval }],
-  ["predict", { summary: "run a model on images and write results (coming)" }],
+  ["predict", { summary: PREDICT_SUMMARY, run: runPredict }],
   ["bench", { summary: BENCH_SUMMARY, run: runBench }],
 ]);
 

@@ -55,7 +55,10 @@ export type ErrorCode =
   | "maskSizeMismatch"
   | "noTransformInput"
   // alarm
-  | "noVerdictInput";
+  | "noVerdictInput"
+  // supervised models (classification, YOLO detection, segmentation)
+  | "unknownModelFormat"
+  | "classNamesInvalid";
 
 export type ErrorDetails = Record<string, string | number>;
 

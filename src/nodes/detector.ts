@@ -2,7 +2,7 @@
  * defect-detector: scores the tensor of each message for anomalies. With PatchCore it learns
  * "good" in the flow (messages marked for learning, or a folder at deploy), fits by itself
  * after trainCount images and keeps the learned model in the user directory; with an anomalib
- * export it only inspects.
+ * export or a supervised ONNX model (classes, boxes, segmentation maps) it only inspects.
  */
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from "node-red";
 import { performance } from "node:perf_hooks";
@@ -72,10 +72,24 @@ function readSample(msg: NodeMessageInFlow): Sample {
   return { tensor: readTensor(msg.payload, "msg.payload"), preprocessing: readPreprocessing(msg["preprocessing"], "msg.preprocessing") };
 }
 
+/** Supervised models add what they found; the keys of unsupervised payloads stay as they were. */
+function inspectionPayload(result: InspectionResult, method: string): Record<string, unknown> {
+  if (result.task === undefined) return { score: result.score, method, model: result.model };
+  return {
+    score: result.score,
+    method,
+    task: result.task,
+    ...(result.label === undefined ? {} : { class: result.label }),
+    classes: result.classes ?? [],
+    boxes: result.boxes ?? [],
+    model: result.model,
+  };
+}
+
 function writeInspection(msg: NodeMessage, result: InspectionResult, method: string, mapSize: MapSize, transform: Transform | undefined): void {
   const started = performance.now();
   const map = outputMap(result.map, mapSize, transform);
-  msg.payload = { score: result.score, method, model: result.model };
+  msg.payload = inspectionPayload(result, method);
   if (map === null) delete msg["anomalyMap"];
   // `space` tells downstream nodes (threshold, mask-to-region) whether msg.transform still
   // applies, so they never guess it from sizes that can coincide.
@@ -126,6 +140,7 @@ export = function register(RED: NodeAPI): void {
     status.set("loading");
     const started = openMethod(options, baseDir).then(async (method) => {
       for (const warning of method.kind === "fixed" ? method.warnings : []) node.warn(warning);
+      for (const note of method.kind === "fixed" ? (method.notes ?? []) : []) node.log(note);
       try {
         return await DetectorEngine.open(method, {
           trainCount: options.trainCount,
@@ -140,7 +155,8 @@ export = function register(RED: NodeAPI): void {
     });
     started.then(
       (engine) => {
-        if (!closing && options.trainFolder !== "" && engine.state.kind === "untrained" && options.method !== "anomalib") {
+        const learns = options.method !== "anomalib" && options.method !== "onnx";
+        if (!closing && options.trainFolder !== "" && engine.state.kind === "untrained" && learns) {
           void learnFolder(engine);
         }
       },
@@ -167,6 +183,8 @@ export = function register(RED: NodeAPI): void {
       const request = readRequest(msg);
       if (request.kind === "command") {
         msg.payload = request.command === "fit" ? { command: "fit", model: await engine.fit() } : { command: "reset", deleted: await engine.reset() };
+        // Handled here: a threshold wired after must not reset its calibration too.
+        delete msg["command"];
       } else {
         const sample = readSample(msg);
         if (request.kind === "learn") {
@@ -174,7 +192,8 @@ export = function register(RED: NodeAPI): void {
         } else {
           // Checked before the inspection, so a bad transform costs no inference.
           const transform = readTransform(msg["transform"], sample.tensor);
-          writeInspection(msg, await engine.inspect(sample), engine.methodName, options.mapSize, transform);
+          // The transform also travels into the model: supervised boxes come back in original pixels.
+          writeInspection(msg, await engine.inspect({ ...sample, transform }), engine.methodName, options.mapSize, transform);
         }
       }
       addTiming(msg, "detectorMs", performance.now() - t0);

@@ -49,9 +49,9 @@ export interface PreprocessNodeDef extends NodeDef {
 }
 
 export interface DetectorNodeDef extends NodeDef {
-  /** "unsupervised" (later also "supervised", "few-shot"). */
+  /** "unsupervised" | "supervised" (later also "few-shot"). */
   setting: string;
-  /** "patchcore" | "anomalib". */
+  /** "patchcore" | "padim" | "anomalib" (unsupervised); "onnx" (supervised). */
   method: string;
   /** ONNX backbone with the layers as outputs; relative to the user directory. */
   backbone: string;
@@ -69,8 +69,21 @@ export interface DetectorNodeDef extends NodeDef {
   /** How folder images are preprocessed: preset and square size. */
   folderPreset: string;
   folderSize: string | number;
-  /** anomalib export (method "anomalib"); relative to the user directory. */
+  /** anomalib export (method "anomalib") or supervised model (method "onnx"); relative to the user directory. */
   modelFile: string;
+  /** Supervised: "auto" | "classify" | "detect" | "segment" | "semantic". */
+  task: string;
+  /** Supervised: boxes scoring at or below this are dropped (0..1). */
+  confidence: string | number;
+  /** Supervised: NMS overlap threshold (0..1). */
+  iou: string | number;
+  maxDetections: string | number;
+  /** Supervised classification: classes reported. */
+  topK: string | number;
+  /** Supervised: comma-separated class names in index order; empty = from the names file or the model. */
+  classNames: string;
+  /** Supervised: JSON array/object or one name a line; relative to the user directory. */
+  namesFile: string;
   /** onnxruntime threads per operator; empty or 0 = automatic. */
   threads: string | number;
   /** "original" | "model" | "none". */

@@ -225,6 +225,7 @@ describe("defect-detector node", function () {
 
       const reset = await send({ command: "reset" });
       assert.deepEqual(reset.payload, { command: "reset", deleted: true });
+      assert.equal(reset["command"], undefined, "a threshold wired after must not reset too");
       await assert.rejects(stat(modelFile()), /ENOENT/);
       await expectCaught(msgOf(good[0]!), "notTrained", "no model yet: learn good images first (msg.learn = true)");
       assert.deepEqual((await send({ command: "reset" })).payload, { command: "reset", deleted: false });
@@ -409,7 +410,7 @@ describe("defect-detector node", function () {
       ["a coreset of 2", { coreset: "2" }, "coreset"],
       ["a trainCount of 0", { trainCount: "0" }, "trainCount"],
       ["an unknown method", { method: "svm" }, "method"],
-      ["an unknown setting", { setting: "supervised" }, "setting"],
+      ["an unknown setting", { setting: "few-shot" }, "setting"],
       ["an unknown map size", { mapSize: "huge" }, "mapSize"],
       ["an empty layer name", { layers: "l1,,l2" }, "layers"],
       ["no backbone", { backbone: "" }, "backbone"],
@@ -495,6 +496,7 @@ describe("defect-detector node", function () {
       const defined: EditorKeys<DetectorNodeDef> = {
         name: true, setting: true, method: true, backbone: true, layers: true, coreset: true, maxBank: true, scoringDim: true,
         trainCount: true, trainFolder: true, folderPreset: true, folderSize: true, modelFile: true, threads: true, mapSize: true,
+        task: true, confidence: true, iou: true, maxDetections: true, topK: true, classNames: true, namesFile: true,
       };
       assert.deepEqual(editorDefaultKeys("detector").sort(), Object.keys(defined).sort());
     });

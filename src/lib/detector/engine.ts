@@ -93,7 +93,7 @@ export class DetectorEngine {
     }
     try {
       lease.value.check(sample);
-      return { ...(await lease.value.inspect(sample.tensor)), model: lease.value.info };
+      return { ...(await lease.value.inspect(sample.tensor, sample.transform)), model: lease.value.info };
     } finally {
       lease.release();
     }

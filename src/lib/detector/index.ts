@@ -8,11 +8,15 @@ export {
   DEFAULT_LAYERS,
   DEFAULT_TRAIN_COUNT,
   MAP_SIZES,
+  MAX_DETECTIONS,
+  MAX_TOP_K,
   MAX_TRAIN_COUNT,
   parseDetectorOptions,
   type DetectorOptions,
   type MapSize,
+  type SupervisedConfig,
 } from "./options";
 export { outputMap, readTransform } from "./output-map";
+export { describePreprocess } from "./supervised-method";
 export { checkSample, preprocessDifferences, readPreprocessing, readTensor, shapeOf, type SampleShape } from "./sample";
 export * from "./types";

@@ -8,6 +8,7 @@ import { openAnomalibMethod } from "./anomalib-method";
 import type { DetectorOptions } from "./options";
 import { openPadimMethod } from "./padim-method";
 import { openPatchCoreMethod } from "./patchcore-method";
+import { openSupervisedMethod } from "./supervised-method";
 import type { MethodHandle } from "./types";
 
 /** Folder of learned models under the Node-RED user directory. */
@@ -31,5 +32,13 @@ export async function openMethod(options: DetectorOptions, baseDir: string): Pro
       return openPadimMethod({ setting: options.setting, backbone, layers: options.layers, options: options.padim, session });
     case "anomalib":
       return openAnomalibMethod({ setting: options.setting, modelFile: resolveSourcePath(options.modelFile, baseDir), session });
+    case "onnx":
+      return openSupervisedMethod({
+        setting: options.setting,
+        modelFile: resolveSourcePath(options.modelFile, baseDir),
+        namesFile: options.supervised.namesFile === "" ? "" : resolveSourcePath(options.supervised.namesFile, baseDir),
+        options: options.supervised,
+        session,
+      });
   }
 }

@@ -7,6 +7,7 @@ import { DEFAULT_PATCHCORE_OPTIONS, type PatchCoreOptions } from "../anomaly/pat
 import { DefectError } from "../errors";
 import { parsePreprocessOptions, PRESET_NAMES } from "../image";
 import type { PreprocessOptions } from "../image/types";
+import { DEFAULT_SUPERVISED_OPTIONS, SUPERVISED_TASKS, type TaskChoice } from "../supervised/types";
 import { DETECTOR_SETTINGS, SETTING_METHODS, type DetectorMethod, type DetectorSetting } from "./types";
 
 export const MAP_SIZES = ["original", "model", "none"] as const;
@@ -23,6 +24,26 @@ const MAX_FOLDER_SIZE = 8192;
 const MAX_BANK_SIZE = 10_000_000;
 const MAX_SCORING_DIM = 4096;
 const MAX_THREADS = 64;
+/** Ultralytics' own ceiling for max_det is 300 by default; a few thousand covers dense parts. */
+export const MAX_DETECTIONS = 10_000;
+export const MAX_TOP_K = 1000;
+const TASK_CHOICES: readonly TaskChoice[] = ["auto", ...SUPERVISED_TASKS];
+
+/** Supervised models (setting "supervised", method "onnx"): decoding and class names. */
+export interface SupervisedConfig {
+  task: TaskChoice;
+  /** Boxes scoring at or below this are dropped (0..1). */
+  confidence: number;
+  /** Overlap above which NMS drops the lower-scoring box of a class (0..1). */
+  iou: number;
+  maxDetections: number;
+  /** Classes reported for classification models. */
+  topK: number;
+  /** From the editor (comma list); wins over the names file and the model's metadata. */
+  classNames: string[] | undefined;
+  /** Sidecar names file as configured; "" = none. */
+  namesFile: string;
+}
 
 export interface DetectorOptions {
   setting: DetectorSetting;
@@ -39,8 +60,9 @@ export interface DetectorOptions {
   trainFolder: string;
   /** How images from the training folder become tensors. */
   folderPreprocess: PreprocessOptions;
-  /** anomalib export path as configured. */
+  /** anomalib export or supervised ONNX model, path as configured. */
   modelFile: string;
+  supervised: SupervisedConfig;
   /** onnxruntime threads per operator; undefined lets onnxruntime choose. */
   threads: number | undefined;
   mapSize: MapSize;
@@ -82,6 +104,37 @@ function fraction(option: string, value: unknown, fallback: number): number {
   return n;
 }
 
+/** A probability threshold in [0, 1]. */
+function unitInterval(option: string, value: unknown, fallback: number): number {
+  const raw = text(value);
+  if (raw === "") return fallback;
+  const n = Number(raw);
+  if (!(Number.isFinite(n) && n >= 0 && n <= 1)) throw invalid(option, "a number from 0 to 1", value);
+  return n;
+}
+
+/** Class names as a comma list, index order; undefined when empty (names come from elsewhere). */
+function parseClassNames(value: unknown): string[] | undefined {
+  const raw = text(value);
+  if (raw === "") return undefined;
+  const names = raw.split(",").map((n) => n.trim());
+  if (names.some((n) => n === "")) throw invalid("classNames", "a comma-separated list of class names in class-index order, none empty", value);
+  return names;
+}
+
+function parseSupervised(input: Record<string, unknown>): SupervisedConfig {
+  const defaults = DEFAULT_SUPERVISED_OPTIONS;
+  return {
+    task: oneOf("task", input["task"], TASK_CHOICES, "auto"),
+    confidence: unitInterval("confidence", input["confidence"], defaults.confidence),
+    iou: unitInterval("iou", input["iou"], defaults.iou),
+    maxDetections: integer("maxDetections", input["maxDetections"], 1, MAX_DETECTIONS, defaults.maxDetections),
+    topK: integer("topK", input["topK"], 1, MAX_TOP_K, defaults.topK),
+    classNames: parseClassNames(input["classNames"]),
+    namesFile: text(input["namesFile"]),
+  };
+}
+
 function parseLayers(value: unknown): string[] {
   const raw = text(value);
   if (raw === "") return [...DEFAULT_LAYERS];
@@ -120,10 +173,11 @@ export function parseDetectorOptions(input: Record<string, unknown>): DetectorOp
     trainFolder: text(input["trainFolder"]),
     folderPreprocess: parsePreprocessOptions({ preset: folderPreset, width: folderSize, height: folderSize }),
     modelFile: text(input["modelFile"]),
+    supervised: parseSupervised(input),
     threads: threadsValue === 0 ? undefined : threadsValue,
     mapSize: oneOf("mapSize", input["mapSize"], MAP_SIZES, "original"),
   };
-  if (method === "anomalib") requirePath("modelFile", options.modelFile, method);
+  if (method === "anomalib" || method === "onnx") requirePath("modelFile", options.modelFile, method);
   else requirePath("backbone", options.backbone, method);
   return options;
 }

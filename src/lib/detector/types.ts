@@ -5,21 +5,24 @@
  */
 import type { StageTimings } from "../anomaly/types";
 import type { DefectError } from "../errors";
-import type { PreprocessOptions, ScoreMap, Tensor } from "../image/types";
+import type { PreprocessOptions, ScoreMap, Tensor, Transform } from "../image/types";
+import type { Box, ClassScore, SupervisedTask } from "../supervised/types";
 
 /**
- * The problem the detector solves. Only "unsupervised" (learn "good", flag what differs) is
- * offered; "supervised" (known defect classes) and "few-shot" are planned as further members.
+ * The problem the detector solves: "unsupervised" learns "good" and flags what differs;
+ * "supervised" runs a model trained elsewhere on labelled defect classes (classification,
+ * detection, segmentation). "few-shot" is planned as a further member.
  */
-export const DETECTOR_SETTINGS = ["unsupervised"] as const;
+export const DETECTOR_SETTINGS = ["unsupervised", "supervised"] as const;
 export type DetectorSetting = (typeof DETECTOR_SETTINGS)[number];
 
-export const DETECTOR_METHODS = ["patchcore", "padim", "anomalib"] as const;
+export const DETECTOR_METHODS = ["patchcore", "padim", "anomalib", "onnx"] as const;
 export type DetectorMethod = (typeof DETECTOR_METHODS)[number];
 
 /** The methods each setting offers, first = default. */
 export const SETTING_METHODS: Readonly<Record<DetectorSetting, readonly DetectorMethod[]>> = {
   unsupervised: ["patchcore", "padim", "anomalib"],
+  supervised: ["onnx"],
 };
 
 /** One image as the detector receives it from the preprocess stage. */
@@ -27,6 +30,8 @@ export interface Sample {
   tensor: Tensor;
   /** The options the tensor was made with, when the message says (msg.preprocessing). */
   preprocessing: PreprocessOptions | undefined;
+  /** How the tensor was cut from the original image (msg.transform), for results in original pixels. */
+  transform?: Transform | undefined;
 }
 
 /** Plain JSON describing the model that answered, for msg.payload.model. */
@@ -38,13 +43,22 @@ export interface Inspection {
   map: ScoreMap | null;
   /** Stage split where the method has one. */
   timings: Partial<StageTimings>;
+  /** Supervised models only: what the model does, and what it found. */
+  task?: SupervisedTask;
+  /** Top-k classes (classification) or the defect classes present (semantic segmentation). */
+  classes?: ClassScore[];
+  /** Detections in original image pixels when the sample had a transform, else tensor pixels. */
+  boxes?: Box[];
+  /** Name of the top class, top defect class or highest-scoring box; absent when there is none. */
+  label?: string;
 }
 
 export interface DetectorModel {
   readonly info: ModelInfo;
   /** Throws inputShapeMismatch or preprocessMismatch when `sample` is not comparable with what was learned. */
   check(sample: Sample): void;
-  inspect(tensor: Tensor): Promise<Inspection>;
+  /** `transform` maps results that have coordinates (boxes) back to the original image. */
+  inspect(tensor: Tensor, transform?: Transform): Promise<Inspection>;
   release(): Promise<void>;
 }
 
@@ -83,6 +97,8 @@ export interface FixedMethod {
   readonly model: DetectorModel;
   /** Things worth a warning in the log (assumptions the loader made). */
   readonly warnings: readonly string[];
+  /** Facts worth a line in the log at deploy (what the model is, how to preprocess for it). */
+  readonly notes?: readonly string[];
   release(): Promise<void>;
 }
 
