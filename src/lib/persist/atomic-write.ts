@@ -2,10 +2,12 @@
  * Writing a file so that readers only ever see the old content or the complete new content:
  * the bytes go to a temporary file in the same folder (rename is atomic only within one file
  * system), are flushed to disk, and the temporary file is then renamed over the target. A crash
- * or a failed write leaves the previous file as it was.
+ * or a failed write leaves the previous file as it was. A temporary file left by a writer that
+ * was killed is removed by the next write of the same target, so crashes do not pile up copies
+ * of a 250 MB memory bank.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, open, rename, rm, type FileHandle } from "node:fs/promises";
+import { mkdir, open, readdir, rename, rm, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { DefectError, describeError } from "../errors";
 import { errnoCode } from "../source/read-file";
@@ -20,6 +22,44 @@ export type ByteChunks = Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
 export function tempPathFor(path: string): string {
   const id = randomBytes(TEMP_ID_BYTES).toString("hex");
   return join(dirname(path), `.${basename(path)}.${process.pid}.${id}${TEMP_SUFFIX}`);
+}
+
+/** Temporary files of writes running in this process now: any other one with our pid is a leftover. */
+const writing = new Set<string>();
+const TEMP_MIDDLE = new RegExp(`^(\\d+)\\.[0-9a-f]{${TEMP_ID_BYTES * 2}}$`);
+
+/** Signal 0 only checks that the process exists; EPERM means it does, under another user. */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return errnoCode(error) === "EPERM";
+  }
+}
+
+/**
+ * The writer of `name`'s temporary file is gone: another pid that no longer runs, or our own pid
+ * (a restarted process can get its predecessor's pid) on a file this process is not writing. A
+ * writer still alive, e.g. a second Node-RED on the same folder, keeps its file.
+ */
+function isLeftover(folder: string, target: string, name: string): boolean {
+  const prefix = `.${target}.`;
+  if (!name.startsWith(prefix) || !name.endsWith(TEMP_SUFFIX)) return false;
+  const pid = TEMP_MIDDLE.exec(name.slice(prefix.length, -TEMP_SUFFIX.length))?.[1];
+  if (pid === undefined) return false;
+  const owner = Number(pid);
+  return owner === process.pid ? !writing.has(join(folder, name)) : !processAlive(owner);
+}
+
+/** Best effort: a leftover that cannot be removed now is tried again at the next write. */
+async function removeLeftovers(path: string): Promise<void> {
+  const folder = dirname(path);
+  const target = basename(path);
+  const names = await readdir(folder).catch(() => []);
+  for (const name of names) {
+    if (isLeftover(folder, target, name)) await rm(join(folder, name), { force: true }).catch(() => undefined);
+  }
 }
 
 async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
@@ -51,8 +91,10 @@ export async function writeFileAtomic(path: string, chunks: ByteChunks): Promise
   const folder = dirname(path);
   const temp = tempPathFor(path);
   let handle: FileHandle | undefined;
+  writing.add(temp);
   try {
     await mkdir(folder, { recursive: true });
+    await removeLeftovers(path);
     handle = await open(temp, "wx");
     for await (const chunk of chunks) await writeAll(handle, chunk);
     await handle.sync();
@@ -65,6 +107,8 @@ export async function writeFileAtomic(path: string, chunks: ByteChunks): Promise
     if (error instanceof DefectError) throw error;
     const reason = errnoCode(error) ?? describeError(error);
     throw new DefectError("fileWriteFailed", `Could not write ${path}: ${describeError(error)}`, { path, reason }, { cause: error });
+  } finally {
+    writing.delete(temp);
   }
   await syncFolder(folder);
 }

@@ -59,5 +59,7 @@ export async function loadImageBytes(value: unknown, limits: DecodeLimits, where
 export function describeType(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "array";
+  // Otherwise "object": a zero-byte file or frame would read as if no Buffer had been sent.
+  if (value instanceof Uint8Array && value.length === 0) return "empty Buffer";
   return typeof value;
 }
