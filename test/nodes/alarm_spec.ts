@@ -48,7 +48,7 @@ function translate(key: string, params?: Record<string, unknown>): string {
     entry = typeof entry === "object" && entry !== null ? (entry as Record<string, unknown>)[part] : undefined;
   }
   if (typeof entry !== "string") return key;
-  return entry.replace(/__(\w+)__/g, (whole, name: string) => (params !== undefined && name in params ? String(params[name]) : whole));
+  return entry.replace(/__(\w+?)__/g, (whole, name: string) => (params !== undefined && name in params ? String(params[name]) : whole));
 }
 
 const node = (RED: NodeAPI): void => {
