@@ -5,6 +5,7 @@
  */
 import { DefectError, describeError } from "../lib/errors";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type CliIo, type CommandHandler } from "./args";
+import { BANK_SUMMARY, runBank } from "./bank";
 import { BENCH_SUMMARY, runBench } from "./bench";
 import { EVAL_SUMMARY, runEval } from "./eval";
 import { PREDICT_SUMMARY, runPredict } from "./predict";
@@ -25,6 +26,7 @@ const COMMANDS = new Map<string, Command>([
   ["eval", { summary: EVAL_SUMMARY, run: runEval }],
   ["predict", { summary: PREDICT_SUMMARY, run: runPredict }],
   ["bench", { summary: BENCH_SUMMARY, run: runBench }],
+  ["bank", { summary: BANK_SUMMARY, run: runBank }],
 ]);
 
 const HELP_WORDS = new Set(["help", "--help", "-h"]);

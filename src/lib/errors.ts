@@ -58,7 +58,11 @@ export type ErrorCode =
   | "noVerdictInput"
   // supervised models (classification, YOLO detection, segmentation)
   | "unknownModelFormat"
-  | "classNamesInvalid";
+  | "classNamesInvalid"
+  // detector: learning on the line (confirmed parts, versions)
+  | "unknownPart"
+  | "learningStopped"
+  | "noPreviousVersion";
 
 export type ErrorDetails = Record<string, string | number>;
 

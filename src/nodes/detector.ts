@@ -27,9 +27,11 @@ import type { Transform } from "../lib/image/types";
 import { DefectError } from "../lib/errors";
 import { DEFAULT_MAX_PIXELS } from "../lib/image";
 import { resolveSourcePath } from "../lib/source/read-file";
+import { attachDetectorController, detachDetectorController, registerDetectorAdmin, type LearningAction } from "./detector-admin";
+import { driftHigh, learningJson, readRequest, runCommand, type Command } from "./detector-online";
 import { createErrorRouter, translateError } from "./shared/errors";
 import { handleInput, rejectInput } from "./shared/input";
-import { addTiming } from "./shared/message";
+import { addTiming, isRecord } from "./shared/message";
 import { baseDirectory } from "./shared/settings";
 import { createStatus, type StatusLook } from "./shared/status";
 import type { DetectorNodeDef } from "./types";
@@ -37,8 +39,8 @@ import type { DetectorNodeDef } from "./types";
 const TYPE = "defect-detector";
 /** Node-RED allows a close handler 15 s; what is left after this goes to releasing sessions. */
 const CLOSE_WAIT_MS = 10_000;
-const COMMANDS = ["fit", "reset"] as const;
-type Command = (typeof COMMANDS)[number];
+/** Editor buttons and the commands they are. */
+const ACTION_COMMANDS: Record<LearningAction, Command> = { start: "start-learning", stop: "stop-learning", reset: "reset", rollback: "rollback" };
 
 const STATES = {
   loading: { fill: "grey", shape: "ring" },
@@ -46,27 +48,12 @@ const STATES = {
   learning: { fill: "blue", shape: "dot" },
   fitting: { fill: "blue", shape: "ring" },
   ready: { fill: "green", shape: "dot" },
+  stopped: { fill: "green", shape: "ring" },
+  drift: { fill: "yellow", shape: "dot" },
   mismatch: { fill: "red", shape: "ring" },
   fileError: { fill: "red", shape: "ring" },
   error: { fill: "red", shape: "ring" },
 } as const satisfies Record<string, StatusLook>;
-
-type Request = { kind: "command"; command: Command } | { kind: "learn" } | { kind: "inspect" };
-
-function readRequest(msg: NodeMessageInFlow): Request {
-  const command = msg["command"];
-  if (command !== undefined) {
-    const known = COMMANDS.find((c) => c === command);
-    if (known === undefined) {
-      throw new DefectError("invalidOption", `msg.command must be one of ${COMMANDS.join(", ")}, got ${JSON.stringify(command)}`, {
-        option: "msg.command",
-        value: String(command),
-      });
-    }
-    return { kind: "command", command: known };
-  }
-  return msg["learn"] === true || msg.topic === "learn" ? { kind: "learn" } : { kind: "inspect" };
-}
 
 function readSample(msg: NodeMessageInFlow): Sample {
   return { tensor: readTensor(msg.payload, "msg.payload"), preprocessing: readPreprocessing(msg["preprocessing"], "msg.preprocessing") };
@@ -74,7 +61,9 @@ function readSample(msg: NodeMessageInFlow): Sample {
 
 /** Supervised models add what they found; the keys of unsupervised payloads stay as they were. */
 function inspectionPayload(result: InspectionResult, method: string): Record<string, unknown> {
-  if (result.task === undefined) return { score: result.score, method, model: result.model };
+  if (result.task === undefined) {
+    return { score: result.score, method, model: result.model, ...(result.drift === undefined ? {} : { drift: result.drift }) };
+  }
   return {
     score: result.score,
     method,
@@ -117,6 +106,8 @@ export = function register(RED: NodeAPI): void {
     const modelPath = modelFilePath(baseDir, node.id);
     let closing = false;
     let reportedBlock: DefectError | undefined;
+    /** Known once started; the status of a ready node depends on its learning state. */
+    let engine: DetectorEngine | undefined;
 
     function showState(state: DetectorState): void {
       switch (state.kind) {
@@ -132,8 +123,24 @@ export = function register(RED: NodeAPI): void {
           if (reportedBlock !== state.error) node.error(translateError(RED, TYPE, state.error));
           reportedBlock = state.error;
           return;
+        case "ready":
+          showReady(engine);
+          return;
         default:
           status.set(state.kind);
+      }
+    }
+
+    /** Ready, with what learning on the line says: stopped, or drifting. */
+    function showReady(current: DetectorEngine | undefined): void {
+      const learning = current?.learning;
+      if (learning !== undefined && driftHigh(learning, options.online.driftRatio)) {
+        const ratio = (learning.drift?.ratio ?? 0).toFixed(2);
+        status.setText("drift", RED._(`${TYPE}.status.drift`, { ratio }));
+      } else if (learning !== undefined && !learning.learning && options.method === "patchcore") {
+        status.set("stopped");
+      } else {
+        status.set("ready");
       }
     }
 
@@ -145,6 +152,9 @@ export = function register(RED: NodeAPI): void {
         return await DetectorEngine.open(method, {
           trainCount: options.trainCount,
           modelPath,
+          keepVersions: options.keepVersions,
+          online: options.online,
+          learning: options.learning,
           onState: showState,
           onReleaseError: (error) => node.warn(translateError(RED, TYPE, error).message),
         });
@@ -154,10 +164,20 @@ export = function register(RED: NodeAPI): void {
       }
     });
     started.then(
-      (engine) => {
+      (opened) => {
+        engine = opened;
+        showState(opened.state);
+        attachDetectorController(node, {
+          state: () => ({ ...learningJson(opened.learning), state: opened.state.kind }),
+          act: async (action) => {
+            const answer = await runCommand(opened, ACTION_COMMANDS[action]);
+            showState(opened.state);
+            return { action, ...answer, state: learningJson(opened.learning) };
+          },
+        });
         const learns = options.method !== "anomalib" && options.method !== "onnx";
-        if (!closing && options.trainFolder !== "" && engine.state.kind === "untrained" && learns) {
-          void learnFolder(engine);
+        if (!closing && options.trainFolder !== "" && opened.state.kind === "untrained" && learns) {
+          void learnFolder(opened);
         }
       },
       (error: unknown) => errors.config(error),
@@ -182,9 +202,16 @@ export = function register(RED: NodeAPI): void {
       const t0 = performance.now();
       const request = readRequest(msg);
       if (request.kind === "command") {
-        msg.payload = request.command === "fit" ? { command: "fit", model: await engine.fit() } : { command: "reset", deleted: await engine.reset() };
+        msg.payload = await runCommand(engine, request.command);
         // Handled here: a threshold wired after must not reset its calibration too.
         delete msg["command"];
+      } else if (request.kind === "confirm") {
+        // The image is optional: a verdict on an earlier inspection needs only its part id, and a
+        // dashboard button's payload (a string, a timestamp) is not an image.
+        const sample = isRecord(msg.payload) && "data" in msg.payload ? readSample(msg) : undefined;
+        msg.payload = await engine.confirm({ verdict: request.verdict, partId: request.partId, sample });
+        // Handled here: a threshold wired after must not take the verdict for a calibration sample.
+        delete msg["confirm"];
       } else {
         const sample = readSample(msg);
         if (request.kind === "learn") {
@@ -193,7 +220,7 @@ export = function register(RED: NodeAPI): void {
           // Checked before the inspection, so a bad transform costs no inference.
           const transform = readTransform(msg["transform"], sample.tensor);
           // The transform also travels into the model: supervised boxes come back in original pixels.
-          writeInspection(msg, await engine.inspect({ ...sample, transform }), engine.methodName, options.mapSize, transform);
+          writeInspection(msg, await engine.inspect({ ...sample, transform }, request.partId), engine.methodName, options.mapSize, transform);
         }
       }
       addTiming(msg, "detectorMs", performance.now() - t0);
@@ -204,6 +231,7 @@ export = function register(RED: NodeAPI): void {
 
     node.on("close", (removed: boolean, done: () => void) => {
       closing = true;
+      detachDetectorController(node);
       started
         .then(
           (engine) => engine.close(CLOSE_WAIT_MS),
@@ -218,4 +246,5 @@ export = function register(RED: NodeAPI): void {
   }
 
   RED.nodes.registerType(TYPE, DetectorNode);
+  registerDetectorAdmin(RED, TYPE);
 };

@@ -88,4 +88,14 @@ export interface DetectorNodeDef extends NodeDef {
   threads: string | number;
   /** "original" | "model" | "none". */
   mapSize: string;
+  /** Learning on the line (PatchCore): whether confirmations and learned images are taken at deploy. */
+  learning: boolean | string;
+  /** Inspections remembered by msg.partId for a later verdict (M). */
+  recentParts: string | number;
+  /** Previous versions of the saved model kept for rollback. */
+  keepVersions: string | number;
+  /** Confirmed-good parts in the drift window (W). */
+  driftWindow: string | number;
+  /** Drift ratio above which the status turns yellow. */
+  driftRatio: string | number;
 }

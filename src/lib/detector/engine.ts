@@ -8,15 +8,23 @@
  */
 import { setTimeout as delay } from "node:timers/promises";
 import { DefectError, isDefectError } from "../errors";
-import { deleteFile } from "../persist";
-import { ModelSlot } from "./model-slot";
-import type { DetectorModel, DetectorState, Inspection, LearningRound, MethodHandle, ModelInfo, Sample } from "./types";
+import type { DriftReport } from "./drift";
+import { ModelSlot, type Lease } from "./model-slot";
+import { DEFAULT_KEEP_VERSIONS, ModelVersions } from "./model-versions";
+import { DEFAULT_ONLINE_CONFIG, isOnline, OnlineLearner, type ConfirmAnswer, type Confirmation, type OnlineConfig } from "./online-learner";
+import type { DetectorModel, DetectorState, Inspection, LearningRound, MethodHandle, ModelInfo, OnlineCounts, Sample } from "./types";
 
 export interface EngineOptions {
   /** Learned images after which a round is fitted without being asked. */
   trainCount: number;
   /** Where a learning method's model is saved and loaded. */
   modelPath: string;
+  /** Previous versions of the saved model kept for rollback (default 5). */
+  keepVersions?: number;
+  /** Learning on the line (PatchCore): parts remembered, drift window and ratio. */
+  online?: OnlineConfig;
+  /** Whether learning (msg.learn, confirmations) is on at start (default true). */
+  learning?: boolean;
   onState(state: DetectorState): void;
   /** A model failed to release (logged, never thrown: it happens after the work it did). */
   onReleaseError(error: unknown): void;
@@ -36,6 +44,18 @@ export interface LabelledSample {
 
 export interface InspectionResult extends Inspection {
   model: ModelInfo;
+  /** Models that learn on the line: the drift indicator. */
+  drift?: DriftReport;
+}
+
+/** What the editor shows of learning: the counts are null without a model that learns on the line. */
+export interface LearningState {
+  learning: boolean;
+  method: string;
+  counts: OnlineCounts | null;
+  drift: DriftReport | null;
+  /** Inspections remembered for a later verdict. */
+  recentParts: number;
 }
 
 export class DetectorEngine {
@@ -47,12 +67,19 @@ export class DetectorEngine {
   private closed = false;
   /** Aborted on close: stops a running fit instead of waiting for it. */
   private readonly stop = new AbortController();
+  private readonly versions: ModelVersions;
+  private readonly learner: OnlineLearner;
+  private learningOn: boolean;
 
   private constructor(
     private readonly method: MethodHandle,
     private readonly options: EngineOptions,
   ) {
     this.slot = new ModelSlot(options.onReleaseError);
+    this.versions = new ModelVersions(options.modelPath, options.keepVersions ?? DEFAULT_KEEP_VERSIONS);
+    this.learningOn = options.learning ?? true;
+    const queue = <T>(job: () => Promise<T>): Promise<T> => this.exclusive(job);
+    this.learner = new OnlineLearner(options.online ?? DEFAULT_ONLINE_CONFIG, this.versions, queue, () => this.slot.value, options.onReleaseError);
   }
 
   /**
@@ -86,21 +113,86 @@ export class DetectorEngine {
     return this.method.method;
   }
 
-  async inspect(sample: Sample): Promise<InspectionResult> {
-    const lease = this.slot.acquire();
-    if (lease === undefined) {
-      throw this.blocked ?? new DefectError("notTrained", "no model yet: learn good images first (msg.learn = true)", { trainCount: this.options.trainCount });
-    }
+  /** `partId`: remember the part's features for a later verdict (models that learn on the line). */
+  async inspect(sample: Sample, partId?: string): Promise<InspectionResult> {
+    const lease = this.lease();
     try {
-      lease.value.check(sample);
-      return { ...(await lease.value.inspect(sample.tensor, sample.transform)), model: lease.value.info };
+      const model = lease.value;
+      model.check(sample);
+      const inspection = isOnline(model) ? await this.learner.inspect(model, sample, partId) : await model.inspect(sample.tensor, sample.transform);
+      return { ...inspection, model: model.info };
     } finally {
       lease.release();
     }
   }
 
+  /** An operator's verdict on an inspected part (or an image): it goes to the good or defect bank. */
+  async confirm(request: Confirmation): Promise<ConfirmAnswer> {
+    this.requireLearningOn();
+    const lease = this.lease();
+    try {
+      const model = lease.value;
+      if (!isOnline(model)) {
+        throw new DefectError("learningUnsupported", `method ${this.method.method} cannot learn confirmed parts on the line (PatchCore can)`, {
+          method: this.method.method,
+        });
+      }
+      return await this.learner.confirm(model, request);
+    } finally {
+      lease.release();
+    }
+  }
+
+  /** Restores the previous saved version, byte for byte, and answers with it. */
+  rollback(): Promise<ModelInfo | null> {
+    return this.exclusive(async () => {
+      const method = this.learningMethod();
+      if (!(await this.versions.rollback())) {
+        const path = this.versions.history[0] ?? this.options.modelPath;
+        throw new DefectError("noPreviousVersion", `there is no previous version to roll back to (${path} does not exist)`, { path });
+      }
+      this.blocked = undefined;
+      try {
+        this.slot.replace(await method.load(this.options.modelPath));
+      } catch (error) {
+        if (!isDefectError(error)) throw error;
+        this.slot.replace(undefined);
+        this.blocked = error;
+      } finally {
+        this.emit();
+      }
+      return this.slot.value?.info ?? null;
+    });
+  }
+
+  /** Starts or stops learning: while stopped, learned images and verdicts are refused. */
+  setLearning(on: boolean): void {
+    this.learningMethod();
+    this.learningOn = on;
+    this.emit();
+  }
+
+  get learning(): LearningState {
+    const model = this.slot.value;
+    const online = model !== undefined && isOnline(model) ? model.online : undefined;
+    return {
+      learning: this.learningOn && this.method.kind === "learning",
+      method: this.method.method,
+      counts: online?.counts() ?? null,
+      drift: online === undefined ? null : this.learner.drift(online),
+      recentParts: this.learner.recent.size,
+    };
+  }
+
+  /** Resolves once background refreshes are done and every confirmed part is saved. */
+  async settled(): Promise<void> {
+    const model = this.slot.value;
+    if (model !== undefined && isOnline(model)) await this.learner.idle(model.online);
+  }
+
   /** Adds a good image; the image that completes the round waits for the fit. */
   learn(sample: Sample): Promise<LearnProgress> {
+    this.requireLearningOn();
     return this.exclusive(async () => {
       const round = await this.openRound();
       // A round replaces the model, so it must be comparable with it: one stray image of another
@@ -155,8 +247,10 @@ export class DetectorEngine {
       this.round = undefined;
       this.blocked = undefined;
       this.slot.replace(undefined);
+      this.learner.recent.clear();
       try {
-        return await deleteFile(this.options.modelPath);
+        // Kept as the newest previous version: a reset can be rolled back too.
+        return await this.versions.discard();
       } finally {
         this.emit();
       }
@@ -185,6 +279,23 @@ export class DetectorEngine {
     await this.slot.close();
     if (finished) await releaseRest();
     else void drained.then(releaseRest).catch(this.options.onReleaseError);
+  }
+
+  private lease(): Lease<DetectorModel> {
+    const lease = this.slot.acquire();
+    if (lease === undefined) {
+      throw this.blocked ?? new DefectError("notTrained", "no model yet: learn good images first (msg.learn = true)", { trainCount: this.options.trainCount });
+    }
+    return lease;
+  }
+
+  private requireLearningOn(): void {
+    this.learningMethod();
+    if (!this.learningOn) {
+      throw new DefectError("learningStopped", 'learning is stopped: send msg.command "start-learning" (or use the editor) to learn again', {
+        method: this.method.method,
+      });
+    }
   }
 
   private learningMethod(): Extract<MethodHandle, { kind: "learning" }> {
@@ -221,7 +332,7 @@ export class DetectorEngine {
         return fitted.model.info;
       }
       this.slot.replace(fitted.model);
-      await fitted.save(this.options.modelPath);
+      await this.versions.commit((path) => fitted.save(path));
       return fitted.model.info;
     } finally {
       await round.release();

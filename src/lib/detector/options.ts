@@ -9,6 +9,10 @@ import { parsePreprocessOptions, PRESET_NAMES } from "../image";
 import type { PreprocessOptions } from "../image/types";
 import { DEFAULT_SUPERVISED_OPTIONS, SUPERVISED_TASKS, type TaskChoice } from "../supervised/types";
 import { DETECTOR_SETTINGS, SETTING_METHODS, type DetectorMethod, type DetectorSetting } from "./types";
+import { DEFAULT_DRIFT_RATIO, DEFAULT_DRIFT_WINDOW } from "./drift";
+import { DEFAULT_KEEP_VERSIONS, MAX_KEEP_VERSIONS } from "./model-versions";
+import type { OnlineConfig } from "./online-learner";
+import { DEFAULT_RECENT_PARTS, MAX_RECENT_PARTS } from "./recent-parts";
 
 export const MAP_SIZES = ["original", "model", "none"] as const;
 export type MapSize = (typeof MAP_SIZES)[number];
@@ -28,6 +32,7 @@ const MAX_THREADS = 64;
 export const MAX_DETECTIONS = 10_000;
 export const MAX_TOP_K = 1000;
 const TASK_CHOICES: readonly TaskChoice[] = ["auto", ...SUPERVISED_TASKS];
+const MAX_DRIFT_WINDOW = 10_000;
 
 /** Supervised models (setting "supervised", method "onnx"): decoding and class names. */
 export interface SupervisedConfig {
@@ -66,6 +71,12 @@ export interface DetectorOptions {
   /** onnxruntime threads per operator; undefined lets onnxruntime choose. */
   threads: number | undefined;
   mapSize: MapSize;
+  /** Learning on the line: parts remembered for a verdict, drift window and warning ratio. */
+  online: OnlineConfig;
+  /** Previous versions of the saved model kept for rollback. */
+  keepVersions: number;
+  /** Whether learning is on at deploy (msg.command "start-learning"/"stop-learning" change it). */
+  learning: boolean;
 }
 
 function text(value: unknown): string {
@@ -111,6 +122,22 @@ function unitInterval(option: string, value: unknown, fallback: number): number 
   const n = Number(raw);
   if (!(Number.isFinite(n) && n >= 0 && n <= 1)) throw invalid(option, "a number from 0 to 1", value);
   return n;
+}
+
+/** A ratio above 1: a drift warning at or below 1 would fire on every normal day. */
+function ratioAboveOne(option: string, value: unknown, fallback: number): number {
+  const raw = text(value);
+  if (raw === "") return fallback;
+  const n = Number(raw);
+  if (!(Number.isFinite(n) && n > 1)) throw invalid(option, "a number above 1", value);
+  return n;
+}
+
+function flag(option: string, value: unknown, fallback: boolean): boolean {
+  const raw = text(value);
+  if (raw === "") return fallback;
+  if (raw === "true" || raw === "false") return raw === "true";
+  throw invalid(option, "true or false", value);
 }
 
 /** Class names as a comma list, index order; undefined when empty (names come from elsewhere). */
@@ -176,6 +203,13 @@ export function parseDetectorOptions(input: Record<string, unknown>): DetectorOp
     supervised: parseSupervised(input),
     threads: threadsValue === 0 ? undefined : threadsValue,
     mapSize: oneOf("mapSize", input["mapSize"], MAP_SIZES, "original"),
+    online: {
+      recentParts: integer("recentParts", input["recentParts"], 1, MAX_RECENT_PARTS, DEFAULT_RECENT_PARTS),
+      driftWindow: integer("driftWindow", input["driftWindow"], 1, MAX_DRIFT_WINDOW, DEFAULT_DRIFT_WINDOW),
+      driftRatio: ratioAboveOne("driftRatio", input["driftRatio"], DEFAULT_DRIFT_RATIO),
+    },
+    keepVersions: integer("keepVersions", input["keepVersions"], 0, MAX_KEEP_VERSIONS, DEFAULT_KEEP_VERSIONS),
+    learning: flag("learning", input["learning"], true),
   };
   if (method === "anomalib" || method === "onnx") requirePath("modelFile", options.modelFile, method);
   else requirePath("backbone", options.backbone, method);

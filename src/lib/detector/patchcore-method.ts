@@ -2,16 +2,17 @@
  * PatchCore for the detector: learning rounds that end in a memory bank (built on a worker
  * thread), saved and loaded with a record of what it was learned with.
  */
-import { memoryBankFrom, saveMemoryBank } from "../anomaly/patchcore/bank-store";
-import { PatchCoreScorer, type MemoryBank, type PatchCoreOptions } from "../anomaly/patchcore/patchcore";
-import { createPatchCoreModel } from "../anomaly/patchcore/trainer";
+import type { MemoryBank, PatchCoreOptions } from "../anomaly/patchcore/patchcore";
 import { DefectError } from "../errors";
 import type { PatchExtractor } from "../features/extractor";
 import { principalSubspace } from "../linalg/subspace";
 import type { SessionOptions } from "../onnx";
-import { detectorModel, learnedRecord, openBackboneContext, type BackboneMethodConfig } from "./backbone-context";
-import { learnedRecordMetadata } from "./learned-record";
+import { learnedRecord, openBackboneContext, type BackboneMethodConfig } from "./backbone-context";
+import { emptyDrift } from "./drift";
 import { buildBankOffThread } from "./off-thread";
+import { OnlineBank } from "./online-bank";
+import { onlinePatchCoreModel } from "./online-model";
+import { freshCounters, onlineBankFrom } from "./online-store";
 import { checkSample, shapeOf, type SampleShape } from "./sample";
 import type { FittedModel, LearningMethod, LearningRound } from "./types";
 
@@ -53,13 +54,12 @@ export async function openPatchCoreMethod(config: PatchCoreMethodConfig): Promis
       async fit(signal): Promise<FittedModel> {
         if (first === undefined) throw new DefectError("notTrained", "nothing to fit: no good image has been learned yet", { count: 0 });
         const bank = await buildBankOffThread(chunks, dim, options, session, signal);
-        const scorer = await PatchCoreScorer.open(bank, options, session);
+        const empty = new Float32Array(0);
+        const online = await OnlineBank.open({ bank, pending: empty, defect: empty, counters: freshCounters(), drift: emptyDrift() }, options, session);
         const record = learnedRecord(context.learnedWith, first, chunks.length, options);
         owned = false;
-        return {
-          model: detectorModel(extractor, createPatchCoreModel(extractor, scorer), record, { bankSize: bank.size }),
-          save: (path) => saveMemoryBank(path, bank, learnedRecordMetadata(record)),
-        };
+        const model = onlinePatchCoreModel(extractor, online, record);
+        return { model, save: (path) => model.online.save(path, 1) };
       },
       async release() {
         chunks.length = 0;
@@ -74,11 +74,11 @@ export async function openPatchCoreMethod(config: PatchCoreMethodConfig): Promis
     startRound: async () => createRound(await context.openExtractor()),
     async load(path) {
       const { file, record } = await context.readChecked(path);
-      const bank = await withProjection(memoryBankFrom(file, path).bank, options, session);
+      const snapshot = onlineBankFrom(file, path);
+      const bank = await withProjection(snapshot.bank, options, session);
       const extractor = await context.openExtractor();
       try {
-        const scorer = await PatchCoreScorer.open(bank, options, session);
-        return detectorModel(extractor, createPatchCoreModel(extractor, scorer), record, { bankSize: bank.size });
+        return onlinePatchCoreModel(extractor, await OnlineBank.open({ ...snapshot, bank }, options, session), record);
       } catch (error) {
         await extractor.release();
         throw error;

@@ -5,6 +5,7 @@
  */
 import type { StageTimings } from "../anomaly/types";
 import type { DefectError } from "../errors";
+import type { DriftRecord } from "./drift";
 import type { PreprocessOptions, ScoreMap, Tensor, Transform } from "../image/types";
 import type { Box, ClassScore, SupervisedTask } from "../supervised/types";
 
@@ -60,6 +61,63 @@ export interface DetectorModel {
   /** `transform` maps results that have coordinates (boxes) back to the original image. */
   inspect(tensor: Tensor, transform?: Transform): Promise<Inspection>;
   release(): Promise<void>;
+  /** Present for models that learn on the line (PatchCore): confirmed parts change their bank. */
+  readonly online?: OnlineModel;
+}
+
+/** An operator's verdict on an inspected part. */
+export type Verdict = "good" | "defect";
+
+/** What an inspection leaves behind for a later verdict: the part's patch features and scores. */
+export interface PartFeatures {
+  /** [patches, dim] row-major. */
+  data: Float32Array;
+  patches: number;
+  dim: number;
+  /** One score a patch (distance to the good bank), for picking a defect's patches. */
+  patchScores: Float32Array;
+  /** The image score the part got. */
+  score: number;
+}
+
+/** Bank sizes and what was learned on the line, as the editor and the answers show them. */
+export interface OnlineCounts {
+  /** Rows of the good bank inspections use now. */
+  good: number;
+  /** Confirmed-good rows waiting for the background coreset refresh. */
+  pending: number;
+  /** Rows of the defect bank. */
+  defect: number;
+  /** Parts confirmed good / defect since the fit. */
+  shotsLearned: number;
+  defectsLearned: number;
+  /** Saves since the fit (1 = the fit itself). */
+  version: number;
+  /** ISO time of the last change; null when nothing was learned on the line yet. */
+  updated: string | null;
+  /** Whether a background coreset refresh is running. */
+  refreshing: boolean;
+}
+
+/** The part of a model that learns confirmed parts (see online-bank.ts). */
+export interface OnlineModel {
+  /** Inspects and returns the features the score was made from. */
+  inspectPart(tensor: Tensor): Promise<{ inspection: Inspection; part: PartFeatures }>;
+  /** Queues a confirmed part; flush() puts it in the bank. */
+  add(verdict: Verdict, part: PartFeatures): void;
+  /** Puts queued parts in the bank, or starts a background refresh when they would pass the cap. */
+  flush(): Promise<void>;
+  counts(): OnlineCounts;
+  /** Drift history saved with the model. */
+  drift: DriftRecord;
+  /** Saves bank, queued parts, defect bank and counters as version `version`. */
+  save(path: string, version: number): Promise<void>;
+  /** Called after a background refresh swapped in a new bank (to save it). */
+  onSwap(listener: () => void): void;
+  /** A background refresh failed (its parts stay queued). */
+  onError(listener: (error: unknown) => void): void;
+  /** Resolves when no refresh is running and nothing is queued (benchmarks, tests). */
+  idle(): Promise<void>;
 }
 
 /** A fitted model and how to save it. */

@@ -1,0 +1,234 @@
+/**
+ * A PatchCore memory bank that grows with confirmed parts and stays bounded.
+ *
+ * Confirmed-good patch rows are queued; a flush appends them to the bank while it stays within
+ * the cap (maxBankSize). When they would pass it, a greedy coreset over bank and queue is
+ * selected on a worker thread (fit-worker.ts), down to REFRESH_FILL of the cap so the next
+ * parts fit again without another refresh at once. Inspections lease the scorer of the bank
+ * installed now, so they keep using the previous bank until the refreshed one is swapped in,
+ * and the bank they see never holds more rows than the cap. Parts confirmed while a refresh
+ * runs wait in the queue (bounded: beyond the cap, random whole parts are dropped) and are
+ * added after the swap.
+ */
+import { PatchCoreScorer, type MemoryBank, type PatchCoreOptions, type PatchScores } from "../anomaly/patchcore/patchcore";
+import { DefectError } from "../errors";
+import type { ScoreMap } from "../image/types";
+import type { PatchEmbedding } from "../features/types";
+import type { SessionOptions } from "../onnx";
+import { Rng } from "../synth/random";
+import type { DriftRecord } from "./drift";
+import { ModelSlot } from "./model-slot";
+import { buildBankOffThread } from "./off-thread";
+import type { OnlineCounters, OnlineSnapshot } from "./online-store";
+import type { OnlineCounts, PartFeatures, Verdict } from "./types";
+
+/** A refresh leaves the bank at this fraction of the cap: room for new parts before the next. */
+export const REFRESH_FILL = 0.8;
+/** A confirmed defect adds its highest-scoring patches (the defect region) to the defect bank. */
+export const DEFECT_PATCH_FRACTION = 0.05;
+/**
+ * onnxruntime threads of the refresh worker: one, so a refresh never takes the cores that
+ * inspections use; it only has to finish before the queue fills, not fast.
+ */
+export const REFRESH_THREADS = 1;
+/** Seed of the choice of queued parts dropped when the queue is full (reproducible runs). */
+const DROP_SEED = 0x5eed;
+
+function concatenate(chunks: readonly Float32Array[]): Float32Array {
+  const all = new Float32Array(chunks.reduce((sum, c) => sum + c.length, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return all;
+}
+
+/** Rows of the `count` highest patch scores, in patch order. */
+function topPatches(part: PartFeatures, count: number): Float32Array {
+  const order = Array.from({ length: part.patches }, (_, i) => i).sort((a, b) => (part.patchScores[b] as number) - (part.patchScores[a] as number));
+  const chosen = order.slice(0, count).sort((a, b) => a - b);
+  const rows = new Float32Array(chosen.length * part.dim);
+  chosen.forEach((p, i) => rows.set(part.data.subarray(p * part.dim, (p + 1) * part.dim), i * part.dim));
+  return rows;
+}
+
+export class OnlineBank {
+  private readonly slot: ModelSlot<PatchCoreScorer>;
+  private bank: MemoryBank;
+  private pending: Float32Array[];
+  /** Queued rows handed to the running refresh: still saved, so a crash loses nothing. */
+  private inFlight: Float32Array[] = [];
+  private defect: Float32Array[];
+  private refreshing: Promise<void> | undefined;
+  private readonly stop = new AbortController();
+  private readonly listeners: Array<() => void> = [];
+  private readonly problems: Array<(error: unknown) => void> = [];
+  private readonly drops = new Rng(DROP_SEED);
+  counters: OnlineCounters;
+  drift: DriftRecord;
+
+  private constructor(
+    snapshot: OnlineSnapshot,
+    private readonly options: PatchCoreOptions,
+    private readonly session: SessionOptions,
+  ) {
+    this.slot = new ModelSlot((error) => this.report(error));
+    this.bank = snapshot.bank;
+    this.pending = snapshot.pending.length > 0 ? [snapshot.pending] : [];
+    this.defect = snapshot.defect.length > 0 ? [snapshot.defect] : [];
+    this.counters = { ...snapshot.counters };
+    this.drift = snapshot.drift;
+  }
+
+  static async open(snapshot: OnlineSnapshot, options: PatchCoreOptions, session: SessionOptions): Promise<OnlineBank> {
+    const online = new OnlineBank(snapshot, options, session);
+    online.slot.replace(await PatchCoreScorer.open(snapshot.bank, options, session));
+    return online;
+  }
+
+  get cap(): number {
+    return this.options.maxBankSize;
+  }
+
+  get dim(): number {
+    return this.bank.dim;
+  }
+
+  /** Scores against the bank installed now; the map is blurred as the scorer's options say. */
+  async score(embedding: PatchEmbedding, width: number, height: number): Promise<PatchScores & { map: ScoreMap }> {
+    const lease = this.slot.acquire();
+    if (lease === undefined) throw new DefectError("inferenceFailed", "the memory bank was released (the node was redeployed or shut down)");
+    try {
+      const scores = await lease.value.scorePatches(embedding);
+      return { ...scores, map: lease.value.anomalyMap(scores.grid, width, height) };
+    } finally {
+      lease.release();
+    }
+  }
+
+  add(verdict: Verdict, part: PartFeatures): void {
+    if (part.dim !== this.bank.dim) {
+      throw new DefectError("inputShapeMismatch", `the part's features have ${part.dim} values, the memory bank ${this.bank.dim}`, {
+        expected: this.bank.dim,
+        actual: part.dim,
+      });
+    }
+    this.counters = { ...this.counters, updated: new Date().toISOString() };
+    if (verdict === "good") {
+      this.counters.shotsLearned += 1;
+      this.pending.push(part.data.subarray(0, part.patches * part.dim));
+      this.trim(this.pending, (chunks) => this.drops.int(0, chunks.length - 1));
+    } else {
+      this.counters.defectsLearned += 1;
+      this.defect.push(topPatches(part, Math.max(1, Math.ceil(part.patches * DEFECT_PATCH_FRACTION))));
+      // Defects are few; when they are not, the oldest go first.
+      this.trim(this.defect, () => 0);
+    }
+  }
+
+  /** Appends queued rows that fit under the cap, or starts a refresh when they do not. */
+  async flush(): Promise<void> {
+    const rows = this.rowsOf(this.pending);
+    if (rows === 0 || this.refreshing !== undefined || this.stop.signal.aborted) return;
+    const { size, dim } = this.bank;
+    if (size + rows > this.cap) {
+      this.startRefresh();
+      return;
+    }
+    const data = concatenate([this.bank.data.subarray(0, size * dim), ...this.pending]);
+    this.pending = [];
+    // The search projection of the fit stays: a few more rows hardly move the principal subspace.
+    await this.install({ data, size: size + rows, dim, projection: this.bank.projection });
+  }
+
+  counts(): OnlineCounts {
+    return {
+      good: this.bank.size,
+      pending: this.rowsOf(this.pending) + this.rowsOf(this.inFlight),
+      defect: this.rowsOf(this.defect),
+      shotsLearned: this.counters.shotsLearned,
+      defectsLearned: this.counters.defectsLearned,
+      version: this.counters.version,
+      updated: this.counters.updated,
+      refreshing: this.refreshing !== undefined,
+    };
+  }
+
+  snapshot(): OnlineSnapshot {
+    return {
+      bank: this.bank,
+      pending: concatenate([...this.inFlight, ...this.pending]),
+      defect: concatenate(this.defect),
+      counters: { ...this.counters },
+      drift: this.drift,
+    };
+  }
+
+  onSwap(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** A failed background refresh or release (it happens after the message that caused it). */
+  onError(listener: (error: unknown) => void): void {
+    this.problems.push(listener);
+  }
+
+  private report(error: unknown): void {
+    for (const listener of this.problems) listener(error);
+  }
+
+  async idle(): Promise<void> {
+    while (this.refreshing !== undefined) await this.refreshing;
+  }
+
+  async release(): Promise<void> {
+    this.stop.abort();
+    await this.refreshing;
+    await this.slot.close();
+  }
+
+  private rowsOf(chunks: readonly Float32Array[]): number {
+    return chunks.reduce((sum, c) => sum + c.length, 0) / this.bank.dim;
+  }
+
+  /** Keeps a queue within the cap by dropping whole parts, `pick` choosing which. */
+  private trim(chunks: Float32Array[], pick: (chunks: Float32Array[]) => number): void {
+    while (chunks.length > 1 && this.rowsOf(chunks) > this.cap) chunks.splice(pick(chunks), 1);
+  }
+
+  private startRefresh(): void {
+    const { size, dim } = this.bank;
+    const chunks = [this.bank.data.subarray(0, size * dim), ...this.pending];
+    this.inFlight = this.pending;
+    this.pending = [];
+    const target = Math.max(1, Math.floor(this.cap * REFRESH_FILL));
+    const options: PatchCoreOptions = { ...this.options, coresetRatio: 1, maxBankSize: target };
+    const session: SessionOptions = { ...this.session, intraOpThreads: REFRESH_THREADS };
+    this.refreshing = buildBankOffThread(chunks, dim, options, session, this.stop.signal)
+      .then(async (bank) => {
+        if (this.stop.signal.aborted) return false;
+        await this.install(bank);
+        this.inFlight = [];
+        return true;
+      })
+      .catch((error: unknown) => {
+        // Nothing confirmed is lost: the parts go back to the queue for the next flush.
+        this.pending = [...this.inFlight, ...this.pending];
+        this.inFlight = [];
+        if (!this.stop.signal.aborted) this.report(error);
+        return false;
+      })
+      .then((swapped) => {
+        this.refreshing = undefined;
+        // Listeners save the new bank and flush what was queued meanwhile.
+        if (swapped) for (const listener of this.listeners) listener();
+      });
+  }
+
+  private async install(bank: MemoryBank): Promise<void> {
+    const scorer = await PatchCoreScorer.open(bank, this.options, this.session);
+    this.bank = bank;
+    this.slot.replace(scorer);
+  }
+}

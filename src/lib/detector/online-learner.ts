@@ -1,0 +1,153 @@
+/**
+ * Learning on the line: inspected parts are remembered by part id, an operator's verdict puts
+ * the part's features in the good or the defect bank, every change is saved as a new version,
+ * and the drift indicator follows the scores of confirmed-good parts.
+ *
+ * Confirmations are batched: a verdict is queued in the model at once, and one save (flush the
+ * queue into the bank, write the file) runs on the engine's queue for all verdicts that arrived
+ * before it started; each verdict is answered after the save that holds it.
+ */
+import { DefectError } from "../errors";
+import { DEFAULT_DRIFT_RATIO, DEFAULT_DRIFT_WINDOW, driftReport, recordGoodScore, type DriftReport } from "./drift";
+import type { ModelVersions } from "./model-versions";
+import { DEFAULT_RECENT_PARTS, RecentParts } from "./recent-parts";
+import type { DetectorModel, Inspection, OnlineCounts, OnlineModel, PartFeatures, Sample, Verdict } from "./types";
+
+export interface OnlineConfig {
+  /** Inspections remembered by part id (M). */
+  recentParts: number;
+  /** Confirmed-good parts in the drift window (W). */
+  driftWindow: number;
+  /** Drift ratio above which the status warns. */
+  driftRatio: number;
+}
+
+export const DEFAULT_ONLINE_CONFIG: Readonly<OnlineConfig> = Object.freeze({
+  recentParts: DEFAULT_RECENT_PARTS,
+  driftWindow: DEFAULT_DRIFT_WINDOW,
+  driftRatio: DEFAULT_DRIFT_RATIO,
+});
+
+export interface Confirmation {
+  verdict: Verdict;
+  /** The id of an earlier inspection (msg.partId); the features are taken from it... */
+  partId?: string | undefined;
+  /** ...or from this image when given. */
+  sample?: Sample | undefined;
+}
+
+/** msg.payload of a confirmation. */
+export interface ConfirmAnswer {
+  confirmed: Verdict;
+  partId: string | null;
+  bank: { good: number; defect: number; pending: number };
+  version: number;
+}
+
+export type Queue = <T>(job: () => Promise<T>) => Promise<T>;
+
+export type OnlineCapable = DetectorModel & { readonly online: OnlineModel };
+
+export function isOnline(model: DetectorModel): model is OnlineCapable {
+  return model.online !== undefined;
+}
+
+export class OnlineLearner {
+  readonly recent: RecentParts;
+  private scheduled: Promise<OnlineCounts> | undefined;
+  private readonly attached = new WeakSet<OnlineModel>();
+
+  constructor(
+    readonly config: OnlineConfig,
+    private readonly versions: ModelVersions,
+    /** The engine's queue, so saves never interleave with fits, resets or rollbacks. */
+    private readonly queue: Queue,
+    /** The model installed now (a save for a model replaced meanwhile is dropped). */
+    private readonly current: () => DetectorModel | undefined,
+    private readonly onError: (error: unknown) => void,
+  ) {
+    this.recent = new RecentParts(config.recentParts);
+  }
+
+  /** Inspects, remembers the part's features when it has an id, and reports drift. */
+  async inspect(model: OnlineCapable, sample: Sample, partId: string | undefined): Promise<Inspection & { drift: DriftReport }> {
+    this.attach(model.online);
+    const { inspection, part } = await model.online.inspectPart(sample.tensor);
+    if (partId !== undefined) this.recent.remember(partId, part);
+    return { ...inspection, drift: this.drift(model.online) };
+  }
+
+  drift(online: OnlineModel): DriftReport {
+    return driftReport(online.drift, this.config.driftWindow);
+  }
+
+  async confirm(model: OnlineCapable, request: Confirmation): Promise<ConfirmAnswer> {
+    const online = model.online;
+    this.attach(online);
+    const part = await this.features(model, request);
+    online.add(request.verdict, part);
+    if (request.verdict === "good") online.drift = recordGoodScore(online.drift, part.score, this.config.driftWindow);
+    const counts = await this.saveSoon(online);
+    return {
+      confirmed: request.verdict,
+      partId: request.partId ?? null,
+      bank: { good: counts.good, defect: counts.defect, pending: counts.pending },
+      version: counts.version,
+    };
+  }
+
+  /** Resolves when no refresh runs and every queued part is in a saved bank (benchmarks, tests). */
+  async idle(online: OnlineModel): Promise<void> {
+    for (;;) {
+      await online.idle();
+      await this.scheduled?.catch(() => undefined);
+      const counts = online.counts();
+      if (counts.refreshing || this.scheduled !== undefined) continue;
+      if (counts.pending === 0 || this.current()?.online !== online) return;
+      await this.saveSoon(online);
+    }
+  }
+
+  private async features(model: OnlineCapable, request: Confirmation): Promise<PartFeatures> {
+    if (request.sample !== undefined) {
+      model.check(request.sample);
+      return (await model.online.inspectPart(request.sample.tensor)).part;
+    }
+    if (request.partId === undefined) {
+      throw new DefectError("noTensorInput", "a confirmation needs msg.partId (an inspected part) or the image tensor in msg.payload", {
+        source: "msg.payload",
+        reason: "no part id and no tensor",
+      });
+    }
+    return this.recent.take(request.partId);
+  }
+
+  /** Background refreshes save their bank too, and flush what was queued while they ran. */
+  private attach(online: OnlineModel): void {
+    if (this.attached.has(online)) return;
+    this.attached.add(online);
+    online.onSwap(() => void this.saveSoon(online).catch(this.onError));
+    online.onError(this.onError);
+  }
+
+  /** One save for every verdict queued before it starts. */
+  private saveSoon(online: OnlineModel): Promise<OnlineCounts> {
+    if (this.scheduled !== undefined) return this.scheduled;
+    const run = this.queue(async () => {
+      this.scheduled = undefined;
+      if (this.current()?.online !== online) return online.counts();
+      await online.flush();
+      const next = online.counts().version + 1;
+      await this.versions.commit((path) => online.save(path, next));
+      return online.counts();
+    });
+    this.scheduled = run;
+    // A failed save must not leave every later verdict waiting on it.
+    void run
+      .catch(() => undefined)
+      .then(() => {
+        if (this.scheduled === run) this.scheduled = undefined;
+      });
+    return run;
+  }
+}

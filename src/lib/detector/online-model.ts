@@ -1,0 +1,70 @@
+/**
+ * PatchCore as the detector uses it when it learns on the line: the extractor, an OnlineBank,
+ * and the learned record. The same DetectorModel as any method, plus `online` for confirmed
+ * parts; info.bankSize follows the bank as it grows and is refreshed.
+ */
+import type { PatchExtractor } from "../features/extractor";
+import type { Tensor } from "../image/types";
+import { learnedRecordMetadata, shapeOfRecord, type LearnedRecord } from "./learned-record";
+import type { OnlineBank } from "./online-bank";
+import { saveOnlineBank } from "./online-store";
+import { checkSample } from "./sample";
+import type { DetectorModel, Inspection, OnlineModel, PartFeatures } from "./types";
+
+function tensorSize(tensor: Tensor): { width: number; height: number } {
+  const nchw = tensor.layout === "NCHW";
+  return { height: tensor.dims[nchw ? 2 : 1] as number, width: tensor.dims[nchw ? 3 : 2] as number };
+}
+
+export type OnlineDetectorModel = DetectorModel & { readonly online: OnlineModel };
+
+export function onlinePatchCoreModel(extractor: PatchExtractor, bank: OnlineBank, record: LearnedRecord): OnlineDetectorModel {
+  const shape = shapeOfRecord(record);
+
+  async function inspectPart(tensor: Tensor): Promise<{ inspection: Inspection; part: PartFeatures }> {
+    const t0 = performance.now();
+    const embedding = await extractor.embed(tensor);
+    const t1 = performance.now();
+    const { width, height } = tensorSize(tensor);
+    const scored = await bank.score(embedding, width, height);
+    const t2 = performance.now();
+    return {
+      // The scorer's time includes the map blur; PatchCore's split of it is not worth a second lease.
+      inspection: { score: scored.score, map: scored.map, timings: { backboneMs: t1 - t0, scoringMs: t2 - t1, postMs: 0 } },
+      part: { data: embedding.data, patches: embedding.patches, dim: embedding.dim, patchScores: scored.grid.data, score: scored.score },
+    };
+  }
+
+  const online: OnlineModel = {
+    inspectPart,
+    add: (verdict, part) => bank.add(verdict, part),
+    flush: () => bank.flush(),
+    counts: () => bank.counts(),
+    get drift() {
+      return bank.drift;
+    },
+    set drift(record) {
+      bank.drift = record;
+    },
+    save(path, version) {
+      bank.counters = { ...bank.counters, version };
+      return saveOnlineBank(path, bank.snapshot(), learnedRecordMetadata(record));
+    },
+    onSwap: (listener) => bank.onSwap(listener),
+    onError: (listener) => bank.onError(listener),
+    idle: () => bank.idle(),
+  };
+
+  return {
+    get info() {
+      return { bankSize: bank.counts().good, trainedOn: record.trainedOn, created: record.created };
+    },
+    check: (sample) => checkSample(shape, sample, "model"),
+    inspect: async (tensor) => (await inspectPart(tensor)).inspection,
+    async release() {
+      await bank.release();
+      await extractor.release();
+    },
+    online,
+  };
+}

@@ -1,0 +1,96 @@
+/**
+ * The detector's messages beyond "inspect this tensor": commands (fit, reset, rollback,
+ * start/stop learning), operator verdicts (msg.confirm with msg.partId or an image), and the
+ * learning state the status, the answers and the editor show.
+ */
+import type { NodeMessageInFlow } from "node-red";
+import type { DetectorEngine, LearningState } from "../lib/detector";
+import { DefectError } from "../lib/errors";
+
+export const COMMANDS = ["fit", "reset", "rollback", "start-learning", "stop-learning"] as const;
+export type Command = (typeof COMMANDS)[number];
+const VERDICTS = ["good", "defect"] as const;
+type Verdict = (typeof VERDICTS)[number];
+
+export type Request =
+  | { kind: "command"; command: Command }
+  | { kind: "learn" }
+  | { kind: "confirm"; verdict: Verdict; partId: string | undefined }
+  | { kind: "inspect"; partId: string | undefined };
+
+/** Part ids from PLCs are often numbers; both name the same part. */
+function readPartId(value: unknown): string | undefined {
+  if (value === undefined || value === null || value === "") return undefined;
+  if (typeof value === "string" || (typeof value === "number" && Number.isFinite(value))) return String(value);
+  throw new DefectError("invalidOption", `msg.partId must be a string or a number, got ${JSON.stringify(value)}`, {
+    option: "msg.partId",
+    value: JSON.stringify(value) ?? String(value),
+  });
+}
+
+export function readRequest(msg: NodeMessageInFlow): Request {
+  const command = msg["command"];
+  if (command !== undefined) {
+    const known = COMMANDS.find((c) => c === command);
+    if (known === undefined) {
+      throw new DefectError("invalidOption", `msg.command must be one of ${COMMANDS.join(", ")}, got ${JSON.stringify(command)}`, {
+        option: "msg.command",
+        value: String(command),
+      });
+    }
+    return { kind: "command", command: known };
+  }
+  const confirm = msg["confirm"];
+  if (confirm !== undefined) {
+    const verdict = VERDICTS.find((v) => v === confirm);
+    if (verdict === undefined) {
+      throw new DefectError("invalidOption", `msg.confirm must be "good" or "defect", got ${JSON.stringify(confirm)}`, {
+        option: "msg.confirm",
+        value: String(confirm),
+      });
+    }
+    return { kind: "confirm", verdict, partId: readPartId(msg["partId"]) };
+  }
+  if (msg["learn"] === true || msg.topic === "learn") return { kind: "learn" };
+  return { kind: "inspect", partId: readPartId(msg["partId"]) };
+}
+
+/** msg.payload answering a command. */
+export async function runCommand(engine: DetectorEngine, command: Command): Promise<Record<string, unknown>> {
+  switch (command) {
+    case "fit":
+      return { command, model: await engine.fit() };
+    case "reset":
+      return { command, deleted: await engine.reset() };
+    case "rollback":
+      return { command, model: await engine.rollback() };
+    case "start-learning":
+    case "stop-learning":
+      engine.setLearning(command === "start-learning");
+      return { command, learning: engine.learning.learning };
+  }
+}
+
+/** The learning state as plain JSON for the editor (GET /defect-detector/:id/state). */
+export function learningJson(state: LearningState): Record<string, unknown> {
+  const counts = state.counts;
+  return {
+    learning: state.learning,
+    method: state.method,
+    shotsLearned: counts?.shotsLearned ?? 0,
+    defectsLearned: counts?.defectsLearned ?? 0,
+    bankSize: counts?.good ?? 0,
+    defectBank: counts?.defect ?? 0,
+    pending: counts?.pending ?? 0,
+    refreshing: counts?.refreshing ?? false,
+    version: counts?.version ?? null,
+    lastUpdate: counts?.updated ?? null,
+    recentParts: state.recentParts,
+    drift: state.drift,
+  };
+}
+
+/** Whether the drift ratio is above the configured warning ratio. */
+export function driftHigh(state: LearningState, ratio: number): boolean {
+  return state.drift?.ratio !== null && state.drift?.ratio !== undefined && state.drift.ratio > ratio;
+}

@@ -1,0 +1,153 @@
+/**
+ * Merging banks from several lines: matching banks become one coreset within the cap (every row
+ * from a source, defect rows kept), mismatched ones are refused naming what differs and nothing
+ * is written; the CLI's `bank merge` and `bank info` say the same.
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { mergeBankFiles } from "../../src/lib/anomaly/patchcore/bank-merge";
+import { loadMemoryBank } from "../../src/lib/anomaly/patchcore/bank-store";
+import { emptyDrift } from "../../src/lib/detector/drift";
+import { freshCounters, onlineBankFrom, saveOnlineBank } from "../../src/lib/detector/online-store";
+import { DefectError } from "../../src/lib/errors";
+import { readModelFile } from "../../src/lib/persist";
+import { Rng } from "../../src/lib/synth/random";
+import { runCli } from "../../src/cli/main";
+
+const DIM = 8;
+const SHA = "ab".repeat(32);
+
+function record(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    setting: "unsupervised",
+    method: "patchcore",
+    backbone: { name: "line1.onnx", size: 1000, sha256: SHA, input: "input" },
+    layers: ["l1", "l2"],
+    created: "2026-01-01T00:00:00.000Z",
+    trainedOn: 4,
+    input: { dims: [1, 3, 64, 64], layout: "NCHW" },
+    preprocessing: null,
+    options: {},
+    ...overrides,
+  };
+}
+
+async function writeBank(path: string, size: number, seed: number, defectRows = 0, metadata = record()): Promise<Float32Array> {
+  const rng = new Rng(seed);
+  const data = Float32Array.from({ length: size * DIM }, () => rng.next() + seed);
+  const defect = Float32Array.from({ length: defectRows * DIM }, () => -seed);
+  const counters = { ...freshCounters(), shotsLearned: seed, defectsLearned: defectRows };
+  await saveOnlineBank(path, { bank: { data, size, dim: DIM, projection: null }, pending: new Float32Array(0), defect, counters, drift: emptyDrift() }, metadata);
+  return data;
+}
+
+function hasRow(rows: Float32Array, count: number, row: Float32Array): boolean {
+  for (let r = 0; r < count; r++) if (row.every((v, c) => rows[r * DIM + c] === v)) return true;
+  return false;
+}
+
+function io(): { io: { stdout: { write(t: string): void }; stderr: { write(t: string): void } }; out: () => string; err: () => string } {
+  let out = "";
+  let err = "";
+  return { io: { stdout: { write: (t) => (out += t) }, stderr: { write: (t) => (err += t) } }, out: () => out, err: () => err };
+}
+
+describe("merging banks across lines", function () {
+  this.timeout(60_000);
+  let dir = "";
+  let a = "";
+  let b = "";
+  let rowsA: Float32Array;
+  let rowsB: Float32Array;
+
+  beforeEach(async function () {
+    dir = await mkdtemp(join(tmpdir(), "defect-merge-"));
+    a = join(dir, "A.ddm");
+    b = join(dir, "B.ddm");
+    rowsA = await writeBank(a, 30, 1, 2);
+    // A renamed copy of the same backbone still matches: identity is by content.
+    rowsB = await writeBank(b, 40, 2, 3, record({ backbone: { name: "copy.onnx", size: 1000, sha256: SHA, input: "input" } }));
+  });
+
+  afterEach(async function () {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("merges matching banks into a coreset within the cap, every row from a source, defect rows kept", async function () {
+    const out = join(dir, "merged.ddm");
+    const summary = await mergeBankFiles([a, b], out, { maxBankSize: 50 });
+    assert.deepEqual([summary.unionRows, summary.bankSize, summary.defectRows, summary.dim], [70, 50, 5, DIM]);
+    const file = await readModelFile(out);
+    const merged = onlineBankFrom(file, out);
+    assert.equal(merged.bank.size, 50);
+    for (let r = 0; r < 50; r++) {
+      const row = merged.bank.data.subarray(r * DIM, (r + 1) * DIM);
+      assert.ok(hasRow(rowsA, 30, row) || hasRow(rowsB, 40, row), `row ${r} comes from A or B`);
+    }
+    assert.equal(merged.defect.length, 5 * DIM);
+    assert.deepEqual([merged.counters.shotsLearned, merged.counters.defectsLearned], [3, 5]);
+    assert.deepEqual([file.metadata["trainedOn"], file.metadata["layers"]], [8, ["l1", "l2"]]);
+  });
+
+  it("keeps every row when the union fits under the cap", async function () {
+    const out = join(dir, "merged.ddm");
+    const summary = await mergeBankFiles([a, b], out, { maxBankSize: 1000 });
+    assert.equal(summary.bankSize, 70);
+    const { bank } = await loadMemoryBank(out);
+    for (let r = 0; r < 30; r++) assert.ok(hasRow(bank.data, 70, rowsA.subarray(r * DIM, (r + 1) * DIM)));
+    for (let r = 0; r < 40; r++) assert.ok(hasRow(bank.data, 70, rowsB.subarray(r * DIM, (r + 1) * DIM)));
+  });
+
+  it("refuses banks of another backbone and layers, naming what differs, and writes nothing", async function () {
+    const c = join(dir, "C.ddm");
+    await writeBank(c, 20, 3, 0, record({ backbone: { name: "other.onnx", size: 2000, sha256: "cd".repeat(32), input: "input" }, layers: ["l2"] }));
+    const out = join(dir, "merged.ddm");
+    await assert.rejects(mergeBankFiles([a, c], out, { maxBankSize: 50 }), (error: unknown) => {
+      assert.ok(error instanceof DefectError);
+      assert.equal(error.code, "modelMismatch");
+      assert.equal(
+        error.message,
+        "Cannot merge banks learned differently (backbone: A.ddm has line1.onnx (1000 bytes, sha256 abababababab), C.ddm has other.onnx (2000 bytes, sha256 cdcdcdcdcdcd); " +
+          "layers: A.ddm has l1,l2, C.ddm has l2): merge only banks of the same backbone, layers and preprocessing",
+      );
+      assert.equal(error.details["fields"], "backbone, layers");
+      return true;
+    });
+    await assert.rejects(stat(out), /ENOENT/);
+  });
+
+  it("refuses other preprocessing", async function () {
+    const c = join(dir, "C.ddm");
+    await writeBank(c, 20, 3, 0, record({ input: { dims: [1, 3, 128, 128], layout: "NCHW" } }));
+    await assert.rejects(mergeBankFiles([a, c], join(dir, "m.ddm"), { maxBankSize: 50 }), /input tensor: A.ddm has \{"dims":\[1,3,64,64\],"layout":"NCHW"\}, C.ddm has \{"dims":\[1,3,128,128\],"layout":"NCHW"\}/);
+  });
+
+  describe("defect-detection bank", function () {
+    it("merge writes the merged bank and info describes it", async function () {
+      const out = join(dir, "merged.ddm");
+      const merge = io();
+      assert.equal(await runCli(["bank", "merge", "--out", out, "--max-bank", "50", a, b], merge.io), 0);
+      assert.equal(merge.out().split("\n")[0], `Merged 2 banks (70 rows of 8 values) into 50 rows (cap 50), 5 defect rows: ${out}`);
+      const info = io();
+      assert.equal(await runCli(["bank", "info", out], info.io), 0);
+      const lines = info.out().split("\n");
+      assert.ok(lines.includes("bank                 50 rows x 8 values"), info.out());
+      assert.ok(lines.includes("layers               l1,l2"), info.out());
+      const updated = onlineBankFrom(await readModelFile(out), out).counters.updated;
+      assert.ok(lines.includes(`learned on the line  3 good, 5 defects; version 1, last update ${String(updated)}`), info.out());
+    });
+
+    it("fails with the mismatch and usage errors on one line", async function () {
+      const c = join(dir, "C.ddm");
+      await writeBank(c, 20, 3, 0, record({ layers: ["l2"] }));
+      const refused = io();
+      assert.equal(await runCli(["bank", "merge", "--out", join(dir, "m.ddm"), a, c], refused.io), 1);
+      assert.equal(refused.err(), "defect-detection bank: Cannot merge banks learned differently (layers: A.ddm has l1,l2, C.ddm has l2): merge only banks of the same backbone, layers and preprocessing\n");
+      const usage = io();
+      assert.equal(await runCli(["bank", "merge", "--out", join(dir, "m.ddm"), a], usage.io), 2);
+      assert.equal(usage.err(), 'defect-detection bank: merge needs at least two bank files, got 1 (see "defect-detection bank --help")\n');
+    });
+  });
+});

@@ -1,0 +1,256 @@
+/**
+ * defect-detector learning on the line, in Node-RED: operator verdicts by part id or with the
+ * image, the answers and bank counts, refusals, rollback byte for byte, learning started and
+ * stopped by message, the drift indicator on the payload and the status, and the editor's
+ * admin endpoints with and without their permissions. Synthetic parts, tiny backbone.
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import express from "express";
+import type { Node, NodeAPI, NodeMessage } from "node-red";
+import { bankSizeFor } from "../../src/lib/anomaly/patchcore/patchcore";
+import { DEFECT_PATCH_FRACTION } from "../../src/lib/detector/online-bank";
+import { parsePreprocessOptions, preprocessImage } from "../../src/lib/image";
+import type { PreprocessOptions, Tensor, Transform, RawImage } from "../../src/lib/image/types";
+import { generateDefect, generateGood } from "../../src/lib/synth";
+import detectorNode from "../../src/nodes/detector";
+import { attachDetectorController, registerDetectorAdmin } from "../../src/nodes/detector-admin";
+import type { DetectorNodeDef } from "../../src/nodes/types";
+import { encodePng } from "../fixtures/images";
+import { catchAll, caughtError, collectMessages, getNode, helper, nextMessage, onTab, statusCalls, statusTexts, useNodeRedHelper, type FlowItem } from "../fixtures/node-red";
+import { writeTinyBackbone } from "../fixtures/tiny-backbone";
+
+const TYPE = "defect-detector";
+const KIND = "cast-surface";
+const TENSOR_SIZE = 64;
+const TRAIN = 4;
+const PATCHES = (TENSOR_SIZE / 4) ** 2;
+const FIT_BANK = bankSizeFor(TRAIN * PATCHES, { coresetRatio: 0.1, maxBankSize: 40_000 });
+const WAIT_MS = 15_000;
+const CATALOG = JSON.parse(readFileSync(join(process.cwd(), "src/nodes/locales/en-US/detector.json"), "utf8")) as Record<string, unknown>;
+
+function translate(key: string, params?: Record<string, unknown>): string {
+  let entry: unknown = CATALOG;
+  for (const part of key.split(".")) entry = typeof entry === "object" && entry !== null ? (entry as Record<string, unknown>)[part] : undefined;
+  if (typeof entry !== "string") return key;
+  return entry.replace(/__(\w+)__/g, (whole, name: string) => (params !== undefined && name in params ? String(params[name]) : whole));
+}
+
+const node = (RED: NodeAPI): void => {
+  (RED as unknown as { _: typeof translate })._ = translate;
+  detectorNode(RED);
+};
+
+interface Prepared {
+  tensor: Tensor;
+  transform: Transform;
+  preprocessing: PreprocessOptions;
+}
+
+const OPTIONS = parsePreprocessOptions({ preset: "imagenet", width: TENSOR_SIZE, height: TENSOR_SIZE });
+
+async function prepare(image: RawImage): Promise<Prepared> {
+  const { tensor, transform } = await preprocessImage(await encodePng(image), OPTIONS, { maxPixels: 1e8 });
+  return { tensor, transform, preprocessing: OPTIONS };
+}
+
+function msgOf(p: Prepared, extra: Record<string, unknown> = {}): NodeMessage {
+  return { payload: p.tensor, transform: p.transform, preprocessing: { ...p.preprocessing }, ...extra };
+}
+
+describe("defect-detector learning on the line", function () {
+  this.timeout(60_000);
+  const userDir = useNodeRedHelper();
+  let dir = "";
+  let backbone = "";
+  let train: Prepared[] = [];
+  let good: Prepared[] = [];
+  let defect: Prepared;
+
+  const modelFile = (): string => join(userDir(), "defect-detection", "det.ddm");
+  const det = (): Node => getNode("det");
+
+  async function load(config: Partial<DetectorNodeDef> = {}): Promise<void> {
+    const item: FlowItem<DetectorNodeDef> = { id: "det", type: TYPE, wires: [["out"]], backbone, layers: "l1,l2", trainCount: String(TRAIN), ...config };
+    await helper.load(node, onTab([item, { id: "out", type: "helper" }, ...catchAll()]));
+    const outs = collectMessages(getNode("out"), TRAIN, WAIT_MS);
+    for (const s of train) det().receive(msgOf(s, { learn: true }));
+    await outs;
+  }
+
+  async function send(msg: NodeMessage): Promise<Record<string, unknown>> {
+    const out = nextMessage(getNode("out"), WAIT_MS);
+    det().receive(msg);
+    return (await out).payload as Record<string, unknown>;
+  }
+
+  async function expectCaught(msg: NodeMessage, code: string, message: string): Promise<void> {
+    const caught = nextMessage(getNode("caught"), WAIT_MS);
+    det().receive(msg);
+    const error = caughtError(await caught);
+    assert.deepEqual([error.code, error.message], [code, `Error: ${message}`]);
+  }
+
+  before(async function () {
+    dir = await mkdtemp(join(tmpdir(), "defect-online-node-"));
+    backbone = await writeTinyBackbone(dir);
+    train = await Promise.all([1, 2, 3, 4].map((seed) => prepare(generateGood(KIND, seed, 96))));
+    good = await Promise.all([100, 101, 102, 103].map((seed) => prepare(generateGood(KIND, seed, 96))));
+    defect = await prepare(generateDefect(KIND, "hole", 200, 96).image);
+  });
+
+  after(async function () {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  afterEach(async function () {
+    await rm(join(userDir(), "defect-detection"), { recursive: true, force: true });
+  });
+
+  it("learns exactly the confirmed parts, by part id or with the image, and answers with the banks", async function () {
+    await load();
+    const inspected = await send(msgOf(good[0]!, { partId: "p1" }));
+    assert.deepEqual(inspected["drift"], { ratio: null, confirmedGood: 0, window: 20 });
+    await send(msgOf(good[1]!, { partId: 2 }));
+    await send(msgOf(defect, { partId: "p3" }));
+
+    assert.deepEqual(await send({ confirm: "good", partId: "p1", payload: "button" }), {
+      confirmed: "good", partId: "p1", bank: { good: FIT_BANK + PATCHES, defect: 0, pending: 0 }, version: 2,
+    });
+    const defectRows = Math.ceil(PATCHES * DEFECT_PATCH_FRACTION);
+    assert.deepEqual(await send({ confirm: "defect", partId: "p3" }), {
+      confirmed: "defect", partId: "p3", bank: { good: FIT_BANK + PATCHES, defect: defectRows, pending: 0 }, version: 3,
+    });
+    assert.deepEqual(await send(msgOf(good[2]!, { confirm: "good" })), {
+      confirmed: "good", partId: null, bank: { good: FIT_BANK + 2 * PATCHES, defect: defectRows, pending: 0 }, version: 4,
+    });
+    // Part 2 was never confirmed; p1 was and is not remembered any more.
+    await expectCaught({ confirm: "good", partId: "p1" }, "unknownPart", translate(`${TYPE}.errors.unknownPart`, { partId: "p1", capacity: 50 }));
+    assert.deepEqual((await send({ confirm: "good", partId: "2" }))["bank"], { good: FIT_BANK + 3 * PATCHES, defect: defectRows, pending: 0 });
+    await expectCaught({ confirm: "maybe", partId: "p1" }, "invalidOption", "Invalid msg.confirm: maybe");
+
+    const model = (await send(msgOf(good[3]!)))["model"] as Record<string, unknown>;
+    assert.equal(model["bankSize"], FIT_BANK + 3 * PATCHES);
+  });
+
+  it("rolls back to the previous version byte for byte, and says when there is none", async function () {
+    await load({ keepVersions: "3" });
+    const fitted = await readFile(modelFile());
+    await send(msgOf(good[0]!, { partId: "a" }));
+    await send({ confirm: "good", partId: "a" });
+    const confirmed = await readFile(modelFile());
+    assert.notDeepEqual(confirmed, fitted);
+    const rolled = await send({ command: "rollback" });
+    assert.equal(rolled["command"], "rollback");
+    assert.equal((rolled["model"] as Record<string, unknown>)["bankSize"], FIT_BANK);
+    assert.ok((await readFile(modelFile())).equals(fitted), "the fitted model's file, byte for byte");
+    assert.equal(((await send(msgOf(good[1]!)))["model"] as Record<string, unknown>)["bankSize"], FIT_BANK);
+    const path = join(userDir(), "defect-detection", "det.v1.ddm");
+    await expectCaught({ command: "rollback" }, "noPreviousVersion", translate(`${TYPE}.errors.noPreviousVersion`, { path }));
+  });
+
+  it("stops and starts learning by message", async function () {
+    await load();
+    assert.deepEqual(await send({ command: "stop-learning" }), { command: "stop-learning", learning: false });
+    assert.equal(statusTexts(det()).at(-1), `${TYPE}.status.stopped`);
+    await send(msgOf(good[0]!, { partId: "a" }));
+    await expectCaught({ confirm: "good", partId: "a" }, "learningStopped", translate(`${TYPE}.errors.learningStopped`));
+    await expectCaught(msgOf(good[1]!, { learn: true }), "learningStopped", translate(`${TYPE}.errors.learningStopped`));
+    assert.deepEqual(await send({ command: "start-learning" }), { command: "start-learning", learning: true });
+    assert.equal(((await send({ confirm: "good", partId: "a" }))["bank"] as Record<string, number>)["good"], FIT_BANK + PATCHES);
+  });
+
+  it("shows drift on the payload and a yellow status when confirmed-good scores rise", async function () {
+    await load({ driftWindow: "2", driftRatio: "1.2" });
+    // The baseline: two ordinary good parts.
+    for (const [i, p] of [good[0]!, good[1]!].entries()) {
+      await send(msgOf(p, { partId: `g${i}` }));
+      await send({ confirm: "good", partId: `g${i}` });
+    }
+    assert.deepEqual((await send(msgOf(good[2]!)))["drift"], { ratio: 1, confirmedGood: 2, window: 2 });
+    // Then parts that score like the defect are confirmed good: the line has drifted.
+    const defectScore = (await send(msgOf(defect, { partId: "d0" })))["score"] as number;
+    await send({ confirm: "good", partId: "d0" });
+    await send(msgOf(defect, { partId: "d1" }));
+    await send({ confirm: "good", partId: "d1" });
+    const drift = (await send(msgOf(good[3]!)))["drift"] as { ratio: number; confirmedGood: number; window: number };
+    assert.ok(drift.ratio > 1.2, `ratio ${drift.ratio} (defect score ${defectScore})`);
+    const last = statusCalls(det()).at(-1);
+    assert.deepEqual(last, { fill: "yellow", shape: "dot", text: translate(`${TYPE}.status.drift`, { ratio: drift.ratio.toFixed(2) }) });
+  });
+
+  describe("admin endpoints", function () {
+    it("shows the learning state and starts, stops, rolls back and resets learning", async function () {
+      await load();
+      await send(msgOf(good[0]!, { partId: "a" }));
+      await send({ confirm: "good", partId: "a" });
+      const state = (await helper.request().get(`/${TYPE}/det/state`).expect(200)).body as Record<string, unknown>;
+      assert.deepEqual({ ...state, lastUpdate: typeof state["lastUpdate"] }, {
+        learning: true, method: "patchcore", shotsLearned: 1, defectsLearned: 0, bankSize: FIT_BANK + PATCHES, defectBank: 0, pending: 0,
+        refreshing: false, version: 2, lastUpdate: "string", recentParts: 0, drift: { ratio: null, confirmedGood: 1, window: 20 }, state: "ready",
+      });
+      const stopped = (await helper.request().post(`/${TYPE}/det/learning`).send({ action: "stop" }).expect(200)).body as Record<string, unknown>;
+      assert.deepEqual([stopped["action"], stopped["learning"], (stopped["state"] as Record<string, unknown>)["learning"]], ["stop", false, false]);
+      await helper.request().post(`/${TYPE}/det/learning`).send({ action: "start" }).expect(200);
+      const rolled = (await helper.request().post(`/${TYPE}/det/learning`).send({ action: "rollback" }).expect(200)).body as Record<string, unknown>;
+      assert.equal((rolled["state"] as Record<string, unknown>)["bankSize"], FIT_BANK);
+      const reset = (await helper.request().post(`/${TYPE}/det/learning`).send({ action: "reset" }).expect(200)).body as Record<string, unknown>;
+      assert.equal(reset["deleted"], true);
+      const refused = await helper.request().post(`/${TYPE}/det/learning`).send({ action: "explode" }).expect(400);
+      assert.deepEqual(refused.body, { error: "action must be one of start, stop, reset, rollback" });
+      await helper.request().get(`/${TYPE}/nope/state`).expect(404);
+      await helper.request().get(`/${TYPE}/out/state`).expect(404);
+    });
+
+    it("needs defect-detector.read to read the state and defect-detector.write to change learning", async function () {
+      const granted = new Set<string>();
+      const asked: string[] = [];
+      const app = express();
+      app.use(express.json());
+      let actions = 0;
+      const fake = { id: "n1", type: TYPE } as unknown as Node;
+      const RED = {
+        httpAdmin: app,
+        auth: {
+          needsPermission: (permission: string) => {
+            asked.push(permission);
+            return (_req: unknown, res: { status(code: number): { end(): void } }, next: () => void) => (granted.has(permission) ? next() : res.status(401).end());
+          },
+        },
+        nodes: { getNode: (id: string) => (id === "n1" ? fake : null) },
+        _: translate,
+      } as unknown as NodeAPI;
+      registerDetectorAdmin(RED, TYPE);
+      registerDetectorAdmin(RED, TYPE);
+      assert.deepEqual(asked, [`${TYPE}.read`, `${TYPE}.write`], "one route each, registered once");
+      attachDetectorController(fake, {
+        state: () => ({ learning: true }),
+        act: async (action) => {
+          actions++;
+          return { action };
+        },
+      });
+      const server = app.listen(0, "127.0.0.1");
+      await new Promise((resolve) => server.once("listening", resolve));
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/${TYPE}/n1`;
+      const post = (): Promise<Response> => fetch(`${base}/learning`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ action: "stop" }) });
+      try {
+        assert.equal((await fetch(`${base}/state`)).status, 401);
+        assert.equal((await post()).status, 401);
+        granted.add(`${TYPE}.read`);
+        assert.deepEqual(await (await fetch(`${base}/state`)).json(), { learning: true });
+        assert.equal((await post()).status, 401, "reading does not allow changing");
+        assert.equal(actions, 0);
+        granted.add(`${TYPE}.write`);
+        assert.deepEqual(await (await post()).json(), { action: "stop" });
+        assert.equal(actions, 1);
+      } finally {
+        await new Promise((resolve) => server.close(resolve));
+      }
+    });
+  });
+});
