@@ -33,7 +33,7 @@ export interface BackboneContext {
 /** The built-in backbone is identified by the bytes it is built from, so a new version does not match. */
 async function backboneIdentity(backbone: string): Promise<FileIdentity> {
   if (backbone !== EMBEDDED_BACKBONE) return fileIdentity(backbone);
-  const bytes = buildEmbeddedBackbone();
+  const bytes = await buildEmbeddedBackbone();
   return { name: EMBEDDED_BACKBONE, size: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex") };
 }
 

@@ -46,7 +46,7 @@ export async function openOnnxBackbone(config: BackboneConfig): Promise<Backbone
   }
   const model: ModelHandle =
     config.model === EMBEDDED_BACKBONE
-      ? await acquireModelFromBytes(`${EMBEDDED_BACKBONE}-v${EMBEDDED_VERSION}`, buildEmbeddedBackbone(), config.session)
+      ? await acquireModelFromBytes(`${EMBEDDED_BACKBONE}-v${EMBEDDED_VERSION}`, await buildEmbeddedBackbone(), config.session)
       : await acquireModel(config.model, config.session);
   const outputs = model.outputs.map((o) => o.name);
   const missing = config.layers.filter((l) => !outputs.includes(l));
