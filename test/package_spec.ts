@@ -70,7 +70,7 @@ describe("package layout", function () {
     assert.ok(pkg.engines?.node, "engines.node is set");
     assert.ok(pkg.keywords?.includes("node-red"));
     assert.ok(pkg.files?.includes("dist") && pkg.files.includes("examples"));
-    assert.ok(pkg.files.includes("models"), "the embedded backbone's weights ship with the package");
+    assert.ok(pkg.files?.includes("models") === true, "the embedded backbone's weights ship with the package");
     assert.ok(nodeEntries.length >= 2);
     assert.ok(Object.keys(pkg.dependencies ?? {}).length <= 6, "Node-RED's scorecard warns above 6 dependencies");
   });
