@@ -4,8 +4,6 @@
  * error path through Catch. Texts go through the node's real en-US catalog, as users see them.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import type { NodeAPI, NodeMessage } from "node-red";
 import type { AlarmEvent } from "../../src/lib/alarm";
 import alarmNode from "../../src/nodes/alarm";
@@ -32,6 +30,7 @@ import {
   type EditorKeys,
   type FlowItem,
 } from "../fixtures/node-red";
+import { catalogTranslator } from "../fixtures/catalog";
 
 const TYPE = "defect-alarm";
 /** Writes of a verdict with every signal configured: ok, ng, error, alarm, values, resultReady, ready. */
@@ -40,16 +39,8 @@ const VERDICT_WRITES = 7;
 const QUIET_MS = 150;
 const SETTLE_MS = 50;
 
-const CATALOG = JSON.parse(readFileSync(join(process.cwd(), "src/nodes/locales/en-US/alarm.json"), "utf8")) as Record<string, unknown>;
 
-function translate(key: string, params?: Record<string, unknown>): string {
-  let entry: unknown = CATALOG;
-  for (const part of key.split(".")) {
-    entry = typeof entry === "object" && entry !== null ? (entry as Record<string, unknown>)[part] : undefined;
-  }
-  if (typeof entry !== "string") return key;
-  return entry.replace(/__(\w+?)__/g, (whole, name: string) => (params !== undefined && name in params ? String(params[name]) : whole));
-}
+const translate = catalogTranslator("alarm");
 
 const node = (RED: NodeAPI): void => {
   (RED as unknown as { _: typeof translate })._ = translate;

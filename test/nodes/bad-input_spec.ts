@@ -7,7 +7,6 @@
  * model files at deploy and damaged memory banks are refused the same way.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -52,6 +51,7 @@ import {
   type FlowItem,
 } from "../fixtures/node-red";
 import { writeTinyBackbone } from "../fixtures/tiny-backbone";
+import { catalogTranslator } from "../fixtures/catalog";
 
 const SOURCE = "defect-image-source";
 const PREPROCESS = "defect-preprocess";
@@ -76,25 +76,8 @@ const CLOSE = 1e-3;
 /** JPEG round trips of pure colours stay within a few levels. */
 const JPEG_LEVELS = 8 / 255;
 
-const CATALOG: Record<string, unknown> = Object.assign(
-  {},
-  ...["image-source", "preprocess", "detector"].map((name) =>
-    JSON.parse(readFileSync(join(process.cwd(), "src", "nodes", "locales", "en-US", `${name}.json`), "utf8")) as Record<string, unknown>,
-  ),
-);
 
-/**
- * Node-RED's i18n over the three nodes' catalogs: i18next with __name__ placeholders, matched
- * lazily as i18next does, so "__width__x__height__" is two placeholders.
- */
-function translate(key: string, params?: Record<string, unknown>): string {
-  let entry: unknown = CATALOG;
-  for (const part of key.split(".")) {
-    entry = typeof entry === "object" && entry !== null ? (entry as Record<string, unknown>)[part] : undefined;
-  }
-  if (typeof entry !== "string") return key;
-  return entry.replace(/__(\w+?)__/g, (whole, name: string) => (params !== undefined && name in params ? String(params[name]) : whole));
-}
+const translate = catalogTranslator("image-source", "preprocess", "detector");
 
 const NODES = [imageSourceNode, preprocessNode, detectorNode].map((register) => (RED: NodeAPI): void => {
   (RED as unknown as { _: typeof translate })._ = translate;

@@ -5,7 +5,6 @@
  * admin endpoints with and without their permissions. Synthetic parts, tiny backbone.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -23,6 +22,7 @@ import type { DetectorNodeDef } from "../../src/nodes/types";
 import { encodePng } from "../fixtures/images";
 import { catchAll, caughtError, collectMessages, getNode, helper, nextMessage, onTab, statusCalls, statusTexts, useNodeRedHelper, type FlowItem } from "../fixtures/node-red";
 import { writeTinyBackbone } from "../fixtures/tiny-backbone";
+import { catalogTranslator } from "../fixtures/catalog";
 
 const TYPE = "defect-detector";
 const KIND = "cast-surface";
@@ -31,14 +31,8 @@ const TRAIN = 4;
 const PATCHES = (TENSOR_SIZE / 4) ** 2;
 const FIT_BANK = bankSizeFor(TRAIN * PATCHES, { coresetRatio: 0.1, maxBankSize: 40_000 });
 const WAIT_MS = 15_000;
-const CATALOG = JSON.parse(readFileSync(join(process.cwd(), "src/nodes/locales/en-US/detector.json"), "utf8")) as Record<string, unknown>;
 
-function translate(key: string, params?: Record<string, unknown>): string {
-  let entry: unknown = CATALOG;
-  for (const part of key.split(".")) entry = typeof entry === "object" && entry !== null ? (entry as Record<string, unknown>)[part] : undefined;
-  if (typeof entry !== "string") return key;
-  return entry.replace(/__(\w+)__/g, (whole, name: string) => (params !== undefined && name in params ? String(params[name]) : whole));
-}
+const translate = catalogTranslator("detector");
 
 const node = (RED: NodeAPI): void => {
   (RED as unknown as { _: typeof translate })._ = translate;

@@ -46,6 +46,7 @@ import {
   buildYoloV8Model,
   inSemanticDefect,
 } from "../fixtures/supervised-node-models";
+import { catalogTranslator } from "../fixtures/catalog";
 
 const TYPE = "defect-detector";
 /** A non-square source: letterboxed into 64x64 at scale 0.5 with 16 px of padding above and below. */
@@ -56,17 +57,8 @@ const LIMITS = { maxPixels: 1e8 };
 const CLOSE = 1e-5;
 const CLASSES = 3;
 
-const CATALOG = JSON.parse(readFileSync(join(process.cwd(), "src/nodes/locales/en-US/detector.json"), "utf8")) as Record<string, unknown>;
 
-/** Node-RED's i18n (i18next with __name__ placeholders) over the node's catalog. */
-function translate(key: string, params?: Record<string, unknown>): string {
-  let entry: unknown = CATALOG;
-  for (const part of key.split(".")) {
-    entry = typeof entry === "object" && entry !== null ? (entry as Record<string, unknown>)[part] : undefined;
-  }
-  if (typeof entry !== "string") return key;
-  return entry.replace(/__(\w+?)__/g, (whole, name: string) => (params !== undefined && name in params ? String(params[name]) : whole));
-}
+const translate = catalogTranslator("detector");
 
 const node = (RED: NodeAPI): void => {
   (RED as unknown as { _: typeof translate })._ = translate;

@@ -6,11 +6,10 @@
  * Status and error texts go through the node's real en-US catalog, so tests see what users see.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { NodeAPI, NodeMessage } from "node-red";
+import type { NodeMessage } from "node-red";
 import { bankSizeFor } from "../../src/lib/anomaly/patchcore/patchcore";
 import { parsePreprocessOptions, preprocessImage } from "../../src/lib/image";
 import type { PreprocessOptions, RawImage, MessageScoreMap, ScoreMap, Tensor, Transform } from "../../src/lib/image/types";
@@ -38,6 +37,7 @@ import {
   type FlowItem,
 } from "../fixtures/node-red";
 import { writeTinyBackbone } from "../fixtures/tiny-backbone";
+import { catalogTranslator, withCatalog } from "../fixtures/catalog";
 
 const TYPE = "defect-detector";
 const KIND = "cast-surface";
@@ -50,25 +50,10 @@ const PATCHES_PER_IMAGE = (TENSOR_SIZE / 4) ** 2;
 const FIT_WAIT_MS = 15_000;
 const LIMITS = { maxPixels: 1e8 };
 
-const CATALOG = JSON.parse(readFileSync(join(process.cwd(), "src/nodes/locales/en-US/detector.json"), "utf8")) as Record<string, unknown>;
 
-/** Node-RED's i18n (i18next with __name__ placeholders, no escaping) over the node's catalog. */
-function translate(key: string, params?: Record<string, unknown>): string {
-  let entry: unknown = CATALOG;
-  for (const part of key.split(".")) {
-    entry = typeof entry === "object" && entry !== null ? (entry as Record<string, unknown>)[part] : undefined;
-  }
-  if (typeof entry !== "string") return key;
-  return entry.replace(/__(\w+)__/g, (whole, name: string) => (params !== undefined && name in params ? String(params[name]) : whole));
-}
+const translate = catalogTranslator("detector");
 
-function withCatalog(register: (RED: NodeAPI) => void): (RED: NodeAPI) => void {
-  return (RED) => {
-    (RED as unknown as { _: typeof translate })._ = translate;
-    register(RED);
-  };
-}
-const node = withCatalog(detectorNode);
+const node = withCatalog(detectorNode, translate);
 
 /** Plain states are i18n keys (the editor translates them); states with counts are translated by the node. */
 const status = (state: string, params?: Record<string, unknown>): string =>

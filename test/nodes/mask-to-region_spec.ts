@@ -4,8 +4,6 @@
  * by a good message. Texts go through the node's real en-US catalog, so tests see what users see.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import type { NodeAPI, NodeMessage } from "node-red";
 import type { SinonSpy } from "sinon";
 import sharp from "sharp";
@@ -30,23 +28,15 @@ import {
   type EditorKeys,
   type FlowItem,
 } from "../fixtures/node-red";
+import { catalogTranslator } from "../fixtures/catalog";
 
 const TYPE = "defect-mask-to-region";
 const WIDTH = 160;
 const HEIGHT = 120;
 const GREY = 100;
 
-const CATALOG = JSON.parse(readFileSync(join(process.cwd(), "src/nodes/locales/en-US/mask-to-region.json"), "utf8")) as Record<string, unknown>;
 
-/** Node-RED's i18n (i18next with __name__ placeholders, no escaping) over the node's catalog. */
-function translate(key: string, params?: Record<string, unknown>): string {
-  let entry: unknown = CATALOG;
-  for (const part of key.split(".")) {
-    entry = typeof entry === "object" && entry !== null ? (entry as Record<string, unknown>)[part] : undefined;
-  }
-  if (typeof entry !== "string") return key;
-  return entry.replace(/__(\w+?)__/g, (whole, name: string) => (params !== undefined && name in params ? String(params[name]) : whole));
-}
+const translate = catalogTranslator("mask-to-region");
 
 function node(RED: NodeAPI): void {
   (RED as unknown as { _: typeof translate })._ = translate;

@@ -30,28 +30,14 @@ import {
   type EditorKeys,
   type FlowItem,
 } from "../fixtures/node-red";
+import { catalogTranslator, withCatalog } from "../fixtures/catalog";
 
 const TYPE = "defect-threshold";
 const ID = "thr";
-const CATALOG = JSON.parse(readFileSync(join(process.cwd(), "src/nodes/locales/en-US/threshold.json"), "utf8")) as Record<string, unknown>;
 
-/** Node-RED's i18n (i18next with __name__ placeholders, no escaping) over the node's catalog. */
-function translate(key: string, params?: Record<string, unknown>): string {
-  let entry: unknown = CATALOG;
-  for (const part of key.split(".")) {
-    entry = typeof entry === "object" && entry !== null ? (entry as Record<string, unknown>)[part] : undefined;
-  }
-  if (typeof entry !== "string") return key;
-  return entry.replace(/__(\w+?)__/g, (whole, name: string) => (params !== undefined && name in params ? String(params[name]) : whole));
-}
+const translate = catalogTranslator("threshold");
 
-function withCatalog(register: (RED: NodeAPI) => void): (RED: NodeAPI) => void {
-  return (RED) => {
-    (RED as unknown as { _: typeof translate })._ = translate;
-    register(RED);
-  };
-}
-const node = withCatalog(thresholdNode);
+const node = withCatalog(thresholdNode, translate);
 
 /** Plain states are i18n keys (the editor translates them); states with values are translated by the node. */
 const status = (state: string, params?: Record<string, unknown>): string =>
