@@ -11,6 +11,7 @@ import { createPadimTrainer } from "../lib/anomaly/padim/trainer";
 import type { AnomalyTrainer } from "../lib/anomaly/types";
 import type { SessionOptions } from "../lib/onnx";
 import { EXIT_OK, UsageError, parseIntegerOption, parseOptions, type CliIo } from "./args";
+import { FEWSHOT_OPTIONS, FEWSHOT_USAGE, runFewShotEval, wantsFewShot } from "./eval-fewshot";
 
 export const EVAL_SUMMARY = "train on DIR/train/good, score DIR/test and print the metrics";
 
@@ -41,7 +42,7 @@ Options:
   --neighbors K        neighbours for the image-score re-weighting (default 9)
   --train-limit N      use only the first N sorted training images
   --scoring-dim N      patchcore: search the bank's top-N principal subspace (0 = exact)
-  --threads N          onnxruntime intra-op threads (default: all cores)
+${FEWSHOT_USAGE}  --threads N          onnxruntime intra-op threads (default: all cores)
   --json               print one JSON object instead of the table
   -h, --help           show this help
 `;
@@ -62,6 +63,7 @@ const OPTIONS = {
   threads: { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
+  ...FEWSHOT_OPTIONS,
 } as const;
 
 const METHODS = ["patchcore", "padim", "template", "anomalib"] as const;
@@ -174,6 +176,9 @@ export async function runEval(args: string[], io: CliIo): Promise<number> {
   if (values.data === undefined) throw new UsageError("--data DIR is required");
   const method = values.method ?? "patchcore";
   if (!(METHODS as readonly string[]).includes(method)) throw new UsageError(`--method must be one of ${METHODS.join(", ")}, got "${method}"`);
+  const fewShot = wantsFewShot(values);
+  if (fewShot && method !== "patchcore") throw new UsageError(`--shots and --defect-shots work with --method patchcore, got "${method}"`);
+  if (fewShot && values["train-limit"] !== undefined) throw new UsageError("--shots K already picks the first K training images: drop --train-limit");
   if (method === "template") return runTemplateEval(values.data, values["reference-dir"], values.json === true, io);
   const size = parseIntegerOption(values.size, "--size", 32, 2048) ?? 256;
   const threads = parseIntegerOption(values.threads, "--threads", 1, 64);
@@ -194,6 +199,13 @@ export async function runEval(args: string[], io: CliIo): Promise<number> {
   };
   const preprocess = parsePreprocessOptions({ preset: "imagenet", width: size, height: size, resize: "stretch" });
   const extractor = await openPatchExtractor({ model: values.backbone, layers }, session);
+  if (fewShot) {
+    try {
+      return await runFewShotEval({ ...values, data: values.data }, extractor, preprocess, options, session, io);
+    } finally {
+      await extractor.release();
+    }
+  }
   const { trainer, modelSize } = method === "padim" ? padimSetup(extractor, session) : patchcoreSetup(extractor, options, session);
   try {
     const report = await evaluateAnomalyMethod({

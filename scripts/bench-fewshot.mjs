@@ -1,0 +1,85 @@
+// `npm run bench:fewshot`: the few-shot sweep of issue 6 on the real datasets in ../shared (never
+// shipped, never downloaded). Test features are extracted once per dataset + backbone (cached in
+// .tmp/fewshot-cache), banks for K = 1, 2, 4, 8, 16 are fitted on cached features, and the
+// markdown tables that BENCHMARKS.md records are printed.
+//   FEWSHOT_DATASETS=casting,magnetic_tile  FEWSHOT_BACKBONES=pretrained,embedded
+//   FEWSHOT_SETTINGS=plain,aug[,rotate,all-patches]  FEWSHOT_SHOTS=1,2,4,8,16
+//   FEWSHOT_STRIDE=1 (score every n-th test image; >1 only to explore)  FEWSHOT_DIST=dist
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+
+const root = resolve(new URL("..", import.meta.url).pathname);
+const shared = resolve(root, "..", "shared");
+const dist = resolve(root, process.env.FEWSHOT_DIST || "dist");
+const pretrained = join(shared, "backbones", "resnet50v2_l123.onnx");
+const list = (name, fallback) => (process.env[name] || fallback).split(",").filter((s) => s !== "");
+const datasets = list("FEWSHOT_DATASETS", "casting,magnetic_tile");
+const backbones = list("FEWSHOT_BACKBONES", "pretrained,embedded");
+const shots = list("FEWSHOT_SHOTS", "1,2,4,8,16").map(Number);
+const threads = Number(process.env.FEWSHOT_THREADS || "2");
+const stride = Number(process.env.FEWSHOT_STRIDE || "1");
+
+if (!existsSync(shared)) {
+  console.log(`bench:fewshot skipped: ${shared} is not here (the benchmark needs ../shared beside the checkout).`);
+  process.exit(0);
+}
+const load = (path) => import(pathToFileURL(join(dist, path)).href);
+const { runFewShotSweep, fewShotTable } = await load("lib/eval/fewshot-sweep.js");
+const { DEFAULT_AUGMENT_OPTIONS } = await load("lib/anomaly/patchcore/augment.js");
+const { DEFAULT_MIN_BANK_SIZE } = await load("lib/anomaly/patchcore/trainer.js");
+
+const ROUND_PART_ROTATIONS = [45, 90, 135, 180, 225, 270, 315];
+const SETTINGS = {
+  // Plain PatchCore as in the reference rows: 10 % coreset, no augmentation.
+  plain: { label: "plain (coreset 0.1)", augment: null, minBankSize: 0, coresetRatio: 0.1 },
+  // The shots' own patches, all kept up to 20480 rows (explored, not the default).
+  "all-patches": { label: "all patches, no aug", augment: null, minBankSize: 20_480, coresetRatio: 0.1 },
+  // The package default for K <= 8: support-set augmentation, 10 % coreset of shots + variants.
+  aug: { label: "augmented (coreset 0.1)", augment: { ...DEFAULT_AUGMENT_OPTIONS, mode: "on" }, minBankSize: DEFAULT_MIN_BANK_SIZE, coresetRatio: 0.1 },
+  // Round parts (casting impellers): also every 45-degree turn.
+  rotate: {
+    label: "augmented + 45-degree turns",
+    augment: { ...DEFAULT_AUGMENT_OPTIONS, mode: "on", rotations: ROUND_PART_ROTATIONS },
+    minBankSize: DEFAULT_MIN_BANK_SIZE,
+    coresetRatio: 0.1,
+  },
+};
+const settings = list("FEWSHOT_SETTINGS", "plain,aug").map((name) => {
+  const s = SETTINGS[name];
+  if (s === undefined) throw new Error(`unknown FEWSHOT_SETTINGS entry "${name}" (known: ${Object.keys(SETTINGS).join(", ")})`);
+  return s;
+});
+const BACKBONES = {
+  pretrained: { model: pretrained, layers: ["layer2", "layer3"] },
+  embedded: { model: "embedded", layers: ["stage2", "stage3"] },
+};
+
+for (const name of datasets) {
+  const data = join(shared, "datasets", name);
+  if (!existsSync(data)) {
+    console.log(`bench:fewshot: ${data} missing, skipped`);
+    continue;
+  }
+  for (const b of backbones) {
+    const backbone = BACKBONES[b];
+    if (backbone === undefined) throw new Error(`unknown FEWSHOT_BACKBONES entry "${b}"`);
+    const started = Date.now();
+    const report = await runFewShotSweep({
+      data,
+      backbone: backbone.model,
+      layers: backbone.layers,
+      size: 256,
+      shots,
+      settings,
+      threads,
+      cacheDir: join(root, ".tmp", "fewshot-cache"),
+      testStride: stride,
+      progress: (line) => console.error(`[${name} ${b}] ${line}`),
+    });
+    console.log(`\n### ${name}, ${b} backbone (${backbone.layers.join(",")}, 256 px, ${report.test_images} test images${stride > 1 ? `, every ${stride}th` : ""})\n`);
+    console.log(fewShotTable(report));
+    console.log(`<!-- ${JSON.stringify(report.rows)} -->`);
+    console.error(`[${name} ${b}] ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  }
+}

@@ -1,0 +1,123 @@
+/** `defect-detection eval --shots K [--augment ...] [--defect-shots N]`: the few-shot modes of eval. */
+import type { PatchExtractor } from "../lib/features/extractor";
+import type { PreprocessOptions } from "../lib/image";
+import type { SessionOptions } from "../lib/onnx";
+import type { PatchCoreOptions } from "../lib/anomaly/patchcore/patchcore";
+import { DEFAULT_AUGMENT_OPTIONS, type AugmentMode, type AugmentOptions } from "../lib/anomaly/patchcore/augment";
+import { DEFAULT_MIN_BANK_SIZE } from "../lib/anomaly/patchcore/trainer";
+import { evaluateFewShot, type FewShotEvalReport } from "../lib/eval/fewshot-eval";
+import { evaluateDefectAware, type DefectAwareReport } from "../lib/eval/defect-aware-eval";
+import type { OperatingPoint } from "../lib/eval/defect-aware-test";
+import { EXIT_OK, UsageError, parseIntegerOption, type CliIo } from "./args";
+
+export const FEWSHOT_USAGE = `  --shots K            few-shot: learn from the first K sorted good images and their
+                       augmented variants (flips, small turns and shifts, brightness);
+                       reports F1 at a threshold calibrated on the shots
+                       (leave-one-out, mean + 3 sd)
+  --augment MODE       auto (default: on for K <= 8), on or off
+  --rotations LIST     extra exact rotations learned, in degrees (default 180;
+                       round parts: 45,90,135,180,225,270,315)
+  --min-bank N         keep every patch while there are fewer than N (default ${DEFAULT_MIN_BANK_SIZE})
+  --defect-shots N     also learn N labelled defects from DIR/train_defect and compare
+                       good-only with defect-aware PatchCore at calibrated thresholds
+`;
+
+export const FEWSHOT_OPTIONS = {
+  shots: { type: "string" },
+  augment: { type: "string" },
+  rotations: { type: "string" },
+  "min-bank": { type: "string" },
+  "defect-shots": { type: "string" },
+} as const;
+
+const AUGMENT_MODES: readonly AugmentMode[] = ["auto", "on", "off"];
+const FULL_TURN = 360;
+
+export interface FewShotFlags {
+  shots?: string;
+  augment?: string;
+  rotations?: string;
+  "min-bank"?: string;
+  "defect-shots"?: string;
+}
+
+export function wantsFewShot(values: FewShotFlags): boolean {
+  return values.shots !== undefined || values["defect-shots"] !== undefined;
+}
+
+export function parseAugment(values: FewShotFlags, preprocess: PreprocessOptions): AugmentOptions {
+  const mode = values.augment ?? "auto";
+  if (!(AUGMENT_MODES as readonly string[]).includes(mode)) throw new UsageError(`--augment must be one of ${AUGMENT_MODES.join(", ")}, got "${mode}"`);
+  let rotations = DEFAULT_AUGMENT_OPTIONS.rotations;
+  if (values.rotations !== undefined) {
+    rotations = values.rotations.split(",").filter((s) => s.trim() !== "").map(Number);
+    if (rotations.some((r) => !Number.isFinite(r) || Math.abs(r) > FULL_TURN)) throw new UsageError(`--rotations must be degrees in [-360, 360], got "${values.rotations}"`);
+  }
+  return { ...DEFAULT_AUGMENT_OPTIONS, mode: mode as AugmentMode, rotations, mean: preprocess.mean, std: preprocess.std };
+}
+
+function num(value: number | null): string {
+  return value === null || Number.isNaN(value) ? "-" : value.toFixed(3);
+}
+
+function formatFewShot(r: FewShotEvalReport): string {
+  return [
+    `method          patchcore, ${r.shots} shots${r.augmented ? ` + augmentation (${r.learned_images} images learned)` : ""}`,
+    `dataset         ${r.dataset} (${r.test_images} test)`,
+    `image AUROC     ${num(r.image_auroc)}`,
+    `pixel AUROC     ${num(r.pixel_auroc)}`,
+    `AUPRO (0.3)     ${num(r.aupro)}`,
+    `F1 calibrated   ${num(r.f1_calibrated)} at score ${r.threshold === null ? "- (needs 2 shots)" : r.threshold.toPrecision(4)}`,
+    `F1-max          ${num(r.f1_max)} at score ${r.f1_threshold.toPrecision(4)}`,
+    `ms / image      ${r.ms_per_image.toFixed(1)}`,
+    `fit             ${r.fit_seconds.toFixed(1)} s, bank ${r.bank_size ?? "-"}`,
+    "",
+  ].join("\n");
+}
+
+function formatPoint(name: string, p: OperatingPoint): string {
+  return `${name.padEnd(20)}${num(p.image_auroc)}  ${num(p.f1_calibrated)}  ${num(p.f1_max)}  (${p.calibration})`;
+}
+
+function formatDefectAware(r: DefectAwareReport): string {
+  return [
+    `dataset             ${r.dataset} (${r.shots} good shots, ${r.defect_shots} labelled defects, ${r.test_images} test)`,
+    `                    AUROC  F1 cal F1-max`,
+    formatPoint("good only", r.good_only),
+    formatPoint("good + labels", r.good_only_labelled),
+    formatPoint("defect-aware", r.defect_aware),
+    "",
+  ].join("\n");
+}
+
+export async function runFewShotEval(
+  values: FewShotFlags & { data: string; json?: boolean },
+  extractor: PatchExtractor,
+  preprocess: PreprocessOptions,
+  patchcore: PatchCoreOptions,
+  session: SessionOptions,
+  io: CliIo,
+): Promise<number> {
+  const progress = values.json === true ? undefined : (line: string) => io.stderr.write(`${line}\n`);
+  const shots = parseIntegerOption(values.shots, "--shots", 1, 1_000_000);
+  const defectShots = parseIntegerOption(values["defect-shots"], "--defect-shots", 1, 1_000_000);
+  if (defectShots !== undefined) {
+    if (shots === undefined) throw new UsageError("--defect-shots needs --shots K (the good images of the bank)");
+    const report = await evaluateDefectAware({ data: values.data, extractor, preprocess, shots, defectShots, patchcore, session, progress });
+    io.stdout.write(values.json === true ? `${JSON.stringify({ method: "patchcore-defect-aware", ...report })}\n` : formatDefectAware(report));
+    return EXIT_OK;
+  }
+  const report = await evaluateFewShot({
+    data: values.data,
+    extractor,
+    preprocess,
+    shots: shots as number,
+    augment: parseAugment(values, preprocess),
+    patchcore,
+    minBankSize: parseIntegerOption(values["min-bank"], "--min-bank", 0, 10_000_000) ?? DEFAULT_MIN_BANK_SIZE,
+    session,
+    progress,
+  });
+  io.stdout.write(values.json === true ? `${JSON.stringify({ method: "patchcore", ...report })}\n` : formatFewShot(report));
+  return EXIT_OK;
+}

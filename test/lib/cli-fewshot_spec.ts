@@ -1,0 +1,150 @@
+import assert from "node:assert/strict";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import sharp from "sharp";
+import { runCli, type CliIo } from "../../src/cli/main";
+import { openPatchExtractor } from "../../src/lib/features/extractor";
+import { DEFAULT_AUGMENT_OPTIONS } from "../../src/lib/anomaly/patchcore/augment";
+import { DEFAULT_PATCHCORE_OPTIONS } from "../../src/lib/anomaly/patchcore/patchcore";
+import { createPatchCoreTrainer } from "../../src/lib/anomaly/patchcore/trainer";
+import { preprocessImage, parsePreprocessOptions } from "../../src/lib/image";
+import { writeTinyBackbone } from "../fixtures/tiny-backbone";
+
+const SIZE = 64;
+/** The tiny backbone's l1 grid at 64 px: 16 x 16 patches. */
+const PATCHES = 256;
+/** Default plan: 3 flips (the 180-degree turn is their product) + 4 random variants. */
+const VARIANTS = 7;
+
+/** A striped part with a little per-image phase; a defect is a dark square with a mask. */
+async function writePart(path: string, phase: number, defect: boolean, maskPath?: string): Promise<void> {
+  const pixels = Buffer.alloc(SIZE * SIZE);
+  for (let y = 0; y < SIZE; y++) {
+    for (let x = 0; x < SIZE; x++) {
+      const inDefect = defect && x >= 24 && x < 40 && y >= 24 && y < 40;
+      pixels[y * SIZE + x] = inDefect ? 10 : 128 + Math.round(60 * Math.sin((x + phase) / 3));
+    }
+  }
+  await sharp(pixels, { raw: { width: SIZE, height: SIZE, channels: 1 } }).png().toFile(path);
+  if (maskPath === undefined) return;
+  const mask = Buffer.alloc(SIZE * SIZE);
+  for (let y = 24; y < 40; y++) for (let x = 24; x < 40; x++) mask[y * SIZE + x] = 255;
+  await sharp(mask, { raw: { width: SIZE, height: SIZE, channels: 1 } }).png().toFile(maskPath);
+}
+
+async function writeDataset(root: string): Promise<void> {
+  for (const sub of ["train/good", "test/good", "test/hole", "ground_truth/hole"]) await mkdir(join(root, sub), { recursive: true });
+  for (let i = 0; i < 3; i++) await writePart(join(root, "train/good", `g${i}.png`), i, false);
+  for (let i = 0; i < 2; i++) await writePart(join(root, "test/good", `t${i}.png`), i + 5, false);
+  for (let i = 0; i < 2; i++) await writePart(join(root, "test/hole", `d${i}.png`), i + 7, true, join(root, "ground_truth/hole", `d${i}_mask.png`));
+}
+
+function capture(): { io: CliIo; stdout: () => string; stderr: () => string } {
+  let out = "";
+  let err = "";
+  return {
+    io: { stdout: { write: (text: string) => (out += text) }, stderr: { write: (text: string) => (err += text) } },
+    stdout: () => out,
+    stderr: () => err,
+  };
+}
+
+describe("few-shot eval and trainer (tiny backbone)", function () {
+  this.timeout(60_000);
+  let dir: string;
+  let data: string;
+  let backbone: string;
+
+  before(async function () {
+    dir = await mkdtemp(join(tmpdir(), "cli-fewshot-"));
+    data = join(dir, "parts");
+    await writeDataset(data);
+    backbone = await writeTinyBackbone(dir);
+  });
+
+  after(async function () {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function evalJson(extra: string[]): Promise<Record<string, unknown>> {
+    const run = capture();
+    const code = await runCli(["eval", "--data", data, "--backbone", backbone, "--layers", "l1,l2", "--size", String(SIZE), "--threads", "1", "--json", ...extra], run.io);
+    assert.equal(code, 0, run.stderr());
+    return JSON.parse(run.stdout()) as Record<string, unknown>;
+  }
+
+  it("--shots 2 learns both shots and their variants (10 % coreset) and calibrates a threshold on them", async function () {
+    const r = await evalJson(["--shots", "2"]);
+    assert.equal(r.shots, 2);
+    assert.equal(r.train_images, 2);
+    assert.equal(r.augmented, true);
+    assert.equal(r.learned_images, 2 * (1 + VARIANTS));
+    assert.equal(r.bank_size, Math.floor(2 * (1 + VARIANTS) * PATCHES * 0.1));
+    assert.equal(r.test_images, 4);
+    assert.equal(r.image_auroc, 1);
+    assert.equal(typeof r.pixel_auroc, "number");
+    assert.equal((r.calibration_scores as number[]).length, 2);
+    const scores = r.calibration_scores as number[];
+    const [a, b] = scores as [number, number];
+    const mean = (a + b) / 2;
+    const sd = Math.abs(a - b) / Math.SQRT2;
+    assert.ok(Math.abs((r.threshold as number) - (mean + 3 * sd)) < 1e-9);
+    assert.equal(typeof r.f1_calibrated, "number");
+    assert.ok(Math.abs((r.f1_max as number) - 1) < 1e-9, String(r.f1_max));
+  });
+
+  it("--augment off learns only the shots; --min-bank keeps every patch below that many rows", async function () {
+    const off = await evalJson(["--shots", "2", "--augment", "off"]);
+    assert.equal(off.augmented, false);
+    assert.equal(off.learned_images, 2);
+    assert.equal(off.bank_size, Math.floor(2 * PATCHES * 0.1));
+    const all = await evalJson(["--shots", "2", "--augment", "off", "--min-bank", "100000"]);
+    assert.equal(all.bank_size, 2 * PATCHES);
+  });
+
+  it("one shot has no threshold to calibrate (null)", async function () {
+    const one = await evalJson(["--shots", "1"]);
+    assert.equal(one.threshold, null);
+    assert.equal(one.f1_calibrated, null);
+    assert.equal(one.bank_size, Math.floor((1 + VARIANTS) * PATCHES * 0.1));
+  });
+
+  it("answers bad few-shot arguments with exit code 2 and the reason", async function () {
+    const cases: Array<[string[], string]> = [
+      [["--shots", "2", "--augment", "maybe"], '--augment must be one of auto, on, off, got "maybe"'],
+      [["--shots", "2", "--train-limit", "2"], "--shots K already picks the first K training images: drop --train-limit"],
+      [["--defect-shots", "2"], "--defect-shots needs --shots K (the good images of the bank)"],
+      [["--shots", "0"], '--shots must be a whole number from 1 to 1000000, got "0"'],
+      [["--shots", "2", "--method", "padim"], '--shots and --defect-shots work with --method patchcore, got "padim"'],
+    ];
+    for (const [extra, message] of cases) {
+      const run = capture();
+      const code = await runCli(["eval", "--data", data, "--backbone", backbone, "--layers", "l1,l2", "--size", String(SIZE), ...extra], run.io);
+      assert.equal(code, 2, extra.join(" "));
+      assert.equal(run.stderr(), `defect-detection eval: ${message} (see "defect-detection eval --help")\n`);
+    }
+  });
+
+  it("the trainer learns the variants up to maxShots in auto mode and drops them past it", async function () {
+    const extractor = await openPatchExtractor({ model: backbone, layers: ["l1", "l2"] }, { intraOpThreads: 1 });
+    const preprocess = parsePreprocessOptions({ preset: "imagenet", width: SIZE, height: SIZE, resize: "stretch" });
+    try {
+      const tensors = [];
+      for (let i = 0; i < 3; i++) tensors.push((await preprocessImage(await sharp(join(data, "train/good", `g${i}.png`)).toBuffer(), preprocess, { maxPixels: 1e6 })).tensor);
+      const fewShot = { augment: { ...DEFAULT_AUGMENT_OPTIONS, maxShots: 2 }, minBankSize: 100_000 };
+      const two = createPatchCoreTrainer(extractor, DEFAULT_PATCHCORE_OPTIONS, { intraOpThreads: 1 }, fewShot);
+      for (const t of tensors.slice(0, 2)) await two.add(t);
+      await (await two.fit()).release();
+      assert.equal(two.augmented, true);
+      assert.equal(two.bank?.size, 2 * (1 + VARIANTS) * PATCHES);
+      const three = createPatchCoreTrainer(extractor, DEFAULT_PATCHCORE_OPTIONS, { intraOpThreads: 1 }, fewShot);
+      for (const t of tensors) await three.add(t);
+      await (await three.fit()).release();
+      assert.equal(three.augmented, false);
+      assert.equal(three.bank?.size, 3 * PATCHES);
+    } finally {
+      await extractor.release();
+    }
+  });
+});
