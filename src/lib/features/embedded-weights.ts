@@ -14,7 +14,7 @@ import { DefectError, describeError } from "../errors";
 export const EMBEDDED_WEIGHTS_FILE = "embedded-v2.bin";
 const MODELS_DIR = "models";
 export const EMBEDDED_WEIGHTS_BYTES = 974976;
-export const EMBEDDED_WEIGHTS_SHA256 = "9116a2cd0d08510188500fd1cec241e0703906ca84eef3de719ce0521f96efbc";
+export const EMBEDDED_WEIGHTS_SHA256 = "f118f2ec4327efedbd2105913838179db86cb3e83db4f33dd40dd5ed07aeab07";
 const BYTES_PER_HALF = 2;
 
 /**
