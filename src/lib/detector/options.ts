@@ -4,6 +4,7 @@
  */
 import { DEFAULT_PADIM_OPTIONS, type PadimOptions } from "../anomaly/padim/padim";
 import { DEFAULT_PATCHCORE_OPTIONS, type PatchCoreOptions } from "../anomaly/patchcore/patchcore";
+import { integerOption, invalidOption, numberWhere, oneOf, optionText } from "../config/option-values";
 import { DefectError } from "../errors";
 import { parsePreprocessOptions, PRESET_NAMES } from "../image";
 import type { PreprocessOptions } from "../image/types";
@@ -79,73 +80,34 @@ export interface DetectorOptions {
   learning: boolean;
 }
 
-function text(value: unknown): string {
-  if (typeof value === "string") return value.trim();
-  if (typeof value === "number" || typeof value === "boolean") return String(value);
-  return "";
-}
-
-function invalid(option: string, expected: string, value: unknown): DefectError {
-  const shown = text(value);
-  return new DefectError("invalidOption", `Option ${option} must be ${expected}, got "${shown}"`, { option, value: shown });
-}
-
-function oneOf<T extends string>(option: string, value: unknown, allowed: readonly T[], fallback: T): T {
-  const raw = text(value);
-  if (raw === "") return fallback;
-  const match = allowed.find((a) => a === raw);
-  if (match === undefined) throw invalid(option, `one of ${allowed.join(", ")}`, value);
-  return match;
-}
-
-function integer(option: string, value: unknown, min: number, max: number, fallback: number): number {
-  const raw = text(value);
-  if (raw === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw invalid(option, `an integer from ${min} to ${max}`, value);
-  return n;
-}
-
 /** A fraction in (0, 1]: 0 would keep no patch, above 1 is meaningless. */
 function fraction(option: string, value: unknown, fallback: number): number {
-  const raw = text(value);
-  if (raw === "") return fallback;
-  const n = Number(raw);
-  if (!(Number.isFinite(n) && n > 0 && n <= 1)) throw invalid(option, "a number above 0 and at most 1", value);
-  return n;
+  return numberWhere(option, value, fallback, "a number above 0 and at most 1", (n) => n > 0 && n <= 1);
 }
 
 /** A probability threshold in [0, 1]. */
 function unitInterval(option: string, value: unknown, fallback: number): number {
-  const raw = text(value);
-  if (raw === "") return fallback;
-  const n = Number(raw);
-  if (!(Number.isFinite(n) && n >= 0 && n <= 1)) throw invalid(option, "a number from 0 to 1", value);
-  return n;
+  return numberWhere(option, value, fallback, "a number from 0 to 1", (n) => n >= 0 && n <= 1);
 }
 
 /** A ratio above 1: a drift warning at or below 1 would fire on every normal day. */
 function ratioAboveOne(option: string, value: unknown, fallback: number): number {
-  const raw = text(value);
-  if (raw === "") return fallback;
-  const n = Number(raw);
-  if (!(Number.isFinite(n) && n > 1)) throw invalid(option, "a number above 1", value);
-  return n;
+  return numberWhere(option, value, fallback, "a number above 1", (n) => n > 1);
 }
 
 function flag(option: string, value: unknown, fallback: boolean): boolean {
-  const raw = text(value);
+  const raw = optionText(value);
   if (raw === "") return fallback;
   if (raw === "true" || raw === "false") return raw === "true";
-  throw invalid(option, "true or false", value);
+  throw invalidOption(option, "true or false", value);
 }
 
 /** Class names as a comma list, index order; undefined when empty (names come from elsewhere). */
 function parseClassNames(value: unknown): string[] | undefined {
-  const raw = text(value);
+  const raw = optionText(value);
   if (raw === "") return undefined;
   const names = raw.split(",").map((n) => n.trim());
-  if (names.some((n) => n === "")) throw invalid("classNames", "a comma-separated list of class names in class-index order, none empty", value);
+  if (names.some((n) => n === "")) throw invalidOption("classNames", "a comma-separated list of class names in class-index order, none empty", value);
   return names;
 }
 
@@ -155,19 +117,19 @@ function parseSupervised(input: Record<string, unknown>): SupervisedConfig {
     task: oneOf("task", input["task"], TASK_CHOICES, "auto"),
     confidence: unitInterval("confidence", input["confidence"], defaults.confidence),
     iou: unitInterval("iou", input["iou"], defaults.iou),
-    maxDetections: integer("maxDetections", input["maxDetections"], 1, MAX_DETECTIONS, defaults.maxDetections),
-    topK: integer("topK", input["topK"], 1, MAX_TOP_K, defaults.topK),
+    maxDetections: integerOption("maxDetections", input["maxDetections"], 1, MAX_DETECTIONS, defaults.maxDetections),
+    topK: integerOption("topK", input["topK"], 1, MAX_TOP_K, defaults.topK),
     classNames: parseClassNames(input["classNames"]),
-    namesFile: text(input["namesFile"]),
+    namesFile: optionText(input["namesFile"]),
   };
 }
 
 function parseLayers(value: unknown): string[] {
-  const raw = text(value);
+  const raw = optionText(value);
   if (raw === "") return [...DEFAULT_LAYERS];
   const layers = raw.split(",").map((l) => l.trim());
   if (layers.some((l) => l === "") || new Set(layers).size !== layers.length) {
-    throw invalid("layers", "a comma-separated list of distinct backbone output names", value);
+    throw invalidOption("layers", "a comma-separated list of distinct backbone output names", value);
   }
   return layers;
 }
@@ -181,34 +143,34 @@ export function parseDetectorOptions(input: Record<string, unknown>): DetectorOp
   const setting = oneOf("setting", input["setting"], DETECTOR_SETTINGS, "unsupervised");
   const methods = SETTING_METHODS[setting];
   const method = oneOf("method", input["method"], methods, methods[0] as DetectorMethod);
-  const threadsValue = integer("threads", input["threads"], 0, MAX_THREADS, 0);
+  const threadsValue = integerOption("threads", input["threads"], 0, MAX_THREADS, 0);
   const folderPreset = oneOf("folderPreset", input["folderPreset"], PRESET_NAMES, DEFAULT_FOLDER_PRESET);
-  const folderSize = integer("folderSize", input["folderSize"], 1, MAX_FOLDER_SIZE, DEFAULT_FOLDER_SIZE);
+  const folderSize = integerOption("folderSize", input["folderSize"], 1, MAX_FOLDER_SIZE, DEFAULT_FOLDER_SIZE);
   const options: DetectorOptions = {
     setting,
     method,
-    backbone: text(input["backbone"]),
+    backbone: optionText(input["backbone"]),
     layers: parseLayers(input["layers"]),
     patchcore: {
       ...DEFAULT_PATCHCORE_OPTIONS,
       coresetRatio: fraction("coreset", input["coreset"], DEFAULT_PATCHCORE_OPTIONS.coresetRatio),
-      maxBankSize: integer("maxBank", input["maxBank"], 1, MAX_BANK_SIZE, DEFAULT_PATCHCORE_OPTIONS.maxBankSize),
-      scoringDim: integer("scoringDim", input["scoringDim"], 0, MAX_SCORING_DIM, DEFAULT_PATCHCORE_OPTIONS.scoringDim),
+      maxBankSize: integerOption("maxBank", input["maxBank"], 1, MAX_BANK_SIZE, DEFAULT_PATCHCORE_OPTIONS.maxBankSize),
+      scoringDim: integerOption("scoringDim", input["scoringDim"], 0, MAX_SCORING_DIM, DEFAULT_PATCHCORE_OPTIONS.scoringDim),
     },
     padim: { ...DEFAULT_PADIM_OPTIONS },
-    trainCount: integer("trainCount", input["trainCount"], 1, MAX_TRAIN_COUNT, DEFAULT_TRAIN_COUNT),
-    trainFolder: text(input["trainFolder"]),
+    trainCount: integerOption("trainCount", input["trainCount"], 1, MAX_TRAIN_COUNT, DEFAULT_TRAIN_COUNT),
+    trainFolder: optionText(input["trainFolder"]),
     folderPreprocess: parsePreprocessOptions({ preset: folderPreset, width: folderSize, height: folderSize }),
-    modelFile: text(input["modelFile"]),
+    modelFile: optionText(input["modelFile"]),
     supervised: parseSupervised(input),
     threads: threadsValue === 0 ? undefined : threadsValue,
     mapSize: oneOf("mapSize", input["mapSize"], MAP_SIZES, "original"),
     online: {
-      recentParts: integer("recentParts", input["recentParts"], 1, MAX_RECENT_PARTS, DEFAULT_RECENT_PARTS),
-      driftWindow: integer("driftWindow", input["driftWindow"], 1, MAX_DRIFT_WINDOW, DEFAULT_DRIFT_WINDOW),
+      recentParts: integerOption("recentParts", input["recentParts"], 1, MAX_RECENT_PARTS, DEFAULT_RECENT_PARTS),
+      driftWindow: integerOption("driftWindow", input["driftWindow"], 1, MAX_DRIFT_WINDOW, DEFAULT_DRIFT_WINDOW),
       driftRatio: ratioAboveOne("driftRatio", input["driftRatio"], DEFAULT_DRIFT_RATIO),
     },
-    keepVersions: integer("keepVersions", input["keepVersions"], 0, MAX_KEEP_VERSIONS, DEFAULT_KEEP_VERSIONS),
+    keepVersions: integerOption("keepVersions", input["keepVersions"], 0, MAX_KEEP_VERSIONS, DEFAULT_KEEP_VERSIONS),
     learning: flag("learning", input["learning"], true),
   };
   if (method === "anomalib" || method === "onnx") requirePath("modelFile", options.modelFile, method);
