@@ -18,6 +18,7 @@ import { createErrorRouter } from "./shared/errors";
 import { handleInput, rejectInput } from "./shared/input";
 import { addTiming, findMessageImage, isRecord } from "./shared/message";
 import { createStatus, type StatusLook } from "./shared/status";
+import { attachPreview, detachPreview, registerPreviewAdmin, rememberOverlay } from "./mask-to-region-preview";
 import type { MaskToRegionNodeDef } from "./mask-to-region-def";
 
 const TYPE = "defect-mask-to-region";
@@ -49,6 +50,7 @@ export = function register(RED: NodeAPI): void {
     const overlayFormat = options.overlay;
     // A flow without images (e.g. maps from a test rig) would otherwise warn on every message.
     let warnedNoImage = false;
+    attachPreview(node);
 
     handleInput(node, errors, async (msg, send) => {
       // Learning, calibration and command answers of the nodes before have no mask: passed on.
@@ -74,6 +76,7 @@ export = function register(RED: NodeAPI): void {
         // No image, no overlay: an overlay from an earlier node would show the wrong regions.
         if (overlay === undefined) delete msg["overlay"];
         else msg["overlay"] = overlay;
+        rememberOverlay(node, overlay);
       }
       addTiming(msg, "regionsMs", performance.now() - t0);
       const count = result.regions.length;
@@ -82,10 +85,12 @@ export = function register(RED: NodeAPI): void {
     });
 
     node.on("close", (removed: boolean, done: () => void) => {
+      detachPreview(node);
       if (removed) status.clear();
       done();
     });
   }
 
   RED.nodes.registerType(TYPE, MaskToRegionNode);
+  registerPreviewAdmin(RED, TYPE);
 };

@@ -16,3 +16,4 @@ export {
 } from "./options";
 export { BOX_COLOUR, HEAT_HIGH_COLOUR, HEAT_LOW_COLOUR, blendHeat, drawBox, heatColour, type Rgb } from "./draw";
 export { OVERLAY_JPEG_QUALITY, overlaySize, renderOverlay, type OverlayOptions, type OverlayScene } from "./overlay";
+export { PREVIEW_MAX_BYTES, PREVIEW_MAX_SIDE, renderPreview } from "./preview";
