@@ -103,6 +103,66 @@ export function gaussianBlur(map: ScoreMap, sigma: number): ScoreMap {
   return { data: out, width, height };
 }
 
+/**
+ * `gaussianBlur(upsampleNearest(grid, width, height), sigma)` without building the large
+ * intermediate image: nearest upsampling repeats each grid value over a block, so a tap of the
+ * blur only needs the grid cell it lands in. The blur's taps are summed per grid cell once
+ * (weights of each output column/row over grid columns/rows), then applied to the small grid:
+ * the same sums in another order, about 10x fewer operations for a 32x32 grid shown at 256x256.
+ */
+export function upsampleNearestBlurred(grid: ScoreMap, width: number, height: number, sigma: number): ScoreMap {
+  if (!(sigma > 0)) return upsampleNearest(grid, width, height);
+  const kernel = gaussianKernel(sigma);
+  const columns = cellWeights(width, grid.width, kernel);
+  const rows = cellWeights(height, grid.height, kernel);
+  // Horizontal pass on the grid's own rows: [grid.height, width].
+  const across = new Float64Array(grid.height * width);
+  for (let gy = 0; gy < grid.height; gy++) {
+    const source = gy * grid.width;
+    for (let x = 0; x < width; x++) {
+      let s = 0;
+      for (let t = columns.start[x] as number; t < (columns.start[x + 1] as number); t++) {
+        s += (columns.weight[t] as number) * (grid.data[source + (columns.cell[t] as number)] as number);
+      }
+      across[gy * width + x] = s;
+    }
+  }
+  const out = new Float32Array(width * height);
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    for (let t = rows.start[y] as number; t < (rows.start[y + 1] as number); t++) {
+      const w = rows.weight[t] as number;
+      const from = (rows.cell[t] as number) * width;
+      for (let x = 0; x < width; x++) out[row + x] = (out[row + x] as number) + w * (across[from + x] as number);
+    }
+  }
+  return { data: out, width, height };
+}
+
+/** Per output position, the blur weight falling on each grid cell (CSR: start, cell, weight). */
+function cellWeights(size: number, cells: number, kernel: Float32Array): { start: Int32Array; cell: Int32Array; weight: Float64Array } {
+  const radius = (kernel.length - 1) / 2;
+  const start = new Int32Array(size + 1);
+  const cell: number[] = [];
+  const weight: number[] = [];
+  const sums = new Float64Array(cells);
+  for (let i = 0; i < size; i++) {
+    sums.fill(0);
+    for (let k = 0; k < kernel.length; k++) {
+      const source = reflect(i + k - radius, size);
+      const c = Math.min(cells - 1, Math.floor((source * cells) / size));
+      sums[c] = (sums[c] as number) + (kernel[k] as number);
+    }
+    for (let c = 0; c < cells; c++) {
+      if ((sums[c] as number) === 0) continue;
+      cell.push(c);
+      weight.push(sums[c] as number);
+    }
+    start[i + 1] = cell.length;
+  }
+  return { start, cell: Int32Array.from(cell), weight: Float64Array.from(weight) };
+}
+
 export function mapMax(map: ScoreMap): number {
   let m = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < map.data.length; i++) if ((map.data[i] as number) > m) m = map.data[i] as number;

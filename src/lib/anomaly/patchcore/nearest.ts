@@ -4,7 +4,7 @@
  *   d²(q, b) = |q|² - 2 q·b + |b|²   with |b|² precomputed once.
  */
 import * as ort from "onnxruntime-node";
-import { GraphBuilder } from "../../onnx/graph-builder";
+import { attr, GraphBuilder } from "../../onnx/graph-builder";
 import { acquireModelFromBytes, type ModelHandle, type SessionOptions } from "../../onnx";
 import { matmul } from "../../linalg/matmul";
 
@@ -46,10 +46,13 @@ export function buildNearestModel(bank: Float32Array, size: number, dim: number,
   const input = g.input("queries", "float32", ["count", inputDim]);
   const q = projection === undefined ? input : g.op("MatMul", [input, g.constant("projection", projection.matrix, [inputDim, projection.outDim])]);
   const k = g.input("k", "int64", [1]);
-  const dot = g.op("MatMul", [q, g.constant("bankT", transposed, [dim, size])]);
-  const minusTwo = g.constantFloat("minusTwo", [-2], []);
   // |b|² - 2 q·b ranks the bank exactly as the full distance does; |q|² is added after TopK.
-  const partial = g.op("Add", [g.op("Mul", [dot, minusTwo]), g.constant("bankNorm", norms, [1, size])]);
+  // One Gemm (alpha -2, the norms as its bias) writes it in a single pass over the
+  // [count, size] product, instead of two more elementwise passes over it.
+  const partial = g.op("Gemm", [q, g.constant("bankT", transposed, [dim, size]), g.constant("bankNorm", norms, [1, size])], {
+    alpha: attr.float(-2),
+    beta: attr.float(1),
+  });
   const [values, indices] = g.opMulti("TopK", [partial, k], 2, { axis: 1, largest: 0, sorted: 1 }) as [
     ReturnType<GraphBuilder["op"]>,
     ReturnType<GraphBuilder["op"]>,
@@ -62,6 +65,8 @@ export function buildNearestModel(bank: Float32Array, size: number, dim: number,
 }
 
 let searchCounter = 0;
+/** Query rows per onnxruntime run (see search()). */
+const QUERY_BLOCK = 128;
 
 export async function openNearestSearch(
   bank: Float32Array,
@@ -84,14 +89,20 @@ export async function openNearestSearch(
     dim,
     async search(queries, count, k) {
       const kk = Math.min(k, size);
-      const out = await model.run({
-        queries: new ort.Tensor("float32", queries, [count, dim]),
-        k: new ort.Tensor("int64", BigInt64Array.from([BigInt(kk)]), [1]),
-      });
-      const idx = (out.indices as ort.Tensor).data as BigInt64Array;
-      const indices = new Int32Array(idx.length);
-      for (let i = 0; i < idx.length; i++) indices[i] = Number(idx[i]);
-      return { distances: (out.distances as ort.Tensor).data as Float32Array, indices, k: kk };
+      const kTensor = new ort.Tensor("int64", BigInt64Array.from([BigInt(kk)]), [1]);
+      const distances = new Float32Array(count * kk);
+      const indices = new Int32Array(count * kk);
+      // Blocks of queries keep each block's [rows, size] product small enough to stay in cache
+      // between the Gemm that writes it and the TopK that reads it: measured ~2x faster than one
+      // run over all 1024 patches of an image (same results: rows are independent).
+      for (let first = 0; first < count; first += QUERY_BLOCK) {
+        const rows = Math.min(QUERY_BLOCK, count - first);
+        const out = await model.run({ queries: new ort.Tensor("float32", queries.subarray(first * dim, (first + rows) * dim), [rows, dim]), k: kTensor });
+        distances.set((out.distances as ort.Tensor).data as Float32Array, first * kk);
+        const idx = (out.indices as ort.Tensor).data as BigInt64Array;
+        for (let i = 0; i < idx.length; i++) indices[first * kk + i] = Number(idx[i]);
+      }
+      return { distances, indices, k: kk };
     },
     release: () => model.release(),
   };

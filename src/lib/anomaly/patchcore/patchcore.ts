@@ -8,7 +8,7 @@ import { DefectError } from "../../errors";
 import type { ScoreMap } from "../../image/types";
 import type { SessionOptions } from "../../onnx";
 import type { PatchEmbedding } from "../../features/types";
-import { gaussianBlur, upsampleNearest } from "../map-ops";
+import { upsampleNearestBlurred } from "../map-ops";
 import { greedyCoresetInRounds } from "./coreset-rounds";
 import { openNearestSearch, type NearestSearch } from "./nearest";
 import { projectRows } from "./projection";
@@ -118,7 +118,7 @@ export class PatchCoreScorer {
 
   /** Full-resolution map: nearest upsampling then Gaussian blur, as anomalib. */
   anomalyMap(grid: ScoreMap, width: number, height: number): ScoreMap {
-    return gaussianBlur(upsampleNearest(grid, width, height), this.options.blurSigma);
+    return upsampleNearestBlurred(grid, width, height, this.options.blurSigma);
   }
 
   private async reweight(embedding: PatchEmbedding, patch: number, distance: number, bankRow: number): Promise<number> {
