@@ -13,6 +13,7 @@ import {
   parseSourceOptions,
   resolveSourcePath,
   watchFolder,
+  withRetries,
   type FolderWatch,
   type SourceImage,
   type SourceOptions,
@@ -77,7 +78,13 @@ export = function register(RED: NodeAPI): void {
           status.set("busy");
           const { user, password } = node.credentials ?? {};
           const auth = user || password ? { user: user ?? "", password: password ?? "" } : undefined;
-          return loadImageUrl({ url, timeoutMs: options.timeoutMs, maxBytes: options.maxBytes, auth, signal: stop.signal }, limits);
+          const request = { url, timeoutMs: options.timeoutMs, maxBytes: options.maxBytes, auth, signal: stop.signal };
+          // Each failed attempt is a warning; only the last one fails the message (and turns the status red).
+          return withRetries(() => loadImageUrl(request, limits), { retries: options.retries, delayMs: options.retryDelayMs }, {
+            signal: stop.signal,
+            onRetry: ({ error, attempt, attempts, delayMs }) =>
+              node.warn(RED._(`${TYPE}.warnings.retrying`, { attempt, attempts, delayMs, reason: translateError(RED, TYPE, error).message })),
+          });
         }
         default:
           return loadImageBytes(msg.payload, limits, "msg.payload");

@@ -19,6 +19,10 @@ export interface ImageSourceNodeDef extends NodeDef {
   timeout: string | number;
   /** Megabytes. */
   maxDownload: string | number;
+  /** Snapshot attempts after a failed one (timeouts, dropped connections, 5xx, garbage). */
+  retries: string | number;
+  /** Milliseconds before the first retry; doubled for each later one. */
+  retryDelay: string | number;
   /** Megapixels. */
   maxPixels: string | number;
 }

@@ -329,13 +329,14 @@ describe("defect-image-source node", function () {
 
     it("reports a refused connection as fetchFailed", async function () {
       const url = await closedPortUrl("/gone.png");
-      await load({ mode: "url", url });
+      // Retries and back-off are in image-source-faults_spec.ts.
+      await load({ mode: "url", url, retries: "0" });
       await expectCaught({ _msgid: "m-refused" }, "fetchFailed");
     });
 
     it("gives up on a server that never answers after the timeout", async function () {
       server = await startHttpServer(() => undefined);
-      await load({ mode: "url", url: server.url("/slow.png"), timeout: "200" });
+      await load({ mode: "url", url: server.url("/slow.png"), timeout: "200", retries: "0" });
       await expectCaught({ _msgid: "m-slow" }, "fetchTimeout");
     });
 
@@ -399,7 +400,7 @@ describe("defect-image-source node", function () {
       // The compiler checks this list against the interface, the test against the html.
       const defined: EditorKeys<ImageSourceNodeDef> = {
         name: true, mode: true, path: true, folder: true, pattern: true, emitExisting: true, stableMs: true,
-        url: true, timeout: true, maxDownload: true, maxPixels: true,
+        url: true, timeout: true, maxDownload: true, retries: true, retryDelay: true, maxPixels: true,
       };
       assert.deepEqual(editorDefaultKeys("image-source").sort(), Object.keys(defined).sort());
     });

@@ -4,3 +4,4 @@ export * from "./fetch-snapshot";
 export * from "./folder-watcher";
 export * from "./source-options";
 export * from "./load-image";
+export * from "./retry";

@@ -2,11 +2,12 @@
  * Options of the image source, parsed once from editor values (which arrive as strings) with
  * the defaults in one place.
  */
-import { booleanOption, numberWhere, optionText } from "../config/option-values";
+import { booleanOption, numberWhere, optionText, rangeOption } from "../config/option-values";
 import { DefectError } from "../errors";
 import { DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_MAX_DOWNLOAD_BYTES, parseSnapshotUrl } from "./fetch-snapshot";
 import { compileFilePattern, DEFAULT_IMAGE_PATTERN, type FileNameMatcher } from "./file-pattern";
 import { DEFAULT_STABLE_MS } from "./folder-watcher";
+import { DEFAULT_RETRIES, DEFAULT_RETRY_DELAY_MS, MAX_RETRIES, MAX_RETRY_DELAY_MS } from "./retry";
 
 export const SOURCE_MODES = ["file", "folder", "url", "payload"] as const;
 export type SourceMode = (typeof SOURCE_MODES)[number];
@@ -26,6 +27,10 @@ export interface SourceOptions {
   url: string;
   timeoutMs: number;
   maxBytes: number;
+  /** Snapshot attempts after the first failed one (transient failures only); 0 = none. */
+  retries: number;
+  /** Wait before the first retry; doubled for each later one, capped. */
+  retryDelayMs: number;
 }
 
 function isSourceMode(value: unknown): value is SourceMode {
@@ -63,6 +68,8 @@ export function parseSourceOptions(input: Record<string, unknown>): SourceOption
     stableMs: parsePositiveNumber(input["stableMs"], "stableMs", DEFAULT_STABLE_MS),
     url,
     timeoutMs: parsePositiveNumber(input["timeout"], "timeout", DEFAULT_FETCH_TIMEOUT_MS),
+    retries: rangeOption("retries", input["retries"], 0, MAX_RETRIES, DEFAULT_RETRIES, true),
+    retryDelayMs: rangeOption("retryDelay", input["retryDelay"], 0, MAX_RETRY_DELAY_MS, DEFAULT_RETRY_DELAY_MS, false),
     maxBytes: Math.round(
       parsePositiveNumber(input["maxDownload"], "maxDownload", DEFAULT_MAX_DOWNLOAD_BYTES / BYTES_PER_MEGABYTE) * BYTES_PER_MEGABYTE,
     ),
