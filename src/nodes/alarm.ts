@@ -23,6 +23,7 @@ import { parsePlcOptions, plcMessages, type HandshakeStep, type PlcOptions } fro
 import type { AlarmNodeDef } from "./alarm-def";
 import { createErrorRouter } from "./shared/errors";
 import { handleInput, rejectInput, type SendFunction } from "./shared/input";
+import { clockTime } from "./shared/clock";
 import { createStatus, type StatusLook } from "./shared/status";
 
 const TYPE = "defect-alarm";
@@ -58,6 +59,8 @@ export = function register(RED: NodeAPI): void {
     }
     /** Reason of the alarm just acknowledged, shown until the next part. */
     let acknowledged: string | undefined;
+    /** Clock time of the last NG part since deploy or reset, shown after the counts. */
+    let lastNgAt: string | undefined;
     let countsShownAt = 0;
     let pendingCounts: NodeJS.Timeout | undefined;
     let deployWrite: NodeJS.Immediate | undefined;
@@ -67,6 +70,7 @@ export = function register(RED: NodeAPI): void {
       let text = RED._(`${TYPE}.status.counts`, { ok, ng });
       if (uncertain > 0) text += RED._(`${TYPE}.status.uncertain`, { count: uncertain });
       if (failed > 0) text += RED._(`${TYPE}.status.errors`, { count: failed });
+      if (lastNgAt !== undefined) text += RED._(`${TYPE}.status.lastNg`, { time: lastNgAt });
       return text;
     }
 
@@ -102,7 +106,10 @@ export = function register(RED: NodeAPI): void {
         return { step, handshake: { kind: "ack", acknowledged: step.events.length > 0 } };
       }
       if (command === "trigger") return { step: { state, events: [] }, handshake: { kind: "trigger" } };
-      if (command === "reset") return { step: reset(state, now), handshake: { kind: "reset" } };
+      if (command === "reset") {
+        lastNgAt = undefined;
+        return { step: reset(state, now), handshake: { kind: "reset" } };
+      }
       if (msg["error"] !== undefined && msg["error"] !== null) {
         const next = recordError(state, now);
         return { step: { state: next, events: [] }, handshake: { kind: "error", sequence: next.results, alarm: alarmActive(next) } };
@@ -114,6 +121,7 @@ export = function register(RED: NodeAPI): void {
         now,
       );
       const step = feed(state, part);
+      if (part.verdict === "NG") lastNgAt = clockTime(new Date(now));
       return {
         step,
         handshake: {

@@ -29,6 +29,7 @@ import type { ThresholdNodeDef } from "./threshold-def";
 import { createErrorRouter, translateError } from "./shared/errors";
 import { handleInput, rejectInput } from "./shared/input";
 import { isRecord } from "./shared/message";
+import { clockTime } from "./shared/clock";
 import { baseDirectory } from "./shared/settings";
 import { createStatus, type StatusLook } from "./shared/status";
 
@@ -113,6 +114,15 @@ export = function register(RED: NodeAPI): void {
       }
     }
 
+    /**
+     * "NG since 14:03:27": the verdict and when it began. Sent only when the verdict changes, so a
+     * line at 30 parts a second sends no status for a run of equal verdicts.
+     */
+    function showVerdict(state: "ok" | "ng" | "uncertain"): void {
+      if (status.current === state) return;
+      status.setText(state, RED._(`${TYPE}.status.verdict`, { verdict: RED._(`${TYPE}.status.${state}`), time: clockTime(new Date()) }));
+    }
+
     /** A saved calibration of another version, mode or parameters is logged and left on disk. */
     async function open(): Promise<ThresholdSession> {
       const session = new ThresholdSession(options);
@@ -194,7 +204,7 @@ export = function register(RED: NodeAPI): void {
           const threshold = session.pixelThreshold(decision);
           msg["mask"] = { data: thresholdMap(map.data, threshold), width: map.width, height: map.height, space: map.space, threshold };
         }
-        status.set(VERDICT_STATES[decision.verdict]);
+        showVerdict(VERDICT_STATES[decision.verdict]);
       }
       if (request.kind !== "command" && isRecord(detection)) msg["detection"] = detection;
       send(msg);

@@ -174,7 +174,8 @@ describe("defect-alarm node", function () {
       ua("Score", "Double", 0.1), ua("RegionCount", "UInt32", 0), ua("Sequence", "UInt32", 3),
       ua("ResultReady", "Boolean", true), ua("Ready", "Boolean", true),
     ]);
-    await waitForStatus(alarm(), "OK 1 / NG 2");
+    // After the counts, the host's clock time of the last NG part.
+    await waitForStatus(alarm(), /^OK 1 \/ NG 2 · last NG \d\d:\d\d:\d\d$/);
   });
 
   it("answers trigger, inspection errors and reset with their handshakes", async function () {
@@ -209,7 +210,7 @@ describe("defect-alarm node", function () {
     for (const v of ["OK", "OK", "NG", "UNCERTAIN"]) alarm().receive(verdict(v));
     alarm().receive({ error: { message: "no image" } });
     await writes;
-    await waitForStatus(alarm(), "OK 2 / NG 1 / ? 1 / error 1");
+    await waitForStatus(alarm(), /^OK 2 \/ NG 1 \/ \? 1 \/ error 1 · last NG \d\d:\d\d:\d\d$/);
     // Five messages arrived within a second: the counts were not sent for each.
     assert.ok(statusTexts(alarm()).length <= 4, statusTexts(alarm()).join(", "));
   });

@@ -43,6 +43,12 @@ const node = withCatalog(thresholdNode, translate);
 const status = (state: string, params?: Record<string, unknown>): string =>
   params === undefined ? `${TYPE}.status.${state}` : translate(`${TYPE}.status.${state}`, params);
 
+/** "NG since 14:03:27": the verdict, translated, and the host's clock time when it began. */
+function assertVerdictStatus(text: string | undefined, state: string): void {
+  const verdict = translate(`${TYPE}.status.${state}`);
+  assert.match(text ?? "", new RegExp(`^${verdict} since \\d\\d:\\d\\d:\\d\\d$`));
+}
+
 interface SampleAnswer {
   calibrating: boolean;
   count: number;
@@ -129,7 +135,11 @@ describe("defect-threshold node", function () {
       assert.equal("mask" in ok, false, "no map, no mask");
       assert.equal("detection" in ok, false, "a plain number is not kept as detection");
       await send({ payload: 0.1 });
-      assert.deepEqual(statusTexts(thr()), [status("loading"), "ready (fixed 0.5)", status("ng"), status("ok")], "a repeated verdict sends no status");
+      const texts = statusTexts(thr());
+      assert.deepEqual(texts.slice(0, 2), [status("loading"), "ready (fixed 0.5)"]);
+      assert.equal(texts.length, 4, "a repeated verdict sends no status");
+      assertVerdictStatus(texts[2], "ng");
+      assertVerdictStatus(texts[3], "ok");
     });
 
     it("has an uncertain band, hysteresis and its own pixel threshold", async function () {
@@ -141,7 +151,7 @@ describe("defect-threshold node", function () {
       const out = await send({ payload: { score: 0.45 }, anomalyMap: { data: new Float32Array([0.5, 0.55, 0.7, 0]), width: 2, height: 2, space: "original" } });
       assert.deepEqual(out.payload, { verdict: "UNCERTAIN", score: 0.45, threshold: 0.6, lowThreshold: 0.4, mode: "fixed" });
       assert.deepEqual([...(out["mask"] as { data: Uint8Array }).data], [0, 1, 1, 0]);
-      assert.equal(statusTexts(thr()).at(-1), status("uncertain"));
+      assertVerdictStatus(statusTexts(thr()).at(-1), "uncertain");
     });
   });
 
@@ -265,7 +275,7 @@ describe("defect-threshold node", function () {
         "No score on the message: msg.payload is string; expected a number or the detector's { score }");
       assert.equal(statusTexts(thr()).at(-1), status("error"));
       assert.equal(((await send({ payload: 0.7 })).payload as { verdict: string }).verdict, "NG");
-      assert.equal(statusTexts(thr()).at(-1), status("ng"));
+      assertVerdictStatus(statusTexts(thr()).at(-1), "ng");
       await expectCaught({ payload: { score: 1 }, anomalyMap: { data: new Float32Array(3), width: 2, height: 2 } }, "invalidOption",
         "Invalid msg.anomalyMap: 3 values do not fill 2x2");
       await expectCaught({ command: "fit" }, "invalidOption", "Invalid msg.command: fit");
