@@ -62,7 +62,9 @@ export type ErrorCode =
   // detector: learning on the line (confirmed parts, versions)
   | "unknownPart"
   | "learningStopped"
-  | "noPreviousVersion";
+  | "noPreviousVersion"
+  // overload: a bounded input queue had no room
+  | "queueFull";
 
 export type ErrorDetails = Record<string, string | number>;
 

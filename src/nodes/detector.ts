@@ -26,12 +26,14 @@ import {
 import type { Transform } from "../lib/image/types";
 import { DefectError } from "../lib/errors";
 import { DEFAULT_MAX_PIXELS } from "../lib/image";
+import { parseQueueOptions, type QueueOptions } from "../lib/queue";
 import { resolveSourcePath } from "../lib/source/read-file";
 import { attachDetectorController, detachDetectorController, registerDetectorAdmin, type LearningAction } from "./detector-admin";
 import { driftHigh, learningJson, readRequest, runCommand, type Command } from "./detector-online";
 import { createErrorRouter, translateError } from "./shared/errors";
-import { handleInput, rejectInput } from "./shared/input";
+import { rejectInput, type SendFunction } from "./shared/input";
 import { addTiming, isRecord } from "./shared/message";
+import { droppedNote, handleQueuedInput } from "./shared/queue";
 import { baseDirectory } from "./shared/settings";
 import { createStatus, type StatusLook } from "./shared/status";
 import type { DetectorNodeDef } from "./types";
@@ -41,6 +43,12 @@ const TYPE = "defect-detector";
 const CLOSE_WAIT_MS = 10_000;
 /** Editor buttons and the commands they are. */
 const ACTION_COMMANDS: Record<LearningAction, Command> = { start: "start-learning", stop: "stop-learning", reset: "reset", rollback: "rollback" };
+/**
+ * Inspections wait in a queue of 8 by default: at about 100 ms an image that is under a second
+ * of delay, and a burst beyond it drops the oldest waiting images, so the freshest parts are
+ * inspected and the results stay close to the line.
+ */
+const QUEUE_DEFAULTS: QueueOptions = { size: 8, policy: "drop-oldest" };
 
 const STATES = {
   loading: { fill: "grey", shape: "ring" },
@@ -54,6 +62,19 @@ const STATES = {
   fileError: { fill: "red", shape: "ring" },
   error: { fill: "red", shape: "ring" },
 } as const satisfies Record<string, StatusLook>;
+
+/**
+ * Learning messages, commands and confirmations skip the queue: they are rare, the engine
+ * orders them itself, and dropping one would silently change what the node learns. A message
+ * whose request is invalid skips it too, to be refused at once.
+ */
+function bypassesQueue(msg: NodeMessageInFlow): boolean {
+  try {
+    return readRequest(msg).kind !== "inspect";
+  } catch {
+    return true;
+  }
+}
 
 function readSample(msg: NodeMessageInFlow): Sample {
   return { tensor: readTensor(msg.payload, "msg.payload"), preprocessing: readPreprocessing(msg["preprocessing"], "msg.preprocessing") };
@@ -93,11 +114,13 @@ export = function register(RED: NodeAPI): void {
   function DetectorNode(this: Node, config: DetectorNodeDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
-    const status = createStatus(node, TYPE, STATES);
+    const status = createStatus(node, TYPE, STATES, (key) => RED._(key));
     const errors = createErrorRouter(RED, node, TYPE, status);
     let options: DetectorOptions;
+    let queueOptions: QueueOptions;
     try {
       options = parseDetectorOptions({ ...config });
+      queueOptions = parseQueueOptions(config, QUEUE_DEFAULTS);
     } catch (error) {
       rejectInput(node, errors.config(error));
       return;
@@ -197,7 +220,16 @@ export = function register(RED: NodeAPI): void {
       if (!closing) showState(engine.state);
     }
 
-    handleInput(node, errors, async (msg, send) => {
+    handleQueuedInput(RED, node, errors, {
+      type: TYPE,
+      queue: queueOptions,
+      bypass: bypassesQueue,
+      settles: true,
+      onChange: (stats) => status.setNote(droppedNote(RED, TYPE, stats.dropped)),
+      handler: inspectOrLearn,
+    });
+
+    async function inspectOrLearn(msg: NodeMessageInFlow, send: SendFunction): Promise<void> {
       const engine = await started;
       const t0 = performance.now();
       const request = readRequest(msg);
@@ -227,7 +259,7 @@ export = function register(RED: NodeAPI): void {
       // After a rejected message the status is red; a handled one shows the state again.
       showState(engine.state);
       send(msg);
-    });
+    }
 
     node.on("close", (removed: boolean, done: () => void) => {
       closing = true;

@@ -102,4 +102,8 @@ export interface DetectorNodeDef extends NodeDef {
   driftWindow: string | number;
   /** Drift ratio above which the status turns yellow. */
   driftRatio: string | number;
+  /** Inspections that may wait while one is processed. */
+  queueSize: string | number;
+  /** "drop-oldest" | "drop-newest" | "block" (block refuses like drop-newest: wires cannot wait). */
+  overflow: string;
 }

@@ -145,10 +145,11 @@ describe("InputQueue", function () {
   });
 
   it("reads the editor fields, with defaults and clear refusals", function () {
-    assert.deepEqual(parseQueueOptions({}, "drop-oldest"), { size: 8, policy: "drop-oldest" });
-    assert.deepEqual(parseQueueOptions({ queueSize: "16", overflow: "block" }, "drop-oldest"), { size: 16, policy: "block" });
-    assert.throws(() => parseQueueOptions({ queueSize: "0" }, "drop-oldest"), /queueSize must be an integer from 1 to 10000, got "0"/);
-    assert.throws(() => parseQueueOptions({ overflow: "drop-all" }, "drop-oldest"), /overflow must be one of drop-oldest, drop-newest, block/);
+    assert.deepEqual(parseQueueOptions({}), { size: 8, policy: "drop-oldest" });
+    assert.deepEqual(parseQueueOptions({ queueSize: "", overflow: "" }, { size: 16, policy: "block" }), { size: 16, policy: "block" });
+    assert.deepEqual(parseQueueOptions({ queueSize: "3", overflow: "drop-newest" }), { size: 3, policy: "drop-newest" });
+    assert.throws(() => parseQueueOptions({ queueSize: "0" }), /queueSize must be an integer from 1 to 10000, got "0"/);
+    assert.throws(() => parseQueueOptions({ overflow: "drop-all" }), /overflow must be one of drop-oldest, drop-newest, block/);
   });
 });
 

@@ -23,11 +23,14 @@ export interface QueueOptions {
   policy: OverflowPolicy;
 }
 
-/** Reads the editor's queue fields; empty fields take the defaults. */
-export function parseQueueOptions(input: { queueSize?: unknown; overflow?: unknown }, fallback: OverflowPolicy): QueueOptions {
+/** Reads the editor's queue fields; empty fields take the node's defaults. */
+export function parseQueueOptions(
+  input: { queueSize?: unknown; overflow?: unknown },
+  defaults: QueueOptions = { size: DEFAULT_QUEUE_SIZE, policy: "drop-oldest" },
+): QueueOptions {
   return {
-    size: integerOption("queueSize", input.queueSize, 1, MAX_QUEUE_SIZE, DEFAULT_QUEUE_SIZE),
-    policy: oneOf("overflow", input.overflow, OVERFLOW_POLICIES, fallback),
+    size: integerOption("queueSize", input.queueSize, 1, MAX_QUEUE_SIZE, defaults.size),
+    policy: oneOf("overflow", input.overflow, OVERFLOW_POLICIES, defaults.policy),
   };
 }
 

@@ -1,6 +1,7 @@
 /** The async input path shared by all nodes: exactly one of done() or done(err) per message. */
 import type { Node, NodeMessage, NodeMessageInFlow } from "node-red";
 import type { ErrorRouter } from "./errors";
+import { settleMessage } from "./queue";
 
 export type SendFunction = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
 
@@ -11,7 +12,11 @@ export function handleInput(node: Node, errors: ErrorRouter, handler: InputHandl
   node.on("input", (msg, send, done) => {
     handler(msg, send).then(
       () => done(),
-      (error: unknown) => errors.fail(error, done),
+      (error: unknown) => {
+        errors.fail(error, done);
+        // A refused message has ended its journey: a blocking source upstream may send another.
+        settleMessage(msg._msgid);
+      },
     );
   });
 }

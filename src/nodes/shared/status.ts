@@ -26,6 +26,11 @@ export interface StatusReporter<S extends string> {
    * ("learning 37/200"); repeated calls with the same state and text do nothing.
    */
   setText(state: S, text: string): void;
+  /**
+   * A note shown after every state ("ready · dropped 12"), or none. States named by an i18n key
+   * are then sent translated, since the editor translates only a bare key.
+   */
+  setNote(note: string | undefined): void;
   /** Removes the status, e.g. when the node is deleted. */
   clear(): void;
   readonly current: S | undefined;
@@ -36,31 +41,51 @@ export interface StatusReporter<S extends string> {
  * must not send one per message: only changes are sent.
  */
 export function createStatus(node: Node, type: string): StatusReporter<CommonState>;
-export function createStatus<S extends string>(node: Node, type: string, looks: Record<S, StatusLook>): StatusReporter<S>;
+export function createStatus<S extends string>(
+  node: Node,
+  type: string,
+  looks: Record<S, StatusLook>,
+  translate?: (key: string) => string,
+): StatusReporter<S>;
 export function createStatus(
   node: Node,
   type: string,
   looks: Record<string, StatusLook> = COMMON_STATES,
+  translate: (key: string) => string = (key) => key,
 ): StatusReporter<string> {
   let current: string | undefined;
   let shown: string | undefined;
-  const show = (state: string, text: string): void => {
-    const look = looks[state];
-    if ((state === current && text === shown) || look === undefined) return;
-    current = state;
+  /** What the last state asked for, so a new note can show it again. */
+  let base: { state: string; text: string; isKey: boolean } | undefined;
+  let note: string | undefined;
+  const render = (): void => {
+    if (base === undefined) return;
+    const look = looks[base.state];
+    const text = note === undefined ? base.text : `${base.isKey ? translate(base.text) : base.text} · ${note}`;
+    if ((base.state === current && text === shown) || look === undefined) return;
+    current = base.state;
     shown = text;
     node.status({ fill: look.fill, shape: look.shape, text });
   };
+  const show = (state: string, text: string, isKey: boolean): void => {
+    base = { state, text, isKey };
+    render();
+  };
   return {
     set(state) {
-      show(state, `${type}.status.${state}`);
+      show(state, `${type}.status.${state}`, true);
     },
     setText(state, text) {
-      show(state, text);
+      show(state, text, false);
+    },
+    setNote(next) {
+      note = next;
+      render();
     },
     clear() {
       current = undefined;
       shown = undefined;
+      base = undefined;
       node.status({});
     },
     get current() {

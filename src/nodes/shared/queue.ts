@@ -1,0 +1,171 @@
+/**
+ * The Node-RED side of the bounded input queue: messages wait in a queue of the configured size
+ * and are handled one at a time; a message the queue has no room for ends with
+ * done(err) code `queueFull`, so a Catch node receives it (and nothing is logged when one does),
+ * and the node's status counts the drops. Processed messages carry `msg.queue`.
+ *
+ * It also carries back-pressure between nodes: an image source in `block` mode counts the
+ * images it sent that no node has finished yet; the detector (and any node of the package that
+ * refuses a message) reports each message it finished with `settleMessage`.
+ */
+import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from "node-red";
+import { DefectError } from "../../lib/errors";
+import { InputQueue, TransitLimiter, type DropReason, type QueueOptions, type QueueStats } from "../../lib/queue";
+import { translateError, type ErrorRouter } from "./errors";
+import type { InputHandler, SendFunction } from "./input";
+
+export interface QueuedMessage {
+  msg: NodeMessageInFlow;
+  send: SendFunction;
+  done: (err?: Error) => void;
+}
+
+/** What processed messages carry as `msg.queue`, read when the message was taken. */
+export interface MessageQueueInfo {
+  size: number;
+  /** Messages still waiting behind this one. */
+  depth: number;
+  /** Messages this node dropped since deploy. */
+  dropped: number;
+}
+
+export interface QueuedInputOptions {
+  type: string;
+  queue: QueueOptions;
+  handler: InputHandler;
+  /** Messages that skip the queue and are never dropped (e.g. the detector's learning messages). */
+  bypass?: (msg: NodeMessageInFlow) => boolean;
+  /** After each message processed or dropped, e.g. to show the drop count. */
+  onChange?: (stats: QueueStats) => void;
+  /** Whether finishing a message here releases its place at a blocking source upstream. */
+  settles: boolean;
+}
+
+/** The "dropped N" note for a status, or none while nothing was dropped. */
+export function droppedNote(RED: NodeAPI, type: string, dropped: number): string | undefined {
+  return dropped === 0 ? undefined : RED._(`${type}.status.dropped`, { count: dropped });
+}
+
+/**
+ * Registers the input handler: queued messages run one at a time through `handler`; returns the
+ * queue (for its stats). Waiting messages are ended with done() when the node closes (a redeploy
+ * or stop: the flow that would process them is going away) and counted in a log line.
+ */
+export function handleQueuedInput(RED: NodeAPI, node: Node, errors: ErrorRouter, options: QueuedInputOptions): InputQueue<QueuedMessage> {
+  const { type, handler } = options;
+  const finished = (msg: NodeMessage): void => {
+    if (options.settles) settleMessage(msg._msgid);
+  };
+  let closedDrops = 0;
+  const queue = new InputQueue<QueuedMessage>(options.queue, {
+    async run({ msg, send, done }) {
+      const stats = queue.stats;
+      msg["queue"] = { size: stats.size, depth: stats.depth, dropped: stats.dropped } satisfies MessageQueueInfo;
+      try {
+        await handler(msg, send);
+        done();
+      } catch (error) {
+        errors.fail(error, done);
+      } finally {
+        finished(msg);
+        options.onChange?.(queue.stats);
+      }
+    },
+    drop({ msg, done }, reason: DropReason) {
+      if (reason === "closed") {
+        closedDrops += 1;
+        done();
+      } else {
+        const { size, policy } = queue.options;
+        const dropped = queue.stats.dropped;
+        const error = new DefectError("queueFull", `Input queue full (${size} waiting, policy ${policy}): message dropped, ${dropped} so far`, {
+          size,
+          policy,
+          dropped,
+        });
+        // Not errors.fail: a full queue is load, not a fault of the node, so the status stays
+        // as it is and only its drop count changes.
+        done(translateError(RED, type, error));
+      }
+      finished(msg);
+      options.onChange?.(queue.stats);
+    },
+  });
+  node.on("input", (msg, send, done) => {
+    if (options.bypass?.(msg) === true) {
+      handler(msg, send).then(
+        () => done(),
+        (error: unknown) => errors.fail(error, done),
+      ).finally(() => finished(msg));
+      return;
+    }
+    queue.push({ msg, send, done });
+  });
+  node.on("close", () => {
+    queue.close();
+    if (closedDrops > 0) node.log(`${closedDrops} queued messages not processed: the node was stopped`);
+  });
+  return queue;
+}
+
+/** Message ids sent by blocking sources and not yet finished, with the limiter holding each. */
+const inTransit = new Map<string, TransitLimiter>();
+
+/** A message was finished (processed, refused or dropped): its source may send another. */
+export function settleMessage(msgid: string | undefined): void {
+  if (msgid === undefined) return;
+  inTransit.get(msgid)?.settle(msgid);
+}
+
+/**
+ * Limits how many messages of one blocking source are in transit. Places of messages never
+ * settled (filtered out on the way) are given back after `expireMs`.
+ */
+export function createTransitLimiter(capacity: number, expireMs: number): {
+  limiter: TransitLimiter;
+  /** Counts `msg` as in transit; false when it has no id to be settled by. */
+  track(msg: NodeMessage): boolean;
+} {
+  const limiter = new TransitLimiter(capacity, expireMs, (id) => {
+    if (inTransit.get(id) === limiter) inTransit.delete(id);
+  });
+  return {
+    limiter,
+    track(msg) {
+      const id = msg._msgid;
+      if (id === undefined) return false;
+      limiter.add(id);
+      inTransit.set(id, limiter);
+      return true;
+    },
+  };
+}
+
+/** Number of messages of blocking sources in transit (for the load script's leak check). */
+export function transitCount(): number {
+  return inTransit.size;
+}
+
+interface WiredNode {
+  type: string;
+  wires?: string[][];
+}
+
+/**
+ * Whether a node of one of `types` is reachable along wires from `node` (same runtime; link
+ * nodes are not followed). Used to decide whether a blocking source has anything to wait for.
+ */
+export function hasDownstream(RED: NodeAPI, node: Node, types: readonly string[]): boolean {
+  const seen = new Set<string>([node.id]);
+  const pending = [...((node as unknown as WiredNode).wires ?? []).flat()];
+  while (pending.length > 0) {
+    const id = pending.pop() as string;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    const next = RED.nodes.getNode(id) as unknown as WiredNode | null;
+    if (next === null || next === undefined) continue;
+    if (types.includes(next.type)) return true;
+    pending.push(...(next.wires ?? []).flat());
+  }
+  return false;
+}
