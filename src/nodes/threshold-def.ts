@@ -25,4 +25,6 @@ export interface ThresholdNodeDef extends NodeDef {
   pixelThreshold: string | number;
   /** Calibration samples after which the node calibrates by itself. */
   calibrationCount: string | number;
+  /** The message property holding a calibration sample's label; empty = "label". */
+  labelProperty: string;
 }

@@ -28,7 +28,7 @@ import { attachController, detachController, registerAdminEndpoint, type AdminAc
 import type { ThresholdNodeDef } from "./threshold-def";
 import { createErrorRouter, translateError } from "./shared/errors";
 import { handleInput, rejectInput } from "./shared/input";
-import { isRecord } from "./shared/message";
+import { isRecord, messageProperty } from "./shared/message";
 import { clockTime } from "./shared/clock";
 import { baseDirectory } from "./shared/settings";
 import { createStatus, type StatusLook } from "./shared/status";
@@ -187,7 +187,8 @@ export = function register(RED: NodeAPI): void {
         return;
       } else if (request.kind === "sample") {
         const score = readScore(detection);
-        const answer = session.addSample(score, sampleLabel(msg["label"], msg["filename"]), new Date());
+        const label = messageProperty(RED, msg, options.labelProperty);
+        const answer = session.addSample(score, sampleLabel(label, msg["filename"], options.labelProperty), new Date());
         if (answer.calibration !== undefined) await save(answer.calibration, msg);
         msg.payload = answer;
         delete msg["mask"];

@@ -284,7 +284,7 @@ describe("threshold core", function () {
     it("has defaults that work without calibration", function () {
       assert.deepEqual(options(), {
         mode: "fixed", threshold: 0.5, lowThreshold: undefined, k: 3, frr: 0.5, recall: 99, band: 0, hysteresis: 0,
-        pixelThreshold: undefined, calibrationCount: 200,
+        pixelThreshold: undefined, calibrationCount: 200, labelProperty: "label",
       });
     });
 
@@ -296,6 +296,7 @@ describe("threshold core", function () {
       ["a text frr", { mode: "quantile", frr: "half" }, 'Option frr must be a percentage above 0 and below 100, got "half"'],
       ["recall of 0", { mode: "recall", recall: "0" }, 'Option recall must be a percentage above 0 and at most 100, got "0"'],
       ["recall above 100", { mode: "recall", recall: "101" }, 'Option recall must be a percentage above 0 and at most 100, got "101"'],
+      ["a label property with a space", { mode: "f1", labelProperty: "part label" }, 'Option labelProperty must be a message property such as label or part.label, got "part label"'],
       ["a band of 1", { mode: "sigma", band: "1" }, 'Option band must be a fraction from 0 up to (not including) 1, got "1"'],
       ["a negative band", { mode: "f1", band: "-0.1" }, 'Option band must be a fraction from 0 up to (not including) 1, got "-0.1"'],
       ["hysteresis of 1", { hysteresis: "1" }, 'Option hysteresis must be a fraction from 0 up to (not including) 1, got "1"'],

@@ -390,7 +390,7 @@ describe("defect-threshold node", function () {
     it("edits exactly the properties of ThresholdNodeDef", function () {
       const defined: EditorKeys<ThresholdNodeDef> = {
         name: true, mode: true, threshold: true, lowThreshold: true, k: true, frr: true, recall: true, band: true, hysteresis: true,
-        pixelThreshold: true, calibrationCount: true,
+        pixelThreshold: true, calibrationCount: true, labelProperty: true,
       };
       assert.deepEqual(editorDefaultKeys("threshold").sort(), Object.keys(defined).sort());
     });

@@ -26,12 +26,12 @@ export function labelFromPath(path: string): SampleLabel | undefined {
  * msg.label when set ("good" or "defect"), else what msg.filename says, else good: calibration
  * samples without a label are taken for good parts, as the good-only modes expect.
  */
-export function sampleLabel(label: unknown, filename: unknown): SampleLabel {
+export function sampleLabel(label: unknown, filename: unknown, property = "label"): SampleLabel {
   if (label !== undefined && label !== null && label !== "") {
     const known = SAMPLE_LABELS.find((l) => l === label);
     if (known === undefined) {
       const shown = typeof label === "string" ? label : JSON.stringify(label) ?? String(label);
-      throw new DefectError("invalidOption", `msg.label must be "good" or "defect", got ${shown}`, { option: "msg.label", value: shown });
+      throw new DefectError("invalidOption", `msg.${property} must be "good" or "defect", got ${shown}`, { option: `msg.${property}`, value: shown });
     }
     return known;
   }

@@ -20,6 +20,10 @@ export const DEFAULT_CALIBRATION_COUNT = 200;
 /** Scores are kept in memory until the calibration; bounds a forgotten calibration switch. */
 export const MAX_CALIBRATION_COUNT = 100_000;
 const PERCENT = 100;
+/** Where calibration samples carry "good" / "defect" unless the editor names another property. */
+export const DEFAULT_LABEL_PROPERTY = "label";
+/** A message property path as the editor's msg. picker writes it: names joined by dots. */
+const PROPERTY_PATH = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/;
 
 export interface ThresholdOptions {
   mode: ThresholdMode;
@@ -41,6 +45,8 @@ export interface ThresholdOptions {
   pixelThreshold: number | undefined;
   /** Calibration samples after which the node calibrates by itself. */
   calibrationCount: number;
+  /** Calibrated modes: the message property holding a sample's "good" / "defect" label. */
+  labelProperty: string;
 }
 
 function optionalNumber(option: string, value: unknown): number | undefined {
@@ -76,7 +82,14 @@ export function parseThresholdOptions(input: Record<string, unknown>): Threshold
       ? numberWhere("calibrationCount", input["calibrationCount"], DEFAULT_CALIBRATION_COUNT, `an integer from 1 to ${MAX_CALIBRATION_COUNT}`,
         (n) => Number.isInteger(n) && n >= 1 && n <= MAX_CALIBRATION_COUNT)
       : DEFAULT_CALIBRATION_COUNT,
+    labelProperty: calibrated ? labelProperty(input["labelProperty"]) : DEFAULT_LABEL_PROPERTY,
   };
+}
+
+function labelProperty(value: unknown): string {
+  const text = isMissing(value) ? DEFAULT_LABEL_PROPERTY : String(value).trim();
+  if (!PROPERTY_PATH.test(text)) throw invalidOption("labelProperty", "a message property such as label or part.label", value);
+  return text;
 }
 
 /** The options that decide a calibrated threshold; band and hysteresis apply at decision time. */

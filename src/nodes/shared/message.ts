@@ -1,5 +1,5 @@
 /** Reading and writing the msg properties that all nodes of the package share. */
-import type { NodeMessage } from "node-red";
+import type { NodeAPI, NodeMessage, NodeMessageInFlow } from "node-red";
 import type { SourceImage } from "../../lib/source/load-image";
 
 export type { SourceImage } from "../../lib/source/load-image";
@@ -45,4 +45,16 @@ export function stringProperty(value: unknown): string | undefined {
   if (typeof value !== "string") return undefined;
   const trimmed = value.trim();
   return trimmed === "" ? undefined : trimmed;
+}
+
+/**
+ * A message property named in the editor (e.g. "camera.file"). Node-RED throws when a parent of
+ * a nested name is missing; that is "no value" here, so the caller can say what is missing.
+ */
+export function messageProperty(RED: NodeAPI, msg: NodeMessageInFlow, path: string): unknown {
+  try {
+    return RED.util.getMessageProperty(msg, path) as unknown;
+  } catch {
+    return undefined;
+  }
 }
