@@ -14,6 +14,8 @@ export type ErrorCode =
   // files, folders, cameras
   | "fileNotFound"
   | "fileReadFailed"
+  | "fileTooLarge"
+  | "pathOutsideFolder"
   | "fileWriteFailed"
   | "folderNotFound"
   | "fetchFailed"

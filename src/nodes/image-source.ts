@@ -9,6 +9,7 @@ import {
   listFolderFiles,
   loadImageBytes,
   loadImageFile,
+  loadImageFileWithin,
   loadImageUrl,
   parseSourceOptions,
   resolveSourcePath,
@@ -48,6 +49,8 @@ export = function register(RED: NodeAPI): void {
       return;
     }
     const baseDir = baseDirectory(RED);
+    const folder = resolveSourcePath(options.folder, baseDir);
+    const root = options.root === "" ? undefined : resolveSourcePath(options.root, baseDir);
     const idleState = options.mode === "folder" ? "watching" : "ready";
     // Aborting this cancels every download still running when the node stops.
     const stop = new AbortController();
@@ -68,7 +71,9 @@ export = function register(RED: NodeAPI): void {
           if (path === undefined) {
             throw new DefectError("missingSource", "No file path: set Path or send msg.filename", { option: "path", property: "filename" });
           }
-          return loadImageFile(resolveSourcePath(path, baseDir), limits, "file");
+          // With an allowed folder, relative paths start there and nothing outside it is read.
+          if (root !== undefined) return loadImageFileWithin(root, path, limits, "file", options.maxBytes);
+          return loadImageFile(resolveSourcePath(path, baseDir), limits, "file", options.maxBytes);
         }
         case "url": {
           const url = options.url || stringProperty(msg["url"]);
@@ -93,11 +98,11 @@ export = function register(RED: NodeAPI): void {
 
     /** One message per file, sorted by name; a bad file is reported and the rest still go out. */
     async function emitFolder(msg: NodeMessageInFlow, send: SendFunction): Promise<void> {
-      const files = await listFolderFiles(resolveSourcePath(options.folder, baseDir), options.match);
+      const files = await listFolderFiles(folder, options.match);
       for (const [index, file] of files.entries()) {
         const fileMsg = index === 0 ? msg : RED.util.cloneMessage(msg);
         try {
-          send(emitted(fileMsg, await loadImageFile(file, limits, "folder")));
+          send(emitted(fileMsg, await loadImageFileWithin(folder, file, limits, "folder", options.maxBytes)));
         } catch (error) {
           errors.report(error, { ...fileMsg, filename: file });
         }
@@ -109,7 +114,8 @@ export = function register(RED: NodeAPI): void {
       queue = queue.then(async () => {
         const msg: NodeMessage = { _msgid: RED.util.generateId(), filename: path };
         try {
-          const image = await loadImageFile(path, limits, "folder");
+          // A symbolic link in the watched folder may not lead out of it.
+          const image = await loadImageFileWithin(folder, path, limits, "folder", options.maxBytes);
           if (!stop.signal.aborted) node.send(emitted(msg, image));
         } catch (error) {
           if (!stop.signal.aborted) errors.report(error, msg);
@@ -118,7 +124,6 @@ export = function register(RED: NodeAPI): void {
     }
 
     function startWatching(): void {
-      const folder = resolveSourcePath(options.folder, baseDir);
       status.set("loading");
       watching = watchFolder(folder, {
         match: options.match,

@@ -10,6 +10,8 @@ export interface ImageSourceNodeDef extends NodeDef {
   mode: string;
   path: string;
   folder: string;
+  /** File mode: the folder every path must lie in ("" = any path). */
+  root: string;
   pattern: string;
   emitExisting: boolean;
   /** Milliseconds a new file's size must stay unchanged before it is emitted. */

@@ -5,3 +5,4 @@ export * from "./folder-watcher";
 export * from "./source-options";
 export * from "./load-image";
 export * from "./retry";
+export * from "./confine";

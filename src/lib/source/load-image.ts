@@ -7,6 +7,7 @@ import { DefectError, isDefectError } from "../errors";
 import { probeImage, toImageBuffer, type DecodeLimits } from "../image";
 import type { ImageInfo } from "../image/types";
 import { fetchSnapshot, redactUrl, parseSnapshotUrl, type SnapshotRequest } from "./fetch-snapshot";
+import { confinePath } from "./confine";
 import { readImageFile } from "./read-file";
 
 export type ImageSourceKind = "file" | "folder" | "url" | "payload";
@@ -30,10 +31,18 @@ async function probeFrom(buffer: Buffer, limits: DecodeLimits, where: string): P
   }
 }
 
-export async function loadImageFile(path: string, limits: DecodeLimits, source: "file" | "folder"): Promise<SourceImage> {
-  const buffer = await readImageFile(path);
+export async function loadImageFile(path: string, limits: DecodeLimits, source: "file" | "folder", maxBytes?: number): Promise<SourceImage> {
+  const buffer = await readImageFile(path, maxBytes);
   const info = await probeFrom(buffer, limits, path);
   return { ...info, buffer, source, path };
+}
+
+/**
+ * A file that must lie inside `folder` (a watched folder, or the folder paths from messages are
+ * confined to): `..`, other absolute paths and symbolic links out are refused first.
+ */
+export async function loadImageFileWithin(folder: string, path: string, limits: DecodeLimits, source: "file" | "folder", maxBytes?: number): Promise<SourceImage> {
+  return loadImageFile(await confinePath(folder, path), limits, source, maxBytes);
 }
 
 export async function loadImageUrl(request: SnapshotRequest, limits: DecodeLimits): Promise<SourceImage> {

@@ -1,5 +1,5 @@
 /** Reading one image file from disk, with errors that name the path. */
-import { readFile } from "node:fs/promises";
+import { open, type FileHandle } from "node:fs/promises";
 import { isAbsolute, resolve } from "node:path";
 import { DefectError, describeError } from "../errors";
 
@@ -20,16 +20,33 @@ export function errnoCode(error: unknown): string | undefined {
   return typeof code === "string" ? code : undefined;
 }
 
-/** Reads the whole file; the bytes are returned untouched (no decoding). */
-export async function readImageFile(path: string): Promise<Buffer> {
+function fileTooLarge(path: string, maxBytes: number, size: number): DefectError {
+  return new DefectError("fileTooLarge", `Image file ${path} is larger than the limit of ${maxBytes} bytes (${size} bytes)`, { path, maxBytes, size });
+}
+
+/**
+ * Reads the whole file; the bytes are returned untouched (no decoding). A file above `maxBytes`
+ * is refused from its size, before it is read, so a wrong file cannot fill memory.
+ */
+export async function readImageFile(path: string, maxBytes = Number.POSITIVE_INFINITY): Promise<Buffer> {
+  let file: FileHandle | undefined;
   try {
-    return await readFile(path);
+    file = await open(path, "r");
+    const { size } = await file.stat();
+    if (size > maxBytes) throw fileTooLarge(path, maxBytes, size);
+    const bytes = await file.readFile();
+    // The file may have grown since stat (a writer still at work).
+    if (bytes.length > maxBytes) throw fileTooLarge(path, maxBytes, bytes.length);
+    return bytes;
   } catch (error) {
+    if (error instanceof DefectError) throw error;
     const code = errnoCode(error);
     if (code !== undefined && MISSING_CODES.has(code)) {
       throw new DefectError("fileNotFound", `Image file not found: ${path}`, { path }, { cause: error });
     }
     const reason = code ?? describeError(error);
     throw new DefectError("fileReadFailed", `Could not read image file ${path}: ${describeError(error)}`, { path, reason }, { cause: error });
+  } finally {
+    await file?.close();
   }
 }

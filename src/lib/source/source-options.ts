@@ -19,6 +19,8 @@ export interface SourceOptions {
   /** "" = take the path from the message. */
   path: string;
   folder: string;
+  /** File mode: "" = any path; else every path must lie inside this folder (`..` and links out refused). */
+  root: string;
   pattern: string;
   match: FileNameMatcher;
   emitExisting: boolean;
@@ -62,6 +64,7 @@ export function parseSourceOptions(input: Record<string, unknown>): SourceOption
     mode,
     path: optionText(input["path"]),
     folder,
+    root: optionText(input["root"]),
     pattern,
     match: compileFilePattern(pattern),
     emitExisting: booleanOption("emitExisting", input["emitExisting"], false),

@@ -1,0 +1,117 @@
+/**
+ * Paths stay where they belong: a path confined to a folder is refused when `..`, another
+ * absolute path or a symbolic link leads out of it, and accepted inside it (links inside
+ * included); image files above the byte limit are refused from their size; the files the
+ * package writes stay in <userDir>/defect-detection whatever the node id.
+ */
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { modelFilePath } from "../../src/lib/detector";
+import { DefectError } from "../../src/lib/errors";
+import { confinePath, isInside, loadImageFile, loadImageFileWithin, readImageFile } from "../../src/lib/source";
+import { calibrationFilePath } from "../../src/lib/threshold/store";
+import { encodePng, noiseImage } from "../fixtures/images";
+
+const LIMITS = { maxPixels: 1_000_000 };
+
+async function rejectsWith(promise: Promise<unknown>, code: string): Promise<DefectError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof DefectError, `expected a DefectError, got ${String(error)}`);
+    assert.equal(error.code, code, error.message);
+    return error;
+  }
+  assert.fail(`expected ${code}, but it succeeded`);
+}
+
+describe("path confinement and file size limits (core)", function () {
+  let base = "";
+  let allowed = "";
+  let outside = "";
+  let png: Buffer;
+
+  before(async function () {
+    png = await encodePng(noiseImage(12, 8));
+    // realpath: on some systems the temp folder itself is reached through a link.
+    base = realpathSync(mkdtempSync(join(tmpdir(), "defect-confine-")));
+    allowed = join(base, "allowed");
+    outside = join(base, "outside");
+    mkdirSync(join(allowed, "sub"), { recursive: true });
+    mkdirSync(outside);
+    writeFileSync(join(allowed, "in.png"), png);
+    writeFileSync(join(allowed, "sub", "deep.png"), png);
+    writeFileSync(join(outside, "secret.png"), png);
+    symlinkSync(join(outside, "secret.png"), join(allowed, "link-out.png"));
+    symlinkSync(outside, join(allowed, "dir-out"));
+    symlinkSync(join(allowed, "sub", "deep.png"), join(allowed, "link-in.png"));
+    symlinkSync(join(outside, "missing.png"), join(allowed, "dangling-out.png"));
+  });
+  after(function () {
+    rmSync(base, { recursive: true, force: true });
+  });
+
+  it("tells inside from outside without being fooled by similar names", function () {
+    assert.equal(isInside("/data/images", "/data/images"), true);
+    assert.equal(isInside("/data/images", "/data/images/a/b.png"), true);
+    assert.equal(isInside("/data/images", "/data/images-old/a.png"), false);
+    assert.equal(isInside("/data/images", "/data"), false);
+    assert.equal(isInside("/data/images", "/data/images/..foo.png"), true, "a file name starting with .. is inside");
+  });
+
+  it("accepts relative and absolute paths inside the folder, and links that stay inside", async function () {
+    assert.equal(await confinePath(allowed, "in.png"), join(allowed, "in.png"));
+    assert.equal(await confinePath(allowed, "sub/../sub/deep.png"), join(allowed, "sub", "deep.png"));
+    assert.equal(await confinePath(allowed, join(allowed, "sub", "deep.png")), join(allowed, "sub", "deep.png"));
+    assert.equal(await confinePath(allowed, "link-in.png"), join(allowed, "link-in.png"));
+    assert.equal(await confinePath(allowed, "not-there.png"), join(allowed, "not-there.png"), "reading it reports fileNotFound");
+  });
+
+  it("refuses .. and absolute paths that lead out, naming the path and the folder", async function () {
+    for (const path of ["../outside/secret.png", "sub/../../outside/secret.png", join(outside, "secret.png"), "/etc/passwd", ".."]) {
+      const error = await rejectsWith(confinePath(allowed, path), "pathOutsideFolder");
+      assert.deepEqual(error.details, { path, folder: allowed, reason: "the path leads out of it" });
+      assert.equal(error.message, `${path} is outside the allowed folder ${allowed}`);
+    }
+  });
+
+  it("refuses symbolic links that lead out: to a file, through a linked folder", async function () {
+    for (const path of ["link-out.png", "dir-out/secret.png", join(allowed, "link-out.png")]) {
+      const error = await rejectsWith(confinePath(allowed, path), "pathOutsideFolder");
+      assert.equal(error.details["reason"], "a symbolic link leads out of it");
+      assert.equal(error.message, `${path} is outside the allowed folder ${allowed}: a symbolic link leads to ${join(outside, "secret.png")}`);
+    }
+  });
+
+  it("reads nothing through a dangling link out: the file is simply not found", async function () {
+    const path = await confinePath(allowed, "dangling-out.png");
+    await rejectsWith(readImageFile(path), "fileNotFound");
+  });
+
+  it("loads a confined image, and refuses one outside before reading it", async function () {
+    const image = await loadImageFileWithin(allowed, "sub/deep.png", LIMITS, "file");
+    assert.ok(image.buffer.equals(png));
+    assert.equal(image.path, join(allowed, "sub", "deep.png"));
+    await rejectsWith(loadImageFileWithin(allowed, "link-out.png", LIMITS, "folder"), "pathOutsideFolder");
+    await rejectsWith(loadImageFileWithin(join(base, "none"), "a.png", LIMITS, "file"), "folderNotFound");
+  });
+
+  it("refuses an image file above the byte limit from its size, and reads one at the limit", async function () {
+    const path = join(allowed, "in.png");
+    const error = await rejectsWith(readImageFile(path, png.length - 1), "fileTooLarge");
+    assert.deepEqual(error.details, { path, maxBytes: png.length - 1, size: png.length });
+    assert.ok((await readImageFile(path, png.length)).equals(png));
+    await rejectsWith(loadImageFile(path, LIMITS, "file", 10), "fileTooLarge");
+  });
+
+  it("keeps saved models and calibrations in <userDir>/defect-detection whatever the node id", function () {
+    const userDir = join(base, "user");
+    for (const id of ["../../etc/passwd", "..", "/abs/path", "a/../../b", "..\\..\\win", "ab12.cd34"]) {
+      for (const path of [modelFilePath(userDir, id), calibrationFilePath(userDir, id)]) {
+        assert.equal(dirname(path), join(userDir, "defect-detection"), `${id} -> ${path}`);
+      }
+    }
+  });
+});
