@@ -18,10 +18,20 @@ const TYPE = "defect-preprocess";
 /** The editor's default, also used for a flow written by hand without a preset. */
 const DEFAULT_PRESET = "imagenet";
 
+/**
+ * The resize mode: `resizeMode`, or the `resize` text of flows written before it was renamed.
+ * A boolean `resize` is the editor's own redraw flag (deployed by those older editor files), not
+ * a choice: it falls back to the preset's mode.
+ */
+function resizeModeOf(config: PreprocessNodeDef): unknown {
+  const legacy = (config as PreprocessNodeDef & { resize?: unknown }).resize;
+  return config.resizeMode ?? (typeof legacy === "string" ? legacy : undefined);
+}
+
 /** The editor fields that are preprocessing options; empty ones keep the preset's value. */
 function editorOptions(config: PreprocessNodeDef): Record<string, unknown> {
-  const { preset, width, height, resize, kernel, padValue, roi, color, layout, scale, mean, std } = config;
-  return { preset: preset ?? DEFAULT_PRESET, width, height, resize, kernel, padValue, roi, color, layout, scale, mean, std };
+  const { preset, width, height, kernel, padValue, roi, color, layout, scale, mean, std } = config;
+  return { preset: preset ?? DEFAULT_PRESET, width, height, resize: resizeModeOf(config), kernel, padValue, roi, color, layout, scale, mean, std };
 }
 
 /** Options for one message: the deployed ones, overridden by msg.preprocess when present. */

@@ -39,7 +39,11 @@ export interface PreprocessNodeDef extends NodeDef {
   preset: string;
   width: string | number;
   height: string | number;
-  resize: string;
+  /**
+   * "stretch" | "letterbox" | "center-crop". Not `resize`: the editor keeps its own `resize`
+   * flag on every node it draws and would deploy that boolean in its place.
+   */
+  resizeMode: string;
   kernel: string;
   padValue: string | number;
   /** "x,y,w,h" in source pixels, or "" for the whole image. */

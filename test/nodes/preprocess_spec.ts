@@ -58,7 +58,7 @@ function assertClose(actual: number, expected: number, what: string): void {
 
 /** The editor's `none` preset with the identity size, so tensor values are pixel / 255. */
 const IDENTITY: Partial<PreprocessNodeDef> = {
-  preset: "none", width: String(KNOWN_WIDTH), height: String(KNOWN_HEIGHT), kernel: "nearest", resize: "stretch",
+  preset: "none", width: String(KNOWN_WIDTH), height: String(KNOWN_HEIGHT), kernel: "nearest", resizeMode: "stretch",
 };
 
 describe("defect-preprocess node", function () {
@@ -89,6 +89,20 @@ describe("defect-preprocess node", function () {
       assertClose(tensorAt(tensor, 0, 0, c), expected, `channel ${c} at 0,0`);
       assertClose(tensorAt(tensor, 255, 255, c), expected, `channel ${c} at 255,255`);
     }
+  });
+
+  it("takes the resize mode from resizeMode, from a hand-written flow's resize text, never from the editor's resize flag", async function () {
+    const modeOf = async (config: Record<string, unknown>): Promise<unknown> => {
+      await load({ preset: "yolo", width: "32", height: "32", ...config } as Partial<PreprocessNodeDef>);
+      const msg = await send({ payload: known });
+      await helper.unload();
+      return (msg["preprocessing"] as PreprocessOptions).resize;
+    };
+    assert.equal(await modeOf({ resizeMode: "center-crop" }), "center-crop");
+    assert.equal(await modeOf({ resize: "stretch" }), "stretch", "flows written before resizeMode keep their mode");
+    // Editors before resizeMode deployed their own redraw flag under that name: the preset decides.
+    assert.equal(await modeOf({ resize: false }), "letterbox");
+    assert.equal(await modeOf({ resize: true }), "letterbox");
   });
 
   it("turns a known image into the exact tensor and transform, from msg.payload", async function () {
@@ -192,7 +206,7 @@ describe("defect-preprocess node", function () {
   describe("invalid configuration", function () {
     for (const [what, config] of [
       ["a width that is not a number", { width: "abc" }],
-      ["an unknown resize mode", { resize: "zoom" }],
+      ["an unknown resize mode", { resizeMode: "zoom" }],
       ["a malformed region", { roi: "1,2,3" }],
       ["an unknown preset", { preset: "resnet" }],
       ["a pixel limit of zero", { maxPixels: "0" }],
@@ -227,7 +241,7 @@ describe("defect-preprocess node", function () {
     it("edits exactly the properties of PreprocessNodeDef", function () {
       // The compiler checks this list against the interface, the test against the html.
       const defined: EditorKeys<PreprocessNodeDef> = {
-        name: true, preset: true, width: true, height: true, resize: true, kernel: true, padValue: true, roi: true,
+        name: true, preset: true, width: true, height: true, resizeMode: true, kernel: true, padValue: true, roi: true,
         color: true, layout: true, scale: true, mean: true, std: true, maxPixels: true,
       };
       assert.deepEqual(editorDefaultKeys("preprocess").sort(), Object.keys(defined).sort());
