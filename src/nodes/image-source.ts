@@ -21,13 +21,17 @@ import {
 } from "../lib/source";
 import { DefectError } from "../lib/errors";
 import { createErrorRouter, translateError } from "./shared/errors";
-import { handleInput, rejectInput, type SendFunction } from "./shared/input";
+import { rejectInput, type SendFunction } from "./shared/input";
 import { setMessageImage, stringProperty } from "./shared/message";
 import { baseDirectory, parseDecodeLimits } from "./shared/settings";
-import { createStatus } from "./shared/status";
+import { COMMON_STATES, createStatus } from "./shared/status";
+import { parseQueueOptions, type QueueOptions } from "../lib/queue";
+import { createSourceQueue } from "./image-source-queue";
 import type { ImageSourceCredentials, ImageSourceNodeDef } from "./types";
 
 const TYPE = "defect-image-source";
+/** 16 waiting; by default a watched folder waits for the detectors rather than dropping files. */
+const QUEUE_DEFAULTS: QueueOptions = { size: 16, policy: "block" };
 
 function topicOf(image: SourceImage): string | undefined {
   return image.path !== undefined ? basename(image.path) : image.url;
@@ -37,13 +41,15 @@ export = function register(RED: NodeAPI): void {
   function ImageSourceNode(this: Node<ImageSourceCredentials>, config: ImageSourceNodeDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
-    const status = createStatus(node, TYPE);
+    const status = createStatus(node, TYPE, COMMON_STATES, (key) => RED._(key));
     const errors = createErrorRouter(RED, node, TYPE, status);
     let options: SourceOptions;
     let limits: DecodeLimits;
+    let queueOptions: QueueOptions;
     try {
       options = parseSourceOptions({ ...config });
       limits = parseDecodeLimits(config.maxPixels);
+      queueOptions = parseQueueOptions(config, QUEUE_DEFAULTS);
     } catch (error) {
       rejectInput(node, errors.config(error));
       return;
@@ -55,8 +61,6 @@ export = function register(RED: NodeAPI): void {
     // Aborting this cancels every download still running when the node stops.
     const stop = new AbortController();
     let watching: Promise<FolderWatch | undefined> = Promise.resolve(undefined);
-    // Watched files are read one after another, in the order they arrived, to bound memory.
-    let queue: Promise<void> = Promise.resolve();
 
     const emitted = (msg: NodeMessage, image: SourceImage): NodeMessage => {
       setMessageImage(msg, image, topicOf(image));
@@ -101,8 +105,13 @@ export = function register(RED: NodeAPI): void {
       const files = await listFolderFiles(folder, options.match);
       for (const [index, file] of files.entries()) {
         const fileMsg = index === 0 ? msg : RED.util.cloneMessage(msg);
+        if (index > 0) fileMsg._msgid = RED.util.generateId();
         try {
+          // Under "block", each file waits until the detectors downstream have room.
+          await queue.room();
+          if (stop.signal.aborted) return;
           send(emitted(fileMsg, await loadImageFileWithin(folder, file, limits, "folder", options.maxBytes)));
+          queue.sent(fileMsg);
         } catch (error) {
           errors.report(error, { ...fileMsg, filename: file });
         }
@@ -110,17 +119,21 @@ export = function register(RED: NodeAPI): void {
       if ((await watching) === undefined && !stop.signal.aborted) startWatching();
     }
 
-    function onWatchedFile(path: string): void {
-      queue = queue.then(async () => {
-        const msg: NodeMessage = { _msgid: RED.util.generateId(), filename: path };
-        try {
-          // A symbolic link in the watched folder may not lead out of it.
-          const image = await loadImageFileWithin(folder, path, limits, "folder", options.maxBytes);
-          if (!stop.signal.aborted) node.send(emitted(msg, image));
-        } catch (error) {
-          if (!stop.signal.aborted) errors.report(error, msg);
-        }
-      });
+    /** Watched files are read one after another, in the order they arrived (see image-source-queue). */
+    async function emitWatchedFile(path: string): Promise<void> {
+      const msg: NodeMessage = { _msgid: RED.util.generateId(), filename: path };
+      try {
+        await queue.room();
+        if (stop.signal.aborted) return;
+        // A symbolic link in the watched folder may not lead out of it.
+        const image = await loadImageFileWithin(folder, path, limits, "folder", options.maxBytes);
+        if (stop.signal.aborted) return;
+        msg["queue"] = queue.info();
+        node.send(emitted(msg, image));
+        queue.sent(msg);
+      } catch (error) {
+        if (!stop.signal.aborted) errors.report(error, msg);
+      }
     }
 
     function startWatching(): void {
@@ -129,7 +142,7 @@ export = function register(RED: NodeAPI): void {
         match: options.match,
         emitExisting: options.emitExisting,
         stableMs: options.stableMs,
-        onFile: onWatchedFile,
+        onFile: (path) => queue.file(path),
         onError: (error) => errors.report(error, { _msgid: RED.util.generateId(), topic: folder }),
       }).then(
         async (watch) => {
@@ -147,13 +160,21 @@ export = function register(RED: NodeAPI): void {
       );
     }
 
+    const queue = createSourceQueue(RED, node, {
+      type: TYPE,
+      queue: queueOptions,
+      errors,
+      status,
+      signal: stop.signal,
+      emitFile: emitWatchedFile,
+      handler: async (msg, send) => {
+        if (options.mode === "folder") return emitFolder(msg, send);
+        send(emitted(msg, await acquire(msg)));
+      },
+    });
+
     if (options.mode === "folder") startWatching();
     else status.set("ready");
-
-    handleInput(node, errors, async (msg, send) => {
-      if (options.mode === "folder") return emitFolder(msg, send);
-      send(emitted(msg, await acquire(msg)));
-    });
 
     node.on("close", (removed: boolean, done: () => void) => {
       stop.abort();

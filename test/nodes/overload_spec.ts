@@ -1,0 +1,272 @@
+/**
+ * Overload: bursts far beyond what a detector can process, into the detector's bounded queue
+ * and through an image source that blocks. Every message must end processed (on the output) or
+ * dropped (at Catch with queueFull), never both and never neither; the status counts the drops;
+ * learning messages are never dropped. Bursts are sent in one synchronous loop, so which
+ * messages get in follows from the queue size alone, not from timing.
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { NodeMessage } from "node-red";
+import { parsePreprocessOptions, preprocessImage } from "../../src/lib/image";
+import type { PreprocessOptions, Tensor } from "../../src/lib/image/types";
+import { generateDefect, generateGood } from "../../src/lib/synth";
+import detectorNode from "../../src/nodes/detector";
+import imageSourceNode from "../../src/nodes/image-source";
+import preprocessNode from "../../src/nodes/preprocess";
+import type { DetectorNodeDef, ImageSourceNodeDef, PreprocessNodeDef } from "../../src/nodes/types";
+import { catalogTranslator, withCatalog } from "../fixtures/catalog";
+import { encodePng } from "../fixtures/images";
+import {
+  catchAll,
+  caughtError,
+  collectMessages,
+  getNode,
+  helper,
+  onTab,
+  sentMessages,
+  statusTexts,
+  useNodeRedHelper,
+  waitForStatus,
+  type FlowItem,
+} from "../fixtures/node-red";
+import { writeTinyBackbone } from "../fixtures/tiny-backbone";
+
+const KIND = "cast-surface";
+const SOURCE_SIZE = 96;
+const TENSOR_SIZE = 64;
+const TRAIN = 4;
+const BURST = 30;
+const WAIT_MS = 20_000;
+
+const translate = catalogTranslator("detector", "image-source", "preprocess");
+const detector = withCatalog(detectorNode, translate);
+const source = withCatalog(imageSourceNode, translate);
+const preprocess = withCatalog(preprocessNode, translate);
+
+const OPTIONS = parsePreprocessOptions({ preset: "imagenet", width: TENSOR_SIZE, height: TENSOR_SIZE });
+
+interface QueueInfo {
+  size: number;
+  depth: number;
+  dropped: number;
+}
+
+interface Sample {
+  tensor: Tensor;
+  preprocessing: PreprocessOptions;
+}
+
+const ids = (messages: readonly NodeMessage[]): string[] => messages.map((m) => m._msgid ?? "");
+const topics = (messages: readonly NodeMessage[]): string[] => messages.map((m) => String(m.topic));
+const burstTopics = (from: number, to: number): string[] => Array.from({ length: to - from + 1 }, (_, i) => `part-${from + i}`);
+
+describe("overload: bounded queues", function () {
+  this.timeout(60_000);
+  const userDir = useNodeRedHelper();
+  let dir = "";
+  let backbone = "";
+  let train: Sample[] = [];
+  let part: Sample;
+  let pngs: Buffer[] = [];
+
+  before(async function () {
+    dir = await mkdtemp(join(tmpdir(), "defect-overload-"));
+    backbone = await writeTinyBackbone(dir);
+    pngs = await Promise.all([1, 2, 3, 4].map((seed) => encodePng(generateGood(KIND, seed, SOURCE_SIZE))));
+    train = await Promise.all(pngs.map(async (png) => ({ tensor: (await preprocessImage(png, OPTIONS, { maxPixels: 1e8 })).tensor, preprocessing: OPTIONS })));
+    const png = await encodePng(generateDefect(KIND, "hole", 200, SOURCE_SIZE).image);
+    part = { tensor: (await preprocessImage(png, OPTIONS, { maxPixels: 1e8 })).tensor, preprocessing: OPTIONS };
+  });
+
+  after(async function () {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  // Each test learns anew: the saved model of the previous one would be loaded otherwise.
+  afterEach(async function () {
+    await rm(join(userDir(), "defect-detection"), { recursive: true, force: true });
+  });
+
+  const detectorItem = (config: Partial<DetectorNodeDef>): FlowItem<DetectorNodeDef> =>
+    ({ id: "det", type: "defect-detector", backbone, layers: "l1,l2", trainCount: String(TRAIN), wires: [["out"]], ...config }) as FlowItem<DetectorNodeDef>;
+
+  async function loadDetector(config: Partial<DetectorNodeDef>): Promise<void> {
+    await helper.load(detector, onTab([detectorItem(config), { id: "out", type: "helper" }, ...catchAll()]));
+    await waitForStatus(getNode("det"), "defect-detector.status.untrained", WAIT_MS);
+  }
+
+  /** Learns the four good images in one burst; none may be dropped, whatever the queue size. */
+  async function learnBurst(): Promise<NodeMessage[]> {
+    const outs = collectMessages(getNode("out"), TRAIN, WAIT_MS);
+    for (const s of train) getNode("det").receive({ payload: s.tensor, preprocessing: { ...s.preprocessing }, learn: true });
+    return outs;
+  }
+
+  /**
+   * Sends BURST inspections in one go and waits until each is on the output or at Catch;
+   * resolves with both lists, so the test can check that they split the burst exactly.
+   */
+  async function inspectBurst(processed: number): Promise<{ out: NodeMessage[]; caught: NodeMessage[]; sent: string[] }> {
+    const out = collectMessages(getNode("out"), processed, WAIT_MS);
+    const caught = collectMessages(getNode("caught"), BURST - processed, WAIT_MS);
+    const sent = burstTopics(1, BURST);
+    for (const [i, topic] of sent.entries()) {
+      getNode("det").receive({ _msgid: `m-${i + 1}`, topic, payload: part.tensor, preprocessing: { ...part.preprocessing } });
+    }
+    return { out: await out, caught: await caught, sent: sent.map((_, i) => `m-${i + 1}`) };
+  }
+
+  function assertDropped(caught: readonly NodeMessage[], size: number, policy: string): void {
+    caught.forEach((msg, i) => {
+      const error = caughtError(msg);
+      assert.equal(error.code, "queueFull");
+      assert.equal(error.message, `Error: Input queue full (${size} waiting, ${policy}): message dropped, ${i + 1} dropped so far`);
+      assert.equal(error.source.id, "det");
+    });
+  }
+
+  it("drop-newest: a burst of 30 into a queue of 3 processes the first 4 and drops 26, each accounted for once", async function () {
+    await loadDetector({ queueSize: "3", overflow: "drop-newest" });
+    await learnBurst();
+    await waitForStatus(getNode("det"), "defect-detector.status.ready", WAIT_MS);
+    const { out, caught, sent } = await inspectBurst(4);
+
+    // The first is taken at once, three wait; the other 26 find the queue full.
+    assert.deepEqual(topics(out), burstTopics(1, 4));
+    assert.deepEqual(topics(caught), burstTopics(5, 30));
+    assert.deepEqual([...ids(out), ...ids(caught)].sort(), [...sent].sort(), "every message once, processed or dropped");
+    for (const msg of out) assert.equal(typeof (msg.payload as { score: number }).score, "number");
+    // msg.queue as each was taken: nothing waited behind the first; the burst was over by the second.
+    assert.deepEqual(out.map((m) => m["queue"] as QueueInfo), [
+      { size: 3, depth: 0, dropped: 0 },
+      { size: 3, depth: 2, dropped: 26 },
+      { size: 3, depth: 1, dropped: 26 },
+      { size: 3, depth: 0, dropped: 26 },
+    ]);
+    assertDropped(caught, 3, "drop-newest");
+    const texts = statusTexts(getNode("det"));
+    assert.equal(texts.at(-1), "ready · dropped 26");
+    assert.equal(translate("defect-detector.status.ready"), "ready");
+    assert.ok(!texts.includes("defect-detector.status.error"), "a full queue is load, not an error of the node");
+  });
+
+  it("drop-oldest: the freshest parts are inspected and the ones pushed out are reported", async function () {
+    await loadDetector({ queueSize: "3", overflow: "drop-oldest" });
+    await learnBurst();
+    await waitForStatus(getNode("det"), "defect-detector.status.ready", WAIT_MS);
+    const { out, caught, sent } = await inspectBurst(4);
+
+    // Part 1 was already running; each later arrival pushed out the oldest waiting part.
+    assert.deepEqual(topics(out), ["part-1", ...burstTopics(28, 30)]);
+    assert.deepEqual(topics(caught), burstTopics(2, 27));
+    assert.deepEqual([...ids(out), ...ids(caught)].sort(), [...sent].sort());
+    assertDropped(caught, 3, "drop-oldest");
+    assert.equal(statusTexts(getNode("det")).at(-1), "ready · dropped 26");
+  });
+
+  it("never drops learning messages: four learned in a burst into a queue of 1", async function () {
+    await loadDetector({ queueSize: "1", overflow: "drop-newest" });
+    const progress = await learnBurst();
+    assert.deepEqual(progress.map((m) => (m.payload as { count: number }).count), [1, 2, 3, 4]);
+    assert.equal((progress[3]!.payload as { model?: { trainedOn: number } }).model?.trainedOn, TRAIN);
+    assert.ok(statusTexts(getNode("det")).every((text) => !text.includes("dropped")));
+  });
+
+  it("rejects an invalid queue size at deploy", async function () {
+    await helper.load(detector, onTab([detectorItem({ queueSize: "0" }), { id: "out", type: "helper" }, ...catchAll()]));
+    const caught = collectMessages(getNode("caught"), 1, WAIT_MS);
+    getNode("det").receive({ _msgid: "m-bad", payload: part.tensor });
+    assert.equal(caughtError((await caught)[0]!).code, "invalidOption");
+  });
+
+  describe("image source -> preprocess -> detector", function () {
+    const FILES = 12;
+    /**
+     * Large enough that the detector, not the source, is the slow stage (4096 patches an image
+     * against a bank of 1638), as on a real line: only then can a source overrun it (without
+     * block, 8 of the 12 files were dropped in a trial run).
+     */
+    const LINE_TENSOR = 256;
+    let folder = "";
+
+    before(async function () {
+      folder = await mkdtemp(join(tmpdir(), "defect-overload-folder-"));
+      for (let i = 0; i < FILES; i++) {
+        await writeFile(join(folder, `part-${String(i + 1).padStart(2, "0")}.png`), pngs[i % pngs.length]!);
+      }
+    });
+
+    after(async function () {
+      await rm(folder, { recursive: true, force: true });
+    });
+
+    async function loadLine(sourceConfig: Partial<ImageSourceNodeDef>, detectorConfig: Partial<DetectorNodeDef>): Promise<void> {
+      await helper.load(
+        [source, preprocess, detector],
+        onTab([
+          { id: "src", type: "defect-image-source", mode: "folder", folder, stableMs: "50", wires: [["pre"]], ...sourceConfig } as FlowItem<ImageSourceNodeDef>,
+          { id: "pre", type: "defect-preprocess", preset: "imagenet", width: String(LINE_TENSOR), height: String(LINE_TENSOR), wires: [["det"]] } as FlowItem<PreprocessNodeDef>,
+          detectorItem(detectorConfig),
+          { id: "out", type: "helper" },
+          ...catchAll(),
+        ]),
+      );
+      await waitForStatus(getNode("det"), "defect-detector.status.untrained", WAIT_MS);
+      await waitForStatus(getNode("src"), "defect-image-source.status.watching", WAIT_MS);
+      // Learned through the same preprocess node, so inspections match what was learned.
+      const learned = collectMessages(getNode("out"), TRAIN, WAIT_MS);
+      for (const png of pngs) getNode("pre").receive({ payload: png, learn: true });
+      await learned;
+      await waitForStatus(getNode("det"), "defect-detector.status.ready", WAIT_MS);
+    }
+
+    it("block: a folder of 12 files into a detector with room for 2 is inspected whole, nothing dropped", async function () {
+      await loadLine({ queueSize: "2", overflow: "block" }, { queueSize: "1", overflow: "drop-newest" });
+      const caught: NodeMessage[] = [];
+      getNode("caught").on("input", (msg: NodeMessage) => caught.push(msg));
+      // How many images the source had sent when the detector's k-th result arrived.
+      const sentAtResult: number[] = [];
+      getNode("out").on("input", () => sentAtResult.push(sentMessages(getNode("src")).length));
+      const outs = collectMessages(getNode("out"), FILES, WAIT_MS);
+      getNode("src").receive({ _msgid: "m-list" });
+      const out = await outs.catch((error: unknown) => {
+        throw new Error(`${String(error)}; caught: ${caught.map((m) => caughtError(m).message).join(" | ")}`);
+      });
+      assert.deepEqual(
+        out.map((m) => m["filename"]),
+        Array.from({ length: FILES }, (_, i) => join(folder, `part-${String(i + 1).padStart(2, "0")}.png`)),
+      );
+      // The source sends a file only while fewer than 2 of its images are unfinished by the
+      // detector: by the k-th result at most k + 2 were sent, and the detector (one running,
+      // one waiting) never lacks room.
+      sentAtResult.forEach((sent, k) => assert.ok(sent <= k + 1 + 2, `${sent} sent by result ${k + 1}`));
+      assert.deepEqual(out.map((m) => (m["queue"] as QueueInfo).dropped), new Array<number>(FILES).fill(0));
+      assert.deepEqual(caught, []);
+      assert.ok(statusTexts(getNode("det")).every((text) => !text.includes("dropped")));
+    });
+
+    it("drop-newest at both: whatever the timing, every file is inspected or reported, and the counts agree", async function () {
+      await loadLine({ queueSize: "2", overflow: "drop-newest" }, { queueSize: "1", overflow: "drop-newest" });
+      const outs: NodeMessage[] = [];
+      const caught: NodeMessage[] = [];
+      const settled = new Promise<void>((resolve) => {
+        const check = (): void => {
+          if (outs.length + caught.length === FILES) resolve();
+        };
+        getNode("out").on("input", (msg: NodeMessage) => (outs.push(msg), check()));
+        getNode("caught").on("input", (msg: NodeMessage) => (caught.push(msg), check()));
+      });
+      getNode("src").receive({ _msgid: "m-list" });
+      await settled;
+      const names = [...outs.map((m) => m["filename"]), ...caught.map((m) => m["filename"])].sort();
+      assert.deepEqual(names, Array.from({ length: FILES }, (_, i) => join(folder, `part-${String(i + 1).padStart(2, "0")}.png`)));
+      for (const msg of caught) assert.equal(caughtError(msg).code, "queueFull");
+      const dropped = caught.length;
+      const last = statusTexts(getNode("det")).at(-1);
+      assert.equal(last, dropped === 0 ? "defect-detector.status.ready" : `ready · dropped ${dropped}`);
+    });
+  });
+});
