@@ -83,7 +83,13 @@ function readSample(msg: NodeMessageInFlow): Sample {
 /** Supervised models add what they found; the keys of unsupervised payloads stay as they were. */
 function inspectionPayload(result: InspectionResult, method: string): Record<string, unknown> {
   if (result.task === undefined) {
-    return { score: result.score, method, model: result.model, ...(result.drift === undefined ? {} : { drift: result.drift }) };
+    return {
+      score: result.score,
+      method,
+      model: result.model,
+      ...(result.drift === undefined ? {} : { drift: result.drift }),
+      ...(result.defectEvidence === undefined ? {} : { defectEvidence: result.defectEvidence }),
+    };
   }
   return {
     score: result.score,

@@ -112,6 +112,8 @@ export interface DetectorNodeDef extends NodeDef {
   driftWindow: string | number;
   /** Drift ratio above which the status turns yellow. */
   driftRatio: string | number;
+  /** Weight of confirmed defects' evidence in PatchCore scores (0..64, 0 = defect bank not used). */
+  defectWeight: string | number;
   /** Inspections that may wait while one is processed. */
   queueSize: string | number;
   /** "drop-oldest" | "drop-newest" | "block" (block refuses like drop-newest: wires cannot wait). */

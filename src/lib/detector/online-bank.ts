@@ -1,5 +1,6 @@
 /**
- * A PatchCore memory bank that grows with confirmed parts and stays bounded.
+ * A PatchCore memory bank that grows with confirmed parts and stays bounded, and a defect bank
+ * of confirmed defects that makes scoring defect-aware (online-scorers.ts).
  *
  * Confirmed-good patch rows are queued; a flush appends them to the bank while it stays within
  * the cap (maxBankSize). When they would pass it, a greedy coreset over bank and queue is
@@ -9,16 +10,22 @@
  * and the bank they see never holds more rows than the cap. Parts confirmed while a refresh
  * runs wait in the queue (bounded: beyond the cap, random whole parts are dropped) and are
  * added after the swap.
+ *
+ * A confirmed defect's rows join the defect bank at once; the next flush (the save that answers
+ * the verdict) builds the defect bank's nearest search and installs it with the good scorer it
+ * was built for, in one swap, so inspections go on leasing the previous pair meanwhile. Installs
+ * run one at a time, so a background refresh and a defect confirmed during it never install a
+ * pair that forgets the other's change.
  */
-import { PatchCoreScorer, type MemoryBank, type PatchCoreOptions, type PatchScores } from "../anomaly/patchcore/patchcore";
+import { PatchCoreScorer, type MemoryBank, type PatchCoreOptions } from "../anomaly/patchcore/patchcore";
 import { DefectError } from "../errors";
-import type { ScoreMap } from "../image/types";
 import type { PatchEmbedding } from "../features/types";
 import type { SessionOptions } from "../onnx";
 import { Rng } from "../synth/random";
 import type { DriftRecord } from "./drift";
 import { ModelSlot } from "./model-slot";
 import { buildBankOffThread } from "./off-thread";
+import { BankScorers, DEFAULT_DEFECT_WEIGHT, openDefectSearch, Shared, type OnlineScores } from "./online-scorers";
 import type { OnlineCounters, OnlineSnapshot } from "./online-store";
 import type { OnlineCounts, PartFeatures, Verdict } from "./types";
 
@@ -54,12 +61,17 @@ function topPatches(part: PartFeatures, count: number): Float32Array {
 }
 
 export class OnlineBank {
-  private readonly slot: ModelSlot<PatchCoreScorer>;
+  private readonly slot: ModelSlot<BankScorers>;
   private bank: MemoryBank;
   private pending: Float32Array[];
   /** Queued rows handed to the running refresh: still saved, so a crash loses nothing. */
   private inFlight: Float32Array[] = [];
   private defect: Float32Array[];
+  /** Changes of the defect bank, and the one whose search is installed. */
+  private defectRevision = 0;
+  private defectInstalled = 0;
+  /** Installs in progress, chained so they run one at a time. */
+  private installs: Promise<void> = Promise.resolve();
   private refreshing: Promise<void> | undefined;
   private readonly stop = new AbortController();
   private readonly listeners: Array<() => void> = [];
@@ -72,6 +84,8 @@ export class OnlineBank {
     snapshot: OnlineSnapshot,
     private readonly options: PatchCoreOptions,
     private readonly session: SessionOptions,
+    /** Weight of the defect evidence in scores; 0 keeps the defect bank out of scoring. */
+    private readonly defectWeight: number,
   ) {
     this.slot = new ModelSlot((error) => this.report(error));
     this.bank = snapshot.bank;
@@ -81,9 +95,20 @@ export class OnlineBank {
     this.drift = snapshot.drift;
   }
 
-  static async open(snapshot: OnlineSnapshot, options: PatchCoreOptions, session: SessionOptions): Promise<OnlineBank> {
-    const online = new OnlineBank(snapshot, options, session);
-    online.slot.replace(await PatchCoreScorer.open(snapshot.bank, options, session));
+  static async open(
+    snapshot: OnlineSnapshot,
+    options: PatchCoreOptions,
+    session: SessionOptions,
+    defectWeight: number = DEFAULT_DEFECT_WEIGHT,
+  ): Promise<OnlineBank> {
+    const online = new OnlineBank(snapshot, options, session, defectWeight);
+    const good = new Shared(await PatchCoreScorer.open(snapshot.bank, options, session));
+    try {
+      online.slot.replace(new BankScorers(good, await openDefectSearch(online.defect, snapshot.bank, defectWeight, session), defectWeight));
+    } catch (error) {
+      await good.drop();
+      throw error;
+    }
     return online;
   }
 
@@ -95,13 +120,15 @@ export class OnlineBank {
     return this.bank.dim;
   }
 
-  /** Scores against the bank installed now; the map is blurred as the scorer's options say. */
-  async score(embedding: PatchEmbedding, width: number, height: number): Promise<PatchScores & { map: ScoreMap }> {
+  /**
+   * Scores against the banks installed now (defect-aware when the defect bank is in use); the
+   * map is blurred as the scorer's options say.
+   */
+  async score(embedding: PatchEmbedding, width: number, height: number): Promise<OnlineScores> {
     const lease = this.slot.acquire();
     if (lease === undefined) throw new DefectError("inferenceFailed", "the memory bank was released (the node was redeployed or shut down)");
     try {
-      const scores = await lease.value.scorePatches(embedding);
-      return { ...scores, map: lease.value.anomalyMap(scores.grid, width, height) };
+      return await lease.value.score(embedding, width, height);
     } finally {
       lease.release();
     }
@@ -124,22 +151,29 @@ export class OnlineBank {
       this.defect.push(topPatches(part, Math.max(1, Math.ceil(part.patches * DEFECT_PATCH_FRACTION))));
       // Defects are few; when they are not, the oldest go first.
       this.trim(this.defect, () => 0);
+      this.defectRevision += 1;
     }
   }
 
-  /** Appends queued rows that fit under the cap, or starts a refresh when they do not. */
+  /**
+   * Appends queued rows that fit under the cap, or starts a refresh when they do not, and
+   * installs the defect bank's search when defects were confirmed since the last one.
+   */
   async flush(): Promise<void> {
+    if (this.stop.signal.aborted) return;
     const rows = this.rowsOf(this.pending);
-    if (rows === 0 || this.refreshing !== undefined || this.stop.signal.aborted) return;
-    const { size, dim } = this.bank;
-    if (size + rows > this.cap) {
-      this.startRefresh();
-      return;
+    if (rows > 0 && this.refreshing === undefined) {
+      const { size, dim } = this.bank;
+      if (size + rows > this.cap) {
+        this.startRefresh();
+      } else {
+        const data = concatenate([this.bank.data.subarray(0, size * dim), ...this.pending]);
+        this.pending = [];
+        // The search projection of the fit stays: a few more rows hardly move the principal subspace.
+        await this.install({ data, size: size + rows, dim, projection: this.bank.projection });
+      }
     }
-    const data = concatenate([this.bank.data.subarray(0, size * dim), ...this.pending]);
-    this.pending = [];
-    // The search projection of the fit stays: a few more rows hardly move the principal subspace.
-    await this.install({ data, size: size + rows, dim, projection: this.bank.projection });
+    if (this.defectRevision !== this.defectInstalled) await this.install(undefined);
   }
 
   counts(): OnlineCounts {
@@ -185,6 +219,7 @@ export class OnlineBank {
   async release(): Promise<void> {
     this.stop.abort();
     await this.refreshing;
+    await this.installs;
     await this.slot.close();
   }
 
@@ -226,9 +261,34 @@ export class OnlineBank {
       });
   }
 
-  private async install(bank: MemoryBank): Promise<void> {
-    const scorer = await PatchCoreScorer.open(bank, this.options, this.session);
+  /** Installs a new good bank (with a defect search built for it), or, given none, the defect search alone. */
+  private install(bank: MemoryBank | undefined): Promise<void> {
+    const run = this.installs.then(() => this.installNow(bank));
+    this.installs = run.catch(() => undefined);
+    return run;
+  }
+
+  private async installNow(next: MemoryBank | undefined): Promise<void> {
+    const current = this.slot.value;
+    if (current === undefined || this.stop.signal.aborted) return;
+    const bank = next ?? this.bank;
+    // A new good bank may search another subspace: its defect search is always built for it.
+    const good = next === undefined ? current.good.retain() : new Shared(await PatchCoreScorer.open(next, this.options, this.session));
+    // Read together (openDefectSearch copies the rows before it awaits anything).
+    const revision = this.defectRevision;
+    let pair: BankScorers;
+    try {
+      pair = new BankScorers(good, await openDefectSearch(this.defect, bank, this.defectWeight, this.session), this.defectWeight);
+    } catch (error) {
+      await good.drop();
+      throw error;
+    }
+    if (this.stop.signal.aborted) {
+      await pair.release();
+      return;
+    }
     this.bank = bank;
-    this.slot.replace(scorer);
+    this.defectInstalled = revision;
+    this.slot.replace(pair);
   }
 }

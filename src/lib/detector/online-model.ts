@@ -28,10 +28,13 @@ export function onlinePatchCoreModel(extractor: PatchExtractor, bank: OnlineBank
     const { width, height } = tensorSize(tensor);
     const scored = await bank.score(embedding, width, height);
     const t2 = performance.now();
+    const timings = { backboneMs: t1 - t0, scoringMs: t2 - t1, postMs: 0 };
     return {
       // The scorer's time includes the map blur; PatchCore's split of it is not worth a second lease.
-      inspection: { score: scored.score, map: scored.map, timings: { backboneMs: t1 - t0, scoringMs: t2 - t1, postMs: 0 } },
-      part: { data: embedding.data, patches: embedding.patches, dim: embedding.dim, patchScores: scored.grid.data, score: scored.score },
+      inspection: { score: scored.score, map: scored.map, timings, ...(scored.defectEvidence === undefined ? {} : { defectEvidence: scored.defectEvidence }) },
+      // Against the good bank alone: a defect's patches are picked by how far they are from good
+      // parts, and drift follows PatchCore scores whatever defects were learned.
+      part: { data: embedding.data, patches: embedding.patches, dim: embedding.dim, patchScores: scored.goodGrid.data, score: scored.goodScore },
     };
   }
 

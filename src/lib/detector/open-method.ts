@@ -27,7 +27,14 @@ export async function openMethod(options: DetectorOptions, baseDir: string): Pro
   const backbone = options.backbone === EMBEDDED_BACKBONE ? EMBEDDED_BACKBONE : resolveSourcePath(options.backbone, baseDir);
   switch (options.method) {
     case "patchcore":
-      return openPatchCoreMethod({ setting: options.setting, backbone, layers: options.layers, options: options.patchcore, session });
+      return openPatchCoreMethod({
+        setting: options.setting,
+        backbone,
+        layers: options.layers,
+        options: options.patchcore,
+        defectWeight: options.defectWeight,
+        session,
+      });
     case "padim":
       return openPadimMethod({ setting: options.setting, backbone, layers: options.layers, options: options.padim, session });
     case "anomalib":

@@ -4,7 +4,7 @@
  */
 import { DEFAULT_PADIM_OPTIONS, type PadimOptions } from "../anomaly/padim/padim";
 import { DEFAULT_PATCHCORE_OPTIONS, type PatchCoreOptions } from "../anomaly/patchcore/patchcore";
-import { integerOption, invalidOption, numberWhere, oneOf, optionText } from "../config/option-values";
+import { integerOption, invalidOption, numberWhere, oneOf, optionText, rangeOption } from "../config/option-values";
 import { DefectError } from "../errors";
 import { parsePreprocessOptions, PRESET_NAMES } from "../image";
 import type { PreprocessOptions } from "../image/types";
@@ -13,6 +13,7 @@ import { DETECTOR_SETTINGS, SETTING_METHODS, type DetectorMethod, type DetectorS
 import { DEFAULT_DRIFT_RATIO, DEFAULT_DRIFT_WINDOW } from "./drift";
 import { DEFAULT_KEEP_VERSIONS, MAX_KEEP_VERSIONS } from "./model-versions";
 import type { OnlineConfig } from "./online-learner";
+import { DEFAULT_DEFECT_WEIGHT, MAX_DEFECT_WEIGHT } from "./online-scorers";
 import { DEFAULT_RECENT_PARTS, MAX_RECENT_PARTS } from "./recent-parts";
 
 export const MAP_SIZES = ["original", "model", "none"] as const;
@@ -74,6 +75,8 @@ export interface DetectorOptions {
   mapSize: MapSize;
   /** Learning on the line: parts remembered for a verdict, drift window and warning ratio. */
   online: OnlineConfig;
+  /** PatchCore: weight of confirmed defects' evidence in scores (0..64); 0 = defect bank not used. */
+  defectWeight: number;
   /** Previous versions of the saved model kept for rollback. */
   keepVersions: number;
   /** Whether learning is on at deploy (msg.command "start-learning"/"stop-learning" change it). */
@@ -170,6 +173,7 @@ export function parseDetectorOptions(input: Record<string, unknown>): DetectorOp
       driftWindow: integerOption("driftWindow", input["driftWindow"], 1, MAX_DRIFT_WINDOW, DEFAULT_DRIFT_WINDOW),
       driftRatio: ratioAboveOne("driftRatio", input["driftRatio"], DEFAULT_DRIFT_RATIO),
     },
+    defectWeight: rangeOption("defectWeight", input["defectWeight"], 0, MAX_DEFECT_WEIGHT, DEFAULT_DEFECT_WEIGHT, false),
     keepVersions: integerOption("keepVersions", input["keepVersions"], 0, MAX_KEEP_VERSIONS, DEFAULT_KEEP_VERSIONS),
     learning: flag("learning", input["learning"], true),
   };

@@ -18,6 +18,11 @@ import type { FittedModel, LearningMethod, LearningRound } from "./types";
 
 export interface PatchCoreMethodConfig extends BackboneMethodConfig {
   options: PatchCoreOptions;
+  /**
+   * Weight of confirmed defects' evidence in scores (online-scorers.ts); 0 = not used. A scoring
+   * choice, not part of what was learned: changing it keeps the saved model.
+   */
+  defectWeight?: number;
 }
 
 /** The search projection the options ask for, recomputed when the saved one differs. */
@@ -31,7 +36,7 @@ async function withProjection(bank: MemoryBank, options: PatchCoreOptions, sessi
 
 export async function openPatchCoreMethod(config: PatchCoreMethodConfig): Promise<LearningMethod> {
   const context = await openBackboneContext(config, "patchcore");
-  const { options, session } = config;
+  const { options, session, defectWeight } = config;
 
   /** createPatchCoreTrainer's steps, with the bank built off the main thread. */
   function createRound(extractor: PatchExtractor): LearningRound {
@@ -55,7 +60,8 @@ export async function openPatchCoreMethod(config: PatchCoreMethodConfig): Promis
         if (first === undefined) throw new DefectError("notTrained", "nothing to fit: no good image has been learned yet", { count: 0 });
         const bank = await buildBankOffThread(chunks, dim, options, session, signal);
         const empty = new Float32Array(0);
-        const online = await OnlineBank.open({ bank, pending: empty, defect: empty, counters: freshCounters(), drift: emptyDrift() }, options, session);
+        const snapshot = { bank, pending: empty, defect: empty, counters: freshCounters(), drift: emptyDrift() };
+        const online = await OnlineBank.open(snapshot, options, session, defectWeight);
         const record = learnedRecord(context.learnedWith, first, chunks.length, options);
         owned = false;
         const model = onlinePatchCoreModel(extractor, online, record);
@@ -78,7 +84,7 @@ export async function openPatchCoreMethod(config: PatchCoreMethodConfig): Promis
       const bank = await withProjection(snapshot.bank, options, session);
       const extractor = await context.openExtractor();
       try {
-        return onlinePatchCoreModel(extractor, await OnlineBank.open({ ...snapshot, bank }, options, session), record);
+        return onlinePatchCoreModel(extractor, await OnlineBank.open({ ...snapshot, bank }, options, session, defectWeight), record);
       } catch (error) {
         await extractor.release();
         throw error;

@@ -52,6 +52,12 @@ export interface Inspection {
   boxes?: Box[];
   /** Name of the top class, top defect class or highest-scoring box; absent when there is none. */
   label?: string;
+  /**
+   * PatchCore learning on the line with a non-empty defect bank in use: the largest defect
+   * evidence max_p(d_good - d_defect, 0) of the part (0 = no patch is closer to a known defect
+   * than to good parts). Absent when no defect bank is used.
+   */
+  defectEvidence?: number;
 }
 
 export interface DetectorModel {
@@ -76,7 +82,10 @@ export interface PartFeatures {
   dim: number;
   /** One score a patch (distance to the good bank), for picking a defect's patches. */
   patchScores: Float32Array;
-  /** The image score the part got. */
+  /**
+   * The part's PatchCore image score against the good bank, without defect evidence: the drift
+   * indicator follows it, so learning a defect never moves the drift of good parts.
+   */
   score: number;
 }
 

@@ -26,7 +26,7 @@ import { DefectError } from "../../errors";
 import type { PatchEmbedding } from "../../features/types";
 import type { SessionOptions } from "../../onnx";
 import { auroc } from "../../metrics";
-import { openNearestSearch, type NearestSearch } from "./nearest";
+import { openNearestSearch, type NearestSearch, type SearchProjection } from "./nearest";
 
 export interface DefectPatchOptions {
   /** Patches kept per image-label-only defect image. */
@@ -131,10 +131,14 @@ export class DefectBankSearch {
     private readonly maxPerSource: number,
   ) {}
 
-  static async open(bank: DefectBank, session?: SessionOptions): Promise<DefectBankSearch> {
+  /**
+   * `projection`: the good bank's search subspace when it searches approximately, so that
+   * d_defect is measured in the same space as d_good and their difference means something.
+   */
+  static async open(bank: DefectBank, session?: SessionOptions, projection?: SearchProjection): Promise<DefectBankSearch> {
     const counts = new Map<number, number>();
     for (const s of bank.sources) counts.set(s, (counts.get(s) ?? 0) + 1);
-    return new DefectBankSearch(bank, await openNearestSearch(bank.data, bank.size, bank.dim, session), Math.max(...counts.values()));
+    return new DefectBankSearch(bank, await openNearestSearch(bank.data, bank.size, bank.dim, session, projection), Math.max(...counts.values()));
   }
 
   /**

@@ -1,0 +1,122 @@
+/**
+ * What inspections of an online bank lease as one unit: the good bank's PatchCore scorer and the
+ * nearest search of the defect bank built for it (or none). One lease gives both, so an
+ * inspection sees the pair before a change or the pair after it, never a good bank with a
+ * defect search made for another (their distances must be measured in the same search space).
+ *
+ * Scoring with a defect bank is defect-bank.ts's defect-aware PatchCore, with d_good and d_defect
+ * the distances of a patch to the nearest good and the nearest confirmed-defect row:
+ *   e_p = max(0, d_good - d_defect),  s_p = d_good + weight * e_p,  S = S_good + weight * max_p e_p.
+ * A patch closer to good than to every known defect (good parts, and defect types never
+ * confirmed) has e_p = 0 and keeps its PatchCore score exactly.
+ *
+ * The good scorer is reference-counted: a confirmed defect installs a new pair that shares the
+ * good scorer of the pair before it, so the (large) good search is not rebuilt for it, and it is
+ * released only when no installed or leased pair holds it.
+ */
+import {
+  DefectBankSearch,
+  defectAwareImageScore,
+  defectAwarePatchScores,
+  defectEvidence,
+} from "../anomaly/patchcore/defect-bank";
+import type { MemoryBank, PatchCoreScorer, PatchScores } from "../anomaly/patchcore/patchcore";
+import type { PatchEmbedding } from "../features/types";
+import type { ScoreMap } from "../image/types";
+import type { SessionOptions } from "../onnx";
+import type { Releasable } from "./model-slot";
+
+/** Largest weight of the defect evidence: the top of defect-bank.ts's DEFAULT_LAMBDAS. */
+export const MAX_DEFECT_WEIGHT = 64;
+/**
+ * Evidence counted once, at the size of the PatchCore distance it is measured against. The eval
+ * chooses its lambda leave-one-out among labelled parts; on the line there are too few confirmed
+ * defects to choose, so the neutral weight, which the node's defectWeight option changes.
+ */
+export const DEFAULT_DEFECT_WEIGHT = 1;
+
+/** A releasable held by several owners; the last `drop` releases it. */
+export class Shared<T extends Releasable> {
+  private refs = 1;
+
+  constructor(readonly value: T) {}
+
+  retain(): this {
+    this.refs += 1;
+    return this;
+  }
+
+  drop(): Promise<void> {
+    this.refs -= 1;
+    return this.refs === 0 ? this.value.release() : Promise.resolve();
+  }
+}
+
+export interface OnlineScores extends PatchScores {
+  /** Full-resolution map of the (defect-aware) patch scores. */
+  map: ScoreMap;
+  /** PatchCore against the good bank alone: what drift and a defect's patch choice use. */
+  goodScore: number;
+  goodGrid: ScoreMap;
+  /** max_p e_p; undefined when no defect bank is used. */
+  defectEvidence: number | undefined;
+}
+
+export class BankScorers implements Releasable {
+  constructor(
+    readonly good: Shared<PatchCoreScorer>,
+    /** null: no defect rows, or weight 0 (the defect bank is kept but not used for scoring). */
+    readonly defect: DefectBankSearch | null,
+    private readonly weight: number,
+  ) {}
+
+  async score(embedding: PatchEmbedding, width: number, height: number): Promise<OnlineScores> {
+    const good = this.good.value;
+    const plain = await good.scorePatches(embedding);
+    if (this.defect === null) {
+      return { ...plain, map: good.anomalyMap(plain.grid, width, height), goodScore: plain.score, goodGrid: plain.grid, defectEvidence: undefined };
+    }
+    const evidence = defectEvidence(plain.grid.data, await this.defect.distances(embedding));
+    const grid: ScoreMap = { ...plain.grid, data: defectAwarePatchScores(plain.grid.data, evidence, this.weight) };
+    let largest = 0;
+    for (const e of evidence) if (e > largest) largest = e;
+    return {
+      score: defectAwareImageScore(plain.score, evidence, this.weight),
+      grid,
+      map: good.anomalyMap(grid, width, height),
+      goodScore: plain.score,
+      goodGrid: plain.grid,
+      defectEvidence: largest,
+    };
+  }
+
+  async release(): Promise<void> {
+    await Promise.all([this.good.drop(), this.defect?.release()]);
+  }
+}
+
+/**
+ * The nearest search over the confirmed-defect rows (one chunk per confirmed part), in the
+ * search space of `bank` (its projection when it searches approximately); null when there is
+ * nothing to search or the weight is 0.
+ */
+export async function openDefectSearch(
+  chunks: readonly Float32Array[],
+  bank: MemoryBank,
+  weight: number,
+  session: SessionOptions,
+): Promise<DefectBankSearch | null> {
+  const { dim } = bank;
+  const size = chunks.reduce((sum, c) => sum + c.length, 0) / dim;
+  if (weight === 0 || size === 0) return null;
+  const data = new Float32Array(size * dim);
+  const sources = new Int32Array(size);
+  let row = 0;
+  chunks.forEach((chunk, part) => {
+    data.set(chunk, row * dim);
+    sources.fill(part, row, row + chunk.length / dim);
+    row += chunk.length / dim;
+  });
+  const projection = bank.projection === null ? undefined : { matrix: bank.projection, outDim: bank.projection.length / dim };
+  return DefectBankSearch.open({ data, size, dim, sources }, session, projection);
+}
