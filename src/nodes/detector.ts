@@ -31,6 +31,7 @@ import { resolveSourcePath } from "../lib/source/read-file";
 import { attachDetectorController, detachDetectorController, registerDetectorAdmin, type LearningAction } from "./detector-admin";
 import { driftHigh, learningJson, readRequest, runCommand, type Command } from "./detector-online";
 import { createErrorRouter, translateError } from "./shared/errors";
+import { registerFileCheck } from "./shared/file-check";
 import { rejectInput, type SendFunction } from "./shared/input";
 import { addTiming, isRecord } from "./shared/message";
 import { droppedNote, handleQueuedInput } from "./shared/queue";
@@ -285,4 +286,6 @@ export = function register(RED: NodeAPI): void {
 
   RED.nodes.registerType(TYPE, DetectorNode);
   registerDetectorAdmin(RED, TYPE);
+  // The dialog checks Backbone, Model file, Names file and Good images with it.
+  registerFileCheck(RED);
 };

@@ -21,8 +21,9 @@ import {
 } from "../lib/source";
 import { DefectError } from "../lib/errors";
 import { createErrorRouter, translateError } from "./shared/errors";
+import { registerFileCheck } from "./shared/file-check";
 import { rejectInput, type SendFunction } from "./shared/input";
-import { setMessageImage, stringProperty } from "./shared/message";
+import { messageProperty, setMessageImage, stringProperty } from "./shared/message";
 import { baseDirectory, parseDecodeLimits } from "./shared/settings";
 import { COMMON_STATES, createStatus } from "./shared/status";
 import { parseQueueOptions, type QueueOptions } from "../lib/queue";
@@ -68,22 +69,27 @@ export = function register(RED: NodeAPI): void {
       return msg;
     };
 
+    /** The path or URL: typed in the node, or read from the message property the editor names. */
+    function fromMessage(msg: NodeMessageInFlow, option: "path" | "url", fallbacks: readonly unknown[]): string {
+      const type = option === "path" ? options.pathType : options.urlType;
+      const property = type === "msg" ? options[option] : option === "path" ? "filename" : "url";
+      const value = type === "msg" ? stringProperty(messageProperty(RED, msg, property)) : options[option] || fallbacks.map(stringProperty).find((v) => v !== undefined);
+      if (value === undefined) {
+        throw new DefectError("missingSource", `No ${option}: set it in the node or send msg.${property}`, { option, property });
+      }
+      return value;
+    }
+
     async function acquire(msg: NodeMessageInFlow): Promise<SourceImage> {
       switch (options.mode) {
         case "file": {
-          const path = options.path || stringProperty(msg["filename"]) || stringProperty(msg.payload);
-          if (path === undefined) {
-            throw new DefectError("missingSource", "No file path: set Path or send msg.filename", { option: "path", property: "filename" });
-          }
+          const path = fromMessage(msg, "path", [msg["filename"], msg.payload]);
           // With an allowed folder, relative paths start there and nothing outside it is read.
           if (root !== undefined) return loadImageFileWithin(root, path, limits, "file", options.maxBytes);
           return loadImageFile(resolveSourcePath(path, baseDir), limits, "file", options.maxBytes);
         }
         case "url": {
-          const url = options.url || stringProperty(msg["url"]);
-          if (url === undefined) {
-            throw new DefectError("missingSource", "No URL: set URL or send msg.url", { option: "url", property: "url" });
-          }
+          const url = fromMessage(msg, "url", [msg["url"]]);
           status.set("busy");
           const { user, password } = node.credentials ?? {};
           const auth = user || password ? { user: user ?? "", password: password ?? "" } : undefined;
@@ -188,6 +194,8 @@ export = function register(RED: NodeAPI): void {
     });
   }
 
+  // The dialog checks Path and Folder with it.
+  registerFileCheck(RED);
   RED.nodes.registerType<Node<ImageSourceCredentials>, ImageSourceNodeDef, object, ImageSourceCredentials>(TYPE, ImageSourceNode, {
     credentials: { user: { type: "text" }, password: { type: "password" } },
   });

@@ -9,6 +9,8 @@ export interface ImageSourceNodeDef extends NodeDef {
   /** "file" | "folder" | "url" | "payload"; checked at deploy. */
   mode: string;
   path: string;
+  /** "str": path is the path; "msg": path names the message property holding it. */
+  pathType: string;
   folder: string;
   /** File mode: the folder every path must lie in ("" = any path). */
   root: string;
@@ -17,6 +19,8 @@ export interface ImageSourceNodeDef extends NodeDef {
   /** Milliseconds a new file's size must stay unchanged before it is emitted. */
   stableMs: string | number;
   url: string;
+  /** "str": url is the URL; "msg": url names the message property holding it. */
+  urlType: string;
   /** Milliseconds. */
   timeout: string | number;
   /** Megabytes. */

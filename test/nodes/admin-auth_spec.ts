@@ -65,6 +65,15 @@ const CASES: Record<string, RouteCase> = {
     permission: "write",
     expect: (status, body) => assert.equal(status, 200, JSON.stringify(body)),
   },
+  // The dialogs' file hints: the user directory's flows file exists once the flow is deployed.
+  "GET /defect-detection/file-check": {
+    url: "/defect-detection/file-check?path=flows.json",
+    permission: "write",
+    expect: (status, body) => {
+      assert.equal(status, 200, JSON.stringify(body));
+      assert.deepEqual([body["exists"], body["kind"]], [true, "file"], JSON.stringify(body));
+    },
+  },
   // The overlay preview: deployed but nothing inspected yet is 204 (its size limits are in
   // mask-to-region-preview_spec.ts).
   "GET /defect-mask-to-region/:id/preview": {

@@ -399,7 +399,7 @@ describe("defect-image-source node", function () {
     it("edits exactly the properties of ImageSourceNodeDef", function () {
       // The compiler checks this list against the interface, the test against the html.
       const defined: EditorKeys<ImageSourceNodeDef> = {
-        name: true, mode: true, path: true, root: true, folder: true, pattern: true, emitExisting: true, stableMs: true,
+        name: true, mode: true, path: true, root: true, pathType: true, urlType: true, folder: true, pattern: true, emitExisting: true, stableMs: true,
         url: true, timeout: true, maxDownload: true, retries: true, retryDelay: true, maxPixels: true, queueSize: true, overflow: true,
       };
       assert.deepEqual(editorDefaultKeys("image-source").sort(), Object.keys(defined).sort());

@@ -2,7 +2,7 @@
  * Options of the image source, parsed once from editor values (which arrive as strings) with
  * the defaults in one place.
  */
-import { booleanOption, numberWhere, optionText, rangeOption } from "../config/option-values";
+import { booleanOption, invalidOption, numberWhere, oneOf, optionText, rangeOption } from "../config/option-values";
 import { DefectError } from "../errors";
 import { DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_MAX_DOWNLOAD_BYTES, parseSnapshotUrl } from "./fetch-snapshot";
 import { compileFilePattern, DEFAULT_IMAGE_PATTERN, type FileNameMatcher } from "./file-pattern";
@@ -14,8 +14,14 @@ export type SourceMode = (typeof SOURCE_MODES)[number];
 
 const BYTES_PER_MEGABYTE = 1024 * 1024;
 
+/** How the editor's typed inputs give a path or URL: the text itself, or a message property's name. */
+export const VALUE_SOURCES = ["str", "msg"] as const;
+export type ValueSource = (typeof VALUE_SOURCES)[number];
+
 export interface SourceOptions {
   mode: SourceMode;
+  /** "str": `path` is the path ("" = msg.filename, else a string msg.payload); "msg": the property holding it. */
+  pathType: ValueSource;
   /** "" = take the path from the message. */
   path: string;
   folder: string;
@@ -25,6 +31,8 @@ export interface SourceOptions {
   match: FileNameMatcher;
   emitExisting: boolean;
   stableMs: number;
+  /** "str": `url` is the URL ("" = msg.url); "msg": the property holding it. */
+  urlType: ValueSource;
   /** "" = take the URL from the message. */
   url: string;
   timeoutMs: number;
@@ -53,8 +61,13 @@ export function parseSourceOptions(input: Record<string, unknown>): SourceOption
     const value = optionText(mode);
     throw new DefectError("invalidOption", `Mode "${value}" is not one of ${SOURCE_MODES.join(", ")}`, { option: "mode", value });
   }
+  const pathType = oneOf("pathType", input["pathType"], VALUE_SOURCES, "str");
+  const urlType = oneOf("urlType", input["urlType"], VALUE_SOURCES, "str");
+  const path = optionText(input["path"]);
   const url = optionText(input["url"]);
-  if (mode === "url" && url !== "") parseSnapshotUrl(url);
+  if (mode === "file" && pathType === "msg" && path === "") throw invalidOption("path", "the name of a message property", path);
+  if (mode === "url" && urlType === "msg" && url === "") throw invalidOption("url", "the name of a message property", url);
+  if (mode === "url" && urlType === "str" && url !== "") parseSnapshotUrl(url);
   const folder = optionText(input["folder"]);
   if (mode === "folder" && folder === "") {
     throw new DefectError("missingSource", "Folder mode needs a folder", { option: "folder", property: "folder" });
@@ -62,13 +75,15 @@ export function parseSourceOptions(input: Record<string, unknown>): SourceOption
   const pattern = optionText(input["pattern"]) || DEFAULT_IMAGE_PATTERN;
   return {
     mode,
-    path: optionText(input["path"]),
+    pathType,
+    path,
     folder,
     root: optionText(input["root"]),
     pattern,
     match: compileFilePattern(pattern),
     emitExisting: booleanOption("emitExisting", input["emitExisting"], false),
     stableMs: parsePositiveNumber(input["stableMs"], "stableMs", DEFAULT_STABLE_MS),
+    urlType,
     url,
     timeoutMs: parsePositiveNumber(input["timeout"], "timeout", DEFAULT_FETCH_TIMEOUT_MS),
     retries: rangeOption("retries", input["retries"], 0, MAX_RETRIES, DEFAULT_RETRIES, true),
