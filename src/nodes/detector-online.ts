@@ -19,16 +19,20 @@ export type Request =
   | { kind: "inspect"; partId: string | undefined };
 
 /** Part ids from PLCs are often numbers; both name the same part. */
-function readPartId(value: unknown): string | undefined {
+function readPartId(value: unknown, property: string): string | undefined {
   if (value === undefined || value === null || value === "") return undefined;
   if (typeof value === "string" || (typeof value === "number" && Number.isFinite(value))) return String(value);
-  throw new DefectError("invalidOption", `msg.partId must be a string or a number, got ${JSON.stringify(value)}`, {
-    option: "msg.partId",
+  throw new DefectError("invalidOption", `msg.${property} must be a string or a number, got ${JSON.stringify(value)}`, {
+    option: `msg.${property}`,
     value: JSON.stringify(value) ?? String(value),
   });
 }
 
-export function readRequest(msg: NodeMessageInFlow): Request {
+/**
+ * What a message asks of the detector. The part id comes from `partIdProperty` (the editor's
+ * "Part id in", msg.partId by default), read by `partIdOf`.
+ */
+export function readRequest(msg: NodeMessageInFlow, partIdProperty = "partId", partIdOf: (msg: NodeMessageInFlow) => unknown = (m) => m[partIdProperty]): Request {
   const command = msg["command"];
   if (command !== undefined) {
     const known = COMMANDS.find((c) => c === command);
@@ -49,10 +53,10 @@ export function readRequest(msg: NodeMessageInFlow): Request {
         value: String(confirm),
       });
     }
-    return { kind: "confirm", verdict, partId: readPartId(msg["partId"]) };
+    return { kind: "confirm", verdict, partId: readPartId(partIdOf(msg), partIdProperty) };
   }
   if (msg["learn"] === true || msg.topic === "learn") return { kind: "learn" };
-  return { kind: "inspect", partId: readPartId(msg["partId"]) };
+  return { kind: "inspect", partId: readPartId(partIdOf(msg), partIdProperty) };
 }
 
 /** msg.payload answering a command. */

@@ -33,7 +33,7 @@ import { driftHigh, learningJson, readRequest, runCommand, type Command } from "
 import { createErrorRouter, translateError } from "./shared/errors";
 import { registerFileCheck } from "./shared/file-check";
 import { rejectInput, type SendFunction } from "./shared/input";
-import { addTiming, isRecord } from "./shared/message";
+import { addTiming, isRecord, messageProperty } from "./shared/message";
 import { droppedNote, handleQueuedInput } from "./shared/queue";
 import { baseDirectory } from "./shared/settings";
 import { createStatus, type StatusLook } from "./shared/status";
@@ -69,9 +69,9 @@ const STATES = {
  * orders them itself, and dropping one would silently change what the node learns. A message
  * whose request is invalid skips it too, to be refused at once.
  */
-function bypassesQueue(msg: NodeMessageInFlow): boolean {
+function bypassesQueue(msg: NodeMessageInFlow, partIdProperty: string): boolean {
   try {
-    return readRequest(msg).kind !== "inspect";
+    return readRequest(msg, partIdProperty).kind !== "inspect";
   } catch {
     return true;
   }
@@ -230,7 +230,7 @@ export = function register(RED: NodeAPI): void {
     handleQueuedInput(RED, node, errors, {
       type: TYPE,
       queue: queueOptions,
-      bypass: bypassesQueue,
+      bypass: (msg) => bypassesQueue(msg, options.partIdProperty),
       settles: true,
       onChange: (stats) => status.setNote(droppedNote(RED, TYPE, stats.dropped)),
       handler: inspectOrLearn,
@@ -239,7 +239,7 @@ export = function register(RED: NodeAPI): void {
     async function inspectOrLearn(msg: NodeMessageInFlow, send: SendFunction): Promise<void> {
       const engine = await started;
       const t0 = performance.now();
-      const request = readRequest(msg);
+      const request = readRequest(msg, options.partIdProperty, (m) => messageProperty(RED, m, options.partIdProperty));
       if (request.kind === "command") {
         msg.payload = await runCommand(engine, request.command);
         // Handled here: a threshold wired after must not reset its calibration too.

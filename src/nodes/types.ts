@@ -122,4 +122,6 @@ export interface DetectorNodeDef extends NodeDef {
   queueSize: string | number;
   /** "drop-oldest" | "drop-newest" | "block" (block refuses like drop-newest: wires cannot wait). */
   overflow: string;
+  /** The message property holding a part's id for later verdicts; empty = "partId". */
+  partIdProperty: string;
 }

@@ -71,6 +71,16 @@ export function rangeOption(option: string, value: unknown, min: number, max: nu
   return numberWhere(option, value, fallback, expected, (n) => n >= min && n <= max && (!integer || Number.isInteger(n)));
 }
 
+/** A message property path as the editor's msg. picker writes it: names joined by dots. */
+const PROPERTY_PATH = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/;
+
+/** A message property name such as "label" or "part.id"; empty gives `fallback`. */
+export function propertyOption(option: string, value: unknown, fallback: string): string {
+  const text = isMissing(value) ? fallback : optionText(value);
+  if (!PROPERTY_PATH.test(text)) throw invalidOption(option, "a message property such as label or part.label", value);
+  return text;
+}
+
 export function booleanOption(option: string, value: unknown, fallback: boolean): boolean {
   if (value === true || value === "true") return true;
   if (value === false || value === "false") return false;

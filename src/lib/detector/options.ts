@@ -4,7 +4,7 @@
  */
 import { DEFAULT_PADIM_OPTIONS, type PadimOptions } from "../anomaly/padim/padim";
 import { DEFAULT_PATCHCORE_OPTIONS, type PatchCoreOptions } from "../anomaly/patchcore/patchcore";
-import { integerOption, invalidOption, numberWhere, oneOf, optionText, rangeOption } from "../config/option-values";
+import { integerOption, invalidOption, numberWhere, oneOf, optionText, propertyOption, rangeOption } from "../config/option-values";
 import { DefectError } from "../errors";
 import { parsePreprocessOptions, PRESET_NAMES } from "../image";
 import type { PreprocessOptions } from "../image/types";
@@ -21,6 +21,8 @@ export type MapSize = (typeof MAP_SIZES)[number];
 
 export const DEFAULT_LAYERS = ["layer2", "layer3"];
 export const DEFAULT_TRAIN_COUNT = 50;
+/** Where an inspection's part id is read, for operator verdicts given later by part id. */
+export const DEFAULT_PART_ID_PROPERTY = "partId";
 /** Each learned image keeps its patch features in memory until the fit: bound the round. */
 export const MAX_TRAIN_COUNT = 10_000;
 export const DEFAULT_FOLDER_PRESET = "imagenet";
@@ -81,6 +83,8 @@ export interface DetectorOptions {
   keepVersions: number;
   /** Whether learning is on at deploy (msg.command "start-learning"/"stop-learning" change it). */
   learning: boolean;
+  /** The message property naming a part, so a later msg.confirm can refer to its inspection. */
+  partIdProperty: string;
 }
 
 /** A fraction in (0, 1]: 0 would keep no patch, above 1 is meaningless. */
@@ -176,6 +180,7 @@ export function parseDetectorOptions(input: Record<string, unknown>): DetectorOp
     defectWeight: rangeOption("defectWeight", input["defectWeight"], 0, MAX_DEFECT_WEIGHT, DEFAULT_DEFECT_WEIGHT, false),
     keepVersions: integerOption("keepVersions", input["keepVersions"], 0, MAX_KEEP_VERSIONS, DEFAULT_KEEP_VERSIONS),
     learning: flag("learning", input["learning"], true),
+    partIdProperty: propertyOption("partIdProperty", input["partIdProperty"], DEFAULT_PART_ID_PROPERTY),
   };
   if (method === "anomalib" || method === "onnx") requirePath("modelFile", options.modelFile, method);
   else requirePath("backbone", options.backbone, method);

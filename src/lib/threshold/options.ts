@@ -3,7 +3,7 @@
  * an out-of-range value is an invalidOption error naming the option, the range and the value.
  * Only the options the chosen mode uses are checked, so a stale hidden field cannot block a deploy.
  */
-import { invalidOption, isMissing, numberWhere, oneOf } from "../config/option-values";
+import { invalidOption, isMissing, numberWhere, oneOf, propertyOption } from "../config/option-values";
 import { isCalibratedMode, THRESHOLD_MODES, type CalibrationParameters, type ThresholdMode } from "./types";
 
 /**
@@ -22,8 +22,6 @@ export const MAX_CALIBRATION_COUNT = 100_000;
 const PERCENT = 100;
 /** Where calibration samples carry "good" / "defect" unless the editor names another property. */
 export const DEFAULT_LABEL_PROPERTY = "label";
-/** A message property path as the editor's msg. picker writes it: names joined by dots. */
-const PROPERTY_PATH = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/;
 
 export interface ThresholdOptions {
   mode: ThresholdMode;
@@ -82,14 +80,8 @@ export function parseThresholdOptions(input: Record<string, unknown>): Threshold
       ? numberWhere("calibrationCount", input["calibrationCount"], DEFAULT_CALIBRATION_COUNT, `an integer from 1 to ${MAX_CALIBRATION_COUNT}`,
         (n) => Number.isInteger(n) && n >= 1 && n <= MAX_CALIBRATION_COUNT)
       : DEFAULT_CALIBRATION_COUNT,
-    labelProperty: calibrated ? labelProperty(input["labelProperty"]) : DEFAULT_LABEL_PROPERTY,
+    labelProperty: calibrated ? propertyOption("labelProperty", input["labelProperty"], DEFAULT_LABEL_PROPERTY) : DEFAULT_LABEL_PROPERTY,
   };
-}
-
-function labelProperty(value: unknown): string {
-  const text = isMissing(value) ? DEFAULT_LABEL_PROPERTY : String(value).trim();
-  if (!PROPERTY_PATH.test(text)) throw invalidOption("labelProperty", "a message property such as label or part.label", value);
-  return text;
 }
 
 /** The options that decide a calibrated threshold; band and hysteresis apply at decision time. */
