@@ -45,10 +45,11 @@ function ourNodeTypes(): Set<string> {
 }
 
 /**
- * PLC packages our alarm node writes through: examples may use their nodes, read from the
- * installed packages' editor files, when the example's comment names the package to install.
+ * PLC packages our alarm node writes through, and FlowFuse Dashboard 2.0 for the dashboard
+ * example: examples may use their nodes, read from the installed packages' editor files, when
+ * the example's comment names the package to install.
  */
-const PEER_PACKAGES = ["node-red-contrib-modbus", "node-red-contrib-opcua"] as const;
+const PEER_PACKAGES = ["node-red-contrib-modbus", "node-red-contrib-opcua", "@flowfuse/node-red-dashboard"] as const;
 
 function peerNodeTypes(): Map<string, string> {
   const types = new Map<string, string>();

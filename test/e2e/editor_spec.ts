@@ -1,0 +1,266 @@
+/**
+ * The editor experience in a real browser: Debian's Chromium driven by playwright-core against
+ * Node-RED on 127.0.0.1 with this package (and FlowFuse Dashboard 2.0) loaded. What a plant
+ * engineer does: finds the nodes in the palette, drags each into a flow and opens its dialog
+ * and help, imports the dashboard example through Menu > Import > Examples, deploys it, presses
+ * the inject button, reads the verdict in the debug sidebar, watches the dashboard page, confirms
+ * a part good there, and sees the overlay preview in the mask-to-region dialog. Screenshots go to
+ * test-output/screenshots/ on each run. Skipped, saying why, where /usr/bin/chromium is missing
+ * (`.ci/run` installs it).
+ */
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import type { Browser, Locator, Page } from "playwright-core";
+import { CHROMIUM, launchChromium, startEditorServer, type EditorServer } from "../fixtures/editor-server";
+
+const root = process.cwd();
+const SHOTS = join(root, "test-output", "screenshots");
+const EXAMPLE = "06 - Dashboard with heat map and confirm buttons";
+const CATEGORY = "#red-ui-palette-base-category-defect_detection";
+/** UI steps (a dialog opening, a sidebar filling) on a loaded 2-core machine. */
+const UI_MS = 15_000;
+/** Learning 20 parts at deploy, calibrating on 5, then the first inspection. */
+const PIPELINE_MS = 120_000;
+/** The production line writeDemoParts makes: part-001-good, part-002-scratch, part-003-good, part-004-hole. */
+const LINE_PARTS = 4;
+
+const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { "node-red": { nodes: Record<string, string> } };
+const TYPES = Object.keys(pkg["node-red"].nodes);
+
+/** One field each dialog must show (its main setting) and a phrase from the node's help summary. */
+const DIALOGS: Record<string, { field: string; help: RegExp }> = {
+  "defect-image-source": { field: "#node-input-mode", help: /image/i },
+  "defect-preprocess": { field: "#node-input-preset", help: /tensor/i },
+  "defect-detector": { field: "#node-input-method", help: /Scores each image/ },
+  "defect-threshold": { field: "#node-input-mode", help: /OK \/ UNCERTAIN \/ NG/ },
+  "defect-mask-to-region": { field: "#node-input-overlay", help: /region/i },
+  "defect-alarm": { field: "#node-input-rule", help: /alarm/i },
+};
+
+/** The little of the page's globals the callbacks below use (the test build has no DOM lib). */
+interface PageElement {
+  textContent: string | null;
+  querySelector(selector: string): PageElement | null;
+  complete?: boolean;
+  naturalWidth?: number;
+  naturalHeight?: number;
+}
+declare const document: { getElementById(id: string): PageElement | null; querySelector(selector: string): PageElement | null };
+declare const RED: {
+  nodes: { filterNodes(filter: { type?: string; z?: string }): EditorNode[]; node(id: string): unknown; remove(id: string): unknown };
+  sidebar: { show(tab: string): void };
+  workspaces: { show(id: string): void };
+  view: { redraw(full: boolean): void; select(selection: { nodes: unknown[] }): void };
+};
+
+interface EditorNode {
+  id: string;
+  type: string;
+  name?: string;
+  z: string;
+}
+
+describe("editor in a real browser (Chromium, playwright-core)", function () {
+  this.timeout(PIPELINE_MS + 60_000);
+  let server: EditorServer | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  const started = Date.now();
+
+  before(async function () {
+    if (!existsSync(CHROMIUM)) {
+      console.log(`      skipped: ${CHROMIUM} is missing (apt-get install -y chromium; .ci/run installs it)`);
+      this.skip();
+    }
+    mkdirSync(SHOTS, { recursive: true });
+    // Each run's pictures only: a failure shot from an earlier run would mislead.
+    for (const file of readdirSync(SHOTS)) if (file.endsWith(".png")) rmSync(join(SHOTS, file));
+    server = await startEditorServer(root);
+    browser = await launchChromium();
+    page = await browser.newPage({ viewport: { width: 1600, height: 940 } });
+    page.setDefaultTimeout(UI_MS);
+    await page.goto(server.url);
+  });
+
+  after(async function () {
+    await browser?.close().catch(() => undefined);
+    await server?.stop();
+    if (server !== undefined) console.log(`      (browser spec: ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  });
+
+  afterEach(async function () {
+    if (this.currentTest?.state === "failed" && browser !== undefined) {
+      await page.screenshot({ path: join(SHOTS, `failed-${this.currentTest.title.replace(/\W+/g, "-").slice(0, 60)}.png`) }).catch(() => undefined);
+      console.log(server?.output().slice(-4000));
+    }
+  });
+
+  const shot = (name: string): Promise<Buffer> => page.screenshot({ path: join(SHOTS, `${name}.png`) });
+  const nodesOf = (filter: { type?: string; z?: string }): Promise<EditorNode[]> =>
+    page.evaluate((f) => RED.nodes.filterNodes(f).map((n) => ({ id: n.id, type: n.type, name: n.name, z: n.z })), filter);
+  const flowNode = (id: string): Locator => page.locator(`[id="${id}"]`);
+  const statusOf = (id: string): Locator => flowNode(id).locator(".red-ui-flow-node-status-label");
+
+  async function named(type: string, name: string): Promise<EditorNode> {
+    const found = (await nodesOf({ type })).find((n) => n.name === name);
+    assert.ok(found, `a ${type} node named ${name}`);
+    return found;
+  }
+
+  /** Drags a palette node onto the workspace as a user does, and answers the new node's id. */
+  async function dragIn(type: string, x: number, y: number): Promise<string> {
+    const before = new Set((await nodesOf({ type })).map((n) => n.id));
+    const source = page.locator(`${CATEGORY} .red-ui-palette-node[data-palette-type="${type}"]`);
+    await source.scrollIntoViewIfNeeded();
+    const from = await source.boundingBox();
+    const chart = await page.locator("#red-ui-workspace-chart").boundingBox();
+    assert.ok(from && chart);
+    await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(from.x + from.width + 40, from.y, { steps: 5 });
+    await page.mouse.move(chart.x + x, chart.y + y, { steps: 10 });
+    await page.mouse.up();
+    const added = (await nodesOf({ type })).filter((n) => !before.has(n.id));
+    assert.equal(added.length, 1, `one ${type} node dropped on the workspace`);
+    return added[0]!.id;
+  }
+
+  async function openDialog(id: string): Promise<Locator> {
+    await flowNode(id).locator(".red-ui-flow-node").dblclick();
+    const dialog = page.locator("#red-ui-editor-stack .red-ui-tray").last();
+    await dialog.locator("form#dialog-form").waitFor();
+    return dialog;
+  }
+
+  async function closeDialog(): Promise<void> {
+    await page.locator("#node-dialog-cancel").last().click();
+    await page.locator("#red-ui-editor-stack .red-ui-tray").waitFor({ state: "detached" });
+  }
+
+  it("lists the defect detection category with all six nodes in the palette", async function () {
+    await page.locator(`${CATEGORY} .red-ui-palette-node`).first().waitFor({ timeout: 60_000 });
+    const header = page.locator("#red-ui-palette-header-defect_detection, #red-ui-palette-container-defect_detection .red-ui-palette-header").first();
+    assert.match((await header.textContent()) ?? "", /defect detection/);
+    const types = await page.$$eval(`${CATEGORY} .red-ui-palette-node`, (els) => els.map((e) => e.getAttribute("data-palette-type")));
+    assert.deepEqual([...types].sort(), [...TYPES].sort());
+  });
+
+  for (const type of TYPES) {
+    it(`opens the ${type} dialog with its fields and shows its help`, async function () {
+      const id = await dragIn(type, 320, 160);
+      const dialog = await openDialog(id);
+      const { field, help } = DIALOGS[type]!;
+      await dialog.locator(field).waitFor({ state: "visible" });
+      const fields = await dialog.locator("[id^=node-input-]:visible").count();
+      assert.ok(fields >= 3, `${type}: ${fields} visible fields`);
+      await page.evaluate(() => RED.sidebar.show("help"));
+      const helpText = page.locator(".red-ui-sidebar-help-stack .red-ui-help").last();
+      await page.waitForFunction(
+        ([pattern]) => new RegExp(pattern!.source, pattern!.flags).test(document.querySelector(".red-ui-sidebar-help-stack")?.textContent ?? ""),
+        [{ source: help.source, flags: help.flags }],
+        { timeout: UI_MS },
+      );
+      assert.match((await helpText.textContent()) ?? "", /Inputs|Outputs|Details/);
+      await shot(`dialog-${type}`);
+      await closeDialog();
+      await page.evaluate((nodeId) => {
+        const node = RED.nodes.node(nodeId);
+        if (node) RED.nodes.remove(nodeId);
+        RED.view.redraw(true);
+      }, id);
+    });
+  }
+
+  it(`imports "${EXAMPLE}" through Menu > Import > Examples and deploys it`, async function () {
+    await page.click("#red-ui-header-button-sidemenu");
+    await page.click("#menu-item-import");
+    await page.click("#red-ui-tab-red-ui-clipboard-dialog-import-tab-examples");
+    const examples = page.locator("#red-ui-clipboard-dialog-import-tab-examples");
+    await examples.locator(".red-ui-treeList-label", { hasText: "node-red-contrib-defect-detection" }).click();
+    await examples.locator(".red-ui-treeList-label", { hasText: EXAMPLE }).click();
+    await page.click("#red-ui-clipboard-dialog-ok");
+    // The editor adds the imported nodes after the dialog closes.
+    await page.waitForFunction(() => RED.nodes.filterNodes({ type: "defect-detector" }).length > 0);
+    const detector = (await nodesOf({ type: "defect-detector" }))[0];
+    assert.ok(detector, "the example's detector is in the flows");
+    await page.evaluate((tab) => RED.workspaces.show(tab), detector.z);
+    await page.click("#red-ui-header-button-deploy");
+    await page.locator(".red-ui-notification", { hasText: /Successfully deployed/ }).waitFor();
+    const deployed = (await (await fetch(`${server!.url}/flows`)).json()) as Array<{ type: string }>;
+    for (const type of TYPES.filter((t) => t !== "defect-alarm")) assert.ok(deployed.some((n) => n.type === type), `${type} deployed`);
+  });
+
+  it("learns at deploy, calibrates, and shows an inspection's verdict in the debug sidebar after the inject button", async function () {
+    const threshold = (await nodesOf({ type: "defect-threshold" }))[0]!;
+    // The detector learns its train folder at deploy, then the flow calibrates the threshold.
+    await page.waitForFunction(
+      (id) => /ready \(sigma/.test(document.getElementById(id)?.querySelector(".red-ui-flow-node-status-label")?.textContent ?? ""),
+      threshold.id,
+      { timeout: PIPELINE_MS },
+    );
+    await page.evaluate(() => RED.sidebar.show("debug"));
+    const inject = await named("inject", "inspect the line");
+    await flowNode(inject.id).locator(".red-ui-flow-node-button").click();
+    const verdict = page.locator(".red-ui-debug-msg", { hasText: /verdict/ }).filter({ hasText: /part-00\d-/ }).first();
+    await verdict.waitFor({ timeout: PIPELINE_MS });
+    assert.match((await verdict.textContent()) ?? "", /"?(OK|NG|UNCERTAIN)"?/);
+    const mask = await named("defect-mask-to-region", "");
+    await page.waitForFunction((id) => /regions/.test(document.getElementById(id)?.querySelector(".red-ui-flow-node-status-label")?.textContent ?? ""), mask.id);
+    assert.match((await statusOf(threshold.id).textContent()) ?? "", /OK|NG|UNCERTAIN/);
+    // The whole flow in view, with the defect detection palette and the debug sidebar beside it.
+    await page.click("#red-ui-view-zoom-out");
+    await page.click("#red-ui-view-zoom-out");
+    await page.evaluate(() => RED.view.select({ nodes: [] }));
+    await page.locator(`${CATEGORY} .red-ui-palette-node`).last().scrollIntoViewIfNeeded();
+    await shot("01-flow-deployed");
+    await page.click("#red-ui-view-zoom-zero");
+  });
+
+  it("renders the overlay image, the verdict and the counts on the dashboard, and teaches the detector a confirmed part", async function () {
+    const dashboard = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
+    dashboard.setDefaultTimeout(UI_MS);
+    let passed = false;
+    try {
+      await dashboard.goto(`${server!.url}/dashboard/defects`);
+      const overlay = dashboard.locator("img.defect-overlay");
+      await overlay.waitFor({ timeout: PIPELINE_MS });
+      assert.match((await overlay.getAttribute("src")) ?? "", /^data:image\/jpeg;base64,/);
+      assert.ok(await overlay.evaluate((img: PageElement) => img.complete === true && (img.naturalWidth ?? 0) > 0), "the overlay decodes in the browser");
+      const word = dashboard.locator(".defect-verdict-word");
+      assert.match((await word.textContent()) ?? "", /^\s*(OK|NG|UNCERTAIN)\s*$/);
+      // The whole line counted (the counts read "OK 2NG 2UNCERTAIN 0": Vue drops the blanks between them).
+      await dashboard.waitForFunction(
+        (parts) => (document.querySelector(".defect-counts")?.textContent?.match(/\d+/g) ?? []).reduce((sum, n) => sum + Number(n), 0) === parts,
+        LINE_PARTS,
+        { timeout: PIPELINE_MS },
+      );
+      await dashboard.locator(".defect-verdict", { hasText: "part-004-hole.png" }).waitFor();
+      await dashboard.getByText("Regions of the shown part").waitFor();
+      // The operator confirms what the dashboard shows: the last part of the line, a hole.
+      await dashboard.getByRole("button", { name: /Confirm defect/ }).click();
+      await dashboard.getByText(/part-004-hole\.png learned as defect/).waitFor({ timeout: PIPELINE_MS });
+      await dashboard.screenshot({ path: join(SHOTS, "03-dashboard.png"), fullPage: true });
+      passed = true;
+    } finally {
+      if (!passed) await dashboard.screenshot({ path: join(SHOTS, "failed-dashboard.png"), fullPage: true }).catch(() => undefined);
+      await dashboard.close();
+    }
+  });
+
+  it("previews the last overlay, down-scaled, in the mask-to-region dialog", async function () {
+    const mask = await named("defect-mask-to-region", "");
+    await openDialog(mask.id);
+    const preview = page.locator("#defect-mask-to-region-preview");
+    await preview.waitFor({ state: "visible" });
+    await page.waitForFunction(() => {
+      const img = document.getElementById("defect-mask-to-region-preview");
+      return img !== null && img.complete === true && (img.naturalWidth ?? 0) > 0;
+    });
+    const size = await preview.evaluate((img: PageElement) => [img.naturalWidth ?? 0, img.naturalHeight ?? 0]);
+    assert.ok(size[0]! <= 320 && size[1]! <= 320 && size[0]! > 0, `preview ${size.join("x")}`);
+    await page.evaluate(() => RED.sidebar.show("help"));
+    await shot("02-node-dialog");
+    await closeDialog();
+  });
+});
