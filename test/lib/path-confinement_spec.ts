@@ -1,16 +1,19 @@
 /**
  * Paths stay where they belong: a path confined to a folder is refused when `..`, another
  * absolute path or a symbolic link leads out of it, and accepted inside it (links inside
- * included); image files above the byte limit are refused from their size; the files the
+ * included); image files above the byte limit are refused from their size (also in a detector's
+ * training folder); the files the
  * package writes stay in <userDir>/defect-detection whatever the node id.
  */
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { modelFilePath } from "../../src/lib/detector";
+import { folderSamples, listTrainingImages } from "../../src/lib/detector/folder";
 import { DefectError } from "../../src/lib/errors";
-import { confinePath, isInside, loadImageFile, loadImageFileWithin, readImageFile } from "../../src/lib/source";
+import { parsePreprocessOptions } from "../../src/lib/image";
+import { confinePath, DEFAULT_MAX_DOWNLOAD_BYTES, isInside, loadImageFile, loadImageFileWithin, readImageFile } from "../../src/lib/source";
 import { calibrationFilePath } from "../../src/lib/threshold/store";
 import { encodePng, noiseImage } from "../fixtures/images";
 
@@ -104,6 +107,25 @@ describe("path confinement and file size limits (core)", function () {
     assert.deepEqual(error.details, { path, maxBytes: png.length - 1, size: png.length });
     assert.ok((await readImageFile(path, png.length)).equals(png));
     await rejectsWith(loadImageFile(path, LIMITS, "file", 10), "fileTooLarge");
+  });
+
+  it("skips a training-folder file above the default Max size without reading it, and learns from the rest", async function () {
+    const folder = join(base, "train");
+    mkdirSync(folder);
+    writeFileSync(join(folder, "a-good.png"), png);
+    // Sparse: one byte over the limit on disk costs nothing, and reading it would take 50 MB.
+    writeFileSync(join(folder, "b-huge.png"), png);
+    truncateSync(join(folder, "b-huge.png"), DEFAULT_MAX_DOWNLOAD_BYTES + 1);
+    const skipped: [string, string][] = [];
+    const samples = [];
+    const files = await listTrainingImages(folder);
+    for await (const sample of folderSamples(files, parsePreprocessOptions({ preset: "none", width: 8, height: 8 }), LIMITS, (error, file) => {
+      skipped.push([file, error instanceof DefectError ? error.code : String(error)]);
+    })) {
+      samples.push(sample);
+    }
+    assert.deepEqual(skipped, [[join(folder, "b-huge.png"), "fileTooLarge"]]);
+    assert.deepEqual(samples.map((s) => s.label), [join(folder, "a-good.png")]);
   });
 
   it("keeps saved models and calibrations in <userDir>/defect-detection whatever the node id", function () {

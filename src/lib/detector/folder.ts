@@ -3,7 +3,7 @@ import type { DecodeLimits } from "../image";
 import { preprocessImage } from "../image";
 import type { PreprocessOptions } from "../image/types";
 import { DefectError } from "../errors";
-import { compileFilePattern, listFolderFiles, readImageFile } from "../source";
+import { compileFilePattern, DEFAULT_MAX_DOWNLOAD_BYTES, listFolderFiles, readImageFile } from "../source";
 import type { LabelledSample } from "./engine";
 
 /** The image files of `folder` (not its subfolders), sorted by name; none is an error. */
@@ -25,7 +25,8 @@ export async function* folderSamples(
   for (const file of files) {
     let tensor;
     try {
-      tensor = (await preprocessImage(await readImageFile(file), options, limits)).tensor;
+      // The image source's default Max size: a huge file is skipped from its size, never read.
+      tensor = (await preprocessImage(await readImageFile(file, DEFAULT_MAX_DOWNLOAD_BYTES), options, limits)).tensor;
     } catch (error) {
       onSkip(error, file);
       continue;
