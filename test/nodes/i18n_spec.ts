@@ -78,6 +78,14 @@ describe("i18n: every visible text comes from the catalogs", function () {
         assert.deepEqual(text, [], "visible words in the template");
       });
 
+      it("gives every field of the dialog a translated tooltip", function () {
+        const template = templateOf(html, type);
+        const labels = [...template.matchAll(/<label for="node-input-(\w+)"([^>]*)>/g)];
+        assert.ok(labels.length > 3);
+        const untipped = labels.filter((m) => m[1] !== "name" && !/data-i18n="[^"]*\[title\]/.test(m[2] as string)).map((m) => m[1]);
+        assert.deepEqual(untipped, []);
+      });
+
       it("translates the runtime's status texts, warnings and messages", function () {
         const missing: string[] = [];
         const files = readdirSync(NODES_DIR).filter((f) => f.endsWith(".ts") && (f === `${name}.ts` || f.startsWith(`${name}-`)));
