@@ -24,6 +24,8 @@ interface RouteCase {
   url: string;
   body?: Record<string, unknown>;
   permission: "read" | "write";
+  /** The permission the route declares; a user holding only this one is served. */
+  scope: string;
   /** What a user with the permission sees: status and a check of the JSON answer. */
   expect: (status: number, body: Record<string, unknown>) => void;
 }
@@ -40,11 +42,15 @@ const USERS = [
   { username: "viewer", password: "viewer-pass", permissions: "read" },
 ];
 
+/** One user per permission the package declares, holding only that permission. */
+const scopedUser = (scope: string): string => `only-${scope}`;
+
 /** One case per route the package serves; a route missing here is a test failure. */
 const CASES: Record<string, RouteCase> = {
   "GET /defect-detector/:id/state": {
     url: `/defect-detector/${DETECTOR}/state`,
     permission: "read",
+    scope: "defect-detector.read",
     expect: (status, body) => {
       assert.equal(status, 200);
       assert.equal(typeof body["learning"], "boolean", JSON.stringify(body));
@@ -54,6 +60,7 @@ const CASES: Record<string, RouteCase> = {
     url: `/defect-detector/${DETECTOR}/learning`,
     body: { action: "stop" },
     permission: "write",
+    scope: "defect-detector.write",
     expect: (status, body) => {
       assert.equal(status, 200, JSON.stringify(body));
       assert.equal(body["learning"], false);
@@ -63,12 +70,14 @@ const CASES: Record<string, RouteCase> = {
     url: `/defect-threshold/${THRESHOLD}/calibrate`,
     body: { action: "reset" },
     permission: "write",
+    scope: "defect-threshold.write",
     expect: (status, body) => assert.equal(status, 200, JSON.stringify(body)),
   },
   // The dialogs' file hints: the user directory's flows file exists once the flow is deployed.
   "GET /defect-detection/file-check": {
     url: "/defect-detection/file-check?path=flows.json",
     permission: "write",
+    scope: "defect-detection.write",
     expect: (status, body) => {
       assert.equal(status, 200, JSON.stringify(body));
       assert.deepEqual([body["exists"], body["kind"]], [true, "file"], JSON.stringify(body));
@@ -79,6 +88,7 @@ const CASES: Record<string, RouteCase> = {
   "GET /defect-mask-to-region/:id/preview": {
     url: `/defect-mask-to-region/${REGIONS}/preview`,
     permission: "read",
+    scope: "defect-mask-to-region.read",
     expect: (status, body) => assert.equal(status, 204, JSON.stringify(body)),
   },
 };
@@ -161,7 +171,8 @@ describe("admin endpoints with adminAuth on (real Node-RED runtime)", function (
     userDir = mkdtempSync(join(tmpdir(), "defect-admin-"));
     writeFileSync(join(userDir, "flows.json"), JSON.stringify(FLOWS));
     const configPath = join(userDir, "runtime.json");
-    writeFileSync(configPath, JSON.stringify({ userDir, users: USERS }));
+    const scoped = [...new Set(Object.values(CASES).map((c) => c.scope))].map((scope) => ({ username: scopedUser(scope), password: `${scope}-pass`, permissions: scope }));
+    writeFileSync(configPath, JSON.stringify({ userDir, users: [...USERS, ...scoped] }));
     const runtime = startRuntime(configPath);
     child = runtime.child;
     const started = await runtime.ready;
@@ -169,6 +180,7 @@ describe("admin endpoints with adminAuth on (real Node-RED runtime)", function (
     routes = started.routes;
     tokens.set("admin", await login("admin", "admin-pass", "*"));
     tokens.set("viewer", await login("viewer", "viewer-pass", "read"));
+    for (const user of scoped) tokens.set(user.username, await login(user.username, user.password, user.permissions));
     // The flow starts after the runtime answers; wait until both nodes are deployed.
     const deadline = Date.now() + DEPLOY_LIMIT_MS;
     for (;;) {
@@ -236,5 +248,16 @@ describe("admin endpoints with adminAuth on (real Node-RED runtime)", function (
     }
     const res = await call(`/defect-threshold/${DETECTOR}/calibrate`, { method: "POST", body: { action: "reset" }, token: tokens.get("admin") });
     assert.equal(res.status, 404, "a detector's id is not a threshold");
+  });
+
+  it("checks each route's own permission: a user holding only it is served there and refused everywhere else", async function () {
+    for (const holder of Object.values(CASES)) {
+      const token = tokens.get(scopedUser(holder.scope));
+      for (const [key, route] of Object.entries(CASES)) {
+        const res = await call(route.url, { method: key.split(" ")[0]!, body: route.body, token });
+        if (route.scope === holder.scope) route.expect(res.status, res.body);
+        else assert.equal(res.status, 401, `${key} with only ${holder.scope}`);
+      }
+    }
   });
 });
