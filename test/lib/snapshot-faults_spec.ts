@@ -207,7 +207,7 @@ describe("camera faults and retries (core)", function () {
         onRetry: () => setTimeout(() => stop.abort(), 10),
       });
       const error = await rejectsWith(pending, "fetchFailed");
-      assert.equal(error.details["reason"], "aborted");
+      assert.deepEqual(error.details, { url: cam.url("/x"), reason: "aborted" });
       // Without the stop, the 10 s wait would end in a second request (or this test's timeout).
       assert.equal(requests, 1, "no attempt after the stop");
     });

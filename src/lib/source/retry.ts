@@ -59,10 +59,23 @@ export function backoffDelay(policy: RetryPolicy, retry: number): number {
   return Math.min(MAX_RETRY_DELAY_MS, policy.delayMs * 2 ** (retry - 1));
 }
 
-/** Resolves after `ms`, or rejects at once when `signal` aborts (the node stopped). */
-function wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
+/** The URL a snapshot error names (fetch errors: `url`; image errors: `source`). */
+function urlOf(error: unknown): string {
+  if (!isDefectError(error)) return "";
+  const url = error.details["url"] ?? error.details["source"];
+  return typeof url === "string" ? url : "";
+}
+
+/**
+ * Resolves after `ms`, or rejects at once when `signal` aborts (the node stopped), as an
+ * aborted download of the URL that `last` failed on would.
+ */
+function wait(ms: number, signal: AbortSignal | undefined, last: unknown): Promise<void> {
   return new Promise((resolve, reject) => {
-    const stopped = (): DefectError => new DefectError("fetchFailed", "Stopped while waiting to retry", { url: "", reason: "aborted" });
+    const stopped = (): DefectError => {
+      const url = urlOf(last);
+      return new DefectError("fetchFailed", `Stopped while waiting to retry ${url}`.trimEnd(), { url, reason: "aborted" });
+    };
     if (signal?.aborted === true) {
       reject(stopped());
       return;
@@ -101,7 +114,7 @@ export async function withRetries<T>(
       }
       const delayMs = backoffDelay(policy, n);
       options.onRetry?.({ error, attempt: n, attempts, delayMs });
-      await wait(delayMs, options.signal);
+      await wait(delayMs, options.signal, error);
     }
   }
 }
