@@ -77,7 +77,8 @@ const CASES: Record<string, RouteCase> = {
   "GET /defect-detection/file-check": {
     url: "/defect-detection/file-check?path=flows.json",
     permission: "write",
-    scope: "defect-detection.write",
+    // Deploying flows already allows reading any file, so the probe needs exactly that.
+    scope: "flows.write",
     expect: (status, body) => {
       assert.equal(status, 200, JSON.stringify(body));
       assert.deepEqual([body["exists"], body["kind"]], [true, "file"], JSON.stringify(body));

@@ -2,8 +2,8 @@
  * GET /defect-detection/file-check?path=<path>: whether a path typed in an edit dialog exists,
  * resolved as the runtime resolves it (relative paths start at the user directory), so the
  * dialog can say which file or folder is missing before a deploy fails with modelNotFound or
- * folderNotFound. It needs "defect-detection.write": only users who may change the flows
- * (and so could read the host's files anyway) learn what exists on the host.
+ * folderNotFound. It needs Node-RED's own "flows.write": only users who may deploy flows (and
+ * so could read the host's files anyway, e.g. with a file-in node) learn what exists on the host.
  */
 import type { NodeAPI } from "node-red";
 import { stat } from "node:fs/promises";
@@ -39,7 +39,7 @@ export function registerFileCheck(RED: NodeAPI): void {
   const app = RED.httpAdmin;
   if (servedApps.has(app)) return;
   servedApps.add(app);
-  app.get(FILE_CHECK_ROUTE, RED.auth.needsPermission("defect-detection.write"), (req, res) => {
+  app.get(FILE_CHECK_ROUTE, RED.auth.needsPermission("flows.write"), (req, res) => {
     const raw = req.query["path"];
     const path = typeof raw === "string" ? raw.trim() : "";
     if (path === "" || path.length > MAX_PATH_LENGTH || path.includes("\0")) {
