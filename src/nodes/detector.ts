@@ -34,7 +34,7 @@ import { createErrorRouter, translateError } from "./shared/errors";
 import { registerFileCheck } from "./shared/file-check";
 import { rejectInput, type SendFunction } from "./shared/input";
 import { addTiming, isRecord, messageProperty } from "./shared/message";
-import { droppedNote, handleQueuedInput } from "./shared/queue";
+import { droppedNote, handleQueuedInput, teachesTheLine } from "./shared/queue";
 import { baseDirectory } from "./shared/settings";
 import { createStatus, type StatusLook } from "./shared/status";
 import type { DetectorNodeDef } from "./types";
@@ -70,6 +70,7 @@ const STATES = {
  * whose request is invalid skips it too, to be refused at once.
  */
 function bypassesQueue(msg: NodeMessageInFlow, partIdProperty: string): boolean {
+  if (teachesTheLine(msg)) return true;
   try {
     return readRequest(msg, partIdProperty).kind !== "inspect";
   } catch {

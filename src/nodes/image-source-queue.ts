@@ -17,7 +17,7 @@ import { DefectError } from "../lib/errors";
 import { InputQueue, type QueueOptions } from "../lib/queue";
 import { translateError, type ErrorRouter } from "./shared/errors";
 import type { InputHandler } from "./shared/input";
-import { createTransitLimiter, droppedNote, handleQueuedInput, hasDownstream, type MessageQueueInfo } from "./shared/queue";
+import { createTransitLimiter, droppedNote, handleQueuedInput, hasDownstream, teachesTheLine, type MessageQueueInfo } from "./shared/queue";
 import type { StatusReporter } from "./shared/status";
 
 /** A message filtered out on its way (never reaching a detector) frees its place after this. */
@@ -97,7 +97,14 @@ export function createSourceQueue(RED: NodeAPI, node: Node, options: SourceQueue
    */
   const waitsDownstream = (): boolean => blocking && hasDownstream(RED, node, SETTLING_TYPES);
 
-  messages = handleQueuedInput(RED, node, errors, { type, queue: queueOptions, handler: options.handler, settles: false, onChange: showDrops });
+  messages = handleQueuedInput(RED, node, errors, {
+    type,
+    queue: queueOptions,
+    handler: options.handler,
+    bypass: teachesTheLine,
+    settles: false,
+    onChange: showDrops,
+  });
   node.on("close", () => {
     files.close();
     pending.length = 0;

@@ -8,15 +8,23 @@ import { DefectError } from "../lib/errors";
 import { parsePreprocessOptions, preprocessImage, toImageBuffer, type DecodeLimits, type PreprocessOptions } from "../lib/image";
 import { describeType, type SourceImage } from "../lib/source/load-image";
 import { createErrorRouter } from "./shared/errors";
-import { handleInput, rejectInput } from "./shared/input";
+import { rejectInput, type SendFunction } from "./shared/input";
 import { addTiming, findMessageImage, isRecord } from "./shared/message";
 import { parseDecodeLimits } from "./shared/settings";
-import { createStatus } from "./shared/status";
+import { droppedNote, handleQueuedInput, teachesTheLine } from "./shared/queue";
+import { COMMON_STATES, createStatus } from "./shared/status";
+import { parseQueueOptions, type QueueOptions } from "../lib/queue";
 import type { PreprocessNodeDef } from "./types";
 
 const TYPE = "defect-preprocess";
 /** The editor's default, also used for a flow written by hand without a preset. */
 const DEFAULT_PRESET = "imagenet";
+/**
+ * Images are decoded one at a time, at most 8 waiting: without a bound a burst would be decoded
+ * all at once, holding every raw image and tensor in memory and starving the detector of CPU
+ * for images it would drop anyway.
+ */
+const QUEUE_DEFAULTS: QueueOptions = { size: 8, policy: "drop-oldest" };
 
 /**
  * The resize mode: `resizeMode`, or the `resize` text of flows written before it was renamed.
@@ -69,20 +77,31 @@ export = function register(RED: NodeAPI): void {
   function PreprocessNode(this: Node, config: PreprocessNodeDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
-    const status = createStatus(node, TYPE);
+    const status = createStatus(node, TYPE, COMMON_STATES, (key) => RED._(key));
     const errors = createErrorRouter(RED, node, TYPE, status);
     let deployed: PreprocessOptions;
     let limits: DecodeLimits;
+    let queueOptions: QueueOptions;
     try {
       deployed = parsePreprocessOptions(editorOptions(config));
       limits = parseDecodeLimits(config.maxPixels);
+      queueOptions = parseQueueOptions(config, QUEUE_DEFAULTS);
     } catch (error) {
       rejectInput(node, errors.config(error));
       return;
     }
     status.set("ready");
 
-    handleInput(node, errors, async (msg, send) => {
+    handleQueuedInput(RED, node, errors, {
+      type: TYPE,
+      queue: queueOptions,
+      bypass: teachesTheLine,
+      settles: false,
+      onChange: (stats) => status.setNote(droppedNote(RED, TYPE, stats.dropped)),
+      handler: preprocessMessage,
+    });
+
+    async function preprocessMessage(msg: NodeMessageInFlow, send: SendFunction): Promise<void> {
       const started = performance.now();
       const buffer = imageBuffer(msg);
       const options = messageOptions(msg, deployed);
@@ -98,7 +117,7 @@ export = function register(RED: NodeAPI): void {
       addTiming(msg, "preprocessMs", performance.now() - started);
       status.set("ready");
       send(msg);
-    });
+    }
 
     // Nothing to release: each message's decode is self-contained. A removed node leaves no status.
     node.on("close", (removed: boolean, done: () => void) => {

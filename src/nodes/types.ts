@@ -64,6 +64,10 @@ export interface PreprocessNodeDef extends NodeDef {
   std: string;
   /** Megapixels. */
   maxPixels: string | number;
+  /** Images that may wait while one is decoded. */
+  queueSize: string | number;
+  /** "drop-oldest" | "drop-newest" | "block" (block refuses like drop-newest: wires cannot wait). */
+  overflow: string;
 }
 
 export interface DetectorNodeDef extends NodeDef {

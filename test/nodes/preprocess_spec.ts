@@ -242,7 +242,7 @@ describe("defect-preprocess node", function () {
       // The compiler checks this list against the interface, the test against the html.
       const defined: EditorKeys<PreprocessNodeDef> = {
         name: true, preset: true, width: true, height: true, resizeMode: true, kernel: true, padValue: true, roi: true,
-        color: true, layout: true, scale: true, mean: true, std: true, maxPixels: true,
+        color: true, layout: true, scale: true, mean: true, std: true, maxPixels: true, queueSize: true, overflow: true,
       };
       assert.deepEqual(editorDefaultKeys("preprocess").sort(), Object.keys(defined).sort());
     });

@@ -41,6 +41,14 @@ export interface QueuedInputOptions {
   settles: boolean;
 }
 
+/**
+ * Messages that teach the line (learning, calibration, commands, verdicts) skip the queues of
+ * the nodes they pass on the way: overload must never change what is learned or calibrated.
+ */
+export function teachesTheLine(msg: NodeMessageInFlow): boolean {
+  return msg["learn"] === true || msg.topic === "learn" || msg["calibrate"] === true || msg["command"] !== undefined || msg["confirm"] !== undefined;
+}
+
 /** The "dropped N" note for a status, or none while nothing was dropped. */
 export function droppedNote(RED: NodeAPI, type: string, dropped: number): string | undefined {
   return dropped === 0 ? undefined : RED._(`${type}.status.dropped`, { count: dropped });
