@@ -62,6 +62,7 @@ const CASES: NodeCase[] = [
       const { preset, width, height, resizeMode: resize, kernel, padValue, roi, color, layout, scale, mean, std } = c;
       parsePreprocessOptions({ preset, width, height, resize, kernel, padValue, roi, color, layout, scale, mean, std });
       parseDecodeLimits(c["maxPixels"]);
+      parseQueueOptions(c);
     },
     contexts: [{ preset: "imagenet" }, { preset: "yolo" }, { preset: "none" }],
   },
