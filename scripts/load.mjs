@@ -275,6 +275,9 @@ async function openLoop(name, rate, count) {
   const first = Math.min(...outcomes.map((o) => o.sentAt));
   const last = Math.max(...results.map((o) => o.at));
   const latencies = results.map((o) => o.latencyMs).sort((a, b) => a - b);
+  // What stays once the phase is over and garbage is collected (with --expose-gc).
+  await quiet();
+  const settled = process.memoryUsage();
   return {
     phase: name,
     offeredPerS: round(rate, 2),
@@ -286,7 +289,8 @@ async function openLoop(name, rate, count) {
     accounted: results.length + caught.length === count,
     throughputPerS: round((results.length * 1000) / (last - first), 2),
     latencyMs: { p50: round(percentile(latencies, 50)), p95: round(percentile(latencies, 95)), p99: round(percentile(latencies, 99)), max: round(latencies.at(-1) ?? NaN) },
-    rssMb: { start: samples[0].rssMb, max: Math.max(...samples.map((s) => s.rssMb)), end: samples.at(-1).rssMb },
+    rssMb: { start: samples[0].rssMb, max: Math.max(...samples.map((s) => s.rssMb)), end: samples.at(-1).rssMb, afterGc: round(settled.rss / MB) },
+    heapAfterGcMb: round(settled.heapUsed / MB),
     samples,
   };
 }
@@ -295,7 +299,7 @@ function printPhase(p) {
   say(`\n== ${p.phase}: ${p.sent} images offered at ${p.offeredPerS}/s`);
   say(`   processed ${p.processed}, dropped ${p.dropped} ${JSON.stringify(p.droppedBy)}, other errors ${p.otherErrors}, every image accounted for: ${p.accounted}`);
   say(`   throughput ${p.throughputPerS}/s; latency p50 ${p.latencyMs.p50} ms, p95 ${p.latencyMs.p95} ms, p99 ${p.latencyMs.p99} ms, max ${p.latencyMs.max} ms`);
-  say(`   resident memory ${p.rssMb.start} MB at start, ${p.rssMb.max} MB at most, ${p.rssMb.end} MB at the end`);
+  say(`   resident memory ${p.rssMb.start} MB at start, ${p.rssMb.max} MB at most, ${p.rssMb.end} MB at the end, ${p.rssMb.afterGc} MB (heap ${p.heapAfterGcMb} MB) once collected`);
   const step = Math.max(1, Math.ceil(p.samples.length / 8));
   say(`   over time (s: RSS MB / heap MB / array buffers MB): ${p.samples.filter((_, i) => i % step === 0 || i === p.samples.length - 1).map((s) => `${s.s}: ${s.rssMb}/${s.heapMb}/${s.buffersMb}`).join(", ")}`);
 }
