@@ -267,6 +267,49 @@ describe("overload: bounded queues", function () {
       assert.ok(statusTexts(getNode("det")).every((text) => !text.includes("dropped")));
     });
 
+    it("block, watched folder: 12 files arriving at once wait on disk for the detector, all inspected", async function () {
+      const incoming = await mkdtemp(join(tmpdir(), "defect-overload-incoming-"));
+      after(() => rm(incoming, { recursive: true, force: true }));
+      await loadLine({ folder: incoming, queueSize: "2", overflow: "block" }, { queueSize: "1", overflow: "drop-newest" });
+      const caught: NodeMessage[] = [];
+      getNode("caught").on("input", (msg: NodeMessage) => caught.push(msg));
+      const outs = collectMessages(getNode("out"), FILES, WAIT_MS);
+      const names = Array.from({ length: FILES }, (_, i) => join(incoming, `part-${String(i + 1).padStart(2, "0")}.png`));
+      await Promise.all(names.map((name, i) => writeFile(name, pngs[i % pngs.length]!)));
+      const out = await outs.catch((error: unknown) => {
+        throw new Error(`${String(error)}; caught: ${caught.map((m) => caughtError(m).message).join(" | ")}`);
+      });
+      assert.deepEqual(out.map((m) => m["filename"]).sort(), names);
+      assert.deepEqual(caught, []);
+      assert.ok(statusTexts(getNode("src")).every((text) => !text.includes("dropped")));
+    });
+
+    it("drop-newest, watched folder: every file arriving at once is inspected or reported with its name", async function () {
+      const incoming = await mkdtemp(join(tmpdir(), "defect-overload-incoming-"));
+      after(() => rm(incoming, { recursive: true, force: true }));
+      await loadLine({ folder: incoming, queueSize: "2", overflow: "drop-newest" }, { queueSize: "1", overflow: "drop-newest" });
+      const outs: NodeMessage[] = [];
+      const caught: NodeMessage[] = [];
+      const settled = new Promise<void>((resolve) => {
+        const check = (): void => {
+          if (outs.length + caught.length === FILES) resolve();
+        };
+        getNode("out").on("input", (msg: NodeMessage) => (outs.push(msg), check()));
+        getNode("caught").on("input", (msg: NodeMessage) => (caught.push(msg), check()));
+      });
+      const names = Array.from({ length: FILES }, (_, i) => join(incoming, `part-${String(i + 1).padStart(2, "0")}.png`));
+      await Promise.all(names.map((name, i) => writeFile(name, pngs[i % pngs.length]!)));
+      await settled;
+      assert.deepEqual([...outs, ...caught].map((m) => m["filename"]).sort(), names);
+      for (const msg of caught) assert.equal(caughtError(msg).code, "queueFull");
+      const bySource = caught.filter((m) => caughtError(m).source.id === "src");
+      for (const msg of bySource) {
+        assert.equal(caughtError(msg).message, `Error: Input queue full (2 waiting, drop-newest): message or file dropped, ${bySource.indexOf(msg) + 1} dropped so far`);
+      }
+      const last = statusTexts(getNode("src")).at(-1);
+      assert.equal(last, bySource.length === 0 ? "defect-image-source.status.watching" : `watching · dropped ${bySource.length}`);
+    });
+
     it("drop-newest at both: whatever the timing, every file is inspected or reported, and the counts agree", async function () {
       await loadLine({ queueSize: "2", overflow: "drop-newest" }, { queueSize: "1", overflow: "drop-newest" });
       const outs: NodeMessage[] = [];
