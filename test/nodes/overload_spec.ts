@@ -167,6 +167,16 @@ describe("overload: bounded queues", function () {
     assert.equal(statusTexts(getNode("det")).at(-1), "ready · dropped 26");
   });
 
+  it("block: a wire cannot be held back, so the detector refuses what finds no room, as drop-newest does", async function () {
+    await loadDetector({ queueSize: "3", overflow: "block" });
+    await learnBurst();
+    await waitForStatus(getNode("det"), "defect-detector.status.ready", WAIT_MS);
+    const { out, caught } = await inspectBurst(4);
+    assert.deepEqual(topics(out), burstTopics(1, 4));
+    assert.deepEqual(topics(caught), burstTopics(5, 30));
+    assertDropped(caught, 3, "block");
+  });
+
   it("never drops learning messages: four learned in a burst into a queue of 1", async function () {
     await loadDetector({ queueSize: "1", overflow: "drop-newest" });
     const progress = await learnBurst();
