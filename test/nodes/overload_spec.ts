@@ -177,6 +177,19 @@ describe("overload: bounded queues", function () {
     assertDropped(caught, 3, "block");
   });
 
+  it("ends the inspections still waiting when the node stops, counting them in the log", async function () {
+    await loadDetector({ queueSize: "8" });
+    await learnBurst();
+    await waitForStatus(getNode("det"), "defect-detector.status.ready", WAIT_MS);
+    const logged: string[] = [];
+    getNode("det").addListener("call:log", (call: { args: unknown[] }) => logged.push(String(call.args[0])));
+    // One runs, four wait; the node is stopped (as a redeploy does) before any of them finishes.
+    const node = getNode("det");
+    for (let i = 0; i < 5; i++) node.receive({ payload: part.tensor, preprocessing: { ...part.preprocessing } });
+    await (node as unknown as { close(removed: boolean): Promise<void> }).close(false);
+    assert.ok(logged.includes("4 queued messages not processed: the node was stopped"), logged.join(" | "));
+  });
+
   it("never drops learning messages: four learned in a burst into a queue of 1", async function () {
     await loadDetector({ queueSize: "1", overflow: "drop-newest" });
     const progress = await learnBurst();
