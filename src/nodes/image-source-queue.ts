@@ -58,17 +58,16 @@ export function createSourceQueue(RED: NodeAPI, node: Node, options: SourceQueue
   const pending: string[] = [];
   let feeding = false;
 
-  const showDrops = (): void => {
-    const dropped = (messages?.stats.dropped ?? 0) + files.stats.dropped;
-    status.setNote(droppedNote(RED, type, dropped));
-  };
+  /** Messages and watched files dropped since deploy. */
+  const droppedSoFar = (): number => (messages?.stats.dropped ?? 0) + files.stats.dropped;
+  const showDrops = (): void => status.setNote(droppedNote(RED, type, droppedSoFar()));
 
   const files = new InputQueue<string>(queueOptions, {
     run: (path) => options.emitFile(path),
     drop(path, reason) {
       if (reason === "closed") return;
       const { size, policy } = queueOptions;
-      const dropped = files.stats.dropped;
+      const dropped = droppedSoFar();
       const error = new DefectError("queueFull", `Input queue full (${size} waiting, policy ${policy}): file ${path} not read, ${dropped} so far`, {
         size,
         policy,
@@ -129,7 +128,7 @@ export function createSourceQueue(RED: NodeAPI, node: Node, options: SourceQueue
     },
     info() {
       const stats = files.stats;
-      return { size: stats.size, depth: stats.depth + pending.length, dropped: stats.dropped + (messages?.stats.dropped ?? 0) };
+      return { size: stats.size, depth: stats.depth + pending.length, dropped: droppedSoFar() };
     },
   };
 }
