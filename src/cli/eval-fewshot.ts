@@ -3,7 +3,7 @@ import type { PatchExtractor } from "../lib/features/extractor";
 import type { PreprocessOptions } from "../lib/image";
 import type { SessionOptions } from "../lib/onnx";
 import type { PatchCoreOptions } from "../lib/anomaly/patchcore/patchcore";
-import { DEFAULT_AUGMENT_OPTIONS, type AugmentMode, type AugmentOptions } from "../lib/anomaly/patchcore/augment";
+import { AUGMENT_MODES, DEFAULT_AUGMENT_OPTIONS, isTurn, MAX_TURN_DEG, type AugmentMode, type AugmentOptions } from "../lib/anomaly/patchcore/augment";
 import { DEFAULT_MIN_BANK_SIZE } from "../lib/anomaly/patchcore/trainer";
 import { evaluateFewShot, type FewShotEvalReport } from "../lib/eval/fewshot-eval";
 import { evaluateDefectAware, type DefectAwareReport } from "../lib/eval/defect-aware-eval";
@@ -30,8 +30,6 @@ export const FEWSHOT_OPTIONS = {
   "defect-shots": { type: "string" },
 } as const;
 
-const AUGMENT_MODES: readonly AugmentMode[] = ["auto", "on", "off"];
-const FULL_TURN = 360;
 
 export interface FewShotFlags {
   shots?: string;
@@ -47,11 +45,11 @@ export function wantsFewShot(values: FewShotFlags): boolean {
 
 export function parseAugment(values: FewShotFlags, preprocess: PreprocessOptions): AugmentOptions {
   const mode = values.augment ?? "auto";
-  if (!(AUGMENT_MODES as readonly string[]).includes(mode)) throw new UsageError(`--augment must be one of ${AUGMENT_MODES.join(", ")}, got "${mode}"`);
+  if (!AUGMENT_MODES.some((m) => m === mode)) throw new UsageError(`--augment must be one of ${AUGMENT_MODES.join(", ")}, got "${mode}"`);
   let rotations = DEFAULT_AUGMENT_OPTIONS.rotations;
   if (values.rotations !== undefined) {
     rotations = values.rotations.split(",").filter((s) => s.trim() !== "").map(Number);
-    if (rotations.some((r) => !Number.isFinite(r) || Math.abs(r) > FULL_TURN)) throw new UsageError(`--rotations must be degrees in [-360, 360], got "${values.rotations}"`);
+    if (!rotations.every(isTurn)) throw new UsageError(`--rotations must be degrees in [-${MAX_TURN_DEG}, ${MAX_TURN_DEG}], got "${values.rotations}"`);
   }
   return { ...DEFAULT_AUGMENT_OPTIONS, mode: mode as AugmentMode, rotations, mean: preprocess.mean, std: preprocess.std };
 }

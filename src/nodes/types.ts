@@ -84,6 +84,10 @@ export interface DetectorNodeDef extends NodeDef {
   maxBank: string | number;
   /** 0 = exact nearest-neighbour search. */
   scoringDim: string | number;
+  /** PatchCore support-set augmentation: "auto" (rounds of at most 8 images) | "on" | "off". */
+  augment?: string;
+  /** PatchCore augmentation: extra exact turns, comma-separated degrees; empty = none. */
+  rotations?: string;
   /** Images learned before the node fits by itself. */
   trainCount: string | number;
   /** Optional folder of good images learned at deploy when nothing is learned yet. */

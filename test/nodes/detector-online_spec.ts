@@ -29,7 +29,8 @@ const KIND = "cast-surface";
 const TENSOR_SIZE = 64;
 const TRAIN = 4;
 const PATCHES = (TENSOR_SIZE / 4) ** 2;
-const FIT_BANK = bankSizeFor(TRAIN * PATCHES, { coresetRatio: 0.1, maxBankSize: 40_000 });
+/** A fit of 4 images learns 7 variants of each too (few-shot augmentation, detector-fewshot_spec.ts). */
+const FIT_BANK = bankSizeFor(TRAIN * 8 * PATCHES, { coresetRatio: 0.1, maxBankSize: 40_000 });
 const WAIT_MS = 15_000;
 
 const translate = catalogTranslator("detector");

@@ -157,7 +157,8 @@ describe("defect-detector node", function () {
       const last = progress[3]!.payload as { learning: boolean; count: number; total: number; model: Record<string, unknown> };
       assert.deepEqual({ ...last, model: { ...last.model, created: "" } }, {
         learning: true, count: TRAIN, total: TRAIN,
-        model: { bankSize: bankSizeFor(TRAIN * PATCHES_PER_IMAGE, { coresetRatio: 0.1, maxBankSize: 40_000 }), trainedOn: TRAIN, created: "" },
+        // 4 images are few: each is also learned as 7 variants (detector-fewshot_spec.ts).
+        model: { bankSize: bankSizeFor(TRAIN * 8 * PATCHES_PER_IMAGE, { coresetRatio: 0.1, maxBankSize: 40_000 }), trainedOn: TRAIN, variants: TRAIN * 7, created: "" },
       });
       assert.ok(typeof (progress[0]!["timings"] as Record<string, number>)["detectorMs"] === "number");
       assert.deepEqual(statusTexts(det()), [
@@ -483,7 +484,7 @@ describe("defect-detector node", function () {
         trainCount: true, trainFolder: true, folderPreset: true, folderSize: true, modelFile: true, threads: true, mapSize: true,
         task: true, confidence: true, iou: true, maxDetections: true, topK: true, classNames: true, namesFile: true,
         learning: true, recentParts: true, keepVersions: true, driftWindow: true, driftRatio: true, defectWeight: true,
-        queueSize: true, overflow: true, partIdProperty: true,
+        queueSize: true, overflow: true, partIdProperty: true, augment: true, rotations: true,
       };
       assert.deepEqual(editorDefaultKeys("detector").sort(), Object.keys(defined).sort());
     });

@@ -6,6 +6,7 @@
 import { DefectError } from "../errors";
 import { parsePreprocessOptions } from "../image";
 import type { PreprocessOptions, TensorLayout } from "../image/types";
+import { AUGMENT_MODES, type AugmentMode } from "../anomaly/patchcore/augment";
 import type { FileIdentity } from "../persist";
 import type { SampleShape } from "./sample";
 import type { DetectorMethod, DetectorSetting } from "./types";
@@ -32,6 +33,23 @@ export interface LearnedRecord extends LearnedWith {
   preprocessing: PreprocessOptions | null;
   /** The method's options at the fit (plain numbers), for the record. */
   options: Record<string, number>;
+  /**
+   * PatchCore: how the fit used support-set augmentation. Informational only: never compared
+   * when a model is loaded, and absent from files saved before it was recorded.
+   */
+  augmentation?: AugmentationRecord;
+}
+
+/** How a PatchCore fit was augmented (support-set.ts). */
+export interface AugmentationRecord {
+  /** As configured: "auto", "on" or "off". */
+  mode: AugmentMode;
+  /** Shots learned with their variants (0: none, the bank holds the learned images only). */
+  shots: number;
+  /** Variant images learned in all. */
+  variants: number;
+  /** Extra exact turns configured, in degrees. */
+  rotations: number[];
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -73,12 +91,23 @@ function readOptions(value: unknown): Record<string, number> {
   return Object.fromEntries(Object.entries(value).filter((entry): entry is [string, number] => typeof entry[1] === "number"));
 }
 
+/** The augmentation record when it is there and well formed; anything else is left out (it only informs). */
+function readAugmentation(value: unknown): AugmentationRecord | undefined {
+  if (!isRecord(value)) return undefined;
+  const { mode, shots, variants, rotations } = value;
+  const ok =
+    AUGMENT_MODES.some((m) => m === mode) && Number.isSafeInteger(shots) && Number.isSafeInteger(variants) &&
+    Array.isArray(rotations) && rotations.every((r) => typeof r === "number" && Number.isFinite(r));
+  return ok ? { mode: mode as AugmentMode, shots: shots as number, variants: variants as number, rotations: [...(rotations as number[])] } : undefined;
+}
+
 /** The record from a model file's metadata; modelFileInvalid when a part is missing. */
 export function readLearnedRecord(metadata: Record<string, unknown>, path: string): LearnedRecord {
   const { setting, method, layers, created, trainedOn } = metadata;
   if (typeof setting !== "string" || typeof method !== "string") throw bad(path, "setting or method missing");
   if (!Array.isArray(layers) || !layers.every((l) => typeof l === "string")) throw bad(path, "the layer list is missing");
   if (!Number.isSafeInteger(trainedOn) || typeof created !== "string") throw bad(path, "trainedOn or created missing");
+  const augmentation = readAugmentation(metadata["augmentation"]);
   return {
     setting: setting as DetectorSetting,
     method: method as DetectorMethod,
@@ -89,6 +118,7 @@ export function readLearnedRecord(metadata: Record<string, unknown>, path: strin
     input: readInput(path, metadata["input"]),
     preprocessing: readPreprocessing(path, metadata["preprocessing"]),
     options: readOptions(metadata["options"]),
+    ...(augmentation === undefined ? {} : { augmentation }),
   };
 }
 

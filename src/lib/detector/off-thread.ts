@@ -46,18 +46,19 @@ async function concatenate(chunks: readonly Float32Array[]): Promise<Float32Arra
   return all;
 }
 
-function stopped(): DefectError {
+/** What a fit stopped by closing the node ends with (also the support set's variants, support-set.ts). */
+export function fitStopped(): DefectError {
   return new DefectError("inferenceFailed", "the fit was stopped (the node was redeployed or shut down)");
 }
 
 /** Runs one job on a fresh worker; aborting terminates it (its onnxruntime sessions go with it). */
 async function runJob(job: FitJob, signal: AbortSignal): Promise<FitReply & { ok: true }> {
-  if (signal.aborted) throw stopped();
+  if (signal.aborted) throw fitStopped();
   const worker = new Worker(join(__dirname, "fit-worker.js"), { workerData: job, transferList: [job.features.buffer as ArrayBuffer] });
   let abort = (): void => undefined;
   try {
     const reply = await new Promise<FitReply>((resolve, reject) => {
-      abort = () => reject(stopped());
+      abort = () => reject(fitStopped());
       signal.addEventListener("abort", abort, { once: true });
       worker.once("message", resolve);
       worker.once("error", reject);

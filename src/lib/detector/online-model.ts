@@ -60,7 +60,10 @@ export function onlinePatchCoreModel(extractor: PatchExtractor, bank: OnlineBank
 
   return {
     get info() {
-      return { bankSize: bank.counts().good, trainedOn: record.trainedOn, created: record.created };
+      // Variant images learned by support-set augmentation; unknown (left out) for older files.
+      const info: Record<string, string | number> = { bankSize: bank.counts().good, trainedOn: record.trainedOn };
+      if (record.augmentation !== undefined) info["variants"] = record.augmentation.variants;
+      return { ...info, created: record.created };
     },
     check: (sample) => checkSample(shape, sample, "model"),
     inspect: async (tensor) => (await inspectPart(tensor)).inspection,

@@ -33,6 +33,7 @@ export async function openMethod(options: DetectorOptions, baseDir: string): Pro
         layers: options.layers,
         options: options.patchcore,
         defectWeight: options.defectWeight,
+        augment: options.augment,
         session,
       });
     case "padim":

@@ -3,6 +3,7 @@
  * an out-of-range value is an invalidOption error naming the option, expected range and value.
  */
 import { DEFAULT_PADIM_OPTIONS, type PadimOptions } from "../anomaly/padim/padim";
+import { AUGMENT_MODES, isTurn, MAX_TURN_DEG } from "../anomaly/patchcore/augment";
 import { DEFAULT_PATCHCORE_OPTIONS, type PatchCoreOptions } from "../anomaly/patchcore/patchcore";
 import { integerOption, invalidOption, numberWhere, oneOf, optionText, propertyOption, rangeOption } from "../config/option-values";
 import { DefectError } from "../errors";
@@ -15,6 +16,7 @@ import { DEFAULT_KEEP_VERSIONS, MAX_KEEP_VERSIONS } from "./model-versions";
 import type { OnlineConfig } from "./online-learner";
 import { DEFAULT_DEFECT_WEIGHT, MAX_DEFECT_WEIGHT } from "./online-scorers";
 import { DEFAULT_RECENT_PARTS, MAX_RECENT_PARTS } from "./recent-parts";
+import { DEFAULT_AUGMENT_CHOICE, type AugmentChoice } from "./support-set";
 
 export const MAP_SIZES = ["original", "model", "none"] as const;
 export type MapSize = (typeof MAP_SIZES)[number];
@@ -37,6 +39,8 @@ export const MAX_DETECTIONS = 10_000;
 export const MAX_TOP_K = 1000;
 const TASK_CHOICES: readonly TaskChoice[] = ["auto", ...SUPERVISED_TASKS];
 const MAX_DRIFT_WINDOW = 10_000;
+/** Every 10 degrees is already more turns than a round part needs; each one is a variant a shot. */
+export const MAX_ROTATIONS = 36;
 
 /** Supervised models (setting "supervised", method "onnx"): decoding and class names. */
 export interface SupervisedConfig {
@@ -77,6 +81,8 @@ export interface DetectorOptions {
   mapSize: MapSize;
   /** Learning on the line: parts remembered for a verdict, drift window and warning ratio. */
   online: OnlineConfig;
+  /** PatchCore: support-set augmentation of rounds of a few images. */
+  augment: AugmentChoice;
   /** PatchCore: weight of confirmed defects' evidence in scores (0..64); 0 = defect bank not used. */
   defectWeight: number;
   /** Previous versions of the saved model kept for rollback. */
@@ -131,6 +137,18 @@ function parseSupervised(input: Record<string, unknown>): SupervisedConfig {
   };
 }
 
+/** Extra exact turns as a comma list of degrees ("45,90,135"); empty = none. */
+function parseRotations(value: unknown): number[] {
+  const raw = optionText(value);
+  if (raw === "") return [...DEFAULT_AUGMENT_CHOICE.rotations];
+  const parts = raw.split(",").map((p) => p.trim());
+  const turns = parts.map(Number);
+  if (parts.length > MAX_ROTATIONS || parts.some((p) => p === "") || !turns.every(isTurn)) {
+    throw invalidOption("rotations", `a comma-separated list of at most ${MAX_ROTATIONS} angles in degrees from -${MAX_TURN_DEG} to ${MAX_TURN_DEG}`, value);
+  }
+  return turns;
+}
+
 function parseLayers(value: unknown): string[] {
   const raw = optionText(value);
   if (raw === "") return [...DEFAULT_LAYERS];
@@ -176,6 +194,10 @@ export function parseDetectorOptions(input: Record<string, unknown>): DetectorOp
       recentParts: integerOption("recentParts", input["recentParts"], 1, MAX_RECENT_PARTS, DEFAULT_RECENT_PARTS),
       driftWindow: integerOption("driftWindow", input["driftWindow"], 1, MAX_DRIFT_WINDOW, DEFAULT_DRIFT_WINDOW),
       driftRatio: ratioAboveOne("driftRatio", input["driftRatio"], DEFAULT_DRIFT_RATIO),
+    },
+    augment: {
+      mode: oneOf("augment", input["augment"], AUGMENT_MODES, DEFAULT_AUGMENT_CHOICE.mode),
+      rotations: parseRotations(input["rotations"]),
     },
     defectWeight: rangeOption("defectWeight", input["defectWeight"], 0, MAX_DEFECT_WEIGHT, DEFAULT_DEFECT_WEIGHT, false),
     keepVersions: integerOption("keepVersions", input["keepVersions"], 0, MAX_KEEP_VERSIONS, DEFAULT_KEEP_VERSIONS),

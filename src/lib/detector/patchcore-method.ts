@@ -1,6 +1,7 @@
 /**
  * PatchCore for the detector: learning rounds that end in a memory bank (built on a worker
- * thread), saved and loaded with a record of what it was learned with.
+ * thread), with few-shot support-set augmentation (support-set.ts), saved and loaded with a
+ * record of what it was learned with.
  */
 import type { MemoryBank, PatchCoreOptions } from "../anomaly/patchcore/patchcore";
 import { DefectError } from "../errors";
@@ -14,6 +15,7 @@ import { OnlineBank } from "./online-bank";
 import { onlinePatchCoreModel } from "./online-model";
 import { freshCounters, onlineBankFrom } from "./online-store";
 import { checkSample, shapeOf, type SampleShape } from "./sample";
+import { DEFAULT_AUGMENT_CHOICE, SupportSet, type AugmentChoice } from "./support-set";
 import type { FittedModel, LearningMethod, LearningRound } from "./types";
 
 export interface PatchCoreMethodConfig extends BackboneMethodConfig {
@@ -23,6 +25,8 @@ export interface PatchCoreMethodConfig extends BackboneMethodConfig {
    * choice, not part of what was learned: changing it keeps the saved model.
    */
   defectWeight?: number;
+  /** Support-set augmentation of small rounds (default: "auto", no extra turns). */
+  augment?: AugmentChoice;
 }
 
 /** The search projection the options ask for, recomputed when the saved one differs. */
@@ -37,10 +41,15 @@ async function withProjection(bank: MemoryBank, options: PatchCoreOptions, sessi
 export async function openPatchCoreMethod(config: PatchCoreMethodConfig): Promise<LearningMethod> {
   const context = await openBackboneContext(config, "patchcore");
   const { options, session, defectWeight } = config;
+  const augment = config.augment ?? DEFAULT_AUGMENT_CHOICE;
 
-  /** createPatchCoreTrainer's steps, with the bank built off the main thread. */
+  /**
+   * createPatchCoreTrainer's steps, with the bank built off the main thread: the learned images'
+   * patch features, plus those of the first shots' variants when the round is small enough.
+   */
   function createRound(extractor: PatchExtractor): LearningRound {
     const chunks: Float32Array[] = [];
+    const support = new SupportSet(augment);
     let dim = 0;
     let first: SampleShape | undefined;
     let owned = true;
@@ -53,22 +62,27 @@ export async function openPatchCoreMethod(config: PatchCoreMethodConfig): Promis
         const embedding = await extractor.embed(sample.tensor);
         chunks.push(embedding.data);
         dim = embedding.dim;
+        support.add(sample.tensor);
         // Only a sample the backbone accepted defines the round.
         first ??= shapeOf(sample);
       },
       async fit(signal): Promise<FittedModel> {
         if (first === undefined) throw new DefectError("notTrained", "nothing to fit: no good image has been learned yet", { count: 0 });
-        const bank = await buildBankOffThread(chunks, dim, options, session, signal);
+        // Every sample of the round shares the first one's preprocessing (checkSample).
+        const variants = await support.variants(extractor, first.preprocessing, signal);
+        support.release();
+        const bank = await buildBankOffThread([...chunks, ...variants.features], dim, options, session, signal);
         const empty = new Float32Array(0);
         const snapshot = { bank, pending: empty, defect: empty, counters: freshCounters(), drift: emptyDrift() };
         const online = await OnlineBank.open(snapshot, options, session, defectWeight);
-        const record = learnedRecord(context.learnedWith, first, chunks.length, options);
+        const record = { ...learnedRecord(context.learnedWith, first, chunks.length, options), augmentation: variants.record };
         owned = false;
         const model = onlinePatchCoreModel(extractor, online, record);
         return { model, save: (path) => model.online.save(path, 1) };
       },
       async release() {
         chunks.length = 0;
+        support.release();
         if (owned) await extractor.release();
       },
     };

@@ -20,7 +20,8 @@ export interface AugmentStep {
   brightness: number;
 }
 
-export type AugmentMode = "auto" | "on" | "off";
+export const AUGMENT_MODES = ["auto", "on", "off"] as const;
+export type AugmentMode = (typeof AUGMENT_MODES)[number];
 
 export interface AugmentOptions {
   /** "auto": augment only while the support set has at most `maxShots` images. */
@@ -61,6 +62,13 @@ export const DEFAULT_AUGMENT_OPTIONS: Readonly<AugmentOptions> = Object.freeze({
   mean: IMAGENET_MEAN,
   std: IMAGENET_STD,
 });
+
+/** Exact turns are given in degrees, at most one full turn either way (the CLI and the detector read them so). */
+export const MAX_TURN_DEG = 360;
+
+export function isTurn(degrees: number): boolean {
+  return Number.isFinite(degrees) && Math.abs(degrees) <= MAX_TURN_DEG;
+}
 
 const IDENTITY: AugmentStep = Object.freeze({ angleDeg: 0, flipX: false, flipY: false, shiftX: 0, shiftY: 0, brightness: 1 });
 const FULL_TURN = 360;

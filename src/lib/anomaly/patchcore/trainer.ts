@@ -1,8 +1,9 @@
 /** PatchCore behind the common trainer/model interfaces: features in, scores and maps out. */
 import type { PatchExtractor } from "../../features/extractor";
+import type { Tensor } from "../../image/types";
 import type { SessionOptions } from "../../onnx";
 import type { AnomalyModel, AnomalyResult, AnomalyTrainer } from "../types";
-import { augmentEnabled, augmentShot, DEFAULT_AUGMENT_OPTIONS, type AugmentOptions } from "./augment";
+import { augmentationPlan, augmentEnabled, augmentTensor, DEFAULT_AUGMENT_OPTIONS, type AugmentOptions } from "./augment";
 import { buildMemoryBank, PatchCoreScorer, type MemoryBank, type PatchCoreOptions } from "./patchcore";
 
 export function createPatchCoreModel(extractor: PatchExtractor, scorer: PatchCoreScorer): AnomalyModel {
@@ -53,6 +54,27 @@ export function fewShotCoresetRatio(patches: number, options: Pick<PatchCoreOpti
   return Math.min(1, Math.max(options.coresetRatio, Math.min(patches, minBankSize) / patches));
 }
 
+/**
+ * The patch features of each variant of shot `index` (augmentationPlan order, the original not
+ * included): what both this trainer and the detector's learning rounds add to the bank. One
+ * variant tensor at a time, so a shot never holds all its variants at once; `beforeEach` runs
+ * before each variant (the detector stops there when the node is closed).
+ */
+export async function embedShotVariants(
+  extractor: PatchExtractor,
+  tensor: Tensor,
+  options: AugmentOptions,
+  index: number,
+  beforeEach: () => void = () => undefined,
+): Promise<Float32Array[]> {
+  const features: Float32Array[] = [];
+  for (const step of augmentationPlan(options, index)) {
+    beforeEach();
+    features.push((await extractor.embed(augmentTensor(tensor, step, options))).data);
+  }
+  return features;
+}
+
 export interface PatchCoreTrainer extends AnomalyTrainer {
   /** The bank of the last fit, for saving. */
   readonly bank: MemoryBank | undefined;
@@ -73,7 +95,7 @@ export function createPatchCoreTrainer(
   let dim = 0;
   let bank: MemoryBank | undefined;
   let augmented = false;
-  const augmentPossible = (count: number): boolean => fewShot.augment.mode !== "off" && augmentEnabled(fewShot.augment, count);
+  const augmentPossible = (count: number): boolean => augmentEnabled(fewShot.augment, count);
   return {
     get count() {
       return chunks.length;
@@ -93,7 +115,7 @@ export function createPatchCoreTrainer(
         variants = [];
         return;
       }
-      for (const variant of augmentShot(tensor, fewShot.augment, index)) variants.push((await extractor.embed(variant)).data);
+      variants.push(...(await embedShotVariants(extractor, tensor, fewShot.augment, index)));
     },
     async fit() {
       augmented = augmentPossible(chunks.length) && variants.length > 0;

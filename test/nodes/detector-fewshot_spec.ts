@@ -1,0 +1,275 @@
+/**
+ * defect-detector learning from a few good images: PatchCore rounds of up to 8 images also learn
+ * variants of each (mirrors, small turns and shifts, brightness, extra exact turns), which the
+ * answers, the bank size and the scores show; larger rounds and "off" learn the images only; the
+ * options are checked at deploy, and the record of it never stops a saved model from loading.
+ * Synthetic parts through the real preprocess core, tiny backbone, real en-US catalog.
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { NodeMessage } from "node-red";
+import { bankSizeFor } from "../../src/lib/anomaly/patchcore/patchcore";
+import { readLearnedRecord } from "../../src/lib/detector/learned-record";
+import { parsePreprocessOptions, preprocessImage } from "../../src/lib/image";
+import type { PreprocessOptions, RawImage, Tensor } from "../../src/lib/image/types";
+import { readModelFile, writeModelFile } from "../../src/lib/persist";
+import { generateGood, type TextureKind } from "../../src/lib/synth";
+import detectorNode from "../../src/nodes/detector";
+import type { DetectorNodeDef } from "../../src/nodes/types";
+import { catalogTranslator, withCatalog } from "../fixtures/catalog";
+import { encodePng } from "../fixtures/images";
+import { catchAll, caughtError, collectMessages, getNode, helper, nextMessage, onTab, statusTexts, useNodeRedHelper, waitForStatus, type FlowItem } from "../fixtures/node-red";
+import { writeTinyBackbone } from "../fixtures/tiny-backbone";
+
+const TYPE = "defect-detector";
+const SOURCE_SIZE = 96;
+const TENSOR_SIZE = 64;
+/** The tiny backbone's l1 grid is a quarter of the tensor side. */
+const PATCHES = (TENSOR_SIZE / 4) ** 2;
+/** Variants a shot by default: three mirrors (x, y, both) and four random small turns/shifts/brightness. */
+const VARIANTS = 7;
+/** Rounds of up to this many images are augmented in "auto" mode; "on" augments this many of any round. */
+const MAX_SHOTS = 8;
+const BANK = { coresetRatio: 0.1, maxBankSize: 40_000 };
+const WAIT_MS = 20_000;
+
+const translate = catalogTranslator("detector");
+const node = withCatalog(detectorNode, translate);
+const status = (state: string, params?: Record<string, unknown>): string =>
+  params === undefined ? `${TYPE}.status.${state}` : translate(`${TYPE}.status.${state}`, params);
+
+interface Prepared {
+  tensor: Tensor;
+  preprocessing: PreprocessOptions;
+}
+
+interface ModelInfo {
+  bankSize: number;
+  trainedOn: number;
+  variants?: number;
+  created: string;
+}
+
+const OPTIONS = parsePreprocessOptions({ preset: "imagenet", width: TENSOR_SIZE, height: TENSOR_SIZE });
+
+async function prepare(image: RawImage): Promise<Prepared> {
+  const { tensor } = await preprocessImage(await encodePng(image), OPTIONS, { maxPixels: 1e8 });
+  return { tensor, preprocessing: OPTIONS };
+}
+
+/** The same part seen through `to(x, y)` = the source pixel of output pixel (x, y), on a square image. */
+function remap(image: RawImage, to: (x: number, y: number, side: number) => [number, number]): RawImage {
+  const side = image.width;
+  const data = new Uint8Array(image.data.length);
+  for (let y = 0; y < side; y++) {
+    for (let x = 0; x < side; x++) {
+      const [sx, sy] = to(x, y, side);
+      for (let c = 0; c < image.channels; c++) data[(y * side + x) * image.channels + c] = image.data[(sy * side + sx) * image.channels + c]!;
+    }
+  }
+  return { ...image, data };
+}
+
+/** Mirrored left to right, as a label put in upside down through a mirror would be. */
+const mirrored = (image: RawImage): RawImage => remap(image, (x, y, side) => [side - 1 - x, y]);
+/** Turned a quarter turn. */
+const quarterTurned = (image: RawImage): RawImage => remap(image, (x, y, side) => [side - 1 - y, x]);
+
+function msgOf(p: Prepared, extra: Record<string, unknown> = {}): NodeMessage {
+  return { payload: p.tensor, preprocessing: { ...p.preprocessing }, ...extra };
+}
+
+describe("defect-detector few-shot learning (support-set augmentation)", function () {
+  this.timeout(120_000);
+  const userDir = useNodeRedHelper();
+  let dir = "";
+  let backbone = "";
+  const parts = new Map<string, Prepared>();
+
+  /** Good part `seed` of `kind`, optionally seen through a remap; prepared once. */
+  async function part(kind: TextureKind, seed: number, view?: (image: RawImage) => RawImage): Promise<Prepared> {
+    const key = `${kind}/${seed}/${view?.name ?? ""}`;
+    let prepared = parts.get(key);
+    if (prepared === undefined) {
+      const image = generateGood(kind, seed, SOURCE_SIZE);
+      prepared = await prepare(view === undefined ? image : view(image));
+      parts.set(key, prepared);
+    }
+    return prepared;
+  }
+
+  async function goodParts(kind: TextureKind, count: number): Promise<Prepared[]> {
+    return Promise.all(Array.from({ length: count }, (_, i) => part(kind, i + 1)));
+  }
+
+  async function load(config: Partial<DetectorNodeDef>): Promise<void> {
+    const det: FlowItem<DetectorNodeDef> = { id: "det", type: TYPE, wires: [["out"]], backbone, layers: "l1,l2", ...config };
+    await helper.load(node, onTab([det, { id: "out", type: "helper" }, ...catchAll()]));
+  }
+
+  const det = () => getNode("det");
+
+  /** Learns `samples` and fits them as one round; resolves with the fit's model info. */
+  async function learnAndFit(samples: readonly Prepared[]): Promise<ModelInfo> {
+    const outs = collectMessages(getNode("out"), samples.length + 1, WAIT_MS);
+    for (const s of samples) det().receive(msgOf(s, { learn: true }));
+    det().receive({ command: "fit" });
+    const answers = await outs;
+    return (answers.at(-1)!.payload as { model: ModelInfo }).model;
+  }
+
+  async function score(p: Prepared): Promise<number> {
+    const out = nextMessage(getNode("out"), WAIT_MS);
+    det().receive(msgOf(p));
+    return ((await out).payload as { score: number }).score;
+  }
+
+  /** Fits `samples` on a fresh node with `config`; the node stays deployed. */
+  async function fitted(config: Partial<DetectorNodeDef>, samples: readonly Prepared[]): Promise<ModelInfo> {
+    await load({ trainCount: "100", ...config });
+    await waitForStatus(det(), status("untrained"));
+    return learnAndFit(samples);
+  }
+
+  const modelFile = (): string => join(userDir(), "defect-detection", "det.ddm");
+
+  before(async function () {
+    dir = await mkdtemp(join(tmpdir(), "defect-fewshot-"));
+    backbone = await writeTinyBackbone(dir);
+  });
+
+  after(async function () {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  afterEach(async function () {
+    await rm(join(userDir(), "defect-detection"), { recursive: true, force: true });
+  });
+
+  describe("bank size", function () {
+    it("learns 2 images with 7 variants each by default: a larger bank, shown in the fit's answer, status fitting meanwhile", async function () {
+      const model = await fitted({}, await goodParts("cast-surface", 2));
+      assert.deepEqual({ ...model, created: "" }, { bankSize: bankSizeFor(2 * (1 + VARIANTS) * PATCHES, BANK), trainedOn: 2, variants: 2 * VARIANTS, created: "" });
+      assert.ok(statusTexts(det()).includes(status("fitting", { count: 2 })));
+      assert.equal(statusTexts(det()).at(-1), status("ready"));
+      // What the file records: informational, read back with the model.
+      const record = readLearnedRecord((await readModelFile(modelFile())).metadata, modelFile());
+      assert.deepEqual(record.augmentation, { mode: "auto", shots: 2, variants: 2 * VARIANTS, rotations: [] });
+    });
+
+    it('learns the images only with augment "off"', async function () {
+      const model = await fitted({ augment: "off" }, await goodParts("cast-surface", 2));
+      assert.deepEqual([model.bankSize, model.variants], [bankSizeFor(2 * PATCHES, BANK), 0]);
+    });
+
+    it('learns the images only when an "auto" round has more than 8 (10), and 8 images\' variants with "on"', async function () {
+      const ten = await goodParts("cast-surface", 10);
+      const auto = await fitted({}, ten);
+      assert.deepEqual([auto.bankSize, auto.variants], [bankSizeFor(10 * PATCHES, BANK), 0]);
+      await helper.unload();
+      await rm(join(userDir(), "defect-detection"), { recursive: true, force: true });
+      const on = await fitted({ augment: "on" }, ten);
+      assert.deepEqual([on.bankSize, on.variants], [bankSizeFor((10 + MAX_SHOTS * VARIANTS) * PATCHES, BANK), MAX_SHOTS * VARIANTS]);
+    });
+
+    it("adds one variant a shot for each extra turn", async function () {
+      const model = await fitted({ rotations: "90, 270" }, await goodParts("cast-surface", 2));
+      assert.deepEqual([model.bankSize, model.variants], [bankSizeFor(2 * (1 + VARIANTS + 2) * PATCHES, BANK), 2 * (VARIANTS + 2)]);
+    });
+  });
+
+  describe("scores", function () {
+    // The mirror (and, with Extra turns 90, the quarter turn) of a learned shot is learned as a
+    // variant: the bank then holds the patches of the very part inspected (up to the resize's
+    // rounding), so it scores like a learned shot, the coreset's residual. Without that variant
+    // the bank has only the unturned print or streaks, which the tiny backbone's oriented
+    // filters tell apart, so the part scores well above a learned shot.
+    for (const [what, kind, view, augmented, plain, than] of [
+      ["a mirrored label", "printed-pattern", mirrored, {}, { augment: "off" }, 'with the default augmentation than with "off"'],
+      ["brushed metal turned a quarter turn", "brushed-metal", quarterTurned, { rotations: "90" }, {}, "with Extra turns 90 than with the default mirrors only"],
+    ] as const) {
+      it(`scores ${what} lower ${than}`, async function () {
+        const shots = await goodParts(kind, 2);
+        const turned = await part(kind, 1, view);
+        await fitted(augmented, shots);
+        const withVariants = await score(turned);
+        const learned = await score(shots[0]!);
+        await helper.unload();
+        await rm(join(userDir(), "defect-detection"), { recursive: true, force: true });
+        await fitted(plain, shots);
+        const without = await score(turned);
+        // Measured: the turned part scores within 2 % of a learned shot with its variant learned
+        // (0.234 vs 0.230 for the label, 0.047 vs 0.046 for the metal), 1.8x and 2.4x a learned
+        // shot without; the bounds leave room either side and stay on the right side of both.
+        assert.ok(withVariants < 1.1 * learned, `${what}: ${withVariants} with the variant learned, a learned shot ${learned}`);
+        assert.ok(without > 1.5 * learned, `${what}: ${without} without the variant, a learned shot ${learned}`);
+        assert.ok(withVariants < without);
+      });
+    }
+  });
+
+  describe("options", function () {
+    const many = Array.from({ length: 37 }, (_, i) => String(i * 9)).join(",");
+    for (const [what, config, option, value] of [
+      ["an unknown mode", { augment: "sometimes" }, "augment", "sometimes"],
+      ["an empty turn", { rotations: "45,,90" }, "rotations", "45,,90"],
+      ["a turn beyond 360 degrees", { rotations: "400" }, "rotations", "400"],
+      ["a word", { rotations: "ninety" }, "rotations", "ninety"],
+      ["37 turns", { rotations: many }, "rotations", many],
+    ] as const) {
+      it(`refuses ${what} at deploy with invalidOption naming the option and value`, async function () {
+        await load(config);
+        assert.deepEqual(statusTexts(det()), [status("error")]);
+        const caught = nextMessage(getNode("caught"), WAIT_MS);
+        det().receive({ _msgid: "m1", ...msgOf(await part("cast-surface", 1), { learn: true }) });
+        const error = caughtError(await caught);
+        assert.equal(error.code, "invalidOption");
+        assert.equal(error.message, `Error: Invalid ${option}: ${value}`);
+      });
+    }
+  });
+
+  describe("the saved model", function () {
+    it("reloads after a redeploy with the same scores, whatever the augmentation options are now", async function () {
+      const shots = await goodParts("printed-pattern", 2);
+      const probe = await part("printed-pattern", 1, mirrored);
+      const model = await fitted({}, shots);
+      const before = [await score(probe), await score(shots[1]!)];
+      for (const config of [{}, { augment: "off", rotations: "90" }]) {
+        await helper.unload();
+        await load({ trainCount: "100", ...config });
+        await waitForStatus(det(), status("ready"));
+        const out = nextMessage(getNode("out"), WAIT_MS);
+        det().receive(msgOf(probe));
+        const answer = (await out).payload as { score: number; model: ModelInfo };
+        assert.equal(answer.score, before[0]);
+        assert.deepEqual(answer.model, model);
+        assert.equal(await score(shots[1]!), before[1]);
+      }
+    });
+
+    it("loads a file saved before augmentation was recorded, as before (no variants in the answer)", async function () {
+      const shots = await goodParts("cast-surface", 2);
+      const model = await fitted({}, shots);
+      const expected = await score(shots[1]!);
+      await helper.unload();
+      const file = await readModelFile(modelFile());
+      const { augmentation, ...older } = file.metadata;
+      assert.ok(augmentation !== undefined);
+      await writeModelFile(modelFile(), { metadata: older, sections: file.sections });
+      await load({ trainCount: "100" });
+      await waitForStatus(det(), status("ready"));
+      const out = nextMessage(getNode("out"), WAIT_MS);
+      det().receive(msgOf(shots[1]!));
+      const answer = (await out).payload as { score: number; model: ModelInfo };
+      assert.equal(answer.score, expected);
+      const { variants, ...rest } = model;
+      assert.equal(variants, 2 * VARIANTS);
+      assert.deepEqual(answer.model, rest);
+      // A malformed record is left out the same way: it only informs.
+      assert.equal("augmentation" in readLearnedRecord({ ...older, augmentation: { mode: "sometimes" } }, "odd.ddm"), false);
+    });
+  });
+});
