@@ -6,7 +6,7 @@ import * as ort from "onnxruntime-node";
 import { DefectError, type ErrorCode } from "../../src/lib/errors";
 import { validateFeeds } from "../../src/lib/onnx/feeds";
 import { GraphBuilder } from "../../src/lib/onnx/graph-builder";
-import { type ModelHandle, acquireModel, acquireModelFromBytes, openSessionCount } from "../../src/lib/onnx/session";
+import { type ModelHandle, acquireModel, acquireModelFromBytes, openSessionCount, toOrtOptions } from "../../src/lib/onnx/session";
 import {
   CONV_BIAS,
   type TempModel,
@@ -155,6 +155,14 @@ describe("onnx sessions", () => {
       await expectDefect(acquireModelFromBytes("k", Uint8Array.from([1, 2, 3])), "modelLoadFailed", /^cannot load ONNX model k: /);
       await hold(acquireModelFromBytes("k", buildAddOneModel()));
       assert.equal(liveSessions(), 1);
+    });
+
+    it("lets idle onnxruntime threads sleep, with or without a thread count", () => {
+      // Several sessions run in turn per inspection; spinning pools steal the next one's cores (BENCHMARKS.md).
+      for (const options of [{}, { intraOpThreads: 2 }]) {
+        assert.deepEqual(toOrtOptions(options).extra, { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } });
+      }
+      assert.equal(toOrtOptions({ intraOpThreads: 2 }).intraOpNumThreads, 2);
     });
 
     it("validates intraOpThreads", async () => {

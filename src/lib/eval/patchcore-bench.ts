@@ -11,7 +11,7 @@ import type { PatchEmbedding } from "../features/types";
 import { DEFAULT_MAX_PIXELS, preprocessImage, type PreprocessOptions, type Tensor } from "../image";
 import { aupro, aurocSplit, auroc, f1Max, type MapWithMask } from "../metrics";
 import { buildMemoryBank, DEFAULT_PATCHCORE_OPTIONS, PatchCoreScorer, type PatchCoreOptions } from "../anomaly/patchcore/patchcore";
-import type { SessionOptions } from "../onnx";
+import { toOrtOptions, type SessionOptions } from "../onnx";
 import { loadMask, readMvtecDataset } from "./mvtec-dataset";
 
 export interface BenchSetting {
@@ -56,7 +56,8 @@ function median(values: number[]): number {
  * measured interleaved with what it is compared to.
  */
 async function openRawBackbone(model: string, layers: string[], threads: number | undefined): Promise<{ time(tensor: Tensor): Promise<number>; release(): Promise<void> }> {
-  const session = await ort.InferenceSession.create(model, threads === undefined ? {} : { intraOpNumThreads: threads });
+  // The package's own onnxruntime settings (threads, no spinning), so the ratio measures the wrapper.
+  const session = await ort.InferenceSession.create(model, toOrtOptions(threads === undefined ? {} : { intraOpThreads: threads }));
   const input = session.inputNames[0] as string;
   return {
     async time(tensor) {

@@ -12,7 +12,7 @@ export type {
   TensorAttribute,
   TensorData,
 } from "./graph-builder";
-export { acquireModel, acquireModelFromBytes, openSessionCount } from "./session";
+export { acquireModel, acquireModelFromBytes, openSessionCount, toOrtOptions } from "./session";
 export type { ModelHandle, SessionOptions } from "./session";
 export { formatShape, validateFeeds } from "./feeds";
 export type { FeedInfo, TensorSpec } from "./feeds";

@@ -197,9 +197,19 @@ function copySpecs(specs: readonly TensorSpec[]): TensorSpec[] {
   return specs.map((spec) => ({ ...spec, shape: [...spec.shape] }));
 }
 
-function toOrtOptions(options: SessionOptions): ort.InferenceSession.SessionOptions {
+/**
+ * onnxruntime's worker threads spin for a while after each run, waiting for the next. An inspection
+ * runs several sessions in turn (backbone, patch head, nearest-neighbour search), each with its own
+ * thread pool, so on a 2-core machine the pool that just finished spins on the cores the next one
+ * needs: measured backbone + head + search per image 121 ms with spinning, 58 ms without
+ * (BENCHMARKS.md). Threads that sleep when idle cost nothing measurable on a single session.
+ */
+const NO_SPINNING = { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } } as const;
+
+/** The onnxruntime options the package runs every session with (also what benchmarks compare against). */
+export function toOrtOptions(options: SessionOptions): ort.InferenceSession.SessionOptions {
   const threads = options.intraOpThreads;
-  const common = { logSeverityLevel: ORT_LOG_FATAL_ONLY } as const;
+  const common = { logSeverityLevel: ORT_LOG_FATAL_ONLY, extra: NO_SPINNING } as const;
   if (threads === undefined) return common;
   if (!Number.isInteger(threads) || threads < MIN_THREADS || threads > MAX_THREADS) {
     throw new DefectError(
