@@ -18,7 +18,7 @@ Options:
   --size N            square input size (default 256)
   --train-limit N     first N sorted training images (default 200)
   --settings LIST     comma list of coreset:dims, dims 0 = exact search
-                      (default 0.1:0,0.1:256,0.1:128,0.05:0,0.05:128,0.01:0)
+                      (default 0.1:0,0.1:256,0.1:128,0.05:256,0.05:128,0.01:0)
   --threads N         onnxruntime intra-op threads (default: all cores)
   --json              print the report as JSON
   -h, --help          show this help
@@ -36,7 +36,7 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-const DEFAULT_SETTINGS = "0.1:0,0.1:256,0.1:128,0.05:0,0.05:128,0.01:0";
+const DEFAULT_SETTINGS = "0.1:0,0.1:256,0.1:128,0.05:256,0.05:128,0.01:0";
 
 export function parseSettings(text: string): BenchSetting[] {
   return text.split(",").map((entry) => {
