@@ -37,6 +37,14 @@ const SETTINGS = {
   "all-patches": { label: "all patches, no aug", augment: null, minBankSize: 20_480, coresetRatio: 0.1 },
   // The package default for K <= 8: support-set augmentation, 10 % coreset of shots + variants.
   aug: { label: "augmented (coreset 0.1)", augment: { ...DEFAULT_AUGMENT_OPTIONS, mode: "on" }, minBankSize: DEFAULT_MIN_BANK_SIZE, coresetRatio: 0.1 },
+  // The default augmentation with per-image feature standardisation (features/instance-norm.ts).
+  "aug-std": {
+    label: "augmented + per-image standardised features",
+    augment: { ...DEFAULT_AUGMENT_OPTIONS, mode: "on" },
+    minBankSize: DEFAULT_MIN_BANK_SIZE,
+    coresetRatio: 0.1,
+    standardize: true,
+  },
   // Round parts (casting impellers): also every 45-degree turn.
   rotate: {
     label: "augmented + 45-degree turns",

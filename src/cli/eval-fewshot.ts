@@ -18,6 +18,9 @@ export const FEWSHOT_USAGE = `  --shots K            few-shot: learn from the fi
   --rotations LIST     extra exact rotations learned, in degrees (default 180;
                        round parts: 45,90,135,180,225,270,315)
   --min-bank N         keep every patch while there are fewer than N (default ${DEFAULT_MIN_BANK_SIZE})
+  --standardize        standardise each image's patch features (per channel, over the image)
+                       before the bank and the search: parts that differ as a whole
+                       (lighting, grain) look alike, local defects still stand out
   --defect-shots N     also learn N labelled defects from DIR/train_defect and compare
                        good-only with defect-aware PatchCore at calibrated thresholds
 `;
@@ -28,6 +31,7 @@ export const FEWSHOT_OPTIONS = {
   rotations: { type: "string" },
   "min-bank": { type: "string" },
   "defect-shots": { type: "string" },
+  standardize: { type: "boolean" },
 } as const;
 
 
@@ -35,11 +39,13 @@ export interface FewShotFlags {
   shots?: string;
   augment?: string;
   rotations?: string;
+  standardize?: boolean;
   "min-bank"?: string;
   "defect-shots"?: string;
 }
 
 export function wantsFewShot(values: FewShotFlags): boolean {
+  if (values.standardize === true && values.shots === undefined) throw new UsageError("--standardize needs --shots K (it is a few-shot setting)");
   return values.shots !== undefined || values["defect-shots"] !== undefined;
 }
 
@@ -113,6 +119,7 @@ export async function runFewShotEval(
     augment: parseAugment(values, preprocess),
     patchcore,
     minBankSize: parseIntegerOption(values["min-bank"], "--min-bank", 0, 10_000_000) ?? DEFAULT_MIN_BANK_SIZE,
+    standardize: values.standardize === true,
     session,
     progress,
   });

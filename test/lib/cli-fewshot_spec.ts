@@ -103,6 +103,18 @@ describe("few-shot eval and trainer (tiny backbone)", function () {
     assert.equal(all.bank_size, 2 * PATCHES);
   });
 
+  it("--standardize learns and scores per-image standardised features: same bank size, scores in other units", async function () {
+    const plain = await evalJson(["--shots", "2"]);
+    const std = await evalJson(["--shots", "2", "--standardize"]);
+    assert.equal(plain.standardized, false);
+    assert.equal(std.standardized, true);
+    assert.equal(std.bank_size, plain.bank_size);
+    assert.equal(std.learned_images, plain.learned_images);
+    assert.notEqual(std.threshold, plain.threshold);
+    // The synthetic defects are local, so they stand out of their own image's statistics too.
+    assert.ok((std.image_auroc as number) >= 0.75, String(std.image_auroc));
+  });
+
   it("one shot has no threshold to calibrate (null)", async function () {
     const one = await evalJson(["--shots", "1"]);
     assert.equal(one.threshold, null);
@@ -117,6 +129,7 @@ describe("few-shot eval and trainer (tiny backbone)", function () {
       [["--defect-shots", "2"], "--defect-shots needs --shots K (the good images of the bank)"],
       [["--shots", "0"], '--shots must be a whole number from 1 to 1000000, got "0"'],
       [["--shots", "2", "--method", "padim"], '--shots and --defect-shots work with --method patchcore, got "padim"'],
+      [["--standardize"], "--standardize needs --shots K (it is a few-shot setting)"],
     ];
     for (const [extra, message] of cases) {
       const run = capture();

@@ -13,7 +13,7 @@ import { PatchCoreScorer, type PatchCoreOptions } from "../anomaly/patchcore/pat
 import type { AnomalyModel } from "../anomaly/types";
 import { evaluateAnomalyMethod, type AnomalyEvalReport } from "./anomaly-eval";
 import { buildTracedBank, leaveOneOutThreshold } from "./fewshot-bank";
-import { shotFeatures } from "./fewshot-features";
+import { shotFeatures, standardizedShots } from "./fewshot-features";
 import { f1AtThreshold } from "./fewshot-sweep";
 import { readMvtecDataset } from "./mvtec-dataset";
 
@@ -25,6 +25,8 @@ export interface FewShotEvalOptions {
   augment: AugmentOptions;
   patchcore: PatchCoreOptions;
   minBankSize: number;
+  /** Per-image feature standardisation of shots, variants and test images (features/instance-norm.ts). */
+  standardize?: boolean;
   session?: SessionOptions;
   progress?: (line: string) => void;
 }
@@ -32,6 +34,8 @@ export interface FewShotEvalOptions {
 export interface FewShotEvalReport extends AnomalyEvalReport {
   shots: number;
   augmented: boolean;
+  /** Whether each image's patch features were standardised (--standardize). */
+  standardized: boolean;
   /** Images the bank was learned from: the shots and their variants. */
   learned_images: number;
   /** Leave-one-out mean + 3 sd of the shots' scores; null with one shot. */
@@ -58,13 +62,16 @@ export async function evaluateFewShot(options: FewShotEvalOptions): Promise<FewS
   const shots = dataset.train.length;
   const augmented = augmentEnabled(options.augment, shots);
   const fitStart = performance.now();
-  const set = await shotFeatures(dataset, shots, options.extractor, options.preprocess, augmented ? options.augment : null);
+  const embedded = await shotFeatures(dataset, shots, options.extractor, options.preprocess, augmented ? options.augment : null);
+  const standardize = options.standardize === true;
+  const set = standardize ? { ...embedded, shots: standardizedShots(embedded.shots, embedded.grid.patches, embedded.dim) } : embedded;
   const traced = await buildTracedBank(set.shots, augmented, set.dim, options.patchcore, options.minBankSize, options.session);
   const calibration = await leaveOneOutThreshold(traced, set.shots, set.grid, options.patchcore, options.session);
   const fitSeconds = (performance.now() - fitStart) / 1000;
   log(`fitted on ${shots} shots${augmented ? " with augmentation" : ""} in ${fitSeconds.toFixed(1)} s, bank ${traced.bank.size}`);
   const scores: number[] = [];
-  const model = recording(createPatchCoreModel(options.extractor, await PatchCoreScorer.open(traced.bank, options.patchcore, options.session)), scores);
+  const scorer = await PatchCoreScorer.open(traced.bank, options.patchcore, options.session);
+  const model = recording(createPatchCoreModel(options.extractor, scorer, standardize), scores);
   const report = await evaluateAnomalyMethod({ data: options.data, preprocess: options.preprocess, subject: { model }, progress: options.progress });
   const labels = dataset.test.map((t) => (t.defective ? 1 : 0));
   return {
@@ -74,6 +81,7 @@ export async function evaluateFewShot(options: FewShotEvalOptions): Promise<FewS
     bank_size: traced.bank.size,
     shots,
     augmented,
+    standardized: standardize,
     learned_images: set.shots.reduce((n, s) => n + 1 + (augmented ? s.variants.length : 0), 0),
     threshold: calibration.threshold,
     f1_calibrated: calibration.threshold === null ? null : f1AtThreshold(scores, labels, calibration.threshold),

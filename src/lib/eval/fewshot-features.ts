@@ -11,6 +11,7 @@ import type { PatchExtractor } from "../features/extractor";
 import type { PatchEmbedding } from "../features/types";
 import { DEFAULT_MAX_PIXELS, preprocessImage, type PreprocessOptions } from "../image";
 import { augmentationPlan, augmentTensor, type AugmentOptions } from "../anomaly/patchcore/augment";
+import { standardizeRows } from "../features/instance-norm";
 import type { MvtecDataset } from "./mvtec-dataset";
 
 const LIMITS = { maxPixels: DEFAULT_MAX_PIXELS };
@@ -122,4 +123,12 @@ export async function shotFeatures(
     shots.push({ original: e.data, variants });
   }
   return { shots, dim, grid };
+}
+
+/** The shots with per-image standardised features (features/instance-norm.ts), originals and variants alike. */
+export function standardizedShots(shots: readonly ShotFeatures[], patches: number, dim: number): ShotFeatures[] {
+  return shots.map((shot) => ({
+    original: standardizeRows(shot.original, patches, dim),
+    variants: shot.variants.map((v) => standardizeRows(v, patches, dim)),
+  }));
 }

@@ -12,7 +12,8 @@ import { DEFAULT_PATCHCORE_OPTIONS, PatchCoreScorer, type PatchCoreOptions } fro
 import type { AugmentOptions } from "../anomaly/patchcore/augment";
 import type { SessionOptions } from "../onnx";
 import { buildTracedBank, leaveOneOutThreshold } from "./fewshot-bank";
-import { shotFeatures, testFeatures } from "./fewshot-features";
+import { shotFeatures, standardizedShots, testFeatures } from "./fewshot-features";
+import { standardizeEmbedding } from "../features/instance-norm";
 import { loadMask, readMvtecDataset } from "./mvtec-dataset";
 
 export interface FewShotSetting {
@@ -22,6 +23,8 @@ export interface FewShotSetting {
   /** Bank floor (see FewShotOptions.minBankSize); 0 = plain coreset ratio. */
   minBankSize: number;
   coresetRatio: number;
+  /** Per-image feature standardisation of shots, variants and test images (features/instance-norm.ts). */
+  standardize?: boolean;
 }
 
 export interface FewShotRow {
@@ -94,10 +97,12 @@ export async function runFewShotSweep(options: FewShotSweepOptions): Promise<Few
         log(`${setting.label}: ${set.shots.length} shots x ${1 + (set.shots[0]?.variants.length ?? 0)} images embedded`);
       }
       const grid = set.grid;
+      const standardize = setting.standardize === true;
+      const shotSet = standardize ? standardizedShots(set.shots, grid.patches, set.dim) : set.shots;
       for (const k of options.shots) {
         const patchcore: PatchCoreOptions = { ...DEFAULT_PATCHCORE_OPTIONS, coresetRatio: setting.coresetRatio, numNeighbors: options.numNeighbors ?? DEFAULT_PATCHCORE_OPTIONS.numNeighbors };
         const fitStart = performance.now();
-        const shots = set.shots.slice(0, k);
+        const shots = shotSet.slice(0, k);
         const traced = await buildTracedBank(shots, setting.augment !== null, set.dim, patchcore, setting.minBankSize, session);
         const calibration = await leaveOneOutThreshold(traced, shots, grid, patchcore, session);
         const fitSeconds = (performance.now() - fitStart) / 1000;
@@ -109,7 +114,7 @@ export async function runFewShotSweep(options: FewShotSweepOptions): Promise<Few
         let nn = 0;
         try {
           for (const [j, i] of picked.entries()) {
-            const result = await scorer.scorePatches(test.get(i));
+            const result = await scorer.scorePatches(standardize ? standardizeEmbedding(test.get(i)) : test.get(i));
             scores.push(result.score);
             const mask = masks[j];
             if (mask === undefined) continue;

@@ -1,0 +1,44 @@
+/**
+ * Per-image feature standardisation ("instance normalisation" of the patch features): each
+ * channel of one image's patch rows is shifted to mean 0 and scaled to standard deviation 1 over
+ * that image's patches. With a few good images the memory bank sees only their lighting and
+ * texture statistics; parts of the same kind differ in those as a whole (a brighter tile, a coarser
+ * grain), while a defect is local and stands out of its own image's statistics either way. Used
+ * on bank and inspected images alike (measured in BENCHMARKS.md, few shots).
+ */
+import type { PatchEmbedding } from "./types";
+
+/** Keeps channels that are constant over the image at 0 instead of dividing by 0. */
+const MIN_STD = 1e-6;
+
+/** A standardised copy of `rows` ([patches, dim], row-major); the input is not changed. */
+export function standardizeRows(rows: Float32Array, patches: number, dim: number): Float32Array {
+  if (rows.length !== patches * dim) throw new RangeError(`${rows.length} values are not ${patches} x ${dim}`);
+  const mean = new Float64Array(dim);
+  const square = new Float64Array(dim);
+  for (let p = 0; p < patches; p++) {
+    const row = p * dim;
+    for (let c = 0; c < dim; c++) {
+      const v = rows[row + c] as number;
+      mean[c] = (mean[c] as number) + v;
+      square[c] = (square[c] as number) + v * v;
+    }
+  }
+  const scale = new Float64Array(dim);
+  for (let c = 0; c < dim; c++) {
+    const m = (mean[c] as number) / patches;
+    mean[c] = m;
+    const variance = Math.max(0, (square[c] as number) / patches - m * m);
+    scale[c] = 1 / Math.max(Math.sqrt(variance), MIN_STD);
+  }
+  const out = new Float32Array(rows.length);
+  for (let p = 0; p < patches; p++) {
+    const row = p * dim;
+    for (let c = 0; c < dim; c++) out[row + c] = ((rows[row + c] as number) - (mean[c] as number)) * (scale[c] as number);
+  }
+  return out;
+}
+
+export function standardizeEmbedding(embedding: PatchEmbedding): PatchEmbedding {
+  return { ...embedding, data: standardizeRows(embedding.data, embedding.patches, embedding.dim) };
+}
