@@ -3,7 +3,7 @@
 // .tmp/fewshot-cache), banks for K = 1, 2, 4, 8, 16 are fitted on cached features, and the
 // markdown tables that BENCHMARKS.md records are printed.
 //   FEWSHOT_DATASETS=casting,magnetic_tile  FEWSHOT_BACKBONES=pretrained,embedded
-//   FEWSHOT_SETTINGS=plain,aug[,rotate,all-patches]  FEWSHOT_SHOTS=1,2,4,8,16
+//   FEWSHOT_SETTINGS=plain,aug[,aug-std,rotate,all-patches]  FEWSHOT_SHOTS=1,2,4,8,16
 //   FEWSHOT_STRIDE=1 (score every n-th test image; >1 only to explore)  FEWSHOT_DIST=dist
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
