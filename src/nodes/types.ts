@@ -88,6 +88,8 @@ export interface DetectorNodeDef extends NodeDef {
   augment?: string;
   /** PatchCore augmentation: extra exact turns, comma-separated degrees; empty = none. */
   rotations?: string;
+  /** PatchCore: per-image feature standardisation (checkbox; absent in older flows = off). */
+  standardize?: boolean | string;
   /** Images learned before the node fits by itself. */
   trainCount: string | number;
   /** Optional folder of good images learned at deploy when nothing is learned yet. */

@@ -124,6 +124,24 @@ describe("merging banks across lines", function () {
     await assert.rejects(mergeBankFiles([a, c], join(dir, "m.ddm"), { maxBankSize: 50 }), /input tensor: A.ddm has \{"dims":\[1,3,64,64\],"layout":"NCHW"\}, C.ddm has \{"dims":\[1,3,128,128\],"layout":"NCHW"\}/);
   });
 
+  it("refuses banks learned with the other per-image standardisation; a file without the record counts as off", async function () {
+    // `a` was written without the field, as files saved before it existed.
+    assert.equal("standardize" in (await readModelFile(a)).metadata, false);
+    const off = join(dir, "off.ddm");
+    const on = join(dir, "on.ddm");
+    await writeBank(off, 20, 3, 0, record({ standardize: false }));
+    await writeBank(on, 20, 4, 0, record({ standardize: true }));
+    assert.equal((await mergeBankFiles([a, off], join(dir, "m1.ddm"), { maxBankSize: 1000 })).bankSize, 50);
+    await assert.rejects(mergeBankFiles([a, on], join(dir, "m2.ddm"), { maxBankSize: 50 }), (error: unknown) => {
+      assert.ok(error instanceof DefectError);
+      assert.equal(error.code, "modelMismatch");
+      assert.match(error.message, /^Cannot merge banks learned differently \(standardize: A\.ddm has off, on\.ddm has on\)/);
+      assert.equal(error.details["fields"], "standardize");
+      return true;
+    });
+    await assert.rejects(stat(join(dir, "m2.ddm")), /ENOENT/);
+  });
+
   describe("defect-detection bank", function () {
     it("merge writes the merged bank and info describes it", async function () {
       const out = join(dir, "merged.ddm");

@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import type { AnomalyModel } from "../anomaly/types";
 import { buildEmbeddedBackbone, EMBEDDED_BACKBONE } from "../features/embedded";
 import { openPatchExtractor, type PatchExtractor } from "../features/extractor";
+import { standardizingExtractor } from "../features/instance-norm";
 import type { SessionOptions } from "../onnx";
 import { fileIdentity, readModelFile, type FileIdentity, type ModelFile } from "../persist";
 import { checkLearnedWith, readLearnedRecord, shapeOfRecord, type LearnedRecord, type LearnedWith } from "./learned-record";
@@ -19,13 +20,15 @@ export interface BackboneMethodConfig {
   backbone: string;
   layers: string[];
   session: SessionOptions;
+  /** PatchCore: per-image feature standardisation of every embedding (default off). */
+  standardize?: boolean;
 }
 
 export interface BackboneContext {
   readonly learnedWith: LearnedWith;
   /** A new extractor on the shared backbone session, safe for concurrent first calls. */
   openExtractor(): Promise<PatchExtractor>;
-  /** The saved model file, refused (modelMismatch) unless learned with this backbone, layers and method. */
+  /** The saved model file, refused (modelMismatch) unless learned with this backbone, layers, method and standardisation. */
   readChecked(path: string): Promise<{ file: ModelFile; record: LearnedRecord }>;
   release(): Promise<void>;
 }
@@ -71,10 +74,14 @@ export async function openBackboneContext(config: BackboneMethodConfig, method: 
     method,
     backbone: { ...identity, input: pinned.backbone.identity.inputName },
     layers: [...config.layers],
+    standardize: config.standardize === true,
   };
   return {
     learnedWith,
-    openExtractor: async () => firstCallAlone(await open()),
+    openExtractor: async () => {
+      const extractor = firstCallAlone(await open());
+      return learnedWith.standardize ? standardizingExtractor(extractor) : extractor;
+    },
     async readChecked(path) {
       const file = await readModelFile(path);
       const record = readLearnedRecord(file.metadata, path);

@@ -22,6 +22,11 @@ export interface LearnedWith {
   method: DetectorMethod;
   backbone: BackboneRecord;
   layers: string[];
+  /**
+   * PatchCore: whether every image's patch features were standardised (instance-norm.ts). The
+   * bank's rows mean something else either way. Files saved before it was recorded: false.
+   */
+  standardize: boolean;
 }
 
 export interface LearnedRecord extends LearnedWith {
@@ -101,6 +106,13 @@ function readAugmentation(value: unknown): AugmentationRecord | undefined {
   return ok ? { mode: mode as AugmentMode, shots: shots as number, variants: variants as number, rotations: [...(rotations as number[])] } : undefined;
 }
 
+/** Absent (files saved before it was recorded) means off: they were learned without it. */
+function readStandardize(path: string, value: unknown): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== "boolean") throw bad(path, "the standardize record is not true or false");
+  return value;
+}
+
 /** The record from a model file's metadata; modelFileInvalid when a part is missing. */
 export function readLearnedRecord(metadata: Record<string, unknown>, path: string): LearnedRecord {
   const { setting, method, layers, created, trainedOn } = metadata;
@@ -113,6 +125,7 @@ export function readLearnedRecord(metadata: Record<string, unknown>, path: strin
     method: method as DetectorMethod,
     backbone: readBackbone(path, metadata["backbone"]),
     layers: layers as string[],
+    standardize: readStandardize(path, metadata["standardize"]),
     created,
     trainedOn: trainedOn as number,
     input: readInput(path, metadata["input"]),
@@ -153,6 +166,10 @@ export function checkLearnedWith(record: LearnedRecord, current: LearnedWith, pa
     differ("backbone", describeBackbone(record.backbone), describeBackbone(current.backbone));
   }
   if (record.layers.join(",") !== current.layers.join(",")) differ("layers", record.layers.join(","), current.layers.join(","));
+  if (record.standardize !== current.standardize) {
+    const onOff = (on: boolean): string => (on ? "on" : "off");
+    differ("standardize", onOff(record.standardize), onOff(current.standardize));
+  }
   if (differences.length === 0) return;
   throw new DefectError(
     "modelMismatch",

@@ -34,6 +34,7 @@ export async function openMethod(options: DetectorOptions, baseDir: string): Pro
         options: options.patchcore,
         defectWeight: options.defectWeight,
         augment: options.augment,
+        standardize: options.standardize,
         session,
       });
     case "padim":

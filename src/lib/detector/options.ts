@@ -5,7 +5,7 @@
 import { DEFAULT_PADIM_OPTIONS, type PadimOptions } from "../anomaly/padim/padim";
 import { AUGMENT_MODES, isTurn, MAX_TURN_DEG } from "../anomaly/patchcore/augment";
 import { DEFAULT_PATCHCORE_OPTIONS, type PatchCoreOptions } from "../anomaly/patchcore/patchcore";
-import { integerOption, invalidOption, numberWhere, oneOf, optionText, propertyOption, rangeOption } from "../config/option-values";
+import { booleanOption, integerOption, invalidOption, numberWhere, oneOf, optionText, propertyOption, rangeOption } from "../config/option-values";
 import { DefectError } from "../errors";
 import { parsePreprocessOptions, PRESET_NAMES } from "../image";
 import type { PreprocessOptions } from "../image/types";
@@ -83,6 +83,8 @@ export interface DetectorOptions {
   online: OnlineConfig;
   /** PatchCore: support-set augmentation of rounds of a few images. */
   augment: AugmentChoice;
+  /** PatchCore: per-image feature standardisation of bank and inspected images (few shots). */
+  standardize: boolean;
   /** PatchCore: weight of confirmed defects' evidence in scores (0..64); 0 = defect bank not used. */
   defectWeight: number;
   /** Previous versions of the saved model kept for rollback. */
@@ -199,6 +201,7 @@ export function parseDetectorOptions(input: Record<string, unknown>): DetectorOp
       mode: oneOf("augment", input["augment"], AUGMENT_MODES, DEFAULT_AUGMENT_CHOICE.mode),
       rotations: parseRotations(input["rotations"]),
     },
+    standardize: booleanOption("standardize", input["standardize"], false),
     defectWeight: rangeOption("defectWeight", input["defectWeight"], 0, MAX_DEFECT_WEIGHT, DEFAULT_DEFECT_WEIGHT, false),
     keepVersions: integerOption("keepVersions", input["keepVersions"], 0, MAX_KEEP_VERSIONS, DEFAULT_KEEP_VERSIONS),
     learning: flag("learning", input["learning"], true),

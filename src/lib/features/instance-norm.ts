@@ -6,6 +6,7 @@
  * grain), while a defect is local and stands out of its own image's statistics either way. Used
  * on bank and inspected images alike (measured in BENCHMARKS.md, few shots).
  */
+import type { PatchExtractor } from "./extractor";
 import type { PatchEmbedding } from "./types";
 
 /** Keeps channels that are constant over the image at 0 instead of dividing by 0. */
@@ -41,4 +42,18 @@ export function standardizeRows(rows: Float32Array, patches: number, dim: number
 
 export function standardizeEmbedding(embedding: PatchEmbedding): PatchEmbedding {
   return { ...embedding, data: standardizeRows(embedding.data, embedding.patches, embedding.dim) };
+}
+
+/**
+ * `inner` with every embedding standardised, so whatever embeds through it (bank, few-shot
+ * variants, inspections, parts learned on the line) lives in the same feature space. Raw layer
+ * outputs are left as they are.
+ */
+export function standardizingExtractor(inner: PatchExtractor): PatchExtractor {
+  return {
+    backbone: inner.backbone,
+    layers: (tensor) => inner.layers(tensor),
+    embed: async (tensor) => standardizeEmbedding(await inner.embed(tensor)),
+    release: () => inner.release(),
+  };
 }
