@@ -13,7 +13,8 @@ import { PatchCoreScorer, type PatchCoreOptions } from "../anomaly/patchcore/pat
 import type { AnomalyModel } from "../anomaly/types";
 import { evaluateAnomalyMethod, type AnomalyEvalReport } from "./anomaly-eval";
 import { buildTracedBank, leaveOneOutThreshold } from "./fewshot-bank";
-import { shotFeatures, standardizedShots } from "./fewshot-features";
+import { shotFeatures } from "./fewshot-features";
+import { standardizingExtractor } from "../features/instance-norm";
 import { f1AtThreshold } from "./fewshot-sweep";
 import { readMvtecDataset } from "./mvtec-dataset";
 
@@ -62,16 +63,17 @@ export async function evaluateFewShot(options: FewShotEvalOptions): Promise<FewS
   const shots = dataset.train.length;
   const augmented = augmentEnabled(options.augment, shots);
   const fitStart = performance.now();
-  const embedded = await shotFeatures(dataset, shots, options.extractor, options.preprocess, augmented ? options.augment : null);
   const standardize = options.standardize === true;
-  const set = standardize ? { ...embedded, shots: standardizedShots(embedded.shots, embedded.grid.patches, embedded.dim) } : embedded;
+  // Shots, variants and test images all embed through it, as in the detector node.
+  const extractor = standardize ? standardizingExtractor(options.extractor) : options.extractor;
+  const set = await shotFeatures(dataset, shots, extractor, options.preprocess, augmented ? options.augment : null);
   const traced = await buildTracedBank(set.shots, augmented, set.dim, options.patchcore, options.minBankSize, options.session);
   const calibration = await leaveOneOutThreshold(traced, set.shots, set.grid, options.patchcore, options.session);
   const fitSeconds = (performance.now() - fitStart) / 1000;
   log(`fitted on ${shots} shots${augmented ? " with augmentation" : ""} in ${fitSeconds.toFixed(1)} s, bank ${traced.bank.size}`);
   const scores: number[] = [];
   const scorer = await PatchCoreScorer.open(traced.bank, options.patchcore, options.session);
-  const model = recording(createPatchCoreModel(options.extractor, scorer, standardize), scores);
+  const model = recording(createPatchCoreModel(extractor, scorer), scores);
   const report = await evaluateAnomalyMethod({ data: options.data, preprocess: options.preprocess, subject: { model }, progress: options.progress });
   const labels = dataset.test.map((t) => (t.defective ? 1 : 0));
   return {

@@ -4,16 +4,13 @@ import type { Tensor } from "../../image/types";
 import type { SessionOptions } from "../../onnx";
 import type { AnomalyModel, AnomalyResult, AnomalyTrainer } from "../types";
 import { augmentationPlan, augmentEnabled, augmentTensor, DEFAULT_AUGMENT_OPTIONS, type AugmentOptions } from "./augment";
-import { standardizeEmbedding } from "../../features/instance-norm";
 import { buildMemoryBank, PatchCoreScorer, type MemoryBank, type PatchCoreOptions } from "./patchcore";
 
-/** `standardize`: score per-image standardised features (the bank must have been built from such). */
-export function createPatchCoreModel(extractor: PatchExtractor, scorer: PatchCoreScorer, standardize = false): AnomalyModel {
+export function createPatchCoreModel(extractor: PatchExtractor, scorer: PatchCoreScorer): AnomalyModel {
   return {
     async inspect(tensor): Promise<AnomalyResult> {
       const t0 = performance.now();
-      const raw = await extractor.embed(tensor);
-      const embedding = standardize ? standardizeEmbedding(raw) : raw;
+      const embedding = await extractor.embed(tensor);
       const t1 = performance.now();
       const patches = await scorer.scorePatches(embedding);
       const t2 = performance.now();
