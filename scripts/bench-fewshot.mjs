@@ -3,7 +3,7 @@
 // .tmp/fewshot-cache), banks for K = 1, 2, 4, 8, 16 are fitted on cached features, and the
 // markdown tables that BENCHMARKS.md records are printed.
 //   FEWSHOT_DATASETS=casting,magnetic_tile  FEWSHOT_BACKBONES=pretrained,embedded
-//   FEWSHOT_SETTINGS=plain,aug[,aug-std,rotate,all-patches]  FEWSHOT_SHOTS=1,2,4,8,16
+//   FEWSHOT_SETTINGS=plain,aug[,aug-std,fewshot,rotate,all-patches]  FEWSHOT_SHOTS=1,2,4,8,16
 //   FEWSHOT_STRIDE=1 (score every n-th test image; >1 only to explore)  FEWSHOT_DIST=dist
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -44,6 +44,16 @@ const SETTINGS = {
     minBankSize: DEFAULT_MIN_BANK_SIZE,
     coresetRatio: 0.1,
     standardize: true,
+  },
+  // The few-shot preset (eval --shots K, the detector's few-shot setting): the default augmentation,
+  // per-image standardised features, and the image score as the largest value of the anomaly map.
+  fewshot: {
+    label: "few-shot preset (augmented + standardised, map maximum)",
+    augment: { ...DEFAULT_AUGMENT_OPTIONS, mode: "on" },
+    minBankSize: DEFAULT_MIN_BANK_SIZE,
+    coresetRatio: 0.1,
+    standardize: true,
+    imageScore: "map-max",
   },
   // Round parts (casting impellers): also every 45-degree turn.
   rotate: {

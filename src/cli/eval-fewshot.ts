@@ -21,8 +21,11 @@ export const FEWSHOT_USAGE = `  --shots K            few-shot: learn from the fi
   --standardize        standardise each image's patch features (per channel, over the image)
                        before the bank and the search: parts that differ as a whole
                        (lighting, grain) look alike, local defects still stand out
+                       (default with --shots)
+  --no-standardize     with --shots: the raw patch features
   --defect-shots N     also learn N labelled defects from DIR/train_defect and compare
                        good-only with defect-aware PatchCore at calibrated thresholds
+                       (raw features, re-weighted image score)
 `;
 
 export const FEWSHOT_OPTIONS = {
@@ -32,6 +35,7 @@ export const FEWSHOT_OPTIONS = {
   "min-bank": { type: "string" },
   "defect-shots": { type: "string" },
   standardize: { type: "boolean" },
+  "no-standardize": { type: "boolean" },
 } as const;
 
 
@@ -40,13 +44,25 @@ export interface FewShotFlags {
   augment?: string;
   rotations?: string;
   standardize?: boolean;
+  "no-standardize"?: boolean;
+  "image-score"?: string;
   "min-bank"?: string;
   "defect-shots"?: string;
 }
 
 export function wantsFewShot(values: FewShotFlags): boolean {
-  if (values.standardize === true && values.shots === undefined) throw new UsageError("--standardize needs --shots K (it is a few-shot setting)");
+  const standardizeFlag = values.standardize === true || values["no-standardize"] === true;
+  if (standardizeFlag && values.shots === undefined) throw new UsageError("--standardize and --no-standardize need --shots K (they are few-shot settings)");
+  if (values.standardize === true && values["no-standardize"] === true) throw new UsageError("--standardize and --no-standardize contradict each other");
+  if (values["defect-shots"] !== undefined && (standardizeFlag || values["image-score"] !== undefined)) {
+    throw new UsageError("--defect-shots compares raw features with the re-weighted image score: drop --standardize, --no-standardize and --image-score");
+  }
   return values.shots !== undefined || values["defect-shots"] !== undefined;
+}
+
+/** The few-shot preset standardises features unless --no-standardize says otherwise. */
+export function standardizeShots(values: FewShotFlags): boolean {
+  return values["no-standardize"] !== true;
 }
 
 export function parseAugment(values: FewShotFlags, preprocess: PreprocessOptions): AugmentOptions {
@@ -67,6 +83,7 @@ function num(value: number | null): string {
 function formatFewShot(r: FewShotEvalReport): string {
   return [
     `method          patchcore, ${r.shots} shots${r.augmented ? ` + augmentation (${r.learned_images} images learned)` : ""}`,
+    `features        ${r.standardized ? "standardised per image" : "raw"}, image score ${r.image_score}`,
     `dataset         ${r.dataset} (${r.test_images} test)`,
     `image AUROC     ${num(r.image_auroc)}`,
     `pixel AUROC     ${num(r.pixel_auroc)}`,
@@ -119,7 +136,7 @@ export async function runFewShotEval(
     augment: parseAugment(values, preprocess),
     patchcore,
     minBankSize: parseIntegerOption(values["min-bank"], "--min-bank", 0, 10_000_000) ?? DEFAULT_MIN_BANK_SIZE,
-    standardize: values.standardize === true,
+    standardize: standardizeShots(values),
     session,
     progress,
   });

@@ -1,7 +1,7 @@
 /** `defect-detection eval`: learn from DIR/train/good, score DIR/test, print the metrics. */
 import { openPatchExtractor, type PatchExtractor } from "../lib/features/extractor";
 import { DEFAULT_MAX_PIXELS, parsePreprocessOptions } from "../lib/image";
-import { DEFAULT_PATCHCORE_OPTIONS, type PatchCoreOptions } from "../lib/anomaly/patchcore/patchcore";
+import { DEFAULT_PATCHCORE_OPTIONS, IMAGE_SCORE_RULES, type ImageScoreRule, type PatchCoreOptions } from "../lib/anomaly/patchcore/patchcore";
 import { createPatchCoreTrainer } from "../lib/anomaly/patchcore/trainer";
 import { evaluateTemplate } from "../lib/eval/template-eval";
 import { evaluateAnomalyMethod, type AnomalyEvalReport } from "../lib/eval/anomaly-eval";
@@ -42,6 +42,9 @@ Options:
   --neighbors K        neighbours for the image-score re-weighting (default 9)
   --train-limit N      use only the first N sorted training images
   --scoring-dim N      patchcore: search the bank's top-N principal subspace (0 = exact)
+  --image-score RULE   patchcore image score: reweighted (the PatchCore paper's re-weighted
+                       largest patch score; default) or map-max (the largest value of the
+                       anomaly map; default with --shots)
 ${FEWSHOT_USAGE}  --threads N          onnxruntime intra-op threads (default: all cores)
   --json               print one JSON object instead of the table
   -h, --help           show this help
@@ -59,6 +62,7 @@ const OPTIONS = {
   neighbors: { type: "string" },
   "train-limit": { type: "string" },
   "scoring-dim": { type: "string" },
+  "image-score": { type: "string" },
   "reference-dir": { type: "string" },
   threads: { type: "string" },
   json: { type: "boolean" },
@@ -70,6 +74,14 @@ const METHODS = ["patchcore", "padim", "template", "anomalib"] as const;
 
 /** anomalib's PaDiM layers: the stride-4 grid of layer1 plus two coarser layers. */
 const PADIM_DEFAULT_LAYERS = "layer1,layer2,layer3";
+
+/** The few-shot preset scores images by the map's maximum; full PatchCore keeps the paper's rule. */
+function parseImageScore(value: string | undefined, fewShotPreset: boolean): ImageScoreRule {
+  if (value === undefined) return fewShotPreset ? "map-max" : DEFAULT_PATCHCORE_OPTIONS.imageScore;
+  const rule = IMAGE_SCORE_RULES.find((r) => r === value);
+  if (rule === undefined) throw new UsageError(`--image-score must be one of ${IMAGE_SCORE_RULES.join(", ")}, got "${value}"`);
+  return rule;
+}
 
 function parseRatio(value: string | undefined, option: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -196,6 +208,7 @@ export async function runEval(args: string[], io: CliIo): Promise<number> {
     maxBankSize: parseIntegerOption(values["max-bank"], "--max-bank", 1, 10_000_000) ?? DEFAULT_PATCHCORE_OPTIONS.maxBankSize,
     numNeighbors: parseIntegerOption(values.neighbors, "--neighbors", 1, 100) ?? DEFAULT_PATCHCORE_OPTIONS.numNeighbors,
     scoringDim: parseIntegerOption(values["scoring-dim"], "--scoring-dim", 0, 100_000) ?? DEFAULT_PATCHCORE_OPTIONS.scoringDim,
+    imageScore: parseImageScore(values["image-score"], fewShot && values["defect-shots"] === undefined),
   };
   const preprocess = parsePreprocessOptions({ preset: "imagenet", width: size, height: size, resize: "stretch" });
   const extractor = await openPatchExtractor({ model: values.backbone, layers }, session);

@@ -103,16 +103,33 @@ describe("few-shot eval and trainer (tiny backbone)", function () {
     assert.equal(all.bank_size, 2 * PATCHES);
   });
 
-  it("--standardize learns and scores per-image standardised features: same bank size, scores in other units", async function () {
-    const plain = await evalJson(["--shots", "2"]);
-    const std = await evalJson(["--shots", "2", "--standardize"]);
-    assert.equal(plain.standardized, false);
-    assert.equal(std.standardized, true);
-    assert.equal(std.bank_size, plain.bank_size);
-    assert.equal(std.learned_images, plain.learned_images);
-    assert.notEqual(std.threshold, plain.threshold);
+  it("the few-shot preset standardises features and scores images by the map maximum; --no-standardize and --image-score undo each", async function () {
+    const preset = await evalJson(["--shots", "2"]);
+    const explicit = await evalJson(["--shots", "2", "--standardize", "--image-score", "map-max"]);
+    const raw = await evalJson(["--shots", "2", "--no-standardize"]);
+    const paper = await evalJson(["--shots", "2", "--image-score", "reweighted"]);
+    assert.equal(preset.standardized, true);
+    assert.equal(preset.image_score, "map-max");
+    assert.deepEqual(explicit.calibration_scores, preset.calibration_scores);
+    assert.equal(raw.standardized, false);
+    assert.equal(raw.image_score, "map-max");
+    assert.equal(paper.standardized, true);
+    assert.equal(paper.image_score, "reweighted");
+    // Same bank either way; only the features' units or the image score rule differ.
+    for (const r of [raw, paper]) {
+      assert.equal(r.bank_size, preset.bank_size);
+      assert.equal(r.learned_images, preset.learned_images);
+      assert.notEqual(r.threshold, preset.threshold);
+    }
     // The synthetic defects are local, so they stand out of their own image's statistics too.
-    assert.ok((std.image_auroc as number) >= 0.75, String(std.image_auroc));
+    assert.ok((preset.image_auroc as number) >= 0.75, String(preset.image_auroc));
+  });
+
+  it("full-data eval keeps the paper's re-weighted score unless --image-score map-max", async function () {
+    const full = await evalJson([]);
+    const mapMax = await evalJson(["--image-score", "map-max"]);
+    assert.equal(full.bank_size, mapMax.bank_size);
+    assert.notEqual(full.f1_threshold, mapMax.f1_threshold);
   });
 
   it("one shot has no threshold to calibrate (null)", async function () {
@@ -129,7 +146,14 @@ describe("few-shot eval and trainer (tiny backbone)", function () {
       [["--defect-shots", "2"], "--defect-shots needs --shots K (the good images of the bank)"],
       [["--shots", "0"], '--shots must be a whole number from 1 to 1000000, got "0"'],
       [["--shots", "2", "--method", "padim"], '--shots and --defect-shots work with --method patchcore, got "padim"'],
-      [["--standardize"], "--standardize needs --shots K (it is a few-shot setting)"],
+      [["--standardize"], "--standardize and --no-standardize need --shots K (they are few-shot settings)"],
+      [["--no-standardize"], "--standardize and --no-standardize need --shots K (they are few-shot settings)"],
+      [["--shots", "2", "--standardize", "--no-standardize"], "--standardize and --no-standardize contradict each other"],
+      [["--shots", "2", "--image-score", "mean"], '--image-score must be one of reweighted, map-max, got "mean"'],
+      [
+        ["--shots", "2", "--defect-shots", "1", "--image-score", "map-max"],
+        "--defect-shots compares raw features with the re-weighted image score: drop --standardize, --no-standardize and --image-score",
+      ],
     ];
     for (const [extra, message] of cases) {
       const run = capture();

@@ -13,7 +13,8 @@ import { join } from "node:path";
 import sharp from "sharp";
 import { openPatchExtractor } from "../../src/lib/features/extractor";
 import { parsePreprocessOptions, preprocessImage } from "../../src/lib/image";
-import { bankSizeFor, buildMemoryBank, DEFAULT_PATCHCORE_OPTIONS } from "../../src/lib/anomaly/patchcore/patchcore";
+import { bankSizeFor, buildMemoryBank, DEFAULT_PATCHCORE_OPTIONS, PatchCoreScorer } from "../../src/lib/anomaly/patchcore/patchcore";
+import { thresholdMap } from "../../src/lib/threshold";
 import { createPatchCoreTrainer } from "../../src/lib/anomaly/patchcore/trainer";
 import { evaluateAnomalyMethod } from "../../src/lib/eval/anomaly-eval";
 import { benchPatchCore } from "../../src/lib/eval/patchcore-bench";
@@ -139,5 +140,37 @@ describe("PatchCore on synthetic parts", function () {
     assert.equal(bank.size, 300);
     assert.equal(bank.data.length, 300 * dim);
     assert.equal(bankSizeFor(1_000_000_000, DEFAULT_PATCHCORE_OPTIONS), DEFAULT_PATCHCORE_OPTIONS.maxBankSize);
+  });
+
+  it("map-max scores an image by its anomaly map's peak, so the verdict and the mask at one threshold agree", async function () {
+    const dim = 2;
+    // Bank: the good patch values near the origin; the inspected image has one far patch.
+    const bank = { data: Float32Array.from([0, 0, 0.1, 0, 0, 0.1, 0.1, 0.1]), size: 4, dim, projection: null };
+    const grid = 4;
+    const data = new Float32Array(grid * grid * dim).fill(0.05);
+    data.set([3, 4], 5 * dim);
+    const embedding = { data, patches: grid * grid, dim, gridWidth: grid, gridHeight: grid };
+    const paper = await PatchCoreScorer.open(bank, DEFAULT_PATCHCORE_OPTIONS);
+    const peak = await PatchCoreScorer.open(bank, { ...DEFAULT_PATCHCORE_OPTIONS, imageScore: "map-max" });
+    try {
+      const a = await paper.scoreImage(embedding, 32, 32);
+      const b = await peak.scoreImage(embedding, 32, 32);
+      assert.deepEqual(Array.from(a.map.data), Array.from(b.map.data), "same map either way");
+      assert.deepEqual(Array.from(a.grid.data), Array.from((await paper.scorePatches(embedding)).grid.data));
+      const mapPeak = Math.max(...b.map.data);
+      assert.equal(b.score, mapPeak);
+      // The far patch is ~4.9 from the bank (re-weighted: less); the blur spreads it, so the map peak is lower still.
+      assert.ok(a.score > 3 && b.score < a.score, `reweighted ${a.score}, map peak ${b.score}`);
+      // At the map-max score as threshold the mask has pixels; just above it, none: verdict and mask agree.
+      assert.ok(thresholdMap(b.map.data, b.score).some((v) => v === 1));
+      assert.ok(thresholdMap(b.map.data, b.score * 1.000001).every((v) => v === 0));
+      // The re-weighted score does not have that property: at it the mask is empty though the image is NG.
+      assert.ok(thresholdMap(a.map.data, a.score).every((v) => v === 0));
+      assert.equal(peak.imageScoreOf(123, b.map), mapPeak);
+      assert.equal(paper.imageScoreOf(123, b.map), 123);
+    } finally {
+      await paper.release();
+      await peak.release();
+    }
   });
 });

@@ -72,9 +72,9 @@ export class BankScorers implements Releasable {
 
   async score(embedding: PatchEmbedding, width: number, height: number): Promise<OnlineScores> {
     const good = this.good.value;
-    const plain = await good.scorePatches(embedding);
+    const plain = await good.scoreImage(embedding, width, height);
     if (this.defect === null) {
-      return { ...plain, map: good.anomalyMap(plain.grid, width, height), goodScore: plain.score, goodGrid: plain.grid, defectEvidence: undefined };
+      return { score: plain.score, grid: plain.grid, map: plain.map, goodScore: plain.score, goodGrid: plain.grid, defectEvidence: undefined };
     }
     const evidence = defectEvidence(plain.grid.data, await this.defect.distances(embedding));
     const grid: ScoreMap = { ...plain.grid, data: defectAwarePatchScores(plain.grid.data, evidence, this.weight) };

@@ -66,11 +66,13 @@ export const CALIBRATION_SIGMAS = 3;
 /**
  * Image scores of each shot against the bank without its own rows, then mean + 3 sd of them.
  * Null with fewer than two shots (nothing to leave one out against, no spread to measure).
+ * `mapSize` is the model's input size: the map the "map-max" image score is taken from.
  */
 export async function leaveOneOutThreshold(
   traced: TracedBank,
   shots: ShotFeatures[],
   grid: { patches: number; width: number; height: number },
+  mapSize: { width: number; height: number },
   options: PatchCoreOptions,
   session?: SessionOptions,
 ): Promise<{ threshold: number | null; scores: number[] }> {
@@ -85,7 +87,8 @@ export async function leaveOneOutThreshold(
     keep.forEach((r, i) => data.set(bank.data.subarray(r * bank.dim, r * bank.dim + bank.dim), i * bank.dim));
     const scorer = await PatchCoreScorer.open({ data, size: keep.length, dim: bank.dim, projection: null }, options, session);
     try {
-      const result = await scorer.scorePatches({ data: s.original, patches: grid.patches, dim: bank.dim, gridWidth: grid.width, gridHeight: grid.height });
+      const embedding = { data: s.original, patches: grid.patches, dim: bank.dim, gridWidth: grid.width, gridHeight: grid.height };
+      const result = await scorer.scoreImage(embedding, mapSize.width, mapSize.height);
       scores.push(result.score);
     } finally {
       await scorer.release();

@@ -9,7 +9,7 @@ import type { PreprocessOptions } from "../image";
 import type { SessionOptions } from "../onnx";
 import { augmentEnabled, type AugmentOptions } from "../anomaly/patchcore/augment";
 import { createPatchCoreModel } from "../anomaly/patchcore/trainer";
-import { PatchCoreScorer, type PatchCoreOptions } from "../anomaly/patchcore/patchcore";
+import { PatchCoreScorer, type ImageScoreRule, type PatchCoreOptions } from "../anomaly/patchcore/patchcore";
 import type { AnomalyModel } from "../anomaly/types";
 import { evaluateAnomalyMethod, type AnomalyEvalReport } from "./anomaly-eval";
 import { buildTracedBank, leaveOneOutThreshold } from "./fewshot-bank";
@@ -37,6 +37,8 @@ export interface FewShotEvalReport extends AnomalyEvalReport {
   augmented: boolean;
   /** Whether each image's patch features were standardised (--standardize). */
   standardized: boolean;
+  /** How image scores were made from patch scores (--image-score). */
+  image_score: ImageScoreRule;
   /** Images the bank was learned from: the shots and their variants. */
   learned_images: number;
   /** Leave-one-out mean + 3 sd of the shots' scores; null with one shot. */
@@ -68,7 +70,7 @@ export async function evaluateFewShot(options: FewShotEvalOptions): Promise<FewS
   const extractor = standardize ? standardizingExtractor(options.extractor) : options.extractor;
   const set = await shotFeatures(dataset, shots, extractor, options.preprocess, augmented ? options.augment : null);
   const traced = await buildTracedBank(set.shots, augmented, set.dim, options.patchcore, options.minBankSize, options.session);
-  const calibration = await leaveOneOutThreshold(traced, set.shots, set.grid, options.patchcore, options.session);
+  const calibration = await leaveOneOutThreshold(traced, set.shots, set.grid, options.preprocess, options.patchcore, options.session);
   const fitSeconds = (performance.now() - fitStart) / 1000;
   log(`fitted on ${shots} shots${augmented ? " with augmentation" : ""} in ${fitSeconds.toFixed(1)} s, bank ${traced.bank.size}`);
   const scores: number[] = [];
@@ -84,6 +86,7 @@ export async function evaluateFewShot(options: FewShotEvalOptions): Promise<FewS
     shots,
     augmented,
     standardized: standardize,
+    image_score: options.patchcore.imageScore,
     learned_images: set.shots.reduce((n, s) => n + 1 + (augmented ? s.variants.length : 0), 0),
     threshold: calibration.threshold,
     f1_calibrated: calibration.threshold === null ? null : f1AtThreshold(scores, labels, calibration.threshold),

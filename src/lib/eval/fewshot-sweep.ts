@@ -8,7 +8,7 @@ import { basename } from "node:path";
 import { openPatchExtractor } from "../features/extractor";
 import { parsePreprocessOptions } from "../image";
 import { aurocSplit, auroc, f1Max, statsAtThreshold } from "../metrics";
-import { DEFAULT_PATCHCORE_OPTIONS, PatchCoreScorer, type PatchCoreOptions } from "../anomaly/patchcore/patchcore";
+import { DEFAULT_PATCHCORE_OPTIONS, PatchCoreScorer, type ImageScoreRule, type PatchCoreOptions } from "../anomaly/patchcore/patchcore";
 import type { AugmentOptions } from "../anomaly/patchcore/augment";
 import type { SessionOptions } from "../onnx";
 import { buildTracedBank, leaveOneOutThreshold } from "./fewshot-bank";
@@ -25,6 +25,8 @@ export interface FewShotSetting {
   coresetRatio: number;
   /** Per-image feature standardisation of shots, variants and test images (features/instance-norm.ts). */
   standardize?: boolean;
+  /** Image score rule (PatchCoreOptions.imageScore); default the paper's re-weighted maximum. */
+  imageScore?: ImageScoreRule;
 }
 
 export interface FewShotRow {
@@ -100,11 +102,17 @@ export async function runFewShotSweep(options: FewShotSweepOptions): Promise<Few
       const standardize = setting.standardize === true;
       const shotSet = standardize ? standardizedShots(set.shots, grid.patches, set.dim) : set.shots;
       for (const k of options.shots) {
-        const patchcore: PatchCoreOptions = { ...DEFAULT_PATCHCORE_OPTIONS, coresetRatio: setting.coresetRatio, numNeighbors: options.numNeighbors ?? DEFAULT_PATCHCORE_OPTIONS.numNeighbors };
+        const patchcore: PatchCoreOptions = {
+          ...DEFAULT_PATCHCORE_OPTIONS,
+          coresetRatio: setting.coresetRatio,
+          numNeighbors: options.numNeighbors ?? DEFAULT_PATCHCORE_OPTIONS.numNeighbors,
+          imageScore: setting.imageScore ?? DEFAULT_PATCHCORE_OPTIONS.imageScore,
+        };
         const fitStart = performance.now();
         const shots = shotSet.slice(0, k);
         const traced = await buildTracedBank(shots, setting.augment !== null, set.dim, patchcore, setting.minBankSize, session);
-        const calibration = await leaveOneOutThreshold(traced, shots, grid, patchcore, session);
+        const mapSize = { width: options.size, height: options.size };
+        const calibration = await leaveOneOutThreshold(traced, shots, grid, mapSize, patchcore, session);
         const fitSeconds = (performance.now() - fitStart) / 1000;
         const scorer = await PatchCoreScorer.open(traced.bank, patchcore, session);
         const scores: number[] = [];
@@ -114,11 +122,11 @@ export async function runFewShotSweep(options: FewShotSweepOptions): Promise<Few
         let nn = 0;
         try {
           for (const [j, i] of picked.entries()) {
-            const result = await scorer.scorePatches(standardize ? standardizeEmbedding(test.get(i)) : test.get(i));
+            const result = await scorer.scoreImage(standardize ? standardizeEmbedding(test.get(i)) : test.get(i), options.size, options.size);
             scores.push(result.score);
             const mask = masks[j];
             if (mask === undefined) continue;
-            const map = scorer.anomalyMap(result.grid, options.size, options.size).data;
+            const map = result.map.data;
             for (let p = 0; p < mask.length; p++) {
               if ((mask[p] as number) !== 0) pos[np++] = map[p] as number;
               else neg[nn++] = map[p] as number;

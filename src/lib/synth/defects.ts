@@ -51,6 +51,19 @@ const PATCH = { radius: [14, 28], aspect: [0.5, 1], edge: 1.5, warp: 0.15, warpC
 export function generateDefect(kind: TextureKind, defect: DefectKind, seed: number, size: number = DEFAULT_IMAGE_SIZE): DefectSample {
   assertDefectKind(defect);
   const good = generateGood(kind, seed, size);
+  return paintDefect(good, defect, seed, kind);
+}
+
+/**
+ * One defect painted on a copy of any square 8-bit image (a real good part as well as a synthetic
+ * one); `kind` says what surface it is, which only the missing-print defect looks at.
+ */
+export function paintDefect(good: RawImage, defect: DefectKind, seed: number, kind: TextureKind = "cast-surface"): DefectSample {
+  assertDefectKind(defect);
+  if (good.width !== good.height || !(good.data instanceof Uint8Array)) {
+    throw new RangeError(`paintDefect needs a square 8-bit image, not ${good.width}x${good.height}`);
+  }
+  const size = good.width;
   const image: RawImage = { ...good, data: new Uint8Array(good.data) };
   const ctx: PaintContext = { image, size, scale: size / REFERENCE_SIZE, rng: new Rng(deriveSeed(seed, kind, defect)), seed, kind };
   const coverage = PAINTERS[defect](ctx);

@@ -9,7 +9,7 @@ export {
   isTextureKind,
   type TextureKind,
 } from "./textures";
-export { DEFECT_KINDS, generateDefect, isDefectKind, type DefectKind, type DefectSample } from "./defects";
+export { DEFECT_KINDS, generateDefect, isDefectKind, paintDefect, type DefectKind, type DefectSample } from "./defects";
 export {
   DEFAULT_SEED,
   DEFAULT_TRAIN_COUNT,

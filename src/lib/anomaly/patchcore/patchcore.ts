@@ -2,7 +2,8 @@
  * PatchCore (Roth et al. 2022) as anomalib implements it: a memory bank of locally aware
  * patch features of good images, reduced by greedy k-center coreset selection; a patch's score
  * is its distance to the nearest bank entry; the image score is the largest patch score,
- * re-weighted by how isolated its nearest bank entry is (softmax over that entry's neighbours).
+ * re-weighted by how isolated its nearest bank entry is (softmax over that entry's neighbours),
+ * or, as an option, the largest value of the anomaly map itself.
  */
 import { DefectError } from "../../errors";
 import type { ScoreMap } from "../../image/types";
@@ -10,10 +11,21 @@ import type { SessionOptions } from "../../onnx";
 import type { PatchEmbedding } from "../../features/types";
 import { upsampleNearestBlurred } from "../map-ops";
 import { greedyCoresetInRounds } from "./coreset-rounds";
-import { openNearestSearch, type NearestSearch } from "./nearest";
+import { openNearestSearch, type NearestSearch, type Neighbours } from "./nearest";
 import { projectRows } from "./projection";
 import { Rng } from "../../synth/random";
 import { principalSubspace } from "../../linalg/subspace";
+
+/**
+ * How an image's score is made from its patch scores. "reweighted": the PatchCore paper's rule
+ * (largest patch distance, re-weighted). "map-max": the largest value of the anomaly map at the
+ * model's resolution (patch scores upsampled and blurred), so that an image is above a threshold
+ * exactly when its map is somewhere: the verdict and the defect mask cut at the same threshold
+ * agree, and one stray patch without a close match in a small bank counts only as much as the
+ * blur leaves of it.
+ */
+export const IMAGE_SCORE_RULES = ["reweighted", "map-max"] as const;
+export type ImageScoreRule = (typeof IMAGE_SCORE_RULES)[number];
 
 export interface PatchCoreOptions {
   /** Fraction of all training patches kept in the bank. */
@@ -31,6 +43,7 @@ export interface PatchCoreOptions {
    * subspace of this many dimensions: a measured approximation that cuts the scoring cost.
    */
   scoringDim: number;
+  imageScore: ImageScoreRule;
 }
 
 export const DEFAULT_PATCHCORE_OPTIONS: Readonly<PatchCoreOptions> = Object.freeze({
@@ -41,6 +54,7 @@ export const DEFAULT_PATCHCORE_OPTIONS: Readonly<PatchCoreOptions> = Object.free
   blurSigma: 4,
   seed: 0,
   scoringDim: 0,
+  imageScore: "reweighted",
 });
 
 export interface MemoryBank {
@@ -86,6 +100,11 @@ export interface PatchScores {
   grid: ScoreMap;
 }
 
+export interface MapScores extends PatchScores {
+  /** The anomaly map at the size asked for. */
+  map: ScoreMap;
+}
+
 export class PatchCoreScorer {
   private constructor(
     private readonly bank: MemoryBank,
@@ -102,18 +121,39 @@ export class PatchCoreScorer {
     return this.bank.size;
   }
 
+  get imageScore(): ImageScoreRule {
+    return this.options.imageScore;
+  }
+
+  /** Patch scores and the re-weighted image score (the paper's rule, whatever the options say). */
   async scorePatches(embedding: PatchEmbedding): Promise<PatchScores> {
+    const nearest = await this.nearest(embedding);
+    let maxPatch = 0;
+    for (let p = 1; p < embedding.patches; p++) if ((nearest.distances[p] as number) > (nearest.distances[maxPatch] as number)) maxPatch = p;
+    const score = await this.reweight(embedding, maxPatch, nearest.distances[maxPatch] as number, nearest.indices[maxPatch] as number);
+    return { score, grid: { data: nearest.distances, width: embedding.gridWidth, height: embedding.gridHeight } };
+  }
+
+  /** Patch scores, the anomaly map at width x height, and the image score by the options' rule. */
+  async scoreImage(embedding: PatchEmbedding, width: number, height: number): Promise<MapScores> {
+    const patches = await this.scorePatches(embedding);
+    const map = this.anomalyMap(patches.grid, width, height);
+    return { score: this.imageScoreOf(patches.score, map), grid: patches.grid, map };
+  }
+
+  /** The image score by the options' rule, from the re-weighted score and the anomaly map. */
+  imageScoreOf(reweighted: number, map: ScoreMap): number {
+    return this.options.imageScore === "map-max" ? mapMaximum(map) : reweighted;
+  }
+
+  private async nearest(embedding: PatchEmbedding): Promise<Neighbours> {
     if (embedding.dim !== this.bank.dim) {
       throw new DefectError("inputShapeMismatch", `patch features have ${embedding.dim} values, the memory bank ${this.bank.dim}`, {
         expected: this.bank.dim,
         actual: embedding.dim,
       });
     }
-    const nearest = await this.search.search(embedding.data, embedding.patches, 1);
-    let maxPatch = 0;
-    for (let p = 1; p < embedding.patches; p++) if ((nearest.distances[p] as number) > (nearest.distances[maxPatch] as number)) maxPatch = p;
-    const score = await this.reweight(embedding, maxPatch, nearest.distances[maxPatch] as number, nearest.indices[maxPatch] as number);
-    return { score, grid: { data: nearest.distances, width: embedding.gridWidth, height: embedding.gridHeight } };
+    return this.search.search(embedding.data, embedding.patches, 1);
   }
 
   /** Full-resolution map: nearest upsampling then Gaussian blur, as anomalib. */
@@ -147,4 +187,10 @@ export class PatchCoreScorer {
   release(): Promise<void> {
     return this.search.release();
   }
+}
+
+export function mapMaximum(map: ScoreMap): number {
+  let max = -Infinity;
+  for (const v of map.data) if (v > max) max = v;
+  return max;
 }

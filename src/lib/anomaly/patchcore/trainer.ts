@@ -18,7 +18,7 @@ export function createPatchCoreModel(extractor: PatchExtractor, scorer: PatchCor
       const width = tensor.layout === "NCHW" ? (tensor.dims[3] as number) : (tensor.dims[2] as number);
       const map = scorer.anomalyMap(patches.grid, width, height);
       const t3 = performance.now();
-      return { score: patches.score, map, timings: { backboneMs: t1 - t0, scoringMs: t2 - t1, postMs: t3 - t2 } };
+      return { score: scorer.imageScoreOf(patches.score, map), map, timings: { backboneMs: t1 - t0, scoringMs: t2 - t1, postMs: t3 - t2 } };
     },
     release: () => scorer.release(),
   };
