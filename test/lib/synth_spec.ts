@@ -12,6 +12,7 @@ import {
   TEXTURE_KINDS,
   generateDefect,
   generateGood,
+  paintDefect,
   testCountFor,
   writeSyntheticDataset,
   type DefectKind,
@@ -142,6 +143,22 @@ describe("synthetic data", function () {
         assert.deepEqual(b.mask.data, a.mask.data, defect);
         assert.notDeepEqual(c.mask.data, a.mask.data, defect);
       }
+    });
+
+    it("paintDefect paints on a copy of any square image (a gray photo here) and refuses other shapes", function () {
+      const data = new Uint8Array(SIZE * SIZE);
+      for (let i = 0; i < data.length; i++) data[i] = 90 + ((i * 7919) % 40);
+      const photo: RawImage = { data, width: SIZE, height: SIZE, channels: 1, bitDepth: 8 };
+      const before = Uint8Array.from(data);
+      for (const defect of DEFECT_KINDS) {
+        const { image, mask } = paintDefect(photo, defect, 5);
+        const stats = compare(photo, image, mask);
+        const label = `${defect}: ${JSON.stringify(stats)}`;
+        assert.ok(stats.binary && stats.area >= MIN_AREA && stats.area <= MAX_AREA, label);
+        assert.ok(stats.insideChange >= MIN_CHANGE_INSIDE && stats.outsideChange <= MAX_CHANGE_OUTSIDE, label);
+      }
+      assert.deepEqual(data, before, "the input image is left as it was");
+      assert.throws(() => paintDefect({ ...photo, width: SIZE / 2, data: data.subarray(0, (SIZE * SIZE) / 2) }, "spot", 1), /square 8-bit image, not 64x128/);
     });
 
     it("rejects an unknown defect kind", function () {
