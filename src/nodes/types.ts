@@ -71,9 +71,9 @@ export interface PreprocessNodeDef extends NodeDef {
 }
 
 export interface DetectorNodeDef extends NodeDef {
-  /** "unsupervised" | "supervised" (later also "few-shot"). */
+  /** "unsupervised" | "fewshot" | "supervised". */
   setting: string;
-  /** "patchcore" | "padim" | "anomalib" (unsupervised); "onnx" (supervised). */
+  /** "patchcore" | "padim" | "anomalib" (unsupervised); "patchcore" (fewshot); "onnx" (supervised). */
   method: string;
   /** ONNX backbone with the layers as outputs; relative to the user directory. */
   backbone: string;
@@ -88,6 +88,8 @@ export interface DetectorNodeDef extends NodeDef {
   augment?: string;
   /** PatchCore augmentation: extra exact turns, comma-separated degrees; empty = none. */
   rotations?: string;
+  /** PatchCore image score: "auto" (map-max in the few-shot setting, else reweighted) | "reweighted" | "map-max". */
+  imageScore?: string;
   /** PatchCore: per-image feature standardisation (checkbox; absent in older flows = off). */
   standardize?: boolean | string;
   /** Images learned before the node fits by itself. */

@@ -4,7 +4,8 @@
  * answers, the bank size and the scores show; larger rounds and "off" learn the images only; the
  * options are checked at deploy, and the record of it never stops a saved model from loading.
  * Per-image standardisation (standardize) makes a part under other lighting score like itself, and
- * is part of what a saved model was learned with.
+ * is part of what a saved model was learned with. The few-shot setting learns 4 good images by
+ * default (1 to 16), standardised, and scores parts by the anomaly map's peak.
  * Synthetic parts through the real preprocess core, tiny backbone, real en-US catalog.
  */
 import assert from "node:assert/strict";
@@ -307,6 +308,70 @@ describe("defect-detector few-shot learning (support-set augmentation)", functio
     });
   });
 
+  describe("the few-shot setting", function () {
+    /** Learns `samples` one by one without a fit command; resolves with every answer. */
+    async function learnAll(samples: readonly Prepared[]): Promise<NodeMessage[]> {
+      const outs = collectMessages(getNode("out"), samples.length, WAIT_MS);
+      for (const s of samples) det().receive(msgOf(s, { learn: true }));
+      return outs;
+    }
+
+    async function inspect(p: Prepared): Promise<{ score: number; peak: number }> {
+      const out = nextMessage(getNode("out"), WAIT_MS);
+      det().receive(msgOf(p));
+      const msg = (await out) as NodeMessage & { anomalyMap: { data: ArrayLike<number> } };
+      let peak = -Infinity;
+      for (const v of Array.from(msg.anomalyMap.data)) if (v > peak) peak = v;
+      return { score: (msg.payload as { score: number }).score, peak };
+    }
+
+    it("fits by itself after 4 good images, learned standardised, and scores a part by its anomaly map's peak", async function () {
+      const shots = await goodParts("cast-surface", 4);
+      await load({ setting: "fewshot", mapSize: "model" });
+      await waitForStatus(det(), status("untrained"));
+      const answers = await learnAll(shots);
+      assert.deepEqual(
+        answers.slice(0, 3).map((m) => (m.payload as { count: number; total: number }).count),
+        [1, 2, 3],
+      );
+      assert.equal((answers[0]!.payload as { total: number }).total, 4);
+      const model = (answers[3]!.payload as { model: ModelInfo }).model;
+      assert.equal(model.trainedOn, 4);
+      assert.equal(model.variants, 4 * VARIANTS);
+      const file = await readModelFile(modelFile());
+      assert.equal(file.metadata["standardize"], true);
+      const defect = await prepare(generateDefect("cast-surface", "hole", 5, SOURCE_SIZE).image);
+      const good = await inspect(await part("cast-surface", 6));
+      const bad = await inspect(defect);
+      assert.equal(good.score, good.peak);
+      assert.equal(bad.score, bad.peak);
+      assert.ok(bad.score > 1.5 * good.score, JSON.stringify({ good, bad }));
+    });
+
+    it('keeps the paper\'s re-weighted score when the image score is set so, and the unsupervised setting keeps it by default', async function () {
+      const shots = await goodParts("cast-surface", 4);
+      for (const config of [{ setting: "fewshot", imageScore: "reweighted" }, { setting: "unsupervised", trainCount: "4" }]) {
+        await load({ mapSize: "model", ...config });
+        await waitForStatus(det(), status("untrained"));
+        await learnAll(shots);
+        const { score, peak } = await inspect(await part("cast-surface", 6));
+        // The blur spreads the largest patch distance over its neighbours, so the peak is lower.
+        assert.ok(score > peak, `${JSON.stringify(config)}: score ${score}, map peak ${peak}`);
+        await helper.unload();
+        await rm(join(userDir(), "defect-detection"), { recursive: true, force: true });
+      }
+    });
+
+    it("refuses a model learned in the unsupervised setting after a redeploy in the few-shot setting (modelMismatch), and keeps it", async function () {
+      const shots = await goodParts("cast-surface", 2);
+      await fitted({ standardize: true }, shots);
+      await helper.unload();
+      await load({ setting: "fewshot" });
+      await waitForStatus(det(), status("mismatch"));
+      assert.equal((await readModelFile(modelFile())).metadata["setting"], "unsupervised");
+    });
+  });
+
   describe("options", function () {
     const many = Array.from({ length: 37 }, (_, i) => String(i * 9)).join(",");
     for (const [what, config, option, value] of [
@@ -316,6 +381,9 @@ describe("defect-detector few-shot learning (support-set augmentation)", functio
       ["a word", { rotations: "ninety" }, "rotations", "ninety"],
       ["37 turns", { rotations: many }, "rotations", many],
       ["a standardize value that is not true or false", { standardize: "yes" }, "standardize", "yes"],
+      ["an unknown image score rule", { imageScore: "mean" }, "imageScore", "mean"],
+      ["17 good images in the few-shot setting (1 to 16)", { setting: "fewshot", trainCount: "17" }, "trainCount", "17"],
+      ["PaDiM in the few-shot setting (PatchCore only)", { setting: "fewshot", method: "padim" }, "method", "padim"],
     ] as const) {
       it(`refuses ${what} at deploy with invalidOption naming the option and value`, async function () {
         await load(config);

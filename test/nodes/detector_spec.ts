@@ -484,7 +484,7 @@ describe("defect-detector node", function () {
         trainCount: true, trainFolder: true, folderPreset: true, folderSize: true, modelFile: true, threads: true, mapSize: true,
         task: true, confidence: true, iou: true, maxDetections: true, topK: true, classNames: true, namesFile: true,
         learning: true, recentParts: true, keepVersions: true, driftWindow: true, driftRatio: true, defectWeight: true,
-        queueSize: true, overflow: true, partIdProperty: true, augment: true, rotations: true, standardize: true,
+        queueSize: true, overflow: true, partIdProperty: true, augment: true, rotations: true, standardize: true, imageScore: true,
       };
       assert.deepEqual(editorDefaultKeys("detector").sort(), Object.keys(defined).sort());
     });

@@ -4,7 +4,7 @@
  */
 import { DEFAULT_PADIM_OPTIONS, type PadimOptions } from "../anomaly/padim/padim";
 import { AUGMENT_MODES, isTurn, MAX_TURN_DEG } from "../anomaly/patchcore/augment";
-import { DEFAULT_PATCHCORE_OPTIONS, type PatchCoreOptions } from "../anomaly/patchcore/patchcore";
+import { DEFAULT_PATCHCORE_OPTIONS, IMAGE_SCORE_RULES, type PatchCoreOptions } from "../anomaly/patchcore/patchcore";
 import { booleanOption, integerOption, invalidOption, numberWhere, oneOf, optionText, propertyOption, rangeOption } from "../config/option-values";
 import { DefectError } from "../errors";
 import { parsePreprocessOptions, PRESET_NAMES } from "../image";
@@ -23,6 +23,11 @@ export type MapSize = (typeof MAP_SIZES)[number];
 
 export const DEFAULT_LAYERS = ["layer2", "layer3"];
 export const DEFAULT_TRAIN_COUNT = 50;
+/** Setting "fewshot": K good images, 1 to 16 (the field's few-shot range), 4 unless set. */
+export const MAX_FEW_SHOTS = 16;
+export const DEFAULT_FEW_SHOTS = 4;
+/** "auto": the map's peak in the few-shot setting, the PatchCore paper's rule otherwise. */
+export const IMAGE_SCORE_CHOICES = ["auto", ...IMAGE_SCORE_RULES] as const;
 /** Where an inspection's part id is read, for operator verdicts given later by part id. */
 export const DEFAULT_PART_ID_PROPERTY = "partId";
 /** Each learned image keeps its patch features in memory until the fit: bound the round. */
@@ -173,6 +178,8 @@ export function parseDetectorOptions(input: Record<string, unknown>): DetectorOp
   const threadsValue = integerOption("threads", input["threads"], 0, MAX_THREADS, 0);
   const folderPreset = oneOf("folderPreset", input["folderPreset"], PRESET_NAMES, DEFAULT_FOLDER_PRESET);
   const folderSize = integerOption("folderSize", input["folderSize"], 1, MAX_FOLDER_SIZE, DEFAULT_FOLDER_SIZE);
+  const fewShot = setting === "fewshot";
+  const imageScore = oneOf("imageScore", input["imageScore"], IMAGE_SCORE_CHOICES, "auto");
   const options: DetectorOptions = {
     setting,
     method,
@@ -183,9 +190,10 @@ export function parseDetectorOptions(input: Record<string, unknown>): DetectorOp
       coresetRatio: fraction("coreset", input["coreset"], DEFAULT_PATCHCORE_OPTIONS.coresetRatio),
       maxBankSize: integerOption("maxBank", input["maxBank"], 1, MAX_BANK_SIZE, DEFAULT_PATCHCORE_OPTIONS.maxBankSize),
       scoringDim: integerOption("scoringDim", input["scoringDim"], 0, MAX_SCORING_DIM, DEFAULT_PATCHCORE_OPTIONS.scoringDim),
+      imageScore: imageScore === "auto" ? (fewShot ? "map-max" : DEFAULT_PATCHCORE_OPTIONS.imageScore) : imageScore,
     },
     padim: { ...DEFAULT_PADIM_OPTIONS },
-    trainCount: integerOption("trainCount", input["trainCount"], 1, MAX_TRAIN_COUNT, DEFAULT_TRAIN_COUNT),
+    trainCount: integerOption("trainCount", input["trainCount"], 1, fewShot ? MAX_FEW_SHOTS : MAX_TRAIN_COUNT, fewShot ? DEFAULT_FEW_SHOTS : DEFAULT_TRAIN_COUNT),
     trainFolder: optionText(input["trainFolder"]),
     folderPreprocess: parsePreprocessOptions({ preset: folderPreset, width: folderSize, height: folderSize }),
     modelFile: optionText(input["modelFile"]),
@@ -201,7 +209,7 @@ export function parseDetectorOptions(input: Record<string, unknown>): DetectorOp
       mode: oneOf("augment", input["augment"], AUGMENT_MODES, DEFAULT_AUGMENT_CHOICE.mode),
       rotations: parseRotations(input["rotations"]),
     },
-    standardize: booleanOption("standardize", input["standardize"], false),
+    standardize: booleanOption("standardize", input["standardize"], fewShot),
     defectWeight: rangeOption("defectWeight", input["defectWeight"], 0, MAX_DEFECT_WEIGHT, DEFAULT_DEFECT_WEIGHT, false),
     keepVersions: integerOption("keepVersions", input["keepVersions"], 0, MAX_KEEP_VERSIONS, DEFAULT_KEEP_VERSIONS),
     learning: flag("learning", input["learning"], true),

@@ -11,10 +11,12 @@ import type { Box, ClassScore, SupervisedTask } from "../supervised/types";
 
 /**
  * The problem the detector solves: "unsupervised" learns "good" and flags what differs;
- * "supervised" runs a model trained elsewhere on labelled defect classes (classification,
- * detection, segmentation). "few-shot" is planned as a further member.
+ * "fewshot" does the same from 1 to 16 good images (support-set augmentation, per-image
+ * standardised features and the anomaly map's peak as image score by default), with confirmed
+ * defects sharpening it; "supervised" runs a model trained elsewhere on labelled defect classes
+ * (classification, detection, segmentation).
  */
-export const DETECTOR_SETTINGS = ["unsupervised", "supervised"] as const;
+export const DETECTOR_SETTINGS = ["unsupervised", "fewshot", "supervised"] as const;
 export type DetectorSetting = (typeof DETECTOR_SETTINGS)[number];
 
 export const DETECTOR_METHODS = ["patchcore", "padim", "anomalib", "onnx"] as const;
@@ -23,6 +25,7 @@ export type DetectorMethod = (typeof DETECTOR_METHODS)[number];
 /** The methods each setting offers, first = default. */
 export const SETTING_METHODS: Readonly<Record<DetectorSetting, readonly DetectorMethod[]>> = {
   unsupervised: ["patchcore", "padim", "anomalib"],
+  fewshot: ["patchcore"],
   supervised: ["onnx"],
 };
 
