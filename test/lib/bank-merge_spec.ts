@@ -143,6 +143,16 @@ describe("merging banks across lines", function () {
   });
 
   describe("defect-detection bank", function () {
+    it("info says when a bank was learned on per-image standardised features", async function () {
+      const file = join(dir, "std.ddm");
+      await writeBank(file, 20, 3, 0, record({ standardize: true, setting: "fewshot" }));
+      const shown = io();
+      assert.equal(await runCli(["bank", "info", file], shown.io), 0);
+      const lines = shown.out().split("\n");
+      assert.ok(lines.includes("features             standardised per image"), shown.out());
+      assert.ok(lines.includes("method               patchcore (fewshot)"), shown.out());
+    });
+
     it("merge writes the merged bank and info describes it", async function () {
       const out = join(dir, "merged.ddm");
       const merge = io();
@@ -153,6 +163,7 @@ describe("merging banks across lines", function () {
       const lines = info.out().split("\n");
       assert.ok(lines.includes("bank                 50 rows x 8 values"), info.out());
       assert.ok(lines.includes("layers               l1,l2"), info.out());
+      assert.ok(lines.includes("features             raw"), info.out());
       const updated = onlineBankFrom(await readModelFile(out), out).counters.updated;
       assert.ok(lines.includes(`learned on the line  3 good, 5 defects; version 1, last update ${String(updated)}`), info.out());
     });
