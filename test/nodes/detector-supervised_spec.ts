@@ -10,8 +10,7 @@ import { readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
-import type { Node, NodeAPI, NodeInitializer, NodeMessage } from "node-red";
+import type { Node, NodeAPI, NodeMessage } from "node-red";
 import type { SinonSpy } from "sinon";
 import { parsePreprocessOptions, preprocessImage } from "../../src/lib/image";
 import type { MessageScoreMap, PreprocessOptions, Tensor, Transform } from "../../src/lib/image/types";
@@ -29,6 +28,7 @@ import {
   caughtError,
   getNode,
   helper,
+  loadCoreNode,
   nextMessage,
   onTab,
   statusTexts,
@@ -64,14 +64,6 @@ const node = (RED: NodeAPI): void => {
   (RED as unknown as { _: typeof translate })._ = translate;
   detectorNode(RED);
 };
-
-/** A node of Node-RED's own palette, from the installed @node-red/nodes. */
-async function loadCoreNode(file: string): Promise<NodeInitializer> {
-  const loaded: unknown = await import(pathToFileURL(require.resolve(`@node-red/nodes/core/${file}`)).href);
-  const register = typeof loaded === "object" && loaded !== null && "default" in loaded ? loaded.default : loaded;
-  if (typeof register !== "function") throw new Error(`${file} does not export a Node-RED node function`);
-  return register as NodeInitializer;
-}
 
 const EXAMPLE = join(process.cwd(), "examples", "05 - Known defects with a YOLO model.json");
 /** The example's export size and model path (relative to the user directory). */
