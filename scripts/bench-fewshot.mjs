@@ -5,6 +5,7 @@
 //   FEWSHOT_DATASETS=casting,magnetic_tile  FEWSHOT_BACKBONES=pretrained,embedded
 //   FEWSHOT_SETTINGS=plain,aug[,aug-std,fewshot,rotate,all-patches]  FEWSHOT_SHOTS=1,2,4,8,16
 //   FEWSHOT_STRIDE=1 (score every n-th test image; >1 only to explore)  FEWSHOT_DIST=dist
+//   FEWSHOT_SEED=0 (seed of the random variants and the coreset; others show the spread of one draw)
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -19,6 +20,7 @@ const backbones = list("FEWSHOT_BACKBONES", "pretrained,embedded");
 const shots = list("FEWSHOT_SHOTS", "1,2,4,8,16").map(Number);
 const threads = Number(process.env.FEWSHOT_THREADS || "2");
 const stride = Number(process.env.FEWSHOT_STRIDE || "1");
+const seed = Number(process.env.FEWSHOT_SEED || "0");
 
 if (!existsSync(shared)) {
   console.log(`bench:fewshot skipped: ${shared} is not here (the benchmark needs ../shared beside the checkout).`);
@@ -93,9 +95,10 @@ for (const name of datasets) {
       threads,
       cacheDir: join(root, ".tmp", "fewshot-cache"),
       testStride: stride,
+      seed,
       progress: (line) => console.error(`[${name} ${b}] ${line}`),
     });
-    console.log(`\n### ${name}, ${b} backbone (${backbone.layers.join(",")}, 256 px, ${report.test_images} test images${stride > 1 ? `, every ${stride}th` : ""})\n`);
+    console.log(`\n### ${name}, ${b} backbone (${backbone.layers.join(",")}, 256 px, ${report.test_images} test images${stride > 1 ? `, every ${stride}th` : ""}${seed !== 0 ? `, seed ${seed}` : ""})\n`);
     console.log(fewShotTable(report));
     console.log(`<!-- ${JSON.stringify(report.rows)} -->`);
     console.error(`[${name} ${b}] ${((Date.now() - started) / 1000).toFixed(0)} s`);

@@ -64,6 +64,11 @@ export interface FewShotSweepOptions {
   /** Score only every n-th test image (1 = all): for quick exploration, never for reported figures. */
   testStride?: number;
   numNeighbors?: number;
+  /**
+   * Seed of the random variants and of the coreset (its projection and start); default 0, the
+   * package's. Other seeds show how much of a figure is the luck of one draw.
+   */
+  seed?: number;
   progress?: (line: string) => void;
 }
 
@@ -90,11 +95,13 @@ export async function runFewShotSweep(options: FewShotSweepOptions): Promise<Few
     // Variants depend on the augmentation settings; the originals are shared by every setting.
     const featureSets = new Map<string, Awaited<ReturnType<typeof shotFeatures>>>();
     const rows: FewShotRow[] = [];
+    const seed = options.seed ?? DEFAULT_PATCHCORE_OPTIONS.seed;
     for (const setting of options.settings) {
-      const key = JSON.stringify(setting.augment);
+      const augment = setting.augment === null ? null : { ...setting.augment, seed: options.seed ?? setting.augment.seed };
+      const key = JSON.stringify(augment);
       let set = featureSets.get(key);
       if (set === undefined) {
-        set = await shotFeatures(dataset, maxShots, extractor, preprocess, setting.augment);
+        set = await shotFeatures(dataset, maxShots, extractor, preprocess, augment);
         featureSets.set(key, set);
         log(`${setting.label}: ${set.shots.length} shots x ${1 + (set.shots[0]?.variants.length ?? 0)} images embedded`);
       }
@@ -107,6 +114,7 @@ export async function runFewShotSweep(options: FewShotSweepOptions): Promise<Few
           coresetRatio: setting.coresetRatio,
           numNeighbors: options.numNeighbors ?? DEFAULT_PATCHCORE_OPTIONS.numNeighbors,
           imageScore: setting.imageScore ?? DEFAULT_PATCHCORE_OPTIONS.imageScore,
+          seed,
         };
         const fitStart = performance.now();
         const shots = shotSet.slice(0, k);
