@@ -3,7 +3,7 @@
 // .tmp/fewshot-cache), banks for K = 1, 2, 4, 8, 16 are fitted on cached features, and the
 // markdown tables that BENCHMARKS.md records are printed.
 //   FEWSHOT_DATASETS=casting,magnetic_tile  FEWSHOT_BACKBONES=pretrained,embedded
-//   FEWSHOT_SETTINGS=plain,aug[,aug-std,fewshot,rotate,all-patches]  FEWSHOT_SHOTS=1,2,4,8,16
+//   FEWSHOT_SETTINGS=plain,aug[,aug-std,aug-map,fewshot,rotate,all-patches]  FEWSHOT_SHOTS=1,2,4,8,16
 //   FEWSHOT_STRIDE=1 (score every n-th test image; >1 only to explore)  FEWSHOT_DIST=dist
 //   FEWSHOT_SEED=0 (seed of the random variants and the coreset; others show the spread of one draw)
 import { existsSync } from "node:fs";
@@ -30,6 +30,7 @@ const load = (path) => import(pathToFileURL(join(dist, path)).href);
 const { runFewShotSweep, fewShotTable } = await load("lib/eval/fewshot-sweep.js");
 const { DEFAULT_AUGMENT_OPTIONS } = await load("lib/anomaly/patchcore/augment.js");
 const { DEFAULT_MIN_BANK_SIZE } = await load("lib/anomaly/patchcore/trainer.js");
+const { standardizesByDefault } = await load("lib/features/instance-norm.js");
 
 const ROUND_PART_ROTATIONS = [45, 90, 135, 180, 225, 270, 315];
 const SETTINGS = {
@@ -47,14 +48,23 @@ const SETTINGS = {
     coresetRatio: 0.1,
     standardize: true,
   },
-  // The few-shot preset (eval --shots K, the detector's few-shot setting): the default augmentation,
-  // per-image standardised features, and the image score as the largest value of the anomaly map.
-  fewshot: {
-    label: "few-shot preset (augmented + standardised, map maximum)",
+  // The default augmentation with the anomaly map's peak as image score (raw features).
+  "aug-map": {
+    label: "augmented, map maximum",
     augment: { ...DEFAULT_AUGMENT_OPTIONS, mode: "on" },
     minBankSize: DEFAULT_MIN_BANK_SIZE,
     coresetRatio: 0.1,
-    standardize: true,
+    imageScore: "map-max",
+  },
+  // The few-shot preset (eval --shots K, the detector's few-shot setting): the default augmentation,
+  // the image score as the largest value of the anomaly map, and per-image standardised features
+  // with ONNX backbones (standardizesByDefault: not the embedded one).
+  fewshot: {
+    label: "few-shot preset",
+    augment: { ...DEFAULT_AUGMENT_OPTIONS, mode: "on" },
+    minBankSize: DEFAULT_MIN_BANK_SIZE,
+    coresetRatio: 0.1,
+    standardize: "auto",
     imageScore: "map-max",
   },
   // Round parts (casting impellers): also every 45-degree turn.
@@ -91,7 +101,7 @@ for (const name of datasets) {
       layers: backbone.layers,
       size: 256,
       shots,
-      settings,
+      settings: settings.map((s) => (s.standardize === "auto" ? { ...s, standardize: standardizesByDefault(backbone.model) } : s)),
       threads,
       cacheDir: join(root, ".tmp", "fewshot-cache"),
       testStride: stride,

@@ -5,6 +5,7 @@ import type { SessionOptions } from "../lib/onnx";
 import type { PatchCoreOptions } from "../lib/anomaly/patchcore/patchcore";
 import { AUGMENT_MODES, DEFAULT_AUGMENT_OPTIONS, isTurn, MAX_TURN_DEG, type AugmentMode, type AugmentOptions } from "../lib/anomaly/patchcore/augment";
 import { DEFAULT_MIN_BANK_SIZE } from "../lib/anomaly/patchcore/trainer";
+import { standardizesByDefault } from "../lib/features/instance-norm";
 import { evaluateFewShot, type FewShotEvalReport } from "../lib/eval/fewshot-eval";
 import { evaluateDefectAware, type DefectAwareReport } from "../lib/eval/defect-aware-eval";
 import type { OperatingPoint } from "../lib/eval/defect-aware-test";
@@ -21,8 +22,9 @@ export const FEWSHOT_USAGE = `  --shots K            few-shot: learn from the fi
   --standardize        standardise each image's patch features (per channel, over the image)
                        before the bank and the search: parts that differ as a whole
                        (lighting, grain) look alike, local defects still stand out
-                       (default with --shots)
-  --no-standardize     with --shots: the raw patch features
+                       (default with --shots and an ONNX backbone)
+  --no-standardize     with --shots: the raw patch features (default with the embedded
+                       backbone, which was trained to ignore lighting and contrast)
   --defect-shots N     also learn N labelled defects from DIR/train_defect and compare
                        good-only with defect-aware PatchCore at calibrated thresholds
                        (raw features, re-weighted image score)
@@ -60,9 +62,11 @@ export function wantsFewShot(values: FewShotFlags): boolean {
   return values.shots !== undefined || values["defect-shots"] !== undefined;
 }
 
-/** The few-shot preset standardises features unless --no-standardize says otherwise. */
-export function standardizeShots(values: FewShotFlags): boolean {
-  return values["no-standardize"] !== true;
+/** The few-shot preset standardises features with ONNX backbones (instance-norm.ts) unless a flag says otherwise. */
+export function standardizeShots(values: FewShotFlags, backbone: string): boolean {
+  if (values.standardize === true) return true;
+  if (values["no-standardize"] === true) return false;
+  return standardizesByDefault(backbone);
 }
 
 export function parseAugment(values: FewShotFlags, preprocess: PreprocessOptions): AugmentOptions {
@@ -112,7 +116,7 @@ function formatDefectAware(r: DefectAwareReport): string {
 }
 
 export async function runFewShotEval(
-  values: FewShotFlags & { data: string; json?: boolean },
+  values: FewShotFlags & { data: string; backbone: string; json?: boolean },
   extractor: PatchExtractor,
   preprocess: PreprocessOptions,
   patchcore: PatchCoreOptions,
@@ -136,7 +140,7 @@ export async function runFewShotEval(
     augment: parseAugment(values, preprocess),
     patchcore,
     minBankSize: parseIntegerOption(values["min-bank"], "--min-bank", 0, 10_000_000) ?? DEFAULT_MIN_BANK_SIZE,
-    standardize: standardizeShots(values),
+    standardize: standardizeShots(values, values.backbone),
     session,
     progress,
   });

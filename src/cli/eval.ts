@@ -214,7 +214,7 @@ export async function runEval(args: string[], io: CliIo): Promise<number> {
   const extractor = await openPatchExtractor({ model: values.backbone, layers }, session);
   if (fewShot) {
     try {
-      return await runFewShotEval({ ...values, data: values.data }, extractor, preprocess, options, session, io);
+      return await runFewShotEval({ ...values, data: values.data, backbone: values.backbone }, extractor, preprocess, options, session, io);
     } finally {
       await extractor.release();
     }

@@ -125,6 +125,19 @@ describe("few-shot eval and trainer (tiny backbone)", function () {
     assert.ok((preset.image_auroc as number) >= 0.75, String(preset.image_auroc));
   });
 
+  it("does not standardise the embedded backbone's features unless asked (it is trained to ignore lighting)", async function () {
+    const run = async (extra: string[]): Promise<Record<string, unknown>> => {
+      const io = capture();
+      const code = await runCli(["eval", "--data", data, "--backbone", "embedded", "--layers", "stage2,stage3", "--size", String(SIZE), "--threads", "1", "--json", "--shots", "2", ...extra], io.io);
+      assert.equal(code, 0, io.stderr());
+      return JSON.parse(io.stdout()) as Record<string, unknown>;
+    };
+    const preset = await run([]);
+    assert.equal(preset.standardized, false);
+    assert.equal(preset.image_score, "map-max");
+    assert.equal((await run(["--standardize"])).standardized, true);
+  });
+
   it("full-data eval keeps the paper's re-weighted score unless --image-score map-max", async function () {
     const full = await evalJson([]);
     const mapMax = await evalJson(["--image-score", "map-max"]);

@@ -362,6 +362,22 @@ describe("defect-detector few-shot learning (support-set augmentation)", functio
       }
     });
 
+    it("standardises on auto with an ONNX backbone only: the embedded backbone learns raw features, as do other settings", async function () {
+      const shots = await goodParts("cast-surface", 2);
+      for (const [config, expected] of [
+        [{ setting: "fewshot", standardize: "auto" }, true],
+        [{ setting: "fewshot", backbone: "embedded", layers: "stage2,stage3" }, false],
+        [{ setting: "fewshot", backbone: "embedded", layers: "stage2,stage3", standardize: "true" }, true],
+        [{ setting: "fewshot", standardize: false }, false],
+        [{ setting: "unsupervised", standardize: "auto" }, false],
+      ] as const) {
+        await fitted({ ...config, trainCount: "16" }, shots);
+        await helper.unload();
+        assert.equal((await readModelFile(modelFile())).metadata["standardize"], expected, JSON.stringify(config));
+        await rm(join(userDir(), "defect-detection"), { recursive: true, force: true });
+      }
+    });
+
     it("refuses a model learned in the unsupervised setting after a redeploy in the few-shot setting (modelMismatch), and keeps it", async function () {
       const shots = await goodParts("cast-surface", 2);
       await fitted({ standardize: true }, shots);

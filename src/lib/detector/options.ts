@@ -10,6 +10,7 @@ import { DefectError } from "../errors";
 import { parsePreprocessOptions, PRESET_NAMES } from "../image";
 import type { PreprocessOptions } from "../image/types";
 import { DEFAULT_SUPERVISED_OPTIONS, SUPERVISED_TASKS, type TaskChoice } from "../supervised/types";
+import { standardizesByDefault } from "../features/instance-norm";
 import { DETECTOR_SETTINGS, SETTING_METHODS, type DetectorMethod, type DetectorSetting } from "./types";
 import { DEFAULT_DRIFT_RATIO, DEFAULT_DRIFT_WINDOW } from "./drift";
 import { DEFAULT_KEEP_VERSIONS, MAX_KEEP_VERSIONS } from "./model-versions";
@@ -88,7 +89,10 @@ export interface DetectorOptions {
   online: OnlineConfig;
   /** PatchCore: support-set augmentation of rounds of a few images. */
   augment: AugmentChoice;
-  /** PatchCore: per-image feature standardisation of bank and inspected images (few shots). */
+  /**
+   * PatchCore: per-image feature standardisation of bank and inspected images. "auto" (default):
+   * on in the few-shot setting with an ONNX backbone (instance-norm.ts says why not the embedded one).
+   */
   standardize: boolean;
   /** PatchCore: weight of confirmed defects' evidence in scores (0..64); 0 = defect bank not used. */
   defectWeight: number;
@@ -166,6 +170,11 @@ function parseLayers(value: unknown): string[] {
   return layers;
 }
 
+/** true / false, or "auto" (or nothing): the setting's and backbone's default. */
+function standardizeOption(value: unknown, byDefault: boolean): boolean {
+  return value === "auto" ? byDefault : booleanOption("standardize", value, byDefault);
+}
+
 function requirePath(option: string, value: string, method: DetectorMethod): string {
   if (value === "") throw new DefectError("invalidOption", `Option ${option} must name a file for method ${method}`, { option, value });
   return value;
@@ -209,7 +218,7 @@ export function parseDetectorOptions(input: Record<string, unknown>): DetectorOp
       mode: oneOf("augment", input["augment"], AUGMENT_MODES, DEFAULT_AUGMENT_CHOICE.mode),
       rotations: parseRotations(input["rotations"]),
     },
-    standardize: booleanOption("standardize", input["standardize"], fewShot),
+    standardize: standardizeOption(input["standardize"], fewShot && standardizesByDefault(optionText(input["backbone"]))),
     defectWeight: rangeOption("defectWeight", input["defectWeight"], 0, MAX_DEFECT_WEIGHT, DEFAULT_DEFECT_WEIGHT, false),
     keepVersions: integerOption("keepVersions", input["keepVersions"], 0, MAX_KEEP_VERSIONS, DEFAULT_KEEP_VERSIONS),
     learning: flag("learning", input["learning"], true),
