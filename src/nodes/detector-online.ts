@@ -91,6 +91,9 @@ export function learningJson(state: LearningState): Record<string, unknown> {
     lastUpdate: counts?.updated ?? null,
     recentParts: state.recentParts,
     drift: state.drift,
+    // Fitted on: images learned and, for few shots, their augmented variants (older files: unknown).
+    trainedOn: state.model?.["trainedOn"] ?? null,
+    variants: state.model?.["variants"] ?? null,
   };
 }
 

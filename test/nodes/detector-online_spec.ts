@@ -272,6 +272,7 @@ describe("defect-detector learning on the line", function () {
       assert.deepEqual({ ...state, lastUpdate: typeof state["lastUpdate"] }, {
         learning: true, method: "patchcore", shotsLearned: 1, defectsLearned: 0, bankSize: FIT_BANK + PATCHES, defectBank: 0, pending: 0,
         refreshing: false, version: 2, lastUpdate: "string", recentParts: 0, drift: { ratio: null, confirmedGood: 1, window: 20 }, state: "ready",
+        trainedOn: TRAIN, variants: TRAIN * 7,
       });
       const stopped = (await helper.request().post(`/${TYPE}/det/learning`).send({ action: "stop" }).expect(200)).body as Record<string, unknown>;
       assert.deepEqual([stopped["action"], stopped["learning"], (stopped["state"] as Record<string, unknown>)["learning"]], ["stop", false, false]);

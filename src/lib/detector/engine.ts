@@ -56,6 +56,8 @@ export interface LearningState {
   drift: DriftReport | null;
   /** Inspections remembered for a later verdict. */
   recentParts: number;
+  /** What the model answering now was fitted on (images, variants); null before any fit. */
+  model: ModelInfo | null;
 }
 
 export class DetectorEngine {
@@ -181,6 +183,7 @@ export class DetectorEngine {
       counts: online?.counts() ?? null,
       drift: online === undefined ? null : this.learner.drift(online),
       recentParts: this.learner.recent.size,
+      model: model?.info ?? null,
     };
   }
 
