@@ -219,9 +219,11 @@ export = function register(RED: NodeAPI): void {
       const folder = resolveSourcePath(options.trainFolder, baseDir);
       const skip = (error: unknown, file: string): void => errors.report(error, { _msgid: RED.util.generateId(), filename: file });
       try {
-        const files = await listTrainingImages(folder);
+        const all = await listTrainingImages(folder);
+        // Few shots are the first Learn images by name, as `eval --shots K` takes them.
+        const files = options.setting === "fewshot" ? all.slice(0, options.trainCount) : all;
         const model = await engine.learnAll(folderSamples(files, options.folderPreprocess, { maxPixels: DEFAULT_MAX_PIXELS }, skip), skip);
-        node.log(`learned ${model["trainedOn"] ?? files.length} images from ${folder}`);
+        node.log(`learned ${model["trainedOn"] ?? files.length} of ${all.length} images from ${folder}`);
       } catch (error) {
         if (!closing) errors.report(error, { _msgid: RED.util.generateId(), topic: folder });
       }

@@ -352,6 +352,19 @@ describe("defect-detector node", function () {
     });
   });
 
+  describe("learning few shots from a folder at deploy", function () {
+    it("learns the first Learn images by name in the few-shot setting, with their variants", async function () {
+      const folder = join(dir, "few-folder");
+      await mkdir(folder, { recursive: true });
+      for (const seed of [1, 2, 3, 4, 5]) await writeFile(join(folder, `good-${seed}.png`), await encodePng(generateGood(KIND, seed, SOURCE_SIZE)));
+      await load(patchcore({ setting: "fewshot", trainCount: "3", trainFolder: folder, folderPreset: "imagenet", folderSize: String(TENSOR_SIZE) }));
+      await waitForStatus(det(), status("ready"), FIT_WAIT_MS);
+      const model = ((await send(msgOf(good[0]!))).payload as { model: Record<string, unknown> }).model;
+      // Default augmentation: 7 variants a shot (three mirrors, four small turns and shifts).
+      assert.deepEqual([model["trainedOn"], model["variants"]], [3, 21]);
+    });
+  });
+
   describe("errors reach Catch with the message", function () {
     it("an inspection before any model", async function () {
       await load(patchcore());
