@@ -181,6 +181,34 @@ describe("editor in a real browser (Chromium, playwright-core)", function () {
     });
   }
 
+  it("offers the few-shot setting in the detector dialog: PatchCore only, 4 good images, auto standardisation and image score", async function () {
+    const id = await dragIn("defect-detector", 320, 160);
+    const dialog = await openDialog(id);
+    const methods = async (): Promise<string[]> => dialog.locator("#node-input-method option").evaluateAll((options) => options.map((o) => (o as unknown as { value: string }).value));
+    assert.deepEqual(await methods(), ["patchcore", "padim", "anomalib"]);
+    await dialog.locator("#node-input-setting").selectOption("fewshot");
+    assert.deepEqual(await methods(), ["patchcore"]);
+    assert.equal(await dialog.locator("#node-input-trainCount").inputValue(), "4");
+    assert.equal(await dialog.locator("#node-input-standardize").inputValue(), "auto");
+    assert.equal(await dialog.locator("#node-input-imageScore").inputValue(), "auto");
+    assert.match((await dialog.locator("#node-input-setting option:checked").textContent()) ?? "", /few good images/);
+    // Back to unknown defects: the default number of images returns.
+    await dialog.locator("#node-input-setting").selectOption("unsupervised");
+    assert.equal(await dialog.locator("#node-input-trainCount").inputValue(), "50");
+    await closeDialog();
+    // A flow saved before "auto" existed holds true or false: the dialog shows it as such.
+    await page.evaluate((nodeId) => {
+      (RED.nodes.node(nodeId) as { standardize: unknown }).standardize = true;
+    }, id);
+    const reopened = await openDialog(id);
+    assert.equal(await reopened.locator("#node-input-standardize").inputValue(), "true");
+    await closeDialog();
+    await page.evaluate((nodeId) => {
+      if (RED.nodes.node(nodeId)) RED.nodes.remove(nodeId);
+      RED.view.redraw(true);
+    }, id);
+  });
+
   it(`imports "${EXAMPLE}" through Menu > Import > Examples and deploys it`, async function () {
     await page.click("#red-ui-header-button-sidemenu");
     await page.click("#menu-item-import");
