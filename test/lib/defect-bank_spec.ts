@@ -13,13 +13,15 @@ import {
   chooseLambda,
   DefectBankSearch,
   defectAwareImageScore,
+  defectAwareScore,
   defectAwarePatchScores,
   defectEvidence,
   patchGridMask,
   selectDefectPatches,
 } from "../../src/lib/anomaly/patchcore/defect-bank";
 import { openNearestSearch } from "../../src/lib/anomaly/patchcore/nearest";
-import { classifyPatches, trainPatchClassifier } from "../../src/lib/anomaly/patchcore/patch-classifier";
+import { classifyPatches, patchLogits, trainPatchClassifier } from "../../src/lib/anomaly/patchcore/patch-classifier";
+import { classifierEvidence } from "../../src/lib/eval/defect-aware-classifier";
 import { bankSizeFor } from "../../src/lib/anomaly/patchcore/patchcore";
 import type { PatchEmbedding } from "../../src/lib/features/types";
 import { openPatchExtractor } from "../../src/lib/features/extractor";
@@ -136,6 +138,20 @@ describe("logistic patch head", function () {
     assert.ok((p[2] as number) > (p[1] as number) && (p[2] as number) < (p[0] as number), "in between");
     assert.throws(() => trainPatchClassifier(new Float32Array(0), negative, 2), { code: "invalidOption" });
     assert.throws(() => classifyPatches(head, new Float32Array(3), 1), { code: "inputShapeMismatch" });
+  });
+
+  it("gives a finite logit, and a finite defect-aware score, for a patch far beyond every learned one", function () {
+    const positive = Float32Array.from([3, 3, 3.2, 2.9, 2.8, 3.1]);
+    const negative = Float32Array.from(Array.from({ length: 40 }, (_, i) => [(i % 5) * 0.1, Math.floor(i / 5) * 0.05]).flat());
+    const head = trainPatchClassifier(positive, negative, 2);
+    const far = Float32Array.from([1e4, 1e4]);
+    // The probability rounds to exactly 1, whose log-odds would be Infinity (and 0 x Infinity = NaN).
+    assert.equal(classifyPatches(head, far, 1)[0], 1);
+    const [logit] = patchLogits(head, far, 1);
+    assert.ok(Number.isFinite(logit) && (logit as number) > 100, String(logit));
+    const embedding: PatchEmbedding = { data: far, patches: 1, dim: 2, gridWidth: 1, gridHeight: 1 };
+    const [evidence] = classifierEvidence(head, embedding);
+    assert.ok(Number.isFinite(defectAwareScore({ goodScore: 1, maxEvidence: evidence as number }, 0)));
   });
 });
 

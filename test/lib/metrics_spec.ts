@@ -21,6 +21,11 @@ describe("metrics: ranking", function () {
     close(auroc([0.9, 0.1], [false, true]), 0);
   });
 
+  it("refuses a NaN score with an error instead of ranking it (it used to loop forever)", function () {
+    assert.throws(() => auroc([0.5, Number.NaN, 0.2], [1, 1, 0]), { name: "RangeError", message: "AUROC of scores that include NaN" });
+    assert.throws(() => aurocSplit(new Float32Array([1]), new Float32Array([Number.NaN])), RangeError);
+  });
+
   it("average precision sums recall steps times precision", function () {
     // thresholds 0.8 (P 1, R .5), 0.4 (P .5, R .5), 0.35 (P 2/3, R 1), 0.1 (P .5, R 1)
     close(averagePrecision(scores, labels), 0.5 * 1 + 0.5 * (2 / 3));

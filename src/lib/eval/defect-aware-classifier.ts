@@ -5,7 +5,7 @@
  * raise a score, so good patches keep their PatchCore score, as with the defect bank.
  */
 import type { PatchEmbedding } from "../features/types";
-import { classifyPatches, trainPatchClassifier, DEFAULT_PATCH_CLASSIFIER_OPTIONS, type PatchClassifier } from "../anomaly/patchcore/patch-classifier";
+import { patchLogits, trainPatchClassifier, DEFAULT_PATCH_CLASSIFIER_OPTIONS, type PatchClassifier } from "../anomaly/patchcore/patch-classifier";
 
 /** Every STRIDE-th good patch is a negative: enough of them, at a fraction of the training time. */
 const NEGATIVE_STRIDE = 8;
@@ -41,7 +41,7 @@ export function trainRegionClassifier(goodShots: readonly PatchEmbedding[], labe
   return trainPatchClassifier(positive, negative, goodShots[0]?.dim ?? 0, { ...DEFAULT_PATCH_CLASSIFIER_OPTIONS, l2: CLASSIFIER_L2 });
 }
 
-/** max(0, logit) per patch. */
+/** max(0, logit) per patch, from the logit itself: log(p / (1 - p)) is Infinity once p rounds to 1. */
 export function classifierEvidence(classifier: PatchClassifier, embedding: PatchEmbedding): Float32Array {
-  return classifyPatches(classifier, embedding.data, embedding.patches).map((prob) => Math.max(0, Math.log(prob / (1 - prob))));
+  return patchLogits(classifier, embedding.data, embedding.patches).map((logit) => Math.max(0, logit));
 }

@@ -29,10 +29,12 @@ export function splitByLabel(scores: ArrayLike<number>, labels: Labels): { posit
  * Area under the ROC curve from separate positive and negative scores: the probability that a
  * random positive outscores a random negative (Mann-Whitney U), ties counting half. Sorting the
  * two sets separately keeps this O(n log n) for the millions of pixels of a pixel AUROC.
- * Returns NaN when either set is empty (AUROC is undefined then).
+ * Returns NaN when either set is empty (AUROC is undefined then). A NaN score has no rank: it is
+ * refused (the tie walk below would never get past it).
  */
 export function aurocSplit(positive: Float32Array | Float64Array, negative: Float32Array | Float64Array): number {
   if (positive.length === 0 || negative.length === 0) return Number.NaN;
+  if (positive.some(Number.isNaN) || negative.some(Number.isNaN)) throw new RangeError("AUROC of scores that include NaN");
   const pos = positive.slice().sort();
   const neg = negative.slice().sort();
   let below = 0; // negatives strictly below the current positive

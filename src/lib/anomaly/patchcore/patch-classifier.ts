@@ -83,6 +83,14 @@ export function trainPatchClassifier(positive: Float32Array, negative: Float32Ar
 
 /** Defect probability of each patch row of `features` ([patches, dim]). */
 export function classifyPatches(classifier: PatchClassifier, features: Float32Array, patches: number): Float32Array {
+  return patchLogits(classifier, features, patches).map((logit) => 1 / (1 + Math.exp(-logit)));
+}
+
+/**
+ * The classifier's logit of each patch row: finite where the probability would round to exactly 1
+ * in float32 (and its logit to Infinity).
+ */
+export function patchLogits(classifier: PatchClassifier, features: Float32Array, patches: number): Float32Array {
   const { dim } = classifier;
   if (features.length !== patches * dim) {
     throw new DefectError("inputShapeMismatch", `patch features have ${features.length / Math.max(1, patches)} values, the classifier ${dim}`, {
@@ -94,7 +102,7 @@ export function classifyPatches(classifier: PatchClassifier, features: Float32Ar
   for (let p = 0; p < patches; p++) {
     let logit = classifier.bias;
     for (let c = 0; c < dim; c++) logit += (classifier.weights[c] as number) * ((features[p * dim + c] as number) - (classifier.mean[c] as number)) * (classifier.invStd[c] as number);
-    out[p] = 1 / (1 + Math.exp(-logit));
+    out[p] = logit;
   }
   return out;
 }
