@@ -11,9 +11,9 @@ import type { Box, ClassScore, SupervisedTask } from "../supervised/types";
 
 /**
  * The problem the detector solves: "unsupervised" learns "good" and flags what differs;
- * "fewshot" does the same from 1 to 16 good images (support-set augmentation, per-image
- * standardised features and the anomaly map's peak as image score by default), with confirmed
- * defects sharpening it; "supervised" runs a model trained elsewhere on labelled defect classes
+ * "fewshot" does the same from 1 to 16 good images (by default support-set augmentation, the
+ * anomaly map's peak as image score and, with ONNX backbones, per-image standardised features),
+ * with confirmed parts sharpening it; "supervised" runs a model trained elsewhere on labelled defect classes
  * (classification, detection, segmentation).
  */
 export const DETECTOR_SETTINGS = ["unsupervised", "fewshot", "supervised"] as const;

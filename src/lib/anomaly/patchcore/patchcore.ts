@@ -121,10 +121,6 @@ export class PatchCoreScorer {
     return this.bank.size;
   }
 
-  get imageScore(): ImageScoreRule {
-    return this.options.imageScore;
-  }
-
   /** Patch scores and the re-weighted image score (the paper's rule, whatever the options say). */
   async scorePatches(embedding: PatchEmbedding): Promise<PatchScores> {
     const nearest = await this.nearest(embedding);
