@@ -21,7 +21,7 @@ import { readModelFile, writeModelFile } from "../../src/lib/persist";
 import { generateDefect, generateGood, type TextureKind } from "../../src/lib/synth";
 import detectorNode from "../../src/nodes/detector";
 import type { DetectorNodeDef } from "../../src/nodes/types";
-import { catalogTranslator, withCatalog } from "../fixtures/catalog";
+import { catalogTranslator, withCatalog, statusText } from "../fixtures/catalog";
 import { encodePng } from "../fixtures/images";
 import { catchAll, caughtError, collectMessages, getNode, helper, nextMessage, onTab, statusTexts, useNodeRedHelper, waitForStatus, type FlowItem } from "../fixtures/node-red";
 import { writeTinyBackbone } from "../fixtures/tiny-backbone";
@@ -40,8 +40,7 @@ const WAIT_MS = 20_000;
 
 const translate = catalogTranslator("detector");
 const node = withCatalog(detectorNode, translate);
-const status = (state: string, params?: Record<string, unknown>): string =>
-  params === undefined ? `${TYPE}.status.${state}` : translate(`${TYPE}.status.${state}`, params);
+const status = statusText(TYPE, translate);
 
 interface Prepared {
   tensor: Tensor;

@@ -37,7 +37,7 @@ import {
   type FlowItem,
 } from "../fixtures/node-red";
 import { writeTinyBackbone } from "../fixtures/tiny-backbone";
-import { catalogTranslator, withCatalog } from "../fixtures/catalog";
+import { catalogTranslator, withCatalog, statusText } from "../fixtures/catalog";
 
 const TYPE = "defect-detector";
 const KIND = "cast-surface";
@@ -55,9 +55,7 @@ const translate = catalogTranslator("detector");
 
 const node = withCatalog(detectorNode, translate);
 
-/** Plain states are i18n keys (the editor translates them); states with counts are translated by the node. */
-const status = (state: string, params?: Record<string, unknown>): string =>
-  params === undefined ? `${TYPE}.status.${state}` : translate(`${TYPE}.status.${state}`, params);
+const status = statusText(TYPE, translate);
 
 interface Prepared {
   tensor: Tensor;

@@ -30,7 +30,7 @@ import {
   type EditorKeys,
   type FlowItem,
 } from "../fixtures/node-red";
-import { catalogTranslator, withCatalog } from "../fixtures/catalog";
+import { catalogTranslator, withCatalog, statusText } from "../fixtures/catalog";
 
 const TYPE = "defect-threshold";
 const ID = "thr";
@@ -39,9 +39,7 @@ const translate = catalogTranslator("threshold");
 
 const node = withCatalog(thresholdNode, translate);
 
-/** Plain states are i18n keys (the editor translates them); states with values are translated by the node. */
-const status = (state: string, params?: Record<string, unknown>): string =>
-  params === undefined ? `${TYPE}.status.${state}` : translate(`${TYPE}.status.${state}`, params);
+const status = statusText(TYPE, translate);
 
 /** "NG since 14:03:27": the verdict, translated, and the host's clock time when it began. */
 function assertVerdictStatus(text: string | undefined, state: string): void {

@@ -72,19 +72,22 @@ export class BankScorers implements Releasable {
 
   async score(embedding: PatchEmbedding, width: number, height: number): Promise<OnlineScores> {
     const good = this.good.value;
-    const plain = await good.scoreImage(embedding, width, height);
     if (this.defect === null) {
+      const plain = await good.scoreImage(embedding, width, height);
       return { score: plain.score, grid: plain.grid, map: plain.map, goodScore: plain.score, goodGrid: plain.grid, defectEvidence: undefined };
     }
+    const plain = await good.scorePatches(embedding);
+    // The good bank's own map is made only when the image score is its peak.
+    const goodScore = good.imageScoreOf(plain.score, () => good.anomalyMap(plain.grid, width, height));
     const evidence = defectEvidence(plain.grid.data, await this.defect.distances(embedding));
     const grid: ScoreMap = { ...plain.grid, data: defectAwarePatchScores(plain.grid.data, evidence, this.weight) };
     let largest = 0;
     for (const e of evidence) if (e > largest) largest = e;
     return {
-      score: defectAwareImageScore(plain.score, evidence, this.weight),
+      score: defectAwareImageScore(goodScore, evidence, this.weight),
       grid,
       map: good.anomalyMap(grid, width, height),
-      goodScore: plain.score,
+      goodScore,
       goodGrid: plain.grid,
       defectEvidence: largest,
     };

@@ -137,9 +137,13 @@ export class PatchCoreScorer {
     return { score: this.imageScoreOf(patches.score, map), grid: patches.grid, map };
   }
 
-  /** The image score by the options' rule, from the re-weighted score and the anomaly map. */
-  imageScoreOf(reweighted: number, map: ScoreMap): number {
-    return this.options.imageScore === "map-max" ? mapMaximum(map) : reweighted;
+  /**
+   * The image score by the options' rule, from the re-weighted score and the anomaly map; a map
+   * given as a function is made only when the rule needs it.
+   */
+  imageScoreOf(reweighted: number, map: ScoreMap | (() => ScoreMap)): number {
+    if (this.options.imageScore !== "map-max") return reweighted;
+    return mapMaximum(typeof map === "function" ? map() : map);
   }
 
   private async nearest(embedding: PatchEmbedding): Promise<Neighbours> {
