@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NodeMessage } from "node-red";
 import { bankSizeFor } from "../../src/lib/anomaly/patchcore/patchcore";
+import { FEW_SHOT_PRESET, UNSUPERVISED_PRESET } from "../../src/lib/detector/setting-presets";
 import { readLearnedRecord } from "../../src/lib/detector/learned-record";
 import { parsePreprocessOptions, preprocessImage } from "../../src/lib/image";
 import type { PreprocessOptions, RawImage, Tensor } from "../../src/lib/image/types";
@@ -35,7 +36,7 @@ const PATCHES = (TENSOR_SIZE / 4) ** 2;
 const VARIANTS = 7;
 /** Rounds of up to this many images are augmented in "auto" mode; "on" augments this many of any round. */
 const MAX_SHOTS = 8;
-const BANK = { coresetRatio: 0.1, maxBankSize: 40_000 };
+const BANK = { coresetRatio: UNSUPERVISED_PRESET.coresetRatio, maxBankSize: 40_000 };
 const WAIT_MS = 20_000;
 
 const translate = catalogTranslator("detector");
@@ -345,6 +346,15 @@ describe("defect-detector few-shot learning (support-set augmentation)", functio
       assert.equal(good.score, good.peak);
       assert.equal(bad.score, bad.peak);
       assert.ok(bad.score > 1.5 * good.score, JSON.stringify({ good, bad }));
+    });
+
+    it("augments every image of a 12-image round and keeps the preset's 10 % coreset (the unsupervised setting would learn the 12 alone)", async function () {
+      const shots = await goodParts("cast-surface", 12);
+      await load({ setting: "fewshot", trainCount: "12" });
+      await waitForStatus(det(), status("untrained"));
+      const model = ((await learnAll(shots))[11]!.payload as { model: ModelInfo }).model;
+      const bank = { coresetRatio: FEW_SHOT_PRESET.coresetRatio, maxBankSize: 40_000 };
+      assert.deepEqual([model.trainedOn, model.variants, model.bankSize], [12, 12 * VARIANTS, bankSizeFor(12 * (1 + VARIANTS) * PATCHES, bank)]);
     });
 
     it('keeps the paper\'s re-weighted score when the image score is set so, and the unsupervised setting keeps it by default', async function () {

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NodeMessage } from "node-red";
 import { bankSizeFor } from "../../src/lib/anomaly/patchcore/patchcore";
+import { UNSUPERVISED_PRESET } from "../../src/lib/detector/setting-presets";
 import { parsePreprocessOptions, preprocessImage } from "../../src/lib/image";
 import type { PreprocessOptions, RawImage, MessageScoreMap, ScoreMap, Tensor, Transform } from "../../src/lib/image/types";
 import { openSessionCount } from "../../src/lib/onnx";
@@ -156,7 +157,7 @@ describe("defect-detector node", function () {
       assert.deepEqual({ ...last, model: { ...last.model, created: "" } }, {
         learning: true, count: TRAIN, total: TRAIN,
         // 4 images are few: each is also learned as 7 variants (detector-fewshot_spec.ts).
-        model: { bankSize: bankSizeFor(TRAIN * 8 * PATCHES_PER_IMAGE, { coresetRatio: 0.1, maxBankSize: 40_000 }), trainedOn: TRAIN, variants: TRAIN * 7, created: "" },
+        model: { bankSize: bankSizeFor(TRAIN * 8 * PATCHES_PER_IMAGE, { coresetRatio: UNSUPERVISED_PRESET.coresetRatio, maxBankSize: 40_000 }), trainedOn: TRAIN, variants: TRAIN * 7, created: "" },
       });
       assert.ok(typeof (progress[0]!["timings"] as Record<string, number>)["detectorMs"] === "number");
       assert.deepEqual(statusTexts(det()), [

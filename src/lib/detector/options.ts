@@ -18,15 +18,14 @@ import type { OnlineConfig } from "./online-learner";
 import { DEFAULT_DEFECT_WEIGHT, MAX_DEFECT_WEIGHT } from "./online-scorers";
 import { DEFAULT_RECENT_PARTS, MAX_RECENT_PARTS } from "./recent-parts";
 import { DEFAULT_AUGMENT_CHOICE, type AugmentChoice } from "./support-set";
+import { DEFAULT_FEW_SHOTS, MAX_FEW_SHOTS, presetFor } from "./setting-presets";
 
 export const MAP_SIZES = ["original", "model", "none"] as const;
 export type MapSize = (typeof MAP_SIZES)[number];
 
 export const DEFAULT_LAYERS = ["layer2", "layer3"];
 export const DEFAULT_TRAIN_COUNT = 50;
-/** Setting "fewshot": K good images, 1 to 16 (the field's few-shot range), 4 unless set. */
-export const MAX_FEW_SHOTS = 16;
-export const DEFAULT_FEW_SHOTS = 4;
+export { DEFAULT_FEW_SHOTS, MAX_FEW_SHOTS } from "./setting-presets";
 /** "auto": the map's peak in the few-shot setting, the PatchCore paper's rule otherwise. */
 export const IMAGE_SCORE_CHOICES = ["auto", ...IMAGE_SCORE_RULES] as const;
 /** Where an inspection's part id is read, for operator verdicts given later by part id. */
@@ -189,6 +188,8 @@ export function parseDetectorOptions(input: Record<string, unknown>): DetectorOp
   const folderSize = integerOption("folderSize", input["folderSize"], 1, MAX_FOLDER_SIZE, DEFAULT_FOLDER_SIZE);
   const fewShot = setting === "fewshot";
   const imageScore = oneOf("imageScore", input["imageScore"], IMAGE_SCORE_CHOICES, "auto");
+  // Left empty (the editor's default), coreset and search dims are the setting's measured best.
+  const preset = presetFor(fewShot);
   const options: DetectorOptions = {
     setting,
     method,
@@ -196,10 +197,10 @@ export function parseDetectorOptions(input: Record<string, unknown>): DetectorOp
     layers: parseLayers(input["layers"]),
     patchcore: {
       ...DEFAULT_PATCHCORE_OPTIONS,
-      coresetRatio: fraction("coreset", input["coreset"], DEFAULT_PATCHCORE_OPTIONS.coresetRatio),
+      coresetRatio: fraction("coreset", input["coreset"], preset.coresetRatio),
       maxBankSize: integerOption("maxBank", input["maxBank"], 1, MAX_BANK_SIZE, DEFAULT_PATCHCORE_OPTIONS.maxBankSize),
-      scoringDim: integerOption("scoringDim", input["scoringDim"], 0, MAX_SCORING_DIM, DEFAULT_PATCHCORE_OPTIONS.scoringDim),
-      imageScore: imageScore === "auto" ? (fewShot ? "map-max" : DEFAULT_PATCHCORE_OPTIONS.imageScore) : imageScore,
+      scoringDim: integerOption("scoringDim", input["scoringDim"], 0, MAX_SCORING_DIM, preset.scoringDim),
+      imageScore: imageScore === "auto" ? preset.imageScore : imageScore,
     },
     padim: { ...DEFAULT_PADIM_OPTIONS },
     trainCount: integerOption("trainCount", input["trainCount"], 1, fewShot ? MAX_FEW_SHOTS : MAX_TRAIN_COUNT, fewShot ? DEFAULT_FEW_SHOTS : DEFAULT_TRAIN_COUNT),
@@ -217,6 +218,7 @@ export function parseDetectorOptions(input: Record<string, unknown>): DetectorOp
     augment: {
       mode: oneOf("augment", input["augment"], AUGMENT_MODES, DEFAULT_AUGMENT_CHOICE.mode),
       rotations: parseRotations(input["rotations"]),
+      maxShots: preset.augmentMaxShots,
     },
     standardize: standardizeOption(input["standardize"], fewShot && standardizesByDefault(optionText(input["backbone"]))),
     defectWeight: rangeOption("defectWeight", input["defectWeight"], 0, MAX_DEFECT_WEIGHT, DEFAULT_DEFECT_WEIGHT, false),

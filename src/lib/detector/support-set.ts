@@ -21,9 +21,11 @@ export interface AugmentChoice {
   mode: AugmentMode;
   /** Extra exact turns in degrees (e.g. every 45 for round parts), besides the flips and the small random turns. */
   rotations: number[];
+  /** "auto" augments rounds of at most this many images, "on" the first this many of any round. */
+  maxShots: number;
 }
 
-export const DEFAULT_AUGMENT_CHOICE: Readonly<AugmentChoice> = Object.freeze({ mode: "auto", rotations: [] });
+export const DEFAULT_AUGMENT_CHOICE: Readonly<AugmentChoice> = Object.freeze({ mode: "auto", rotations: [], maxShots: DEFAULT_AUGMENT_OPTIONS.maxShots });
 
 /**
  * The augmentation of a round whose samples were made with `preprocessing`: brightness variants
@@ -41,10 +43,11 @@ export class SupportSet {
   private kept: Tensor[] = [];
   private count = 0;
 
-  constructor(
-    private readonly choice: AugmentChoice,
-    private readonly maxShots = DEFAULT_AUGMENT_OPTIONS.maxShots,
-  ) {}
+  private readonly maxShots: number;
+
+  constructor(private readonly choice: AugmentChoice) {
+    this.maxShots = choice.maxShots;
+  }
 
   add(tensor: Tensor): void {
     this.count++;

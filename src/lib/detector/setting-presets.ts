@@ -1,0 +1,44 @@
+/**
+ * The measured best of each detector setting, in one place: the detector's option defaults,
+ * `eval`, `line` and the bench read these, so an unedited node runs what BENCHMARKS.md reports.
+ *
+ * - unsupervised PatchCore: the fastest setting within 0.01 image AUROC of the reference on both
+ *   magnetic_tile and casting (coreset 0.05 + search in the bank's 256-dimensional principal
+ *   subspace; BENCHMARKS.md "PatchCore: accuracy and speed of each setting").
+ * - few shots: the preset that met the bars at every K from 1 to 16 (BENCHMARKS.md "Few shots"):
+ *   coreset 0.1 with exact search over every shot and its augmented variants, the anomaly map's
+ *   peak as image score (per-image standardisation is decided per backbone, instance-norm.ts).
+ */
+import { DEFAULT_AUGMENT_MAX_SHOTS } from "../anomaly/patchcore/augment";
+import { DEFAULT_PATCHCORE_OPTIONS, type ImageScoreRule } from "../anomaly/patchcore/patchcore";
+
+/** Setting "fewshot": K good images, 1 to 16 (the field's few-shot range), 4 unless set. */
+export const MAX_FEW_SHOTS = 16;
+export const DEFAULT_FEW_SHOTS = 4;
+
+export interface PatchCorePreset {
+  coresetRatio: number;
+  scoringDim: number;
+  imageScore: ImageScoreRule;
+  /** Rounds of at most this many images learn every image's augmented variants ("auto"). */
+  augmentMaxShots: number;
+}
+
+export const UNSUPERVISED_PRESET: Readonly<PatchCorePreset> = Object.freeze({
+  coresetRatio: DEFAULT_PATCHCORE_OPTIONS.coresetRatio,
+  scoringDim: DEFAULT_PATCHCORE_OPTIONS.scoringDim,
+  imageScore: DEFAULT_PATCHCORE_OPTIONS.imageScore,
+  augmentMaxShots: DEFAULT_AUGMENT_MAX_SHOTS,
+});
+
+export const FEW_SHOT_PRESET: Readonly<PatchCorePreset> = Object.freeze({
+  coresetRatio: 0.1,
+  scoringDim: 0,
+  imageScore: "map-max",
+  // The sweep that met the K = 16 bar (0.935 on casting) augmented all 16 shots.
+  augmentMaxShots: MAX_FEW_SHOTS,
+});
+
+export function presetFor(fewShot: boolean): Readonly<PatchCorePreset> {
+  return fewShot ? FEW_SHOT_PRESET : UNSUPERVISED_PRESET;
+}
