@@ -25,6 +25,7 @@ import {
 } from "../lib/detector";
 import type { Transform } from "../lib/image/types";
 import { DefectError } from "../lib/errors";
+import { sessionPool } from "../lib/onnx";
 import { DEFAULT_MAX_PIXELS } from "../lib/image";
 import { parseQueueOptions, type QueueOptions } from "../lib/queue";
 import { resolveSourcePath } from "../lib/source/read-file";
@@ -133,6 +134,8 @@ export = function register(RED: NodeAPI): void {
       rejectInput(node, errors.config(error));
       return;
     }
+    // The pool is the process's; this node's ask counts until it closes.
+    sessionPool.demand(node.id, options.workers);
     const baseDir = baseDirectory(RED);
     const modelPath = modelFilePath(baseDir, node.id);
     let closing = false;
@@ -273,6 +276,7 @@ export = function register(RED: NodeAPI): void {
 
     node.on("close", (removed: boolean, done: () => void) => {
       closing = true;
+      sessionPool.demand(node.id, undefined);
       detachDetectorController(node);
       started
         .then(

@@ -116,6 +116,8 @@ export interface DetectorNodeDef extends NodeDef {
   namesFile: string;
   /** onnxruntime threads per operator; empty or 0 = automatic. */
   threads: string | number;
+  /** Model-running worker threads shared by every detector; empty or 0 = the pool's default. */
+  workers: string | number;
   /** "original" | "model" | "none". */
   mapSize: string;
   /** Learning on the line (PatchCore): whether confirmations and learned images are taken at deploy. */

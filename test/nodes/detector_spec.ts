@@ -493,7 +493,7 @@ describe("defect-detector node", function () {
     it("edits exactly the properties of DetectorNodeDef", function () {
       const defined: EditorKeys<DetectorNodeDef> = {
         name: true, setting: true, method: true, backbone: true, layers: true, coreset: true, maxBank: true, scoringDim: true,
-        trainCount: true, trainFolder: true, folderPreset: true, folderSize: true, modelFile: true, threads: true, mapSize: true,
+        trainCount: true, trainFolder: true, folderPreset: true, folderSize: true, modelFile: true, threads: true, workers: true, mapSize: true,
         task: true, confidence: true, iou: true, maxDetections: true, topK: true, classNames: true, namesFile: true,
         learning: true, recentParts: true, keepVersions: true, driftWindow: true, driftRatio: true, defectWeight: true,
         queueSize: true, overflow: true, partIdProperty: true, augment: true, rotations: true, standardize: true, imageScore: true,

@@ -7,6 +7,7 @@ import { AUGMENT_MODES, isTurn, MAX_TURN_DEG } from "../anomaly/patchcore/augmen
 import { DEFAULT_PATCHCORE_OPTIONS, IMAGE_SCORE_RULES, type PatchCoreOptions } from "../anomaly/patchcore/patchcore";
 import { booleanOption, integerOption, invalidOption, numberWhere, oneOf, optionText, propertyOption, rangeOption } from "../config/option-values";
 import { DefectError } from "../errors";
+import { MAX_POOL_WORKERS } from "../onnx/worker-pool";
 import { parsePreprocessOptions, PRESET_NAMES } from "../image";
 import type { PreprocessOptions } from "../image/types";
 import { DEFAULT_SUPERVISED_OPTIONS, SUPERVISED_TASKS, type TaskChoice } from "../supervised/types";
@@ -83,6 +84,8 @@ export interface DetectorOptions {
   supervised: SupervisedConfig;
   /** onnxruntime threads per operator; undefined lets onnxruntime choose. */
   threads: number | undefined;
+  /** Worker threads that run models, shared by every detector (the largest ask wins); undefined: the pool's default. */
+  workers: number | undefined;
   mapSize: MapSize;
   /** Learning on the line: parts remembered for a verdict, drift window and warning ratio. */
   online: OnlineConfig;
@@ -184,6 +187,7 @@ export function parseDetectorOptions(input: Record<string, unknown>): DetectorOp
   const methods = SETTING_METHODS[setting];
   const method = oneOf("method", input["method"], methods, methods[0] as DetectorMethod);
   const threadsValue = integerOption("threads", input["threads"], 0, MAX_THREADS, 0);
+  const workersValue = integerOption("workers", input["workers"], 0, MAX_POOL_WORKERS, 0);
   const folderPreset = oneOf("folderPreset", input["folderPreset"], PRESET_NAMES, DEFAULT_FOLDER_PRESET);
   const folderSize = integerOption("folderSize", input["folderSize"], 1, MAX_FOLDER_SIZE, DEFAULT_FOLDER_SIZE);
   const fewShot = setting === "fewshot";
@@ -209,6 +213,7 @@ export function parseDetectorOptions(input: Record<string, unknown>): DetectorOp
     modelFile: optionText(input["modelFile"]),
     supervised: parseSupervised(input),
     threads: threadsValue === 0 ? undefined : threadsValue,
+    workers: workersValue === 0 ? undefined : workersValue,
     mapSize: oneOf("mapSize", input["mapSize"], MAP_SIZES, "original"),
     online: {
       recentParts: integerOption("recentParts", input["recentParts"], 1, MAX_RECENT_PARTS, DEFAULT_RECENT_PARTS),

@@ -52,7 +52,8 @@ export async function openPatchHead(layers: readonly LayerShape[], session?: Ses
       maps.forEach((m, i) => {
         feeds[`in${i}`] = new ort.Tensor("float32", m.data, [1, m.channels, m.height, m.width]);
       });
-      const out = (await model.run(feeds)).embedding as ort.Tensor;
+      // The layer maps are the backbone's fresh outputs, read by nothing else: hand them over.
+      const out = (await model.run(feeds, undefined, { transferFeeds: true })).embedding as ort.Tensor;
       return { data: out.data as Float32Array, patches: first.height * first.width, dim, gridHeight: first.height, gridWidth: first.width };
     },
     release: () => model.release(),

@@ -6,8 +6,12 @@
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import * as ort from "onnxruntime-node";
-import { DefectError, describeError } from "../errors";
+import { isMainThread } from "node:worker_threads";
+import { DefectError } from "../errors";
 import { type TensorSpec, validateFeeds } from "./feeds";
+import { describeSession, loadSession, runSession } from "./local-session";
+import { RemoteSession } from "./remote-session";
+import type { ModelSource } from "./worker-protocol";
 
 export type { TensorSpec } from "./feeds";
 
@@ -18,8 +22,6 @@ const MAX_THREADS = 64;
  * copy on stderr would show every bad image twice in the Node-RED log.
  */
 const ORT_LOG_FATAL_ONLY = 4;
-/** ORT reports a dimension with neither size nor name as "", which reads badly in messages. */
-const UNKNOWN_DIM = "?";
 
 export interface SessionOptions {
   /** Threads for one operator; ORT picks (one per core) when omitted. */
@@ -33,15 +35,25 @@ export interface ModelHandle {
   readonly name: string;
   readonly inputs: TensorSpec[];
   readonly outputs: TensorSpec[];
-  run(feeds: Record<string, ort.Tensor>, outputNames?: string[]): Promise<Record<string, ort.Tensor>>;
+  run(feeds: Record<string, ort.Tensor>, outputNames?: string[], options?: RunOptions): Promise<Record<string, ort.Tensor>>;
   /** Idempotent, so a node's close handler may call it whatever happened before. */
   release(): Promise<void>;
 }
 
+/** The options a handle's run takes beyond feeds and output names. */
+export interface RunOptions {
+  /**
+   * Hand the feeds' buffers to the thread that runs the model instead of copying them: faster for
+   * large feeds, but the caller's arrays are empty afterwards. Only for feeds nobody reads again.
+   */
+  transferFeeds?: boolean;
+}
+
 interface LoadedModel {
-  session: ort.InferenceSession;
   inputs: TensorSpec[];
   outputs: TensorSpec[];
+  run(feeds: Record<string, ort.Tensor>, outputNames: string[] | undefined, options: RunOptions): Promise<Record<string, ort.Tensor>>;
+  release(): Promise<void>;
 }
 
 interface CacheEntry {
@@ -65,9 +77,10 @@ export async function acquireModel(modelPath: string, options: SessionOptions = 
   const ortOptions = toOrtOptions(options);
   const absolute = path.resolve(modelPath);
   const key = `file:${absolute}|${optionsKey(options)}`;
-  return acquire(key, absolute, path.basename(absolute), async () => {
+  const name = path.basename(absolute);
+  return acquire(key, absolute, name, async () => {
     await assertModelFile(absolute);
-    return createSession(absolute, () => ort.InferenceSession.create(absolute, ortOptions));
+    return loadModel(key, absolute, name, { kind: "file", path: absolute }, ortOptions);
   });
 }
 
@@ -77,15 +90,14 @@ export async function acquireModel(modelPath: string, options: SessionOptions = 
  */
 export async function acquireModelFromBytes(key: string, bytes: Uint8Array, options: SessionOptions = {}): Promise<ModelHandle> {
   const ortOptions = toOrtOptions(options);
-  return acquire(`bytes:${key}|${optionsKey(options)}`, key, key, () =>
-    createSession(key, () => ort.InferenceSession.create(bytes, ortOptions)),
-  );
+  const cacheKey = `bytes:${key}|${optionsKey(options)}`;
+  return acquire(cacheKey, key, key, () => loadModel(cacheKey, key, key, { kind: "bytes", bytes }, ortOptions));
 }
 
-async function acquire(key: string, modelPath: string, name: string, load: () => Promise<ort.InferenceSession>): Promise<ModelHandle> {
+async function acquire(key: string, modelPath: string, name: string, load: () => Promise<LoadedModel>): Promise<ModelHandle> {
   let entry = cache.get(key);
   if (entry === undefined) {
-    const created: CacheEntry = { loaded: load().then(describeSession), refs: 0, running: new Set() };
+    const created: CacheEntry = { loaded: load(), refs: 0, running: new Set() };
     created.loaded.then(
       () => {
         liveSessions += 1;
@@ -117,7 +129,7 @@ function createHandle(key: string, entry: CacheEntry, model: LoadedModel, modelP
     // Copies, so one holder editing its specs cannot change what another holder sees.
     inputs: copySpecs(model.inputs),
     outputs: copySpecs(model.outputs),
-    async run(feeds, outputNames) {
+    async run(feeds, outputNames, options = {}) {
       if (released) throw new DefectError("inferenceFailed", `model "${name}" was already released`, { model: name });
       validateFeeds(name, model.inputs, feeds);
       for (const output of outputNames ?? []) {
@@ -130,7 +142,7 @@ function createHandle(key: string, entry: CacheEntry, model: LoadedModel, modelP
           });
         }
       }
-      const running = runSession(model.session, name, feeds, outputNames);
+      const running = model.run(feeds, outputNames, options);
       entry.running.add(running);
       try {
         return await running;
@@ -146,23 +158,9 @@ function createHandle(key: string, entry: CacheEntry, model: LoadedModel, modelP
       if (cache.get(key) === entry) cache.delete(key);
       liveSessions -= 1;
       await Promise.allSettled(entry.running);
-      await model.session.release();
+      await model.release();
     },
   };
-}
-
-async function runSession(
-  session: ort.InferenceSession,
-  name: string,
-  feeds: Record<string, ort.Tensor>,
-  outputNames: string[] | undefined,
-): Promise<Record<string, ort.Tensor>> {
-  try {
-    const result = outputNames === undefined ? await session.run(feeds) : await session.run(feeds, outputNames);
-    return { ...result };
-  } catch (error) {
-    throw new DefectError("inferenceFailed", `model "${name}" failed to run: ${describeError(error)}`, { model: name }, { cause: error });
-  }
 }
 
 async function assertModelFile(absolute: string): Promise<void> {
@@ -175,22 +173,18 @@ async function assertModelFile(absolute: string): Promise<void> {
   if (!isFile) throw new DefectError("modelNotFound", `model path is not a file: ${absolute}`, { path: absolute });
 }
 
-async function createSession(where: string, create: () => Promise<ort.InferenceSession>): Promise<ort.InferenceSession> {
-  try {
-    return await create();
-  } catch (error) {
-    const reason = describeError(error);
-    throw new DefectError("modelLoadFailed", `cannot load ONNX model ${where}: ${reason}`, { path: where, reason }, { cause: error });
-  }
-}
-
-function describeSession(session: ort.InferenceSession): LoadedModel {
-  return { session, inputs: session.inputMetadata.map(toSpec), outputs: session.outputMetadata.map(toSpec) };
-}
-
-function toSpec(meta: ort.InferenceSession.ValueMetadata): TensorSpec {
-  if (!meta.isTensor) return { name: meta.name, type: "non-tensor", shape: [] };
-  return { name: meta.name, type: meta.type, shape: meta.shape.map((d) => (d === "" ? UNKNOWN_DIM : d)) };
+/**
+ * On the main thread a model runs on a session worker (worker-pool.ts), so that Node-RED's event
+ * loop never waits for onnxruntime; a thread that is a worker already runs it in place.
+ */
+async function loadModel(key: string, where: string, name: string, source: ModelSource, options: ort.InferenceSession.SessionOptions): Promise<LoadedModel> {
+  if (isMainThread) return RemoteSession.open(key, where, name, source, options);
+  const session = await loadSession(where, source.kind === "file" ? source.path : source.bytes, options);
+  return {
+    ...describeSession(session),
+    run: (feeds, outputNames) => runSession(session, name, feeds, outputNames),
+    release: () => session.release(),
+  };
 }
 
 function copySpecs(specs: readonly TensorSpec[]): TensorSpec[] {

@@ -1,0 +1,91 @@
+/**
+ * A session that lives on a pool worker, as the main thread sees it. It keeps what it was loaded
+ * from, so that when its worker dies the next run loads it again on a live worker.
+ */
+import * as ort from "onnxruntime-node";
+import type { TensorSpec } from "./feeds";
+import { sessionPool, type PoolWorker, type SessionPool } from "./worker-pool";
+import { buffersOf, toWire, type ModelSource, type WireTensor } from "./worker-protocol";
+
+let instances = 0;
+
+function fromWire(wire: WireTensor): ort.Tensor {
+  return new ort.Tensor(wire.type, wire.data as Float32Array, wire.dims);
+}
+
+export class RemoteSession {
+  private released = false;
+  private reloading: Promise<void> | undefined;
+
+  private constructor(
+    private readonly pool: SessionPool,
+    /** Unique per instance: a released key may be loaded again while the old one is still going. */
+    private readonly key: string,
+    private readonly where: string,
+    private readonly name: string,
+    private readonly source: ModelSource,
+    private readonly options: ort.InferenceSession.SessionOptions,
+    private worker: PoolWorker,
+    readonly inputs: TensorSpec[],
+    readonly outputs: TensorSpec[],
+  ) {}
+
+  static async open(
+    cacheKey: string,
+    where: string,
+    name: string,
+    source: ModelSource,
+    options: ort.InferenceSession.SessionOptions,
+    pool: SessionPool = sessionPool,
+  ): Promise<RemoteSession> {
+    const key = `${cacheKey}#${++instances}`;
+    const worker = pool.place();
+    try {
+      const reply = await pool.request(worker, { op: "load", key, where, name, source, options });
+      return new RemoteSession(pool, key, where, name, source, options, worker, reply.inputs, reply.outputs);
+    } catch (error) {
+      await pool.leave(worker);
+      throw error;
+    }
+  }
+
+  async run(feeds: Record<string, ort.Tensor>, outputNames: string[] | undefined, options: { transferFeeds?: boolean }): Promise<Record<string, ort.Tensor>> {
+    if (!this.worker.alive) await this.reload();
+    const wire: Record<string, WireTensor> = {};
+    for (const [name, tensor] of Object.entries(feeds)) wire[name] = toWire(tensor);
+    const transfer = options.transferFeeds === true ? buffersOf(Object.values(wire)) : [];
+    const reply = await this.pool.request(this.worker, { op: "run", key: this.key, feeds: wire, outputNames }, transfer);
+    const outputs: Record<string, ort.Tensor> = {};
+    for (const [name, tensor] of Object.entries(reply.outputs)) outputs[name] = fromWire(tensor);
+    return outputs;
+  }
+
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    await this.reloading?.catch(() => undefined);
+    const worker = this.worker;
+    // A dead worker took its sessions with it; a live one is told, and stops when it holds none.
+    if (worker.alive) await this.pool.request(worker, { op: "release", key: this.key }).catch(() => undefined);
+    await this.pool.leave(worker);
+  }
+
+  /** Loads the model on a live worker after its worker died; concurrent runs wait for one load. */
+  private reload(): Promise<void> {
+    this.reloading ??= (async () => {
+      const dead = this.worker;
+      const worker = this.pool.place();
+      try {
+        await this.pool.request(worker, { op: "load", key: this.key, where: this.where, name: this.name, source: this.source, options: this.options });
+      } catch (error) {
+        await this.pool.leave(worker);
+        throw error;
+      }
+      this.worker = worker;
+      await this.pool.leave(dead);
+    })().finally(() => {
+      this.reloading = undefined;
+    });
+    return this.reloading;
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * Messages between the main thread and a session worker (session-worker.ts): tensors travel as
+ * plain typed arrays, errors as their code, message and details, so a DefectError thrown in the
+ * worker reaches a Catch node as the same DefectError.
+ */
+import type * as ort from "onnxruntime-node";
+import { DefectError, type ErrorCode, type ErrorDetails } from "../errors";
+import type { TensorSpec } from "./feeds";
+
+/** An ort.Tensor's parts; ort.Tensor itself does not survive structured cloning. */
+export interface WireTensor {
+  type: ort.Tensor.Type;
+  dims: number[];
+  data: ort.Tensor.DataType;
+}
+
+export type ModelSource = { kind: "file"; path: string } | { kind: "bytes"; bytes: Uint8Array };
+
+export type WorkerRequest =
+  /** `where`: path or in-memory key, for load errors; `name`: the short name run errors use. */
+  | { id: number; op: "load"; key: string; where: string; name: string; source: ModelSource; options: ort.InferenceSession.SessionOptions }
+  | { id: number; op: "run"; key: string; feeds: Record<string, WireTensor>; outputNames: string[] | undefined }
+  | { id: number; op: "release"; key: string };
+
+export interface WireError {
+  code: ErrorCode | undefined;
+  message: string;
+  details: ErrorDetails;
+}
+
+export type WorkerReply =
+  | { id: number; ok: true; op: "load"; inputs: TensorSpec[]; outputs: TensorSpec[] }
+  | { id: number; ok: true; op: "run"; outputs: Record<string, WireTensor> }
+  | { id: number; ok: true; op: "release" }
+  | { id: number; ok: false; error: WireError };
+
+export function toWire(tensor: ort.Tensor): WireTensor {
+  return { type: tensor.type, dims: [...tensor.dims], data: tensor.data };
+}
+
+/** The buffers behind `tensors`, each once (outputs may share one), for a transfer list. */
+export function buffersOf(tensors: Iterable<WireTensor>): ArrayBuffer[] {
+  const buffers = new Set<ArrayBuffer>();
+  for (const t of tensors) {
+    const data = t.data as unknown;
+    if (ArrayBuffer.isView(data) && data.buffer instanceof ArrayBuffer) buffers.add(data.buffer);
+  }
+  return [...buffers];
+}
+
+export function errorToWire(error: unknown, fallback: (error: unknown) => string): WireError {
+  if (error instanceof DefectError) return { code: error.code, message: error.message, details: error.details };
+  return { code: undefined, message: fallback(error), details: {} };
+}
+
+export function errorFromWire(wire: WireError): Error {
+  return wire.code === undefined ? new Error(wire.message) : new DefectError(wire.code, wire.message, wire.details);
+}

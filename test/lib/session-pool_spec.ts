@@ -1,0 +1,114 @@
+/**
+ * Sessions run on worker threads: the main thread's event loop keeps turning while a model runs,
+ * a worker that dies fails only what it had in flight and the next run is served, and releasing
+ * every session stops every worker.
+ */
+import assert from "node:assert/strict";
+import * as ort from "onnxruntime-node";
+import { DefectError } from "../../src/lib/errors";
+import { acquireModelFromBytes, defaultWorkerCount, sessionPool, type ModelHandle } from "../../src/lib/onnx";
+import { buildSlowAddZeroModel } from "../fixtures/slow-model";
+
+/** Enough rows for a run of a few hundred ms on this machine kind. */
+const SLOW_ROWS = 120;
+const TICK_MS = 10;
+const WAIT_MS = 20_000;
+
+function input(): ort.Tensor {
+  return new ort.Tensor("float32", Float32Array.from([1, 2, 3, 4]), [1, 4]);
+}
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + WAIT_MS;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
+
+describe("session worker pool", function () {
+  this.timeout(60_000);
+  const held: ModelHandle[] = [];
+  let size: number;
+
+  beforeEach(() => {
+    size = sessionPool.maxWorkers;
+  });
+
+  afterEach(async () => {
+    await Promise.all(held.splice(0).map((h) => h.release()));
+    sessionPool.resize(size);
+  });
+
+  async function slowModel(key: string): Promise<ModelHandle> {
+    const handle = await acquireModelFromBytes(key, buildSlowAddZeroModel(SLOW_ROWS));
+    held.push(handle);
+    return handle;
+  }
+
+  it("runs a model off the main thread: timers keep firing while it runs, and the result is the model's", async function () {
+    const model = await slowModel("pool-slow-timers");
+    await model.run({ x: input() }); // warm-up
+    let ticks = 0;
+    const timer = setInterval(() => (ticks += 1), TICK_MS);
+    const started = performance.now();
+    const out = await model.run({ x: input() });
+    const ms = performance.now() - started;
+    clearInterval(timer);
+    assert.deepEqual(Array.from(out["y"]!.data as Float32Array), [1, 2, 3, 4]);
+    // Run on this thread, the interval could not fire at all until the run returned.
+    assert.ok(ms > 5 * TICK_MS, `the slow model should take a while (took ${ms.toFixed(0)} ms)`);
+    assert.ok(ticks >= Math.floor(ms / TICK_MS / 3), `${ticks} ticks of ${TICK_MS} ms during a ${ms.toFixed(0)} ms run`);
+  });
+
+  it("fails the run in flight when its worker dies, then serves the next run on a new worker", async function () {
+    const model = await slowModel("pool-slow-kill");
+    const running = model.run({ x: input() });
+    await until(() => sessionPool.live.some((w) => w.busy), "a busy worker");
+    const victim = sessionPool.live.find((w) => w.busy)!;
+    const dead = victim.threadId;
+    await victim.kill();
+    await assert.rejects(running, (error: unknown) => {
+      assert.ok(error instanceof DefectError);
+      assert.equal(error.code, "inferenceFailed");
+      assert.match(error.message, /inference worker stopped unexpectedly .*next message is served by a new one/);
+      return true;
+    });
+    const out = await model.run({ x: input() });
+    assert.deepEqual(Array.from(out["y"]!.data as Float32Array), [1, 2, 3, 4]);
+    assert.ok(sessionPool.live.length >= 1);
+    assert.ok(!sessionPool.live.some((w) => w.threadId === dead), "the dead worker is gone from the pool");
+  });
+
+  it("spreads sessions over up to its size of workers and stops every worker when the last session goes", async function () {
+    sessionPool.resize(2);
+    const before = sessionPool.live.length;
+    const a = await slowModel("pool-spread-a");
+    const b = await slowModel("pool-spread-b");
+    const c = await slowModel("pool-spread-c");
+    assert.equal(sessionPool.live.length, before + 2);
+    // Runs on two workers overlap; all three answer.
+    const outs = await Promise.all([a, b, c].map((m) => m.run({ x: input() })));
+    for (const out of outs) assert.deepEqual(Array.from(out["y"]!.data as Float32Array), [1, 2, 3, 4]);
+    await Promise.all(held.splice(0).map((h) => h.release()));
+    assert.equal(sessionPool.live.length, before, "no worker is left holding nothing");
+  });
+
+  it("hands a feed's buffer over only when asked", async function () {
+    const model = await slowModel("pool-transfer");
+    const kept = input();
+    await model.run({ x: kept });
+    assert.equal((kept.data as Float32Array).length, 4, "a copied feed stays with the caller");
+    const given = input();
+    const out = await model.run({ x: given }, undefined, { transferFeeds: true });
+    assert.deepEqual(Array.from(out["y"]!.data as Float32Array), [1, 2, 3, 4]);
+    assert.equal((given.data as Float32Array).length, 0, "a transferred feed is detached");
+  });
+
+  it("refuses a size outside 1..64 and starts with one worker a core, at most 4", function () {
+    for (const bad of [0, -1, 1.5, 65, Number.NaN]) {
+      assert.throws(() => sessionPool.resize(bad), (error: unknown) => error instanceof DefectError && error.code === "invalidOption" && /workers must be an integer from 1 to 64/.test(error.message));
+    }
+    assert.ok(defaultWorkerCount() >= 1 && defaultWorkerCount() <= 4);
+  });
+});
