@@ -7,6 +7,9 @@
 import { fileURLToPath } from "node:url";
 import ort from "onnxruntime-node";
 
+// onnxruntime telemetry stays off, as in the package (src/lib/onnx/offline.ts).
+process.env.ORT_DISABLE_TELEMETRY ??= "1";
+
 const dist = fileURLToPath(new URL("../dist/", import.meta.url));
 const { GraphBuilder } = (await import(`${dist}lib/onnx/graph-builder.js`)).default;
 const { Rng } = (await import(`${dist}lib/synth/random.js`)).default;

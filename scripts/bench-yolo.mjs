@@ -20,6 +20,9 @@ import { fileURLToPath } from "node:url";
 import ort from "onnxruntime-node";
 import sharp from "sharp";
 
+// onnxruntime telemetry stays off, as in the package (src/lib/onnx/offline.ts).
+process.env.ORT_DISABLE_TELEMETRY ??= "1";
+
 const dist = fileURLToPath(new URL("../dist/", import.meta.url));
 for (const file of ["lib/supervised/index.js", "lib/image/index.js", "nodes/detector.js", "nodes/preprocess.js"]) {
   if (!existsSync(`${dist}${file}`)) {

@@ -3,6 +3,7 @@
  * onnxruntime's errors turned into DefectErrors that name the model. Session workers use it, and
  * so do threads that are workers already (a fit worker runs its searches in place).
  */
+import "./offline";
 import * as ort from "onnxruntime-node";
 import { DefectError, describeError } from "../errors";
 import type { TensorSpec } from "./feeds";

@@ -4,6 +4,7 @@
  * Node-RED's main thread would freeze every flow, the editor and PLC timers for its whole length.
  * Here it freezes only this thread; requests are answered in arrival order.
  */
+import "./offline";
 import { parentPort } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
 import { describeError } from "../errors";

@@ -3,6 +3,7 @@
  * every node that uses it, because a session holds the weights and its thread pool; the
  * last holder to release it frees them.
  */
+import "./offline";
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import * as ort from "onnxruntime-node";
