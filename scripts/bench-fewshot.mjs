@@ -1,7 +1,8 @@
 // `npm run bench:fewshot`: the few-shot sweep of issue 6 on the real datasets in ../shared (never
 // shipped, never downloaded). Test features are extracted once per dataset + backbone (cached in
-// .tmp/fewshot-cache), banks for K = 1, 2, 4, 8, 16 are fitted on cached features, and the
-// markdown tables that BENCHMARKS.md records are printed.
+// .tmp/fewshot-cache), banks for K = 1, 2, 4, 8, 16 are fitted on cached features with the
+// detector's own bank fit and scored with its own scoring, and the markdown tables that
+// BENCHMARKS.md records are printed.
 //   FEWSHOT_DATASETS=casting,magnetic_tile  FEWSHOT_BACKBONES=pretrained,embedded
 //   FEWSHOT_SETTINGS=plain,aug[,aug-std,aug-map,fewshot,rotate,all-patches]  FEWSHOT_SHOTS=1,2,4,8,16
 //   FEWSHOT_STRIDE=1 (score every n-th test image; >1 only to explore)  FEWSHOT_DIST=dist
@@ -28,31 +29,30 @@ if (!existsSync(shared)) {
 }
 const load = (path) => import(pathToFileURL(join(dist, path)).href);
 const { runFewShotSweep, fewShotTable } = await load("lib/eval/fewshot-sweep.js");
-const { DEFAULT_AUGMENT_OPTIONS } = await load("lib/anomaly/patchcore/augment.js");
-const { DEFAULT_MIN_BANK_SIZE } = await load("lib/anomaly/patchcore/trainer.js");
+const { MAX_FEW_SHOTS } = await load("lib/detector/setting-presets.js");
 const { standardizesByDefault } = await load("lib/features/instance-norm.js");
 
 const ROUND_PART_ROTATIONS = [45, 90, 135, 180, 225, 270, 315];
+// The detector's augmentation choice with every shot augmented (variants do not depend on K).
+const AUGMENT_ALL = { mode: "on", rotations: [], maxShots: MAX_FEW_SHOTS };
 const SETTINGS = {
   // Plain PatchCore as in the reference rows: 10 % coreset, no augmentation.
-  plain: { label: "plain (coreset 0.1)", augment: null, minBankSize: 0, coresetRatio: 0.1 },
-  // The shots' own patches, all kept up to 20480 rows (explored, not the default).
-  "all-patches": { label: "all patches, no aug", augment: null, minBankSize: 20_480, coresetRatio: 0.1 },
-  // The package default for K <= 8: support-set augmentation, 10 % coreset of shots + variants.
-  aug: { label: "augmented (coreset 0.1)", augment: { ...DEFAULT_AUGMENT_OPTIONS, mode: "on" }, minBankSize: DEFAULT_MIN_BANK_SIZE, coresetRatio: 0.1 },
+  plain: { label: "plain (coreset 0.1)", augment: null, coresetRatio: 0.1 },
+  // The shots' own patches, all kept (explored, not the default).
+  "all-patches": { label: "all patches, no aug", augment: null, coresetRatio: 1 },
+  // Support-set augmentation, 10 % coreset of shots + variants.
+  aug: { label: "augmented (coreset 0.1)", augment: AUGMENT_ALL, coresetRatio: 0.1 },
   // The default augmentation with per-image feature standardisation (features/instance-norm.ts).
   "aug-std": {
     label: "augmented + per-image standardised features",
-    augment: { ...DEFAULT_AUGMENT_OPTIONS, mode: "on" },
-    minBankSize: DEFAULT_MIN_BANK_SIZE,
+    augment: AUGMENT_ALL,
     coresetRatio: 0.1,
     standardize: true,
   },
   // The default augmentation with the anomaly map's peak as image score (raw features).
   "aug-map": {
     label: "augmented, map maximum",
-    augment: { ...DEFAULT_AUGMENT_OPTIONS, mode: "on" },
-    minBankSize: DEFAULT_MIN_BANK_SIZE,
+    augment: AUGMENT_ALL,
     coresetRatio: 0.1,
     imageScore: "map-max",
   },
@@ -61,8 +61,7 @@ const SETTINGS = {
   // with ONNX backbones (standardizesByDefault: not the embedded one).
   fewshot: {
     label: "few-shot preset",
-    augment: { ...DEFAULT_AUGMENT_OPTIONS, mode: "on" },
-    minBankSize: DEFAULT_MIN_BANK_SIZE,
+    augment: AUGMENT_ALL,
     coresetRatio: 0.1,
     standardize: "auto",
     imageScore: "map-max",
@@ -70,8 +69,7 @@ const SETTINGS = {
   // Round parts (casting impellers): also every 45-degree turn.
   rotate: {
     label: "augmented + 45-degree turns",
-    augment: { ...DEFAULT_AUGMENT_OPTIONS, mode: "on", rotations: ROUND_PART_ROTATIONS },
-    minBankSize: DEFAULT_MIN_BANK_SIZE,
+    augment: { ...AUGMENT_ALL, rotations: ROUND_PART_ROTATIONS },
     coresetRatio: 0.1,
   },
 };

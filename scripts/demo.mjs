@@ -11,6 +11,8 @@ const userDir = resolve(process.env.DEMO_USER_DIR || join(root, ".demo"));
 const dataDir = join(userDir, "defect-demo");
 const DEMO_FLOWS = ["02 - Learn good parts and inspect a line.json", "01 - Inspect a folder of images.json"];
 const LINE_KIND = "cast-surface";
+// Example 08 compares printed labels with references: a line of them of its own.
+const PRINT_KIND = "printed-pattern";
 
 /**
  * A camera drop folder: the test images of one part kind, interleaved good and defective,
@@ -43,6 +45,12 @@ if (!existsSync(marker)) {
   const parts = composeLine(join(dataDir, LINE_KIND), join(dataDir, "line"));
   writeFileSync(marker, JSON.stringify(summary, null, 2));
   console.log(`[demo] synthetic images written to ${dataDir} (${parts} parts in line/)`);
+}
+// Also for demo folders written before example 08 existed.
+const printLine = join(dataDir, "print-line");
+if (!existsSync(printLine) && existsSync(join(dataDir, PRINT_KIND, "test"))) {
+  const parts = composeLine(join(dataDir, PRINT_KIND), printLine);
+  console.log(`[demo] ${parts} printed labels in ${printLine}`);
 }
 if (!existsSync(join(userDir, "flows.json"))) {
   const flows = DEMO_FLOWS.flatMap((name) => JSON.parse(readFileSync(join(root, "examples", name), "utf8")));

@@ -20,8 +20,8 @@ const { openPatchExtractor } = await L("lib/features/extractor.js");
 const { parsePreprocessOptions, preprocessImage } = await L("lib/image/index.js");
 const { auroc } = await L("lib/metrics/index.js");
 const { DEFAULT_PATCHCORE_OPTIONS, PatchCoreScorer } = await L("lib/anomaly/patchcore/patchcore.js");
-const { DEFAULT_AUGMENT_OPTIONS } = await L("lib/anomaly/patchcore/augment.js");
-const { buildTracedBank } = await L("lib/eval/fewshot-bank.js");
+const { fitShotBank } = await L("lib/eval/shot-bank.js");
+const { FEW_SHOT_PRESET } = await L("lib/detector/setting-presets.js");
 const { shotFeatures, standardizedShots } = await L("lib/eval/fewshot-features.js");
 const { standardizeRows } = await L("lib/features/instance-norm.js");
 const { readMvtecDataset } = await L("lib/eval/mvtec-dataset.js");
@@ -34,7 +34,8 @@ const preprocess = parsePreprocessOptions({ preset: "imagenet", width: SIZE, hei
 const session = { intraOpThreads: 2 };
 const bb = process.env.BB === "embedded" ? { model: "embedded", layers: ["stage2", "stage3"] } : { model: join(shared, "backbones", "resnet50v2_l123.onnx"), layers: ["layer2", "layer3"] };
 const extractor = await openPatchExtractor(bb, session);
-const aug = { ...DEFAULT_AUGMENT_OPTIONS, mode: "on", ...(process.env.AUGX ? JSON.parse(process.env.AUGX) : {}) };
+// The detector's augmentation choice (detector/support-set.ts), every shot augmented.
+const aug = { mode: "on", rotations: [], maxShots: K, ...(process.env.AUGX ? JSON.parse(process.env.AUGX) : {}) };
 const set = await shotFeatures(dataset, K, extractor, preprocess, aug);
 const KINDS = ["scratch", "spot", "crack", "hole", "missing-print"];
 const SEEDS = Number(process.env.SEEDS || 2);
@@ -62,8 +63,9 @@ for (const std of [false, true]) {
   const add = (k, v) => (V[k] ??= []).push(v);
   for (let h = 0; h < K; h++) {
     const others = shots.filter((_, j) => j !== h);
-    const opts = { ...DEFAULT_PATCHCORE_OPTIONS };
-    const { bank } = await buildTracedBank(others, true, dim, opts, 0, session);
+    // The few-shot setting's coreset and search (detector/setting-presets.ts).
+    const opts = { ...DEFAULT_PATCHCORE_OPTIONS, coresetRatio: FEW_SHOT_PRESET.coresetRatio, scoringDim: FEW_SHOT_PRESET.scoringDim };
+    const { bank } = await fitShotBank(others, true, set.grid, dim, { width: SIZE, height: SIZE }, opts, session);
     const scorer = await PatchCoreScorer.open(bank, opts, session);
     const goods = [shots[h].original, ...shots[h].variants.slice(0, 3)];
     const defects = painted[h].map((d) => (std ? standardizeRows(d, patches, dim) : d));

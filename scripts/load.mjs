@@ -10,14 +10,14 @@
 //   npm run load -- --soak [--count 10000] [--redeploys 100]
 //        closed loop: --count inspections, RSS after warm-up and its growth; then redeploys (full
 //        and modified-nodes, through the admin API) and what they leave behind: onnxruntime
-//        sessions, file watchers, timers and other handles, messages held for back-pressure.
+//        sessions and the worker threads that run them, file watchers, timers and other handles,
+//        messages held for back-pressure.
 //
 // Options: --size PX (images and tensors, default 128), --queue N and --policy P (detector queue),
 // --train N, --calibrate N, --warmup N, --max-seconds S (stops itself), --json (one JSON object).
 // Everything runs in this process on 127.0.0.1 with a throw-away user directory; nothing is
 // downloaded, telemetry is off.
 import { mkdtempSync, rmSync } from "node:fs";
-import http from "node:http";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -92,12 +92,11 @@ const stream = await Promise.all(
 );
 
 // ---------------------------------------------------------------- Node-RED
-const express = require("express");
-const RED = require("node-red");
-const { openSessionCount } = dist("lib/onnx/index.js");
+// The same embedded runtime as `defect-detection line` (src/lib/line/runtime.ts), with the admin API for redeploys.
+const { startEmbeddedRuntime } = dist("lib/line/runtime.js");
+const { openSessionCount, sessionPool } = dist("lib/onnx/index.js");
 const { transitCount } = dist("nodes/shared/queue.js");
 
-const userDir = mkdtempSync(join(tmpdir(), "defect-load-"));
 const watchDir = mkdtempSync(join(tmpdir(), "defect-load-watch-"));
 /**
  * Injected messages not yet at the end of the line or a Catch node, by load id. Only a small
@@ -113,34 +112,14 @@ function arrived(kind, msg) {
   waiting.get(id)?.(record);
   waiting.delete(id);
 }
-const settings = {
-  userDir,
-  flowFile: "flows.json",
-  uiHost: "127.0.0.1",
-  httpAdminRoot: "/",
-  httpNodeRoot: false,
-  disableEditor: true,
-  nodesDir: [root],
-  telemetry: { enabled: false },
-  diagnostics: { enabled: false },
-  externalModules: { palette: { allowInstall: false, allowUpload: false }, modules: { allowInstall: false } },
-  editorTheme: { tours: false, projects: { enabled: false }, palette: { catalogues: [] } },
-  functionExternalModules: false,
-  functionGlobalContext: { loadSink: (msg) => arrived("result", msg), loadCaught: (msg) => arrived("caught", msg) },
-  logging: { console: { level: process.env.LOAD_LOG || "warn", metrics: false, audit: false } },
-  credentialSecret: false,
-};
-
-const app = express();
-const server = http.createServer(app);
-RED.init(server, settings);
-app.use("/", RED.httpAdmin);
-await new Promise((done) => server.listen(0, "127.0.0.1", done));
-const port = server.address().port;
-// The flows start after RED.start() resolves; a deploy before that would be answered by this start.
-const firstStart = new Promise((r) => RED.events.once("flows:started", r));
-await RED.start();
-await firstStart;
+const runtime = await startEmbeddedRuntime({
+  flows: [],
+  adminApi: true,
+  prefix: "defect-load-",
+  logLevel: process.env.LOAD_LOG || "warn",
+  globals: { loadSink: (msg) => arrived("result", msg), loadCaught: (msg) => arrived("caught", msg) },
+});
+const { port, userDir } = runtime;
 
 /** The line; `variant` changes the detector's and threshold's names (a modified-nodes deploy restarts them). */
 function flow(variant = 0) {
@@ -166,28 +145,8 @@ function flow(variant = 0) {
 }
 
 /** Deploys through the admin API and resolves once the flows have started (the API answers before). */
-async function deploy(type, flows) {
-  const started = new Promise((r) => RED.events.once("flows:started", r));
-  const body = JSON.stringify(flows);
-  // No keep-alive: a socket left open by this client would read as a handle the flows left behind.
-  const answer = await new Promise((resolvePromise, reject) => {
-    const request = http.request(
-      {
-        host: "127.0.0.1", port, path: "/flows", method: "POST", agent: false,
-        headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body), Connection: "close", "Node-RED-Deployment-Type": type, "Node-RED-API-Version": "v1" },
-      },
-      (response) => {
-        let text = "";
-        response.setEncoding("utf8");
-        response.on("data", (chunk) => (text += chunk));
-        response.on("end", () => resolvePromise({ status: response.statusCode, text }));
-      },
-    );
-    request.on("error", reject);
-    request.end(body);
-  });
-  if (answer.status !== 200 && answer.status !== 204) throw new Error(`deploy ${type} answered ${answer.status} ${answer.text}`);
-  await started;
+function deploy(type, flows) {
+  return runtime.deploy(flows, type);
 }
 
 let nextId = 0;
@@ -206,7 +165,7 @@ function inject(payload, extra = {}, timeoutMs = 120_000) {
     });
   });
   // A copy, as a camera would deliver: a waiting or dropped message holds its own bytes.
-  RED.nodes.getNode("src").receive({ payload: Buffer.from(payload), loadId, ...extra });
+  runtime.node("src").receive({ payload: Buffer.from(payload), loadId, ...extra });
   return ended;
 }
 
@@ -334,7 +293,7 @@ const report = { settings: { size: SIZE, train: TRAIN, calibrate: CALIBRATE, que
 let exitCode = 0;
 try {
   await deploy("full", flow(0));
-  say(`Node-RED ${RED.version()} on 127.0.0.1:${port}, user directory ${userDir}`);
+  say(`Node-RED ${runtime.version} on 127.0.0.1:${port}, user directory ${userDir}`);
   const learnStart = performance.now();
   const learned = await inOrder(train, { learn: true });
   const calibrated = await inOrder(calibration, { calibrate: true });
@@ -399,7 +358,7 @@ try {
     // Redeploys: what the line holds with the flow running, compared before and after.
     const redeploys = Math.round(num("redeploys", args.redeploys));
     await quiet();
-    const before = { sessions: openSessionCount(), transit: transitCount(), resources: resources(), timers: timers(), rssMb: rssMb() };
+    const before = { sessions: openSessionCount(), workers: sessionPool.live.length, transit: transitCount(), resources: resources(), timers: timers(), rssMb: rssMb() };
     for (let i = 1; i <= redeploys; i++) {
       await deploy(i % 2 === 1 ? "full" : "nodes", flow(i));
       await waitForReady();
@@ -408,7 +367,7 @@ try {
     await deploy("full", flow(0));
     await waitForReady();
     await quiet();
-    let after = { sessions: openSessionCount(), transit: transitCount(), resources: resources(), timers: timers(), rssMb: rssMb() };
+    let after = { sessions: openSessionCount(), workers: sessionPool.live.length, transit: transitCount(), resources: resources(), timers: timers(), rssMb: rssMb() };
     const same = (a, b) => JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
     if (!same(before.resources, after.resources)) {
       // Node-RED gives a stopping node 15 s; a timer still counting down from the last deploy
@@ -416,14 +375,14 @@ try {
       say(`   right after the last deploy: ${JSON.stringify(after.resources)}, timers ${JSON.stringify(after.timers)}; measuring again in 16 s`);
       await new Promise((r) => setTimeout(r, 16_000));
       await quiet();
-      after = { sessions: openSessionCount(), transit: transitCount(), resources: resources(), timers: timers(), rssMb: rssMb() };
+      after = { sessions: openSessionCount(), workers: sessionPool.live.length, transit: transitCount(), resources: resources(), timers: timers(), rssMb: rssMb() };
     }
     const kinds = [...new Set([...Object.keys(before.resources), ...Object.keys(after.resources)])].sort();
     const differing = kinds.filter((k) => (before.resources[k] ?? 0) !== (after.resources[k] ?? 0));
-    const clean = before.sessions === after.sessions && before.transit === after.transit && differing.length === 0;
+    const clean = before.sessions === after.sessions && before.workers === after.workers && before.transit === after.transit && differing.length === 0;
     report.redeploys = { count: redeploys, kinds: "odd: full, even: modified nodes (detector and threshold)", before, after, differing, clean };
     say(`\n== ${redeploys} redeploys (full and modified-nodes, alternating, through POST /flows), each followed by 3 inspections`);
-    say(`   onnxruntime sessions ${before.sessions} -> ${after.sessions}; messages held for back-pressure ${before.transit} -> ${after.transit}`);
+    say(`   onnxruntime sessions ${before.sessions} -> ${after.sessions}; session worker threads ${before.workers} -> ${after.workers}; messages held for back-pressure ${before.transit} -> ${after.transit}`);
     say(`   active handles ${kinds.map((k) => `${k} ${before.resources[k] ?? 0} -> ${after.resources[k] ?? 0}`).join(", ")}`);
     say(`   RSS ${before.rssMb} MB -> ${after.rssMb} MB; nothing left behind: ${clean}`);
     if (!clean) exitCode = 1;
@@ -432,9 +391,8 @@ try {
   console.error(error instanceof Error ? error.stack : error);
   exitCode = 1;
 } finally {
-  await RED.stop().catch(() => undefined);
-  server.close();
-  rmSync(userDir, { recursive: true, force: true });
+  // Stops the flows and the runtime, closes its server and removes its user directory.
+  await runtime.stop();
   rmSync(watchDir, { recursive: true, force: true });
 }
 if (args.json) console.log(JSON.stringify(report, null, 2));

@@ -8,8 +8,9 @@ export const BENCH_SUMMARY = "PatchCore speed and accuracy of several settings o
 export const BENCH_USAGE = `Usage: defect-detection bench --data DIR --backbone FILE [options]
 
 Extracts the patch features of DIR/train/good and DIR/test once, then fits and scores each
-setting on them and prints accuracy and the median time per image split into preprocess /
-backbone / scoring / post, next to a raw onnxruntime session.run of the backbone.
+setting on them with the detector node's own bank fit and scoring, and prints accuracy and the
+median time per image split into preprocess / backbone / scoring / post, next to a raw
+onnxruntime session.run of the backbone.
 
 Options:
   --data DIR          dataset folder in MVTec AD layout (required)

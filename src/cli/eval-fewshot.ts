@@ -1,24 +1,24 @@
-/** `defect-detection eval --shots K [--augment ...] [--defect-shots N]`: the few-shot modes of eval. */
-import type { PatchExtractor } from "../lib/features/extractor";
-import type { PreprocessOptions } from "../lib/image";
-import type { SessionOptions } from "../lib/onnx";
-import type { PatchCoreOptions } from "../lib/anomaly/patchcore/patchcore";
-import { AUGMENT_MODES, DEFAULT_AUGMENT_OPTIONS, isTurn, MAX_TURN_DEG, type AugmentMode, type AugmentOptions } from "../lib/anomaly/patchcore/augment";
-import { DEFAULT_MIN_BANK_SIZE } from "../lib/anomaly/patchcore/trainer";
-import { standardizesByDefault } from "../lib/features/instance-norm";
+/**
+ * `defect-detection eval --shots K [--augment ...] [--defect-shots N]`: the few-shot modes of
+ * eval. `--shots` runs the detector node's few-shot setting through its own engine
+ * (lib/eval/fewshot-eval.ts); `--defect-shots` compares good-only with defect-aware PatchCore on
+ * its own library path (lib/eval/defect-aware-eval.ts): the node learns defects only from parts
+ * confirmed on the line, with no labelled-defect folder to learn from.
+ */
+import { openPatchExtractor } from "../lib/features/extractor";
 import { evaluateFewShot, type FewShotEvalReport } from "../lib/eval/fewshot-eval";
 import { evaluateDefectAware, type DefectAwareReport } from "../lib/eval/defect-aware-eval";
 import type { OperatingPoint } from "../lib/eval/defect-aware-test";
 import { EXIT_OK, UsageError, parseIntegerOption, type CliIo } from "./args";
+import { parseEvalDetector, type DetectorFlags } from "./eval-options";
 
-export const FEWSHOT_USAGE = `  --shots K            few-shot: learn from the first K sorted good images and their
-                       augmented variants (flips, small turns and shifts, brightness);
-                       reports F1 at a threshold calibrated on the shots
-                       (leave-one-out, mean + 3 sd)
-  --augment MODE       auto (default: on for K <= 8), on or off
-  --rotations LIST     extra exact rotations learned, in degrees (default 180;
-                       round parts: 45,90,135,180,225,270,315)
-  --min-bank N         keep every patch while there are fewer than N (default ${DEFAULT_MIN_BANK_SIZE})
+export const FEWSHOT_USAGE = `  --shots K            few-shot setting of the detector node: learn from the first K
+                       (1 to 16) sorted good images and their augmented variants (flips,
+                       small turns and shifts, brightness); reports F1 at a threshold
+                       calibrated on the shots (leave-one-out, mean + 3 sd)
+  --augment MODE       auto (default: the setting's), on or off
+  --rotations LIST     extra exact rotations learned, in degrees (round parts:
+                       45,90,135,180,225,270,315)
   --standardize        standardise each image's patch features (per channel, over the image)
                        before the bank and the search: parts that differ as a whole
                        (lighting, grain) look alike, local defects still stand out
@@ -34,6 +34,7 @@ export const FEWSHOT_OPTIONS = {
   shots: { type: "string" },
   augment: { type: "string" },
   rotations: { type: "string" },
+  // Read only to be refused (eval, line): the detector node keeps no minimum bank.
   "min-bank": { type: "string" },
   "defect-shots": { type: "string" },
   standardize: { type: "boolean" },
@@ -60,24 +61,6 @@ export function wantsFewShot(values: FewShotFlags): boolean {
     throw new UsageError("--defect-shots compares raw features with the re-weighted image score: drop --standardize, --no-standardize and --image-score");
   }
   return values.shots !== undefined || values["defect-shots"] !== undefined;
-}
-
-/** The few-shot preset standardises features with ONNX backbones (instance-norm.ts) unless a flag says otherwise. */
-export function standardizeShots(values: FewShotFlags, backbone: string): boolean {
-  if (values.standardize === true) return true;
-  if (values["no-standardize"] === true) return false;
-  return standardizesByDefault(backbone);
-}
-
-export function parseAugment(values: FewShotFlags, preprocess: PreprocessOptions): AugmentOptions {
-  const mode = values.augment ?? "auto";
-  if (!AUGMENT_MODES.some((m) => m === mode)) throw new UsageError(`--augment must be one of ${AUGMENT_MODES.join(", ")}, got "${mode}"`);
-  let rotations = DEFAULT_AUGMENT_OPTIONS.rotations;
-  if (values.rotations !== undefined) {
-    rotations = values.rotations.split(",").filter((s) => s.trim() !== "").map(Number);
-    if (!rotations.every(isTurn)) throw new UsageError(`--rotations must be degrees in [-${MAX_TURN_DEG}, ${MAX_TURN_DEG}], got "${values.rotations}"`);
-  }
-  return { ...DEFAULT_AUGMENT_OPTIONS, mode: mode as AugmentMode, rotations, mean: preprocess.mean, std: preprocess.std };
 }
 
 function num(value: number | null): string {
@@ -115,35 +98,31 @@ function formatDefectAware(r: DefectAwareReport): string {
   ].join("\n");
 }
 
-export async function runFewShotEval(
-  values: FewShotFlags & { data: string; backbone: string; json?: boolean },
-  extractor: PatchExtractor,
-  preprocess: PreprocessOptions,
-  patchcore: PatchCoreOptions,
-  session: SessionOptions,
-  io: CliIo,
-): Promise<number> {
+export async function runFewShotEval(values: FewShotFlags & DetectorFlags & { data: string; backbone: string; json?: boolean }, io: CliIo): Promise<number> {
   const progress = values.json === true ? undefined : (line: string) => io.stderr.write(`${line}\n`);
   const shots = parseIntegerOption(values.shots, "--shots", 1, 1_000_000);
   const defectShots = parseIntegerOption(values["defect-shots"], "--defect-shots", 1, 1_000_000);
   if (defectShots !== undefined) {
     if (shots === undefined) throw new UsageError("--defect-shots needs --shots K (the good images of the bank)");
-    const report = await evaluateDefectAware({ data: values.data, extractor, preprocess, shots, defectShots, patchcore, session, progress });
-    io.stdout.write(values.json === true ? `${JSON.stringify({ method: "patchcore-defect-aware", ...report })}\n` : formatDefectAware(report));
-    return EXIT_OK;
+    return runDefectAwareEval(values, shots, defectShots, io);
   }
-  const report = await evaluateFewShot({
-    data: values.data,
-    extractor,
-    preprocess,
-    shots: shots as number,
-    augment: parseAugment(values, preprocess),
-    patchcore,
-    minBankSize: parseIntegerOption(values["min-bank"], "--min-bank", 0, 10_000_000) ?? DEFAULT_MIN_BANK_SIZE,
-    standardize: standardizeShots(values, values.backbone),
-    session,
-    progress,
-  });
+  const detector = parseEvalDetector(values, "patchcore", shots);
+  const report = await evaluateFewShot({ data: values.data, detector, baseDir: process.cwd(), progress });
   io.stdout.write(values.json === true ? `${JSON.stringify({ method: "patchcore", ...report })}\n` : formatFewShot(report));
   return EXIT_OK;
+}
+
+/** Good-only against defect-aware PatchCore, at the unsupervised setting's coreset and search (raw features, re-weighted score). */
+async function runDefectAwareEval(values: DetectorFlags & { data: string; backbone: string; json?: boolean }, shots: number, defectShots: number, io: CliIo): Promise<number> {
+  const progress = values.json === true ? undefined : (line: string) => io.stderr.write(`${line}\n`);
+  const { patchcore, threads, layers, folderPreprocess } = parseEvalDetector(values, "patchcore", undefined);
+  const session = threads === undefined ? {} : { intraOpThreads: threads };
+  const extractor = await openPatchExtractor({ model: values.backbone, layers }, session);
+  try {
+    const report = await evaluateDefectAware({ data: values.data, extractor, preprocess: folderPreprocess, shots, defectShots, patchcore, session, progress });
+    io.stdout.write(values.json === true ? `${JSON.stringify({ method: "patchcore-defect-aware", ...report })}\n` : formatDefectAware(report));
+    return EXIT_OK;
+  } finally {
+    await extractor.release();
+  }
 }

@@ -1,17 +1,18 @@
-/** `defect-detection eval`: learn from DIR/train/good, score DIR/test, print the metrics. */
-import { openPatchExtractor, type PatchExtractor } from "../lib/features/extractor";
-import { DEFAULT_MAX_PIXELS, parsePreprocessOptions } from "../lib/image";
-import { DEFAULT_PATCHCORE_OPTIONS, IMAGE_SCORE_RULES, type ImageScoreRule, type PatchCoreOptions } from "../lib/anomaly/patchcore/patchcore";
-import { createPatchCoreTrainer } from "../lib/anomaly/patchcore/trainer";
+/**
+ * `defect-detection eval`: learn from DIR/train/good, score DIR/test, print the metrics. PatchCore
+ * and PaDiM run as the detector node runs them (its option parser, method and engine:
+ * lib/eval/detector-subject.ts), so every figure is one of the code the node runs.
+ */
+import { DEFAULT_MAX_PIXELS } from "../lib/image";
 import { evaluateTemplate } from "../lib/eval/template-eval";
 import { evaluateAnomalyMethod, type AnomalyEvalReport } from "../lib/eval/anomaly-eval";
 import { openAnomalibEvalModel } from "../lib/eval/anomalib-eval-model";
-import { DEFAULT_PADIM_OPTIONS, gaussianCount } from "../lib/anomaly/padim/padim";
-import { createPadimTrainer } from "../lib/anomaly/padim/trainer";
-import type { AnomalyTrainer } from "../lib/anomaly/types";
+import { evalSubjectOf, openDetectorSubject } from "../lib/eval/detector-subject";
+import { describeError } from "../lib/errors";
 import type { SessionOptions } from "../lib/onnx";
 import { EXIT_OK, UsageError, parseIntegerOption, parseOptions, type CliIo } from "./args";
 import { FEWSHOT_OPTIONS, FEWSHOT_USAGE, runFewShotEval, wantsFewShot } from "./eval-fewshot";
+import { parseEvalDetector, type DetectorFlags } from "./eval-options";
 
 export const EVAL_SUMMARY = "train on DIR/train/good, score DIR/test and print the metrics";
 
@@ -19,7 +20,9 @@ export const EVAL_USAGE = `Usage: defect-detection eval --data DIR [options]
 
 Learns "good" from DIR/train/good, scores every image in DIR/test/<type>/ (type "good" is
 defect-free) and prints image AUROC, pixel AUROC and AUPRO (where DIR/ground_truth has masks),
-F1-max and the time per image split into preprocess / backbone / scoring / post.
+F1-max, the time per image split into preprocess / backbone / scoring / post, and memory.
+PatchCore and PaDiM learn and inspect through the detector node's own code: an option left
+out takes the detector node's default (the setting's measured best).
 
 Options:
   --data DIR           dataset folder in MVTec AD layout (required)
@@ -32,22 +35,24 @@ Options:
   --model FILE         anomalib: the export (model.onnx; 0.x/1.x need metadata.json
                        beside it)
   --reference-dir DIR  template: where the references are (default DIR/reference)
-  --backbone FILE      ONNX backbone with intermediate layer outputs
+  --backbone FILE      ONNX backbone with intermediate layer outputs, or "embedded"
   --layers a,b         backbone outputs to use, finest first (default layer2,layer3;
                        padim: layer1,layer2,layer3)
   --size N             square input size in pixels (default 256; anomalib: used only
                        when the export accepts any size)
-  --coreset R          memory-bank fraction of training patches (default 0.1)
-  --max-bank N         hard cap on memory-bank rows (default 40000)
-  --neighbors K        neighbours for the image-score re-weighting (default 9)
+  --coreset R          memory-bank fraction of training patches (default: the setting's)
+  --max-bank N         hard cap on memory-bank rows
   --train-limit N      use only the first N sorted training images
-  --scoring-dim N      patchcore: search the bank's top-N principal subspace (0 = exact)
-  --image-score RULE   patchcore image score: reweighted (the PatchCore paper's re-weighted
-                       largest patch score; default) or map-max (the largest value of the
-                       anomaly map; default with --shots)
+  --scoring-dim N      patchcore: search the bank's top-N principal subspace (0 = exact;
+                       default: the setting's)
+  --image-score RULE   patchcore image score: auto (the setting's: the paper's re-weighted
+                       largest patch score, or with --shots the anomaly map's maximum),
+                       reweighted or map-max
 ${FEWSHOT_USAGE}  --threads N          onnxruntime intra-op threads (default: all cores)
   --json               print one JSON object instead of the table
   -h, --help           show this help
+
+Not available (the detector node has no such field): --neighbors, --min-bank.
 `;
 
 const OPTIONS = {
@@ -72,23 +77,11 @@ const OPTIONS = {
 
 const METHODS = ["patchcore", "padim", "template", "anomalib"] as const;
 
-/** anomalib's PaDiM layers: the stride-4 grid of layer1 plus two coarser layers. */
-const PADIM_DEFAULT_LAYERS = "layer1,layer2,layer3";
-
-/** The few-shot preset scores images by the map's maximum; full PatchCore keeps the paper's rule. */
-function parseImageScore(value: string | undefined, fewShotPreset: boolean): ImageScoreRule {
-  if (value === undefined) return fewShotPreset ? "map-max" : DEFAULT_PATCHCORE_OPTIONS.imageScore;
-  const rule = IMAGE_SCORE_RULES.find((r) => r === value);
-  if (rule === undefined) throw new UsageError(`--image-score must be one of ${IMAGE_SCORE_RULES.join(", ")}, got "${value}"`);
-  return rule;
-}
-
-function parseRatio(value: string | undefined, option: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!(n > 0 && n <= 1)) throw new UsageError(`${option} must be a number in (0, 1], got "${value}"`);
-  return n;
-}
+/** Options the detector node cannot honour: refused rather than silently ignored (as `line` does). */
+const NODE_LACKS: ReadonlyArray<["neighbors" | "min-bank", string]> = [
+  ["neighbors", "the detector node uses PatchCore's default neighbours for the image score"],
+  ["min-bank", "the detector node keeps no minimum bank in the few-shot setting"],
+];
 
 function formatNumber(value: number | null): string {
   return value === null || Number.isNaN(value) ? "-" : value.toFixed(3);
@@ -106,25 +99,9 @@ export function formatReport(method: string, report: AnomalyEvalReport): string 
     `avg precision   ${formatNumber(report.average_precision)}`,
     `ms / image      ${report.ms_per_image.toFixed(1)} (pre ${s.preprocess.toFixed(1)} / backbone ${s.backbone.toFixed(1)} / scoring ${s.scoring.toFixed(1)} / post ${s.post.toFixed(1)})`,
     `fit             ${report.fit_seconds.toFixed(1)} s, bank ${report.bank_size ?? "-"}`,
-    `memory          ${report.rss_mb} MB resident`,
+    `memory          ${report.rss_mb} MB resident, ${report.rss_peak_mb} MB at most`,
     "",
   ].join("\n");
-}
-
-interface MethodSetup {
-  trainer: AnomalyTrainer;
-  /** Reported as bank_size: memory-bank rows (PatchCore) or Gaussians, one a grid position (PaDiM). */
-  modelSize: () => number | null;
-}
-
-function patchcoreSetup(extractor: PatchExtractor, options: PatchCoreOptions, session: SessionOptions): MethodSetup {
-  const trainer = createPatchCoreTrainer(extractor, options, session);
-  return { trainer, modelSize: () => trainer.bank?.size ?? null };
-}
-
-function padimSetup(extractor: PatchExtractor, session: SessionOptions): MethodSetup {
-  const trainer = createPadimTrainer(extractor, { ...DEFAULT_PADIM_OPTIONS }, session);
-  return { trainer, modelSize: () => (trainer.statistics === undefined ? null : gaussianCount(trainer.statistics)) };
 }
 
 /**
@@ -167,7 +144,7 @@ async function runAnomalibEval(data: string, modelFile: string, size: number, tr
       data,
       trainLimit,
       preprocess: exported.preprocess,
-      subject: { model: exported.model },
+      subject: { inspect: (tensor) => exported.model.inspect(tensor) },
       preprocessFor: (bytes) => exported.preprocessFor(bytes, { maxPixels: DEFAULT_MAX_PIXELS }),
       pixelMetrics: exported.hasMaps,
       progress: json ? undefined : (line) => io.stderr.write(`${line}\n`),
@@ -179,6 +156,32 @@ async function runAnomalibEval(data: string, modelFile: string, size: number, tr
   }
 }
 
+/** PatchCore or PaDiM through the detector's engine, with the options an unedited node would take for the flags left out. */
+async function runDetectorEval(
+  values: DetectorFlags & { data: string; json?: boolean },
+  method: "patchcore" | "padim",
+  trainLimit: number | undefined,
+  io: CliIo,
+): Promise<number> {
+  const options = parseEvalDetector(values, method, undefined);
+  const progress = values.json === true ? undefined : (line: string): void => void io.stderr.write(`${line}\n`);
+  const subject = await openDetectorSubject(options, process.cwd());
+  try {
+    const skip = (error: unknown, file: string): void => void io.stderr.write(`warning: skipped ${file}: ${describeError(error)}\n`);
+    const report = await evaluateAnomalyMethod({
+      data: values.data,
+      trainLimit,
+      preprocess: options.folderPreprocess,
+      subject: evalSubjectOf(subject, skip),
+      progress,
+    });
+    printReport(method, report, values.json === true, io);
+    return EXIT_OK;
+  } finally {
+    await subject.release();
+  }
+}
+
 export async function runEval(args: string[], io: CliIo): Promise<number> {
   const values = parseOptions(args, OPTIONS);
   if (values.help) {
@@ -186,53 +189,23 @@ export async function runEval(args: string[], io: CliIo): Promise<number> {
     return EXIT_OK;
   }
   if (values.data === undefined) throw new UsageError("--data DIR is required");
+  for (const [option, why] of NODE_LACKS) if (values[option] !== undefined) throw new UsageError(`--${option} is not available: ${why}`);
   const method = values.method ?? "patchcore";
   if (!(METHODS as readonly string[]).includes(method)) throw new UsageError(`--method must be one of ${METHODS.join(", ")}, got "${method}"`);
   const fewShot = wantsFewShot(values);
   if (fewShot && method !== "patchcore") throw new UsageError(`--shots and --defect-shots work with --method patchcore, got "${method}"`);
   if (fewShot && values["train-limit"] !== undefined) throw new UsageError("--shots K already picks the first K training images: drop --train-limit");
   if (method === "template") return runTemplateEval(values.data, values["reference-dir"], values.json === true, io);
-  const size = parseIntegerOption(values.size, "--size", 32, 2048) ?? 256;
-  const threads = parseIntegerOption(values.threads, "--threads", 1, 64);
-  const session = threads === undefined ? {} : { intraOpThreads: threads };
   const trainLimit = parseIntegerOption(values["train-limit"], "--train-limit", 1, 1_000_000);
   if (method === "anomalib") {
     if (values.model === undefined) throw new UsageError("--model FILE is required for anomalib");
+    const size = parseIntegerOption(values.size, "--size", 32, 2048) ?? 256;
+    const threads = parseIntegerOption(values.threads, "--threads", 1, 64);
+    const session = threads === undefined ? {} : { intraOpThreads: threads };
     return runAnomalibEval(values.data, values.model, size, trainLimit, session, values.json === true, io);
   }
   if (values.backbone === undefined) throw new UsageError(`--backbone FILE is required for ${method}`);
-  const layers = (values.layers ?? (method === "padim" ? PADIM_DEFAULT_LAYERS : "layer2,layer3")).split(",").map((l) => l.trim()).filter((l) => l !== "");
-  const options = {
-    ...DEFAULT_PATCHCORE_OPTIONS,
-    coresetRatio: parseRatio(values.coreset, "--coreset", DEFAULT_PATCHCORE_OPTIONS.coresetRatio),
-    maxBankSize: parseIntegerOption(values["max-bank"], "--max-bank", 1, 10_000_000) ?? DEFAULT_PATCHCORE_OPTIONS.maxBankSize,
-    numNeighbors: parseIntegerOption(values.neighbors, "--neighbors", 1, 100) ?? DEFAULT_PATCHCORE_OPTIONS.numNeighbors,
-    scoringDim: parseIntegerOption(values["scoring-dim"], "--scoring-dim", 0, 100_000) ?? DEFAULT_PATCHCORE_OPTIONS.scoringDim,
-    imageScore: parseImageScore(values["image-score"], fewShot && values["defect-shots"] === undefined),
-  };
-  const preprocess = parsePreprocessOptions({ preset: "imagenet", width: size, height: size, resize: "stretch" });
-  const extractor = await openPatchExtractor({ model: values.backbone, layers }, session);
-  if (fewShot) {
-    try {
-      return await runFewShotEval({ ...values, data: values.data, backbone: values.backbone }, extractor, preprocess, options, session, io);
-    } finally {
-      await extractor.release();
-    }
-  }
-  const { trainer, modelSize } = method === "padim" ? padimSetup(extractor, session) : patchcoreSetup(extractor, options, session);
-  try {
-    const report = await evaluateAnomalyMethod({
-      data: values.data,
-      trainLimit,
-      preprocess,
-      subject: { trainer },
-      modelSize,
-      progress: values.json ? undefined : (line) => io.stderr.write(`${line}\n`),
-    });
-    printReport(method, report, values.json === true, io);
-    return EXIT_OK;
-  } finally {
-    await trainer.release();
-    await extractor.release();
-  }
+  const given = { ...values, data: values.data, backbone: values.backbone };
+  if (fewShot) return runFewShotEval(given, io);
+  return runDetectorEval(given, method === "padim" ? "padim" : "patchcore", trainLimit, io);
 }

@@ -4,10 +4,12 @@
  * COMMANDS; commands without a handler are listed as coming so the help shows the road map.
  */
 import { DefectError, describeError } from "../lib/errors";
+import { LineFailure } from "../lib/line/failure";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type CliIo, type CommandHandler } from "./args";
 import { BANK_SUMMARY, runBank } from "./bank";
 import { BENCH_SUMMARY, runBench } from "./bench";
 import { EVAL_SUMMARY, runEval } from "./eval";
+import { LINE_SUMMARY, runLineCommand } from "./line";
 import { PREDICT_SUMMARY, runPredict } from "./predict";
 import { SYNTH_SUMMARY, runSynth } from "./synth";
 
@@ -24,6 +26,7 @@ interface Command {
 const COMMANDS = new Map<string, Command>([
   ["synth", { summary: SYNTH_SUMMARY, run: runSynth }],
   ["eval", { summary: EVAL_SUMMARY, run: runEval }],
+  ["line", { summary: LINE_SUMMARY, run: runLineCommand }],
   ["predict", { summary: PREDICT_SUMMARY, run: runPredict }],
   ["bench", { summary: BENCH_SUMMARY, run: runBench }],
   ["bank", { summary: BANK_SUMMARY, run: runBank }],
@@ -78,7 +81,8 @@ function reportError(prefix: string, error: unknown, io: CliIo): number {
     io.stderr.write(`${prefix}: ${describeError(error)} (see "${prefix} --help")\n`);
     return EXIT_USAGE;
   }
-  io.stderr.write(`${prefix}: ${error instanceof DefectError ? error.message : `unexpected error: ${describeError(error)}`}\n`);
+  const known = error instanceof DefectError || error instanceof LineFailure;
+  io.stderr.write(`${prefix}: ${known ? error.message : `unexpected error: ${describeError(error)}`}\n`);
   return EXIT_FAILURE;
 }
 

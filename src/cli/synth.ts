@@ -1,5 +1,6 @@
 /** `defect-detection synth`: writes the synthetic demo/test data set to a folder. */
 import {
+  ALIGNED_KINDS,
   DEFAULT_IMAGE_SIZE,
   DEFAULT_SEED,
   DEFAULT_TRAIN_COUNT,
@@ -32,6 +33,8 @@ Options:
                        ${TEXTURE_KINDS.join(", ")}
       --defects LIST   comma-separated defect kinds (default all):
                        ${DEFECT_KINDS.join(", ")}
+      --references N   also N reference images of each aligned kind (${ALIGNED_KINDS.join(", ")}) in
+                       <DIR>/<kind>/reference, for template comparison (default 0)
   -h, --help           show this help
 `;
 
@@ -42,6 +45,7 @@ const OPTIONS = {
   size: { type: "string" },
   kinds: { type: "string" },
   defects: { type: "string" },
+  references: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -61,6 +65,7 @@ export async function runSynth(args: string[], io: CliIo): Promise<number> {
     size: parseIntegerOption(values.size, "--size", MIN_IMAGE_SIZE, MAX_IMAGE_SIZE),
     kinds: parseListOption(values.kinds, "--kinds", TEXTURE_KINDS),
     defects: parseListOption(values.defects, "--defects", DEFECT_KINDS),
+    references: parseIntegerOption(values.references, "--references", 0, MAX_TRAIN_COUNT),
   });
   io.stdout.write(formatSummary(summary));
   return EXIT_OK;
@@ -74,9 +79,11 @@ export function formatSummary(summary: DatasetSummary): string {
   const width = Math.max(...summary.kinds.map((kind) => kind.kind.length));
   for (const kind of summary.kinds) {
     const count = (folder: string): number => kind.folders.find((entry) => entry.folder === folder)?.count ?? 0;
+    const references = count("reference");
     lines.push(
       `  ${kind.kind.padEnd(width)}  ${count("train/good")} train/good, ${count("test/good")} test/good, ` +
-        `${summary.testCount} each of ${summary.defects.join(", ")} with masks`,
+        `${summary.testCount} each of ${summary.defects.join(", ")} with masks` +
+        (references > 0 ? `, ${references} references` : ""),
     );
   }
   return lines.join("\n") + "\n";

@@ -5,6 +5,7 @@
  * export or a supervised ONNX model (classes, boxes, segmentation maps) it only inspects.
  */
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from "node-red";
+import { basename } from "node:path";
 import { performance } from "node:perf_hooks";
 import {
   DetectorEngine,
@@ -79,8 +80,19 @@ function bypassesQueue(msg: NodeMessageInFlow, partIdProperty: string): boolean 
   }
 }
 
+/** What a learned image is called: its file name (msg.filename), else its topic; a template detector reports it. */
+function sampleName(msg: NodeMessageInFlow): string | undefined {
+  const file = msg["filename"];
+  if (typeof file === "string" && file !== "") return basename(file);
+  return typeof msg.topic === "string" && msg.topic !== "" && msg.topic !== "learn" ? msg.topic : undefined;
+}
+
 function readSample(msg: NodeMessageInFlow): Sample {
-  return { tensor: readTensor(msg.payload, "msg.payload"), preprocessing: readPreprocessing(msg["preprocessing"], "msg.preprocessing") };
+  return {
+    tensor: readTensor(msg.payload, "msg.payload"),
+    preprocessing: readPreprocessing(msg["preprocessing"], "msg.preprocessing"),
+    name: sampleName(msg),
+  };
 }
 
 /** Supervised models add what they found; the keys of unsupervised payloads stay as they were. */
@@ -92,6 +104,7 @@ function inspectionPayload(result: InspectionResult, method: string): Record<str
       model: result.model,
       ...(result.drift === undefined ? {} : { drift: result.drift }),
       ...(result.defectEvidence === undefined ? {} : { defectEvidence: result.defectEvidence }),
+      ...(result.reference === undefined ? {} : { reference: result.reference }),
     };
   }
   return {

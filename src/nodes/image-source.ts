@@ -31,8 +31,13 @@ import { createSourceQueue } from "./image-source-queue";
 import type { ImageSourceCredentials, ImageSourceNodeDef } from "./types";
 
 const TYPE = "defect-image-source";
-/** 16 waiting; by default a watched folder waits for the detectors rather than dropping files. */
-const QUEUE_DEFAULTS: QueueOptions = { size: 16, policy: "block" };
+/**
+ * By default a watched folder waits for the detectors rather than dropping files, and lets at most
+ * 8 images be unfinished: preprocess and the detector downstream each hold 8 waiting + 1 running
+ * by default, so a folder burst never overflows them (with 16, and inspections on worker threads,
+ * a 12-file burst lost a part at the detector).
+ */
+const QUEUE_DEFAULTS: QueueOptions = { size: 8, policy: "block" };
 
 function topicOf(image: SourceImage): string | undefined {
   return image.path !== undefined ? basename(image.path) : image.url;

@@ -138,4 +138,8 @@ export interface DetectorNodeDef extends NodeDef {
   overflow: string;
   /** The message property holding a part's id for later verdicts; empty = "partId". */
   partIdProperty: string;
+  /** Template comparison: edge displacement excused, pixels (0..8); empty = 1. Absent in older flows. */
+  templateTolerance?: string | number;
+  /** Template comparison: largest displacement of a part from its reference searched, pixels; empty = 32. */
+  templateMaxShift?: string | number;
 }

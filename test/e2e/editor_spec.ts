@@ -181,11 +181,19 @@ describe("editor in a real browser (Chromium, playwright-core)", function () {
     });
   }
 
-  it("offers the few-shot setting in the detector dialog: PatchCore only, 4 good images, auto standardisation and image score", async function () {
+  it("offers the few-shot setting in the detector dialog: PatchCore only, 4 good images, auto standardisation and image score (and template comparison: 1 reference, no backbone)", async function () {
     const id = await dragIn("defect-detector", 320, 160);
     const dialog = await openDialog(id);
     const methods = async (): Promise<string[]> => dialog.locator("#node-input-method option").evaluateAll((options) => options.map((o) => (o as unknown as { value: string }).value));
-    assert.deepEqual(await methods(), ["patchcore", "padim", "anomalib"]);
+    assert.deepEqual(await methods(), ["patchcore", "padim", "anomalib", "template"]);
+    // Template comparison: one reference unless set, its own fields, no backbone; and back.
+    await dialog.locator("#node-input-method").selectOption("template");
+    assert.equal(await dialog.locator("#node-input-trainCount").inputValue(), "1");
+    assert.equal(await dialog.locator("#node-input-templateTolerance").isVisible(), true);
+    assert.equal(await dialog.locator("#node-input-backbone").isVisible(), false);
+    await dialog.locator("#node-input-method").selectOption("patchcore");
+    assert.equal(await dialog.locator("#node-input-trainCount").inputValue(), "50");
+    assert.equal(await dialog.locator("#node-input-templateTolerance").isVisible(), false);
     await dialog.locator("#node-input-setting").selectOption("fewshot");
     assert.deepEqual(await methods(), ["patchcore"]);
     assert.equal(await dialog.locator("#node-input-trainCount").inputValue(), "4");

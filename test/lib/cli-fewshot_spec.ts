@@ -4,11 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
 import { runCli, type CliIo } from "../../src/cli/main";
-import { openPatchExtractor } from "../../src/lib/features/extractor";
-import { DEFAULT_AUGMENT_OPTIONS } from "../../src/lib/anomaly/patchcore/augment";
-import { DEFAULT_PATCHCORE_OPTIONS } from "../../src/lib/anomaly/patchcore/patchcore";
-import { createPatchCoreTrainer } from "../../src/lib/anomaly/patchcore/trainer";
+import { bankSizeFor, DEFAULT_PATCHCORE_OPTIONS } from "../../src/lib/anomaly/patchcore/patchcore";
+import { FEW_SHOT_PRESET, UNSUPERVISED_PRESET } from "../../src/lib/detector/setting-presets";
+import { openPatchCoreMethod } from "../../src/lib/detector/patchcore-method";
 import { preprocessImage, parsePreprocessOptions } from "../../src/lib/image";
+import type { Tensor } from "../../src/lib/image/types";
 import { writeTinyBackbone } from "../fixtures/tiny-backbone";
 
 const SIZE = 64;
@@ -50,7 +50,7 @@ function capture(): { io: CliIo; stdout: () => string; stderr: () => string } {
   };
 }
 
-describe("few-shot eval and trainer (tiny backbone)", function () {
+describe("few-shot eval and the detector's few-shot rounds (tiny backbone)", function () {
   this.timeout(60_000);
   let dir: string;
   let data: string;
@@ -94,12 +94,12 @@ describe("few-shot eval and trainer (tiny backbone)", function () {
     assert.ok(Math.abs((r.f1_max as number) - 1) < 1e-9, String(r.f1_max));
   });
 
-  it("--augment off learns only the shots; --min-bank keeps every patch below that many rows", async function () {
+  it("--augment off learns only the shots; --coreset 1 keeps every patch", async function () {
     const off = await evalJson(["--shots", "2", "--augment", "off"]);
     assert.equal(off.augmented, false);
     assert.equal(off.learned_images, 2);
     assert.equal(off.bank_size, Math.floor(2 * PATCHES * 0.1));
-    const all = await evalJson(["--shots", "2", "--augment", "off", "--min-bank", "100000"]);
+    const all = await evalJson(["--shots", "2", "--augment", "off", "--coreset", "1"]);
     assert.equal(all.bank_size, 2 * PATCHES);
   });
 
@@ -138,6 +138,27 @@ describe("few-shot eval and trainer (tiny backbone)", function () {
     assert.equal((await run(["--standardize"])).standardized, true);
   });
 
+  it("eval with no speed flags runs what an unedited detector node runs: the setting's coreset and search, augmentation of small rounds", async function () {
+    const plain = await evalJson([]);
+    // 3 training images: a round the node's "auto" augmentation covers (up to 8 images).
+    const learned = 3 * (1 + VARIANTS) * PATCHES;
+    assert.equal(plain.train_images, 3);
+    assert.equal(plain.bank_size, bankSizeFor(learned, { coresetRatio: UNSUPERVISED_PRESET.coresetRatio, maxBankSize: DEFAULT_PATCHCORE_OPTIONS.maxBankSize }));
+    assert.equal((await evalJson(["--augment", "off"])).bank_size, Math.floor(3 * PATCHES * UNSUPERVISED_PRESET.coresetRatio));
+    const shots = await evalJson(["--shots", "3"]);
+    assert.equal(shots.bank_size, Math.floor(learned * FEW_SHOT_PRESET.coresetRatio));
+    assert.ok((plain.rss_peak_mb as number) > 0);
+  });
+
+  it("eval --method padim learns the detector's PaDiM: one Gaussian a grid position", async function () {
+    const padim = await evalJson(["--method", "padim"]);
+    assert.equal(padim.method, "padim");
+    assert.equal(padim.train_images, 3);
+    assert.equal(padim.bank_size, PATCHES);
+    assert.equal(padim.test_images, 4);
+    assert.equal(typeof padim.pixel_auroc, "number");
+  });
+
   it("full-data eval keeps the paper's re-weighted score unless --image-score map-max", async function () {
     const full = await evalJson([]);
     const mapMax = await evalJson(["--image-score", "map-max"]);
@@ -158,11 +179,13 @@ describe("few-shot eval and trainer (tiny backbone)", function () {
       [["--shots", "2", "--train-limit", "2"], "--shots K already picks the first K training images: drop --train-limit"],
       [["--defect-shots", "2"], "--defect-shots needs --shots K (the good images of the bank)"],
       [["--shots", "0"], '--shots must be a whole number from 1 to 1000000, got "0"'],
+      [["--shots", "17"], '--shots must be an integer from 1 to 16, got "17"'],
+      [["--shots", "2", "--min-bank", "100"], "--min-bank is not available: the detector node keeps no minimum bank in the few-shot setting"],
       [["--shots", "2", "--method", "padim"], '--shots and --defect-shots work with --method patchcore, got "padim"'],
       [["--standardize"], "--standardize and --no-standardize need --shots K (they are few-shot settings)"],
       [["--no-standardize"], "--standardize and --no-standardize need --shots K (they are few-shot settings)"],
       [["--shots", "2", "--standardize", "--no-standardize"], "--standardize and --no-standardize contradict each other"],
-      [["--shots", "2", "--image-score", "mean"], '--image-score must be one of reweighted, map-max, got "mean"'],
+      [["--shots", "2", "--image-score", "mean"], '--image-score must be one of auto, reweighted, map-max, got "mean"'],
       [
         ["--shots", "2", "--defect-shots", "1", "--image-score", "map-max"],
         "--defect-shots compares raw features with the re-weighted image score: drop --standardize, --no-standardize and --image-score",
@@ -176,25 +199,40 @@ describe("few-shot eval and trainer (tiny backbone)", function () {
     }
   });
 
-  it("the trainer learns the variants up to maxShots in auto mode and drops them past it", async function () {
-    const extractor = await openPatchExtractor({ model: backbone, layers: ["l1", "l2"] }, { intraOpThreads: 1 });
+  it("a detector round learns the variants up to maxShots in auto mode and none past it", async function () {
     const preprocess = parsePreprocessOptions({ preset: "imagenet", width: SIZE, height: SIZE, resize: "stretch" });
+    const tensors: Tensor[] = [];
+    for (let i = 0; i < 3; i++) tensors.push((await preprocessImage(await sharp(join(data, "train/good", `g${i}.png`)).toBuffer(), preprocess, { maxPixels: 1e6 })).tensor);
+    const method = await openPatchCoreMethod({
+      setting: "fewshot",
+      backbone,
+      layers: ["l1", "l2"],
+      // Every patch kept, so the bank size counts the images learned.
+      options: { ...DEFAULT_PATCHCORE_OPTIONS, coresetRatio: 1, scoringDim: 0 },
+      augment: { mode: "auto", rotations: [], maxShots: 2 },
+      session: { intraOpThreads: 1 },
+    });
     try {
-      const tensors = [];
-      for (let i = 0; i < 3; i++) tensors.push((await preprocessImage(await sharp(join(data, "train/good", `g${i}.png`)).toBuffer(), preprocess, { maxPixels: 1e6 })).tensor);
-      const fewShot = { augment: { ...DEFAULT_AUGMENT_OPTIONS, maxShots: 2 }, minBankSize: 100_000 };
-      const two = createPatchCoreTrainer(extractor, DEFAULT_PATCHCORE_OPTIONS, { intraOpThreads: 1 }, fewShot);
-      for (const t of tensors.slice(0, 2)) await two.add(t);
-      await (await two.fit()).release();
-      assert.equal(two.augmented, true);
-      assert.equal(two.bank?.size, 2 * (1 + VARIANTS) * PATCHES);
-      const three = createPatchCoreTrainer(extractor, DEFAULT_PATCHCORE_OPTIONS, { intraOpThreads: 1 }, fewShot);
-      for (const t of tensors) await three.add(t);
-      await (await three.fit()).release();
-      assert.equal(three.augmented, false);
-      assert.equal(three.bank?.size, 3 * PATCHES);
+      const learn = async (count: number): Promise<Record<string, string | number>> => {
+        const round = await method.startRound();
+        try {
+          for (const tensor of tensors.slice(0, count)) await round.add({ tensor, preprocessing: preprocess });
+          const { model } = await round.fit(new AbortController().signal);
+          const info = { ...model.info };
+          await model.release();
+          return info;
+        } finally {
+          await round.release();
+        }
+      };
+      const two = await learn(2);
+      assert.equal(two["variants"], 2 * VARIANTS);
+      assert.equal(two["bankSize"], 2 * (1 + VARIANTS) * PATCHES);
+      const three = await learn(3);
+      assert.equal(three["variants"], 0);
+      assert.equal(three["bankSize"], 3 * PATCHES);
     } finally {
-      await extractor.release();
+      await method.release();
     }
   });
 });

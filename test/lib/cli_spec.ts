@@ -70,7 +70,12 @@ describe("command line", function () {
       [["synth", "extra", "--out", out], `defect-detection synth: Unexpected argument 'extra' ${help}`],
       [["predict", "--model", "m.onnx"], `defect-detection predict: --image IMG is required (see "defect-detection predict --help")`],
       [["eval", "--backbone", "b.onnx"], `defect-detection eval: --data DIR is required (see "defect-detection eval --help")`],
-      [["eval", "--data", out, "--backbone", "b.onnx", "--coreset", "2"], `defect-detection eval: --coreset must be a number in (0, 1], got "2" (see "defect-detection eval --help")`],
+      [["eval", "--data", out, "--backbone", "b.onnx", "--coreset", "2"], `defect-detection eval: --coreset must be a number above 0 and at most 1, got "2" (see "defect-detection eval --help")`],
+      [["eval", "--data", out, "--backbone", "b.onnx", "--size", "0"], `defect-detection eval: --size must be an integer from 1 to 8192, got "0" (see "defect-detection eval --help")`],
+      [
+        ["eval", "--data", out, "--backbone", "b.onnx", "--neighbors", "3"],
+        `defect-detection eval: --neighbors is not available: the detector node uses PatchCore's default neighbours for the image score (see "defect-detection eval --help")`,
+      ],
       [["train"], 'defect-detection: unknown command "train". Run "defect-detection --help" to list the commands.'],
     ];
     for (const [args, message] of cases) {

@@ -7,7 +7,6 @@ import assert from "node:assert/strict";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEFAULT_AUGMENT_OPTIONS } from "../../src/lib/anomaly/patchcore/augment";
 import { fewShotTable, runFewShotSweep, type FewShotSetting, type FewShotSweepOptions } from "../../src/lib/eval/fewshot-sweep";
 import { writeSyntheticDataset } from "../../src/lib/synth";
 import { writeTinyBackbone } from "../fixtures/tiny-backbone";
@@ -18,11 +17,10 @@ describe("few-shot sweep (bench:fewshot)", function () {
   this.timeout(120_000);
   let dir = "";
   let options: FewShotSweepOptions;
-  const plain: FewShotSetting = { label: "plain", augment: null, minBankSize: 0, coresetRatio: 0.1 };
+  const plain: FewShotSetting = { label: "plain", augment: null, coresetRatio: 0.1 };
   const preset: FewShotSetting = {
     label: "preset",
-    augment: { ...DEFAULT_AUGMENT_OPTIONS, mode: "on" },
-    minBankSize: 0,
+    augment: { mode: "on", rotations: [], maxShots: 2 },
     coresetRatio: 0.1,
     standardize: true,
     imageScore: "map-max",

@@ -7,10 +7,12 @@ import { chooseChannels, padimEmbedding } from "../../src/lib/anomaly/padim/embe
 import { invertSpd } from "../../src/lib/anomaly/padim/gaussian";
 import { openMahalanobisScorer } from "../../src/lib/anomaly/padim/mahalanobis";
 import { DEFAULT_PADIM_OPTIONS, gaussianCount, statisticsBytes } from "../../src/lib/anomaly/padim/padim";
-import { createPadimTrainer } from "../../src/lib/anomaly/padim/trainer";
-import type { AnomalyModel } from "../../src/lib/anomaly/types";
+import { openPadimMethod } from "../../src/lib/detector/padim-method";
+import { padimStatisticsFrom } from "../../src/lib/detector/padim-store";
+import type { LearningMethod } from "../../src/lib/detector/types";
 import { DefectError } from "../../src/lib/errors";
-import { openPatchExtractor, type PatchExtractor } from "../../src/lib/features/extractor";
+import { readModelFile } from "../../src/lib/persist";
+import { floatsToHalf } from "../../src/lib/supervised/half";
 import type { FeatureMap } from "../../src/lib/features/types";
 import { toTensor } from "../../src/lib/image/tensor";
 import type { RawImage, Tensor } from "../../src/lib/image/types";
@@ -68,6 +70,15 @@ describe("PaDiM Gaussians", function () {
     assertClose(grid.mean, mean, 1e-6, "mean");
     assertClose(multiply(grid.inverse.subarray(0, 9), covariance0, 3), identity(3), 1e-4, "inverse 0 x covariance 0");
     assertClose(multiply(grid.inverse.subarray(9, 18), covariance1, 3), identity(3), 1e-4, "inverse 1 x covariance 1");
+  });
+
+  it("fits the same Gaussians from float16 embeddings, as learning rounds keep them", async function () {
+    const rng = new Rng(5);
+    const images = Array.from({ length: 20 }, () => Float32Array.from({ length: 4 * 3 }, () => rng.range(-2, 2)));
+    const exact = await fitGaussians({ images, positions: 4, dim: 3 }, 0.01);
+    const half = await fitGaussians({ images: images.map((image) => floatsToHalf(image)), positions: 4, dim: 3 }, 0.01);
+    assertClose(half.mean, exact.mean, 2e-3, "mean");
+    assertClose(half.inverse, exact.inverse, 2e-2, "inverse");
   });
 
   it("gives a single image the regularisation alone as covariance", async function () {
@@ -186,71 +197,85 @@ function tensorOf(image: RawImage): Tensor {
   return toTensor(image, { ...IMAGENET, mean: [...IMAGENET.mean], std: [...IMAGENET.std] });
 }
 
-describe("PaDiM end to end on synthetic parts", function () {
+describe("PaDiM end to end on synthetic parts (the detector's method)", function () {
   let dir = "";
-  let extractor: PatchExtractor;
+  let backbone = "";
+  const methods: LearningMethod[] = [];
+
+  async function method(channels: number): Promise<LearningMethod> {
+    const opened = await openPadimMethod({ setting: "unsupervised", backbone, layers: ["l1", "l2", "l3"], options: { ...DEFAULT_PADIM_OPTIONS, channels }, session: {} });
+    methods.push(opened);
+    return opened;
+  }
 
   before(async function () {
     dir = await mkdtemp(join(tmpdir(), "padim-spec-"));
-    const path = join(dir, "tiny.onnx");
-    await writeFile(path, tinyBackbone());
-    extractor = await openPatchExtractor({ model: path, layers: ["l1", "l2", "l3"] });
+    backbone = join(dir, "tiny.onnx");
+    await writeFile(backbone, tinyBackbone());
   });
 
   after(async function () {
-    await extractor?.release();
+    for (const m of methods) await m.release();
     await rm(dir, { recursive: true, force: true });
   });
 
   it("scores defective parts above good ones and peaks inside the defect", async function () {
-    const trainer = createPadimTrainer(extractor, { ...DEFAULT_PADIM_OPTIONS, channels: 12 }, undefined);
-    let model: AnomalyModel | undefined;
+    const round = await (await method(12)).startRound();
     try {
-      for (let seed = 1; seed <= 30; seed++) await trainer.add(tensorOf(generateGood(KIND, seed, IMAGE_SIZE)));
-      assert.equal(trainer.count, 30);
-      const fitted = await trainer.fit();
-      model = fitted;
-      const statistics = trainer.statistics;
-      assert.ok(statistics !== undefined);
-      assert.equal(gaussianCount(statistics), 256);
-      assert.equal(statistics.channels.length, 12);
-      assert.equal(statisticsBytes(statistics), 256 * 12 * 4 + 256 * 144 * 4 + 12 * 4);
-      assert.equal(statistics.layers, "l1:4x16x16+l2:8x8x8+l3:8x4x4");
+      for (let seed = 1; seed <= 30; seed++) await round.add({ tensor: tensorOf(generateGood(KIND, seed, IMAGE_SIZE)), preprocessing: undefined });
+      assert.equal(round.count, 30);
+      const fitted = await round.fit(new AbortController().signal);
+      const model = fitted.model;
+      try {
+        const path = join(dir, "padim.ddm");
+        await fitted.save(path);
+        const statistics = padimStatisticsFrom(await readModelFile(path), path);
+        assert.equal(gaussianCount(statistics), 256);
+        assert.equal(model.info["positions"], 256);
+        assert.equal(statistics.channels.length, 12);
+        assert.equal(statisticsBytes(statistics), 256 * 12 * 4 + 256 * 144 * 4 + 12 * 4);
+        assert.equal(statistics.layers, "l1:4x16x16+l2:8x8x8+l3:8x4x4");
 
-      const good: number[] = [];
-      for (let seed = 101; seed <= 110; seed++) {
-        const result = await fitted.inspect(tensorOf(generateGood(KIND, seed, IMAGE_SIZE)));
-        assert.equal(result.map.width, IMAGE_SIZE);
-        assert.equal(result.map.height, IMAGE_SIZE);
-        good.push(result.score);
+        const good: number[] = [];
+        for (let seed = 101; seed <= 110; seed++) {
+          const result = await model.inspect(tensorOf(generateGood(KIND, seed, IMAGE_SIZE)));
+          assert.equal(result.map?.width, IMAGE_SIZE);
+          assert.equal(result.map?.height, IMAGE_SIZE);
+          good.push(result.score);
+        }
+        const defects: number[] = [];
+        let peaksInside = 0;
+        const kinds: DefectKind[] = ["spot", "hole", "crack", "scratch"];
+        for (let i = 0; i < 12; i++) {
+          const sample = generateDefect(KIND, kinds[i % kinds.length] as DefectKind, 201 + i, IMAGE_SIZE);
+          const result = await model.inspect(tensorOf(sample.image));
+          defects.push(result.score);
+          const map = result.map?.data ?? new Float32Array(0);
+          let arg = 0;
+          for (let p = 1; p < map.length; p++) if ((map[p] as number) > (map[arg] as number)) arg = p;
+          if ((sample.mask.data[arg] as number) > 0) peaksInside += 1;
+        }
+        const average = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+        assert.ok(average(defects) > average(good), `defects ${average(defects)} vs good ${average(good)}`);
+        const aboveAllGood = defects.filter((s) => s > Math.max(...good)).length;
+        assert.ok(aboveAllGood >= 10, `${aboveAllGood} of 12 defective parts score above every good part`);
+        assert.ok(peaksInside >= 9, `map maximum inside the mask for ${peaksInside} of 12`);
+      } finally {
+        await model.release();
       }
-      const defects: number[] = [];
-      let peaksInside = 0;
-      const kinds: DefectKind[] = ["spot", "hole", "crack", "scratch"];
-      for (let i = 0; i < 12; i++) {
-        const sample = generateDefect(KIND, kinds[i % kinds.length] as DefectKind, 201 + i, IMAGE_SIZE);
-        const result = await fitted.inspect(tensorOf(sample.image));
-        defects.push(result.score);
-        let arg = 0;
-        for (let p = 1; p < result.map.data.length; p++) if ((result.map.data[p] as number) > (result.map.data[arg] as number)) arg = p;
-        if ((sample.mask.data[arg] as number) > 0) peaksInside += 1;
-      }
-      const average = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
-      assert.ok(average(defects) > average(good), `defects ${average(defects)} vs good ${average(good)}`);
-      const aboveAllGood = defects.filter((s) => s > Math.max(...good)).length;
-      assert.ok(aboveAllGood >= 10, `${aboveAllGood} of 12 defective parts score above every good part`);
-      assert.ok(peaksInside >= 9, `map maximum inside the mask for ${peaksInside} of 12`);
     } finally {
-      await model?.release();
-      await trainer.release();
+      await round.release();
     }
   });
 
   it("refuses to fit without images and to inspect another input size", async function () {
-    const trainer = createPadimTrainer(extractor, DEFAULT_PADIM_OPTIONS, undefined);
-    await assert.rejects(trainer.fit(), (e: unknown) => e instanceof DefectError && e.code === "invalidOption");
-    await trainer.add(tensorOf(generateGood(KIND, 1, IMAGE_SIZE)));
-    const model = await trainer.fit();
+    const opened = await method(DEFAULT_PADIM_OPTIONS.channels);
+    const empty = await opened.startRound();
+    await assert.rejects(empty.fit(new AbortController().signal), (e: unknown) => e instanceof DefectError && e.code === "notTrained");
+    await empty.release();
+    const round = await opened.startRound();
+    await round.add({ tensor: tensorOf(generateGood(KIND, 1, IMAGE_SIZE)), preprocessing: undefined });
+    const { model } = await round.fit(new AbortController().signal);
     try {
       await assert.rejects(
         model.inspect(tensorOf(generateGood(KIND, 2, 32))),
@@ -259,7 +284,7 @@ describe("PaDiM end to end on synthetic parts", function () {
       );
     } finally {
       await model.release();
-      await trainer.release();
+      await round.release();
     }
   });
 });

@@ -9,7 +9,7 @@ import {
   type AugmentOptions,
   type AugmentStep,
 } from "../../src/lib/anomaly/patchcore/augment";
-import { fewShotCoresetRatio } from "../../src/lib/anomaly/patchcore/trainer";
+import { augmentOptionsFor, supportVariants } from "../../src/lib/detector/support-set";
 
 const STEP: AugmentStep = { angleDeg: 0, flipX: false, flipY: false, shiftX: 0, shiftY: 0, brightness: 1 };
 const PLAIN_NORM = { mean: [0], std: [1] };
@@ -94,10 +94,24 @@ describe("patchcore support-set augmentation", () => {
     assert.equal(augmentEnabled({ mode: "off", maxShots: 8 }, 1), false);
   });
 
-  it("keeps every patch of a small support set and the plain ratio for a large one", () => {
-    assert.equal(fewShotCoresetRatio(4096, { coresetRatio: 0.1 }, 20_480), 1);
-    assert.equal(fewShotCoresetRatio(40_960, { coresetRatio: 0.1 }, 20_480), 0.5);
-    assert.equal(fewShotCoresetRatio(409_600, { coresetRatio: 0.1 }, 20_480), 0.1);
-    assert.equal(fewShotCoresetRatio(4096, { coresetRatio: 0.1 }, 0), 0.1);
+  it("gives a detector round the variants of its shots: plan i for shot i, made on demand, within maxShots", () => {
+    const shots: Tensor[] = [0, 1, 2].map((k) => ({ data: Float32Array.from({ length: 3 * 8 * 8 }, (_, i) => Math.sin(i + k)), dims: [1, 3, 8, 8], layout: "NCHW" }));
+    const choice = { mode: "auto" as const, rotations: [], maxShots: 3 };
+    const { variants, record } = supportVariants(choice, shots, null);
+    const per = augmentationPlan(DEFAULT_AUGMENT_OPTIONS, 0).length;
+    assert.equal(variants.length, 3 * per);
+    assert.deepEqual(record, { mode: "auto", shots: 3, variants: 3 * per, rotations: [] });
+    const options = augmentOptionsFor(choice, null);
+    assert.deepEqual(variants.filter((v) => v.shot === 2).map((v) => values(v.make())), augmentShot(shots[2] as Tensor, options, 2).map(values));
+    // "auto" past maxShots learns no variant; "on" learns the first maxShots shots' only; "off" none.
+    assert.equal(supportVariants({ ...choice, maxShots: 2 }, shots, null).variants.length, 0);
+    const on = supportVariants({ ...choice, mode: "on", maxShots: 2 }, shots, null);
+    assert.deepEqual([...new Set(on.variants.map((v) => v.shot))], [0, 1]);
+    assert.equal(on.record.shots, 2);
+    assert.deepEqual(supportVariants({ ...choice, mode: "off" }, shots, null).record, { mode: "off", shots: 0, variants: 0, rotations: [] });
+    // Another seed draws other random variants (the sweep's spread), the flips stay.
+    const reseeded = supportVariants(choice, shots, null, 1).variants;
+    assert.deepEqual(values(reseeded[0]!.make()), values(variants[0]!.make()));
+    assert.notDeepEqual(values(reseeded[per - 1]!.make()), values(variants[per - 1]!.make()));
   });
 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { greedyCoreset } from "../../src/lib/anomaly/patchcore/coreset";
 import { greedyCoresetInRounds } from "../../src/lib/anomaly/patchcore/coreset-rounds";
+import { RowBlockWriter, rowOf, singleBlock } from "../../src/lib/anomaly/patchcore/row-blocks";
 import { Rng } from "../../src/lib/synth/random";
 
 /** The textbook greedy k-center loop, as the reference the pruned version must reproduce. */
@@ -72,9 +73,25 @@ describe("PatchCore coreset in rounds (onnxruntime)", function () {
     ] as const) {
       const points = clusteredPoints(count, dim, count * 3 + dim);
       const reference = greedyCoreset(points, count, dim, k, 11);
-      const rounds = await greedyCoresetInRounds(points, count, dim, k, 11);
+      const rounds = await greedyCoresetInRounds(singleBlock(points, count, dim), k, 11);
       assert.deepEqual(Array.from(rounds.indices), Array.from(reference.indices), `${count}x${dim} k=${k}`);
       for (let i = 0; i < k; i++) assert.ok(Math.abs((rounds.radii[i] as number) - (reference.radii[i] as number)) < 1e-3);
     }
+  });
+
+  it("selects the same points from rows held in many blocks, appended image by image", async function () {
+    const count = 3000;
+    const dim = 16;
+    const points = clusteredPoints(count, dim, 77);
+    // Blocks of 700 rows, filled by appends of 256 rows: blocks and appends do not line up.
+    const writer = new RowBlockWriter(dim, 700);
+    for (let start = 0; start < count; start += 256) writer.append(points.subarray(start * dim, Math.min(count, start + 256) * dim));
+    const blocks = writer.finish();
+    assert.equal(blocks.count, count);
+    assert.equal(blocks.blocks.length, 5);
+    for (const r of [0, 699, 700, 2999]) assert.deepEqual(Array.from(rowOf(blocks, r)), Array.from(points.subarray(r * dim, r * dim + dim)));
+    const whole = await greedyCoresetInRounds(singleBlock(points, count, dim), 250, 3);
+    const split = await greedyCoresetInRounds(blocks, 250, 3);
+    assert.deepEqual(Array.from(split.indices), Array.from(whole.indices));
   });
 });

@@ -1,5 +1,6 @@
 /**
- * PatchCore end to end on the package's synthetic parts, with a tiny fixed-weight backbone.
+ * PatchCore end to end on the package's synthetic parts, with a tiny fixed-weight backbone,
+ * learned and inspected as the detector node does (its method's learning round and model).
  * Bound chosen: the synthetic defects are high-contrast and the textures stationary, so even
  * random zero-mean conv features separate them well; image AUROC >= 0.9 leaves room for the
  * hardest cases (faint spots on the busiest texture) while a broken scorer (random or inverted
@@ -13,10 +14,16 @@ import { join } from "node:path";
 import sharp from "sharp";
 import { openPatchExtractor } from "../../src/lib/features/extractor";
 import { parsePreprocessOptions, preprocessImage } from "../../src/lib/image";
-import { bankSizeFor, buildMemoryBank, DEFAULT_PATCHCORE_OPTIONS, PatchCoreScorer } from "../../src/lib/anomaly/patchcore/patchcore";
+import type { PreprocessOptions, Tensor } from "../../src/lib/image/types";
+import { memoryBankFrom } from "../../src/lib/anomaly/patchcore/bank-store";
+import { bankSizeFor, buildMemoryBank, DEFAULT_PATCHCORE_OPTIONS, PatchCoreScorer, type MemoryBank, type PatchCoreOptions } from "../../src/lib/anomaly/patchcore/patchcore";
 import { thresholdMap } from "../../src/lib/threshold";
-import { createPatchCoreTrainer } from "../../src/lib/anomaly/patchcore/trainer";
+import { openPatchCoreMethod } from "../../src/lib/detector/patchcore-method";
+import { parseDetectorOptions } from "../../src/lib/detector/options";
+import type { DetectorModel } from "../../src/lib/detector/types";
 import { evaluateAnomalyMethod } from "../../src/lib/eval/anomaly-eval";
+import { evalSubjectOf, openDetectorSubject } from "../../src/lib/eval/detector-subject";
+import { readModelFile } from "../../src/lib/persist";
 import { benchPatchCore } from "../../src/lib/eval/patchcore-bench";
 import { readMvtecDataset } from "../../src/lib/eval/mvtec-dataset";
 import { auroc } from "../../src/lib/metrics";
@@ -26,6 +33,38 @@ import { writeTinyBackbone } from "../fixtures/tiny-backbone";
 
 const SIZE = 128;
 const LIMITS = { maxPixels: 1e8 };
+
+interface Learned {
+  model: DetectorModel;
+  /** The fitted bank, as the node saves it. */
+  bank: MemoryBank;
+  release(): Promise<void>;
+}
+
+/** What a detector node with these options learns from `tensors` as one round (its method, round and fit). */
+async function learnAsNode(dir: string, backbone: string, options: PatchCoreOptions, tensors: Tensor[], preprocessing: PreprocessOptions): Promise<Learned> {
+  // No support-set augmentation: the node's default augments rounds of up to 8 images.
+  const augment = { mode: "off" as const, rotations: [], maxShots: 0 };
+  const method = await openPatchCoreMethod({ setting: "unsupervised", backbone, layers: ["l1", "l2"], options, augment, session: {} });
+  const round = await method.startRound();
+  try {
+    for (const tensor of tensors) await round.add({ tensor, preprocessing });
+    const fitted = await round.fit(new AbortController().signal);
+    const path = join(dir, `bank-${Math.random().toString(36).slice(2)}.ddm`);
+    await fitted.save(path);
+    const { bank } = memoryBankFrom(await readModelFile(path), path);
+    return {
+      model: fitted.model,
+      bank,
+      async release() {
+        await fitted.model.release();
+        await method.release();
+      },
+    };
+  } finally {
+    await round.release();
+  }
+}
 
 describe("PatchCore on synthetic parts", function () {
   this.timeout(60_000);
@@ -46,12 +85,13 @@ describe("PatchCore on synthetic parts", function () {
     it(`separates defective from good ${kind} parts and points at the defect`, async function () {
       const before = openSessionCount();
       const preprocess = parsePreprocessOptions({ preset: "imagenet", width: SIZE, height: SIZE });
-      const extractor = await openPatchExtractor({ model: backbone, layers: ["l1", "l2"] });
-      const trainer = createPatchCoreTrainer(extractor, { ...DEFAULT_PATCHCORE_OPTIONS, coresetRatio: 0.25 });
       const data = readMvtecDataset(join(dir, "data", kind));
-      for (const path of data.train) await trainer.add((await preprocessImage(await readFile(path), preprocess, LIMITS)).tensor);
-      const model = await trainer.fit();
-      assert.equal(trainer.bank?.size, bankSizeFor(12 * 32 * 32, { coresetRatio: 0.25, maxBankSize: 40_000 }));
+      const tensors: Tensor[] = [];
+      for (const path of data.train) tensors.push((await preprocessImage(await readFile(path), preprocess, LIMITS)).tensor);
+      const learned = await learnAsNode(dir, backbone, { ...DEFAULT_PATCHCORE_OPTIONS, coresetRatio: 0.25, scoringDim: 0 }, tensors, preprocess);
+      const model = learned.model;
+      assert.equal(learned.bank.size, bankSizeFor(12 * 32 * 32, { coresetRatio: 0.25, maxBankSize: 40_000 }));
+      assert.equal(model.info["bankSize"], learned.bank.size);
 
       const scores: number[] = [];
       const labels: number[] = [];
@@ -59,6 +99,7 @@ describe("PatchCore on synthetic parts", function () {
       let defective = 0;
       for (const sample of data.test) {
         const result = await model.inspect((await preprocessImage(await readFile(sample.path), preprocess, LIMITS)).tensor);
+        assert.ok(result.map !== null);
         assert.equal(result.map.width, SIZE);
         scores.push(result.score);
         labels.push(sample.defective ? 1 : 0);
@@ -74,23 +115,47 @@ describe("PatchCore on synthetic parts", function () {
       // Most, not all: a thin scratch can peak a few pixels beside its 1-2 px mask after the blur.
       assert.ok(inside / defective >= 0.6, `map maximum inside the mask for ${inside}/${defective}`);
 
-      await model.release();
-      await trainer.release();
-      await extractor.release();
+      await learned.release();
       assert.equal(openSessionCount(), before, "every session released");
     });
   }
 
-  it("evaluates a folder and reports the metrics the CLI prints", async function () {
+  it("learns the bank that keeping every feature would give, holding only the coreset space and the tensors", async function () {
+    // A small projection so the round places images in a coreset space and embeds the kept ones again.
+    const options: PatchCoreOptions = { ...DEFAULT_PATCHCORE_OPTIONS, coresetRatio: 0.1, projectionDim: 16, scoringDim: 8 };
+    const preprocess = parsePreprocessOptions({ preset: "imagenet", width: SIZE, height: SIZE });
+    const data = readMvtecDataset(join(dir, "data", "woven-fabric"), 6);
+    const tensors: Tensor[] = [];
+    for (const path of data.train) tensors.push((await preprocessImage(await readFile(path), preprocess, LIMITS)).tensor);
     const extractor = await openPatchExtractor({ model: backbone, layers: ["l1", "l2"] });
-    const trainer = createPatchCoreTrainer(extractor, { ...DEFAULT_PATCHCORE_OPTIONS, coresetRatio: 0.25 });
+    const learned = await learnAsNode(dir, backbone, options, tensors, preprocess);
+    try {
+      const all: Float32Array[] = [];
+      for (const tensor of tensors) all.push((await extractor.embed(tensor)).data);
+      const dim = 48;
+      const features = new Float32Array(all.reduce((n, a) => n + a.length, 0));
+      all.forEach((a, i) => features.set(a, i * a.length));
+      const reference = await buildMemoryBank(features, features.length / dim, dim, options);
+      assert.equal(learned.bank.size, reference.size);
+      assert.deepEqual(Array.from(learned.bank.data), Array.from(reference.data), "same rows in the same order");
+      assert.ok(learned.bank.projection !== null && reference.projection !== null);
+      assert.deepEqual(Array.from(learned.bank.projection), Array.from(reference.projection), "same search subspace");
+    } finally {
+      await learned.release();
+      await extractor.release();
+    }
+  });
+
+  it("evaluates a folder through the detector's engine and reports the metrics the CLI prints", async function () {
+    // Augmentation off: 8 images is a round the node's "auto" would augment.
+    const options = parseDetectorOptions({ backbone, layers: "l1,l2", coreset: "0.25", scoringDim: "0", folderSize: String(SIZE), augment: "off" });
+    const subject = await openDetectorSubject(options, dir);
     try {
       const report = await evaluateAnomalyMethod({
         data: join(dir, "data", "cast-surface"),
         trainLimit: 8,
-        preprocess: parsePreprocessOptions({ preset: "imagenet", width: SIZE, height: SIZE }),
-        subject: { trainer },
-        modelSize: () => trainer.bank?.size ?? null,
+        preprocess: options.folderPreprocess,
+        subject: evalSubjectOf(subject, (error) => assert.fail(String(error))),
       });
       assert.equal(report.train_images, 8);
       assert.equal(report.test_images, 3 + 5 * 3);
@@ -99,10 +164,13 @@ describe("PatchCore on synthetic parts", function () {
         const v = report[key];
         assert.ok(typeof v === "number" && v > 0.5 && v <= 1, `${key} = ${v}`);
       }
-      assert.ok(report.ms_per_image > 0 && report.ms_split.backbone > 0 && report.fit_seconds > 0);
+      assert.ok(report.ms_per_image > 0 && report.ms_split.backbone > 0 && report.ms_split.post > 0 && report.fit_seconds > 0);
+      assert.ok(report.rss_peak_mb >= report.rss_mb && report.rss_mb > 0);
+      const record = await subject.record();
+      assert.equal(record.trainedOn, 8);
+      assert.equal(record.leaveOneOut, undefined, "no calibration unless asked for");
     } finally {
-      await trainer.release();
-      await extractor.release();
+      await subject.release();
     }
   });
 

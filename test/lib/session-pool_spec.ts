@@ -6,11 +6,11 @@
 import assert from "node:assert/strict";
 import * as ort from "onnxruntime-node";
 import { DefectError } from "../../src/lib/errors";
-import { acquireModelFromBytes, defaultWorkerCount, sessionPool, type ModelHandle } from "../../src/lib/onnx";
+import { acquireModelFromBytes, defaultWorkerCount, GraphBuilder, sessionPool, type ModelHandle } from "../../src/lib/onnx";
 import { buildSlowAddZeroModel } from "../fixtures/slow-model";
 
-/** Enough rows for a run of a few hundred ms on this machine kind. */
-const SLOW_ROWS = 120;
+/** Enough rows for a run of 100 ms or more on this machine kind (about 0.25 ms a row when idle). */
+const SLOW_ROWS = 600;
 const TICK_MS = 10;
 const WAIT_MS = 20_000;
 
@@ -103,6 +103,21 @@ describe("session worker pool", function () {
     const out = await model.run({ x: given }, undefined, { transferFeeds: true });
     assert.deepEqual(Array.from(out["y"]!.data as Float32Array), [1, 2, 3, 4]);
     assert.equal((given.data as Float32Array).length, 0, "a transferred feed is detached");
+  });
+
+  it("keeps large constant feeds on the worker: runs send only the rest, and a new worker gets them again", async function () {
+    const g = new GraphBuilder({ name: "add-kept" });
+    g.output(g.op("Add", [g.input("x", "float32", [1, 4]), g.input("c", "float32", [1, 4])]), "y", "float32", [1, 4]);
+    const model = await acquireModelFromBytes("pool-kept", g.build());
+    held.push(model);
+    const kept = await model.keep({ c: new ort.Tensor("float32", Float32Array.from([10, 20, 30, 40]), [1, 4]) });
+    const sum = async (): Promise<number[]> => Array.from((await model.run({ x: input() }, undefined, { kept }))["y"]!.data as Float32Array);
+    assert.deepEqual(await sum(), [11, 22, 33, 44]);
+    await assert.rejects(model.run({ x: input() }), /needs input "c", which the feeds lack/);
+    for (const w of sessionPool.live) await w.kill();
+    assert.deepEqual(await sum(), [11, 22, 33, 44], "the kept feeds follow the session to a new worker");
+    await kept.release();
+    await assert.rejects(model.run({ x: input() }, undefined, { kept }), /no kept feeds/);
   });
 
   it("refuses a size outside 1..64 and starts with one worker a core, at most 4", function () {

@@ -219,6 +219,18 @@ describe("synthetic data", function () {
       assert.equal(cast.folders[3]!.files[1], join(out, "cast-surface", "ground_truth", "hole", "001_mask.png"));
     });
 
+    it("writes reference images of the aligned kinds only, when asked, each another capture of the design", async function () {
+      const out = join(dir, "refs");
+      const summary = await writeSyntheticDataset({ out, count: 2, size: 48, kinds: ["cast-surface", "printed-pattern"], defects: ["hole"], references: 3 });
+      const files = await listFiles(out);
+      assert.deepEqual(files.filter((f) => f.includes("/reference/")), ["printed-pattern/reference/000.png", "printed-pattern/reference/001.png", "printed-pattern/reference/002.png"]);
+      assert.equal(summary.images, 2 * (2 + 2 + 2) + 3);
+      assert.deepEqual(summary.kinds[1]!.folders.map((f) => `${f.folder}=${f.count}`), ["train/good=2", "test/good=2", "reference=3", "test/hole=2", "ground_truth/hole=2"]);
+      const reference = await decode(join(out, "printed-pattern", "reference", "001.png"), 3);
+      assert.deepEqual(reference, generateGood("printed-pattern", deriveSeed(1, "printed-pattern", "reference", 1), 48).data);
+      await assert.rejects(writeSyntheticDataset({ out, references: -1 }), (e: unknown) => e instanceof DefectError && e.code === "invalidOption");
+    });
+
     it("writes one-channel binary masks and images that decode to the generated pixels", async function () {
       const out = join(dir, "data");
       await writeSyntheticDataset({ out, count: 1, size: 40, kinds: ["woven-fabric", "brushed-metal"], defects: ["spot"], seed: 9 });

@@ -497,6 +497,7 @@ describe("defect-detector node", function () {
         task: true, confidence: true, iou: true, maxDetections: true, topK: true, classNames: true, namesFile: true,
         learning: true, recentParts: true, keepVersions: true, driftWindow: true, driftRatio: true, defectWeight: true,
         queueSize: true, overflow: true, partIdProperty: true, augment: true, rotations: true, standardize: true, imageScore: true,
+        templateTolerance: true, templateMaxShift: true,
       };
       assert.deepEqual(editorDefaultKeys("detector").sort(), Object.keys(defined).sort());
     });

@@ -36,7 +36,7 @@ const NUMBERS = ["0", "1", "-1", "0.5", "0.99", "1.5", "2", "3", "15", "16", "99
 /** Detector Extra turns: degrees in [-360, 360], none empty, at most 36 of them. */
 const TURNS = ["90", "-90", "45,90,135,180,225,270,315", "360,-360", "361", "-360.5", "45,,90", "90,", "1e2", "0x2D", "Infinity", Array.from({ length: 36 }, (_, i) => String(i * 10)).join(","), Array.from({ length: 37 }, (_, i) => String(i * 9)).join(",")];
 const TEXTS = ["", "x", "0.485,0.456,0.406", "0,0,10,10", "0,0,0,10", "stage2,stage3", "a,,b", "ns=1;s=Tag", "ns=1;i=5", "tag", "http://127.0.0.1/a.jpg", "ftp://x", ...TURNS];
-const CHOICES = ["bogus", "file", "folder", "url", "payload", "imagenet", "yolo", "none", "stretch", "letterbox", "center-crop", "nearest", "linear", "cubic", "lanczos3", "rgb", "bgr", "gray", "NCHW", "NHWC", "unsupervised", "supervised", "patchcore", "padim", "anomalib", "onnx", "auto", "classify", "detect", "segment", "semantic", "original", "model", "fixed", "sigma", "quantile", "f1", "recall", "4", "8", "jpeg", "png", "ng", "consecutive", "rate-count", "rate-time", "warning", "critical", "modbus", "opcua", "on", "off"];
+const CHOICES = ["bogus", "file", "folder", "url", "payload", "imagenet", "yolo", "none", "stretch", "letterbox", "center-crop", "nearest", "linear", "cubic", "lanczos3", "rgb", "bgr", "gray", "NCHW", "NHWC", "unsupervised", "supervised", "patchcore", "padim", "anomalib", "onnx", "template", "auto", "classify", "detect", "segment", "semantic", "original", "model", "fixed", "sigma", "quantile", "f1", "recall", "4", "8", "jpeg", "png", "ng", "consecutive", "rate-count", "rate-time", "warning", "critical", "modbus", "opcua", "on", "off"];
 const PROBES = ["", ...NUMBERS, ...TEXTS.slice(1), ...CHOICES];
 
 function accepts(runtime: (config: Config) => void, config: Config): boolean {
@@ -79,6 +79,7 @@ const CASES: NodeCase[] = [
       { setting: "unsupervised", method: "padim" },
       { setting: "unsupervised", method: "anomalib", modelFile: "model.onnx" },
       { setting: "supervised", method: "onnx", modelFile: "model.onnx" },
+      { setting: "unsupervised", method: "template" },
     ],
     earlierInEditor: {
       modelFile: "the anomalib and supervised methods need a model file: the runtime says modelNotFound when it opens it",

@@ -22,12 +22,3 @@ export interface AnomalyModel {
   inspect(tensor: Tensor): Promise<AnomalyResult>;
   release(): Promise<void>;
 }
-
-/** Learns "good" from good images, one at a time, then produces a model. */
-export interface AnomalyTrainer {
-  /** Number of images added so far. */
-  readonly count: number;
-  add(tensor: Tensor): Promise<void>;
-  fit(): Promise<AnomalyModel>;
-  release(): Promise<void>;
-}

@@ -1,4 +1,5 @@
 /** Good images from a folder, made into samples the way the detector's folder options say. */
+import { basename } from "node:path";
 import type { DecodeLimits } from "../image";
 import { preprocessImage } from "../image";
 import type { PreprocessOptions } from "../image/types";
@@ -31,6 +32,6 @@ export async function* folderSamples(
       onSkip(error, file);
       continue;
     }
-    yield { sample: { tensor, preprocessing: options }, label: file };
+    yield { sample: { tensor, preprocessing: options, name: basename(file) }, label: file };
   }
 }

@@ -43,6 +43,12 @@ export interface LearnedRecord extends LearnedWith {
    * when a model is loaded, and absent from files saved before it was recorded.
    */
   augmentation?: AugmentationRecord;
+  /**
+   * PatchCore rounds asked for it (the few-shot evaluation): each shot's score against the bank
+   * without its own rows (leave-one-out.ts), a good-only calibration. Informational, like
+   * `augmentation`.
+   */
+  leaveOneOut?: number[];
 }
 
 /** How a PatchCore fit was augmented (support-set.ts). */
@@ -106,6 +112,11 @@ function readAugmentation(value: unknown): AugmentationRecord | undefined {
   return ok ? { mode: mode as AugmentMode, shots: shots as number, variants: variants as number, rotations: [...(rotations as number[])] } : undefined;
 }
 
+/** The leave-one-out scores when there and well formed; anything else is left out (they only inform). */
+function readLeaveOneOut(value: unknown): number[] | undefined {
+  return Array.isArray(value) && value.every((v) => typeof v === "number" && Number.isFinite(v)) ? [...(value as number[])] : undefined;
+}
+
 /** Absent (files saved before it was recorded) means off: they were learned without it. */
 function readStandardize(path: string, value: unknown): boolean {
   if (value === undefined) return false;
@@ -120,6 +131,7 @@ export function readLearnedRecord(metadata: Record<string, unknown>, path: strin
   if (!Array.isArray(layers) || !layers.every((l) => typeof l === "string")) throw bad(path, "the layer list is missing");
   if (!Number.isSafeInteger(trainedOn) || typeof created !== "string") throw bad(path, "trainedOn or created missing");
   const augmentation = readAugmentation(metadata["augmentation"]);
+  const leaveOneOut = readLeaveOneOut(metadata["leaveOneOut"]);
   return {
     setting: setting as DetectorSetting,
     method: method as DetectorMethod,
@@ -132,6 +144,7 @@ export function readLearnedRecord(metadata: Record<string, unknown>, path: strin
     preprocessing: readPreprocessing(path, metadata["preprocessing"]),
     options: readOptions(metadata["options"]),
     ...(augmentation === undefined ? {} : { augmentation }),
+    ...(leaveOneOut === undefined ? {} : { leaveOneOut }),
   };
 }
 

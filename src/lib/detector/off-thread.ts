@@ -1,30 +1,37 @@
 /**
- * The heavy part of a fit on a worker thread (see fit-worker.ts for why), so that a fit leaves
- * the main thread free for inspections: a PatchCore memory bank, or PaDiM's Gaussians.
+ * The heavy parts of a fit on a worker thread (see fit-worker.ts for why), so that a fit leaves
+ * the main thread free for inspections: the rows of a PatchCore memory bank and the bank's search
+ * subspace, a whole bank from full features (the online bank's refresh), or PaDiM's Gaussians.
+ * Inputs are transferred to the worker, not copied, unless the caller still needs them.
  */
 import { join } from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
 import type { GaussianGrid } from "../anomaly/padim/covariance";
 import type { MemoryBank, PatchCoreOptions } from "../anomaly/patchcore/patchcore";
+import type { RowBlocks } from "../anomaly/patchcore/row-blocks";
 import { DefectError, type ErrorCode, type ErrorDetails } from "../errors";
 import type { SessionOptions } from "../onnx";
+import type { LeaveOneOutInput } from "./leave-one-out";
 
-/** Per-image features concatenated: `images` blocks of `rows` x `dim`, row-major. */
-interface Features {
-  features: Float32Array;
-  images: number;
-  rows: number;
-  dim: number;
-  session: SessionOptions;
-}
-
-export type FitJob = (Features & { kind: "patchcore"; options: PatchCoreOptions }) | (Features & { kind: "padim"; regularisation: number });
+export type FitJob =
+  /** A whole bank from [rows, dim] full features. */
+  | { kind: "patchcore"; features: Float32Array; rows: number; dim: number; options: PatchCoreOptions; session: SessionOptions }
+  /** Which rows of the coreset space become the bank. */
+  | { kind: "select"; space: RowBlocks; options: PatchCoreOptions; session: SessionOptions }
+  /** The search subspace of a gathered bank, and optionally the shots' leave-one-out scores. */
+  | { kind: "finish"; bank: MemoryBank; options: PatchCoreOptions; session: SessionOptions; leaveOneOut: LeaveOneOutInput | null }
+  /** One [positions, dim] embedding an image, float32 or float16 bits. */
+  | { kind: "padim"; images: (Float32Array | Uint16Array)[]; positions: number; dim: number; regularisation: number; session: SessionOptions };
 
 export type FitReply =
   | { ok: true; kind: "patchcore"; bank: MemoryBank }
+  | { ok: true; kind: "select"; rows: Int32Array }
+  | { ok: true; kind: "finish"; bank: MemoryBank; scores: number[] }
   | { ok: true; kind: "padim"; grid: GaussianGrid }
   | { ok: false; code: ErrorCode | undefined; message: string; details: ErrorDetails };
+
+type Done<K extends FitJob["kind"]> = Extract<FitReply, { ok: true; kind: K }>;
 
 /** Copying a few hundred MB at once would itself stall the loop: copy in slices of about this much. */
 const COPY_SLICE_VALUES = 4 * 1024 * 1024;
@@ -46,15 +53,19 @@ async function concatenate(chunks: readonly Float32Array[]): Promise<Float32Arra
   return all;
 }
 
-/** What a fit stopped by closing the node ends with (also the support set's variants, support-set.ts). */
+/** What a fit stopped by closing the node ends with. */
 export function fitStopped(): DefectError {
   return new DefectError("inferenceFailed", "the fit was stopped (the node was redeployed or shut down)");
 }
 
+function buffersOf(arrays: readonly ArrayBufferView[]): ArrayBuffer[] {
+  return [...new Set(arrays.map((a) => a.buffer as ArrayBuffer))];
+}
+
 /** Runs one job on a fresh worker; aborting terminates it (its onnxruntime sessions go with it). */
-async function runJob(job: FitJob, signal: AbortSignal): Promise<FitReply & { ok: true }> {
+async function runJob<K extends FitJob["kind"]>(job: FitJob & { kind: K }, transfer: ArrayBuffer[], signal: AbortSignal): Promise<Done<K>> {
   if (signal.aborted) throw fitStopped();
-  const worker = new Worker(join(__dirname, "fit-worker.js"), { workerData: job, transferList: [job.features.buffer as ArrayBuffer] });
+  const worker = new Worker(join(__dirname, "fit-worker.js"), { workerData: job, transferList: transfer });
   let abort = (): void => undefined;
   try {
     const reply = await new Promise<FitReply>((resolve, reject) => {
@@ -64,16 +75,19 @@ async function runJob(job: FitJob, signal: AbortSignal): Promise<FitReply & { ok
       worker.once("error", reject);
       worker.once("exit", (code) => reject(new DefectError("inferenceFailed", `the fit worker stopped unexpectedly (exit code ${code})`)));
     });
-    if (reply.ok) return reply;
-    if (reply.code === undefined) throw new Error(reply.message);
-    throw new DefectError(reply.code, reply.message, reply.details);
+    if (!reply.ok) {
+      if (reply.code === undefined) throw new Error(reply.message);
+      throw new DefectError(reply.code, reply.message, reply.details);
+    }
+    if (reply.kind !== job.kind) throw new Error(`the fit worker answered a ${job.kind} job with a ${reply.kind} reply`);
+    return reply as Done<K>;
   } finally {
     signal.removeEventListener("abort", abort);
     await worker.terminate();
   }
 }
 
-/** `chunks`: one [patches, dim] block of patch features per learned image. */
+/** `chunks`: blocks of [rows, dim] full patch features (the bank and the parts queued for it). */
 export async function buildBankOffThread(
   chunks: readonly Float32Array[],
   dim: number,
@@ -82,23 +96,50 @@ export async function buildBankOffThread(
   signal: AbortSignal,
 ): Promise<MemoryBank> {
   const features = await concatenate(chunks);
-  const rows = features.length / dim;
-  const reply = await runJob({ kind: "patchcore", features, images: 1, rows, dim, options, session }, signal);
-  if (reply.kind !== "patchcore") throw new Error("the fit worker answered a PatchCore job with PaDiM statistics");
-  return reply.bank;
+  const job: FitJob & { kind: "patchcore" } = { kind: "patchcore", features, rows: features.length / dim, dim, options, session };
+  return (await runJob(job, [features.buffer as ArrayBuffer], signal)).bank;
 }
 
-/** `images`: one [positions, dim] embedding per learned image. */
+/**
+ * The bank's rows among the training rows, in selection order. `keep`: the caller uses `space`
+ * again (a sweep fitting several settings), so it is copied to the worker; otherwise it is
+ * handed over and unusable afterwards.
+ */
+export async function selectBankRowsOffThread(
+  space: RowBlocks,
+  options: PatchCoreOptions,
+  session: SessionOptions,
+  signal: AbortSignal,
+  keep = false,
+): Promise<Int32Array> {
+  return (await runJob({ kind: "select", space, options, session }, keep ? [] : buffersOf(space.blocks), signal)).rows;
+}
+
+/**
+ * The gathered bank with its search subspace, and the leave-one-out scores when asked for (else
+ * []). The bank and the shots' features are handed over to the worker.
+ */
+export async function finishBankOffThread(
+  bank: MemoryBank,
+  options: PatchCoreOptions,
+  session: SessionOptions,
+  leaveOneOut: LeaveOneOutInput | null,
+  signal: AbortSignal,
+): Promise<{ bank: MemoryBank; scores: number[] }> {
+  const transfer = [bank.data, ...(leaveOneOut?.shots ?? [])].map((a) => a.buffer as ArrayBuffer);
+  const reply = await runJob({ kind: "finish", bank, options, session, leaveOneOut }, [...new Set(transfer)], signal);
+  return { bank: reply.bank, scores: reply.scores };
+}
+
+/** `images`: one [positions, dim] embedding per learned image, handed over to the worker. */
 export async function fitGaussiansOffThread(
-  images: readonly Float32Array[],
+  images: readonly (Float32Array | Uint16Array)[],
   positions: number,
   dim: number,
   regularisation: number,
   session: SessionOptions,
   signal: AbortSignal,
 ): Promise<GaussianGrid> {
-  const features = await concatenate(images);
-  const reply = await runJob({ kind: "padim", features, images: images.length, rows: positions, dim, regularisation, session }, signal);
-  if (reply.kind !== "padim") throw new Error("the fit worker answered a PaDiM job with a PatchCore bank");
-  return reply.grid;
+  const job: FitJob & { kind: "padim" } = { kind: "padim", images: [...images], positions, dim, regularisation, session };
+  return (await runJob(job, buffersOf(images), signal)).grid;
 }

@@ -22,11 +22,11 @@ import { DefectError } from "../errors";
 import type { PatchEmbedding } from "../features/types";
 import type { SessionOptions } from "../onnx";
 import { Rng } from "../synth/random";
-import type { DriftRecord } from "./drift";
+import { emptyDrift, type DriftRecord } from "./drift";
 import { ModelSlot } from "./model-slot";
 import { buildBankOffThread } from "./off-thread";
 import { BankScorers, DEFAULT_DEFECT_WEIGHT, openDefectSearch, Shared, type OnlineScores } from "./online-scorers";
-import type { OnlineCounters, OnlineSnapshot } from "./online-store";
+import { freshCounters, type OnlineCounters, type OnlineSnapshot } from "./online-store";
 import type { OnlineCounts, PartFeatures, Verdict } from "./types";
 
 /** A refresh leaves the bank at this fraction of the cap: room for new parts before the next. */
@@ -110,6 +110,12 @@ export class OnlineBank {
       throw error;
     }
     return online;
+  }
+
+  /** A bank just fitted: nothing learned on the line yet. */
+  static fitted(bank: MemoryBank, options: PatchCoreOptions, session: SessionOptions, defectWeight?: number): Promise<OnlineBank> {
+    const empty = new Float32Array(0);
+    return OnlineBank.open({ bank, pending: empty, defect: empty, counters: freshCounters(), drift: emptyDrift() }, options, session, defectWeight);
   }
 
   get cap(): number {

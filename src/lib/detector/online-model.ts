@@ -4,6 +4,7 @@
  * parts; info.bankSize follows the bank as it grows and is refreshed.
  */
 import type { PatchExtractor } from "../features/extractor";
+import type { PatchEmbedding } from "../features/types";
 import type { Tensor } from "../image/types";
 import { learnedRecordMetadata, shapeOfRecord, type LearnedRecord } from "./learned-record";
 import type { OnlineBank } from "./online-bank";
@@ -18,24 +19,34 @@ function tensorSize(tensor: Tensor): { width: number; height: number } {
 
 export type OnlineDetectorModel = DetectorModel & { readonly online: OnlineModel };
 
+/**
+ * A part's features scored against the banks, as every inspection of the model scores them:
+ * the inspection (without the backbone's time) and what a later verdict needs. Sweeps that
+ * reuse features score through here too.
+ */
+export async function scoreEmbedding(bank: OnlineBank, embedding: PatchEmbedding, width: number, height: number): Promise<{ inspection: Inspection; part: PartFeatures }> {
+  const t0 = performance.now();
+  const scored = await bank.score(embedding, width, height);
+  const total = performance.now() - t0;
+  const timings = { scoringMs: total - scored.mapMs, postMs: scored.mapMs };
+  return {
+    inspection: { score: scored.score, map: scored.map, timings, ...(scored.defectEvidence === undefined ? {} : { defectEvidence: scored.defectEvidence }) },
+    // Against the good bank alone: a defect's patches are picked by how far they are from good
+    // parts, and drift follows PatchCore scores whatever defects were learned.
+    part: { data: embedding.data, patches: embedding.patches, dim: embedding.dim, patchScores: scored.goodGrid.data, score: scored.goodScore },
+  };
+}
+
 export function onlinePatchCoreModel(extractor: PatchExtractor, bank: OnlineBank, record: LearnedRecord): OnlineDetectorModel {
   const shape = shapeOfRecord(record);
 
   async function inspectPart(tensor: Tensor): Promise<{ inspection: Inspection; part: PartFeatures }> {
     const t0 = performance.now();
     const embedding = await extractor.embed(tensor);
-    const t1 = performance.now();
+    const backboneMs = performance.now() - t0;
     const { width, height } = tensorSize(tensor);
-    const scored = await bank.score(embedding, width, height);
-    const t2 = performance.now();
-    const timings = { backboneMs: t1 - t0, scoringMs: t2 - t1, postMs: 0 };
-    return {
-      // The scorer's time includes the map blur; PatchCore's split of it is not worth a second lease.
-      inspection: { score: scored.score, map: scored.map, timings, ...(scored.defectEvidence === undefined ? {} : { defectEvidence: scored.defectEvidence }) },
-      // Against the good bank alone: a defect's patches are picked by how far they are from good
-      // parts, and drift follows PatchCore scores whatever defects were learned.
-      part: { data: embedding.data, patches: embedding.patches, dim: embedding.dim, patchScores: scored.goodGrid.data, score: scored.goodScore },
-    };
+    const scored = await scoreEmbedding(bank, embedding, width, height);
+    return { inspection: { ...scored.inspection, timings: { backboneMs, ...scored.inspection.timings } }, part: scored.part };
   }
 
   const online: OnlineModel = {

@@ -55,6 +55,8 @@ export class Shared<T extends Releasable> {
 export interface OnlineScores extends PatchScores {
   /** Full-resolution map of the (defect-aware) patch scores. */
   map: ScoreMap;
+  /** Time spent making `map` (upsampling and blur), a part of the scoring time. */
+  mapMs: number;
   /** PatchCore against the good bank alone: what drift and a defect's patch choice use. */
   goodScore: number;
   goodGrid: ScoreMap;
@@ -73,8 +75,12 @@ export class BankScorers implements Releasable {
   async score(embedding: PatchEmbedding, width: number, height: number): Promise<OnlineScores> {
     const good = this.good.value;
     if (this.defect === null) {
-      const plain = await good.scoreImage(embedding, width, height);
-      return { score: plain.score, grid: plain.grid, map: plain.map, goodScore: plain.score, goodGrid: plain.grid, defectEvidence: undefined };
+      const plain = await good.scorePatches(embedding);
+      const t0 = performance.now();
+      const map = good.anomalyMap(plain.grid, width, height);
+      const mapMs = performance.now() - t0;
+      const score = good.imageScoreOf(plain.score, map);
+      return { score, grid: plain.grid, map, mapMs, goodScore: score, goodGrid: plain.grid, defectEvidence: undefined };
     }
     const plain = await good.scorePatches(embedding);
     // The good bank's own map is made only when the image score is its peak.
@@ -83,10 +89,13 @@ export class BankScorers implements Releasable {
     const grid: ScoreMap = { ...plain.grid, data: defectAwarePatchScores(plain.grid.data, evidence, this.weight) };
     let largest = 0;
     for (const e of evidence) if (e > largest) largest = e;
+    const t0 = performance.now();
+    const map = good.anomalyMap(grid, width, height);
     return {
       score: defectAwareImageScore(goodScore, evidence, this.weight),
       grid,
-      map: good.anomalyMap(grid, width, height),
+      map,
+      mapMs: performance.now() - t0,
       goodScore,
       goodGrid: plain.grid,
       defectEvidence: largest,

@@ -9,6 +9,7 @@ import type { DetectorOptions } from "./options";
 import { openPadimMethod } from "./padim-method";
 import { openPatchCoreMethod } from "./patchcore-method";
 import { openSupervisedMethod } from "./supervised-method";
+import { openTemplateMethod } from "./template-method";
 import type { MethodHandle } from "./types";
 
 /** Folder of learned models under the Node-RED user directory. */
@@ -21,7 +22,13 @@ export function modelFilePath(baseDir: string, nodeId: string): string {
   return join(baseDir, MODEL_FOLDER, `${safe}${MODEL_FILE_EXTENSION}`);
 }
 
-export async function openMethod(options: DetectorOptions, baseDir: string): Promise<MethodHandle> {
+/** What only an evaluation asks of a method, beyond the node's options. */
+export interface MethodExtras {
+  /** PatchCore: record the shots' leave-one-out scores with each fit (leave-one-out.ts). */
+  leaveOneOut?: boolean;
+}
+
+export async function openMethod(options: DetectorOptions, baseDir: string, extras: MethodExtras = {}): Promise<MethodHandle> {
   const session: SessionOptions = options.threads === undefined ? {} : { intraOpThreads: options.threads };
   // "embedded" names the built-in backbone, not a file in the user directory.
   const backbone = options.backbone === EMBEDDED_BACKBONE ? EMBEDDED_BACKBONE : resolveSourcePath(options.backbone, baseDir);
@@ -36,6 +43,7 @@ export async function openMethod(options: DetectorOptions, baseDir: string): Pro
         augment: options.augment,
         standardize: options.standardize,
         session,
+        leaveOneOut: extras.leaveOneOut === true,
       });
     case "padim":
       return openPadimMethod({ setting: options.setting, backbone, layers: options.layers, options: options.padim, session });
@@ -49,5 +57,7 @@ export async function openMethod(options: DetectorOptions, baseDir: string): Pro
         options: options.supervised,
         session,
       });
+    case "template":
+      return openTemplateMethod({ setting: options.setting, options: options.template });
   }
 }

@@ -13,6 +13,7 @@ import type { PreprocessOptions } from "../image/types";
 import { DEFAULT_SUPERVISED_OPTIONS, SUPERVISED_TASKS, type TaskChoice } from "../supervised/types";
 import { standardizesByDefault } from "../features/instance-norm";
 import { DETECTOR_SETTINGS, SETTING_METHODS, type DetectorMethod, type DetectorSetting } from "./types";
+import { DEFAULT_TEMPLATE_OPTIONS, MAX_TEMPLATE_SHIFT, MAX_TEMPLATE_TOLERANCE, type TemplateOptions } from "./template-options";
 import { DEFAULT_DRIFT_RATIO, DEFAULT_DRIFT_WINDOW } from "./drift";
 import { DEFAULT_KEEP_VERSIONS, MAX_KEEP_VERSIONS } from "./model-versions";
 import type { OnlineConfig } from "./online-learner";
@@ -26,6 +27,8 @@ export type MapSize = (typeof MAP_SIZES)[number];
 
 export const DEFAULT_LAYERS = ["layer2", "layer3"];
 export const DEFAULT_TRAIN_COUNT = 50;
+/** Template comparison: one reference (the golden part) unless Learn says more. */
+export const DEFAULT_TEMPLATE_REFERENCES = 1;
 export { DEFAULT_FEW_SHOTS, MAX_FEW_SHOTS } from "./setting-presets";
 /** "auto": the map's peak in the few-shot setting, the PatchCore paper's rule otherwise. */
 export const IMAGE_SCORE_CHOICES = ["auto", ...IMAGE_SCORE_RULES] as const;
@@ -104,6 +107,8 @@ export interface DetectorOptions {
   learning: boolean;
   /** The message property naming a part, so a later msg.confirm can refer to its inspection. */
   partIdProperty: string;
+  /** Template comparison: edge tolerance and alignment reach. */
+  template: TemplateOptions;
 }
 
 /** A fraction in (0, 1]: 0 would keep no patch, above 1 is meaningless. */
@@ -182,6 +187,12 @@ function requirePath(option: string, value: string, method: DetectorMethod): str
   return value;
 }
 
+/** Images a round learns when Learn is empty: a template detector fits on its first reference. */
+function defaultTrainCount(fewShot: boolean, method: DetectorMethod): number {
+  if (fewShot) return DEFAULT_FEW_SHOTS;
+  return method === "template" ? DEFAULT_TEMPLATE_REFERENCES : DEFAULT_TRAIN_COUNT;
+}
+
 export function parseDetectorOptions(input: Record<string, unknown>): DetectorOptions {
   const setting = oneOf("setting", input["setting"], DETECTOR_SETTINGS, "unsupervised");
   const methods = SETTING_METHODS[setting];
@@ -207,7 +218,7 @@ export function parseDetectorOptions(input: Record<string, unknown>): DetectorOp
       imageScore: imageScore === "auto" ? preset.imageScore : imageScore,
     },
     padim: { ...DEFAULT_PADIM_OPTIONS },
-    trainCount: integerOption("trainCount", input["trainCount"], 1, fewShot ? MAX_FEW_SHOTS : MAX_TRAIN_COUNT, fewShot ? DEFAULT_FEW_SHOTS : DEFAULT_TRAIN_COUNT),
+    trainCount: integerOption("trainCount", input["trainCount"], 1, fewShot ? MAX_FEW_SHOTS : MAX_TRAIN_COUNT, defaultTrainCount(fewShot, method)),
     trainFolder: optionText(input["trainFolder"]),
     folderPreprocess: parsePreprocessOptions({ preset: folderPreset, width: folderSize, height: folderSize }),
     modelFile: optionText(input["modelFile"]),
@@ -230,8 +241,13 @@ export function parseDetectorOptions(input: Record<string, unknown>): DetectorOp
     keepVersions: integerOption("keepVersions", input["keepVersions"], 0, MAX_KEEP_VERSIONS, DEFAULT_KEEP_VERSIONS),
     learning: flag("learning", input["learning"], true),
     partIdProperty: propertyOption("partIdProperty", input["partIdProperty"], DEFAULT_PART_ID_PROPERTY),
+    template: {
+      tolerance: integerOption("templateTolerance", input["templateTolerance"], 0, MAX_TEMPLATE_TOLERANCE, DEFAULT_TEMPLATE_OPTIONS.tolerance),
+      maxShift: integerOption("templateMaxShift", input["templateMaxShift"], 1, MAX_TEMPLATE_SHIFT, DEFAULT_TEMPLATE_OPTIONS.maxShift),
+    },
   };
   if (method === "anomalib" || method === "onnx") requirePath("modelFile", options.modelFile, method);
-  else requirePath("backbone", options.backbone, method);
+  // Template comparison compares pixels: it has no backbone.
+  else if (method !== "template") requirePath("backbone", options.backbone, method);
   return options;
 }

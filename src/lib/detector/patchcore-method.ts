@@ -1,22 +1,18 @@
 /**
- * PatchCore for the detector: learning rounds that end in a memory bank (built on a worker
- * thread), with few-shot support-set augmentation (support-set.ts), saved and loaded with a
- * record of what it was learned with.
+ * PatchCore for the detector: learning rounds that end in a memory bank (patchcore-round.ts),
+ * with few-shot support-set augmentation (support-set.ts), saved and loaded with a record of
+ * what it was learned with.
  */
+import { searchProjection } from "../anomaly/patchcore/bank-select";
 import type { MemoryBank, PatchCoreOptions } from "../anomaly/patchcore/patchcore";
-import { DefectError } from "../errors";
-import type { PatchExtractor } from "../features/extractor";
-import { principalSubspace } from "../linalg/subspace";
 import type { SessionOptions } from "../onnx";
-import { learnedRecord, openBackboneContext, type BackboneMethodConfig } from "./backbone-context";
-import { emptyDrift } from "./drift";
-import { buildBankOffThread } from "./off-thread";
+import { openBackboneContext, type BackboneMethodConfig } from "./backbone-context";
 import { OnlineBank } from "./online-bank";
 import { onlinePatchCoreModel } from "./online-model";
-import { freshCounters, onlineBankFrom } from "./online-store";
-import { checkSample, shapeOf, type SampleShape } from "./sample";
-import { DEFAULT_AUGMENT_CHOICE, SupportSet, type AugmentChoice } from "./support-set";
-import type { FittedModel, LearningMethod, LearningRound } from "./types";
+import { onlineBankFrom } from "./online-store";
+import { createPatchCoreRound } from "./patchcore-round";
+import { DEFAULT_AUGMENT_CHOICE, type AugmentChoice } from "./support-set";
+import type { LearningMethod } from "./types";
 
 export interface PatchCoreMethodConfig extends BackboneMethodConfig {
   options: PatchCoreOptions;
@@ -27,6 +23,8 @@ export interface PatchCoreMethodConfig extends BackboneMethodConfig {
   defectWeight?: number;
   /** Support-set augmentation of small rounds (default: "auto", no extra turns). */
   augment?: AugmentChoice;
+  /** Record the shots' leave-one-out scores with each fit (the few-shot evaluation's calibration). */
+  leaveOneOut?: boolean;
 }
 
 /** The search projection the options ask for, recomputed when the saved one differs. */
@@ -34,64 +32,25 @@ async function withProjection(bank: MemoryBank, options: PatchCoreOptions, sessi
   const k = options.scoringDim > 0 && options.scoringDim < bank.dim ? options.scoringDim : 0;
   const saved = bank.projection === null ? 0 : bank.projection.length / bank.dim;
   if (k === saved) return bank;
-  const projection = k === 0 ? null : await principalSubspace(bank.data, bank.size, bank.dim, k, { seed: options.seed, session });
-  return { ...bank, projection };
+  return { ...bank, projection: await searchProjection(bank.data, bank.size, bank.dim, options, session) };
 }
 
 export async function openPatchCoreMethod(config: PatchCoreMethodConfig): Promise<LearningMethod> {
   const context = await openBackboneContext(config, "patchcore");
   const { options, session, defectWeight } = config;
-  const augment = config.augment ?? DEFAULT_AUGMENT_CHOICE;
-
-  /**
-   * createPatchCoreTrainer's steps, with the bank built off the main thread: the learned images'
-   * patch features, plus those of the first shots' variants when the round is small enough.
-   */
-  function createRound(extractor: PatchExtractor): LearningRound {
-    const chunks: Float32Array[] = [];
-    const support = new SupportSet(augment);
-    let dim = 0;
-    let first: SampleShape | undefined;
-    let owned = true;
-    return {
-      get count() {
-        return chunks.length;
-      },
-      async add(sample) {
-        if (first !== undefined) checkSample(first, sample, "round");
-        const embedding = await extractor.embed(sample.tensor);
-        chunks.push(embedding.data);
-        dim = embedding.dim;
-        support.add(sample.tensor);
-        // Only a sample the backbone accepted defines the round.
-        first ??= shapeOf(sample);
-      },
-      async fit(signal): Promise<FittedModel> {
-        if (first === undefined) throw new DefectError("notTrained", "nothing to fit: no good image has been learned yet", { count: 0 });
-        // Every sample of the round shares the first one's preprocessing (checkSample).
-        const variants = await support.variants(extractor, first.preprocessing, signal);
-        support.release();
-        const bank = await buildBankOffThread([...chunks, ...variants.features], dim, options, session, signal);
-        const empty = new Float32Array(0);
-        const snapshot = { bank, pending: empty, defect: empty, counters: freshCounters(), drift: emptyDrift() };
-        const online = await OnlineBank.open(snapshot, options, session, defectWeight);
-        const record = { ...learnedRecord(context.learnedWith, first, chunks.length, options), augmentation: variants.record };
-        owned = false;
-        const model = onlinePatchCoreModel(extractor, online, record);
-        return { model, save: (path) => model.online.save(path, 1) };
-      },
-      async release() {
-        chunks.length = 0;
-        support.release();
-        if (owned) await extractor.release();
-      },
-    };
-  }
-
   return {
     kind: "learning",
     method: "patchcore",
-    startRound: async () => createRound(await context.openExtractor()),
+    startRound: async () =>
+      createPatchCoreRound({
+        extractor: await context.openExtractor(),
+        learnedWith: context.learnedWith,
+        options,
+        session,
+        augment: config.augment ?? DEFAULT_AUGMENT_CHOICE,
+        defectWeight,
+        leaveOneOut: config.leaveOneOut === true,
+      }),
     async load(path) {
       const { file, record } = await context.readChecked(path);
       const snapshot = onlineBankFrom(file, path);

@@ -19,12 +19,12 @@ import type { Box, ClassScore, SupervisedTask } from "../supervised/types";
 export const DETECTOR_SETTINGS = ["unsupervised", "fewshot", "supervised"] as const;
 export type DetectorSetting = (typeof DETECTOR_SETTINGS)[number];
 
-export const DETECTOR_METHODS = ["patchcore", "padim", "anomalib", "onnx"] as const;
+export const DETECTOR_METHODS = ["patchcore", "padim", "anomalib", "onnx", "template"] as const;
 export type DetectorMethod = (typeof DETECTOR_METHODS)[number];
 
 /** The methods each setting offers, first = default. */
 export const SETTING_METHODS: Readonly<Record<DetectorSetting, readonly DetectorMethod[]>> = {
-  unsupervised: ["patchcore", "padim", "anomalib"],
+  unsupervised: ["patchcore", "padim", "anomalib", "template"],
   fewshot: ["patchcore"],
   supervised: ["onnx"],
 };
@@ -36,6 +36,8 @@ export interface Sample {
   preprocessing: PreprocessOptions | undefined;
   /** How the tensor was cut from the original image (msg.transform), for results in original pixels. */
   transform?: Transform | undefined;
+  /** What the image is called (its file name), where known: a template detector names the reference a part was compared with. */
+  name?: string | undefined;
 }
 
 /** Plain JSON describing the model that answered, for msg.payload.model. */
@@ -61,6 +63,23 @@ export interface Inspection {
    * than to good parts). Absent when no defect bank is used.
    */
   defectEvidence?: number;
+  /** Template comparison: the learned reference the part was compared with. */
+  reference?: ReferenceUsed;
+}
+
+/** Which learned reference a template detector compared a part with. */
+export interface ReferenceUsed {
+  /** 0-based, in the order the references were learned. */
+  index: number;
+  /** Its file name when it was learned from a file (msg.filename, the training folder), else "reference N". */
+  name: string;
+  /** Thumbnail correlation with the part, -1..1: a part and its own reference correlate near 1, other designs far less. */
+  similarity: number;
+  /**
+   * The part is learned reference `copyOf` itself, sent again: it is compared with the most
+   * similar other reference of the same design, or with itself (score 0) when there is none.
+   */
+  copyOf?: number;
 }
 
 export interface DetectorModel {

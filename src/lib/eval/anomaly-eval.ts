@@ -1,11 +1,13 @@
 /**
  * Train on train/good, score test/, report the field's metrics and a per-stage time split.
- * Used by the CLI (`defect-detection eval`) and the benchmark.
+ * Used by the CLI (`defect-detection eval`, `eval --shots`): what learns and inspects is an
+ * EvalSubject, the detector's engine (detector-subject.ts) or a model trained elsewhere.
  */
 import { readFile } from "node:fs/promises";
+import type { StageTimings } from "../anomaly/types";
 import { DEFAULT_MAX_PIXELS, preprocessImage, type PreprocessOptions } from "../image";
-import { aupro, auroc, aurocSplit, averagePrecision, f1Max, type MapWithMask } from "../metrics";
-import type { AnomalyModel, AnomalyTrainer } from "../anomaly/types";
+import type { ScoreMap, Tensor } from "../image/types";
+import { aupro, auroc, aurocSortingInPlace, averagePrecision, f1Max, type MapWithMask } from "../metrics";
 import { loadMask, readMvtecDataset } from "./mvtec-dataset";
 
 export interface EvalTimings {
@@ -32,22 +34,42 @@ export interface AnomalyEvalReport {
   bank_size: number | null;
   /** Resident memory after inspecting (MB). */
   rss_mb: number;
+  /** Largest resident memory of the process so far, learning and fit included (MB). */
+  rss_peak_mb: number;
 }
 
-/** Either a trainer that learns from train/good, or a model trained elsewhere (anomalib). */
-export type EvalSubject = { trainer: AnomalyTrainer } | { model: AnomalyModel };
+/** What an inspection gives the evaluation. */
+export interface EvalInspection {
+  score: number;
+  /** At the tensor's resolution; null when the model gives none (no pixel metrics then). */
+  map: ScoreMap | null;
+  timings: Partial<StageTimings>;
+}
+
+/** What is evaluated: learns from train/good (unless trained elsewhere), then inspects test images. */
+export interface EvalSubject {
+  /** Learns the training images; absent for a model trained elsewhere. */
+  learn?(files: readonly string[]): Promise<{ learned: number; size: number | null }>;
+  inspect(tensor: Tensor): Promise<EvalInspection>;
+  /** Model size for the report (bank rows, Gaussians) when it does not come from learning. */
+  size?(): number | null;
+  /**
+   * Called once every test image is inspected: the model may be freed before the pixel metrics
+   * gather every map's scores (hundreds of MB for a few hundred images).
+   */
+  done?(): Promise<void>;
+}
 
 export interface AnomalyEvalOptions {
   data: string;
   trainLimit?: number;
+  /** How test images become tensors (the training images' too, for subjects that learn). */
   preprocess: PreprocessOptions;
   subject: EvalSubject;
   /** Per-image options where they depend on the image (anomalib 0.x centre crops). */
   preprocessFor?: (bytes: Buffer) => Promise<PreprocessOptions>;
   /** False where the model gives no maps: pixel metrics are then null. */
   pixelMetrics?: () => boolean;
-  /** Bank size (or model size) once fitted, for the report. */
-  modelSize?: () => number | null;
   progress?: (line: string) => void;
 }
 
@@ -58,97 +80,101 @@ function median(values: number[]): number {
 }
 
 const LIMITS = { maxPixels: DEFAULT_MAX_PIXELS };
+const MB = 1024 * 1024;
+
+/** Process peak resident memory in MB (maxRSS is in KB). */
+export function peakRssMb(): number {
+  return Math.round(process.resourceUsage().maxRSS / 1024);
+}
+
+/**
+ * Pixel AUROC over every test pixel (160 MB of scores for 630 images at 256 px), sorted where
+ * they are gathered rather than copied once more. In a function of its own so that the arrays
+ * are garbage before AUPRO allocates its own.
+ */
+function pixelAurocOf(samples: readonly MapWithMask[], positives: number): number {
+  const total = samples.reduce((n, s) => n + s.width * s.height, 0);
+  const pos = new Float32Array(positives);
+  const neg = new Float32Array(total - positives);
+  let pi = 0;
+  let ni = 0;
+  for (const s of samples) {
+    for (let i = 0; i < s.mask.length; i++) {
+      if ((s.mask[i] as number) !== 0) pos[pi++] = s.map[i] as number;
+      else neg[ni++] = s.map[i] as number;
+    }
+  }
+  return aurocSortingInPlace(pos, neg);
+}
 
 export async function evaluateAnomalyMethod(options: AnomalyEvalOptions): Promise<AnomalyEvalReport> {
   const dataset = readMvtecDataset(options.data, options.trainLimit);
   const log = options.progress ?? (() => undefined);
   const { width, height } = options.preprocess;
+  const { subject } = options;
 
   const fitStart = performance.now();
-  const subject = options.subject;
-  const training = "trainer" in subject ? dataset.train : [];
-  let model: AnomalyModel;
-  if ("trainer" in subject) {
-    for (const [i, path] of training.entries()) {
-      const { tensor } = await preprocessImage(await readFile(path), options.preprocess, LIMITS);
-      await subject.trainer.add(tensor);
-      if ((i + 1) % 50 === 0) log(`features ${i + 1}/${training.length}`);
-    }
-    model = await subject.trainer.fit();
-  } else {
-    model = subject.model;
-  }
+  const learned = subject.learn === undefined ? { learned: 0, size: subject.size?.() ?? null } : await subject.learn(dataset.train);
   const fitSeconds = (performance.now() - fitStart) / 1000;
-  if (training.length > 0) log(`fitted in ${fitSeconds.toFixed(1)} s`);
+  if (learned.learned > 0) log(`learned ${learned.learned} images and fitted in ${fitSeconds.toFixed(1)} s`);
 
-  try {
-    const scores: number[] = [];
-    const labels: number[] = [];
-    const times: Record<keyof EvalTimings | "total", number[]> = { preprocess: [], backbone: [], scoring: [], post: [], total: [] };
-    const pixelSamples: MapWithMask[] = [];
-    let positives = 0;
-    for (const sample of dataset.test) {
-      const bytes = await readFile(sample.path);
-      const t0 = performance.now();
-      const imageOptions = options.preprocessFor === undefined ? options.preprocess : await options.preprocessFor(bytes);
-      const { tensor } = await preprocessImage(bytes, imageOptions, LIMITS);
-      const t1 = performance.now();
-      const result = await model.inspect(tensor);
-      const total = performance.now() - t0;
-      scores.push(result.score);
-      labels.push(sample.defective ? 1 : 0);
-      times.preprocess.push(t1 - t0);
-      times.backbone.push(result.timings.backboneMs);
-      times.scoring.push(result.timings.scoringMs);
-      times.post.push(result.timings.postMs);
-      times.total.push(total);
-      if (dataset.hasMasks) {
-        const mask = await loadMask(sample, width, height);
-        pixelSamples.push({ map: result.map.data, mask, width, height });
-        for (const v of mask) positives += v;
-      }
-      if (scores.length % 100 === 0) log(`tested ${scores.length}/${dataset.test.length}`);
+  const scores: number[] = [];
+  const labels: number[] = [];
+  const times: Record<keyof EvalTimings | "total", number[]> = { preprocess: [], backbone: [], scoring: [], post: [], total: [] };
+  const pixelSamples: MapWithMask[] = [];
+  let positives = 0;
+  let maps = true;
+  for (const sample of dataset.test) {
+    const bytes = await readFile(sample.path);
+    const t0 = performance.now();
+    const imageOptions = options.preprocessFor === undefined ? options.preprocess : await options.preprocessFor(bytes);
+    const { tensor } = await preprocessImage(bytes, imageOptions, LIMITS);
+    const t1 = performance.now();
+    const result = await subject.inspect(tensor);
+    const total = performance.now() - t0;
+    scores.push(result.score);
+    labels.push(sample.defective ? 1 : 0);
+    times.preprocess.push(t1 - t0);
+    times.backbone.push(result.timings.backboneMs ?? 0);
+    times.scoring.push(result.timings.scoringMs ?? 0);
+    times.post.push(result.timings.postMs ?? 0);
+    times.total.push(total);
+    if (result.map === null) maps = false;
+    if (dataset.hasMasks && result.map !== null) {
+      const mask = await loadMask(sample, width, height);
+      pixelSamples.push({ map: result.map.data, mask, width, height });
+      for (const v of mask) positives += v;
     }
-    let pixelAuroc: number | null = null;
-    let proArea: number | null = null;
-    if (dataset.hasMasks && positives > 0 && (options.pixelMetrics?.() ?? true)) {
-      const total = pixelSamples.length * width * height;
-      const pos = new Float32Array(positives);
-      const neg = new Float32Array(total - positives);
-      let pi = 0;
-      let ni = 0;
-      for (const s of pixelSamples) {
-        for (let i = 0; i < s.mask.length; i++) {
-          if ((s.mask[i] as number) !== 0) pos[pi++] = s.map[i] as number;
-          else neg[ni++] = s.map[i] as number;
-        }
-      }
-      pixelAuroc = aurocSplit(pos, neg);
-      proArea = aupro(pixelSamples);
-    }
-    const best = f1Max(scores, labels);
-    return {
-      dataset: options.data,
-      train_images: training.length,
-      test_images: dataset.test.length,
-      image_auroc: auroc(scores, labels),
-      pixel_auroc: pixelAuroc,
-      aupro: proArea,
-      average_precision: averagePrecision(scores, labels),
-      f1_max: best.f1,
-      f1_threshold: best.threshold,
-      ms_per_image: median(times.total),
-      ms_split: {
-        preprocess: median(times.preprocess),
-        backbone: median(times.backbone),
-        scoring: median(times.scoring),
-        post: median(times.post),
-      },
-      fit_seconds: fitSeconds,
-      bank_size: options.modelSize?.() ?? null,
-      rss_mb: Math.round(process.memoryUsage().rss / (1024 * 1024)),
-    };
-  } finally {
-    await model.release();
+    if (scores.length % 100 === 0) log(`tested ${scores.length}/${dataset.test.length}`);
   }
+  await subject.done?.();
+  let pixelAuroc: number | null = null;
+  let proArea: number | null = null;
+  if (dataset.hasMasks && maps && positives > 0 && (options.pixelMetrics?.() ?? true)) {
+    pixelAuroc = pixelAurocOf(pixelSamples, positives);
+    proArea = aupro(pixelSamples);
+  }
+  const best = f1Max(scores, labels);
+  return {
+    dataset: options.data,
+    train_images: learned.learned,
+    test_images: dataset.test.length,
+    image_auroc: auroc(scores, labels),
+    pixel_auroc: pixelAuroc,
+    aupro: proArea,
+    average_precision: averagePrecision(scores, labels),
+    f1_max: best.f1,
+    f1_threshold: best.threshold,
+    ms_per_image: median(times.total),
+    ms_split: {
+      preprocess: median(times.preprocess),
+      backbone: median(times.backbone),
+      scoring: median(times.scoring),
+      post: median(times.post),
+    },
+    fit_seconds: fitSeconds,
+    bank_size: learned.size,
+    rss_mb: Math.round(process.memoryUsage().rss / MB),
+    rss_peak_mb: peakRssMb(),
+  };
 }

@@ -1,7 +1,8 @@
 /**
  * Features for the few-shot sweep, computed once: every test image's patch features (optionally
  * cached in one raw float32 file per dataset + backbone, so later sweeps skip the backbone), and
- * the first shots' features with those of their augmented variants.
+ * the first shots' features with those of their augmented variants, made as the detector's
+ * rounds make them (detector/support-set.ts).
  */
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync, writeSync } from "node:fs";
@@ -10,8 +11,9 @@ import { basename, join, relative } from "node:path";
 import type { PatchExtractor } from "../features/extractor";
 import type { PatchEmbedding } from "../features/types";
 import { DEFAULT_MAX_PIXELS, preprocessImage, type PreprocessOptions } from "../image";
-import { augmentationPlan, augmentTensor, type AugmentOptions } from "../anomaly/patchcore/augment";
+import { supportVariants, type AugmentChoice } from "../detector/support-set";
 import { standardizeRows } from "../features/instance-norm";
+import type { Tensor } from "../image/types";
 import type { MvtecDataset } from "./mvtec-dataset";
 
 const LIMITS = { maxPixels: DEFAULT_MAX_PIXELS };
@@ -102,26 +104,32 @@ export interface ShotFeatures {
   variants: Float32Array[];
 }
 
-/** Embeds the first `count` training images and, when `augment` is given, their variants. */
+/**
+ * Embeds the first `count` training images and, when `augment` is given, their variants: those a
+ * detector round of `count` images learns with that choice (all shots' in mode "on" with
+ * maxShots >= count; shot i's variants do not depend on how many shots follow it).
+ */
 export async function shotFeatures(
   dataset: MvtecDataset,
   count: number,
   extractor: PatchExtractor,
   preprocess: PreprocessOptions,
-  augment: AugmentOptions | null,
+  augment: AugmentChoice | null,
+  seed?: number,
 ): Promise<{ shots: ShotFeatures[]; dim: number; grid: { patches: number; width: number; height: number } }> {
+  const tensors: Tensor[] = [];
+  for (const path of dataset.train.slice(0, count)) tensors.push((await preprocessImage(await readFile(path), preprocess, LIMITS)).tensor);
+  const variants = augment === null ? [] : supportVariants(augment, tensors, preprocess, seed).variants;
   const shots: ShotFeatures[] = [];
   let dim = 0;
   const grid = { patches: 0, width: 0, height: 0 };
-  for (const [i, path] of dataset.train.slice(0, count).entries()) {
-    const { tensor } = await preprocessImage(await readFile(path), preprocess, LIMITS);
+  for (const tensor of tensors) {
     const e = await extractor.embed(tensor);
     dim = e.dim;
     Object.assign(grid, { patches: e.patches, width: e.gridWidth, height: e.gridHeight });
-    const variants: Float32Array[] = [];
-    if (augment !== null) for (const step of augmentationPlan(augment, i)) variants.push((await extractor.embed(augmentTensor(tensor, step, augment))).data);
-    shots.push({ original: e.data, variants });
+    shots.push({ original: e.data, variants: [] });
   }
+  for (const variant of variants) (shots[variant.shot] as ShotFeatures).variants.push((await extractor.embed(variant.make())).data);
   return { shots, dim, grid };
 }
 

@@ -2,31 +2,37 @@
  * Few-shot sweep (issue 6): test features are extracted once per dataset + backbone, the first
  * K good images (and their augmented variants) once; then a bank is fitted for every setting and
  * K on those cached features and scored on the same test set, so settings differ only in what
- * they change. One bank is held at a time (the test features are re-read per bank).
+ * they change. Fits and scores are the detector's own (shot-bank.ts, detector/online-model.ts's
+ * scoreEmbedding); only the features are reused. One bank is held at a time (the test features
+ * are re-read per bank).
  */
 import { basename } from "node:path";
 import { openPatchExtractor } from "../features/extractor";
 import { parsePreprocessOptions } from "../image";
 import { aurocSplit, auroc, f1Max, statsAtThreshold } from "../metrics";
-import { DEFAULT_PATCHCORE_OPTIONS, PatchCoreScorer, type ImageScoreRule, type PatchCoreOptions } from "../anomaly/patchcore/patchcore";
-import type { AugmentOptions } from "../anomaly/patchcore/augment";
+import { DEFAULT_PATCHCORE_OPTIONS, type ImageScoreRule, type PatchCoreOptions } from "../anomaly/patchcore/patchcore";
+import { OnlineBank } from "../detector/online-bank";
+import { FEW_SHOT_PRESET } from "../detector/setting-presets";
+import { scoreEmbedding } from "../detector/online-model";
+import type { AugmentChoice } from "../detector/support-set";
 import type { SessionOptions } from "../onnx";
-import { buildTracedBank, leaveOneOutThreshold } from "./fewshot-bank";
 import { shotFeatures, standardizedShots, testFeatures } from "./fewshot-features";
 import { standardizeEmbedding } from "../features/instance-norm";
 import { loadMask, readMvtecDataset } from "./mvtec-dataset";
+import { fitShotBank } from "./shot-bank";
+import { calibratedThreshold, f1AtThreshold } from "./shot-calibration";
 
 export interface FewShotSetting {
   label: string;
-  /** Null = no augmentation. */
-  augment: AugmentOptions | null;
-  /** Bank floor (see FewShotOptions.minBankSize); 0 = plain coreset ratio. */
-  minBankSize: number;
+  /** Null = no augmentation; else the detector's choice (mode "on" with maxShots >= the largest K augments every shot). */
+  augment: AugmentChoice | null;
   coresetRatio: number;
   /** Per-image feature standardisation of shots, variants and test images (features/instance-norm.ts). */
   standardize?: boolean;
   /** Image score rule (PatchCoreOptions.imageScore); default the paper's re-weighted maximum. */
   imageScore?: ImageScoreRule;
+  /** Search subspace dimensions (PatchCoreOptions.scoringDim); default the few-shot setting's (exact search). */
+  scoringDim?: number;
 }
 
 export interface FewShotRow {
@@ -72,12 +78,6 @@ export interface FewShotSweepOptions {
   progress?: (line: string) => void;
 }
 
-/** F1 of "defective when score >= threshold"; 0 when nothing is predicted or present. */
-export function f1AtThreshold(scores: number[], labels: number[], threshold: number): number {
-  const s = statsAtThreshold(scores, labels, threshold);
-  return s.tp === 0 ? 0 : (2 * s.tp) / (2 * s.tp + s.fp + s.fn);
-}
-
 export async function runFewShotSweep(options: FewShotSweepOptions): Promise<FewShotReport> {
   const log = options.progress ?? (() => undefined);
   const session: SessionOptions = options.threads === undefined ? {} : { intraOpThreads: options.threads };
@@ -97,11 +97,10 @@ export async function runFewShotSweep(options: FewShotSweepOptions): Promise<Few
     const rows: FewShotRow[] = [];
     const seed = options.seed ?? DEFAULT_PATCHCORE_OPTIONS.seed;
     for (const setting of options.settings) {
-      const augment = setting.augment === null ? null : { ...setting.augment, seed: options.seed ?? setting.augment.seed };
-      const key = JSON.stringify(augment);
+      const key = JSON.stringify(setting.augment);
       let set = featureSets.get(key);
       if (set === undefined) {
-        set = await shotFeatures(dataset, maxShots, extractor, preprocess, augment);
+        set = await shotFeatures(dataset, maxShots, extractor, preprocess, setting.augment, seed);
         featureSets.set(key, set);
         log(`${setting.label}: ${set.shots.length} shots x ${1 + (set.shots[0]?.variants.length ?? 0)} images embedded`);
       }
@@ -114,15 +113,16 @@ export async function runFewShotSweep(options: FewShotSweepOptions): Promise<Few
           coresetRatio: setting.coresetRatio,
           numNeighbors: options.numNeighbors ?? DEFAULT_PATCHCORE_OPTIONS.numNeighbors,
           imageScore: setting.imageScore ?? DEFAULT_PATCHCORE_OPTIONS.imageScore,
+          scoringDim: setting.scoringDim ?? FEW_SHOT_PRESET.scoringDim,
           seed,
         };
         const fitStart = performance.now();
         const shots = shotSet.slice(0, k);
-        const traced = await buildTracedBank(shots, setting.augment !== null, set.dim, patchcore, setting.minBankSize, session);
         const mapSize = { width: options.size, height: options.size };
-        const calibration = await leaveOneOutThreshold(traced, shots, grid, mapSize, patchcore, session);
+        const fit = await fitShotBank(shots, setting.augment !== null, grid, set.dim, mapSize, patchcore, session);
+        const calibration = { threshold: calibratedThreshold(fit.leaveOneOut ?? []) };
         const fitSeconds = (performance.now() - fitStart) / 1000;
-        const scorer = await PatchCoreScorer.open(traced.bank, patchcore, session);
+        const bank = await OnlineBank.fitted(fit.bank, patchcore, session);
         const scores: number[] = [];
         const pos = new Float32Array(positives);
         const neg = new Float32Array(masks.length * options.size * options.size - positives);
@@ -130,24 +130,25 @@ export async function runFewShotSweep(options: FewShotSweepOptions): Promise<Few
         let nn = 0;
         try {
           for (const [j, i] of picked.entries()) {
-            const result = await scorer.scoreImage(standardize ? standardizeEmbedding(test.get(i)) : test.get(i), options.size, options.size);
-            scores.push(result.score);
+            const embedding = standardize ? standardizeEmbedding(test.get(i)) : test.get(i);
+            const { inspection } = await scoreEmbedding(bank, embedding, options.size, options.size);
+            scores.push(inspection.score);
             const mask = masks[j];
-            if (mask === undefined) continue;
-            const map = result.map.data;
+            if (mask === undefined || inspection.map === null) continue;
+            const map = inspection.map.data;
             for (let p = 0; p < mask.length; p++) {
               if ((mask[p] as number) !== 0) pos[np++] = map[p] as number;
               else neg[nn++] = map[p] as number;
             }
           }
         } finally {
-          await scorer.release();
+          await bank.release();
         }
         const at = calibration.threshold === null ? null : statsAtThreshold(scores, labels, calibration.threshold);
         const row: FewShotRow = {
           setting: setting.label,
           shots: k,
-          bank_size: traced.bank.size,
+          bank_size: fit.bank.size,
           image_auroc: auroc(scores, labels),
           pixel_auroc: positives > 0 ? aurocSplit(pos, neg) : null,
           f1_max: f1Max(scores, labels).f1,

@@ -1,8 +1,10 @@
 /**
  * PatchCore speed/accuracy sweep: extract every image's patch features once, then fit and score
  * each setting (coreset ratio, search subspace) on the same features, so the settings differ only
- * in what they change. Also times a raw onnxruntime `session.run` of the backbone on the same
- * input, the floor every setting shares.
+ * in what they change. The fit is the detector's own (detector/bank-fit.ts, reading the kept
+ * features instead of embedding again) and so is the scoring (detector/online-model.ts's
+ * scoreEmbedding). Also times a raw onnxruntime `session.run` of the backbone on the same input,
+ * the floor every setting shares.
  */
 import { readFile } from "node:fs/promises";
 import * as ort from "onnxruntime-node";
@@ -10,7 +12,12 @@ import { openPatchExtractor } from "../features/extractor";
 import type { PatchEmbedding } from "../features/types";
 import { DEFAULT_MAX_PIXELS, preprocessImage, type PreprocessOptions, type Tensor } from "../image";
 import { aupro, aurocSplit, auroc, f1Max, type MapWithMask } from "../metrics";
-import { buildMemoryBank, DEFAULT_PATCHCORE_OPTIONS, PatchCoreScorer, type PatchCoreOptions } from "../anomaly/patchcore/patchcore";
+import { coresetSpaceDim, openCoresetProjector } from "../anomaly/patchcore/bank-select";
+import { DEFAULT_PATCHCORE_OPTIONS, type PatchCoreOptions } from "../anomaly/patchcore/patchcore";
+import { RowBlockWriter, type RowBlocks } from "../anomaly/patchcore/row-blocks";
+import { fitPatchCoreBank } from "../detector/bank-fit";
+import { OnlineBank } from "../detector/online-bank";
+import { scoreEmbedding } from "../detector/online-model";
 import { toOrtOptions, type SessionOptions } from "../onnx";
 import { loadMask, readMvtecDataset } from "./mvtec-dataset";
 
@@ -70,6 +77,19 @@ async function openRawBackbone(model: string, layers: string[], threads: number 
   };
 }
 
+/** Every training image's rows in the coreset space, as a detector round places them. */
+async function coresetSpaceOf(train: readonly PatchEmbedding[], options: PatchCoreOptions, session: SessionOptions): Promise<RowBlocks> {
+  const dim = train[0]?.dim ?? 0;
+  const writer = new RowBlockWriter(coresetSpaceDim(dim, options));
+  const projector = await openCoresetProjector(dim, options, session);
+  try {
+    for (const e of train) writer.append(projector === null ? e.data : await projector.project(e.data, e.patches));
+  } finally {
+    await projector?.release();
+  }
+  return writer.finish();
+}
+
 export async function benchPatchCore(options: {
   data: string;
   backbone: string;
@@ -91,11 +111,10 @@ export async function benchPatchCore(options: {
     const train: PatchEmbedding[] = [];
     for (const path of dataset.train) train.push(await extractor.embed((await preprocessImage(await readFile(path), options.preprocess, limits)).tensor));
     const dim = train[0]?.dim ?? 0;
-    const rows = train.reduce((n, e) => n + e.patches, 0);
-    const features = new Float32Array(rows * dim);
-    train.forEach((e, i) => features.set(e.data, i * e.patches * dim));
-    train.length = 0;
-    log(`train features: ${rows} patches x ${dim}`);
+    const patches = train[0]?.patches ?? 0;
+    // Every setting keeps the default projection and seed, so the coreset space is shared too.
+    const space = await coresetSpaceOf(train, DEFAULT_PATCHCORE_OPTIONS, session);
+    log(`train features: ${space.count} patches x ${dim}`);
 
     const test: Array<{ embedding: PatchEmbedding; defective: boolean; mask: Uint8Array }> = [];
     const pre: number[] = [];
@@ -121,8 +140,9 @@ export async function benchPatchCore(options: {
     for (const setting of options.settings) {
       const patchcore: PatchCoreOptions = { ...DEFAULT_PATCHCORE_OPTIONS, coresetRatio: setting.coresetRatio, scoringDim: setting.scoringDim };
       const fitStart = performance.now();
-      const bank = await buildMemoryBank(features, rows, dim, patchcore, session);
-      const scorer = await PatchCoreScorer.open(bank, patchcore, session);
+      const learned = { space, images: train.length, patches, dim, features: async (i: number) => (train[i] as PatchEmbedding).data };
+      const { bank: fitted } = await fitPatchCoreBank(learned, patchcore, session, new AbortController().signal, { keepSpace: true });
+      const bank = await OnlineBank.fitted(fitted, patchcore, session);
       const fitSeconds = (performance.now() - fitStart) / 1000;
       const scores: number[] = [];
       const labels: number[] = [];
@@ -130,17 +150,14 @@ export async function benchPatchCore(options: {
       const post: number[] = [];
       const maps: MapWithMask[] = [];
       for (const item of test) {
-        const t0 = performance.now();
-        const patches = await scorer.scorePatches(item.embedding);
-        const t1 = performance.now();
-        const map = scorer.anomalyMap(patches.grid, width, height);
-        post.push(performance.now() - t1);
-        scoring.push(t1 - t0);
-        scores.push(patches.score);
+        const { inspection } = await scoreEmbedding(bank, item.embedding, width, height);
+        scoring.push(inspection.timings.scoringMs ?? 0);
+        post.push(inspection.timings.postMs ?? 0);
+        scores.push(inspection.score);
         labels.push(item.defective ? 1 : 0);
-        if (dataset.hasMasks) maps.push({ map: map.data, mask: item.mask, width, height });
+        if (dataset.hasMasks && inspection.map !== null) maps.push({ map: inspection.map.data, mask: item.mask, width, height });
       }
-      await scorer.release();
+      await bank.release();
       let pixel: number | null = null;
       let pro: number | null = null;
       if (maps.length > 0) {
@@ -166,7 +183,7 @@ export async function benchPatchCore(options: {
         label: setting.label,
         coreset: setting.coresetRatio,
         scoring_dim: setting.scoringDim,
-        bank_size: bank.size,
+        bank_size: fitted.size,
         image_auroc: auroc(scores, labels),
         pixel_auroc: pixel,
         aupro: pro,

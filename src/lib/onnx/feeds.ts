@@ -24,7 +24,8 @@ export function formatShape(shape: ReadonlyArray<number | string>): string {
   return `[${shape.join(",")}]`;
 }
 
-export function validateFeeds(modelName: string, specs: readonly TensorSpec[], feeds: Readonly<Record<string, FeedInfo>>): void {
+/** `partial`: some inputs may be missing (feeds kept beside a model, completed at each run). */
+export function validateFeeds(modelName: string, specs: readonly TensorSpec[], feeds: Readonly<Record<string, FeedInfo>>, options: { partial?: boolean } = {}): void {
   const expected = specs.map((s) => s.name).join(", ");
   // An unknown name first: a renamed input shows up as both unknown and missing, and the
   // unknown one is the name the user actually typed.
@@ -39,6 +40,7 @@ export function validateFeeds(modelName: string, specs: readonly TensorSpec[], f
   }
   for (const spec of specs) {
     const feed = feeds[spec.name];
+    if (feed === undefined && options.partial === true) continue;
     if (feed === undefined) {
       throw new DefectError("inputNameMismatch", `model "${modelName}" needs input "${spec.name}", which the feeds lack (its inputs: ${expected})`, {
         model: modelName,

@@ -13,7 +13,7 @@ export type {
   TensorData,
 } from "./graph-builder";
 export { acquireModel, acquireModelFromBytes, openSessionCount, toOrtOptions } from "./session";
-export type { ModelHandle, RunOptions, SessionOptions } from "./session";
+export type { KeptFeeds, ModelHandle, RunOptions, SessionOptions } from "./session";
 export { defaultWorkerCount, MAX_POOL_WORKERS, sessionPool } from "./worker-pool";
 export { formatShape, validateFeeds } from "./feeds";
 export type { FeedInfo, TensorSpec } from "./feeds";

@@ -9,6 +9,12 @@ import { buffersOf, toWire, type ModelSource, type WireTensor } from "./worker-p
 
 let instances = 0;
 
+function wireFeeds(feeds: Record<string, ort.Tensor>): Record<string, WireTensor> {
+  const wire: Record<string, WireTensor> = {};
+  for (const [name, tensor] of Object.entries(feeds)) wire[name] = toWire(tensor);
+  return wire;
+}
+
 function fromWire(wire: WireTensor): ort.Tensor {
   return new ort.Tensor(wire.type, wire.data as Float32Array, wire.dims);
 }
@@ -16,6 +22,8 @@ function fromWire(wire: WireTensor): ort.Tensor {
 export class RemoteSession {
   private released = false;
   private reloading: Promise<void> | undefined;
+  /** Feeds kept on the worker, by token: sent again when the session moves to a new worker. */
+  private readonly kept = new Map<string, Record<string, ort.Tensor>>();
 
   private constructor(
     private readonly pool: SessionPool,
@@ -49,15 +57,30 @@ export class RemoteSession {
     }
   }
 
-  async run(feeds: Record<string, ort.Tensor>, outputNames: string[] | undefined, options: { transferFeeds?: boolean }): Promise<Record<string, ort.Tensor>> {
+  async run(
+    feeds: Record<string, ort.Tensor>,
+    outputNames: string[] | undefined,
+    options: { transferFeeds?: boolean; kept?: string },
+  ): Promise<Record<string, ort.Tensor>> {
     if (!this.worker.alive) await this.reload();
-    const wire: Record<string, WireTensor> = {};
-    for (const [name, tensor] of Object.entries(feeds)) wire[name] = toWire(tensor);
+    const wire = wireFeeds(feeds);
     const transfer = options.transferFeeds === true ? buffersOf(Object.values(wire)) : [];
-    const reply = await this.pool.request(this.worker, { op: "run", key: this.key, feeds: wire, outputNames }, transfer);
+    const reply = await this.pool.request(this.worker, { op: "run", key: this.key, feeds: wire, outputNames, kept: options.kept }, transfer);
     const outputs: Record<string, ort.Tensor> = {};
     for (const [name, tensor] of Object.entries(reply.outputs)) outputs[name] = fromWire(tensor);
     return outputs;
+  }
+
+  /** Copies `feeds` to the worker once; runs that name `token` use them without sending them again. */
+  async keep(token: string, feeds: Record<string, ort.Tensor>): Promise<void> {
+    if (!this.worker.alive) await this.reload();
+    this.kept.set(token, feeds);
+    await this.pool.request(this.worker, { op: "keep", key: this.key, token, feeds: wireFeeds(feeds) });
+  }
+
+  async forget(token: string): Promise<void> {
+    this.kept.delete(token);
+    if (this.worker.alive) await this.pool.request(this.worker, { op: "forget", key: this.key, token }).catch(() => undefined);
   }
 
   async release(): Promise<void> {
@@ -77,6 +100,7 @@ export class RemoteSession {
       const worker = this.pool.place();
       try {
         await this.pool.request(worker, { op: "load", key: this.key, where: this.where, name: this.name, source: this.source, options: this.options });
+        for (const [token, feeds] of this.kept) await this.pool.request(worker, { op: "keep", key: this.key, token, feeds: wireFeeds(feeds) });
       } catch (error) {
         await this.pool.leave(worker);
         throw error;

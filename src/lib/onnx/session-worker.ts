@@ -11,26 +11,48 @@ import { describeError } from "../errors";
 import { describeSession, loadSession, runSession, type LoadedSession } from "./local-session";
 import { buffersOf, errorToWire, toWire, type WireTensor, type WorkerReply, type WorkerRequest } from "./worker-protocol";
 
-const sessions = new Map<string, { session: LoadedSession; name: string }>();
+const sessions = new Map<string, { session: LoadedSession; name: string; kept: Map<string, Record<string, ort.Tensor>> }>();
+
+function tensors(wire: Record<string, WireTensor>): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const [name, t] of Object.entries(wire)) feeds[name] = new ort.Tensor(t.type, t.data as Float32Array, t.dims);
+  return feeds;
+}
+
+function loadedSession(key: string): { session: LoadedSession; name: string; kept: Map<string, Record<string, ort.Tensor>> } {
+  const loaded = sessions.get(key);
+  if (loaded === undefined) throw new Error(`no session "${key}" in this worker`);
+  return loaded;
+}
 
 async function handle(request: WorkerRequest): Promise<WorkerReply> {
   switch (request.op) {
     case "load": {
       const source = request.source.kind === "file" ? request.source.path : request.source.bytes;
       const session = await loadSession(request.where, source, request.options);
-      sessions.set(request.key, { session, name: request.name });
+      sessions.set(request.key, { session, name: request.name, kept: new Map() });
       return { id: request.id, ok: true, op: "load", ...describeSession(session) };
     }
     case "run": {
-      const loaded = sessions.get(request.key);
-      if (loaded === undefined) throw new Error(`no session "${request.key}" in this worker`);
-      const feeds: Record<string, ort.Tensor> = {};
-      for (const [name, wire] of Object.entries(request.feeds)) feeds[name] = new ort.Tensor(wire.type, wire.data as Float32Array, wire.dims);
+      const loaded = loadedSession(request.key);
+      const kept = request.kept === undefined ? undefined : loaded.kept.get(request.kept);
+      if (request.kept !== undefined && kept === undefined) throw new Error(`no kept feeds "${request.kept}" for "${loaded.name}"`);
+      const feeds = { ...kept, ...tensors(request.feeds) };
       const result = await runSession(loaded.session, loaded.name, feeds, request.outputNames);
       const outputs: Record<string, WireTensor> = {};
       for (const [name, tensor] of Object.entries(result)) outputs[name] = toWire(tensor);
       return { id: request.id, ok: true, op: "run", outputs };
     }
+    case "keep": {
+      loadedSession(request.key).kept.set(request.token, tensors(request.feeds));
+      return { id: request.id, ok: true, op: "keep" };
+    }
+    case "forget": {
+      sessions.get(request.key)?.kept.delete(request.token);
+      return { id: request.id, ok: true, op: "forget" };
+    }
+    case "exit":
+      return process.exit(1);
     case "release": {
       const loaded = sessions.get(request.key);
       sessions.delete(request.key);
@@ -40,9 +62,17 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
   }
 }
 
+/**
+ * Replies go out on the next turn of this thread's loop, after messages that arrived during the
+ * run: an "exit" sent while a model ran then ends the worker before that run's answer, as a
+ * crash would, and never inside onnxruntime (terminating a thread in native code aborts the process).
+ */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 parentPort?.on("message", (request: WorkerRequest) => {
   void handle(request).then(
-    (reply) => {
+    async (reply) => {
+      await nextTurn();
       // Outputs are fresh buffers nobody here keeps: hand them over instead of copying.
       const transfer = reply.ok && reply.op === "run" ? buffersOf(Object.values(reply.outputs)) : [];
       try {
@@ -51,6 +81,9 @@ parentPort?.on("message", (request: WorkerRequest) => {
         parentPort?.postMessage(reply);
       }
     },
-    (error: unknown) => parentPort?.postMessage({ id: request.id, ok: false, error: errorToWire(error, describeError) } satisfies WorkerReply),
+    async (error: unknown) => {
+      await nextTurn();
+      parentPort?.postMessage({ id: request.id, ok: false, error: errorToWire(error, describeError) } satisfies WorkerReply);
+    },
   );
 });

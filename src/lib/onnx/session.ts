@@ -37,6 +37,8 @@ export interface ModelHandle {
   readonly inputs: TensorSpec[];
   readonly outputs: TensorSpec[];
   run(feeds: Record<string, ort.Tensor>, outputNames?: string[], options?: RunOptions): Promise<Record<string, ort.Tensor>>;
+  /** Keeps `feeds` beside the model (on its worker) until released: for large inputs that are the same every run. */
+  keep(feeds: Record<string, ort.Tensor>): Promise<KeptFeeds>;
   /** Idempotent, so a node's close handler may call it whatever happened before. */
   release(): Promise<void>;
 }
@@ -48,14 +50,28 @@ export interface RunOptions {
    * large feeds, but the caller's arrays are empty afterwards. Only for feeds nobody reads again.
    */
   transferFeeds?: boolean;
+  /** Feeds kept beside the model by `keep`, added to this run's. */
+  kept?: KeptFeeds;
+}
+
+/** Feeds that stay beside a model for many runs (large constants), so they are not sent each time. */
+export interface KeptFeeds {
+  readonly token: string;
+  /** The kept feeds' names, types and shapes (checked with each run's feeds). */
+  readonly feeds: Readonly<Record<string, ort.Tensor>>;
+  release(): Promise<void>;
 }
 
 interface LoadedModel {
   inputs: TensorSpec[];
   outputs: TensorSpec[];
-  run(feeds: Record<string, ort.Tensor>, outputNames: string[] | undefined, options: RunOptions): Promise<Record<string, ort.Tensor>>;
+  run(feeds: Record<string, ort.Tensor>, outputNames: string[] | undefined, options: { transferFeeds?: boolean; kept?: string }): Promise<Record<string, ort.Tensor>>;
+  keep(token: string, feeds: Record<string, ort.Tensor>): Promise<void>;
+  forget(token: string): Promise<void>;
   release(): Promise<void>;
 }
+
+let keptTokens = 0;
 
 interface CacheEntry {
   /** Cached as a promise so concurrent acquires of one model wait for the same load. */
@@ -132,7 +148,7 @@ function createHandle(key: string, entry: CacheEntry, model: LoadedModel, modelP
     outputs: copySpecs(model.outputs),
     async run(feeds, outputNames, options = {}) {
       if (released) throw new DefectError("inferenceFailed", `model "${name}" was already released`, { model: name });
-      validateFeeds(name, model.inputs, feeds);
+      validateFeeds(name, model.inputs, { ...options.kept?.feeds, ...feeds });
       for (const output of outputNames ?? []) {
         if (!model.outputs.some((o) => o.name === output)) {
           const available = model.outputs.map((o) => o.name).join(", ");
@@ -143,13 +159,29 @@ function createHandle(key: string, entry: CacheEntry, model: LoadedModel, modelP
           });
         }
       }
-      const running = model.run(feeds, outputNames, options);
+      const running = model.run(feeds, outputNames, { transferFeeds: options.transferFeeds, kept: options.kept?.token });
       entry.running.add(running);
       try {
         return await running;
       } finally {
         entry.running.delete(running);
       }
+    },
+    async keep(feeds) {
+      if (released) throw new DefectError("inferenceFailed", `model "${name}" was already released`, { model: name });
+      validateFeeds(name, model.inputs, feeds, { partial: true });
+      const token = `kept-${++keptTokens}`;
+      await model.keep(token, feeds);
+      let forgotten = false;
+      return {
+        token,
+        feeds,
+        async release() {
+          if (forgotten) return;
+          forgotten = true;
+          await model.forget(token);
+        },
+      };
     },
     async release() {
       if (released) return;
@@ -181,9 +213,12 @@ async function assertModelFile(absolute: string): Promise<void> {
 async function loadModel(key: string, where: string, name: string, source: ModelSource, options: ort.InferenceSession.SessionOptions): Promise<LoadedModel> {
   if (isMainThread) return RemoteSession.open(key, where, name, source, options);
   const session = await loadSession(where, source.kind === "file" ? source.path : source.bytes, options);
+  const kept = new Map<string, Record<string, ort.Tensor>>();
   return {
     ...describeSession(session),
-    run: (feeds, outputNames) => runSession(session, name, feeds, outputNames),
+    run: (feeds, outputNames, runOptions) => runSession(session, name, { ...(runOptions.kept === undefined ? {} : kept.get(runOptions.kept)), ...feeds }, outputNames),
+    keep: async (token, feeds) => void kept.set(token, feeds),
+    forget: async (token) => void kept.delete(token),
     release: () => session.release(),
   };
 }

@@ -77,9 +77,16 @@ export class PoolWorker {
     });
   }
 
-  /** Stops the worker as a crash would: what it was doing fails, its sessions move on their next run. */
-  kill(): Promise<number> {
-    return this.thread.terminate();
+  /**
+   * Ends the worker as a crash would (fault tests): what it had in flight fails, its sessions move
+   * on their next run. It asks the worker to exit rather than terminating it, because a thread
+   * terminated inside onnxruntime's native code aborts the whole process.
+   */
+  kill(): Promise<void> {
+    if (!this.alive) return Promise.resolve();
+    const exited = new Promise<void>((resolve) => this.thread.once("exit", () => resolve()));
+    if (this.alive) this.thread.postMessage({ op: "exit", id: 0 });
+    return exited;
   }
 
   async retire(): Promise<void> {

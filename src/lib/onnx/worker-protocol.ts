@@ -19,7 +19,12 @@ export type ModelSource = { kind: "file"; path: string } | { kind: "bytes"; byte
 export type WorkerRequest =
   /** `where`: path or in-memory key, for load errors; `name`: the short name run errors use. */
   | { id: number; op: "load"; key: string; where: string; name: string; source: ModelSource; options: ort.InferenceSession.SessionOptions }
-  | { id: number; op: "run"; key: string; feeds: Record<string, WireTensor>; outputNames: string[] | undefined }
+  | { id: number; op: "run"; key: string; feeds: Record<string, WireTensor>; outputNames: string[] | undefined; kept: string | undefined }
+  /** Feeds that stay on the worker for every run that names `token` (large constants, e.g. PaDiM's inverses). */
+  | { id: number; op: "keep"; key: string; token: string; feeds: Record<string, WireTensor> }
+  | { id: number; op: "forget"; key: string; token: string }
+  /** Ends the worker as a crash in JavaScript would (fault tests): never while onnxruntime runs. */
+  | { id: number; op: "exit" }
   | { id: number; op: "release"; key: string };
 
 export interface WireError {
@@ -32,6 +37,8 @@ export type WorkerReply =
   | { id: number; ok: true; op: "load"; inputs: TensorSpec[]; outputs: TensorSpec[] }
   | { id: number; ok: true; op: "run"; outputs: Record<string, WireTensor> }
   | { id: number; ok: true; op: "release" }
+  | { id: number; ok: true; op: "keep" }
+  | { id: number; ok: true; op: "forget" }
   | { id: number; ok: false; error: WireError };
 
 export function toWire(tensor: ort.Tensor): WireTensor {

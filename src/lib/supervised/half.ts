@@ -85,3 +85,12 @@ export function halfToFloats(bits: Uint16Array): Float32Array {
   for (let i = 0; i < bits.length; i++) out[i] = lookup[bits[i]!]!;
   return out;
 }
+
+/**
+ * Halves decoded into `out` from `outOffset` on, without allocating: learning rounds keep features
+ * as halves and decode them a bounded chunk at a time.
+ */
+export function halfToFloatsInto(bits: Uint16Array, out: Float32Array, outOffset = 0): void {
+  const lookup = halfTable();
+  for (let i = 0; i < bits.length; i++) out[outOffset + i] = lookup[bits[i]!]!;
+}

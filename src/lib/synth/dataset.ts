@@ -5,6 +5,7 @@
  *   <out>/<kind>/test/good/000.png
  *   <out>/<kind>/test/<defect>/000.png
  *   <out>/<kind>/ground_truth/<defect>/000_mask.png
+ *   <out>/<kind>/reference/000.png   (aligned kinds, when references are asked for)
  * Every image's seed is derived from the data-set seed and the image's place, so the same
  * options write byte-identical files.
  */
@@ -28,6 +29,12 @@ import {
 export const DEFAULT_SEED = 1;
 export const DEFAULT_TRAIN_COUNT = 20;
 export const MAX_TRAIN_COUNT = 1000;
+/**
+ * Kinds that are aligned parts: one fixed design that every part repeats, lying within a pixel
+ * or two of the same place (print.ts). Only these get reference images: template comparison
+ * (the detector's template method) needs a part that looks like its reference pixel for pixel.
+ */
+export const ALIGNED_KINDS: readonly TextureKind[] = ["printed-pattern"];
 /** Test folders get a quarter of the training count, but never fewer than this. */
 const MIN_TEST_COUNT = 2;
 const TEST_SHARE = 0.25;
@@ -50,6 +57,11 @@ export interface SyntheticDatasetOptions {
   size?: number;
   kinds?: readonly TextureKind[];
   defects?: readonly DefectKind[];
+  /**
+   * Good images of each aligned kind written to <kind>/reference/ as references for template
+   * comparison (other captures of the same design than train/ and test/); default 0, none.
+   */
+  references?: number;
 }
 
 export interface DatasetFolder {
@@ -90,7 +102,7 @@ export function testCountFor(trainCount: number): number {
 
 export async function writeSyntheticDataset(options: SyntheticDatasetOptions): Promise<DatasetSummary> {
   const settings = resolveOptions(options);
-  const { out, seed, size, count, kinds, defects } = settings;
+  const { out, seed, size, count, kinds, defects, references } = settings;
   const testCount = testCountFor(count);
   const digits = Math.max(MIN_STEM_DIGITS, String(Math.max(count, testCount) - 1).length);
   const stem = (index: number): string => String(index).padStart(digits, "0");
@@ -123,6 +135,13 @@ export async function writeSyntheticDataset(options: SyntheticDatasetOptions): P
         images++;
       }
     }
+    if (references > 0 && ALIGNED_KINDS.includes(kind)) {
+      const entry = await folder("reference");
+      for (let i = 0; i < references; i++) {
+        await add(entry, `${stem(i)}.png`, generateGood(kind, deriveSeed(seed, kind, "reference", i), size));
+        images++;
+      }
+    }
     for (const defect of defects) {
       const test = await folder(`test/${defect}`);
       const truth = await folder(`ground_truth/${defect}`);
@@ -145,6 +164,7 @@ interface ResolvedOptions {
   seed: number;
   size: number;
   count: number;
+  references: number;
   kinds: TextureKind[];
   defects: DefectKind[];
 }
@@ -165,11 +185,19 @@ function resolveOptions(options: SyntheticDatasetOptions): ResolvedOptions {
       { option: "count", value: String(count), min: 1, max: MAX_TRAIN_COUNT },
     );
   }
+  const references = options.references ?? 0;
+  if (!Number.isInteger(references) || references < 0 || references > MAX_TRAIN_COUNT) {
+    throw new DefectError(
+      "invalidOption",
+      `The reference count must be a whole number from 0 to ${MAX_TRAIN_COUNT}, got ${String(references)}.`,
+      { option: "references", value: String(references), min: 0, max: MAX_TRAIN_COUNT },
+    );
+  }
   const kinds = uniqueList(options.kinds ?? TEXTURE_KINDS, "kinds");
   kinds.forEach((kind) => assertTextureKind(kind));
   const defects = uniqueList(options.defects ?? DEFECT_KINDS, "defects");
   defects.forEach((defect) => assertDefectKind(defect));
-  return { out: resolve(options.out), seed, size, count, kinds, defects };
+  return { out: resolve(options.out), seed, size, count, references, kinds, defects };
 }
 
 function uniqueList<T>(values: readonly T[], option: string): T[] {

@@ -11,6 +11,7 @@ export {
 } from "./textures";
 export { DEFECT_KINDS, generateDefect, isDefectKind, paintDefect, type DefectKind, type DefectSample } from "./defects";
 export {
+  ALIGNED_KINDS,
   DEFAULT_SEED,
   DEFAULT_TRAIN_COUNT,
   MAX_TRAIN_COUNT,

@@ -48,14 +48,35 @@ function requireSamples(mode: CalibratedMode, samples: CalibrationSamples): void
 function computeThreshold(mode: CalibratedMode, options: ThresholdOptions, samples: CalibrationSamples): number {
   switch (mode) {
     case "sigma":
-      return sigmaThreshold(samples.good, options.k);
+      return aboveTiedGood(sigmaThreshold(samples.good, options.k), samples.good);
     case "quantile":
-      return quantileThreshold(samples.good, options.frr);
+      return aboveTiedGood(quantileThreshold(samples.good, options.frr), samples.good);
     case "f1":
       return f1Threshold(samples.good, samples.defect).threshold;
     case "recall":
       return recallThreshold(samples.good, samples.defect, options.recall).threshold;
   }
+}
+
+/** The smallest number above `x` (x finite): a threshold a score equal to x stays under. */
+function nextAbove(x: number): number {
+  if (x === 0) return Number.MIN_VALUE;
+  const bits = new Float64Array([x]);
+  const word = new BigInt64Array(bits.buffer);
+  word[0] = (word[0] as bigint) + (x > 0 ? 1n : -1n);
+  return bits[0] as number;
+}
+
+/**
+ * Good-only thresholds when every good sample scored the same (sd 0, or a quantile between equal
+ * scores): mean + k sd is then that score, and "at or above is NG" would reject every good part
+ * the threshold was calibrated on. It goes just above the score instead. This happens for real:
+ * a template detector scores the references it learned exactly 0, and scores clipped at 0 tie.
+ */
+function aboveTiedGood(threshold: number, good: readonly number[]): number {
+  const first = good[0];
+  if (first === undefined || !good.every((s) => s === first) || threshold > first) return threshold;
+  return nextAbove(first);
 }
 
 function statsAt(threshold: number, samples: CalibrationSamples): CalibrationStats {

@@ -8,14 +8,18 @@ import * as ort from "onnxruntime-node";
 import { DefectError } from "../../errors";
 import { GraphBuilder } from "../../onnx/graph-builder";
 import { acquireModelFromBytes, type ModelHandle, type SessionOptions } from "../../onnx";
+import { halfToFloatsInto } from "../../supervised/half";
 import { SpdInverter } from "./gaussian";
 
 /** Positions per onnxruntime run: [256, 200, 100] floats is 20 MB, big enough to keep BLAS busy. */
 const CHUNK_POSITIONS = 256;
 
-/** Training embeddings, one per image, each row-major [positions, dim]. */
+/**
+ * Training embeddings, one per image, each row-major [positions, dim]: float32, or float16 bit
+ * patterns (Uint16Array) as learning rounds keep them, half the memory, decoded chunk by chunk.
+ */
 export interface PositionSamples {
-  images: readonly Float32Array[];
+  images: readonly (Float32Array | Uint16Array)[];
   positions: number;
   dim: number;
 }
@@ -74,7 +78,11 @@ function gatherChunk(samples: PositionSamples, start: number, count: number): Fl
   const out = new Float32Array(count * images.length * dim);
   for (let p = 0; p < count; p++) {
     const from = (start + p) * dim;
-    images.forEach((image, n) => out.set(image.subarray(from, from + dim), (p * images.length + n) * dim));
+    images.forEach((image, n) => {
+      const at = (p * images.length + n) * dim;
+      if (image instanceof Float32Array) out.set(image.subarray(from, from + dim), at);
+      else halfToFloatsInto(image.subarray(from, from + dim), out, at);
+    });
   }
   return out;
 }

@@ -11,7 +11,7 @@ import * as ort from "onnxruntime-node";
 import { DefectError } from "../../errors";
 import type { PatchEmbedding } from "../../features/types";
 import { GraphBuilder } from "../../onnx/graph-builder";
-import { acquireModelFromBytes, type ModelHandle, type SessionOptions } from "../../onnx";
+import { acquireModelFromBytes, type KeptFeeds, type ModelHandle, type SessionOptions } from "../../onnx";
 import type { GaussianGrid } from "./covariance";
 
 export function buildMahalanobisModel(positions: number, dim: number): Uint8Array {
@@ -44,9 +44,14 @@ export async function openMahalanobisScorer(grid: GaussianGrid, session?: Sessio
     });
   }
   const model: ModelHandle = await acquireModelFromBytes(`padim-mahalanobis:${positions}x${dim}`, buildMahalanobisModel(positions, dim), session);
-  // Wrapping the arrays once: onnxruntime reads them in place on every run.
-  const mean = new ort.Tensor("float32", grid.mean, [positions, dim]);
-  const inverse = new ort.Tensor("float32", grid.inverse, [positions, dim, dim]);
+  // Sent to the model's worker once, not with every image (160 MB of inverses at ResNet sizes).
+  let statistics: KeptFeeds;
+  try {
+    statistics = await model.keep({ mean: new ort.Tensor("float32", grid.mean, [positions, dim]), inverse: new ort.Tensor("float32", grid.inverse, [positions, dim, dim]) });
+  } catch (error) {
+    await model.release();
+    throw error;
+  }
   return {
     positions,
     dim,
@@ -58,9 +63,12 @@ export async function openMahalanobisScorer(grid: GaussianGrid, session?: Sessio
           { expected: `${positions}x${dim}`, actual: `${embedding.patches}x${embedding.dim}` },
         );
       }
-      const out = await model.run({ embedding: new ort.Tensor("float32", embedding.data, [positions, dim]), mean, inverse });
+      const out = await model.run({ embedding: new ort.Tensor("float32", embedding.data, [positions, dim]) }, undefined, { kept: statistics });
       return (out.distances as ort.Tensor).data as Float32Array;
     },
-    release: () => model.release(),
+    async release() {
+      await statistics.release();
+      await model.release();
+    },
   };
 }

@@ -11,9 +11,15 @@ import * as ort from "onnxruntime-node";
 import { GraphBuilder } from "../../onnx/graph-builder";
 import { acquireModelFromBytes, type SessionOptions } from "../../onnx";
 import type { CoresetResult } from "./coreset";
+import { rowOf, type RowBlocks } from "./row-blocks";
 
 const ROUND_CENTERS = 64;
 const POOL_FACTOR = 8;
+/**
+ * Points per onnxruntime run of a round's update: the run's intermediates are a few
+ * [rows, ROUND_CENTERS] matrices, 4 MB each at this size instead of 50 MB for 200k points.
+ */
+const RUN_ROWS = 16_384;
 
 function buildMinDistanceModel(dim: number, centers: number): Uint8Array {
   const g = new GraphBuilder({ name: "min-distance" });
@@ -28,10 +34,10 @@ function buildMinDistanceModel(dim: number, centers: number): Uint8Array {
   return g.build();
 }
 
-function squaredDistance(a: Float32Array, ai: number, b: Float32Array, bi: number, dim: number): number {
+function squaredDistance(a: Float32Array, b: Float32Array, dim: number): number {
   let s = 0;
   for (let j = 0; j < dim; j++) {
-    const d = (a[ai * dim + j] as number) - (b[bi * dim + j] as number);
+    const d = (a[j] as number) - (b[j] as number);
     s += d * d;
   }
   return s;
@@ -49,14 +55,9 @@ function topIndices(values: Float32Array, m: number): { pool: Int32Array; outsid
   return { pool, outside };
 }
 
-export async function greedyCoresetInRounds(
-  points: Float32Array,
-  count: number,
-  dim: number,
-  k: number,
-  start = 0,
-  session?: SessionOptions,
-): Promise<CoresetResult> {
+/** `points`: the rows to select from, wherever they are held (row-blocks.ts). */
+export async function greedyCoresetInRounds(points: RowBlocks, k: number, start = 0, session?: SessionOptions): Promise<CoresetResult> {
+  const { count, dim } = points;
   const target = Math.min(k, count);
   const indices = new Int32Array(target);
   const radii = new Float32Array(target);
@@ -64,21 +65,30 @@ export async function greedyCoresetInRounds(
   const model = await acquireModelFromBytes(`min-distance:${dim}:${ROUND_CENTERS}`, buildMinDistanceModel(dim, ROUND_CENTERS), session);
   try {
     const minD2 = new Float32Array(count).fill(Number.POSITIVE_INFINITY);
-    const pointsTensor = new ort.Tensor("float32", points.subarray(0, count * dim), [count, dim]);
     const roundCenters = new Float32Array(ROUND_CENTERS * dim);
+    const centersTensor = new ort.Tensor("float32", roundCenters, [ROUND_CENTERS, dim]);
     const update = async (chosen: number): Promise<void> => {
       // Pad unused slots with the last center: a duplicate cannot change a minimum.
       for (let s = chosen; s < ROUND_CENTERS; s++) roundCenters.copyWithin(s * dim, (chosen - 1) * dim, chosen * dim);
-      const out = await model.run({ points: pointsTensor, centers: new ort.Tensor("float32", roundCenters, [ROUND_CENTERS, dim]) });
-      const d2 = (out.min as ort.Tensor).data as Float32Array;
-      for (let p = 0; p < count; p++) {
-        const v = Math.max(0, d2[p] as number);
-        if (v < (minD2[p] as number)) minD2[p] = v;
+      let first = 0;
+      for (const block of points.blocks) {
+        const rows = block.length / dim;
+        for (let from = 0; from < rows; from += RUN_ROWS) {
+          const n = Math.min(RUN_ROWS, rows - from);
+          const x = new ort.Tensor("float32", block.subarray(from * dim, (from + n) * dim), [n, dim]);
+          const d2 = ((await model.run({ points: x, centers: centersTensor })).min as ort.Tensor).data as Float32Array;
+          for (let i = 0; i < n; i++) {
+            const p = first + from + i;
+            const v = Math.max(0, d2[i] as number);
+            if (v < (minD2[p] as number)) minD2[p] = v;
+          }
+        }
+        first += rows;
       }
     };
 
     indices[0] = start;
-    roundCenters.set(points.subarray(start * dim, start * dim + dim), 0);
+    roundCenters.set(rowOf(points, start), 0);
     await update(1);
     let selected = 1;
     while (selected < target) {
@@ -92,10 +102,11 @@ export async function greedyCoresetInRounds(
         const point = pool[best] as number;
         radii[selected - 1] = Math.sqrt(poolD2[best] as number);
         indices[selected++] = point;
-        roundCenters.set(points.subarray(point * dim, point * dim + dim), chosen * dim);
+        const center = rowOf(points, point);
+        roundCenters.set(center, chosen * dim);
         chosen++;
         for (let i = 0; i < pool.length; i++) {
-          const d2 = squaredDistance(points, pool[i] as number, points, point, dim);
+          const d2 = squaredDistance(rowOf(points, pool[i] as number), center, dim);
           if (d2 < (poolD2[i] as number)) poolD2[i] = d2;
         }
       }

@@ -10,11 +10,11 @@ import type { ScoreMap } from "../../image/types";
 import type { SessionOptions } from "../../onnx";
 import type { PatchEmbedding } from "../../features/types";
 import { upsampleNearestBlurred } from "../map-ops";
-import { greedyCoresetInRounds } from "./coreset-rounds";
+import { bankSizeFor, openCoresetProjector, searchProjection, selectBankRows } from "./bank-select";
 import { openNearestSearch, type NearestSearch, type Neighbours } from "./nearest";
-import { projectRows } from "./projection";
-import { Rng } from "../../synth/random";
-import { principalSubspace } from "../../linalg/subspace";
+import { singleBlock } from "./row-blocks";
+
+export { bankSizeFor } from "./bank-select";
 
 /**
  * How an image's score is made from its patch scores. "reweighted": the PatchCore paper's rule
@@ -69,10 +69,6 @@ export interface MemoryBank {
   projection: Float32Array | null;
 }
 
-export function bankSizeFor(patches: number, options: Pick<PatchCoreOptions, "coresetRatio" | "maxBankSize">): number {
-  return Math.max(1, Math.min(options.maxBankSize, patches, Math.floor(patches * options.coresetRatio)));
-}
-
 export async function buildMemoryBank(
   features: Float32Array,
   count: number,
@@ -86,16 +82,20 @@ export async function buildMemoryBank(
   if (size >= count) {
     indices = Int32Array.from({ length: count }, (_, i) => i);
   } else {
-    const space = dim > options.projectionDim ? await projectRows(features, count, dim, options.projectionDim, options.seed, session) : features;
-    const spaceDim = Math.min(dim, options.projectionDim);
-    const start = Math.floor(new Rng(options.seed + 1).next() * count);
-    indices = (await greedyCoresetInRounds(space, count, spaceDim, size, start, session)).indices;
+    const projector = await openCoresetProjector(dim, options, session);
+    let space = features;
+    if (projector !== null) {
+      try {
+        space = await projector.project(features, count);
+      } finally {
+        await projector.release();
+      }
+    }
+    indices = await selectBankRows(singleBlock(space, count, projector?.outDim ?? dim), options, session);
   }
   const data = new Float32Array(size * dim);
   indices.forEach((row, i) => data.set(features.subarray(row * dim, row * dim + dim), i * dim));
-  const k = options.scoringDim;
-  const projection = k > 0 && k < dim ? await principalSubspace(data, size, dim, k, { seed: options.seed, session }) : null;
-  return { data, size, dim, projection };
+  return { data, size, dim, projection: await searchProjection(data, size, dim, options, session) };
 }
 
 export interface PatchScores {
@@ -119,6 +119,14 @@ export class PatchCoreScorer {
   static async open(bank: MemoryBank, options: PatchCoreOptions, session?: SessionOptions): Promise<PatchCoreScorer> {
     const projection = bank.projection === null ? undefined : { matrix: bank.projection, outDim: bank.projection.length / bank.dim };
     return new PatchCoreScorer(bank, await openNearestSearch(bank.data, bank.size, bank.dim, session, projection), options);
+  }
+
+  /**
+   * A scorer whose nearest rows come from `search`, which answers with rows of `bank` (a search
+   * over some of its rows, union-search.ts); releasing the scorer releases `search`.
+   */
+  static over(bank: MemoryBank, search: NearestSearch, options: PatchCoreOptions): PatchCoreScorer {
+    return new PatchCoreScorer(bank, search, options);
   }
 
   get bankSize(): number {

@@ -27,6 +27,35 @@ export function gaussianMatrix(dim: number, outDim: number, seed: number): Float
   return m;
 }
 
+/** A projection model held open, so rows arriving image by image do not build it each time. */
+export interface RowProjector {
+  readonly outDim: number;
+  /** `count` rows of `dim` values projected to `outDim`, in chunks of CHUNK_ROWS rows. */
+  project(rows: Float32Array, count: number): Promise<Float32Array>;
+  release(): Promise<void>;
+}
+
+export async function openRowProjector(dim: number, outDim: number, seed: number, session?: SessionOptions): Promise<RowProjector> {
+  const g = new GraphBuilder({ name: "projection" });
+  const x = g.input("x", "float32", ["n", dim]);
+  g.output(g.op("MatMul", [x, g.constant("p", gaussianMatrix(dim, outDim, seed), [dim, outDim])]), "y", "float32");
+  const model = await acquireModelFromBytes(`projection:${dim}:${outDim}:${seed}`, g.build(), session);
+  return {
+    outDim,
+    async project(rows, count) {
+      const out = new Float32Array(count * outDim);
+      for (let start = 0; start < count; start += CHUNK_ROWS) {
+        const n = Math.min(CHUNK_ROWS, count - start);
+        const chunk = rows.subarray(start * dim, (start + n) * dim);
+        const y = (await model.run({ x: new ort.Tensor("float32", chunk, [n, dim]) })).y as ort.Tensor;
+        out.set(y.data as Float32Array, start * outDim);
+      }
+      return out;
+    },
+    release: () => model.release(),
+  };
+}
+
 export async function projectRows(
   rows: Float32Array,
   count: number,
@@ -35,20 +64,10 @@ export async function projectRows(
   seed: number,
   session?: SessionOptions,
 ): Promise<Float32Array> {
-  const g = new GraphBuilder({ name: "projection" });
-  const x = g.input("x", "float32", ["n", dim]);
-  g.output(g.op("MatMul", [x, g.constant("p", gaussianMatrix(dim, outDim, seed), [dim, outDim])]), "y", "float32");
-  const model = await acquireModelFromBytes(`projection:${dim}:${outDim}:${seed}`, g.build(), session);
+  const projector = await openRowProjector(dim, outDim, seed, session);
   try {
-    const out = new Float32Array(count * outDim);
-    for (let start = 0; start < count; start += CHUNK_ROWS) {
-      const n = Math.min(CHUNK_ROWS, count - start);
-      const chunk = rows.subarray(start * dim, (start + n) * dim);
-      const y = (await model.run({ x: new ort.Tensor("float32", chunk, [n, dim]) })).y as ort.Tensor;
-      out.set(y.data as Float32Array, start * outDim);
-    }
-    return out;
+    return await projector.project(rows, count);
   } finally {
-    await model.release();
+    await projector.release();
   }
 }

@@ -1,0 +1,74 @@
+/**
+ * `eval`'s detector flags as the detector node's option fields, read by the node's own parser
+ * (parseDetectorOptions): one set of defaults and ranges, so `eval` with a flag left out runs
+ * what an unedited detector node runs. A value the parser refuses is a usage error naming the flag.
+ */
+import { DefectError } from "../lib/errors";
+import { parseDetectorOptions, type DetectorOptions } from "../lib/detector/options";
+import { UsageError } from "./args";
+
+/** The flags that become detector fields (the values util.parseArgs gives). */
+export interface DetectorFlags {
+  backbone?: string;
+  layers?: string;
+  size?: string;
+  coreset?: string;
+  "max-bank"?: string;
+  "scoring-dim"?: string;
+  "image-score"?: string;
+  threads?: string;
+  augment?: string;
+  rotations?: string;
+  standardize?: boolean;
+  "no-standardize"?: boolean;
+}
+
+/** anomalib's PaDiM layers (the stride-4 grid of layer1 plus two coarser layers), as `line` reads --layers too. */
+export const PADIM_DEFAULT_LAYERS = "layer1,layer2,layer3";
+
+const FLAG_OF: Readonly<Record<string, string>> = {
+  backbone: "--backbone",
+  layers: "--layers",
+  folderSize: "--size",
+  coreset: "--coreset",
+  maxBank: "--max-bank",
+  scoringDim: "--scoring-dim",
+  imageScore: "--image-score",
+  threads: "--threads",
+  augment: "--augment",
+  rotations: "--rotations",
+  trainCount: "--shots",
+};
+
+/** Only the flags given become fields: the rest keep the node's defaults. */
+export function detectorFields(values: DetectorFlags, method: "patchcore" | "padim", shots: number | undefined): Record<string, string> {
+  const fields: Record<string, string> = { setting: shots === undefined ? "unsupervised" : "fewshot", method };
+  const given: Array<[string, string | undefined]> = [
+    ["backbone", values.backbone],
+    ["layers", values.layers ?? (method === "padim" ? PADIM_DEFAULT_LAYERS : undefined)],
+    ["folderSize", values.size],
+    ["coreset", values.coreset],
+    ["maxBank", values["max-bank"]],
+    ["scoringDim", values["scoring-dim"]],
+    ["imageScore", values["image-score"]],
+    ["threads", values.threads],
+    ["augment", values.augment],
+    ["rotations", values.rotations],
+    ["trainCount", shots === undefined ? undefined : String(shots)],
+    ["standardize", values.standardize === true ? "true" : values["no-standardize"] === true ? "false" : undefined],
+  ];
+  for (const [field, value] of given) if (value !== undefined) fields[field] = value;
+  return fields;
+}
+
+export function parseEvalDetector(values: DetectorFlags, method: "patchcore" | "padim", shots: number | undefined): DetectorOptions {
+  try {
+    return parseDetectorOptions(detectorFields(values, method, shots));
+  } catch (error) {
+    if (!(error instanceof DefectError) || error.code !== "invalidOption") throw error;
+    const { option, expected, value } = error.details;
+    const flag = typeof option === "string" ? FLAG_OF[option] : undefined;
+    if (flag === undefined || expected === undefined) throw error;
+    throw new UsageError(`${flag} must be ${String(expected)}, got "${String(value)}"`);
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * A PatchCore learning round: good images in, a memory bank out (bank-fit.ts). What it holds per
+ * learned image is a copy of the tensor (768 KB at 256 px RGB) and the image's rows in the
+ * coreset space (512 KB at 1024 patches x 128), not its full patch features (6 MB with
+ * ResNet-50 layer2+layer3): the fit embeds again the images whose rows the coreset keeps. The
+ * backbone gives the same features for the same tensor, so the bank is the one that keeping
+ * every feature would have given, at about a fifth of the memory and one more backbone pass.
+ * Features no wider than the coreset space (the embedded backbone's) are the space rows
+ * themselves and are read back instead.
+ */
+import { coresetSpaceDim, openCoresetProjector } from "../anomaly/patchcore/bank-select";
+import type { PatchCoreOptions } from "../anomaly/patchcore/patchcore";
+import type { RowProjector } from "../anomaly/patchcore/projection";
+import { copyRows, RowBlockWriter } from "../anomaly/patchcore/row-blocks";
+import { DefectError } from "../errors";
+import type { PatchExtractor } from "../features/extractor";
+import type { PatchEmbedding } from "../features/types";
+import type { Tensor } from "../image/types";
+import type { SessionOptions } from "../onnx";
+import { learnedRecord } from "./backbone-context";
+import { fitPatchCoreBank, type ShotCalibration } from "./bank-fit";
+import type { LearnedWith } from "./learned-record";
+import { fitStopped } from "./off-thread";
+import { OnlineBank } from "./online-bank";
+import { onlinePatchCoreModel } from "./online-model";
+import { checkSample, shapeOf, type SampleShape } from "./sample";
+import { supportVariants, type AugmentChoice, type Variant } from "./support-set";
+import type { FittedModel, LearningRound } from "./types";
+
+export interface PatchCoreRoundConfig {
+  /** Owned by the round until a fit hands it to the model. */
+  extractor: PatchExtractor;
+  learnedWith: LearnedWith;
+  options: PatchCoreOptions;
+  session: SessionOptions;
+  augment: AugmentChoice;
+  defectWeight: number | undefined;
+  /** Record the shots' leave-one-out scores with the model (leave-one-out.ts). */
+  leaveOneOut: boolean;
+}
+
+/** What the first image fixes for the round: the patch grid, and where its rows go. */
+interface RoundGrid {
+  patches: number;
+  dim: number;
+  width: number;
+  height: number;
+  projector: RowProjector | null;
+  /** False when the features have no more dimensions than the coreset space: the space rows are the features. */
+  projected: boolean;
+  space: RowBlockWriter;
+}
+
+function tensorSize(tensor: Tensor): { width: number; height: number } {
+  const nchw = tensor.layout === "NCHW";
+  return { height: tensor.dims[nchw ? 2 : 1] as number, width: tensor.dims[nchw ? 3 : 2] as number };
+}
+
+export function createPatchCoreRound(config: PatchCoreRoundConfig): LearningRound {
+  const { extractor, options, session } = config;
+  const tensors: Tensor[] = [];
+  let grid: RoundGrid | undefined;
+  let first: SampleShape | undefined;
+  let owned = true;
+
+  async function openGrid(embedding: PatchEmbedding): Promise<RoundGrid> {
+    const projector = await openCoresetProjector(embedding.dim, options, session);
+    const space = new RowBlockWriter(coresetSpaceDim(embedding.dim, options));
+    return { patches: embedding.patches, dim: embedding.dim, width: embedding.gridWidth, height: embedding.gridHeight, projector, projected: projector !== null, space };
+  }
+
+  /** Places one embedded image in the coreset space; its full features are dropped. */
+  async function place(embedding: PatchEmbedding): Promise<void> {
+    grid ??= await openGrid(embedding);
+    if (embedding.patches !== grid.patches || embedding.dim !== grid.dim) {
+      const expected = `${grid.patches}x${grid.dim}`;
+      const actual = `${embedding.patches}x${embedding.dim}`;
+      throw new DefectError("inputShapeMismatch", `patch features ${actual} differ from the round's ${expected}`, { expected, actual });
+    }
+    grid.space.append(grid.projector === null ? embedding.data : await grid.projector.project(embedding.data, embedding.patches));
+  }
+
+  async function closeProjector(): Promise<void> {
+    const projector = grid?.projector;
+    if (grid !== undefined) grid.projector = null;
+    await projector?.release();
+  }
+
+  return {
+    get count() {
+      return tensors.length;
+    },
+    async add(sample) {
+      if (first !== undefined) checkSample(first, sample, "round");
+      await place(await extractor.embed(sample.tensor));
+      // A copy: the message that brought it may be changed downstream before the fit embeds it again.
+      tensors.push({ data: sample.tensor.data.slice(), dims: [...sample.tensor.dims], layout: sample.tensor.layout });
+      // Only a sample the backbone accepted defines the round.
+      first ??= shapeOf(sample);
+    },
+    async fit(signal): Promise<FittedModel> {
+      if (first === undefined || grid === undefined) throw new DefectError("notTrained", "nothing to fit: no good image has been learned yet", { count: 0 });
+      // Every sample of the round shares the first one's preprocessing (checkSample).
+      const { variants, record: augmentation } = supportVariants(config.augment, tensors, first.preprocessing);
+      for (const variant of variants) {
+        if (signal.aborted) throw fitStopped();
+        await place(await extractor.embed(variant.make()));
+      }
+      await closeProjector();
+      // Learned image i: shot i, then the variants in order (the order their rows were placed in).
+      const shots = tensors.length;
+      const variantOf = (image: number): Variant => variants[image - shots] as Variant;
+      const sourceOf = (image: number): Tensor => (image < shots ? (tensors[image] as Tensor) : variantOf(image).make());
+      const calibration: ShotCalibration | null = config.leaveOneOut
+        ? {
+            owners: Int32Array.from({ length: shots + variants.length }, (_, i) => (i < shots ? i : variantOf(i).shot)),
+            shots,
+            grid: { width: grid.width, height: grid.height },
+            map: tensorSize(tensors[0] as Tensor),
+          }
+        : null;
+      const space = grid.space.finish();
+      const { patches, projected } = grid;
+      const learned = {
+        space,
+        images: shots + variants.length,
+        patches,
+        dim: grid.dim,
+        // Unprojected, the space rows are the features themselves: read, not embedded again.
+        features: async (image: number) => (projected ? (await extractor.embed(sourceOf(image))).data : copyRows(space, image * patches, patches)),
+      };
+      const { bank, leaveOneOut } = await fitPatchCoreBank(learned, options, session, signal, { calibration, keepSpace: !projected });
+      const online = await OnlineBank.fitted(bank, options, session, config.defectWeight);
+      const record = {
+        ...learnedRecord(config.learnedWith, first, shots, options),
+        augmentation,
+        ...(leaveOneOut === null ? {} : { leaveOneOut }),
+      };
+      owned = false;
+      const model = onlinePatchCoreModel(extractor, online, record);
+      return { model, save: (path) => model.online.save(path, 1) };
+    },
+    async release() {
+      tensors.length = 0;
+      await closeProjector();
+      grid = undefined;
+      if (owned) await extractor.release();
+    },
+  };
+}

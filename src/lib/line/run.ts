@@ -1,0 +1,134 @@
+/**
+ * `defect-detection line`: the six nodes in an embedded Node-RED, run over a dataset as a plant
+ * would run them. Learns train images through the line (msg.learn), calibrates the threshold
+ * node on training images (msg.calibrate), then inspects every test image twice: one at a time
+ * (latency, image source in to mask to region out) and as a stream that keeps the queues full
+ * (throughput), watching the event loop and resident memory meanwhile.
+ */
+import { LineFailure } from "./failure";
+import { lineFlow, LINE_GLOBALS, LINE_NODES, LINE_QUEUE_SIZE } from "./flow";
+import { accuracyFigures, percentile } from "./metrics";
+import { LoopDelay, RssPeak } from "./probes";
+import { openRawBackbone } from "./raw-backbone";
+import type { Inspected, LearnAnswer } from "./read";
+import { startEmbeddedRuntime, type RuntimeLogRecord } from "./runtime";
+import { LineSession, type OneAtATime, type Streamed } from "./session";
+import { LineTap } from "./tap";
+import type { LinePlan, LineReport } from "./types";
+
+const ERROR_LEVEL = 20;
+const LOG_LEVELS: Record<number, string> = { 10: "fatal", 20: "error", 30: "warn", 40: "info", 50: "debug", 60: "trace" };
+
+function round(value: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+function median(values: readonly number[]): number {
+  return percentile(values, 50);
+}
+
+function formatLog(record: RuntimeLogRecord): string {
+  const message = record.msg instanceof Error ? record.msg.message : typeof record.msg === "string" ? record.msg : JSON.stringify(record.msg);
+  const where = record.type === undefined ? "" : `[${record.type}${record.name || record.id ? `:${record.name || record.id}` : ""}] `;
+  return `[${LOG_LEVELS[record.level] ?? record.level}] ${where}${message}`;
+}
+
+/** msg.timings names in the order the nodes write them; others after, by name. */
+const TIMING_ORDER = ["preprocessMs", "backboneMs", "scoringMs", "postMs", "detectorMs", "regionsMs"];
+
+function timingMedians(records: readonly Inspected[]): Record<string, number> {
+  const rank = (name: string): number => (TIMING_ORDER.includes(name) ? TIMING_ORDER.indexOf(name) : TIMING_ORDER.length);
+  const names = [...new Set(records.flatMap((r) => Object.keys(r.timings)))].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+  return Object.fromEntries(names.map((name) => [name.replace(/Ms$/, ""), round(median(records.flatMap((r) => (r.timings[name] === undefined ? [] : [r.timings[name] as number]))))]));
+}
+
+/**
+ * The threshold node in its good-only mode "mean + k sigma" with its own k, calibrating by
+ * itself once every calibration image has been sent.
+ */
+function thresholdFields(samples: number): Record<string, string> {
+  return { mode: "sigma", calibrationCount: String(samples) };
+}
+
+interface Measured {
+  version: string;
+  learned: { seconds: number; model: LearnAnswer["model"] };
+  threshold: number;
+  inspected: OneAtATime;
+  streamed: Streamed;
+  loop: { p99: number | null; max: number | null };
+  rssPeak: number;
+  alarms: number;
+}
+
+/** Everything that runs inside Node-RED; the runtime is stopped and its directory removed, whatever happens. */
+async function measure(plan: LinePlan): Promise<Measured> {
+  const rss = new RssPeak();
+  const tap = new LineTap();
+  const loop = new LoopDelay();
+  try {
+    const runtime = await startEmbeddedRuntime({
+      flows: lineFlow({ preprocess: plan.preprocess, detector: plan.detector, threshold: thresholdFields(plan.calibration.length) }),
+      globals: { [LINE_GLOBALS.result]: tap.result, [LINE_GLOBALS.caught]: tap.caught, [LINE_GLOBALS.alarm]: tap.alarm },
+      log: (record) => {
+        // The runtime's own start-up warnings (projects off, plain credentials) are how this runtime is meant to be.
+        if (record.type !== undefined || record.level <= ERROR_LEVEL) plan.log?.(formatLog(record));
+      },
+    });
+    try {
+      const source = runtime.node(LINE_NODES.source);
+      if (source === undefined) throw new LineFailure(`the line's image source did not start${tap.strayErrors.length > 0 ? `: ${tap.strayErrors.join("; ")}` : ""}`);
+      plan.progress?.(`Node-RED ${runtime.version} on 127.0.0.1:${runtime.port}, user directory ${runtime.userDir}`);
+      const session = new LineSession(plan, source, tap, loop);
+      const learned = await session.learn();
+      const threshold = await session.calibrate();
+      const backbone = plan.rawBackbone;
+      const raw = backbone === undefined ? undefined : await openRawBackbone(backbone.file, backbone.layers, backbone.threads === undefined ? {} : { intraOpThreads: backbone.threads });
+      let inspected: Measured["inspected"];
+      try {
+        inspected = await session.oneAtATime(raw, backbone?.preprocess);
+      } finally {
+        await raw?.release();
+      }
+      const streamed = await session.stream();
+      return { version: runtime.version, learned, threshold, inspected, streamed, loop: loop.summary(), rssPeak: rss.stop(), alarms: tap.alarms };
+    } finally {
+      loop.pause();
+      tap.abandonAll("the line stopped before it came out");
+      await runtime.stop();
+    }
+  } finally {
+    rss.stop();
+  }
+}
+
+export async function runLine(plan: LinePlan): Promise<LineReport> {
+  const m = await measure(plan);
+  plan.progress?.("computing the figures");
+  const accuracy = await accuracyFigures(plan.dataset.test, m.inspected.records, plan.size, plan.dataset.hasMasks);
+  return {
+    dataset: plan.dataset.root,
+    node_red: m.version,
+    train_images: plan.learn.length,
+    calibration_images: plan.calibration.length,
+    calibration: plan.calibrationHeldOut ? "held-out" : "learned",
+    images: m.inspected.records.length,
+    test_images: plan.dataset.test.length,
+    ...accuracy,
+    threshold: m.threshold,
+    ms_split: timingMedians(m.inspected.records),
+    ms_per_image_p50: round(percentile(m.inspected.latencies, 50)),
+    ms_per_image_p99: round(percentile(m.inspected.latencies, 99)),
+    images_per_second: round(m.streamed.perSecond),
+    stream_window: LINE_QUEUE_SIZE,
+    dropped: m.streamed.dropped,
+    alarms: m.alarms,
+    event_loop_delay_p99_ms: m.loop.p99 === null ? null : round(m.loop.p99),
+    event_loop_delay_max_ms: m.loop.max === null ? null : round(m.loop.max),
+    rss_peak_mb: round(m.rssPeak, 1),
+    raw_backbone_ms: m.inspected.rawMs.length === 0 ? null : round(median(m.inspected.rawMs)),
+    fit_seconds: round(m.learned.seconds),
+    model: m.learned.model,
+  };
+}

@@ -1,0 +1,178 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runCli, type CliIo } from "../../src/cli/main";
+
+/** The compiled command beside the compiled test (build-test/src/cli/main.js). */
+const MAIN = join(__dirname, "../../src/cli/main.js");
+const EMBEDDED = ["--backbone", "embedded", "--layers", "stage2,stage3"];
+/** Small parts, so that two runs of the whole line take seconds. */
+const SIZE = "96";
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * The command as a program, with its own temporary folder: Node-RED's user directory goes there
+ * and must be gone afterwards. Async, so a hung run is killed by the timeout, not by mocha.
+ */
+function runLine(args: string[], tmp: string, timeoutMs = 60_000): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [MAIN, "line", ...args], { encoding: "utf8", timeout: timeoutMs, env: { ...process.env, TMPDIR: tmp } }, (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : null, stdout, stderr });
+    });
+  });
+}
+
+function capture(): { io: CliIo; stdout: () => string; stderr: () => string } {
+  let out = "";
+  let err = "";
+  return {
+    io: { stdout: { write: (text: string) => (out += text) }, stderr: { write: (text: string) => (err += text) } },
+    stdout: () => out,
+    stderr: () => err,
+  };
+}
+
+function inUnit(report: Record<string, unknown>, name: string): number {
+  const value = report[name];
+  assert.equal(typeof value, "number", `${name} is a number: ${JSON.stringify(value)}`);
+  assert.ok((value as number) >= 0 && (value as number) <= 1, `${name} in [0, 1]: ${String(value)}`);
+  return value as number;
+}
+
+function positive(report: Record<string, unknown>, name: string): number {
+  const value = report[name];
+  assert.equal(typeof value, "number", `${name} is a number: ${JSON.stringify(value)}`);
+  assert.ok((value as number) > 0 && Number.isFinite(value), `${name} > 0: ${String(value)}`);
+  return value as number;
+}
+
+describe("defect-detection line", function () {
+  let dir: string;
+  let data: string;
+  let tmp: string;
+
+  before(async function () {
+    dir = await mkdtemp(join(tmpdir(), "cli-line-spec-"));
+    // 12 good training parts (8 learned, 4 held out for the threshold), 3 good and 15 defective test parts.
+    const synth = capture();
+    const code = await runCli(["synth", "--out", dir, "--seed", "5", "--count", "12", "--size", SIZE, "--kinds", "cast-surface"], synth.io);
+    assert.equal(code, 0, synth.stderr());
+    data = join(dir, "cast-surface");
+  });
+
+  after(async function () {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  beforeEach(async function () {
+    tmp = await mkdtemp(join(dir, "tmp-"));
+  });
+
+  afterEach(async function () {
+    // Nothing left behind: Node-RED's user directory, and no onnxruntime telemetry files (.ses, mat-debug-*.log).
+    assert.deepEqual(await readdir(tmp), [], "the temporary folder is left empty");
+  });
+
+  it("runs PatchCore through the six nodes and reports accuracy, latency, throughput and memory", async function () {
+    this.timeout(60_000);
+    const run = await runLine(["--data", data, ...EMBEDDED, "--size", SIZE, "--train-limit", "8", "--json"], tmp);
+    assert.equal(run.code, 0, run.stderr);
+    assert.doesNotMatch(run.stderr, /\n\s+at /, "no stack trace");
+    const lines = run.stdout.trim().split("\n");
+    assert.equal(lines.length, 1, "one JSON object and nothing else on stdout");
+    const report = JSON.parse(lines[0] as string) as Record<string, unknown>;
+
+    assert.equal(report["method"], "patchcore");
+    assert.equal(report["images"], 18);
+    assert.equal(report["train_images"], 8);
+    assert.equal(report["calibration_images"], 4);
+    assert.equal(report["calibration"], "held-out", "calibrated on training images not learned");
+    assert.ok(Number.isFinite(report["threshold"]), "a calibrated threshold");
+    const imageAuroc = inUnit(report, "image_auroc");
+    inUnit(report, "pixel_auroc");
+    const recall = inUnit(report, "recall");
+    const frr = inUnit(report, "frr");
+    const defectRecall = inUnit(report, "defect_recall");
+    const falseRegions = report["false_regions_per_image"];
+    assert.ok(typeof falseRegions === "number" && falseRegions >= 0, `false_regions_per_image >= 0: ${String(falseRegions)}`);
+    // The embedded backbone tells these synthetic defects apart: far better than chance.
+    assert.ok(imageAuroc > 0.8, `image AUROC ${imageAuroc}`);
+    assert.ok(recall > frr, `recall ${recall} above the false-reject rate ${frr}`);
+    assert.ok(defectRecall > 0.5, `defect recall ${defectRecall}`);
+
+    const p50 = positive(report, "ms_per_image_p50");
+    assert.ok(positive(report, "ms_per_image_p99") >= p50);
+    positive(report, "images_per_second");
+    assert.equal(report["dropped"], 0, "the stream keeps the queues full without overflowing them");
+    const loopP99 = report["event_loop_delay_p99_ms"];
+    const loopMax = report["event_loop_delay_max_ms"];
+    assert.ok(typeof loopP99 === "number" && typeof loopMax === "number" && loopP99 >= 0 && loopMax >= loopP99, `event loop ${String(loopP99)} / ${String(loopMax)}`);
+    positive(report, "rss_peak_mb");
+    assert.equal(report["raw_backbone_ms"], null, "no ONNX backbone to time");
+  });
+
+  it("runs PaDiM, calibrating on the learned images when none are left over", async function () {
+    this.timeout(60_000);
+    const run = await runLine(["--data", data, "--method", "padim", "--backbone", "embedded", "--layers", "stage1,stage2", "--size", "64", "--json"], tmp);
+    assert.equal(run.code, 0, run.stderr);
+    const report = JSON.parse(run.stdout) as Record<string, unknown>;
+    assert.equal(report["method"], "padim");
+    assert.equal(report["train_images"], 12);
+    assert.equal(report["calibration"], "learned");
+    assert.ok(inUnit(report, "image_auroc") > 0.5);
+    inUnit(report, "recall");
+    inUnit(report, "frr");
+    positive(report, "ms_per_image_p50");
+  });
+
+  it("fails with exit code 1 and the node's reason, and still cleans up", async function () {
+    this.timeout(60_000);
+    const run = await runLine(["--data", data, "--backbone", join(dir, "missing.onnx"), "--size", SIZE, "--train-limit", "8"], tmp);
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stderr, /defect-detection line: learning: .*000\.png: defect-detector failed \(modelNotFound\)/);
+    assert.doesNotMatch(run.stderr, /\n\s+at /);
+    assert.equal(run.stdout, "");
+  });
+
+  it("answers a wrong command line with one line and exit code 2, before starting anything", async function () {
+    const help = '(see "defect-detection line --help")';
+    const cases: Array<[string[], RegExp]> = [
+      [["line", ...EMBEDDED], /^defect-detection line: --data DIR is required /],
+      [["line", "--data", data, "--colour", "red"], /^defect-detection line: Unknown option '--colour' /],
+      [["line", "--data", data, ...EMBEDDED, "--neighbors", "3"], /^defect-detection line: --neighbors is not available in line: /],
+      [["line", "--data", data, ...EMBEDDED, "--shots", "4", "--train-limit", "3"], /--shots K already picks the first K training images/],
+      [["line", "--data", data, ...EMBEDDED, "--shots", "17"], /--shots must be a whole number from 1 to 16/],
+      [["line", "--data", data, ...EMBEDDED, "--coreset", "2"], /--coreset must be a number above 0 and at most 1, got "2"/],
+      [["line", "--data", data, "--method", "padim"], /--backbone FILE is required for padim/],
+      [["line", "--data", data, ...EMBEDDED, "--reference-dir", dir], /--reference-dir DIR is for --method template/],
+      [["line", "--data", data, "--method", "anomalib"], /--model FILE is required for anomalib/],
+    ];
+    for (const [args, message] of cases) {
+      const run = capture();
+      assert.equal(await runCli(args, run.io), 2, args.join(" "));
+      assert.match(run.stderr(), message, args.join(" "));
+      assert.ok(run.stderr().endsWith(`${help}\n`), run.stderr());
+      assert.equal(run.stdout(), "");
+    }
+    const program = await runLine(["--data", data, "--bogus"], tmp);
+    assert.equal(program.code, 2);
+    assert.equal(program.stderr, `defect-detection line: Unknown option '--bogus' ${help}\n`);
+  });
+
+  it("is listed in the help, with its own", async function () {
+    const all = capture();
+    assert.equal(await runCli(["--help"], all.io), 0);
+    assert.match(all.stdout(), /\n {2}line {5}run the six nodes in a local Node-RED/);
+    const own = capture();
+    assert.equal(await runCli(["line", "--help"], own.io), 0);
+    assert.match(own.stdout(), /^Usage: defect-detection line --data DIR \[options\]/);
+    assert.match(own.stdout(), /--train-limit N/);
+  });
+});
