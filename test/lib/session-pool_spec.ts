@@ -120,6 +120,21 @@ describe("session worker pool", function () {
     await assert.rejects(model.run({ x: input() }, undefined, { kept }), /no kept feeds/);
   });
 
+  it("runs several feed sets in order in one exchange, sending a block of a larger array without the rest of it", async function () {
+    const g = new GraphBuilder({ name: "double" });
+    g.output(g.op("Add", [g.input("x", "float32", [1, 2]), g.input("x2", "float32", [1, 2])]), "y", "float32", [1, 2]);
+    const model = await acquireModelFromBytes("pool-each", g.build());
+    held.push(model);
+    const all = Float32Array.from([1, 2, 3, 4, 5, 6]);
+    const blocks = [0, 1, 2].map((b) => {
+      const view = all.subarray(2 * b, 2 * b + 2);
+      return { x: new ort.Tensor("float32", view, [1, 2]), x2: new ort.Tensor("float32", view, [1, 2]) };
+    });
+    const outs = await model.runEach(blocks);
+    assert.deepEqual(outs.map((o) => Array.from(o["y"]!.data as Float32Array)), [[2, 4], [6, 8], [10, 12]]);
+    assert.deepEqual(Array.from(all), [1, 2, 3, 4, 5, 6], "the caller's array is untouched");
+  });
+
   it("refuses a size outside 1..64 and starts with one worker a core, at most 4", function () {
     for (const bad of [0, -1, 1.5, 65, Number.NaN]) {
       assert.throws(() => sessionPool.resize(bad), (error: unknown) => error instanceof DefectError && error.code === "invalidOption" && /workers must be an integer from 1 to 64/.test(error.message));

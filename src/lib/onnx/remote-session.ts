@@ -5,13 +5,13 @@
 import * as ort from "onnxruntime-node";
 import type { TensorSpec } from "./feeds";
 import { sessionPool, type PoolWorker, type SessionPool } from "./worker-pool";
-import { buffersOf, toWire, type ModelSource, type WireTensor } from "./worker-protocol";
+import { buffersOf, toCompactWire, type ModelSource, type WireTensor } from "./worker-protocol";
 
 let instances = 0;
 
 function wireFeeds(feeds: Record<string, ort.Tensor>): Record<string, WireTensor> {
   const wire: Record<string, WireTensor> = {};
-  for (const [name, tensor] of Object.entries(feeds)) wire[name] = toWire(tensor);
+  for (const [name, tensor] of Object.entries(feeds)) wire[name] = toCompactWire(tensor);
   return wire;
 }
 
@@ -57,18 +57,21 @@ export class RemoteSession {
     }
   }
 
+  /** Runs each feed set in order on the worker, in one round trip. */
   async run(
-    feeds: Record<string, ort.Tensor>,
+    feeds: ReadonlyArray<Record<string, ort.Tensor>>,
     outputNames: string[] | undefined,
     options: { transferFeeds?: boolean; kept?: string },
-  ): Promise<Record<string, ort.Tensor>> {
+  ): Promise<Array<Record<string, ort.Tensor>>> {
     if (!this.worker.alive) await this.reload();
-    const wire = wireFeeds(feeds);
-    const transfer = options.transferFeeds === true ? buffersOf(Object.values(wire)) : [];
+    const wire = feeds.map(wireFeeds);
+    const transfer = options.transferFeeds === true ? buffersOf(wire.flatMap((w) => Object.values(w))) : [];
     const reply = await this.pool.request(this.worker, { op: "run", key: this.key, feeds: wire, outputNames, kept: options.kept }, transfer);
-    const outputs: Record<string, ort.Tensor> = {};
-    for (const [name, tensor] of Object.entries(reply.outputs)) outputs[name] = fromWire(tensor);
-    return outputs;
+    return reply.outputs.map((each) => {
+      const outputs: Record<string, ort.Tensor> = {};
+      for (const [name, tensor] of Object.entries(each)) outputs[name] = fromWire(tensor);
+      return outputs;
+    });
   }
 
   /** Copies `feeds` to the worker once; runs that name `token` use them without sending them again. */

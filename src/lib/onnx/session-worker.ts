@@ -37,10 +37,13 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
       const loaded = loadedSession(request.key);
       const kept = request.kept === undefined ? undefined : loaded.kept.get(request.kept);
       if (request.kept !== undefined && kept === undefined) throw new Error(`no kept feeds "${request.kept}" for "${loaded.name}"`);
-      const feeds = { ...kept, ...tensors(request.feeds) };
-      const result = await runSession(loaded.session, loaded.name, feeds, request.outputNames);
-      const outputs: Record<string, WireTensor> = {};
-      for (const [name, tensor] of Object.entries(result)) outputs[name] = toWire(tensor);
+      const outputs: Array<Record<string, WireTensor>> = [];
+      for (const each of request.feeds) {
+        const result = await runSession(loaded.session, loaded.name, { ...kept, ...tensors(each) }, request.outputNames);
+        const wire: Record<string, WireTensor> = {};
+        for (const [name, tensor] of Object.entries(result)) wire[name] = toWire(tensor);
+        outputs.push(wire);
+      }
       return { id: request.id, ok: true, op: "run", outputs };
     }
     case "keep": {
@@ -74,7 +77,7 @@ parentPort?.on("message", (request: WorkerRequest) => {
     async (reply) => {
       await nextTurn();
       // Outputs are fresh buffers nobody here keeps: hand them over instead of copying.
-      const transfer = reply.ok && reply.op === "run" ? buffersOf(Object.values(reply.outputs)) : [];
+      const transfer = reply.ok && reply.op === "run" ? buffersOf(reply.outputs.flatMap((o) => Object.values(o))) : [];
       try {
         parentPort?.postMessage(reply, transfer);
       } catch {

@@ -37,6 +37,8 @@ export interface ModelHandle {
   readonly inputs: TensorSpec[];
   readonly outputs: TensorSpec[];
   run(feeds: Record<string, ort.Tensor>, outputNames?: string[], options?: RunOptions): Promise<Record<string, ort.Tensor>>;
+  /** Runs each set of feeds in turn, in one exchange with the model's thread (e.g. a search in blocks of queries). */
+  runEach(feedsList: ReadonlyArray<Record<string, ort.Tensor>>, outputNames?: string[], options?: RunOptions): Promise<Array<Record<string, ort.Tensor>>>;
   /** Keeps `feeds` beside the model (on its worker) until released: for large inputs that are the same every run. */
   keep(feeds: Record<string, ort.Tensor>): Promise<KeptFeeds>;
   /** Idempotent, so a node's close handler may call it whatever happened before. */
@@ -65,7 +67,11 @@ export interface KeptFeeds {
 interface LoadedModel {
   inputs: TensorSpec[];
   outputs: TensorSpec[];
-  run(feeds: Record<string, ort.Tensor>, outputNames: string[] | undefined, options: { transferFeeds?: boolean; kept?: string }): Promise<Record<string, ort.Tensor>>;
+  run(
+    feedsList: ReadonlyArray<Record<string, ort.Tensor>>,
+    outputNames: string[] | undefined,
+    options: { transferFeeds?: boolean; kept?: string },
+  ): Promise<Array<Record<string, ort.Tensor>>>;
   keep(token: string, feeds: Record<string, ort.Tensor>): Promise<void>;
   forget(token: string): Promise<void>;
   release(): Promise<void>;
@@ -140,33 +146,35 @@ async function acquire(key: string, modelPath: string, name: string, load: () =>
 
 function createHandle(key: string, entry: CacheEntry, model: LoadedModel, modelPath: string, name: string): ModelHandle {
   let released = false;
+  const runEach: ModelHandle["runEach"] = async (feedsList, outputNames, options = {}) => {
+    if (released) throw new DefectError("inferenceFailed", `model "${name}" was already released`, { model: name });
+    for (const feeds of feedsList) validateFeeds(name, model.inputs, { ...options.kept?.feeds, ...feeds });
+    for (const output of outputNames ?? []) {
+      if (!model.outputs.some((o) => o.name === output)) {
+        const available = model.outputs.map((o) => o.name).join(", ");
+        throw new DefectError("invalidOption", `model "${name}" has no output "${output}" (its outputs: ${available})`, {
+          model: name,
+          output,
+          expected: available,
+        });
+      }
+    }
+    const running = model.run(feedsList, outputNames, { transferFeeds: options.transferFeeds, kept: options.kept?.token });
+    entry.running.add(running);
+    try {
+      return await running;
+    } finally {
+      entry.running.delete(running);
+    }
+  };
   return {
     path: modelPath,
     name,
     // Copies, so one holder editing its specs cannot change what another holder sees.
     inputs: copySpecs(model.inputs),
     outputs: copySpecs(model.outputs),
-    async run(feeds, outputNames, options = {}) {
-      if (released) throw new DefectError("inferenceFailed", `model "${name}" was already released`, { model: name });
-      validateFeeds(name, model.inputs, { ...options.kept?.feeds, ...feeds });
-      for (const output of outputNames ?? []) {
-        if (!model.outputs.some((o) => o.name === output)) {
-          const available = model.outputs.map((o) => o.name).join(", ");
-          throw new DefectError("invalidOption", `model "${name}" has no output "${output}" (its outputs: ${available})`, {
-            model: name,
-            output,
-            expected: available,
-          });
-        }
-      }
-      const running = model.run(feeds, outputNames, { transferFeeds: options.transferFeeds, kept: options.kept?.token });
-      entry.running.add(running);
-      try {
-        return await running;
-      } finally {
-        entry.running.delete(running);
-      }
-    },
+    run: async (feeds, outputNames, options) => (await runEach([feeds], outputNames, options))[0] as Record<string, ort.Tensor>,
+    runEach,
     async keep(feeds) {
       if (released) throw new DefectError("inferenceFailed", `model "${name}" was already released`, { model: name });
       validateFeeds(name, model.inputs, feeds, { partial: true });
@@ -216,7 +224,12 @@ async function loadModel(key: string, where: string, name: string, source: Model
   const kept = new Map<string, Record<string, ort.Tensor>>();
   return {
     ...describeSession(session),
-    run: (feeds, outputNames, runOptions) => runSession(session, name, { ...(runOptions.kept === undefined ? {} : kept.get(runOptions.kept)), ...feeds }, outputNames),
+    async run(feedsList, outputNames, runOptions) {
+      const constant = runOptions.kept === undefined ? {} : kept.get(runOptions.kept);
+      const outputs: Array<Record<string, ort.Tensor>> = [];
+      for (const feeds of feedsList) outputs.push(await runSession(session, name, { ...constant, ...feeds }, outputNames));
+      return outputs;
+    },
     keep: async (token, feeds) => void kept.set(token, feeds),
     forget: async (token) => void kept.delete(token),
     release: () => session.release(),

@@ -19,7 +19,8 @@ export type ModelSource = { kind: "file"; path: string } | { kind: "bytes"; byte
 export type WorkerRequest =
   /** `where`: path or in-memory key, for load errors; `name`: the short name run errors use. */
   | { id: number; op: "load"; key: string; where: string; name: string; source: ModelSource; options: ort.InferenceSession.SessionOptions }
-  | { id: number; op: "run"; key: string; feeds: Record<string, WireTensor>; outputNames: string[] | undefined; kept: string | undefined }
+  /** Several runs in order, one message: a search over blocks of queries pays one round trip. */
+  | { id: number; op: "run"; key: string; feeds: Array<Record<string, WireTensor>>; outputNames: string[] | undefined; kept: string | undefined }
   /** Feeds that stay on the worker for every run that names `token` (large constants, e.g. PaDiM's inverses). */
   | { id: number; op: "keep"; key: string; token: string; feeds: Record<string, WireTensor> }
   | { id: number; op: "forget"; key: string; token: string }
@@ -35,7 +36,7 @@ export interface WireError {
 
 export type WorkerReply =
   | { id: number; ok: true; op: "load"; inputs: TensorSpec[]; outputs: TensorSpec[] }
-  | { id: number; ok: true; op: "run"; outputs: Record<string, WireTensor> }
+  | { id: number; ok: true; op: "run"; outputs: Array<Record<string, WireTensor>> }
   | { id: number; ok: true; op: "release" }
   | { id: number; ok: true; op: "keep" }
   | { id: number; ok: true; op: "forget" }
@@ -43,6 +44,18 @@ export type WorkerReply =
 
 export function toWire(tensor: ort.Tensor): WireTensor {
   return { type: tensor.type, dims: [...tensor.dims], data: tensor.data };
+}
+
+/**
+ * A feed that views part of a larger buffer is sent as a compact copy: structured cloning copies
+ * a view's whole buffer (a block of 128 query rows would carry all 1024 rows with it).
+ */
+export function toCompactWire(tensor: ort.Tensor): WireTensor {
+  const data = tensor.data as unknown;
+  if (ArrayBuffer.isView(data) && !(data instanceof DataView) && data.byteLength < data.buffer.byteLength) {
+    return { type: tensor.type, dims: [...tensor.dims], data: (data as Float32Array).slice() as ort.Tensor.DataType };
+  }
+  return toWire(tensor);
 }
 
 /** The buffers behind `tensors`, each once (outputs may share one), for a transfer list. */

@@ -95,13 +95,19 @@ export async function openNearestSearch(
       // Blocks of queries keep each block's [rows, size] product small enough to stay in cache
       // between the Gemm that writes it and the TopK that reads it: measured ~2x faster than one
       // run over all 1024 patches of an image (same results: rows are independent).
+      // All blocks go to the model's thread in one exchange, not one round trip each.
+      const blocks: Array<Record<string, ort.Tensor>> = [];
       for (let first = 0; first < count; first += QUERY_BLOCK) {
         const rows = Math.min(QUERY_BLOCK, count - first);
-        const out = await model.run({ queries: new ort.Tensor("float32", queries.subarray(first * dim, (first + rows) * dim), [rows, dim]), k: kTensor });
+        blocks.push({ queries: new ort.Tensor("float32", queries.subarray(first * dim, (first + rows) * dim), [rows, dim]), k: kTensor });
+      }
+      const outs = await model.runEach(blocks);
+      outs.forEach((out, b) => {
+        const first = b * QUERY_BLOCK;
         distances.set((out.distances as ort.Tensor).data as Float32Array, first * kk);
         const idx = (out.indices as ort.Tensor).data as BigInt64Array;
         for (let i = 0; i < idx.length; i++) indices[first * kk + i] = Number(idx[i]);
-      }
+      });
       return { distances, indices, k: kk };
     },
     release: () => model.release(),
