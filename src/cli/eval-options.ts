@@ -72,3 +72,23 @@ export function parseEvalDetector(values: DetectorFlags, method: "patchcore" | "
     throw new UsageError(`${flag} must be ${String(expected)}, got "${String(value)}"`);
   }
 }
+
+/** The options `eval` and `line` share, by the same names: the dataset, the method and the detector's fields. */
+export const DETECTOR_CLI_OPTIONS = {
+  data: { type: "string" },
+  method: { type: "string" },
+  backbone: { type: "string" },
+  model: { type: "string" },
+  layers: { type: "string" },
+  size: { type: "string" },
+  coreset: { type: "string" },
+  "max-bank": { type: "string" },
+  neighbors: { type: "string" },
+  "train-limit": { type: "string" },
+  "scoring-dim": { type: "string" },
+  "image-score": { type: "string" },
+  "reference-dir": { type: "string" },
+  threads: { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;

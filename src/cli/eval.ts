@@ -12,7 +12,7 @@ import { describeError } from "../lib/errors";
 import type { SessionOptions } from "../lib/onnx";
 import { EXIT_OK, UsageError, parseIntegerOption, parseOptions, type CliIo } from "./args";
 import { FEWSHOT_OPTIONS, FEWSHOT_USAGE, runFewShotEval, wantsFewShot } from "./eval-fewshot";
-import { parseEvalDetector, type DetectorFlags } from "./eval-options";
+import { DETECTOR_CLI_OPTIONS, parseEvalDetector, type DetectorFlags } from "./eval-options";
 
 export const EVAL_SUMMARY = "train on DIR/train/good, score DIR/test and print the metrics";
 
@@ -56,22 +56,7 @@ Not available (the detector node has no such field): --neighbors, --min-bank.
 `;
 
 const OPTIONS = {
-  data: { type: "string" },
-  method: { type: "string" },
-  backbone: { type: "string" },
-  model: { type: "string" },
-  layers: { type: "string" },
-  size: { type: "string" },
-  coreset: { type: "string" },
-  "max-bank": { type: "string" },
-  neighbors: { type: "string" },
-  "train-limit": { type: "string" },
-  "scoring-dim": { type: "string" },
-  "image-score": { type: "string" },
-  "reference-dir": { type: "string" },
-  threads: { type: "string" },
-  json: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
+  ...DETECTOR_CLI_OPTIONS,
   ...FEWSHOT_OPTIONS,
 } as const;
 

@@ -3,6 +3,8 @@ import { runLine } from "../lib/line/run";
 import { keepOnnxRuntimeOffline } from "../lib/line/runtime";
 import type { LineReport } from "../lib/line/types";
 import { EXIT_OK, UsageError, parseOptions, type CliIo } from "./args";
+import { FEWSHOT_OPTIONS } from "./eval-fewshot";
+import { DETECTOR_CLI_OPTIONS } from "./eval-options";
 import { buildLinePlan } from "./line-plan";
 
 export const LINE_SUMMARY = "run the six nodes in a local Node-RED over DIR: accuracy, latency, throughput";
@@ -53,31 +55,10 @@ Not available here (the detector node has no such field): --neighbors, --min-ban
 `;
 
 const OPTIONS = {
-  data: { type: "string" },
-  method: { type: "string" },
-  backbone: { type: "string" },
-  model: { type: "string" },
-  layers: { type: "string" },
-  size: { type: "string" },
-  coreset: { type: "string" },
-  "max-bank": { type: "string" },
-  neighbors: { type: "string" },
-  "train-limit": { type: "string" },
-  "scoring-dim": { type: "string" },
-  "image-score": { type: "string" },
-  "reference-dir": { type: "string" },
-  threads: { type: "string" },
+  ...DETECTOR_CLI_OPTIONS,
   calibrate: { type: "string" },
-  json: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
-  // eval's few-shot options (src/cli/eval-fewshot.ts), by the same names.
-  shots: { type: "string" },
-  augment: { type: "string" },
-  rotations: { type: "string" },
-  "min-bank": { type: "string" },
-  "defect-shots": { type: "string" },
-  standardize: { type: "boolean" },
-  "no-standardize": { type: "boolean" },
+  // eval's few-shot options, by the same names.
+  ...FEWSHOT_OPTIONS,
 } as const;
 
 /** eval options the detector node cannot honour: refused rather than silently ignored. */
