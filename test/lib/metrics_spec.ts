@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { aupro, auroc, aurocSplit, averagePrecision, f1Max, statsAtThreshold } from "../../src/lib/metrics";
+import { aupro, auroc, aurocSplit, averagePrecision, f1Max, pixelAuroc, statsAtThreshold } from "../../src/lib/metrics";
 
 const close = (actual: number, expected: number, eps = 1e-9): void =>
   assert.ok(Math.abs(actual - expected) <= eps, `expected ${expected}, got ${actual}`);
@@ -69,5 +69,21 @@ describe("metrics: AUPRO", function () {
   it("is undefined without defect regions and rejects mismatched sizes", function () {
     assert.ok(Number.isNaN(aupro([{ map: [0.1, 0.2], mask: [0, 0], width: 2, height: 1 }])));
     assert.throws(() => aupro([{ map: [0.1], mask: [0, 0], width: 2, height: 1 }]), RangeError);
+  });
+});
+
+describe("metrics: pixel AUROC", function () {
+  it("ranks every pixel of every map against its mask, as AUROC over the pixels laid end to end", function () {
+    const maps = [
+      { map: Float32Array.from([0.9, 0.1, 0.4, 0.2]), mask: Uint8Array.from([1, 0, 0, 0]), width: 2, height: 2 },
+      { map: Float32Array.from([0.3, 0.8, 0.05, 0.6]), mask: Uint8Array.from([0, 1, 0, 1]), width: 2, height: 2 },
+    ];
+    const scores = maps.flatMap((m) => Array.from(m.map));
+    const labels = maps.flatMap((m) => Array.from(m.mask));
+    // Positives 0.9, 0.8, 0.6 against negatives 0.1, 0.4, 0.2, 0.3, 0.05: every pair ranked right.
+    assert.equal(pixelAuroc(maps, 3), 1);
+    assert.equal(pixelAuroc(maps, 3), auroc(scores, labels.map((l) => l === 1)));
+    maps[1]!.map[3] = 0.35;
+    assert.equal(pixelAuroc(maps, 3), 14 / 15);
   });
 });

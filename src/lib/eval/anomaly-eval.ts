@@ -7,7 +7,7 @@ import { readFile } from "node:fs/promises";
 import type { StageTimings } from "../anomaly/types";
 import { DEFAULT_MAX_PIXELS, preprocessImage, type PreprocessOptions } from "../image";
 import type { ScoreMap, Tensor } from "../image/types";
-import { aupro, auroc, aurocSortingInPlace, averagePrecision, f1Max, type MapWithMask } from "../metrics";
+import { aupro, auroc, averagePrecision, f1Max, pixelAuroc as pixelAurocOfMaps, type MapWithMask } from "../metrics";
 import { loadMask, readMvtecDataset } from "./mvtec-dataset";
 
 export interface EvalTimings {
@@ -87,26 +87,6 @@ export function peakRssMb(): number {
   return Math.round(process.resourceUsage().maxRSS / 1024);
 }
 
-/**
- * Pixel AUROC over every test pixel (160 MB of scores for 630 images at 256 px), sorted where
- * they are gathered rather than copied once more. In a function of its own so that the arrays
- * are garbage before AUPRO allocates its own.
- */
-function pixelAurocOf(samples: readonly MapWithMask[], positives: number): number {
-  const total = samples.reduce((n, s) => n + s.width * s.height, 0);
-  const pos = new Float32Array(positives);
-  const neg = new Float32Array(total - positives);
-  let pi = 0;
-  let ni = 0;
-  for (const s of samples) {
-    for (let i = 0; i < s.mask.length; i++) {
-      if ((s.mask[i] as number) !== 0) pos[pi++] = s.map[i] as number;
-      else neg[ni++] = s.map[i] as number;
-    }
-  }
-  return aurocSortingInPlace(pos, neg);
-}
-
 export async function evaluateAnomalyMethod(options: AnomalyEvalOptions): Promise<AnomalyEvalReport> {
   const dataset = readMvtecDataset(options.data, options.trainLimit);
   const log = options.progress ?? (() => undefined);
@@ -151,7 +131,7 @@ export async function evaluateAnomalyMethod(options: AnomalyEvalOptions): Promis
   let pixelAuroc: number | null = null;
   let proArea: number | null = null;
   if (dataset.hasMasks && maps && positives > 0 && (options.pixelMetrics?.() ?? true)) {
-    pixelAuroc = pixelAurocOf(pixelSamples, positives);
+    pixelAuroc = pixelAurocOfMaps(pixelSamples, positives);
     proArea = aupro(pixelSamples);
   }
   const best = f1Max(scores, labels);

@@ -12,7 +12,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DefectError, describeError } from "../errors";
 import { DEFAULT_MAX_PIXELS, decodeImage } from "../image";
-import { aupro, aurocSplit, type MapWithMask } from "../metrics";
+import { aupro, pixelAuroc, type MapWithMask } from "../metrics";
 import { parseAnnotations, type AnnotatedDefect } from "../anomaly/template/annotations";
 import { comparePlanes } from "../anomaly/template/compare";
 import { NormalModelFitter, type NormalModelFitOptions } from "../anomaly/template/fit-normal-model";
@@ -171,23 +171,6 @@ async function fitModel(pairs: Pair[], fit: Partial<NormalModelFitOptions> | und
     if (fitter.size % 50 === 0) log(`aligned ${fitter.size}/${pairs.length} training pairs`);
   }
   return fitter.finish();
-}
-
-/** Pixel AUROC of all maps against their masks; positives and negatives are sorted apart to stay O(n log n). */
-function pixelAuroc(samples: MapWithMask[], positives: number): number {
-  let total = 0;
-  for (const s of samples) total += s.mask.length;
-  const pos = new Float32Array(positives);
-  const neg = new Float32Array(total - positives);
-  let pi = 0;
-  let ni = 0;
-  for (const s of samples) {
-    for (let i = 0; i < s.mask.length; i++) {
-      if ((s.mask[i] as number) !== 0) pos[pi++] = s.map[i] as number;
-      else neg[ni++] = s.map[i] as number;
-    }
-  }
-  return aurocSplit(pos, neg);
 }
 
 export async function evaluateTemplate(options: TemplateEvalOptions): Promise<TemplateEvalResult> {

@@ -4,7 +4,7 @@
  * against the ground-truth masks.
  */
 import type { Rect } from "../image/types";
-import { aupro, auroc, aurocSplit, f1Max, type MapWithMask } from "../metrics";
+import { aupro, auroc, f1Max, pixelAuroc, type MapWithMask } from "../metrics";
 import { labelMask } from "../regions/components";
 import { loadMask, type TestSample } from "../eval/mvtec-dataset";
 import type { Inspected } from "./read";
@@ -77,12 +77,7 @@ async function pixelFigures(samples: readonly TestSample[], records: readonly In
     maps.push({ map, mask, width: size, height: size });
   }
   if (positives === 0) return { pixel: null, pro: null };
-  const pos = new Float32Array(positives);
-  const neg = new Float32Array(maps.length * size * size - positives);
-  let p = 0;
-  let n = 0;
-  for (const m of maps) for (let i = 0; i < m.mask.length; i++) (m.mask[i] !== 0 ? (pos[p++] = m.map[i] as number) : (neg[n++] = m.map[i] as number));
-  return { pixel: aurocSplit(pos, neg), pro: aupro(maps) };
+  return { pixel: pixelAuroc(maps, positives), pro: aupro(maps) };
 }
 
 async function regionFigures(samples: readonly TestSample[], records: readonly Inspected[]): Promise<{ recall: number | null; falsePerImage: number | null; defects: number | null }> {

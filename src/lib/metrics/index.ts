@@ -1,2 +1,3 @@
 export * from "./ranking";
 export * from "./aupro";
+export * from "./pixel-auroc";
