@@ -6,7 +6,7 @@ import * as ort from "onnxruntime-node";
 import { DefectError, type ErrorCode } from "../../src/lib/errors";
 import { validateFeeds } from "../../src/lib/onnx/feeds";
 import { GraphBuilder } from "../../src/lib/onnx/graph-builder";
-import { type ModelHandle, acquireModel, acquireModelFromBytes, openSessionCount, toOrtOptions } from "../../src/lib/onnx/session";
+import { type ModelHandle, acquireModel, acquireModelFromBytes, defaultIntraOpThreads, openSessionCount, toOrtOptions } from "../../src/lib/onnx/session";
 import {
   CONV_BIAS,
   type TempModel,
@@ -163,6 +163,12 @@ describe("onnx sessions", () => {
         assert.deepEqual(toOrtOptions(options).extra, { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } });
       }
       assert.equal(toOrtOptions({ intraOpThreads: 2 }).intraOpNumThreads, 2);
+    });
+
+    it("runs one thread a core unless told otherwise, not onnxruntime's own choice", () => {
+      // onnxruntime's default ran a single thread on 2-core machines (BENCHMARKS.md).
+      assert.equal(toOrtOptions({}).intraOpNumThreads, os.availableParallelism());
+      assert.equal(defaultIntraOpThreads(), os.availableParallelism());
     });
 
     it("validates intraOpThreads", async () => {

@@ -19,13 +19,15 @@
  */
 import { PatchCoreScorer, type MemoryBank, type PatchCoreOptions } from "../anomaly/patchcore/patchcore";
 import { DefectError } from "../errors";
+import type { PatchExtractor } from "../features/extractor";
 import type { PatchEmbedding } from "../features/types";
+import type { Tensor } from "../image/types";
 import type { SessionOptions } from "../onnx";
 import { Rng } from "../synth/random";
 import { emptyDrift, type DriftRecord } from "./drift";
 import { ModelSlot } from "./model-slot";
 import { buildBankOffThread } from "./off-thread";
-import { BankScorers, DEFAULT_DEFECT_WEIGHT, openDefectSearch, Shared, type OnlineScores } from "./online-scorers";
+import { BankScorers, DEFAULT_DEFECT_WEIGHT, openDefectSearch, Shared, type OnlineScores, type TensorInspection } from "./online-scorers";
 import { freshCounters, type OnlineCounters, type OnlineSnapshot } from "./online-store";
 import type { OnlineCounts, PartFeatures, Verdict } from "./types";
 
@@ -130,6 +132,17 @@ export class OnlineBank {
    * Scores against the banks installed now (defect-aware when the defect bank is in use); the
    * map is blurred as the scorer's options say.
    */
+  /** An image scored from its tensor by the current pair (BankScorers.inspect). */
+  async inspect(extractor: PatchExtractor, tensor: Tensor, width: number, height: number, withEmbedding: boolean): Promise<TensorInspection> {
+    const lease = this.slot.acquire();
+    if (lease === undefined) throw new DefectError("inferenceFailed", "the memory bank was released (the node was redeployed or shut down)");
+    try {
+      return await lease.value.inspect(extractor, tensor, width, height, withEmbedding);
+    } finally {
+      lease.release();
+    }
+  }
+
   async score(embedding: PatchEmbedding, width: number, height: number): Promise<OnlineScores> {
     const lease = this.slot.acquire();
     if (lease === undefined) throw new DefectError("inferenceFailed", "the memory bank was released (the node was redeployed or shut down)");

@@ -72,8 +72,8 @@ export class OnlineLearner {
   /** Inspects, remembers the part's features when it has an id, and reports drift. */
   async inspect(model: OnlineCapable, sample: Sample, partId: string | undefined): Promise<Inspection & { drift: DriftReport }> {
     this.attach(model.online);
-    const { inspection, part } = await model.online.inspectPart(sample.tensor);
-    if (partId !== undefined) this.recent.remember(partId, part);
+    const { inspection, part } = await model.online.inspectPart(sample.tensor, partId !== undefined);
+    if (partId !== undefined && part !== undefined) this.recent.remember(partId, part);
     return { ...inspection, drift: this.drift(model.online) };
   }
 

@@ -40,17 +40,20 @@ export async function scoreEmbedding(bank: OnlineBank, embedding: PatchEmbedding
 export function onlinePatchCoreModel(extractor: PatchExtractor, bank: OnlineBank, record: LearnedRecord): OnlineDetectorModel {
   const shape = shapeOfRecord(record);
 
-  async function inspectPart(tensor: Tensor): Promise<{ inspection: Inspection; part: PartFeatures }> {
-    const t0 = performance.now();
-    const embedding = await extractor.embed(tensor);
-    const backboneMs = performance.now() - t0;
+  async function inspectPart(tensor: Tensor, remember = true): Promise<{ inspection: Inspection; part: PartFeatures | undefined }> {
     const { width, height } = tensorSize(tensor);
-    const scored = await scoreEmbedding(bank, embedding, width, height);
-    return { inspection: { ...scored.inspection, timings: { backboneMs, ...scored.inspection.timings } }, part: scored.part };
+    const run = await bank.inspect(extractor, tensor, width, height, remember);
+    const { scores } = run;
+    const timings = { backboneMs: run.backboneMs, scoringMs: run.scoringMs, postMs: scores.mapMs };
+    const inspection: Inspection = { score: scores.score, map: scores.map, timings, ...(scores.defectEvidence === undefined ? {} : { defectEvidence: scores.defectEvidence }) };
+    if (!remember || run.embedding === undefined) return { inspection, part: undefined };
+    const e = run.embedding;
+    // Against the good bank alone, as scoreEmbedding.
+    return { inspection, part: { data: e.data, patches: e.patches, dim: e.dim, patchScores: scores.goodGrid.data, score: scores.goodScore } };
   }
 
   const online: OnlineModel = {
-    inspectPart,
+    inspectPart: inspectPart as OnlineModel["inspectPart"],
     add: (verdict, part) => bank.add(verdict, part),
     flush: () => bank.flush(),
     counts: () => bank.counts(),
@@ -77,7 +80,7 @@ export function onlinePatchCoreModel(extractor: PatchExtractor, bank: OnlineBank
       return { ...info, created: record.created };
     },
     check: (sample) => checkSample(shape, sample, "model"),
-    inspect: async (tensor) => (await inspectPart(tensor)).inspection,
+    inspect: async (tensor) => (await inspectPart(tensor, false)).inspection,
     async release() {
       await bank.release();
       await extractor.release();

@@ -21,7 +21,9 @@ import {
   defectEvidence,
 } from "../anomaly/patchcore/defect-bank";
 import type { MemoryBank, PatchCoreScorer, PatchScores } from "../anomaly/patchcore/patchcore";
+import type { PatchExtractor } from "../features/extractor";
 import type { PatchEmbedding } from "../features/types";
+import type { Tensor } from "../image/types";
 import type { ScoreMap } from "../image/types";
 import type { SessionOptions } from "../onnx";
 import type { Releasable } from "./model-slot";
@@ -64,6 +66,16 @@ export interface OnlineScores extends PatchScores {
   defectEvidence: number | undefined;
 }
 
+/** An image scored from its tensor, with the time of each stage. */
+export interface TensorInspection {
+  scores: OnlineScores;
+  /** The patch features: always by the step-by-step path, else only when asked for. */
+  embedding: PatchEmbedding | undefined;
+  backboneMs: number;
+  /** Search and re-weighting, without the map. */
+  scoringMs: number;
+}
+
 export class BankScorers implements Releasable {
   constructor(
     readonly good: Shared<PatchCoreScorer>,
@@ -100,6 +112,30 @@ export class BankScorers implements Releasable {
       goodGrid: plain.grid,
       defectEvidence: largest,
     };
+  }
+
+  /**
+   * Scores an image from its tensor. Without a defect search and with a backbone the good scorer
+   * can chain to, backbone and scoring run as one job on the backbone's worker and the features
+   * come back only with `withEmbedding`; otherwise the extractor embeds and score() scores.
+   */
+  async inspect(extractor: PatchExtractor, tensor: Tensor, width: number, height: number, withEmbedding: boolean): Promise<TensorInspection> {
+    const good = this.good.value;
+    const backbone = extractor.fusable?.();
+    if (this.defect === null && good.canScoreTensor(backbone)) {
+      const run = await good.scoreTensor(backbone, tensor, withEmbedding);
+      const t0 = performance.now();
+      const map = good.anomalyMap(run.grid, width, height);
+      const mapMs = performance.now() - t0;
+      const score = good.imageScoreOf(run.score, map);
+      const scores: OnlineScores = { score, grid: run.grid, map, mapMs, goodScore: score, goodGrid: run.grid, defectEvidence: undefined };
+      return { scores, embedding: run.embedding, backboneMs: run.backboneMs, scoringMs: run.scoringMs };
+    }
+    const t0 = performance.now();
+    const embedding = await extractor.embed(tensor);
+    const t1 = performance.now();
+    const scores = await this.score(embedding, width, height);
+    return { scores, embedding, backboneMs: t1 - t0, scoringMs: performance.now() - t1 - scores.mapMs };
   }
 
   async release(): Promise<void> {

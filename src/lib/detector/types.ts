@@ -132,8 +132,12 @@ export interface OnlineCounts {
 
 /** The part of a model that learns confirmed parts (see online-bank.ts). */
 export interface OnlineModel {
-  /** Inspects and returns the features the score was made from. */
+  /**
+   * Inspects and returns the features the score was made from; with `remember` false, without
+   * them (they then never leave the model's worker).
+   */
   inspectPart(tensor: Tensor): Promise<{ inspection: Inspection; part: PartFeatures }>;
+  inspectPart(tensor: Tensor, remember: boolean): Promise<{ inspection: Inspection; part: PartFeatures | undefined }>;
   /** Queues a confirmed part; flush() puts it in the bank. */
   add(verdict: Verdict, part: PartFeatures): void;
   /** Puts queued parts in the bank, or starts a background refresh when they would pass the cap. */

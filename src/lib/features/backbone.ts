@@ -20,6 +20,8 @@ export interface BackboneConfig {
 export interface Backbone {
   /** What a saved model must match: the file, its input and the layers used. */
   readonly identity: BackboneIdentity;
+  /** The session it runs on (for models chained after it). */
+  readonly model: ModelHandle;
   extract(tensor: Tensor): Promise<FeatureMap[]>;
   release(): Promise<void>;
 }
@@ -65,6 +67,7 @@ export async function openOnnxBackbone(config: BackboneConfig): Promise<Backbone
   const identity: BackboneIdentity = { name: model.name, inputName: input.name, layers: [...config.layers] };
   return {
     identity,
+    model,
     async extract(tensor) {
       const feed = new ort.Tensor("float32", tensor.data, tensor.dims);
       const result = await model.run({ [input.name]: feed }, config.layers);

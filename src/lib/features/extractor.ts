@@ -7,7 +7,8 @@ import { DefectError } from "../errors";
 import type { Tensor } from "../image/types";
 import type { SessionOptions } from "../onnx";
 import { openOnnxBackbone, type Backbone, type BackboneConfig } from "./backbone";
-import { layerShapes, openPatchHead, type PatchHead } from "./patch-head";
+import { layerShapes, openPatchHead, type LayerShape, type PatchHead } from "./patch-head";
+import type { FusableBackbone } from "../anomaly/patchcore/fused-scoring";
 import type { FeatureMap, PatchEmbedding } from "./types";
 
 export interface PatchExtractor {
@@ -15,6 +16,12 @@ export interface PatchExtractor {
   /** Raw layer outputs (for methods with their own feature handling, e.g. PaDiM). */
   layers(tensor: Tensor): Promise<FeatureMap[]>;
   embed(tensor: Tensor): Promise<PatchEmbedding>;
+  /**
+   * The backbone as a PatchCore scorer chains its fused scoring to it (patchcore.ts scoreTensor),
+   * once an image has been embedded (the layer shapes are known); undefined before, and for
+   * extractors that change the features on the way (standardisation).
+   */
+  fusable?(): FusableBackbone | undefined;
   release(): Promise<void>;
 }
 
@@ -23,6 +30,7 @@ export async function openPatchExtractor(config: BackboneConfig, session?: Sessi
   // A promise, so two images arriving together share one head instead of each building one.
   let head: Promise<PatchHead> | undefined;
   let headKey = "";
+  let shapes: LayerShape[] | undefined;
   return {
     backbone,
     layers: (tensor) => backbone.extract(tensor),
@@ -30,11 +38,17 @@ export async function openPatchExtractor(config: BackboneConfig, session?: Sessi
       const maps = await backbone.extract(tensor);
       const key = maps.map((m) => `${m.channels}x${m.height}x${m.width}`).join("+");
       if (head === undefined) {
-        head = openPatchHead(layerShapes(maps), session, pool);
+        const opening = openPatchHead(layerShapes(maps), session, pool);
+        head = opening;
         headKey = key;
-        head.catch(() => {
-          head = undefined;
-        });
+        opening.then(
+          () => {
+            if (head === opening) shapes = layerShapes(maps);
+          },
+          () => {
+            if (head === opening) head = undefined;
+          },
+        );
       } else if (key !== headKey) {
         throw new DefectError("inputShapeMismatch", `feature maps ${key} differ from the first image's ${headKey}: preprocess every image to the same size`, {
           expected: headKey,
@@ -43,6 +57,7 @@ export async function openPatchExtractor(config: BackboneConfig, session?: Sessi
       }
       return (await head).embed(maps);
     },
+    fusable: () => (shapes === undefined ? undefined : { model: backbone.model, inputName: backbone.identity.inputName, layers: config.layers, shapes, pool }),
     async release() {
       await (await head?.catch(() => undefined))?.release();
       await backbone.release();

@@ -5,7 +5,7 @@
  * concatenated on channels and laid out as [patches, channels].
  */
 import * as ort from "onnxruntime-node";
-import { GraphBuilder } from "../onnx/graph-builder";
+import { GraphBuilder, type Value } from "../onnx/graph-builder";
 import { acquireModelFromBytes, type ModelHandle, type SessionOptions } from "../onnx";
 import type { FeatureMap, PatchEmbedding } from "./types";
 
@@ -16,10 +16,13 @@ export interface LayerShape {
   width: number;
 }
 
-export function buildPatchHeadModel(layers: readonly LayerShape[], pool = 3): Uint8Array {
+/**
+ * Adds the head to `g`: one input per layer (in0, in1, ...), the [patches, channels] embedding
+ * returned; graphs that go on from the embedding (the fused PatchCore scoring) build on it.
+ */
+export function addPatchHead(g: GraphBuilder, layers: readonly LayerShape[], pool = 3, embeddingName?: string): { embedding: Value; patches: number; dim: number } {
   const first = layers[0];
   if (first === undefined) throw new RangeError("at least one layer is needed");
-  const g = new GraphBuilder({ name: "patch-head" });
   const parts = layers.map((layer, i) => {
     const x = g.input(`in${i}`, "float32", [1, layer.channels, layer.height, layer.width]);
     let y = pool > 1 ? g.op("AveragePool", [x], { kernel_shape: [pool, pool], strides: [1, 1], pads: Array(4).fill((pool - 1) / 2), count_include_pad: 1 }) : x;
@@ -31,8 +34,17 @@ export function buildPatchHeadModel(layers: readonly LayerShape[], pool = 3): Ui
   });
   const joined = parts.length > 1 ? g.op("Concat", parts, { axis: 1 }) : (parts[0] as NonNullable<(typeof parts)[0]>);
   const dim = layers.reduce((sum, l) => sum + l.channels, 0);
-  const flat = g.op("Reshape", [joined, g.constantInt64("flat", [dim, first.height * first.width])]);
-  g.output(g.op("Transpose", [flat], { perm: [1, 0] }), "embedding", "float32", [first.height * first.width, dim]);
+  const patches = first.height * first.width;
+  const flat = g.op("Reshape", [joined, g.constantInt64("flat", [dim, patches])]);
+  // Named by the caller when it is a graph output: an output under another name is an Identity copy.
+  const embedding = g.op("Transpose", [flat], { perm: [1, 0] }, embeddingName === undefined ? {} : { outputNames: [embeddingName] });
+  return { embedding, patches, dim };
+}
+
+export function buildPatchHeadModel(layers: readonly LayerShape[], pool = 3): Uint8Array {
+  const g = new GraphBuilder({ name: "patch-head" });
+  const head = addPatchHead(g, layers, pool, "embedding");
+  g.output(head.embedding, "embedding", "float32", [head.patches, head.dim]);
   return g.build();
 }
 

@@ -12,8 +12,8 @@ export type {
   TensorAttribute,
   TensorData,
 } from "./graph-builder";
-export { acquireModel, acquireModelFromBytes, openSessionCount, toOrtOptions } from "./session";
-export type { KeptFeeds, ModelHandle, RunOptions, SessionOptions } from "./session";
+export { acquireModel, acquireModelFromBytes, defaultIntraOpThreads, openSessionCount, runChain, toOrtOptions } from "./session";
+export type { ChainLink, KeptFeeds, ModelHandle, Placement, RunOptions, SessionOptions } from "./session";
 export { defaultWorkerCount, MAX_POOL_WORKERS, sessionPool } from "./worker-pool";
 export { formatShape, validateFeeds } from "./feeds";
 export type { FeedInfo, TensorSpec } from "./feeds";

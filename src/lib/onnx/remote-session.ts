@@ -5,7 +5,7 @@
 import * as ort from "onnxruntime-node";
 import type { TensorSpec } from "./feeds";
 import { sessionPool, type PoolWorker, type SessionPool } from "./worker-pool";
-import { buffersOf, toCompactWire, type ModelSource, type WireTensor } from "./worker-protocol";
+import { buffersOf, toCompactWire, type ChainStep, type ModelSource, type WireTensor } from "./worker-protocol";
 
 let instances = 0;
 
@@ -45,9 +45,11 @@ export class RemoteSession {
     source: ModelSource,
     options: ort.InferenceSession.SessionOptions,
     pool: SessionPool = sessionPool,
+    beside?: RemoteSession,
   ): Promise<RemoteSession> {
     const key = `${cacheKey}#${++instances}`;
-    const worker = pool.place();
+    // Beside another session, so that the two can run as one chain (runChain) on that worker.
+    const worker = beside !== undefined && beside.worker.alive && beside.pool === pool ? pool.placeOn(beside.worker) : pool.place();
     try {
       const reply = await pool.request(worker, { op: "load", key, where, name, source, options });
       return new RemoteSession(pool, key, where, name, source, options, worker, reply.inputs, reply.outputs);
@@ -72,6 +74,23 @@ export class RemoteSession {
       for (const [name, tensor] of Object.entries(each)) outputs[name] = fromWire(tensor);
       return outputs;
     });
+  }
+
+  /**
+   * Runs the sessions in turn on their worker in one exchange, each fed by the one before; null
+   * when they are not all on one live worker (one of them moved after its worker died), and the
+   * caller runs them one by one.
+   */
+  static async runChain(links: ReadonlyArray<{ session: RemoteSession; step: Omit<ChainStep, "key" | "feeds">; feeds: Record<string, ort.Tensor> }>): Promise<{ outputs: Record<string, ort.Tensor>; ms: number[] } | null> {
+    const first = links[0]?.session;
+    if (first === undefined) return null;
+    const worker = first.worker;
+    if (!worker.alive || links.some((l) => l.session.worker !== worker || l.session.pool !== first.pool || l.session.released)) return null;
+    const steps: ChainStep[] = links.map((l) => ({ ...l.step, key: l.session.key, feeds: wireFeeds(l.feeds) }));
+    const reply = await first.pool.request(worker, { op: "chain", steps });
+    const outputs: Record<string, ort.Tensor> = {};
+    for (const [name, tensor] of Object.entries(reply.outputs)) outputs[name] = fromWire(tensor);
+    return { outputs, ms: reply.ms };
   }
 
   /** Copies `feeds` to the worker once; runs that name `token` use them without sending them again. */

@@ -9,7 +9,7 @@ import { parentPort } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
 import { describeError } from "../errors";
 import { describeSession, loadSession, runSession, type LoadedSession } from "./local-session";
-import { buffersOf, errorToWire, toWire, type WireTensor, type WorkerReply, type WorkerRequest } from "./worker-protocol";
+import { buffersOf, errorToWire, toWire, type ChainStep, type WireTensor, type WorkerReply, type WorkerRequest } from "./worker-protocol";
 
 const sessions = new Map<string, { session: LoadedSession; name: string; kept: Map<string, Record<string, ort.Tensor>> }>();
 
@@ -25,6 +25,34 @@ function loadedSession(key: string): { session: LoadedSession; name: string; kep
   return loaded;
 }
 
+function keptFeeds(loaded: { name: string; kept: Map<string, Record<string, ort.Tensor>> }, token: string | undefined): Record<string, ort.Tensor> | undefined {
+  if (token === undefined) return undefined;
+  const kept = loaded.kept.get(token);
+  if (kept === undefined) throw new Error(`no kept feeds "${token}" for "${loaded.name}"`);
+  return kept;
+}
+
+/** Runs the steps in turn, each fed the previous one's outputs as they are (no copy). */
+async function runChain(steps: readonly ChainStep[]): Promise<{ outputs: Record<string, WireTensor>; ms: number[] }> {
+  let previous: Record<string, ort.Tensor> = {};
+  const ms: number[] = [];
+  for (const step of steps) {
+    const loaded = loadedSession(step.key);
+    const feeds = { ...keptFeeds(loaded, step.kept), ...tensors(step.feeds) };
+    for (const [input, output] of Object.entries(step.from)) {
+      const tensor = previous[output];
+      if (tensor === undefined) throw new Error(`the step before "${loaded.name}" has no output "${output}"`);
+      feeds[input] = tensor;
+    }
+    const started = performance.now();
+    previous = await runSession(loaded.session, loaded.name, feeds, step.outputNames);
+    ms.push(performance.now() - started);
+  }
+  const outputs: Record<string, WireTensor> = {};
+  for (const [name, tensor] of Object.entries(previous)) outputs[name] = toWire(tensor);
+  return { outputs, ms };
+}
+
 async function handle(request: WorkerRequest): Promise<WorkerReply> {
   switch (request.op) {
     case "load": {
@@ -35,8 +63,7 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
     }
     case "run": {
       const loaded = loadedSession(request.key);
-      const kept = request.kept === undefined ? undefined : loaded.kept.get(request.kept);
-      if (request.kept !== undefined && kept === undefined) throw new Error(`no kept feeds "${request.kept}" for "${loaded.name}"`);
+      const kept = keptFeeds(loaded, request.kept);
       const outputs: Array<Record<string, WireTensor>> = [];
       for (const each of request.feeds) {
         const result = await runSession(loaded.session, loaded.name, { ...kept, ...tensors(each) }, request.outputNames);
@@ -46,6 +73,8 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
       }
       return { id: request.id, ok: true, op: "run", outputs };
     }
+    case "chain":
+      return { id: request.id, ok: true, op: "chain", ...(await runChain(request.steps)) };
     case "keep": {
       loadedSession(request.key).kept.set(request.token, tensors(request.feeds));
       return { id: request.id, ok: true, op: "keep" };
@@ -77,7 +106,7 @@ parentPort?.on("message", (request: WorkerRequest) => {
     async (reply) => {
       await nextTurn();
       // Outputs are fresh buffers nobody here keeps: hand them over instead of copying.
-      const transfer = reply.ok && reply.op === "run" ? buffersOf(reply.outputs.flatMap((o) => Object.values(o))) : [];
+      const transfer = !reply.ok ? [] : reply.op === "run" ? buffersOf(reply.outputs.flatMap((o) => Object.values(o))) : reply.op === "chain" ? buffersOf(Object.values(reply.outputs)) : [];
       try {
         parentPort?.postMessage(reply, transfer);
       } catch {

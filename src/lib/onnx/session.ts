@@ -7,6 +7,7 @@ import "./offline";
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import * as ort from "onnxruntime-node";
+import { availableParallelism } from "node:os";
 import { isMainThread } from "node:worker_threads";
 import { DefectError } from "../errors";
 import { type TensorSpec, validateFeeds } from "./feeds";
@@ -25,8 +26,17 @@ const MAX_THREADS = 64;
 const ORT_LOG_FATAL_ONLY = 4;
 
 export interface SessionOptions {
-  /** Threads for one operator; ORT picks (one per core) when omitted. */
+  /** Threads for one operator; one a core (defaultIntraOpThreads) when omitted. */
   intraOpThreads?: number;
+}
+
+/**
+ * One a core, stated rather than left to onnxruntime: on the 2-core development machines its own
+ * choice ran one thread, and the ResNet-50 backbone took 47 ms a run against 34 ms on two
+ * (BENCHMARKS.md).
+ */
+export function defaultIntraOpThreads(): number {
+  return Math.min(availableParallelism(), MAX_THREADS);
 }
 
 export interface ModelHandle {
@@ -67,6 +77,8 @@ export interface KeptFeeds {
 interface LoadedModel {
   inputs: TensorSpec[];
   outputs: TensorSpec[];
+  /** The worker session behind it, on the main thread (for placement and chains). */
+  remote?: RemoteSession;
   run(
     feedsList: ReadonlyArray<Record<string, ort.Tensor>>,
     outputNames: string[] | undefined,
@@ -88,6 +100,9 @@ interface CacheEntry {
 }
 
 const cache = new Map<string, CacheEntry>();
+/** What each handle runs on, for chains and placement beside it. */
+const loadedOf = new WeakMap<ModelHandle, LoadedModel>();
+const releasedHandles = new WeakSet<ModelHandle>();
 /** Counted apart from the cache so that a session the cache lost track of still shows up. */
 let liveSessions = 0;
 
@@ -111,10 +126,72 @@ export async function acquireModel(modelPath: string, options: SessionOptions = 
  * A model built in memory; `key` names it in the cache and in messages, so one key must
  * always stand for the same bytes (a cached session is reused without looking at them).
  */
-export async function acquireModelFromBytes(key: string, bytes: Uint8Array, options: SessionOptions = {}): Promise<ModelHandle> {
+export async function acquireModelFromBytes(key: string, bytes: Uint8Array, options: SessionOptions = {}, placement: Placement = {}): Promise<ModelHandle> {
   const ortOptions = toOrtOptions(options);
   const cacheKey = `bytes:${key}|${optionsKey(options)}`;
-  return acquire(cacheKey, key, key, () => loadModel(cacheKey, key, key, { kind: "bytes", bytes }, ortOptions));
+  const beside = placement.beside === undefined ? undefined : loadedOf.get(placement.beside)?.remote;
+  return acquire(cacheKey, key, key, () => loadModel(cacheKey, key, key, { kind: "bytes", bytes }, ortOptions, beside));
+}
+
+export interface Placement {
+  /** Load the model on the worker that runs this one, so the two can run as a chain (runChain). */
+  beside?: ModelHandle;
+}
+
+/** One model of a chain: its own feeds, and inputs taken from the previous model's outputs. */
+export interface ChainLink {
+  model: ModelHandle;
+  feeds?: Record<string, ort.Tensor>;
+  /** Input name -> output name of the previous link. */
+  from?: Readonly<Record<string, string>>;
+  outputNames?: string[];
+  kept?: KeptFeeds;
+}
+
+/**
+ * Runs the models in turn, each fed by the one before, and answers with the last one's outputs
+ * and each run's milliseconds. Models loaded beside each other run in one exchange with their
+ * worker, so the tensors between them (a backbone's feature maps) never cross threads; otherwise
+ * (one moved after its worker died) they run one by one, with the same results.
+ */
+export async function runChain(links: readonly ChainLink[]): Promise<{ outputs: Record<string, ort.Tensor>; ms: number[] }> {
+  const loaded = links.map((link) => {
+    const model = loadedOf.get(link.model);
+    if (model === undefined || releasedHandles.has(link.model)) {
+      throw new DefectError("inferenceFailed", `model "${link.model.name}" was already released`, { model: link.model.name });
+    }
+    validateFeeds(link.model.name, model.inputs, { ...link.kept?.feeds, ...link.feeds }, { partial: link.from !== undefined });
+    for (const input of Object.keys(link.from ?? {})) {
+      if (!model.inputs.some((i) => i.name === input)) throw new DefectError("invalidOption", `model "${link.model.name}" has no input "${input}"`, { model: link.model.name, input });
+    }
+    return model;
+  });
+  const remotes = loaded.map((m) => m.remote);
+  if (remotes.every((r): r is RemoteSession => r !== undefined)) {
+    const chained = await RemoteSession.runChain(
+      links.map((link, i) => ({
+        session: remotes[i] as RemoteSession,
+        feeds: link.feeds ?? {},
+        step: { from: { ...link.from }, outputNames: link.outputNames, kept: link.kept?.token },
+      })),
+    );
+    if (chained !== null) return chained;
+  }
+  let previous: Record<string, ort.Tensor> = {};
+  const ms: number[] = [];
+  for (const link of links) {
+    const feeds: Record<string, ort.Tensor> = { ...link.feeds };
+    for (const [input, output] of Object.entries(link.from ?? {})) {
+      const tensor = previous[output];
+      if (tensor === undefined) throw new DefectError("inferenceFailed", `the model before "${link.model.name}" has no output "${output}"`, { model: link.model.name, output });
+      feeds[input] = tensor;
+    }
+    const started = performance.now();
+    // The previous outputs are fresh and read by nobody else: hand them over.
+    previous = await link.model.run(feeds, link.outputNames, { transferFeeds: link.from !== undefined, ...(link.kept === undefined ? {} : { kept: link.kept }) });
+    ms.push(performance.now() - started);
+  }
+  return { outputs: previous, ms };
 }
 
 async function acquire(key: string, modelPath: string, name: string, load: () => Promise<LoadedModel>): Promise<ModelHandle> {
@@ -167,7 +244,7 @@ function createHandle(key: string, entry: CacheEntry, model: LoadedModel, modelP
       entry.running.delete(running);
     }
   };
-  return {
+  const handle: ModelHandle = {
     path: modelPath,
     name,
     // Copies, so one holder editing its specs cannot change what another holder sees.
@@ -194,6 +271,7 @@ function createHandle(key: string, entry: CacheEntry, model: LoadedModel, modelP
     async release() {
       if (released) return;
       released = true;
+      releasedHandles.add(handle);
       entry.refs -= 1;
       if (entry.refs > 0) return;
       if (cache.get(key) === entry) cache.delete(key);
@@ -202,6 +280,8 @@ function createHandle(key: string, entry: CacheEntry, model: LoadedModel, modelP
       await model.release();
     },
   };
+  loadedOf.set(handle, model);
+  return handle;
 }
 
 async function assertModelFile(absolute: string): Promise<void> {
@@ -218,8 +298,26 @@ async function assertModelFile(absolute: string): Promise<void> {
  * On the main thread a model runs on a session worker (worker-pool.ts), so that Node-RED's event
  * loop never waits for onnxruntime; a thread that is a worker already runs it in place.
  */
-async function loadModel(key: string, where: string, name: string, source: ModelSource, options: ort.InferenceSession.SessionOptions): Promise<LoadedModel> {
-  if (isMainThread) return RemoteSession.open(key, where, name, source, options);
+async function loadModel(
+  key: string,
+  where: string,
+  name: string,
+  source: ModelSource,
+  options: ort.InferenceSession.SessionOptions,
+  beside?: RemoteSession,
+): Promise<LoadedModel> {
+  if (isMainThread) {
+    const remote = await RemoteSession.open(key, where, name, source, options, undefined, beside);
+    return {
+      inputs: remote.inputs,
+      outputs: remote.outputs,
+      remote,
+      run: (feedsList, outputNames, runOptions) => remote.run(feedsList, outputNames, runOptions),
+      keep: (token, feeds) => remote.keep(token, feeds),
+      forget: (token) => remote.forget(token),
+      release: () => remote.release(),
+    };
+  }
   const session = await loadSession(where, source.kind === "file" ? source.path : source.bytes, options);
   const kept = new Map<string, Record<string, ort.Tensor>>();
   return {
@@ -251,9 +349,8 @@ const NO_SPINNING = { session: { intra_op: { allow_spinning: "0" }, inter_op: { 
 
 /** The onnxruntime options the package runs every session with (also what benchmarks compare against). */
 export function toOrtOptions(options: SessionOptions): ort.InferenceSession.SessionOptions {
-  const threads = options.intraOpThreads;
+  const threads = options.intraOpThreads ?? defaultIntraOpThreads();
   const common = { logSeverityLevel: ORT_LOG_FATAL_ONLY, extra: NO_SPINNING } as const;
-  if (threads === undefined) return common;
   if (!Number.isInteger(threads) || threads < MIN_THREADS || threads > MAX_THREADS) {
     throw new DefectError(
       "invalidOption",

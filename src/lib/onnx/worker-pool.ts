@@ -162,6 +162,12 @@ export class SessionPool {
     return worker;
   }
 
+  /** Counts a new session on `worker`, which is alive (a model chained to one already there). */
+  placeOn(worker: PoolWorker): PoolWorker {
+    worker.sessions += 1;
+    return worker;
+  }
+
   /** A session left `worker`: a worker with none left is stopped. */
   async leave(worker: PoolWorker): Promise<void> {
     worker.sessions -= 1;

@@ -14,6 +14,18 @@ export interface WireTensor {
   data: ort.Tensor.DataType;
 }
 
+/**
+ * One model of a chain run on a worker: its feeds are `feeds` plus, for each `from` entry, the
+ * previous step's output of that name (input name -> output name), which never leaves the worker.
+ */
+export interface ChainStep {
+  key: string;
+  feeds: Record<string, WireTensor>;
+  from: Record<string, string>;
+  outputNames: string[] | undefined;
+  kept: string | undefined;
+}
+
 export type ModelSource = { kind: "file"; path: string } | { kind: "bytes"; bytes: Uint8Array };
 
 export type WorkerRequest =
@@ -21,6 +33,8 @@ export type WorkerRequest =
   | { id: number; op: "load"; key: string; where: string; name: string; source: ModelSource; options: ort.InferenceSession.SessionOptions }
   /** Several runs in order, one message: a search over blocks of queries pays one round trip. */
   | { id: number; op: "run"; key: string; feeds: Array<Record<string, WireTensor>>; outputNames: string[] | undefined; kept: string | undefined }
+  /** Several models in turn, each fed by the one before (backbone -> scoring): one round trip, only the last outputs return. */
+  | { id: number; op: "chain"; steps: ChainStep[] }
   /** Feeds that stay on the worker for every run that names `token` (large constants, e.g. PaDiM's inverses). */
   | { id: number; op: "keep"; key: string; token: string; feeds: Record<string, WireTensor> }
   | { id: number; op: "forget"; key: string; token: string }
@@ -37,6 +51,8 @@ export interface WireError {
 export type WorkerReply =
   | { id: number; ok: true; op: "load"; inputs: TensorSpec[]; outputs: TensorSpec[] }
   | { id: number; ok: true; op: "run"; outputs: Array<Record<string, WireTensor>> }
+  /** `ms`: each step's run time on the worker. */
+  | { id: number; ok: true; op: "chain"; outputs: Record<string, WireTensor>; ms: number[] }
   | { id: number; ok: true; op: "release" }
   | { id: number; ok: true; op: "keep" }
   | { id: number; ok: true; op: "forget" }

@@ -30,9 +30,23 @@ function union(parent: Int32Array, a: number, b: number): number {
   const ra = find(parent, a);
   const rb = find(parent, b);
   if (ra === rb) return ra;
-  const [lo, hi] = ra < rb ? [ra, rb] : [rb, ra];
-  parent[hi] = lo;
-  return lo;
+  if (ra < rb) {
+    parent[rb] = ra;
+    return ra;
+  }
+  parent[ra] = rb;
+  return rb;
+}
+
+/**
+ * `label` (0: none yet) merged with neighbour label `n` (0: background). A plain function, not a
+ * closure per pixel: masks of a defective part have tens of thousands of foreground pixels, and
+ * a closure each was most of what the line allocated on Node-RED's thread (young-generation
+ * garbage collections every few images).
+ */
+function merge(parent: Int32Array, label: number, n: number): number {
+  if (n === 0) return label;
+  return label === 0 ? find(parent, n) : union(parent, label, n);
 }
 
 /** `isSet(i)` tells whether pixel i (row-major) is foreground. */
@@ -51,15 +65,12 @@ export function labelComponents(
       const i = y * width + x;
       if (!isSet(i)) continue;
       let label = 0;
-      const merge = (n: number): void => {
-        if (n !== 0) label = label === 0 ? find(parent, n) : union(parent, label, n);
-      };
-      if (x > 0) merge(labels[i - 1] as number);
+      if (x > 0) label = merge(parent, label, labels[i - 1] as number);
       if (y > 0) {
-        merge(labels[i - width] as number);
+        label = merge(parent, label, labels[i - width] as number);
         if (connectivity === 8) {
-          if (x > 0) merge(labels[i - width - 1] as number);
-          if (x < width - 1) merge(labels[i - width + 1] as number);
+          if (x > 0) label = merge(parent, label, labels[i - width - 1] as number);
+          if (x < width - 1) label = merge(parent, label, labels[i - width + 1] as number);
         }
       }
       if (label === 0) {

@@ -30,7 +30,11 @@ export interface NearestSearch {
   release(): Promise<void>;
 }
 
-export function buildNearestModel(bank: Float32Array, size: number, dim: number, projection?: SearchProjection, inputDim = dim): Uint8Array {
+/**
+ * The bank as the search's Gemm reads it: transposed to [dim, size], with each row's squared
+ * norm (|b|² of the distance).
+ */
+export function searchConstants(bank: Float32Array, size: number, dim: number): { transposed: Float32Array; norms: Float32Array } {
   const transposed = new Float32Array(dim * size);
   const norms = new Float32Array(size);
   for (let r = 0; r < size; r++) {
@@ -42,6 +46,11 @@ export function buildNearestModel(bank: Float32Array, size: number, dim: number,
     }
     norms[r] = n;
   }
+  return { transposed, norms };
+}
+
+export function buildNearestModel(bank: Float32Array, size: number, dim: number, projection?: SearchProjection, inputDim = dim): Uint8Array {
+  const { transposed, norms } = searchConstants(bank, size, dim);
   const g = new GraphBuilder({ name: "nearest" });
   const input = g.input("queries", "float32", ["count", inputDim]);
   const q = projection === undefined ? input : g.op("MatMul", [input, g.constant("projection", projection.matrix, [inputDim, projection.outDim])]);
@@ -65,8 +74,18 @@ export function buildNearestModel(bank: Float32Array, size: number, dim: number,
 }
 
 let searchCounter = 0;
-/** Query rows per onnxruntime run (see search()). */
-const QUERY_BLOCK = 128;
+/**
+ * Query rows per block: each block's [rows, size] product stays small enough to be in cache
+ * between the Gemm that writes it and the TopK that reads it (measured ~2x faster than one pass
+ * over all 1024 patches of an image; rows are independent, so the results are the same).
+ */
+export const QUERY_BLOCK = 128;
+
+/** The bank in the search's space: itself for an exact search, else its rows projected. */
+export async function searchSpaceBank(bank: Float32Array, size: number, dim: number, projection?: SearchProjection, session?: SessionOptions): Promise<Float32Array> {
+  if (bank.length !== size * dim || size < 1) throw new RangeError(`bank holds ${bank.length} values, expected ${size} x ${dim}`);
+  return projection === undefined ? bank : matmul(bank, projection.matrix, size, dim, projection.outDim, { session });
+}
 
 export async function openNearestSearch(
   bank: Float32Array,
@@ -75,8 +94,11 @@ export async function openNearestSearch(
   session?: SessionOptions,
   projection?: SearchProjection,
 ): Promise<NearestSearch> {
-  if (bank.length !== size * dim || size < 1) throw new RangeError(`bank holds ${bank.length} values, expected ${size} x ${dim}`);
-  const searchBank = projection === undefined ? bank : await matmul(bank, projection.matrix, size, dim, projection.outDim, { session });
+  return openSearchOver(await searchSpaceBank(bank, size, dim, projection, session), size, dim, projection, session);
+}
+
+/** A search over a bank already in its search space (searchSpaceBank); queries have `dim` values. */
+export async function openSearchOver(searchBank: Float32Array, size: number, dim: number, projection?: SearchProjection, session?: SessionOptions): Promise<NearestSearch> {
   const searchDim = projection?.outDim ?? dim;
   // Each bank is its own session: the key only has to be unique while it lives.
   const model: ModelHandle = await acquireModelFromBytes(
@@ -92,10 +114,7 @@ export async function openNearestSearch(
       const kTensor = new ort.Tensor("int64", BigInt64Array.from([BigInt(kk)]), [1]);
       const distances = new Float32Array(count * kk);
       const indices = new Int32Array(count * kk);
-      // Blocks of queries keep each block's [rows, size] product small enough to stay in cache
-      // between the Gemm that writes it and the TopK that reads it: measured ~2x faster than one
-      // run over all 1024 patches of an image (same results: rows are independent).
-      // All blocks go to the model's thread in one exchange, not one round trip each.
+      // In blocks of QUERY_BLOCK rows; all blocks go to the model's thread in one exchange, not one round trip each.
       const blocks: Array<Record<string, ort.Tensor>> = [];
       for (let first = 0; first < count; first += QUERY_BLOCK) {
         const rows = Math.min(QUERY_BLOCK, count - first);

@@ -9,9 +9,11 @@ import { DefectError } from "../../errors";
 import type { ScoreMap } from "../../image/types";
 import type { SessionOptions } from "../../onnx";
 import type { PatchEmbedding } from "../../features/types";
+import type { Tensor } from "../../image/types";
 import { upsampleNearestBlurred } from "../map-ops";
 import { bankSizeFor, openCoresetProjector, searchProjection, selectBankRows } from "./bank-select";
-import { openNearestSearch, type NearestSearch, type Neighbours } from "./nearest";
+import { openSearchOver, searchSpaceBank, type NearestSearch, type Neighbours } from "./nearest";
+import { FusedScoring, type FusableBackbone } from "./fused-scoring";
 import { singleBlock } from "./row-blocks";
 
 export { bankSizeFor } from "./bank-select";
@@ -109,16 +111,31 @@ export interface MapScores extends PatchScores {
   map: ScoreMap;
 }
 
+/** Patch scores of an image scored from its tensor, with the run times of its two stages. */
+export interface TensorScores extends PatchScores {
+  /** The patch features, when asked for. */
+  embedding?: PatchEmbedding;
+  backboneMs: number;
+  scoringMs: number;
+}
+
 export class PatchCoreScorer {
+  private search: Promise<NearestSearch> | undefined;
+  private fused: FusedScoring | undefined;
+
   private constructor(
     private readonly bank: MemoryBank,
-    private readonly search: NearestSearch,
+    /** The bank in its search space, to build searches from; null for a scorer over a given search. */
+    private readonly searchBank: Float32Array | null,
+    search: NearestSearch | undefined,
     private readonly options: PatchCoreOptions,
-  ) {}
+    private readonly session: SessionOptions | undefined,
+  ) {
+    this.search = search === undefined ? undefined : Promise.resolve(search);
+  }
 
   static async open(bank: MemoryBank, options: PatchCoreOptions, session?: SessionOptions): Promise<PatchCoreScorer> {
-    const projection = bank.projection === null ? undefined : { matrix: bank.projection, outDim: bank.projection.length / bank.dim };
-    return new PatchCoreScorer(bank, await openNearestSearch(bank.data, bank.size, bank.dim, session, projection), options);
+    return new PatchCoreScorer(bank, await searchSpaceBank(bank.data, bank.size, bank.dim, projectionOf(bank), session), undefined, options, session);
   }
 
   /**
@@ -126,7 +143,35 @@ export class PatchCoreScorer {
    * over some of its rows, union-search.ts); releasing the scorer releases `search`.
    */
   static over(bank: MemoryBank, search: NearestSearch, options: PatchCoreOptions): PatchCoreScorer {
-    return new PatchCoreScorer(bank, search, options);
+    return new PatchCoreScorer(bank, null, search, options, undefined);
+  }
+
+  /**
+   * Whether scoreTensor can score from an image tensor on `backbone`'s worker (a scorer over its
+   * own bank, with the backbone's layer shapes known).
+   */
+  canScoreTensor(backbone: FusableBackbone | undefined): backbone is FusableBackbone {
+    return this.searchBank !== null && backbone !== undefined;
+  }
+
+  /**
+   * The patch scores and re-weighted image score of an image, from its preprocessed tensor: the
+   * backbone and this bank's fused scoring run as one job on the backbone's worker, and only the
+   * scores (and the features, with `withEmbedding`) come back. Same values as embed + scorePatches.
+   */
+  async scoreTensor(backbone: FusableBackbone, tensor: Tensor, withEmbedding: boolean): Promise<TensorScores> {
+    if (this.searchBank === null) throw new Error("scoreTensor needs a scorer opened over its own bank");
+    this.fused ??= new FusedScoring(this.searchBank, this.bank, this.options.numNeighbors, this.session);
+    const run = await this.fused.run(backbone, tensor, withEmbedding);
+    const patches = run.distances.length;
+    const score = this.reweightWith(run.worstRow, run.distances[run.worstPatch] as number, run.support);
+    return {
+      score,
+      grid: { data: run.distances, width: backbone.shapes[0]?.width ?? patches, height: backbone.shapes[0]?.height ?? 1 },
+      ...(run.embedding === undefined ? {} : { embedding: run.embedding }),
+      backboneMs: run.backboneMs,
+      scoringMs: run.scoringMs,
+    };
   }
 
   get bankSize(): number {
@@ -165,7 +210,20 @@ export class PatchCoreScorer {
         actual: embedding.dim,
       });
     }
-    return this.search.search(embedding.data, embedding.patches, 1);
+    return (await this.nearestSearch()).search(embedding.data, embedding.patches, 1);
+  }
+
+  /** Built on first use: a line that scores from tensors never needs it. */
+  private nearestSearch(): Promise<NearestSearch> {
+    if (this.search === undefined) {
+      const searchBank = this.searchBank as Float32Array;
+      const opening = openSearchOver(searchBank, this.bank.size, this.bank.dim, projectionOf(this.bank), this.session);
+      this.search = opening;
+      opening.catch(() => {
+        if (this.search === opening) this.search = undefined;
+      });
+    }
+    return this.search;
   }
 
   /** Full-resolution map: nearest upsampling then Gaussian blur, as anomalib. */
@@ -177,11 +235,21 @@ export class PatchCoreScorer {
     const k = Math.min(this.options.numNeighbors, this.bank.size);
     if (k <= 1) return distance;
     const dim = this.bank.dim;
-    const support = await this.search.search(this.bank.data.slice(bankRow * dim, bankRow * dim + dim), 1, k);
-    const query = embedding.data.subarray(patch * dim, patch * dim + dim);
-    const d = new Float64Array(support.k);
-    for (let i = 0; i < support.k; i++) {
-      const row = (support.indices[i] as number) * dim;
+    const support = await (await this.nearestSearch()).search(this.bank.data.slice(bankRow * dim, bankRow * dim + dim), 1, k);
+    return this.reweightWith(embedding.data.subarray(patch * dim, patch * dim + dim), distance, support.indices);
+  }
+
+  /**
+   * The paper's re-weighting: the worst patch's distance times one minus the softmax weight of
+   * its nearest row among that row's `support` neighbours (itself first), by full distances.
+   */
+  private reweightWith(query: Float32Array, distance: number, support: ArrayLike<number>): number {
+    const k = Math.min(this.options.numNeighbors, this.bank.size, support.length);
+    if (k <= 1) return distance;
+    const dim = this.bank.dim;
+    const d = new Float64Array(k);
+    for (let i = 0; i < k; i++) {
+      const row = (support[i] as number) * dim;
       let s = 0;
       for (let c = 0; c < dim; c++) {
         const diff = (query[c] as number) - (this.bank.data[row + c] as number);
@@ -196,9 +264,15 @@ export class PatchCoreScorer {
     return (1 - softmax0) * distance;
   }
 
-  release(): Promise<void> {
-    return this.search.release();
+  async release(): Promise<void> {
+    const search = this.search;
+    this.search = undefined;
+    await Promise.all([search?.then((s) => s.release(), () => undefined), this.fused?.release()]);
   }
+}
+
+function projectionOf(bank: MemoryBank): { matrix: Float32Array; outDim: number } | undefined {
+  return bank.projection === null ? undefined : { matrix: bank.projection, outDim: bank.projection.length / bank.dim };
 }
 
 export function mapMaximum(map: ScoreMap): number {
