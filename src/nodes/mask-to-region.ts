@@ -10,7 +10,8 @@ import {
   extractRegions,
   parseRegionOptions,
   readRegionInput,
-  renderOverlay,
+  regionSource,
+  startOverlay,
   type RegionOptions,
   type RegionResult,
 } from "../lib/regions";
@@ -59,16 +60,17 @@ export = function register(RED: NodeAPI): void {
         return;
       }
       const t0 = performance.now();
-      const result = extractRegions(readRegionInput(msg), options);
+      const input = readRegionInput(msg);
+      const image = overlayFormat === "none" ? undefined : findMessageImage(msg);
+      // The image decodes on sharp's threads while the regions are found here.
+      const pending = overlayFormat === "none" || image === undefined ? undefined : startOverlay(image.buffer, regionSource(input), { format: overlayFormat, width: options.overlayWidth, opacity: options.opacity });
+      const result = extractRegions(input, options);
       let overlay: Buffer | undefined;
-      if (overlayFormat !== "none") {
-        const image = findMessageImage(msg);
-        if (image !== undefined) {
-          overlay = await renderOverlay(image.buffer, result, { format: overlayFormat, width: options.overlayWidth, opacity: options.opacity });
-        } else if (!warnedNoImage) {
-          warnedNoImage = true;
-          node.warn(RED._(`${TYPE}.warnings.noImage`));
-        }
+      if (pending !== undefined) {
+        overlay = await pending.finish(result);
+      } else if (overlayFormat !== "none" && !warnedNoImage) {
+        warnedNoImage = true;
+        node.warn(RED._(`${TYPE}.warnings.noImage`));
       }
       // Written only now, so a message that fails above reaches Catch unchanged.
       writeRegions(msg, result);

@@ -1,8 +1,8 @@
 /**
  * PatchCore scored straight from an image tensor (backbone and the fused head + search graph as
  * one job on the backbone's worker) against the step-by-step path (extractor, search, JS
- * re-weighting): the same scores, one exchange with the worker per image, and the same scores
- * again after that worker dies.
+ * re-weighting, JavaScript map): the same scores, features and map, one exchange with the worker
+ * per image, and the same scores again after that worker dies.
  */
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -101,14 +101,19 @@ describe("PatchCore scored from the image tensor (fused)", function () {
         for (const tensor of tests) {
           const embedding = await extractor.embed(tensor);
           const expected = await scorer.scorePatches(embedding);
-          const fused = await scorer.scoreTensor(backbone, tensor, true);
+          const fused = await scorer.scoreTensor(backbone, tensor, true, { width: SIZE, height: SIZE });
           assert.ok(Math.abs(fused.score - expected.score) <= 1e-4 * Math.max(1, expected.score), `image score ${fused.score} vs ${expected.score}`);
           assert.deepEqual([fused.grid.width, fused.grid.height], [expected.grid.width, expected.grid.height]);
           assertClose(fused.grid.data, expected.grid.data, 1e-4, "patch distances");
           assertClose(fused.embedding!.data, embedding.data, 1e-5, "features");
+          const map = scorer.anomalyMap(expected.grid, SIZE, SIZE);
+          assert.deepEqual([fused.map!.width, fused.map!.height], [SIZE, SIZE]);
+          assertClose(fused.map!.data, map.data, 1e-4, "anomaly map");
           const bare = await scorer.scoreTensor(backbone, tensor, false);
           assert.equal(bare.embedding, undefined, "no features unless asked for");
+          // The features and the map are side branches of the graph: the scores are the same bits.
           assert.equal(bare.score, fused.score);
+          assert.deepEqual(bare.grid.data, fused.grid.data);
         }
         assert.ok((await scorer.scoreTensor(backbone, tests[2]!, false)).score > (await scorer.scoreTensor(backbone, tests[0]!, false)).score, "the blobs score above a plain part");
       } finally {
@@ -116,6 +121,23 @@ describe("PatchCore scored from the image tensor (fused)", function () {
       }
     });
   }
+
+  it("scores the first image of a fresh extractor as every later one (the same graph, to the bit)", async function () {
+    const scorer = await scorerFor({ ...DEFAULT_PATCHCORE_OPTIONS, coresetRatio: 0.3 });
+    const fresh = await openPatchExtractor({ model: join(dir, "tiny-backbone.onnx"), layers: ["l1", "l2"] });
+    try {
+      const backbone = fresh.fusable?.();
+      assert.ok(backbone !== undefined && backbone.shapes === undefined, "nothing embedded yet");
+      const cold = await scorer.scoreTensor(backbone, tests[2]!, false);
+      assert.ok(fresh.fusable?.()?.shapes !== undefined, "the first image taught the layer shapes");
+      const warm = await scorer.scoreTensor(fresh.fusable!()!, tests[2]!, false);
+      assert.equal(warm.score, cold.score);
+      assert.deepEqual(warm.grid.data, cold.grid.data);
+    } finally {
+      await fresh.release();
+      await scorer.release();
+    }
+  });
 
   it("scores an image in one exchange with the backbone's worker", async function () {
     const scorer = await scorerFor({ ...DEFAULT_PATCHCORE_OPTIONS, coresetRatio: 0.3 });

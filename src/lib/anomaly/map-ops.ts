@@ -163,6 +163,23 @@ function cellWeights(size: number, cells: number, kernel: Float32Array): { start
   return { start, cell: Int32Array.from(cell), weight: Float64Array.from(weight) };
 }
 
+/**
+ * upsampleNearestBlurred along one axis as a dense [size, cells] matrix: the map is then
+ * rows · grid · columnsᵀ, two small matrix products (the fused PatchCore scoring computes its map so).
+ */
+export function resampleMatrix(size: number, cells: number, sigma: number): Float32Array {
+  const matrix = new Float32Array(size * cells);
+  if (!(sigma > 0)) {
+    for (let i = 0; i < size; i++) matrix[i * cells + Math.min(cells - 1, Math.floor((i * cells) / size))] = 1;
+    return matrix;
+  }
+  const w = cellWeights(size, cells, gaussianKernel(sigma));
+  for (let i = 0; i < size; i++) {
+    for (let t = w.start[i] as number; t < (w.start[i + 1] as number); t++) matrix[i * cells + (w.cell[t] as number)] = w.weight[t] as number;
+  }
+  return matrix;
+}
+
 export function mapMax(map: ScoreMap): number {
   let m = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < map.data.length; i++) if ((map.data[i] as number) > m) m = map.data[i] as number;

@@ -85,18 +85,25 @@ export class BankScorers implements Releasable {
   ) {}
 
   async score(embedding: PatchEmbedding, width: number, height: number): Promise<OnlineScores> {
+    return this.combine(await this.good.value.scorePatches(embedding), embedding, width, height, undefined);
+  }
+
+  /**
+   * The scores from the good bank's patch scores (`plain`, with its map when already made) and,
+   * with a defect search, the defect evidence of `embedding`'s patches.
+   */
+  private async combine(plain: PatchScores, embedding: PatchEmbedding | undefined, width: number, height: number, plainMap: ScoreMap | undefined): Promise<OnlineScores> {
     const good = this.good.value;
     if (this.defect === null) {
-      const plain = await good.scorePatches(embedding);
       const t0 = performance.now();
-      const map = good.anomalyMap(plain.grid, width, height);
+      const map = plainMap ?? good.anomalyMap(plain.grid, width, height);
       const mapMs = performance.now() - t0;
       const score = good.imageScoreOf(plain.score, map);
       return { score, grid: plain.grid, map, mapMs, goodScore: score, goodGrid: plain.grid, defectEvidence: undefined };
     }
-    const plain = await good.scorePatches(embedding);
+    if (embedding === undefined) throw new Error("scoring against confirmed defects needs the patch features");
     // The good bank's own map is made only when the image score is its peak.
-    const goodScore = good.imageScoreOf(plain.score, () => good.anomalyMap(plain.grid, width, height));
+    const goodScore = good.imageScoreOf(plain.score, () => plainMap ?? good.anomalyMap(plain.grid, width, height));
     const evidence = defectEvidence(plain.grid.data, await this.defect.distances(embedding));
     const grid: ScoreMap = { ...plain.grid, data: defectAwarePatchScores(plain.grid.data, evidence, this.weight) };
     let largest = 0;
@@ -115,21 +122,20 @@ export class BankScorers implements Releasable {
   }
 
   /**
-   * Scores an image from its tensor. Without a defect search and with a backbone the good scorer
-   * can chain to, backbone and scoring run as one job on the backbone's worker and the features
-   * come back only with `withEmbedding`; otherwise the extractor embeds and score() scores.
+   * Scores an image from its tensor. With a backbone the good scorer can chain to, backbone and
+   * scoring run as one job on the backbone's worker, and the features come back only when asked
+   * for or needed for the defect search: every inspection of the good bank is then the same
+   * computation, with or without confirmed defects, before or after a restart. Otherwise
+   * (standardised features) the extractor embeds and score() scores.
    */
   async inspect(extractor: PatchExtractor, tensor: Tensor, width: number, height: number, withEmbedding: boolean): Promise<TensorInspection> {
     const good = this.good.value;
     const backbone = extractor.fusable?.();
-    if (this.defect === null && good.canScoreTensor(backbone)) {
-      const run = await good.scoreTensor(backbone, tensor, withEmbedding);
+    if (good.canScoreTensor(backbone)) {
+      const run = await good.scoreTensor(backbone, tensor, withEmbedding || this.defect !== null, { width, height });
       const t0 = performance.now();
-      const map = good.anomalyMap(run.grid, width, height);
-      const mapMs = performance.now() - t0;
-      const score = good.imageScoreOf(run.score, map);
-      const scores: OnlineScores = { score, grid: run.grid, map, mapMs, goodScore: score, goodGrid: run.grid, defectEvidence: undefined };
-      return { scores, embedding: run.embedding, backboneMs: run.backboneMs, scoringMs: run.scoringMs };
+      const scores = await this.combine(run, run.embedding, width, height, run.map);
+      return { scores, embedding: run.embedding, backboneMs: run.backboneMs, scoringMs: run.scoringMs + (performance.now() - t0) - scores.mapMs };
     }
     const t0 = performance.now();
     const embedding = await extractor.embed(tensor);

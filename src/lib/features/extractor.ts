@@ -17,9 +17,8 @@ export interface PatchExtractor {
   layers(tensor: Tensor): Promise<FeatureMap[]>;
   embed(tensor: Tensor): Promise<PatchEmbedding>;
   /**
-   * The backbone as a PatchCore scorer chains its fused scoring to it (patchcore.ts scoreTensor),
-   * once an image has been embedded (the layer shapes are known); undefined before, and for
-   * extractors that change the features on the way (standardisation).
+   * The backbone as a PatchCore scorer chains its fused scoring to it (patchcore.ts scoreTensor);
+   * undefined for extractors that change the features on the way (standardisation).
    */
   fusable?(): FusableBackbone | undefined;
   release(): Promise<void>;
@@ -57,7 +56,17 @@ export async function openPatchExtractor(config: BackboneConfig, session?: Sessi
       }
       return (await head).embed(maps);
     },
-    fusable: () => (shapes === undefined ? undefined : { model: backbone.model, inputName: backbone.identity.inputName, layers: config.layers, shapes, pool }),
+    fusable: () => ({
+      model: backbone.model,
+      inputName: backbone.identity.inputName,
+      layers: config.layers,
+      shapes,
+      pool,
+      extract: (tensor) => backbone.extract(tensor),
+      rememberShapes(seen) {
+        shapes ??= [...seen];
+      },
+    }),
     async release() {
       await (await head?.catch(() => undefined))?.release();
       await backbone.release();

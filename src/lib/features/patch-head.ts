@@ -17,12 +17,14 @@ export interface LayerShape {
 }
 
 /**
- * Adds the head to `g`: one input per layer (in0, in1, ...), the [patches, channels] embedding
- * returned; graphs that go on from the embedding (the fused PatchCore scoring) build on it.
+ * Adds the head's pooling to `g`: one input per layer (in0, in1, ...), each layer pooled and
+ * resized to the finest grid, as [channels, patches] (the features untransposed, per layer).
+ * The fused PatchCore scoring projects these parts without ever concatenating them.
  */
-export function addPatchHead(g: GraphBuilder, layers: readonly LayerShape[], pool = 3, embeddingName?: string): { embedding: Value; patches: number; dim: number } {
+export function addPooledLayers(g: GraphBuilder, layers: readonly LayerShape[], pool = 3): { parts: Value[]; patches: number; dim: number } {
   const first = layers[0];
   if (first === undefined) throw new RangeError("at least one layer is needed");
+  const patches = first.height * first.width;
   const parts = layers.map((layer, i) => {
     const x = g.input(`in${i}`, "float32", [1, layer.channels, layer.height, layer.width]);
     let y = pool > 1 ? g.op("AveragePool", [x], { kernel_shape: [pool, pool], strides: [1, 1], pads: Array(4).fill((pool - 1) / 2), count_include_pad: 1 }) : x;
@@ -30,21 +32,17 @@ export function addPatchHead(g: GraphBuilder, layers: readonly LayerShape[], poo
       const sizes = g.constantInt64(`size${i}`, [1, layer.channels, first.height, first.width]);
       y = g.op("Resize", [y, null, null, sizes], { mode: "linear", coordinate_transformation_mode: "half_pixel" });
     }
-    return y;
+    return g.op("Reshape", [y, g.constantInt64(`flat${i}`, [layer.channels, patches])]);
   });
-  const joined = parts.length > 1 ? g.op("Concat", parts, { axis: 1 }) : (parts[0] as NonNullable<(typeof parts)[0]>);
-  const dim = layers.reduce((sum, l) => sum + l.channels, 0);
-  const patches = first.height * first.width;
-  const flat = g.op("Reshape", [joined, g.constantInt64("flat", [dim, patches])]);
-  // Named by the caller when it is a graph output: an output under another name is an Identity copy.
-  const embedding = g.op("Transpose", [flat], { perm: [1, 0] }, embeddingName === undefined ? {} : { outputNames: [embeddingName] });
-  return { embedding, patches, dim };
+  return { parts, patches, dim: layers.reduce((sum, l) => sum + l.channels, 0) };
 }
 
 export function buildPatchHeadModel(layers: readonly LayerShape[], pool = 3): Uint8Array {
   const g = new GraphBuilder({ name: "patch-head" });
-  const head = addPatchHead(g, layers, pool, "embedding");
-  g.output(head.embedding, "embedding", "float32", [head.patches, head.dim]);
+  const head = addPooledLayers(g, layers, pool);
+  const joined = head.parts.length > 1 ? g.op("Concat", head.parts, { axis: 0 }) : (head.parts[0] as Value);
+  const embedding = g.op("Transpose", [joined], { perm: [1, 0] }, { outputNames: ["embedding"] });
+  g.output(embedding, "embedding", "float32", [head.patches, head.dim]);
   return g.build();
 }
 

@@ -150,6 +150,33 @@ export async function runToRaw(
   return { data, width: info.width, height: info.height, channels: info.channels, bitDepth };
 }
 
+/**
+ * The header and a pipeline's raw pixels, read at the same time (sharp's threads) instead of
+ * one after the other; the header's errors (unreadable, over the pixel limit) come first, as
+ * they would had it been read first. sharp refuses oversized input by itself (openImage).
+ */
+export async function readHeaderAndRaw(
+  buffer: Buffer,
+  limits: DecodeLimits,
+  build: (image: sharp.Sharp) => sharp.Sharp,
+  bitDepth: 8 | 16,
+): Promise<{ header: ImageHeader; raw: RawImage }> {
+  const placeholder: ImageInfo = { format: "unknown", width: 0, height: 0, channels: 0, bitDepth, orientation: ORIENTATION_NONE };
+  let pixels: Promise<RawImage | { failed: unknown }>;
+  try {
+    pixels = runToRaw(build(openImage(buffer, limits)), bitDepth, placeholder, limits).catch((failed: unknown) => ({ failed }));
+  } catch (failed) {
+    pixels = Promise.resolve({ failed });
+  }
+  const header = await readHeader(buffer, limits);
+  const raw = await pixels;
+  if ("failed" in raw) {
+    const cause = raw.failed instanceof DefectError && raw.failed.cause !== undefined ? raw.failed.cause : raw.failed;
+    throw decodeFailure(cause, header.info, limits);
+  }
+  return { header, raw };
+}
+
 /** Keeps gray and alpha of an RGBA decode of a gray+alpha image (R = G = B there). */
 function grayAlphaFromRgba(image: RawImage): RawImage {
   const pixels = image.width * image.height;

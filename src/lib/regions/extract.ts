@@ -65,11 +65,20 @@ function modelPlacement(transform: Transform | undefined): Transform {
   return transform;
 }
 
-export function extractRegions(input: RegionInput, options: ExtractOptions): RegionResult {
+function gridOf(input: RegionInput): { grid: Size; placement: Transform } {
   const gridSource = input.mask ?? input.map;
   if (gridSource === undefined) throw new TypeError("extractRegions needs a mask or a map (see readRegionInput)");
   const grid: Size = { width: gridSource.width, height: gridSource.height };
-  const placement = gridSource.space === "model" ? modelPlacement(input.transform) : identityTransform(grid);
+  return { grid, placement: gridSource.space === "model" ? modelPlacement(input.transform) : identityTransform(grid) };
+}
+
+/** The original image's size the regions of `input` will be placed on (RegionResult.source), before finding them. */
+export function regionSource(input: RegionInput): Size {
+  return { ...gridOf(input).placement.source };
+}
+
+export function extractRegions(input: RegionInput, options: ExtractOptions): RegionResult {
+  const { grid, placement } = gridOf(input);
   const components = labelComponents(grid.width, grid.height, foreground(input, grid, placement), options.connectivity);
   const stats = regionStatistics(components, input.map?.data);
   const regions = selectRegions(

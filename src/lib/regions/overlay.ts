@@ -5,8 +5,9 @@
  */
 import sharp from "sharp";
 import { DefectError } from "../errors";
-import { openImage, readHeader, runToRaw, type DecodeLimits } from "../image/decode";
+import { readHeaderAndRaw, type DecodeLimits } from "../image/decode";
 import { DEFAULT_MAX_PIXELS, mapToSource } from "../image";
+import type { ScoreMap, Transform } from "../image/types";
 import { blendHeat, BOX_COLOUR, drawBox } from "./draw";
 import type { RegionResult } from "./extract";
 import { scaleTransform } from "./mapping";
@@ -44,47 +45,74 @@ function encode(pixels: Uint8Array, size: Size, format: OverlayOptions["format"]
   return (format === "jpeg" ? pipeline.jpeg({ quality: OVERLAY_JPEG_QUALITY, chromaSubsampling: "4:4:4" }) : pipeline.png()).toBuffer();
 }
 
+/** An overlay whose image is being decoded; finish() draws the regions once they are found. */
+export interface PendingOverlay {
+  finish(scene: OverlayScene): Promise<Buffer>;
+}
+
 /**
- * Renders the overlay for `scene` on the encoded original `image` (msg.image.buffer). The image
- * must be the one the regions were found on: its size (EXIF orientation applied) must equal
- * scene.source.
+ * Whether `placement`, scaled to `size`, is the identity on a map of that size: the heat is then
+ * the map itself (what the resampling would give value for value, without its milliseconds).
  */
-export async function renderOverlay(
-  image: Buffer,
-  scene: OverlayScene,
-  options: OverlayOptions,
-  limits: DecodeLimits = { maxPixels: DEFAULT_MAX_PIXELS },
-): Promise<Buffer> {
-  const header = await readHeader(image, limits);
-  const { width, height } = header.info;
-  if (width !== scene.source.width || height !== scene.source.height) {
-    throw new DefectError(
-      "imageSizeMismatch",
-      `msg.image is ${width}x${height} but the regions are on a ${scene.source.width}x${scene.source.height} image`,
-      { expected: `${scene.source.width}x${scene.source.height}`, actual: `${width}x${height}` },
-    );
-  }
-  const size = overlaySize(scene.source, options.width);
-  const pipeline = openImage(image, limits).resize(size.width, size.height, { fit: "fill" }).removeAlpha().toColourspace("srgb");
-  const decoded = await runToRaw(pipeline, OVERLAY_BIT_DEPTH, header.info, limits);
-  if (decoded.channels !== RGB || decoded.width !== size.width || decoded.height !== size.height) {
-    throw new DefectError("corruptImage", `The image decoded to ${decoded.width}x${decoded.height}x${decoded.channels} instead of ${size.width}x${size.height} RGB`, {
-      format: header.info.format,
-      reason: "unexpected decoded layout",
-    });
-  }
-  // A copy: the decoded buffer may be shared with sharp's pool.
-  const pixels = Uint8Array.from(decoded.data);
-  if (scene.map !== null && Number.isFinite(scene.heatStart)) {
-    // Outside the ROI there is no score: -Infinity is below any threshold, so it stays clear.
-    const heat = mapToSource(scaleTransform(scene.placement, size), scene.map, Number.NEGATIVE_INFINITY);
-    blendHeat(pixels, heat, scene.heatStart, options.opacity);
-  }
-  const fx = size.width / scene.source.width;
-  const fy = size.height / scene.source.height;
-  const line = size.width >= THICK_LINE_FROM_WIDTH ? THICK_LINE : THIN_LINE;
-  for (const r of scene.regions) {
-    drawBox(pixels, size, { x: r.x * fx, y: r.y * fy, width: r.width * fx, height: r.height * fy }, BOX_COLOUR, line);
-  }
-  return encode(pixels, size, options.format);
+function heatIsMap(placement: Transform, map: ScoreMap, size: Size): boolean {
+  const t = scaleTransform(placement, size);
+  const whole = t.roi.x === 0 && t.roi.y === 0 && t.roi.width === size.width && t.roi.height === size.height;
+  return whole && t.scaleX === 1 && t.scaleY === 1 && t.offsetX === 0 && t.offsetY === 0 && t.width === size.width && t.height === size.height &&
+    map.width === size.width && map.height === size.height;
+}
+
+/**
+ * Starts the overlay of `image` (msg.image.buffer), whose regions lie on an original of size
+ * `source`: its header and its pixels at the overlay's size are read at once on sharp's threads,
+ * so that the caller finds the regions meanwhile. The image must be the one the regions were
+ * found on: finish() refuses it (imageSizeMismatch) unless its size (EXIF orientation applied)
+ * equals scene.source.
+ */
+export function startOverlay(image: Buffer, source: Size, options: OverlayOptions, limits: DecodeLimits = { maxPixels: DEFAULT_MAX_PIXELS }): PendingOverlay {
+  const size = overlaySize(source, options.width);
+  const decoding = readHeaderAndRaw(image, limits, (p) => p.resize(size.width, size.height, { fit: "fill" }).removeAlpha().toColourspace("srgb"), OVERLAY_BIT_DEPTH);
+  // Rejections are reported by finish(); one never finished (regions failed) must not go unhandled.
+  decoding.catch(() => undefined);
+  return {
+    async finish(scene) {
+      // Outside the ROI there is no score: -Infinity is below any threshold, so it stays clear.
+      const colour = scene.map !== null && Number.isFinite(scene.heatStart);
+      const heat =
+        !colour || scene.map === null
+          ? null
+          : heatIsMap(scene.placement, scene.map, size)
+            ? scene.map
+            : mapToSource(scaleTransform(scene.placement, size), scene.map, Number.NEGATIVE_INFINITY);
+      const { header, raw } = await decoding;
+      const { width, height } = header.info;
+      if (width !== scene.source.width || height !== scene.source.height || width !== source.width || height !== source.height) {
+        throw new DefectError(
+          "imageSizeMismatch",
+          `msg.image is ${width}x${height} but the regions are on a ${scene.source.width}x${scene.source.height} image`,
+          { expected: `${scene.source.width}x${scene.source.height}`, actual: `${width}x${height}` },
+        );
+      }
+      if (raw.channels !== RGB || raw.width !== size.width || raw.height !== size.height) {
+        throw new DefectError("corruptImage", `The image decoded to ${raw.width}x${raw.height}x${raw.channels} instead of ${size.width}x${size.height} RGB`, {
+          format: header.info.format,
+          reason: "unexpected decoded layout",
+        });
+      }
+      // A copy: the decoded buffer may be shared with sharp's pool.
+      const pixels = Uint8Array.from(raw.data);
+      if (heat !== null) blendHeat(pixels, heat, scene.heatStart, options.opacity);
+      const fx = size.width / scene.source.width;
+      const fy = size.height / scene.source.height;
+      const line = size.width >= THICK_LINE_FROM_WIDTH ? THICK_LINE : THIN_LINE;
+      for (const r of scene.regions) {
+        drawBox(pixels, size, { x: r.x * fx, y: r.y * fy, width: r.width * fx, height: r.height * fy }, BOX_COLOUR, line);
+      }
+      return encode(pixels, size, options.format);
+    },
+  };
+}
+
+/** Renders the overlay for `scene` on the encoded original `image` (startOverlay, then finish). */
+export function renderOverlay(image: Buffer, scene: OverlayScene, options: OverlayOptions, limits: DecodeLimits = { maxPixels: DEFAULT_MAX_PIXELS }): Promise<Buffer> {
+  return startOverlay(image, scene.source, options, limits).finish(scene);
 }

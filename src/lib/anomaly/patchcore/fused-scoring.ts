@@ -5,9 +5,9 @@
  */
 import * as ort from "onnxruntime-node";
 import { DefectError } from "../../errors";
-import type { LayerShape } from "../../features/patch-head";
-import type { PatchEmbedding } from "../../features/types";
-import type { Tensor } from "../../image/types";
+import { layerShapes, type LayerShape } from "../../features/patch-head";
+import type { FeatureMap, PatchEmbedding } from "../../features/types";
+import type { ScoreMap, Tensor } from "../../image/types";
 import { acquireModelFromBytes, runChain, type ModelHandle, type SessionOptions } from "../../onnx";
 import type { MemoryBank } from "./patchcore";
 import { buildScoringModel, SCORING_OUTPUTS } from "./scoring-model";
@@ -18,27 +18,41 @@ export interface FusableBackbone {
   inputName: string;
   /** Output names, finest first. */
   layers: readonly string[];
-  /** Each layer's shape for this input size (known once the backbone has run). */
-  shapes: readonly LayerShape[];
+  /** Each layer's shape for this input size; undefined until the backbone has run once. */
+  shapes: readonly LayerShape[] | undefined;
+  /** The layer outputs of one image (the first, to learn the shapes). */
+  extract(tensor: Tensor): Promise<FeatureMap[]>;
+  /** Keeps the shapes the first image showed, for the next images. */
+  rememberShapes(shapes: readonly LayerShape[]): void;
   /** The patch head's average-pooling size. */
   pool: number;
+}
+
+/** The anomaly map the scoring also makes: at the tensor's size, blurred with `sigma`. */
+export interface MapRequest {
+  width: number;
+  height: number;
+  sigma: number;
 }
 
 export interface FusedRun {
   /** Each patch's distance to its nearest bank row, on the grid. */
   distances: Float32Array;
+  gridWidth: number;
   worstPatch: number;
   worstRow: Float32Array;
   /** Bank rows nearest to the worst patch's nearest row, itself first. */
   support: Int32Array;
   embedding?: PatchEmbedding;
+  map?: ScoreMap;
   backboneMs: number;
   scoringMs: number;
 }
 
 let built = 0;
 
-function shapesKey(backbone: FusableBackbone): string {
+function shapesKey(backbone: FusableBackbone & { shapes: readonly LayerShape[] }): string {
+  // The pool size and every layer's shape: what the graph is built for.
   return `${backbone.pool}:${backbone.shapes.map((s) => `${s.channels}x${s.height}x${s.width}`).join("+")}`;
 }
 
@@ -49,8 +63,8 @@ function data<T>(outputs: Record<string, ort.Tensor>, name: string): T {
 }
 
 export class FusedScoring {
-  private model: Promise<ModelHandle> | undefined;
-  private key = "";
+  /** By variant (layer shapes, features or not, map size): usually one, two when parts are remembered. */
+  private readonly models = new Map<string, Promise<ModelHandle>>();
 
   constructor(
     private readonly searchBank: Float32Array,
@@ -59,47 +73,75 @@ export class FusedScoring {
     private readonly session: SessionOptions | undefined,
   ) {}
 
-  async run(backbone: FusableBackbone, tensor: Tensor, withEmbedding: boolean): Promise<FusedRun> {
-    const model = await this.modelFor(backbone);
+  async run(backbone: FusableBackbone, tensor: Tensor, withEmbedding: boolean, map?: MapRequest): Promise<FusedRun> {
     const outputNames: string[] = [SCORING_OUTPUTS.distances, SCORING_OUTPUTS.worst, SCORING_OUTPUTS.worstRow, SCORING_OUTPUTS.support];
     if (withEmbedding) outputNames.push(SCORING_OUTPUTS.embedding);
-    const { outputs, ms } = await runChain([
-      { model: backbone.model, feeds: { [backbone.inputName]: new ort.Tensor("float32", tensor.data, tensor.dims) }, outputNames: [...backbone.layers] },
-      { model, from: Object.fromEntries(backbone.layers.map((layer, i) => [`in${i}`, layer])), outputNames },
-    ]);
-    const first = backbone.shapes[0] as LayerShape;
-    const dim = backbone.shapes.reduce((sum, s) => sum + s.channels, 0);
+    if (map !== undefined) outputNames.push(SCORING_OUTPUTS.map);
+    let shapes = backbone.shapes;
+    let outputs: Record<string, ort.Tensor>;
+    let ms: number[];
+    if (shapes === undefined) {
+      // The first image: its layer maps tell the shapes the graph is built for; it is scored by
+      // the same graph as every later image, so its score does not depend on being first.
+      const t0 = performance.now();
+      const maps = await backbone.extract(tensor);
+      const t1 = performance.now();
+      shapes = layerShapes(maps);
+      backbone.rememberShapes(shapes);
+      const model = await this.modelFor({ ...backbone, shapes }, withEmbedding, map);
+      const feeds = Object.fromEntries(maps.map((m, i) => [`in${i}`, new ort.Tensor("float32", m.data, [1, m.channels, m.height, m.width])]));
+      const t2 = performance.now();
+      outputs = await model.run(feeds, outputNames, { transferFeeds: true });
+      ms = [t1 - t0, performance.now() - t2];
+    } else {
+      const model = await this.modelFor({ ...backbone, shapes }, withEmbedding, map);
+      ({ outputs, ms } = await runChain([
+        { model: backbone.model, feeds: { [backbone.inputName]: new ort.Tensor("float32", tensor.data, tensor.dims) }, outputNames: [...backbone.layers] },
+        { model, from: Object.fromEntries(backbone.layers.map((layer, i) => [`in${i}`, layer])), outputNames },
+      ]));
+    }
+    const first = shapes[0] as LayerShape;
+    const dim = shapes.reduce((sum, s) => sum + s.channels, 0);
     const patches = first.height * first.width;
     return {
       distances: data<Float32Array>(outputs, SCORING_OUTPUTS.distances),
+      gridWidth: first.width,
       worstPatch: Number(data<BigInt64Array>(outputs, SCORING_OUTPUTS.worst)[0]),
       worstRow: data<Float32Array>(outputs, SCORING_OUTPUTS.worstRow),
       support: Int32Array.from(data<BigInt64Array>(outputs, SCORING_OUTPUTS.support), Number),
       ...(withEmbedding ? { embedding: { data: data<Float32Array>(outputs, SCORING_OUTPUTS.embedding), patches, dim, gridHeight: first.height, gridWidth: first.width } } : {}),
+      ...(map === undefined ? {} : { map: { data: data<Float32Array>(outputs, SCORING_OUTPUTS.map), width: map.width, height: map.height } }),
       backboneMs: ms[0] ?? 0,
       scoringMs: ms[1] ?? 0,
     };
   }
 
-  private modelFor(backbone: FusableBackbone): Promise<ModelHandle> {
-    const key = shapesKey(backbone);
-    if (this.model !== undefined && key === this.key) return this.model;
-    const previous = this.model;
-    this.key = key;
+  private modelFor(backbone: FusableBackbone & { shapes: readonly LayerShape[] }, embedding: boolean, map: MapRequest | undefined): Promise<ModelHandle> {
+    const key = `${shapesKey(backbone)}|${embedding}|${map === undefined ? "-" : `${map.width}x${map.height}@${map.sigma}`}`;
+    const known = this.models.get(key);
+    if (known !== undefined) return known;
     const projection = this.bank.projection === null ? undefined : { matrix: this.bank.projection, outDim: this.bank.projection.length / this.bank.dim };
-    const bytes = buildScoringModel({ layers: backbone.shapes, pool: backbone.pool, searchBank: this.searchBank, size: this.bank.size, projection, neighbours: this.neighbours });
-    const loading = acquireModelFromBytes(`patchcore-scoring:${++built}:${this.bank.size}`, bytes, this.session, { beside: backbone.model });
-    this.model = loading;
-    loading.catch(() => {
-      if (this.model === loading) this.model = undefined;
+    const bytes = buildScoringModel({
+      layers: backbone.shapes,
+      pool: backbone.pool,
+      searchBank: this.searchBank,
+      size: this.bank.size,
+      projection,
+      neighbours: this.neighbours,
+      embedding,
+      ...(map === undefined ? {} : { map }),
     });
-    void previous?.then((m) => m.release(), () => undefined);
+    const loading = acquireModelFromBytes(`patchcore-scoring:${++built}:${this.bank.size}`, bytes, this.session, { beside: backbone.model });
+    this.models.set(key, loading);
+    loading.catch(() => {
+      if (this.models.get(key) === loading) this.models.delete(key);
+    });
     return loading;
   }
 
   async release(): Promise<void> {
-    const model = this.model;
-    this.model = undefined;
-    await model?.then((m) => m.release(), () => undefined);
+    const models = [...this.models.values()];
+    this.models.clear();
+    await Promise.all(models.map((m) => m.then((model) => model.release(), () => undefined)));
   }
 }

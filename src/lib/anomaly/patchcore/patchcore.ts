@@ -115,6 +115,8 @@ export interface MapScores extends PatchScores {
 export interface TensorScores extends PatchScores {
   /** The patch features, when asked for. */
   embedding?: PatchEmbedding;
+  /** The anomaly map at the size asked for (as anomalyMap), made on the model's worker. */
+  map?: ScoreMap;
   backboneMs: number;
   scoringMs: number;
 }
@@ -159,16 +161,18 @@ export class PatchCoreScorer {
    * backbone and this bank's fused scoring run as one job on the backbone's worker, and only the
    * scores (and the features, with `withEmbedding`) come back. Same values as embed + scorePatches.
    */
-  async scoreTensor(backbone: FusableBackbone, tensor: Tensor, withEmbedding: boolean): Promise<TensorScores> {
+  async scoreTensor(backbone: FusableBackbone, tensor: Tensor, withEmbedding: boolean, mapSize?: { width: number; height: number }): Promise<TensorScores> {
     if (this.searchBank === null) throw new Error("scoreTensor needs a scorer opened over its own bank");
     this.fused ??= new FusedScoring(this.searchBank, this.bank, this.options.numNeighbors, this.session);
-    const run = await this.fused.run(backbone, tensor, withEmbedding);
+    const map = mapSize === undefined ? undefined : { ...mapSize, sigma: this.options.blurSigma };
+    const run = await this.fused.run(backbone, tensor, withEmbedding, map);
     const patches = run.distances.length;
     const score = this.reweightWith(run.worstRow, run.distances[run.worstPatch] as number, run.support);
     return {
       score,
-      grid: { data: run.distances, width: backbone.shapes[0]?.width ?? patches, height: backbone.shapes[0]?.height ?? 1 },
+      grid: { data: run.distances, width: run.gridWidth, height: patches / run.gridWidth },
       ...(run.embedding === undefined ? {} : { embedding: run.embedding }),
+      ...(run.map === undefined ? {} : { map: run.map }),
       backboneMs: run.backboneMs,
       scoringMs: run.scoringMs,
     };

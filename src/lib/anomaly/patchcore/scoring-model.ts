@@ -9,8 +9,9 @@
  * Every value equals what the step-by-step path computes (extractor, nearest search, re-weight):
  * test/lib/patchcore-fused_spec.ts compares the two.
  */
-import { attr, GraphBuilder, type Value } from "../../onnx/graph-builder";
-import { addPatchHead, type LayerShape } from "../../features/patch-head";
+import { attr, GraphBuilder, Value } from "../../onnx/graph-builder";
+import { addPooledLayers, type LayerShape } from "../../features/patch-head";
+import { resampleMatrix } from "../map-ops";
 import { QUERY_BLOCK, searchConstants, type SearchProjection } from "./nearest";
 
 export interface ScoringModelSpec {
@@ -23,6 +24,10 @@ export interface ScoringModelSpec {
   projection?: SearchProjection;
   /** Neighbours of the worst patch's nearest row, for the re-weighting (1: none). */
   neighbours: number;
+  /** Also output all patch features (for parts remembered by id): a copy of 6 MB an image otherwise not made. */
+  embedding: boolean;
+  /** Also output the anomaly map at this size (upsampled and blurred, as map-ops.ts upsampleNearestBlurred). */
+  map?: { width: number; height: number; sigma: number };
 }
 
 /** The graph's outputs. */
@@ -35,8 +40,10 @@ export const SCORING_OUTPUTS = {
   worstRow: "worstRow",
   /** [1, k] int64: bank rows nearest to the worst patch's nearest row, itself first. */
   support: "support",
-  /** [patches, dim]: all patch features, asked for only when a part is remembered. */
+  /** [patches, dim]: all patch features (ScoringModelSpec.embedding). */
   embedding: "embedding",
+  /** [height, width]: the anomaly map (ScoringModelSpec.map). */
+  map: "map",
 } as const;
 
 function splitSizes(count: number, block: number): number[] {
@@ -46,45 +53,127 @@ function splitSizes(count: number, block: number): number[] {
 }
 
 /** Top-k smallest along axis 1: [values, indices]. */
-function smallest(g: GraphBuilder, x: Value, k: Value): [Value, Value] {
-  return g.opMulti("TopK", [x, k], 2, { axis: 1, largest: 0, sorted: 1 }) as [Value, Value];
+function smallest(g: GraphBuilder, x: Value, k: Value, names?: [string, string]): [Value, Value] {
+  return g.opMulti("TopK", [x, k], 2, { axis: 1, largest: 0, sorted: 1 }, names === undefined ? {} : { outputNames: names }) as [Value, Value];
+}
+
+/** Values that are graph outputs are named as the outputs: another name adds an Identity node, a copy on every run. */
+function named(name: string): { outputNames: string[] } {
+  return { outputNames: [name] };
+}
+
+/**
+ * The bank as the graph multiplies it. Each layer's [channels, patches] features meet their own
+ * rows of the bank (exact search) or of the projection, read transposed by Gemm, and the layers'
+ * products are summed: nothing of 6 MB is concatenated or transposed, and the features output,
+ * when asked for, is a side branch, so the scores are the same bits with it or without it.
+ */
+interface BankGraph {
+  /** Layer parts [channels_i, n] -> ranking [n, size] and the queries' squared norms [n, 1] in the search space. */
+  rankParts(parts: readonly Value[]): { ranking: Value; norms: Value };
+  /** The ranking [1, size] of the bank's own row `row` ([1] int64) against the bank. */
+  rankRow(row: Value): Value;
+}
+
+function bankGraph(g: GraphBuilder, spec: ScoringModelSpec): BankGraph {
+  const dim = spec.layers.reduce((sum, l) => sum + l.channels, 0);
+  const searchDim = spec.projection?.outDim ?? dim;
+  if (spec.searchBank.length !== spec.size * searchDim) throw new RangeError(`search bank holds ${spec.searchBank.length} values, expected ${spec.size} x ${searchDim}`);
+  const { transposed, norms } = searchConstants(spec.searchBank, spec.size, searchDim);
+  const bankNorm = g.constant("bankNorm", norms, [1, spec.size]);
+  const axis0 = g.constantInt64("axis0", [0]);
+  const axis1 = g.constantInt64("axis1", [1]);
+  const minusTwo = { alpha: attr.float(-2), beta: attr.float(1) };
+  if (spec.projection === undefined) {
+    let offset = 0;
+    const factors = spec.layers.map((layer, i) => {
+      const rows = transposed.subarray(offset * spec.size, (offset + layer.channels) * spec.size);
+      offset += layer.channels;
+      return g.constant(`bankT${i}`, rows, [layer.channels, spec.size]);
+    });
+    return {
+      // -2 q·b + |b|², accumulated layer by layer.
+      rankParts: (parts) => ({
+        ranking: parts.reduce<Value>((ranking, part, i) => g.op("Gemm", [part, factors[i] as Value, ranking], { ...minusTwo, transA: 1 }), bankNorm),
+        norms: g.op("Transpose", [parts.map((part) => g.op("ReduceSum", [g.op("Mul", [part, part]), axis0], { keepdims: 1 })).reduce((a, b) => g.op("Add", [a, b]))], { perm: [1, 0] }),
+      }),
+      rankRow(row) {
+        const parts = factors.map((factor) => g.op("Gather", [factor, row], { axis: 1 }));
+        return parts.reduce<Value>((ranking, part, i) => g.op("Gemm", [part, factors[i] as Value, ranking], { ...minusTwo, transA: 1 }), bankNorm);
+      },
+    };
+  }
+  const { matrix, outDim } = spec.projection;
+  let offset = 0;
+  const projections = spec.layers.map((layer, i) => {
+    const rows = matrix.subarray(offset * outDim, (offset + layer.channels) * outDim);
+    offset += layer.channels;
+    return g.constant(`projection${i}`, rows, [layer.channels, outDim]);
+  });
+  const bankT = g.constant("bankT", transposed, [outDim, spec.size]);
+  return {
+    rankParts: (parts) => {
+      const q = parts.reduce<Value | null>((sum, part, i) => g.op("Gemm", sum === null ? [part, projections[i] as Value] : [part, projections[i] as Value, sum], { transA: 1 }), null) as Value;
+      return { ranking: g.op("Gemm", [q, bankT, bankNorm], minusTwo), norms: g.op("ReduceSum", [g.op("Mul", [q, q]), axis1], { keepdims: 1 }) };
+    },
+    // The bank row is in the search space already: its column of bankT.
+    rankRow: (row) => g.op("Gemm", [g.op("Gather", [bankT, row], { axis: 1 }), bankT, bankNorm], { ...minusTwo, transA: 1 }),
+  };
 }
 
 export function buildScoringModel(spec: ScoringModelSpec): Uint8Array {
   const g = new GraphBuilder({ name: "patchcore-scoring" });
-  // Values that are graph outputs are named as the outputs: another name would add an Identity
-  // node, which copies (6 MB for the features) on every run even when the output is not asked for.
-  const named = (name: string): { outputNames: string[] } => ({ outputNames: [name] });
-  const head = addPatchHead(g, spec.layers, spec.pool, SCORING_OUTPUTS.embedding);
-  const searchDim = spec.projection?.outDim ?? head.dim;
-  if (spec.searchBank.length !== spec.size * searchDim) throw new RangeError(`search bank holds ${spec.searchBank.length} values, expected ${spec.size} x ${searchDim}`);
-  const q = spec.projection === undefined ? head.embedding : g.op("MatMul", [head.embedding, g.constant("projection", spec.projection.matrix, [head.dim, searchDim])]);
-  const { transposed, norms } = searchConstants(spec.searchBank, spec.size, searchDim);
-  const bankT = g.constant("bankT", transposed, [searchDim, spec.size]);
-  const bankNorm = g.constant("bankNorm", norms, [1, spec.size]);
-  // |b|² - 2 q·b ranks the rows as the distance does; |q|² is added after TopK (as nearest.ts).
-  const ranking = (rows: Value): Value => g.op("Gemm", [rows, bankT, bankNorm], { alpha: attr.float(-2), beta: attr.float(1) });
+  const head = addPooledLayers(g, spec.layers, spec.pool);
+  const bank = bankGraph(g, spec);
   const one = g.constantInt64("one", [1]);
+  const concat = (list: Value[]): Value => (list.length > 1 ? g.op("Concat", list, { axis: 0 }) : (list[0] as Value));
+  // Blocks of QUERY_BLOCK patches (nearest.ts): each block's ranking stays in cache for its TopK.
   const sizes = splitSizes(head.patches, QUERY_BLOCK);
-  const blocks = sizes.length > 1 ? g.opMulti("Split", [q, g.constantInt64("blocks", sizes)], sizes.length, { axis: 0 }) : [q];
-  const found = blocks.map((block) => smallest(g, ranking(block), one));
-  const concat = (values: Value[]): Value => (values.length > 1 ? g.op("Concat", values, { axis: 0 }) : (values[0] as Value));
-  const values = concat(found.map((f) => f[0]));
-  const nearest = concat(found.map((f) => f[1]));
-  const qNorm = g.op("ReduceSum", [g.op("Mul", [q, q]), one], { keepdims: 1 });
-  const distances = g.op("Sqrt", [g.op("Max", [g.op("Add", [values, qNorm]), g.constantFloat("zero", [0], [])])], {}, named(SCORING_OUTPUTS.distances));
+  const blocksOf = (part: Value, i: number): Value[] =>
+    sizes.length > 1 ? g.opMulti("Split", [part, g.constantInt64(`blocks${i}`, sizes)], sizes.length, { axis: 1 }) : [part];
+  const partBlocks = head.parts.map(blocksOf);
+  const values: Value[] = [];
+  const nearest: Value[] = [];
+  const norms: Value[] = [];
+  sizes.forEach((_, b) => {
+    const parts = partBlocks.map((blocks) => blocks[b] as Value);
+    const ranked = bank.rankParts(parts);
+    const [v, n] = smallest(g, ranked.ranking, one);
+    values.push(v);
+    nearest.push(n);
+    norms.push(ranked.norms);
+  });
+  const distances = g.op("Sqrt", [g.op("Max", [g.op("Add", [concat(values), concat(norms)]), g.constantFloat("zero", [0], [])])], {}, named(SCORING_OUTPUTS.distances));
   g.output(distances, SCORING_OUTPUTS.distances, "float32", [head.patches, 1]);
 
   const worst = g.op("ArgMax", [distances], { axis: 0, keepdims: 1 }, named(SCORING_OUTPUTS.worst));
   g.output(worst, SCORING_OUTPUTS.worst, "int64", [1, 1]);
   const worstIndex = g.op("Reshape", [worst, one]);
-  g.output(g.op("Gather", [head.embedding, worstIndex], { axis: 0 }, named(SCORING_OUTPUTS.worstRow)), SCORING_OUTPUTS.worstRow, "float32", [1, head.dim]);
+  // The worst patch's features: its column of each layer, stacked.
+  const columns = concat(head.parts.map((part) => g.op("Gather", [part, worstIndex], { axis: 1 })));
+  g.output(g.op("Reshape", [columns, g.constantInt64("row", [1, head.dim])], {}, named(SCORING_OUTPUTS.worstRow)), SCORING_OUTPUTS.worstRow, "float32", [1, head.dim]);
+  // The bank rows nearest to the worst patch's nearest row (itself first).
   const k = Math.max(1, Math.min(spec.neighbours, spec.size));
-  // The worst patch's nearest row, as a query in the search space: its column of bankT.
-  const nearestRow = g.op("Reshape", [g.op("GatherElements", [nearest, worst], { axis: 0 }), one]);
-  const rowQuery = g.op("Transpose", [g.op("Gather", [bankT, nearestRow], { axis: 1 })], { perm: [1, 0] });
-  const support = g.opMulti("TopK", [ranking(rowQuery), g.constantInt64("k", [k])], 2, { axis: 1, largest: 0, sorted: 1 }, { outputNames: ["supportRanks", SCORING_OUTPUTS.support] })[1] as Value;
+  const nearestRow = g.op("Reshape", [g.op("GatherElements", [concat(nearest), worst], { axis: 0 }), one]);
+  const support = smallest(g, bank.rankRow(nearestRow), g.constantInt64("k", [k]), ["supportRanks", SCORING_OUTPUTS.support])[1];
   g.output(support, SCORING_OUTPUTS.support, "int64", [1, k]);
-  g.output(head.embedding, SCORING_OUTPUTS.embedding, "float32", [head.patches, head.dim]);
+  if (spec.embedding) {
+    g.output(g.op("Transpose", [concat(head.parts)], { perm: [1, 0] }, named(SCORING_OUTPUTS.embedding)), SCORING_OUTPUTS.embedding, "float32", [head.patches, head.dim]);
+  }
+  if (spec.map !== undefined) {
+    const first = spec.layers[0] as LayerShape;
+    const { width, height, sigma } = spec.map;
+    const grid = g.op("Reshape", [distances, g.constantInt64("grid", [first.height, first.width])]);
+    const rows = g.constant("mapRows", resampleMatrix(height, first.height, sigma), [height, first.height]);
+    const mapColumns = transpose(resampleMatrix(width, first.width, sigma), width, first.width);
+    const across = g.op("MatMul", [rows, grid]);
+    g.output(g.op("MatMul", [across, g.constant("mapColumns", mapColumns, [first.width, width])], {}, named(SCORING_OUTPUTS.map)), SCORING_OUTPUTS.map, "float32", [height, width]);
+  }
   return g.build();
+}
+
+function transpose(m: Float32Array, rows: number, cols: number): Float32Array {
+  const t = new Float32Array(m.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = m[r * cols + c] as number;
+  return t;
 }
