@@ -4,9 +4,11 @@
  * every session stops every worker.
  */
 import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
 import * as ort from "onnxruntime-node";
 import { DefectError } from "../../src/lib/errors";
 import { acquireModelFromBytes, defaultWorkerCount, GraphBuilder, sessionPool, type ModelHandle } from "../../src/lib/onnx";
+import { WORKER_NICE } from "../../src/lib/onnx/worker-priority";
 import { buildSlowAddZeroModel } from "../fixtures/slow-model";
 
 /** Enough rows for a run of 100 ms or more on this machine kind (about 0.25 ms a row when idle). */
@@ -59,6 +61,23 @@ describe("session worker pool", function () {
     // Run on this thread, the interval could not fire at all until the run returned.
     assert.ok(ms > 5 * TICK_MS, `the slow model should take a while (took ${ms.toFixed(0)} ms)`);
     assert.ok(ticks >= Math.floor(ms / TICK_MS / 3), `${ticks} ticks of ${TICK_MS} ms during a ${ms.toFixed(0)} ms run`);
+  });
+
+  it("runs models below the main thread's priority (Linux), onnxruntime's own threads included", async function () {
+    if (process.platform !== "linux") this.skip();
+    const niceOf = (tid: string): number => {
+      // /proc/<pid>/task/<tid>/stat: field 19 is the nice value; the command name may hold spaces.
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+      return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+    };
+    const before = new Set(readdirSync("/proc/self/task"));
+    const model = await slowModel("pool-nice");
+    await model.run({ x: input() });
+    const started = readdirSync("/proc/self/task").filter((tid) => !before.has(tid));
+    assert.ok(started.length >= 2, `a worker and its onnxruntime threads started (${started.length} threads)`);
+    assert.equal(niceOf(String(process.pid)), 0, "Node-RED's own thread keeps its priority");
+    const lowered = started.filter((tid) => niceOf(tid) === WORKER_NICE);
+    assert.ok(lowered.length >= 2, `threads at nice ${WORKER_NICE}: ${lowered.length} of ${started.length}`);
   });
 
   it("fails the run in flight when its worker dies, then serves the next run on a new worker", async function () {

@@ -11,6 +11,10 @@ import { buildMemoryBank } from "../anomaly/patchcore/patchcore";
 import { describeError, isDefectError } from "../errors";
 import { leaveOneOutScores } from "./leave-one-out";
 import type { FitJob, FitReply } from "./off-thread";
+import { yieldToMainThread } from "../onnx/worker-priority";
+
+// Fits and template maps are background work too: Node-RED's own thread comes first.
+yieldToMainThread();
 
 async function answer(job: FitJob): Promise<FitReply> {
   switch (job.kind) {

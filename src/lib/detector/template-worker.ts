@@ -10,6 +10,10 @@ import { compareWithReferences } from "../anomaly/template/reference-compare";
 import { referenceSet, type ReferenceSet } from "../anomaly/template/reference-set";
 import { describeError, isDefectError } from "../errors";
 import type { FailureReply, InspectRequest, TemplateWorkerData, WorkerReply } from "./template-protocol";
+import { yieldToMainThread } from "../onnx/worker-priority";
+
+// Fits and template maps are background work too: Node-RED's own thread comes first.
+yieldToMainThread();
 
 function failure(error: unknown): FailureReply {
   if (isDefectError(error)) return { ok: false, code: error.code, message: error.message, details: error.details };

@@ -9,7 +9,10 @@ import { parentPort } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
 import { describeError } from "../errors";
 import { describeSession, loadSession, runSession, type LoadedSession } from "./local-session";
+import { yieldToMainThread } from "./worker-priority";
 import { buffersOf, errorToWire, toWire, type ChainStep, type WireTensor, type WorkerReply, type WorkerRequest } from "./worker-protocol";
+
+yieldToMainThread();
 
 const sessions = new Map<string, { session: LoadedSession; name: string; kept: Map<string, Record<string, ort.Tensor>> }>();
 
