@@ -355,8 +355,13 @@ try {
     say(`   checkpoints (inspections: RSS MB / heap MB / array buffers MB): ${checkpoints.map((c) => `${c.inspections}: ${c.rssMb}/${c.heapMb}/${c.buffersMb}`).join(", ")}`);
     if (failed > 0 || growth >= 5) exitCode = 1;
 
-    // Redeploys: what the line holds with the flow running, compared before and after.
+    // Redeploys: what the line holds with the flow running, compared before and after. "Before" is
+    // taken after one full redeploy, in the state every later one ends in (the model loaded from
+    // its file): a line that has just learned also holds the patch head its learning used.
     const redeploys = Math.round(num("redeploys", args.redeploys));
+    await deploy("full", flow(0));
+    await waitForReady();
+    await inOrder(stream.slice(0, 3));
     await quiet();
     const before = { sessions: openSessionCount(), workers: sessionPool.live.length, transit: transitCount(), resources: resources(), timers: timers(), rssMb: rssMb() };
     for (let i = 1; i <= redeploys; i++) {
