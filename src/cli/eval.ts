@@ -82,6 +82,7 @@ export function formatReport(method: string, report: AnomalyEvalReport): string 
     `AUPRO (0.3)     ${formatNumber(report.aupro)}`,
     `F1-max          ${formatNumber(report.f1_max)} at score ${report.f1_threshold.toPrecision(4)}`,
     `avg precision   ${formatNumber(report.average_precision)}`,
+    `recall @ FRR    ${formatNumber(report.recall_at_frr_1)} at 1 %, ${formatNumber(report.recall_at_frr_5)} at 5 % (best any threshold can do)`,
     `ms / image      ${report.ms_per_image.toFixed(1)} (pre ${s.preprocess.toFixed(1)} / backbone ${s.backbone.toFixed(1)} / scoring ${s.scoring.toFixed(1)} / post ${s.post.toFixed(1)})`,
     `fit             ${report.fit_seconds.toFixed(1)} s, bank ${report.bank_size ?? "-"}`,
     `memory          ${report.rss_mb} MB resident, ${report.rss_peak_mb} MB at most`,

@@ -81,6 +81,7 @@ export function formatLineReport(method: string, r: LineReport): string {
     `image AUROC             ${num(r.image_auroc)}`,
     `pixel AUROC             ${num(r.pixel_auroc)}`,
     `threshold               ${r.threshold.toPrecision(4)} (mean + k sigma of ${r.calibration_images} good training images)`,
+    `recall @ FRR 1 % / 5 %  ${num(r.recall_at_frr_1)} / ${num(r.recall_at_frr_5)} (best any threshold can do)`,
     `recall / FRR            ${num(r.recall)} / ${num(r.frr)} (NG among defective / good parts)`,
     `defect recall           ${num(r.defect_recall)}${r.ground_truth_defects === null ? "" : ` of ${r.ground_truth_defects} ground-truth defects`}`,
     `false regions / image   ${num(r.false_regions_per_image)}`,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { aupro, auroc, aurocSplit, averagePrecision, f1Max, pixelAuroc, statsAtThreshold } from "../../src/lib/metrics";
+import { aupro, auroc, aurocSplit, averagePrecision, f1Max, pixelAuroc, recallAtFrr, statsAtThreshold } from "../../src/lib/metrics";
 
 const close = (actual: number, expected: number, eps = 1e-9): void =>
   assert.ok(Math.abs(actual - expected) <= eps, `expected ${expected}, got ${actual}`);
@@ -48,6 +48,32 @@ describe("metrics: ranking", function () {
     close(s.fpr, 0.5);
     close(s.fnr, 0);
     assert.ok(Number.isNaN(statsAtThreshold([0.1], [0], 0.5).recall), "no defects: recall undefined");
+  });
+});
+
+describe("metrics: recall at a false-reject rate", function () {
+  // 100 good parts scored 0..99, defects at 50, 97.5, 98, 99 and 120.
+  const good = Array.from({ length: 100 }, (_, i) => i);
+  const defects = [50, 97.5, 98, 99, 120];
+  const scores = [...good, ...defects];
+  const labels = [...good.map(() => 0), ...defects.map(() => 1)];
+
+  it("counts the defects a threshold rejecting at most that share of good parts catches", function () {
+    // 1 %: one good part (99) may go; the bar is 98, so 99 and 120 are caught (98 ties and stays).
+    assert.equal(recallAtFrr(scores, labels, 0.01), 2 / 5);
+    // 5 %: good 95..99 may go; the bar is 94: 97.5, 98, 99 and 120.
+    assert.equal(recallAtFrr(scores, labels, 0.05), 4 / 5);
+    // 0 %: above every good part.
+    assert.equal(recallAtFrr(scores, labels, 0), 1 / 5);
+    assert.equal(recallAtFrr(scores, labels, 1), 1);
+  });
+
+  it("is what the threshold at that bar measures, and NaN without both kinds of part", function () {
+    const s = statsAtThreshold(scores, labels, 94.5);
+    assert.ok(s.fpr <= 0.05);
+    assert.equal(recallAtFrr(scores, labels, 0.05), s.recall);
+    assert.ok(Number.isNaN(recallAtFrr([1, 2], [0, 0], 0.01)));
+    assert.throws(() => recallAtFrr(scores, labels, 1.5), /frr must be within/);
   });
 });
 

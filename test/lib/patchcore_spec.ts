@@ -164,6 +164,7 @@ describe("PatchCore on synthetic parts", function () {
         const v = report[key];
         assert.ok(typeof v === "number" && v > 0.5 && v <= 1, `${key} = ${v}`);
       }
+      assert.ok(report.recall_at_frr_5 >= report.recall_at_frr_1 && report.recall_at_frr_1 >= 0 && report.recall_at_frr_5 <= 1, "recall at 1 % and 5 % false rejects");
       assert.ok(report.ms_per_image > 0 && report.ms_split.backbone > 0 && report.ms_split.post > 0 && report.fit_seconds > 0);
       assert.ok(report.rss_peak_mb >= report.rss_mb && report.rss_mb > 0);
       const record = await subject.record();

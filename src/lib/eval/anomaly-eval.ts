@@ -7,7 +7,7 @@ import { readFile } from "node:fs/promises";
 import type { StageTimings } from "../anomaly/types";
 import { DEFAULT_MAX_PIXELS, preprocessImage, type PreprocessOptions } from "../image";
 import type { ScoreMap, Tensor } from "../image/types";
-import { aupro, auroc, averagePrecision, f1Max, pixelAuroc as pixelAurocOfMaps, type MapWithMask } from "../metrics";
+import { aupro, auroc, averagePrecision, f1Max, pixelAuroc as pixelAurocOfMaps, recallAtFrr, type MapWithMask } from "../metrics";
 import { loadMask, readMvtecDataset } from "./mvtec-dataset";
 
 export interface EvalTimings {
@@ -26,6 +26,9 @@ export interface AnomalyEvalReport {
   aupro: number | null;
   average_precision: number;
   f1_max: number;
+  /** Share of defective parts caught at a 1 % (5 %) false-reject rate of the good test parts (the ceiling of any threshold). */
+  recall_at_frr_1: number;
+  recall_at_frr_5: number;
   f1_threshold: number;
   /** Median per image, total and split by stage. */
   ms_per_image: number;
@@ -144,6 +147,8 @@ export async function evaluateAnomalyMethod(options: AnomalyEvalOptions): Promis
     aupro: proArea,
     average_precision: averagePrecision(scores, labels),
     f1_max: best.f1,
+    recall_at_frr_1: recallAtFrr(scores, labels, 0.01),
+    recall_at_frr_5: recallAtFrr(scores, labels, 0.05),
     f1_threshold: best.threshold,
     ms_per_image: median(times.total),
     ms_split: {

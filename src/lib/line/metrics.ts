@@ -4,7 +4,7 @@
  * against the ground-truth masks.
  */
 import type { Rect } from "../image/types";
-import { aupro, auroc, f1Max, pixelAuroc, type MapWithMask } from "../metrics";
+import { aupro, auroc, f1Max, pixelAuroc, recallAtFrr, type MapWithMask } from "../metrics";
 import { labelMask } from "../regions/components";
 import { loadMask, type TestSample } from "../eval/mvtec-dataset";
 import type { Inspected } from "./read";
@@ -14,6 +14,9 @@ export interface AccuracyFigures {
   pixel_auroc: number | null;
   aupro: number | null;
   f1_max: number;
+  /** Share of defective parts caught at a 1 % (5 %) false-reject rate of the good test parts: the ceiling of any threshold. */
+  recall_at_frr_1: number | null;
+  recall_at_frr_5: number | null;
   /** Share of defective parts the threshold node called NG. */
   recall: number | null;
   /** Share of good parts it called NG. */
@@ -30,6 +33,10 @@ export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
+}
+
+function finiteOrNull(value: number): number | null {
+  return Number.isFinite(value) ? value : null;
 }
 
 function share(part: number, whole: number): number | null {
@@ -113,6 +120,8 @@ export async function accuracyFigures(samples: readonly TestSample[], records: r
     pixel_auroc: pixels.pixel,
     aupro: pixels.pro,
     f1_max: f1Max(scores, labels).f1,
+    recall_at_frr_1: finiteOrNull(recallAtFrr(scores, labels, 0.01)),
+    recall_at_frr_5: finiteOrNull(recallAtFrr(scores, labels, 0.05)),
     recall: share(ng(true), defective),
     frr: share(ng(false), samples.length - defective),
     defect_recall: regions.recall,

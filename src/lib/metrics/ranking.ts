@@ -164,3 +164,24 @@ export function statsAtThreshold(scores: ArrayLike<number>, labels: Labels, thre
     fnr: ratio(fn, fn + tp),
   };
 }
+
+/**
+ * The share of positives (defective parts) a line catches at a false-reject rate of at most
+ * `frr` on the negatives (good parts): the ceiling any threshold can reach at that rate, since
+ * it is chosen on the scores measured. At most floor(frr x negatives) good parts may be
+ * rejected, so a part is rejected when it scores above the next good score down (a tie with it
+ * is accepted, as the good part is). NaN when either set is empty.
+ */
+export function recallAtFrr(scores: ArrayLike<number>, labels: Labels, frr: number): number {
+  if (!(frr >= 0 && frr <= 1)) throw new RangeError(`frr must be within [0, 1], got ${frr}`);
+  const { positive, negative } = splitByLabel(scores, labels);
+  if (positive.length === 0 || negative.length === 0) return Number.NaN;
+  negative.sort();
+  const allowed = Math.floor(frr * negative.length + 1e-9);
+  if (allowed >= negative.length) return 1;
+  // The highest good score that must stay accepted.
+  const bar = negative[negative.length - 1 - allowed] as number;
+  let caught = 0;
+  for (const p of positive) if (p > bar) caught++;
+  return caught / positive.length;
+}
