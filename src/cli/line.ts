@@ -14,7 +14,7 @@ export const LINE_USAGE = `Usage: defect-detection line --data DIR [options]
 Runs the package's six nodes in an embedded Node-RED (127.0.0.1, a throw-away user
 directory, nothing downloaded): image source -> preprocess -> detector -> threshold ->
 mask to region -> alarm. The detector learns DIR/train/good (msg.learn); the threshold node
-calibrates itself (mean + k sigma, its default k) on training images held back from learning
+calibrates itself (false-reject rate, its default 1 %) on training images held back from learning
 (what --train-limit or --shots leave over, else the learned ones), never on test images. Every
 image of DIR/test/<type>/ is then inspected one at a time (latency: image source in to mask
 to region out) and once more as a stream that keeps the queues full (throughput). Prints image
@@ -80,7 +80,7 @@ export function formatLineReport(method: string, r: LineReport): string {
     `Node-RED                ${r.node_red}, 127.0.0.1`,
     `image AUROC             ${num(r.image_auroc)}`,
     `pixel AUROC             ${num(r.pixel_auroc)}`,
-    `threshold               ${r.threshold.toPrecision(4)} (mean + k sigma of ${r.calibration_images} good training images)`,
+    `threshold               ${r.threshold.toPrecision(4)} (at a false-reject rate of ${num(r.promised_frr)} promised, from ${r.calibration_images} good training images)`,
     `recall @ FRR 1 % / 5 %  ${num(r.recall_at_frr_1)} / ${num(r.recall_at_frr_5)} (best any threshold can do)`,
     `recall / FRR            ${num(r.recall)} / ${num(r.frr)} (NG among defective / good parts)`,
     `defect recall           ${num(r.defect_recall)}${r.ground_truth_defects === null ? "" : ` of ${r.ground_truth_defects} ground-truth defects`}`,

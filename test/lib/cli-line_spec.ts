@@ -95,6 +95,8 @@ describe("defect-detection line", function () {
     assert.equal(report["calibration_images"], 4);
     assert.equal(report["calibration"], "held-out", "calibrated on training images not learned");
     assert.ok(Number.isFinite(report["threshold"]), "a calibrated threshold");
+    // 4 held-back images cannot promise 1 %: the largest score is the threshold, promising 1/5.
+    assert.ok(Math.abs((report["promised_frr"] as number) - 1 / 5) < 1e-12, String(report["promised_frr"]));
     const imageAuroc = inUnit(report, "image_auroc");
     inUnit(report, "pixel_auroc");
     const recall = inUnit(report, "recall");

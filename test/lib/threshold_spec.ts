@@ -4,6 +4,7 @@
  * inference, the saved record and its refusals, and every out-of-range option.
  */
 import assert from "node:assert/strict";
+import { Rng } from "../../src/lib/synth/random";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,7 +24,7 @@ import {
   parseCalibrationRecord,
   parseThresholdOptions,
   quantile,
-  quantileThreshold,
+  conformalThreshold,
   readScore,
   readScoreMap,
   recallThreshold,
@@ -97,14 +98,39 @@ describe("threshold core", function () {
       assert.equal(sigmaThreshold([2, 4, 6], 0), 4);
     });
 
-    it("quantile at a target false-reject rate", function () {
-      assert.equal(quantileThreshold([0, 10, 20, 30, 40], 25), 30);
-      assert.equal(quantileThreshold([0, 10, 20, 30, 40], 12.5), 35);
-      // 200 good scores 1..200 at 0.5 %: h = 199 * 0.995 = 198.005, between 199 and 200.
+    it("false-reject rate: the split-conformal order statistic, and what it promises", function () {
+      // n = 5 at 25 %: k = ceil(6 * 0.75) = 5, the largest score is the last accepted.
+      const five = conformalThreshold([30, 0, 40, 10, 20], 25);
+      assert.ok(five.threshold > 40 && five.threshold < 40.000001, String(five.threshold));
+      assert.ok(Math.abs(five.promise.frr - 1 / 6) < 1e-12);
+      // 12.5 % needs k = 6 > 5: the largest score again, and a promise looser than asked (1/6).
+      assert.ok(Math.abs(conformalThreshold([0, 10, 20, 30, 40], 12.5).promise.frr - 1 / 6) < 1e-12);
+      // 200 good scores 1..200 at 1 %: k = ceil(201 * 0.99) = 199, so only 200 is rejected.
       const scores = Array.from({ length: 200 }, (_, i) => i + 1);
-      const threshold = quantileThreshold(scores, 0.5);
-      assert.ok(Math.abs(threshold - 199.005) < 1e-9, String(threshold));
-      assert.equal(scores.filter((s) => s >= threshold).length, 1, "0.5 % of 200 good parts rejected");
+      const { threshold, promise } = conformalThreshold(scores, 1);
+      assert.equal(scores.filter((s) => s >= threshold).length, 1);
+      assert.ok(Math.abs(promise.frr - 2 / 201) < 1e-12 && promise.frr <= 0.01, String(promise.frr));
+      assert.ok(promise.frrBound95 > promise.frr && promise.frrBound95 < 0.04, String(promise.frrBound95));
+    });
+
+    it("keeps its promise on good parts it did not see (uniform scores, 2,000 calibrations)", function () {
+      // For U(0, 1) scores a threshold t rejects exactly 1 - t of new good parts.
+      const rng = new Rng(15);
+      const trials = 2000;
+      let realisedSum = 0;
+      let withinBound = 0;
+      let promised = 0;
+      for (let t = 0; t < trials; t++) {
+        const good = Array.from({ length: 200 }, () => rng.next());
+        const { threshold, promise } = conformalThreshold(good, 5);
+        const realised = 1 - threshold;
+        realisedSum += realised;
+        if (realised <= promise.frrBound95) withinBound++;
+        promised = promise.frr;
+      }
+      assert.ok(promised <= 0.05);
+      assert.ok(Math.abs(realisedSum / trials - promised) < 0.002, `mean false-reject rate ${realisedSum / trials} vs promised ${promised}`);
+      assert.ok(withinBound / trials >= 0.93 && withinBound / trials <= 0.97, `${withinBound} of ${trials} under the 95 % bound`);
     });
   });
 
@@ -142,18 +168,21 @@ describe("threshold core", function () {
 
   describe("calibration records", function () {
     it("computes a record with band, sample counts and stats", function () {
-      const record = computeCalibration("quantile", options({ mode: "quantile", frr: "25", band: "0.25" }), { good: [0, 10, 20, 30, 40], defect: [] }, CREATED);
+      const record = computeCalibration("sigma", options({ mode: "sigma", k: "1", band: "0.25" }), { good: [0, 10, 20, 30, 40], defect: [] }, CREATED);
       assert.deepEqual(record, {
         format: "defect-threshold",
         version: 1,
-        mode: "quantile",
-        parameters: { frr: 25 },
-        threshold: 30,
-        lowThreshold: 22.5,
+        mode: "sigma",
+        parameters: { k: 1 },
+        threshold: 20 + Math.sqrt(250),
+        lowThreshold: (20 + Math.sqrt(250)) * 0.75,
         samples: { good: 5, defect: 0 },
-        stats: { falseRejects: 2, missed: 0, good: { count: 5, mean: 20, sd: Math.sqrt(250), min: 0, max: 40 } },
+        stats: { falseRejects: 1, missed: 0, good: { count: 5, mean: 20, sd: Math.sqrt(250), min: 0, max: 40 } },
         created: "2024-01-02T03:04:05.000Z",
       });
+      const quantile = computeCalibration("quantile", options({ mode: "quantile", frr: "25" }), { good: [0, 10, 20, 30, 40], defect: [] }, CREATED);
+      assert.ok(quantile.threshold > 40 && quantile.stats.falseRejects === 0);
+      assert.ok(Math.abs((quantile.promise?.frr ?? 0) - 1 / 6) < 1e-12, "the record states the rate it promises");
       const f1 = computeCalibration("f1", options({ mode: "f1" }), { good: [1, 2, 3, 4], defect: [3.5, 6, 7] }, CREATED);
       assert.equal(f1.threshold, 3.25);
       assert.equal("lowThreshold" in f1, false);
@@ -283,7 +312,7 @@ describe("threshold core", function () {
   describe("options", function () {
     it("has defaults that work without calibration", function () {
       assert.deepEqual(options(), {
-        mode: "fixed", threshold: 0.5, lowThreshold: undefined, k: 3, frr: 0.5, recall: 99, band: 0, hysteresis: 0,
+        mode: "fixed", threshold: 0.5, lowThreshold: undefined, k: 3, frr: 1, recall: 99, band: 0, hysteresis: 0,
         pixelThreshold: undefined, calibrationCount: 200, labelProperty: "label",
       });
     });

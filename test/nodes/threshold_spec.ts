@@ -52,7 +52,7 @@ interface SampleAnswer {
   count: number;
   total: number;
   label: string;
-  calibration?: { threshold: number; lowThreshold?: number; mode: string; samples: { good: number; defect: number } };
+  calibration?: { threshold: number; lowThreshold?: number; mode: string; samples: { good: number; defect: number }; promise?: { frr: number; frrBound95: number } };
 }
 
 describe("defect-threshold node", function () {
@@ -174,13 +174,20 @@ describe("defect-threshold node", function () {
       assert.deepEqual(out.payload, { verdict: "NG", score: 10, threshold: 10, mode: "sigma" });
     });
 
-    it("quantile: the good scores' quantile at the false-reject rate, with an uncertain band", async function () {
-      await load({ mode: "quantile", frr: "25", band: "0.5", calibrationCount: "5" });
-      const answers = await calibrate(good(0, 40, 10, 30, 20));
-      assert.deepEqual([answers[4]!.calibration!.threshold, answers[4]!.calibration!.lowThreshold], [30, 15]);
-      assert.equal(statusTexts(thr()).at(-1), "ready (quantile 30)");
-      const out = await send({ payload: 20 });
-      assert.deepEqual(out.payload, { verdict: "UNCERTAIN", score: 20, threshold: 30, lowThreshold: 15, mode: "quantile" });
+    it("quantile: the split-conformal threshold at the false-reject rate, its promise, an uncertain band", async function () {
+      await load({ mode: "quantile", frr: "25", band: "0.5", calibrationCount: "7" });
+      // n = 7 at 25 %: k = ceil(8 * 0.75) = 6, so 50 is the last good score accepted and 60 is rejected.
+      const answers = await calibrate(good(0, 60, 10, 50, 20, 40, 30));
+      const calibration = answers[6]!.calibration!;
+      assert.ok(calibration.threshold > 50 && calibration.threshold < 50.000001, String(calibration.threshold));
+      assert.equal(calibration.lowThreshold, calibration.threshold * 0.5);
+      assert.deepEqual(calibration.promise, { frr: 1 - 6 / 8, frrBound95: calibration.promise!.frrBound95 });
+      assert.ok(calibration.promise!.frrBound95 > 0.25 && calibration.promise!.frrBound95 < 0.6);
+      assert.equal(statusTexts(thr()).at(-1), "ready (quantile 50)");
+      const verdict = async (score: number): Promise<unknown> => ((await send({ payload: score })).payload as { verdict: string }).verdict;
+      assert.equal(await verdict(50), "UNCERTAIN");
+      assert.equal(await verdict(60), "NG");
+      assert.equal(await verdict(20), "OK");
     });
 
     it("f1: labels from msg.label and from MVTec paths", async function () {

@@ -20,6 +20,8 @@ export interface CalibrationAnswer {
   total: number;
   /** Present on the sample that completed the calibration. */
   threshold: number | null;
+  /** The false-reject rate the calibration promises (quantile mode), on that sample. */
+  promisedFrr: number | null;
 }
 
 export interface Inspected {
@@ -67,7 +69,8 @@ export function readCalibrationAnswer(msg: Message): CalibrationAnswer {
   if (payload["calibrating"] !== true) throw new LineFailure("the threshold did not answer a calibration image as a sample");
   const calibration = payload["calibration"];
   const threshold = isRecord(calibration) ? finite(calibration["threshold"]) ?? null : null;
-  return { count: finite(payload["count"]) ?? 0, total: finite(payload["total"]) ?? 0, threshold };
+  const promise = isRecord(calibration) && isRecord(calibration["promise"]) ? finite(calibration["promise"]["frr"]) ?? null : null;
+  return { count: finite(payload["count"]) ?? 0, total: finite(payload["total"]) ?? 0, threshold, promisedFrr: promise };
 }
 
 function readRegions(value: unknown): Rect[] {

@@ -44,17 +44,19 @@ function timingMedians(records: readonly Inspected[]): Record<string, number> {
 }
 
 /**
- * The threshold node in its good-only mode "mean + k sigma" with its own k, calibrating by
- * itself once every calibration image has been sent.
+ * The threshold node in its good-only mode "false-reject rate" at its own default rate (1 %,
+ * split-conformal on held-back training images), calibrating by itself once every calibration
+ * image has been sent.
  */
 function thresholdFields(samples: number): Record<string, string> {
-  return { mode: "sigma", calibrationCount: String(samples) };
+  return { mode: "quantile", calibrationCount: String(samples) };
 }
 
 interface Measured {
   version: string;
   learned: { seconds: number; model: LearnAnswer["model"] };
   threshold: number;
+  promisedFrr: number | null;
   inspected: OneAtATime;
   streamed: Streamed;
   loop: { p99: number | null; max: number | null };
@@ -82,7 +84,7 @@ async function measure(plan: LinePlan): Promise<Measured> {
       plan.progress?.(`Node-RED ${runtime.version} on 127.0.0.1:${runtime.port}, user directory ${runtime.userDir}`);
       const session = new LineSession(plan, source, tap, loop);
       const learned = await session.learn();
-      const threshold = await session.calibrate();
+      const { threshold, promisedFrr } = await session.calibrate();
       const backbone = plan.rawBackbone;
       const raw = backbone === undefined ? undefined : await openRawBackbone(backbone.file, backbone.layers, backbone.threads === undefined ? {} : { intraOpThreads: backbone.threads });
       let inspected: Measured["inspected"];
@@ -92,7 +94,7 @@ async function measure(plan: LinePlan): Promise<Measured> {
         await raw?.release();
       }
       const streamed = await session.stream();
-      return { version: runtime.version, learned, threshold, inspected, streamed, loop: loop.summary(), rssPeak: rss.stop(), alarms: tap.alarms };
+      return { version: runtime.version, learned, threshold, promisedFrr, inspected, streamed, loop: loop.summary(), rssPeak: rss.stop(), alarms: tap.alarms };
     } finally {
       loop.pause();
       tap.abandonAll("the line stopped before it came out");
@@ -117,6 +119,7 @@ export async function runLine(plan: LinePlan): Promise<LineReport> {
     test_images: plan.dataset.test.length,
     ...accuracy,
     threshold: m.threshold,
+    promised_frr: m.promisedFrr,
     ms_split: timingMedians(m.inspected.records),
     ms_per_image_p50: round(percentile(m.inspected.latencies, 50)),
     ms_per_image_p99: round(percentile(m.inspected.latencies, 99)),

@@ -75,7 +75,7 @@ export class LineSession {
     return { seconds, model };
   }
 
-  async calibrate(): Promise<number> {
+  async calibrate(): Promise<{ threshold: number; promisedFrr: number | null }> {
     const files = this.plan.calibration;
     this.say(`calibrating the threshold on ${files.length} ${this.plan.calibrationHeldOut ? "held-out" : "learned"} training images`);
     const outcomes = await pump(files.length, {
@@ -83,9 +83,10 @@ export class LineSession {
       failFast: true,
       send: (i) => this.send(files[i] as string, { calibrate: true }, readCalibrationAnswer, IMAGE_TIMEOUT_MS),
     });
-    const threshold = results(outcomes, files, "calibration").at(-1)?.value.threshold ?? null;
+    const last = results(outcomes, files, "calibration").at(-1)?.value;
+    const threshold = last?.threshold ?? null;
     if (threshold === null) throw new LineFailure(`calibration: the threshold node did not calibrate on ${files.length} images`);
-    return threshold;
+    return { threshold, promisedFrr: last?.promisedFrr ?? null };
   }
 
   /** One image in flight; plain backbone runs in between, with the event-loop watch paused. */

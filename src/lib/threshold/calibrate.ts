@@ -1,6 +1,6 @@
 /** From collected samples to a calibration record, for any calibrated mode. */
 import { DefectError } from "../errors";
-import { quantileThreshold, sigmaThreshold } from "./calibrate-good";
+import { conformalThreshold, nextAbove, sigmaThreshold } from "./calibrate-good";
 import { f1Threshold, recallThreshold } from "./calibrate-labelled";
 import { calibrationParameters, type ThresholdOptions } from "./options";
 import { CALIBRATION_FORMAT, CALIBRATION_VERSION, type CalibrationRecord, type CalibrationStats } from "./record";
@@ -50,21 +50,12 @@ function computeThreshold(mode: CalibratedMode, options: ThresholdOptions, sampl
     case "sigma":
       return aboveTiedGood(sigmaThreshold(samples.good, options.k), samples.good);
     case "quantile":
-      return aboveTiedGood(quantileThreshold(samples.good, options.frr), samples.good);
+      return conformalThreshold(samples.good, options.frr).threshold;
     case "f1":
       return f1Threshold(samples.good, samples.defect).threshold;
     case "recall":
       return recallThreshold(samples.good, samples.defect, options.recall).threshold;
   }
-}
-
-/** The smallest number above `x` (x finite): a threshold a score equal to x stays under. */
-function nextAbove(x: number): number {
-  if (x === 0) return Number.MIN_VALUE;
-  const bits = new Float64Array([x]);
-  const word = new BigInt64Array(bits.buffer);
-  word[0] = (word[0] as bigint) + (x > 0 ? 1n : -1n);
-  return bits[0] as number;
 }
 
 /**
@@ -104,6 +95,7 @@ export function computeCalibration(mode: CalibratedMode, options: ThresholdOptio
     ...bandThresholds(threshold, options.band),
     samples: { good: samples.good.length, defect: samples.defect.length },
     stats: statsAt(threshold, samples),
+    ...(mode === "quantile" ? { promise: conformalThreshold(samples.good, options.frr).promise } : {}),
     created: created.toISOString(),
   };
 }

@@ -1,5 +1,5 @@
 /** Turning anomaly scores into OK / UNCERTAIN / NG, with thresholds fixed or calibrated in the flow. */
-export { quantileThreshold, sigmaThreshold } from "./calibrate-good";
+export { conformalThreshold, PROMISE_CONFIDENCE, sigmaThreshold, type FrrPromise } from "./calibrate-good";
 export { f1Threshold, recallThreshold, type F1Choice, type RecallChoice } from "./calibrate-labelled";
 export { computeCalibration, type CalibrationSamples } from "./calibrate";
 export { readScore, readScoreMap } from "./input";

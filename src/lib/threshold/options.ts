@@ -14,7 +14,8 @@ import { isCalibratedMode, THRESHOLD_MODES, type CalibrationParameters, type Thr
 export const DEFAULT_FIXED_THRESHOLD = 0.5;
 /** Three standard deviations: about 0.1 % false rejects if good scores were normal. */
 export const DEFAULT_K = 3;
-export const DEFAULT_FRR_PERCENT = 0.5;
+/** A line tolerates about 1 % false rejects (issue 15). */
+export const DEFAULT_FRR_PERCENT = 1;
 export const DEFAULT_RECALL_PERCENT = 99;
 export const DEFAULT_CALIBRATION_COUNT = 200;
 /** Scores are kept in memory until the calibration; bounds a forgotten calibration switch. */

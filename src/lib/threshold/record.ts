@@ -4,6 +4,7 @@
  * so a changed configuration never silently uses an old threshold.
  */
 import { DefectError } from "../errors";
+import type { FrrPromise } from "./calibrate-good";
 import type { ScoreStats } from "./statistics";
 import { CALIBRATED_MODES, type CalibratedMode, type CalibrationParameters } from "./types";
 
@@ -35,6 +36,8 @@ export interface CalibrationRecord {
   lowThreshold?: number;
   samples: { good: number; defect: number };
   stats: CalibrationStats;
+  /** Quantile mode: the false-reject rate promised for good parts not calibrated on. */
+  promise?: FrrPromise;
   /** ISO time of the calibration. */
   created: string;
 }
@@ -90,6 +93,7 @@ function badField(value: Record<string, unknown>): string | undefined {
     ["lowThreshold", value["lowThreshold"] === undefined || isFiniteNumber(value["lowThreshold"])],
     ["samples", isRecord(samples) && isCount(samples["good"]) && isCount(samples["defect"])],
     ["stats", isStats(value["stats"])],
+    ["promise", value["promise"] === undefined || (isRecord(value["promise"]) && isFiniteNumber(value["promise"]["frr"]) && isFiniteNumber(value["promise"]["frrBound95"]))],
     ["created", typeof value["created"] === "string"],
   ];
   return checks.find(([, ok]) => !ok)?.[0];
