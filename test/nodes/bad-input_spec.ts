@@ -269,6 +269,20 @@ describe("bad input through a whole flow", function () {
       });
     }
 
+    it("tensors holding NaN or an infinity, inspected or learned", async function () {
+      await loadLearned();
+      for (const [value, at, learn] of [[Number.NaN, 5, false], [Number.POSITIVE_INFINITY, 0, true], [Number.NEGATIVE_INFINITY, 3 * TENSOR_SIZE * TENSOR_SIZE - 1, false]] as const) {
+        const data = new Float32Array(3 * TENSOR_SIZE * TENSOR_SIZE);
+        data[at] = value;
+        const tensor = { data, dims: [1, 3, TENSOR_SIZE, TENSOR_SIZE], layout: "NCHW" };
+        await expectRefused("det", { payload: tensor, ...(learn ? { learn: true } : {}) }, {
+          node: "det", code: "noTensorInput",
+          message: () => `msg.payload is not a tensor from the preprocess node: value ${at} is ${String(value)}: NaN and infinities are refused before anything is learned or scored`,
+        }, PAYLOAD);
+      }
+      await expectGoodNext();
+    });
+
     it("tensors of the wrong shape", async function () {
       await loadLearned();
       const [short, flat] = wrongShapeTensors(TENSOR_SIZE);

@@ -25,6 +25,16 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/** Index of the first NaN or infinite value, or -1. */
+function firstNonFinite(data: Float32Array): number {
+  for (let i = 0; i < data.length; i++) {
+    // v - v is NaN exactly for NaN and the infinities, and one comparison is the cheapest test.
+    const v = data[i] as number;
+    if (v - v !== 0) return i;
+  }
+  return -1;
+}
+
 /** The tensor the preprocess node puts in msg.payload, checked for internal consistency. */
 export function readTensor(value: unknown, where: string): Tensor {
   const fail = (what: string): DefectError =>
@@ -41,6 +51,9 @@ export function readTensor(value: unknown, where: string): Tensor {
   if (!LAYOUTS.includes(layout as TensorLayout)) throw fail(`layout ${JSON.stringify(layout)} is not NCHW or NHWC`);
   const size = (dims as number[]).reduce((a, b) => a * b, 1);
   if (data.length !== size) throw fail(`${data.length} values do not fill dims ${formatShape(dims as number[])}`);
+  // A NaN row would be learned into the bank and saved, and surface much later as a score that is not a number.
+  const bad = firstNonFinite(data);
+  if (bad !== -1) throw fail(`value ${bad} is ${String(data[bad])}: NaN and infinities are refused before anything is learned or scored`);
   return { data, dims: [...(dims as number[])], layout: layout as TensorLayout };
 }
 
