@@ -6,7 +6,8 @@
  * package writes stay in <userDir>/defect-detection whatever the node id.
  */
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { modelFilePath } from "../../src/lib/detector";
@@ -107,6 +108,25 @@ describe("path confinement and file size limits (core)", function () {
     assert.deepEqual(error.details, { path, maxBytes: png.length - 1, size: png.length });
     assert.ok((await readImageFile(path, png.length)).equals(png));
     await rejectsWith(loadImageFile(path, LIMITS, "file", 10), "fileTooLarge");
+  });
+
+  it("reads only regular files: a device, a FIFO or a directory is refused at once, whatever its size says", async function () {
+    for (const device of ["/dev/zero", "/dev/urandom"]) {
+      if (!existsSync(device)) continue;
+      const error = await rejectsWith(readImageFile(device), "fileReadFailed");
+      assert.equal(error.message, `Could not read image file ${device}: it is not a regular file (a directory, device, FIFO or socket)`);
+      await rejectsWith(loadImageFile(device, LIMITS, "file"), "fileReadFailed");
+    }
+    await rejectsWith(readImageFile(allowed), "fileReadFailed");
+    if (process.platform !== "win32") {
+      // Nobody ever opens it for writing: a blocking open would hang this test until its timeout.
+      const fifo = join(base, "pipe.png");
+      execFileSync("mkfifo", [fifo]);
+      const started = performance.now();
+      const error = await rejectsWith(readImageFile(fifo), "fileReadFailed");
+      assert.equal(error.details["reason"], "not a regular file");
+      assert.ok(performance.now() - started < 2000, "refused without waiting for a writer");
+    }
   });
 
   it("skips a training-folder file above the default Max size without reading it, and learns from the rest", async function () {

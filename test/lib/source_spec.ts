@@ -146,7 +146,7 @@ describe("image sources (core)", function () {
       const missing = await rejectsWith(readImageFile(join(dir, "none.png")), "fileNotFound");
       assert.deepEqual(missing.details, { path: join(dir, "none.png") });
       const folder = await rejectsWith(readImageFile(dir), "fileReadFailed");
-      assert.equal(folder.details["reason"], "EISDIR");
+      assert.equal(folder.details["reason"], "not a regular file");
     });
 
     it("probes a loaded file and names it in image errors", async function () {
