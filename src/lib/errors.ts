@@ -22,6 +22,7 @@ export type ErrorCode =
   | "fetchTimeout"
   | "fetchStatus"
   | "fetchTooLarge"
+  | "urlNotAllowed"
   | "missingSource"
   | "watchFailed"
   // options

@@ -98,7 +98,18 @@ export = function register(RED: NodeAPI): void {
           status.set("busy");
           const { user, password } = node.credentials ?? {};
           const auth = user || password ? { user: user ?? "", password: password ?? "" } : undefined;
-          const request = { url, timeoutMs: options.timeoutMs, maxBytes: options.maxBytes, auth, signal: stop.signal };
+          // The camera's password goes to the URL the node was configured with, or for a URL a
+          // message chose, only to the allowed hosts: never to wherever a dashboard or HTTP request points.
+          const configured = options.urlType === "str" && options.url !== "";
+          const request = {
+            url,
+            timeoutMs: options.timeoutMs,
+            maxBytes: options.maxBytes,
+            auth,
+            signal: stop.signal,
+            allowedHosts: options.allowedHosts,
+            ...(configured ? {} : { credentialsFor: options.allowedHosts }),
+          };
           // Each failed attempt is a warning; only the last one fails the message (and turns the status red).
           return withRetries(() => loadImageUrl(request, limits), { retries: options.retries, delayMs: options.retryDelayMs }, {
             signal: stop.signal,

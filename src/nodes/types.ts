@@ -21,6 +21,8 @@ export interface ImageSourceNodeDef extends NodeDef {
   url: string;
   /** "str": url is the URL; "msg": url names the message property holding it. */
   urlType: string;
+  /** Comma-separated hosts a URL from the message (and every redirect) may name; credentials go to message URLs only there. */
+  allowedHosts: string;
   /** Milliseconds. */
   timeout: string | number;
   /** Megabytes. */

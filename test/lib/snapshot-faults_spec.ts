@@ -108,6 +108,8 @@ describe("camera faults and retries (core)", function () {
       }
       for (const error of [
         defect("fetchFailed", { reason: "aborted" }),
+        defect("fetchFailed", { reason: "too many redirects" }),
+        defect("urlNotAllowed"),
         defect("fetchStatus", { status: 401 }),
         defect("fetchStatus", { status: 404 }),
         defect("fetchTooLarge"),

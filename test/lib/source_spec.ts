@@ -236,6 +236,61 @@ describe("image sources (core)", function () {
       assert.equal(authorization, `Basic ${Buffer.from("user@x:p:ss").toString("base64")}`);
     });
 
+    describe("credentials, redirects and allowed hosts", function () {
+      let other: TestServer | undefined;
+      afterEach(async function () {
+        await other?.close();
+        other = undefined;
+      });
+      const auth = { user: "op", password: "secret" };
+      const basic = `Basic ${Buffer.from("op:secret").toString("base64")}`;
+
+      /** Two servers on two ports of 127.0.0.1: two origins. `seen` collects path -> Authorization. */
+      async function twoOrigins(): Promise<{ a: TestServer; b: TestServer; seen: Array<[string, string | undefined]> }> {
+        const seen: Array<[string, string | undefined]> = [];
+        const b = await startHttpServer((req, res) => {
+          seen.push([`b${req.url}`, req.headers.authorization]);
+          res.end(png);
+        });
+        other = b;
+        const a = await startHttpServer((req, res) => {
+          seen.push([`a${req.url}`, req.headers.authorization]);
+          if (req.url === "/away") res.writeHead(302, { location: b.url("/img") }).end();
+          else if (req.url === "/here") res.writeHead(307, { location: "/img" }).end();
+          else if (req.url === "/loop") res.writeHead(302, { location: "/loop" }).end();
+          else res.end(png);
+        });
+        server = a;
+        return { a, b, seen };
+      }
+
+      it("sends the configured URL's credentials to its own origin, never across a redirect to another", async function () {
+        const { a, seen } = await twoOrigins();
+        assert.ok((await fetchSnapshot({ url: a.url("/here"), timeoutMs: 2000, maxBytes: 1_000_000, auth })).equals(png));
+        assert.ok((await fetchSnapshot({ url: a.url("/away"), timeoutMs: 2000, maxBytes: 1_000_000, auth })).equals(png));
+        assert.deepEqual(seen, [["a/here", basic], ["a/img", basic], ["a/away", basic], ["b/img", undefined]]);
+      });
+
+      it("sends credentials to a URL a message chose only on the allowed hosts", async function () {
+        const { a, b, seen } = await twoOrigins();
+        const host = new URL(a.url("/")).host;
+        // No list: fetched, without credentials.
+        await fetchSnapshot({ url: a.url("/img"), timeoutMs: 2000, maxBytes: 1_000_000, auth, credentialsFor: [] });
+        // Listed: with them; a redirect to another host is refused before anything is sent there.
+        await fetchSnapshot({ url: a.url("/img"), timeoutMs: 2000, maxBytes: 1_000_000, auth, credentialsFor: [host], allowedHosts: [host] });
+        const away = await rejectsWith(fetchSnapshot({ url: a.url("/away"), timeoutMs: 2000, maxBytes: 1_000_000, auth, credentialsFor: [host], allowedHosts: [host] }), "urlNotAllowed");
+        assert.equal(away.message, `${b.url("/img")} is not on the node's allowed hosts (${host})`);
+        await rejectsWith(fetchSnapshot({ url: b.url("/img"), timeoutMs: 2000, maxBytes: 1_000_000, auth, credentialsFor: [host], allowedHosts: [host] }), "urlNotAllowed");
+        assert.deepEqual(seen, [["a/img", undefined], ["a/img", basic], ["a/away", basic]]);
+      });
+
+      it("stops after a few redirects", async function () {
+        const { a } = await twoOrigins();
+        const error = await rejectsWith(fetchSnapshot({ url: a.url("/loop"), timeoutMs: 2000, maxBytes: 1000 }), "fetchFailed");
+        assert.equal(error.details["reason"], "too many redirects");
+      });
+    });
+
     it("keeps credentials out of URLs it reports", function () {
       assert.equal(redactUrl(parseSnapshotUrl("https://me:secret@cam.local/snap.jpg")), "https://cam.local/snap.jpg");
       throwsWith(() => parseSnapshotUrl("file:///etc/passwd"), "invalidOption");

@@ -321,6 +321,29 @@ describe("defect-image-source node", function () {
       assert.equal(imageOf(await out).url, server.url("/a.png"));
     });
 
+    it("sends the camera's credentials to a msg.url only on the allowed hosts", async function () {
+      const seen: Array<string | undefined> = [];
+      server = await startHttpServer((req, res) => {
+        seen.push(req.headers.authorization);
+        res.writeHead(200).end(png);
+      });
+      const url = server.url("/a.png");
+      const credentials = { src: { user: "cam", password: "secret" } };
+      // A URL from a message, no list: fetched without the password.
+      await load({ mode: "url", url: "" }, credentials);
+      let out = nextMessage(getNode("out"));
+      getNode("src").receive({ url });
+      await out;
+      // The camera's host listed: with it. Another host: refused, nothing sent.
+      await helper.unload();
+      await load({ mode: "url", url: "", allowedHosts: `other.invalid, ${new URL(url).host}` }, credentials);
+      out = nextMessage(getNode("out"));
+      getNode("src").receive({ url });
+      await out;
+      await expectCaught({ _msgid: "m-elsewhere", url: "http://127.0.0.1:1/elsewhere.png" }, "urlNotAllowed");
+      assert.deepEqual(seen, [undefined, `Basic ${Buffer.from("cam:secret").toString("base64")}`]);
+    });
+
     it("reports HTTP 404 as fetchStatus", async function () {
       server = await startHttpServer((_req, res) => res.writeHead(404).end("not here"));
       await load({ mode: "url", url: server.url("/missing.png") });
@@ -400,7 +423,7 @@ describe("defect-image-source node", function () {
       // The compiler checks this list against the interface, the test against the html.
       const defined: EditorKeys<ImageSourceNodeDef> = {
         name: true, mode: true, path: true, root: true, pathType: true, urlType: true, folder: true, pattern: true, emitExisting: true, stableMs: true,
-        url: true, timeout: true, maxDownload: true, retries: true, retryDelay: true, maxPixels: true, queueSize: true, overflow: true,
+        url: true, allowedHosts: true, timeout: true, maxDownload: true, retries: true, retryDelay: true, maxPixels: true, queueSize: true, overflow: true,
       };
       assert.deepEqual(editorDefaultKeys("image-source").sort(), Object.keys(defined).sort());
     });

@@ -17,6 +17,14 @@ export interface BasicAuth {
 
 export interface SnapshotRequest {
   url: string;
+  /**
+   * Where `auth` may be sent: origins ("https://cam:8443") and hosts ("cam", "cam:8443"). The
+   * credentials go only to a URL, or a redirect target, that one of them names; undefined: only
+   * to the origin of `url` itself (a URL the node was configured with).
+   */
+  credentialsFor?: readonly string[];
+  /** Hosts a URL and its redirects may name ("cam" or "cam:8443"); undefined or empty: any. */
+  allowedHosts?: readonly string[];
   /** Covers the whole download: connect, headers and body. */
   timeoutMs: number;
   maxBytes: number;
@@ -65,6 +73,29 @@ function authorizationHeader(url: URL, auth: BasicAuth | undefined): string | un
 }
 
 type AbortReason = "timeout" | "stopped";
+
+/** Redirects followed at most: a camera's login page or a load balancer, not a chain. */
+export const MAX_REDIRECTS = 5;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+/** Whether `url`'s host (with or without its port) or its origin is one of `names`. */
+function names(url: URL, list: readonly string[]): boolean {
+  const host = url.hostname.toLowerCase();
+  const withPort = url.port === "" ? host : `${host}:${url.port}`;
+  return list.some((entry) => {
+    const name = entry.trim().toLowerCase();
+    return name === host || name === withPort || name === url.origin.toLowerCase();
+  });
+}
+
+/** Refuses a URL (or redirect target) outside the allowed hosts. */
+function checkAllowed(url: URL, allowedHosts: readonly string[] | undefined): void {
+  if (allowedHosts === undefined || allowedHosts.length === 0 || names(url, allowedHosts)) return;
+  throw new DefectError("urlNotAllowed", `${redactUrl(url)} is not on the node's allowed hosts (${allowedHosts.join(", ")})`, {
+    url: redactUrl(url),
+    allowed: allowedHosts.join(", "),
+  });
+}
 
 function tooLarge(url: string, maxBytes: number, size: number): DefectError {
   return new DefectError(
@@ -118,12 +149,29 @@ export async function fetchSnapshot(request: SnapshotRequest): Promise<Buffer> {
   if (request.signal?.aborted === true) onStop();
   request.signal?.addEventListener("abort", onStop, { once: true });
 
-  const headers: Record<string, string> = {};
   const authorization = authorizationHeader(parsed, request.auth);
-  if (authorization !== undefined) headers["authorization"] = authorization;
+  const credentialsFor = request.credentialsFor ?? [parsed.origin];
 
   try {
-    const response = await fetch(url, { signal: controller.signal, headers });
+    checkAllowed(parsed, request.allowedHosts);
+    // Redirects are followed here, not by fetch: the credentials go to a target only if it is
+    // one of theirs, and every target must be on the allowed hosts.
+    let target = new URL(url);
+    let response: Response;
+    for (let hop = 0; ; hop++) {
+      const headers: Record<string, string> = {};
+      if (authorization !== undefined && names(target, credentialsFor)) headers["authorization"] = authorization;
+      response = await fetch(target.href, { signal: controller.signal, headers, redirect: "manual" });
+      const location = REDIRECT_STATUSES.has(response.status) ? response.headers.get("location") : null;
+      if (location === null) break;
+      await response.body?.cancel();
+      if (hop >= MAX_REDIRECTS) {
+        throw new DefectError("fetchFailed", `Could not fetch ${url}: more than ${MAX_REDIRECTS} redirects`, { url, reason: "too many redirects" });
+      }
+      const next = parseSnapshotUrl(new URL(location, target).href);
+      checkAllowed(next, request.allowedHosts);
+      target = new URL(redactUrl(next));
+    }
     if (!response.ok) {
       await response.body?.cancel();
       throw new DefectError(

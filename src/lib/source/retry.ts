@@ -44,7 +44,8 @@ export function isTransientSnapshotError(error: unknown): boolean {
     case "corruptImage":
       return true;
     case "fetchFailed":
-      return error.details["reason"] !== "aborted";
+      // A redirect loop is the server's setup, not a passing fault.
+      return error.details["reason"] !== "aborted" && error.details["reason"] !== "too many redirects";
     case "fetchStatus": {
       const status = Number(error.details["status"]);
       return status >= HTTP_SERVER_ERRORS || TRANSIENT_HTTP.has(status);

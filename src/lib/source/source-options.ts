@@ -35,6 +35,12 @@ export interface SourceOptions {
   urlType: ValueSource;
   /** "" = take the URL from the message. */
   url: string;
+  /**
+   * Hosts ("cam", "cam:8443") a URL from the message, and every redirect, may name; empty = any.
+   * Credentials go to a message URL only when its host is listed, and to a configured URL only
+   * at its own origin.
+   */
+  allowedHosts: string[];
   timeoutMs: number;
   maxBytes: number;
   /** Snapshot attempts after the first failed one (transient failures only); 0 = none. */
@@ -85,6 +91,7 @@ export function parseSourceOptions(input: Record<string, unknown>): SourceOption
     stableMs: parsePositiveNumber(input["stableMs"], "stableMs", DEFAULT_STABLE_MS),
     urlType,
     url,
+    allowedHosts: optionText(input["allowedHosts"]).split(",").map((h) => h.trim()).filter((h) => h !== ""),
     timeoutMs: parsePositiveNumber(input["timeout"], "timeout", DEFAULT_FETCH_TIMEOUT_MS),
     retries: rangeOption("retries", input["retries"], 0, MAX_RETRIES, DEFAULT_RETRIES, true),
     retryDelayMs: rangeOption("retryDelay", input["retryDelay"], 0, MAX_RETRY_DELAY_MS, DEFAULT_RETRY_DELAY_MS, false),
