@@ -236,8 +236,19 @@ export = function register(RED: NodeAPI): void {
       const skip = (error: unknown, file: string): void => errors.report(error, { _msgid: RED.util.generateId(), filename: file });
       try {
         const all = await listTrainingImages(folder);
-        // Few shots are the first Learn images by name, as `eval --shots K` takes them.
-        const files = options.setting === "fewshot" ? all.slice(0, options.trainCount) : all;
+        // The first Learn images by name (as `eval --shots K` and `--train-limit` take them): a
+        // folder of thousands would otherwise be learned whole, its features held until the fit.
+        const files = all.slice(0, options.trainCount);
+        if (files.length < all.length) {
+          const skipped = all.slice(files.length);
+          node.warn(RED._(`${TYPE}.warnings.folderCapped`, {
+            learned: files.length,
+            total: all.length,
+            skipped: skipped.length,
+            first: basename(skipped[0] as string),
+            last: basename(skipped[skipped.length - 1] as string),
+          }));
+        }
         const model = await engine.learnAll(folderSamples(files, options.folderPreprocess, { maxPixels: DEFAULT_MAX_PIXELS }, skip), skip);
         node.log(`learned ${model["trainedOn"] ?? files.length} of ${all.length} images from ${folder}`);
       } catch (error) {

@@ -10,6 +10,7 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NodeMessage } from "node-red";
+import type { SinonSpy } from "sinon";
 import { bankSizeFor } from "../../src/lib/anomaly/patchcore/patchcore";
 import { UNSUPERVISED_PRESET } from "../../src/lib/detector/setting-presets";
 import { parsePreprocessOptions, preprocessImage } from "../../src/lib/image";
@@ -348,6 +349,21 @@ describe("defect-detector node", function () {
       const other = parsePreprocessOptions({ preset: "none", width: TENSOR_SIZE, height: TENSOR_SIZE });
       await expectCaught(msgOf(await prepare(generateGood(KIND, 5, SOURCE_SIZE), other)), "preprocessMismatch",
         "The image was preprocessed differently from what the model expects: mean [0,0,0] (learned with [0.485,0.456,0.406]); std [1,1,1] (learned with [0.229,0.224,0.225])");
+    });
+  });
+
+  describe("a training folder larger than Learn", function () {
+    it("learns the first Learn images by name and warns naming the ones left over", async function () {
+      const folder = join(dir, "big-folder");
+      await mkdir(folder, { recursive: true });
+      for (const seed of [1, 2, 3, 4, 5]) await writeFile(join(folder, `good-${seed}.png`), await encodePng(generateGood(KIND, seed, SOURCE_SIZE)));
+      await load(patchcore({ trainCount: "3", trainFolder: folder, folderPreset: "imagenet", folderSize: String(TENSOR_SIZE) }));
+      await waitForStatus(det(), status("ready"), FIT_WAIT_MS);
+      const model = ((await send(msgOf(good[0]!))).payload as { model: Record<string, unknown> }).model;
+      assert.equal(model["trainedOn"], 3);
+      const spy = det().warn as unknown as SinonSpy<[unknown], void>;
+      const warned = spy.getCalls().filter((call) => call.thisValue === det()).map((call) => String(call.args[0]));
+      assert.ok(warned.includes("learned the first 3 of 5 images of the training folder (Learn); skipped 2 from good-4.png to good-5.png"), JSON.stringify(warned));
     });
   });
 
