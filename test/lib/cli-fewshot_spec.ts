@@ -3,7 +3,8 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
-import { runCli, type CliIo } from "../../src/cli/main";
+import { runCli } from "../../src/cli/main";
+import { captureCli } from "../fixtures/cli-io";
 import { bankSizeFor, DEFAULT_PATCHCORE_OPTIONS } from "../../src/lib/anomaly/patchcore/patchcore";
 import { FEW_SHOT_PRESET, UNSUPERVISED_PRESET } from "../../src/lib/detector/setting-presets";
 import { openPatchCoreMethod } from "../../src/lib/detector/patchcore-method";
@@ -40,15 +41,6 @@ async function writeDataset(root: string): Promise<void> {
   for (let i = 0; i < 2; i++) await writePart(join(root, "test/hole", `d${i}.png`), i + 7, true, join(root, "ground_truth/hole", `d${i}_mask.png`));
 }
 
-function capture(): { io: CliIo; stdout: () => string; stderr: () => string } {
-  let out = "";
-  let err = "";
-  return {
-    io: { stdout: { write: (text: string) => (out += text) }, stderr: { write: (text: string) => (err += text) } },
-    stdout: () => out,
-    stderr: () => err,
-  };
-}
 
 describe("few-shot eval and the detector's few-shot rounds (tiny backbone)", function () {
   this.timeout(60_000);
@@ -68,7 +60,7 @@ describe("few-shot eval and the detector's few-shot rounds (tiny backbone)", fun
   });
 
   async function evalJson(extra: string[]): Promise<Record<string, unknown>> {
-    const run = capture();
+    const run = captureCli();
     const code = await runCli(["eval", "--data", data, "--backbone", backbone, "--layers", "l1,l2", "--size", String(SIZE), "--threads", "1", "--json", ...extra], run.io);
     assert.equal(code, 0, run.stderr());
     return JSON.parse(run.stdout()) as Record<string, unknown>;
@@ -127,7 +119,7 @@ describe("few-shot eval and the detector's few-shot rounds (tiny backbone)", fun
 
   it("does not standardise the embedded backbone's features unless asked (it is trained to ignore lighting)", async function () {
     const run = async (extra: string[]): Promise<Record<string, unknown>> => {
-      const io = capture();
+      const io = captureCli();
       const code = await runCli(["eval", "--data", data, "--backbone", "embedded", "--layers", "stage2,stage3", "--size", String(SIZE), "--threads", "1", "--json", "--shots", "2", ...extra], io.io);
       assert.equal(code, 0, io.stderr());
       return JSON.parse(io.stdout()) as Record<string, unknown>;
@@ -192,7 +184,7 @@ describe("few-shot eval and the detector's few-shot rounds (tiny backbone)", fun
       ],
     ];
     for (const [extra, message] of cases) {
-      const run = capture();
+      const run = captureCli();
       const code = await runCli(["eval", "--data", data, "--backbone", backbone, "--layers", "l1,l2", "--size", String(SIZE), ...extra], run.io);
       assert.equal(code, 2, extra.join(" "));
       assert.equal(run.stderr(), `defect-detection eval: ${message} (see "defect-detection eval --help")\n`);

@@ -3,7 +3,8 @@ import { execFile } from "node:child_process";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runCli, type CliIo } from "../../src/cli/main";
+import { runCli } from "../../src/cli/main";
+import { captureCli } from "../fixtures/cli-io";
 
 /** The compiled command beside the compiled test (build-test/src/cli/main.js). */
 const MAIN = join(__dirname, "../../src/cli/main.js");
@@ -29,15 +30,6 @@ function runLine(args: string[], tmp: string, timeoutMs = 60_000): Promise<Run> 
   });
 }
 
-function capture(): { io: CliIo; stdout: () => string; stderr: () => string } {
-  let out = "";
-  let err = "";
-  return {
-    io: { stdout: { write: (text: string) => (out += text) }, stderr: { write: (text: string) => (err += text) } },
-    stdout: () => out,
-    stderr: () => err,
-  };
-}
 
 function inUnit(report: Record<string, unknown>, name: string): number {
   const value = report[name];
@@ -61,7 +53,7 @@ describe("defect-detection line", function () {
   before(async function () {
     dir = await mkdtemp(join(tmpdir(), "cli-line-spec-"));
     // 12 good training parts (8 learned, 4 held out for the threshold), 3 good and 15 defective test parts.
-    const synth = capture();
+    const synth = captureCli();
     const code = await runCli(["synth", "--out", dir, "--seed", "5", "--count", "12", "--size", SIZE, "--kinds", "cast-surface"], synth.io);
     assert.equal(code, 0, synth.stderr());
     data = join(dir, "cast-surface");
@@ -159,7 +151,7 @@ describe("defect-detection line", function () {
       [["line", "--data", data, "--method", "anomalib"], /--model FILE is required for anomalib/],
     ];
     for (const [args, message] of cases) {
-      const run = capture();
+      const run = captureCli();
       assert.equal(await runCli(args, run.io), 2, args.join(" "));
       assert.match(run.stderr(), message, args.join(" "));
       assert.ok(run.stderr().endsWith(`${help}\n`), run.stderr());
@@ -171,10 +163,10 @@ describe("defect-detection line", function () {
   });
 
   it("is listed in the help, with its own", async function () {
-    const all = capture();
+    const all = captureCli();
     assert.equal(await runCli(["--help"], all.io), 0);
     assert.match(all.stdout(), /\n {2}line {5}run the six nodes in a local Node-RED/);
-    const own = capture();
+    const own = captureCli();
     assert.equal(await runCli(["line", "--help"], own.io), 0);
     assert.match(own.stdout(), /^Usage: defect-detection line --data DIR \[options\]/);
     assert.match(own.stdout(), /--train-limit N/);

@@ -3,26 +3,13 @@ import { spawnSync } from "node:child_process";
 import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runCli, type CliIo } from "../../src/cli/main";
+import { runCli } from "../../src/cli/main";
+import { captureCli } from "../fixtures/cli-io";
 
 /** The compiled command beside the compiled test (build-test/src/cli/main.js). */
 const MAIN = join(__dirname, "../../src/cli/main.js");
 
-interface Captured {
-  io: CliIo;
-  stdout: () => string;
-  stderr: () => string;
-}
 
-function capture(): Captured {
-  let out = "";
-  let err = "";
-  return {
-    io: { stdout: { write: (text: string) => (out += text) }, stderr: { write: (text: string) => (err += text) } },
-    stdout: () => out,
-    stderr: () => err,
-  };
-}
 
 describe("command line", function () {
   let dir: string;
@@ -37,7 +24,7 @@ describe("command line", function () {
 
   it("synth writes the data set and prints what it wrote", async function () {
     const out = join(dir, "data");
-    const run = capture();
+    const run = captureCli();
     const args = ["synth", "--out", out, "--count", "2", "--size", "32", "--kinds", "cast-surface", "--defects", "hole,crack", "--seed", "3"];
     const code = await runCli(args, run.io);
     assert.equal(run.stderr(), "");
@@ -79,7 +66,7 @@ describe("command line", function () {
       [["train"], 'defect-detection: unknown command "train". Run "defect-detection --help" to list the commands.'],
     ];
     for (const [args, message] of cases) {
-      const run = capture();
+      const run = captureCli();
       const code = await runCli(args, run.io);
       assert.equal(run.stderr(), `${message}\n`, args.join(" "));
       assert.equal(code, 2, args.join(" "));
@@ -91,7 +78,7 @@ describe("command line", function () {
   it("exits 1 with the reason when the output folder cannot be made", async function () {
     const blocker = join(dir, "blocker");
     await writeFile(blocker, "a file where the folder should go");
-    const run = capture();
+    const run = captureCli();
     const code = await runCli(["synth", "--out", blocker, "--count", "1", "--size", "32"], run.io);
     assert.equal(code, 1);
     assert.equal(
@@ -101,7 +88,7 @@ describe("command line", function () {
   });
 
   it("help lists every command; no command prints it as an error", async function () {
-    const run = capture();
+    const run = captureCli();
     assert.equal(await runCli(["--help"], run.io), 0);
     const text = run.stdout();
     assert.match(text, /^Usage: defect-detection <command> \[options\]/);
@@ -110,11 +97,11 @@ describe("command line", function () {
     assert.match(text, /\n {2}predict {2}run a classification, YOLO, segmentation or anomalib model on one image\n/);
     assert.doesNotMatch(text, /\(coming\)/);
 
-    const none = capture();
+    const none = captureCli();
     assert.equal(await runCli([], none.io), 2);
     assert.equal(none.stderr(), text);
 
-    const topic = capture();
+    const topic = captureCli();
     assert.equal(await runCli(["help", "synth"], topic.io), 0);
     assert.match(topic.stdout(), /^Usage: defect-detection synth --out DIR \[options\]\n/);
     assert.match(topic.stdout(), /--kinds LIST/);

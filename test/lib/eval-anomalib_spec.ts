@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runCli, type CliIo } from "../../src/cli/main";
+import { runCli } from "../../src/cli/main";
+import { captureCli } from "../fixtures/cli-io";
 import { buildV2Model, writeAnomalibExport, type TempExport } from "../fixtures/anomalib-models";
 import { encodePng, inRect, makeImage } from "../fixtures/images";
 
@@ -11,15 +12,6 @@ const DARK = 40;
 const BRIGHT = 200;
 const SPOT = { x: 4, y: 6, width: 4, height: 4 };
 
-function capture(): { io: CliIo; stdout: () => string; stderr: () => string } {
-  let out = "";
-  let err = "";
-  return {
-    io: { stdout: { write: (t: string) => (out += t) }, stderr: { write: (t: string) => (err += t) } },
-    stdout: () => out,
-    stderr: () => err,
-  };
-}
 
 /**
  * The tiny 2.x export's map is the pixel's channel mean and its score the map's maximum, so a
@@ -50,7 +42,7 @@ describe("eval --method anomalib", function () {
   });
 
   it("scores the test set with the export and learns nothing", async function () {
-    const run = capture();
+    const run = captureCli();
     const code = await runCli(["eval", "--data", dir, "--method", "anomalib", "--model", exported.modelPath, "--json"], run.io);
     assert.equal(run.stderr(), "");
     assert.equal(code, 0);
@@ -65,13 +57,13 @@ describe("eval --method anomalib", function () {
   });
 
   it("needs --model", async function () {
-    const run = capture();
+    const run = captureCli();
     assert.equal(await runCli(["eval", "--data", dir, "--method", "anomalib"], run.io), 2);
     assert.equal(run.stderr(), 'defect-detection eval: --model FILE is required for anomalib (see "defect-detection eval --help")\n');
   });
 
   it("names a file that is not an anomalib export", async function () {
-    const run = capture();
+    const run = captureCli();
     const missing = join(dir, "nothing.onnx");
     assert.equal(await runCli(["eval", "--data", dir, "--method", "anomalib", "--model", missing], run.io), 1);
     assert.match(run.stderr(), /nothing\.onnx/);

@@ -6,14 +6,14 @@
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { copyFile, mkdir, readdir, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { NodeMessage } from "node-red";
-import { writeSyntheticDataset } from "../../src/lib/synth";
 import detectorNode from "../../src/nodes/detector";
 import imageSourceNode from "../../src/nodes/image-source";
 import preprocessNode from "../../src/nodes/preprocess";
 import { catalogTranslator, withCatalog } from "../fixtures/catalog";
+import { nodeNamed, writeExampleLine } from "../fixtures/example-line";
 import { collectMessages, getNode, helper, loadCoreNode, onTab, useNodeRedHelper, type FlowItem } from "../fixtures/node-red";
 
 const EXAMPLE = join(process.cwd(), "examples", "07 - Learn from four good parts (few-shot).json");
@@ -34,28 +34,10 @@ describe("example 07 - Learn from four good parts (few-shot)", function () {
   this.timeout(120_000);
   const userDir = useNodeRedHelper();
   const flow = JSON.parse(readFileSync(EXAMPLE, "utf8")) as ExampleNode[];
-  const byName = (name: string): ExampleNode => {
-    const found = flow.find((n) => n.name === name);
-    if (found === undefined) throw new Error(`example 07 has no node "${name}"`);
-    return found;
-  };
+  const byName = (name: string): ExampleNode => nodeNamed(flow, name, "07");
 
   /** The demo's images: synthetic cast-surface parts, and a line of good and defective ones. */
-  async function writeDemoImages(): Promise<number> {
-    const data = join(userDir(), "defect-demo");
-    await writeSyntheticDataset({ out: data, seed: 1, count: 8, kinds: ["cast-surface"] });
-    const line = join(data, "line");
-    await mkdir(line, { recursive: true });
-    const test = join(data, "cast-surface", "test");
-    let n = 0;
-    for (const label of (await readdir(test)).sort()) {
-      for (const file of (await readdir(join(test, label))).sort().slice(0, PER_FOLDER)) {
-        n++;
-        await copyFile(join(test, label, file), join(line, `part-${String(n).padStart(3, "0")}-${label}.png`));
-      }
-    }
-    return n;
-  }
+  const writeDemoImages = (): Promise<number> => writeExampleLine(userDir(), { kind: "cast-surface", count: 8, line: "line", perFolder: PER_FOLDER });
 
   after(async function () {
     await rm(join(userDir(), "defect-demo"), { recursive: true, force: true });

@@ -7,16 +7,16 @@
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { copyFile, mkdir, readdir, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { NodeMessage } from "node-red";
-import { writeSyntheticDataset } from "../../src/lib/synth";
 import detectorNode from "../../src/nodes/detector";
 import imageSourceNode from "../../src/nodes/image-source";
 import maskToRegionNode from "../../src/nodes/mask-to-region";
 import preprocessNode from "../../src/nodes/preprocess";
 import thresholdNode from "../../src/nodes/threshold";
 import { catalogTranslator, withCatalog } from "../fixtures/catalog";
+import { nodeNamed, writeExampleLine } from "../fixtures/example-line";
 import { collectMessages, getNode, helper, loadCoreNode, onTab, useNodeRedHelper, type FlowItem } from "../fixtures/node-red";
 
 const EXAMPLE = join(process.cwd(), "examples", "08 - Template comparison of printed parts.json");
@@ -40,28 +40,10 @@ describe("example 08 - Template comparison of printed parts", function () {
   this.timeout(120_000);
   const userDir = useNodeRedHelper();
   const flow = JSON.parse(readFileSync(EXAMPLE, "utf8")) as ExampleNode[];
-  const byName = (name: string): ExampleNode => {
-    const found = flow.find((n) => n.name === name);
-    if (found === undefined) throw new Error(`example 08 has no node "${name}"`);
-    return found;
-  };
+  const byName = (name: string): ExampleNode => nodeNamed(flow, name, "08");
 
   /** The demo's printed labels, and the line the demo composes of their test images. */
-  async function writeDemoImages(): Promise<number> {
-    const data = join(userDir(), "defect-demo");
-    await writeSyntheticDataset({ out: data, seed: 1, count: 4, kinds: ["printed-pattern"] });
-    const line = join(data, "print-line");
-    await mkdir(line, { recursive: true });
-    const test = join(data, "printed-pattern", "test");
-    let n = 0;
-    for (const label of (await readdir(test)).sort()) {
-      for (const file of (await readdir(join(test, label))).sort().slice(0, PER_FOLDER)) {
-        n++;
-        await copyFile(join(test, label, file), join(line, `part-${String(n).padStart(3, "0")}-${label}.png`));
-      }
-    }
-    return n;
-  }
+  const writeDemoImages = (): Promise<number> => writeExampleLine(userDir(), { kind: "printed-pattern", count: 4, line: "print-line", perFolder: PER_FOLDER });
 
   after(async function () {
     await rm(join(userDir(), "defect-demo"), { recursive: true, force: true });
