@@ -79,7 +79,7 @@ let searchCounter = 0;
  * between the Gemm that writes it and the TopK that reads it (measured ~2x faster than one pass
  * over all 1024 patches of an image; rows are independent, so the results are the same).
  */
-export const QUERY_BLOCK = 128;
+const QUERY_BLOCK = 128;
 
 /** The bank in the search's space: itself for an exact search, else its rows projected. */
 export async function searchSpaceBank(bank: Float32Array, size: number, dim: number, projection?: SearchProjection, session?: SessionOptions): Promise<Float32Array> {

@@ -21,7 +21,7 @@ import { searchConstants, type SearchProjection } from "./nearest";
  * interleaved), so larger images are split only above that, keeping the [rows, bank] ranking at
  * about 40 MB.
  */
-export const SCORING_BLOCK = 1024;
+const SCORING_BLOCK = 1024;
 
 export interface ScoringModelSpec {
   layers: readonly LayerShape[];
