@@ -1,12 +1,15 @@
 /**
- * Exact nearest-neighbour search against a memory bank, as one onnxruntime graph so the
- * distance computation is a single matrix product (BLAS-speed) instead of scalar loops:
+ * Nearest-neighbour search against a memory bank, as one onnxruntime graph so the distance
+ * computation is a single matrix product (BLAS-speed) instead of scalar loops:
  *   d²(q, b) = |q|² - 2 q·b + |b|²   with |b|² precomputed once.
+ * Exact over all the features; in a projected subspace, ranked in 8-bit integers first and the
+ * best candidates by their exact distances (candidate-search.ts).
  */
 import * as ort from "onnxruntime-node";
 import { attr, GraphBuilder } from "../../onnx/graph-builder";
 import { acquireModelFromBytes, type ModelHandle, type SessionOptions } from "../../onnx";
 import { matmul } from "../../linalg/matmul";
+import { addBankConstants, addNearestRows, quantiseBank } from "./candidate-search";
 
 /** Search in a linear subspace: queries and bank are multiplied by `matrix` ([dim, outDim]) first. */
 export interface SearchProjection {
@@ -50,15 +53,22 @@ export function searchConstants(bank: Float32Array, size: number, dim: number): 
 }
 
 export function buildNearestModel(bank: Float32Array, size: number, dim: number, projection?: SearchProjection, inputDim = dim): Uint8Array {
-  const { transposed, norms } = searchConstants(bank, size, dim);
   const g = new GraphBuilder({ name: "nearest" });
   const input = g.input("queries", "float32", ["count", inputDim]);
-  const q = projection === undefined ? input : g.op("MatMul", [input, g.constant("projection", projection.matrix, [inputDim, projection.outDim])]);
   const k = g.input("k", "int64", [1]);
+  if (projection !== undefined) {
+    // The same search as the fused scoring graph's (candidate-search.ts), so both find the same rows.
+    const q = g.op("MatMul", [input, g.constant("projection", projection.matrix, [inputDim, projection.outDim])]);
+    const found = addNearestRows(g, q, addBankConstants(g, quantiseBank(bank, size, dim)), k, "queries");
+    g.output(g.op("Sqrt", [found.squared]), "distances", "float32");
+    g.output(found.indices, "indices", "int64");
+    return g.build();
+  }
+  const { transposed, norms } = searchConstants(bank, size, dim);
   // |b|² - 2 q·b ranks the bank exactly as the full distance does; |q|² is added after TopK.
   // One Gemm (alpha -2, the norms as its bias) writes it in a single pass over the
   // [count, size] product, instead of two more elementwise passes over it.
-  const partial = g.op("Gemm", [q, g.constant("bankT", transposed, [dim, size]), g.constant("bankNorm", norms, [1, size])], {
+  const partial = g.op("Gemm", [input, g.constant("bankT", transposed, [dim, size]), g.constant("bankNorm", norms, [1, size])], {
     alpha: attr.float(-2),
     beta: attr.float(1),
   });
@@ -66,7 +76,7 @@ export function buildNearestModel(bank: Float32Array, size: number, dim: number,
     ReturnType<GraphBuilder["op"]>,
     ReturnType<GraphBuilder["op"]>,
   ];
-  const qNorm = g.op("ReduceSum", [g.op("Mul", [q, q]), g.constantInt64("axis1", [1])], { keepdims: 1 });
+  const qNorm = g.op("ReduceSum", [g.op("Mul", [input, input]), g.constantInt64("axis1", [1])], { keepdims: 1 });
   const d2 = g.op("Max", [g.op("Add", [values, qNorm]), g.constantFloat("zero", [0], [])]);
   g.output(g.op("Sqrt", [d2]), "distances", "float32");
   g.output(indices, "indices", "int64");

@@ -12,6 +12,7 @@
 import { attr, GraphBuilder, Value } from "../../onnx/graph-builder";
 import { addPooledLayers, type LayerShape } from "../../features/patch-head";
 import { resampleMatrix } from "../map-ops";
+import { addBankConstants, addNearestRows, quantiseBank } from "./candidate-search";
 import { searchConstants, type SearchProjection } from "./nearest";
 
 /**
@@ -72,62 +73,68 @@ function named(name: string): { outputNames: string[] } {
 }
 
 /**
- * The bank as the graph multiplies it. Each layer's [channels, patches] features meet their own
- * rows of the bank (exact search) or of the projection, read transposed by Gemm, and the layers'
- * products are summed: nothing of 6 MB is concatenated or transposed, and the features output,
- * when asked for, is a side branch, so the scores are the same bits with it or without it.
+ * The bank as the graph searches it. An exact search: each layer's [channels, patches] features
+ * meet their own rows of the bank, read transposed by Gemm, and the layers' products are summed,
+ * so nothing of 6 MB is concatenated or transposed. A projected search: the layers meet their
+ * rows of the projection the same way, and the projected patches go to candidate-search.ts.
+ * The features output, when asked for, is a side branch, so the scores are the same bits with it
+ * or without it.
  */
 interface BankGraph {
-  /** Layer parts [channels_i, n] -> ranking [n, size] and the queries' squared norms [n, 1] in the search space. */
-  rankParts(parts: readonly Value[]): { ranking: Value; norms: Value };
-  /** The ranking [1, size] of the bank's own row `row` ([1] int64) against the bank. */
-  rankRow(row: Value): Value;
+  /** Layer parts [channels_i, n] -> each patch's squared distance [n, 1] to its nearest row, and that row [n, 1]. */
+  nearest(parts: readonly Value[], block: number): { squared: Value; indices: Value };
+  /** The `k` bank rows nearest to the bank's own row `row` ([1] int64), itself first: [1, k] int64. */
+  support(row: Value, k: number): Value;
 }
 
-function bankGraph(g: GraphBuilder, spec: ScoringModelSpec): BankGraph {
-  const dim = spec.layers.reduce((sum, l) => sum + l.channels, 0);
-  const searchDim = spec.projection?.outDim ?? dim;
-  if (spec.searchBank.length !== spec.size * searchDim) throw new RangeError(`search bank holds ${spec.searchBank.length} values, expected ${spec.size} x ${searchDim}`);
-  const { transposed, norms } = searchConstants(spec.searchBank, spec.size, searchDim);
+function exactBankGraph(g: GraphBuilder, spec: ScoringModelSpec, dim: number): BankGraph {
+  const { transposed, norms } = searchConstants(spec.searchBank, spec.size, dim);
   const bankNorm = g.constant("bankNorm", norms, [1, spec.size]);
   const axis0 = g.constantInt64("axis0", [0]);
-  const axis1 = g.constantInt64("axis1", [1]);
   const minusTwo = { alpha: attr.float(-2), beta: attr.float(1) };
-  if (spec.projection === undefined) {
-    let offset = 0;
-    const factors = spec.layers.map((layer, i) => {
-      const rows = transposed.subarray(offset * spec.size, (offset + layer.channels) * spec.size);
-      offset += layer.channels;
-      return g.constant(`bankT${i}`, rows, [layer.channels, spec.size]);
-    });
-    return {
-      // -2 q·b + |b|², accumulated layer by layer.
-      rankParts: (parts) => ({
-        ranking: parts.reduce<Value>((ranking, part, i) => g.op("Gemm", [part, factors[i] as Value, ranking], { ...minusTwo, transA: 1 }), bankNorm),
-        norms: g.op("Transpose", [parts.map((part) => g.op("ReduceSum", [g.op("Mul", [part, part]), axis0], { keepdims: 1 })).reduce((a, b) => g.op("Add", [a, b]))], { perm: [1, 0] }),
-      }),
-      rankRow(row) {
-        const parts = factors.map((factor) => g.op("Gather", [factor, row], { axis: 1 }));
-        return parts.reduce<Value>((ranking, part, i) => g.op("Gemm", [part, factors[i] as Value, ranking], { ...minusTwo, transA: 1 }), bankNorm);
-      },
-    };
-  }
-  const { matrix, outDim } = spec.projection;
+  let offset = 0;
+  const factors = spec.layers.map((layer, i) => {
+    const rows = transposed.subarray(offset * spec.size, (offset + layer.channels) * spec.size);
+    offset += layer.channels;
+    return g.constant(`bankT${i}`, rows, [layer.channels, spec.size]);
+  });
+  // -2 q·b + |b|², accumulated layer by layer.
+  const one = g.constantInt64("nearestOne", [1]);
+  const rank = (parts: readonly Value[]): Value => parts.reduce<Value>((ranking, part, i) => g.op("Gemm", [part, factors[i] as Value, ranking], { ...minusTwo, transA: 1 }), bankNorm);
+  return {
+    nearest(parts) {
+      const [value, indices] = smallest(g, rank(parts), one);
+      const queryNorms = g.op("Transpose", [parts.map((part) => g.op("ReduceSum", [g.op("Mul", [part, part]), axis0], { keepdims: 1 })).reduce((a, b) => g.op("Add", [a, b]))], { perm: [1, 0] });
+      return { squared: g.op("Add", [value, queryNorms]), indices };
+    },
+    support: (row, k) => smallest(g, rank(factors.map((factor) => g.op("Gather", [factor, row], { axis: 1 }))), g.constantInt64("k", [k]), ["supportRanks", SCORING_OUTPUTS.support])[1],
+  };
+}
+
+function projectedBankGraph(g: GraphBuilder, spec: ScoringModelSpec, projection: SearchProjection): BankGraph {
+  const { matrix, outDim } = projection;
   let offset = 0;
   const projections = spec.layers.map((layer, i) => {
     const rows = matrix.subarray(offset * outDim, (offset + layer.channels) * outDim);
     offset += layer.channels;
     return g.constant(`projection${i}`, rows, [layer.channels, outDim]);
   });
-  const bankT = g.constant("bankT", transposed, [outDim, spec.size]);
+  const bank = addBankConstants(g, quantiseBank(spec.searchBank, spec.size, outDim));
   return {
-    rankParts: (parts) => {
+    nearest(parts, block) {
       const q = parts.reduce<Value | null>((sum, part, i) => g.op("Gemm", sum === null ? [part, projections[i] as Value] : [part, projections[i] as Value, sum], { transA: 1 }), null) as Value;
-      return { ranking: g.op("Gemm", [q, bankT, bankNorm], minusTwo), norms: g.op("ReduceSum", [g.op("Mul", [q, q]), axis1], { keepdims: 1 }) };
+      return addNearestRows(g, q, bank, 1, `patches${block}`);
     },
-    // The bank row is in the search space already: its column of bankT.
-    rankRow: (row) => g.op("Gemm", [g.op("Gather", [bankT, row], { axis: 1 }), bankT, bankNorm], { ...minusTwo, transA: 1 }),
+    // The bank row is in the search space already: its row of the bank.
+    support: (row, k) => g.op("Identity", [addNearestRows(g, g.op("Gather", [bank.rows, row], { axis: 0 }), bank, k, "support").indices], {}, named(SCORING_OUTPUTS.support)),
   };
+}
+
+function bankGraph(g: GraphBuilder, spec: ScoringModelSpec): BankGraph {
+  const dim = spec.layers.reduce((sum, l) => sum + l.channels, 0);
+  const searchDim = spec.projection?.outDim ?? dim;
+  if (spec.searchBank.length !== spec.size * searchDim) throw new RangeError(`search bank holds ${spec.searchBank.length} values, expected ${spec.size} x ${searchDim}`);
+  return spec.projection === undefined ? exactBankGraph(g, spec, dim) : projectedBankGraph(g, spec, spec.projection);
 }
 
 export function buildScoringModel(spec: ScoringModelSpec): Uint8Array {
@@ -140,18 +147,14 @@ export function buildScoringModel(spec: ScoringModelSpec): Uint8Array {
   const blocksOf = (part: Value, i: number): Value[] =>
     sizes.length > 1 ? g.opMulti("Split", [part, g.constantInt64(`blocks${i}`, sizes)], sizes.length, { axis: 1 }) : [part];
   const partBlocks = head.parts.map(blocksOf);
-  const values: Value[] = [];
+  const squared: Value[] = [];
   const nearest: Value[] = [];
-  const norms: Value[] = [];
   sizes.forEach((_, b) => {
-    const parts = partBlocks.map((blocks) => blocks[b] as Value);
-    const ranked = bank.rankParts(parts);
-    const [v, n] = smallest(g, ranked.ranking, one);
-    values.push(v);
-    nearest.push(n);
-    norms.push(ranked.norms);
+    const found = bank.nearest(partBlocks.map((blocks) => blocks[b] as Value), b);
+    squared.push(found.squared);
+    nearest.push(found.indices);
   });
-  const distances = g.op("Sqrt", [g.op("Max", [g.op("Add", [concat(values), concat(norms)]), g.constantFloat("zero", [0], [])])], {}, named(SCORING_OUTPUTS.distances));
+  const distances = g.op("Sqrt", [g.op("Max", [concat(squared), g.constantFloat("zero", [0], [])])], {}, named(SCORING_OUTPUTS.distances));
   g.output(distances, SCORING_OUTPUTS.distances, "float32", [head.patches, 1]);
 
   const worst = g.op("ArgMax", [distances], { axis: 0, keepdims: 1 }, named(SCORING_OUTPUTS.worst));
@@ -163,7 +166,7 @@ export function buildScoringModel(spec: ScoringModelSpec): Uint8Array {
   // The bank rows nearest to the worst patch's nearest row (itself first).
   const k = Math.max(1, Math.min(spec.neighbours, spec.size));
   const nearestRow = g.op("Reshape", [g.op("GatherElements", [concat(nearest), worst], { axis: 0 }), one]);
-  const support = smallest(g, bank.rankRow(nearestRow), g.constantInt64("k", [k]), ["supportRanks", SCORING_OUTPUTS.support])[1];
+  const support = bank.support(nearestRow, k);
   g.output(support, SCORING_OUTPUTS.support, "int64", [1, k]);
   if (spec.embedding) {
     g.output(g.op("Transpose", [concat(head.parts)], { perm: [1, 0] }, named(SCORING_OUTPUTS.embedding)), SCORING_OUTPUTS.embedding, "float32", [head.patches, head.dim]);
