@@ -23,7 +23,7 @@ import { DefectError } from "../lib/errors";
 import { createErrorRouter, translateError } from "./shared/errors";
 import { registerFileCheck } from "./shared/file-check";
 import { rejectInput, type SendFunction } from "./shared/input";
-import { messageProperty, setMessageImage, stringProperty } from "./shared/message";
+import { addTiming, messageProperty, setMessageImage, stringProperty } from "./shared/message";
 import { baseDirectory, parseDecodeLimits } from "./shared/settings";
 import { COMMON_STATES, createStatus } from "./shared/status";
 import { parseQueueOptions, type QueueOptions } from "../lib/queue";
@@ -191,7 +191,10 @@ export = function register(RED: NodeAPI): void {
       emitFile: emitWatchedFile,
       handler: async (msg, send) => {
         if (options.mode === "folder") return emitFolder(msg, send);
-        send(emitted(msg, await acquire(msg)));
+        const started = performance.now();
+        const image = await acquire(msg);
+        addTiming(msg, "sourceMs", performance.now() - started);
+        send(emitted(msg, image));
       },
     });
 

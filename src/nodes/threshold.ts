@@ -28,7 +28,7 @@ import { attachController, detachController, registerAdminEndpoint, type AdminAc
 import type { ThresholdNodeDef } from "./threshold-def";
 import { createErrorRouter, translateError } from "./shared/errors";
 import { handleInput, rejectInput } from "./shared/input";
-import { isRecord, messageProperty } from "./shared/message";
+import { addTiming, isRecord, messageProperty } from "./shared/message";
 import { clockTime } from "./shared/clock";
 import { baseDirectory } from "./shared/settings";
 import { createStatus, type StatusLook } from "./shared/status";
@@ -194,6 +194,7 @@ export = function register(RED: NodeAPI): void {
         delete msg["mask"];
         showState(session);
       } else {
+        const started = performance.now();
         const score = readScore(detection);
         // Read before deciding, so a bad map leaves the hysteresis memory as it was.
         const map = readScoreMap(msg["anomalyMap"]);
@@ -206,6 +207,7 @@ export = function register(RED: NodeAPI): void {
           msg["mask"] = { data: thresholdMap(map.data, threshold), width: map.width, height: map.height, space: map.space, threshold };
         }
         showVerdict(VERDICT_STATES[decision.verdict]);
+        addTiming(msg, "thresholdMs", performance.now() - started);
       }
       if (request.kind !== "command" && isRecord(detection)) msg["detection"] = detection;
       send(msg);

@@ -116,6 +116,8 @@ describe("defect-image-source node", function () {
       );
       assert.equal(msg["filename"], path);
       assert.equal(msg.topic, "part.png");
+      const sourceMs = (msg["timings"] as Record<string, number>)["sourceMs"];
+      assert.ok(typeof sourceMs === "number" && sourceMs >= 0, "the read's duration in msg.timings.sourceMs");
     });
 
     it("resolves a relative path against the user directory", async function () {

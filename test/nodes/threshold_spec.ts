@@ -120,8 +120,11 @@ describe("defect-threshold node", function () {
       assert.equal(status("ready", { mode: "fixed", threshold: "0.5" }), "ready (fixed 0.5)");
       const detection = { score: 0.7, method: "anomalib", model: { file: "model.onnx" } };
       const map = { data: new Float32Array([0.1, 0.6, 0.5, 0.2, 0.9, 0]), width: 3, height: 2, space: "model" };
-      const out = await send({ payload: detection, anomalyMap: map, topic: "part-1" });
+      const out = await send({ payload: detection, anomalyMap: map, topic: "part-1", timings: { detectorMs: 40 } });
       assert.deepEqual(out.payload, { verdict: "NG", score: 0.7, threshold: 0.5, mode: "fixed" });
+      const timings = out["timings"] as Record<string, number>;
+      assert.equal(timings["detectorMs"], 40, "earlier stages' timings kept");
+      assert.ok(typeof timings["thresholdMs"] === "number" && timings["thresholdMs"] >= 0, "its own in msg.timings.thresholdMs");
       assert.deepEqual(out["detection"], detection);
       const mask = out["mask"] as { data: Uint8Array; width: number; height: number; space: string; threshold: number };
       assert.ok(mask.data instanceof Uint8Array);

@@ -35,7 +35,7 @@ function formatLog(record: RuntimeLogRecord): string {
 }
 
 /** msg.timings names in the order the nodes write them; others after, by name. */
-const TIMING_ORDER = ["preprocessMs", "backboneMs", "scoringMs", "postMs", "detectorMs", "regionsMs"];
+const TIMING_ORDER = ["sourceMs", "preprocessMs", "backboneMs", "scoringMs", "postMs", "detectorMs", "thresholdMs", "regionsMs"];
 
 function timingMedians(records: readonly Inspected[]): Record<string, number> {
   const rank = (name: string): number => (TIMING_ORDER.includes(name) ? TIMING_ORDER.indexOf(name) : TIMING_ORDER.length);
