@@ -21,20 +21,34 @@ export interface LayerShape {
  * resized to the finest grid, as [channels, patches] (the features untransposed, per layer).
  * The fused PatchCore scoring projects these parts without ever concatenating them.
  */
-export function addPooledLayers(g: GraphBuilder, layers: readonly LayerShape[], pool = 3): { parts: Value[]; patches: number; dim: number } {
+export interface PooledLayers {
+  /** Each layer's pooled features at the first layer's grid, [channels_i, patches]. */
+  parts: Value[];
+  /** Each layer's pooled map before it is resized to that grid, [1, channels_i, height_i, width_i]. */
+  pooled: Value[];
+  patches: number;
+  dim: number;
+}
+
+/** Resizes [1, c, h, w] maps to the first layer's grid as the head does (bilinear, half-pixel centres). */
+export function resizeToGrid(g: GraphBuilder, map: Value, channels: number, grid: LayerShape, name: string): Value {
+  const sizes = g.constantInt64(name, [1, channels, grid.height, grid.width]);
+  return g.op("Resize", [map, null, null, sizes], { mode: "linear", coordinate_transformation_mode: "half_pixel" });
+}
+
+export function addPooledLayers(g: GraphBuilder, layers: readonly LayerShape[], pool = 3): PooledLayers {
   const first = layers[0];
   if (first === undefined) throw new RangeError("at least one layer is needed");
   const patches = first.height * first.width;
-  const parts = layers.map((layer, i) => {
+  const pooled = layers.map((layer, i) => {
     const x = g.input(`in${i}`, "float32", [1, layer.channels, layer.height, layer.width]);
-    let y = pool > 1 ? g.op("AveragePool", [x], { kernel_shape: [pool, pool], strides: [1, 1], pads: Array(4).fill((pool - 1) / 2), count_include_pad: 1 }) : x;
-    if (layer.height !== first.height || layer.width !== first.width) {
-      const sizes = g.constantInt64(`size${i}`, [1, layer.channels, first.height, first.width]);
-      y = g.op("Resize", [y, null, null, sizes], { mode: "linear", coordinate_transformation_mode: "half_pixel" });
-    }
+    return pool > 1 ? g.op("AveragePool", [x], { kernel_shape: [pool, pool], strides: [1, 1], pads: Array(4).fill((pool - 1) / 2), count_include_pad: 1 }) : x;
+  });
+  const parts = layers.map((layer, i) => {
+    const y = layer.height !== first.height || layer.width !== first.width ? resizeToGrid(g, pooled[i] as Value, layer.channels, first, `size${i}`) : (pooled[i] as Value);
     return g.op("Reshape", [y, g.constantInt64(`flat${i}`, [layer.channels, patches])]);
   });
-  return { parts, patches, dim: layers.reduce((sum, l) => sum + l.channels, 0) };
+  return { parts, pooled, patches, dim: layers.reduce((sum, l) => sum + l.channels, 0) };
 }
 
 export function buildPatchHeadModel(layers: readonly LayerShape[], pool = 3): Uint8Array {

@@ -10,7 +10,7 @@
  * test/lib/patchcore-fused_spec.ts compares the two.
  */
 import { attr, GraphBuilder, Value } from "../../onnx/graph-builder";
-import { addPooledLayers, type LayerShape } from "../../features/patch-head";
+import { addPooledLayers, resizeToGrid, type LayerShape, type PooledLayers } from "../../features/patch-head";
 import { resampleMatrix } from "../map-ops";
 import { addBankConstants, addNearestRows, quantiseBank } from "./candidate-search";
 import { searchConstants, type SearchProjection } from "./nearest";
@@ -75,14 +75,15 @@ function named(name: string): { outputNames: string[] } {
 /**
  * The bank as the graph searches it. An exact search: each layer's [channels, patches] features
  * meet their own rows of the bank, read transposed by Gemm, and the layers' products are summed,
- * so nothing of 6 MB is concatenated or transposed. A projected search: the layers meet their
- * rows of the projection the same way, and the projected patches go to candidate-search.ts.
- * The features output, when asked for, is a side branch, so the scores are the same bits with it
- * or without it.
+ * so nothing of 6 MB is concatenated or transposed. A projected search: each layer's pooled map
+ * is projected before it is resized to the finest grid (both are linear, so the order changes
+ * only rounding, and a 16x16 layer is projected at a quarter of the patches), and the projected
+ * patches go to candidate-search.ts. The features output, when asked for, is a side branch, so
+ * the scores are the same bits with it or without it.
  */
 interface BankGraph {
-  /** Layer parts [channels_i, n] -> each patch's squared distance [n, 1] to its nearest row, and that row [n, 1]. */
-  nearest(parts: readonly Value[], block: number): { squared: Value; indices: Value };
+  /** Each block of patches' squared distances [n, 1] to its nearest row, and that row [n, 1]. */
+  nearestByBlock(head: PooledLayers, sizes: readonly number[]): Array<{ squared: Value; indices: Value }>;
   /** The `k` bank rows nearest to the bank's own row `row` ([1] int64), itself first: [1, k] int64. */
   support(row: Value, k: number): Value;
 }
@@ -102,10 +103,16 @@ function exactBankGraph(g: GraphBuilder, spec: ScoringModelSpec, dim: number): B
   const one = g.constantInt64("nearestOne", [1]);
   const rank = (parts: readonly Value[]): Value => parts.reduce<Value>((ranking, part, i) => g.op("Gemm", [part, factors[i] as Value, ranking], { ...minusTwo, transA: 1 }), bankNorm);
   return {
-    nearest(parts) {
-      const [value, indices] = smallest(g, rank(parts), one);
-      const queryNorms = g.op("Transpose", [parts.map((part) => g.op("ReduceSum", [g.op("Mul", [part, part]), axis0], { keepdims: 1 })).reduce((a, b) => g.op("Add", [a, b]))], { perm: [1, 0] });
-      return { squared: g.op("Add", [value, queryNorms]), indices };
+    nearestByBlock(head, sizes) {
+      const partBlocks = head.parts.map((part, i) =>
+        sizes.length > 1 ? g.opMulti("Split", [part, g.constantInt64(`blocks${i}`, sizes)], sizes.length, { axis: 1 }) : [part],
+      );
+      return sizes.map((_, b) => {
+        const parts = partBlocks.map((blocks) => blocks[b] as Value);
+        const [value, indices] = smallest(g, rank(parts), one);
+        const queryNorms = g.op("Transpose", [parts.map((part) => g.op("ReduceSum", [g.op("Mul", [part, part]), axis0], { keepdims: 1 })).reduce((x, y) => g.op("Add", [x, y]))], { perm: [1, 0] });
+        return { squared: g.op("Add", [value, queryNorms]), indices };
+      });
     },
     support: (row, k) => smallest(g, rank(factors.map((factor) => g.op("Gather", [factor, row], { axis: 1 }))), g.constantInt64("k", [k]), ["supportRanks", SCORING_OUTPUTS.support])[1],
   };
@@ -113,6 +120,7 @@ function exactBankGraph(g: GraphBuilder, spec: ScoringModelSpec, dim: number): B
 
 function projectedBankGraph(g: GraphBuilder, spec: ScoringModelSpec, projection: SearchProjection): BankGraph {
   const { matrix, outDim } = projection;
+  const first = spec.layers[0] as LayerShape;
   let offset = 0;
   const projections = spec.layers.map((layer, i) => {
     const rows = matrix.subarray(offset * outDim, (offset + layer.channels) * outDim);
@@ -121,9 +129,18 @@ function projectedBankGraph(g: GraphBuilder, spec: ScoringModelSpec, projection:
   });
   const bank = addBankConstants(g, quantiseBank(spec.searchBank, spec.size, outDim));
   return {
-    nearest(parts, block) {
-      const q = parts.reduce<Value | null>((sum, part, i) => g.op("Gemm", sum === null ? [part, projections[i] as Value] : [part, projections[i] as Value, sum], { transA: 1 }), null) as Value;
-      return addNearestRows(g, q, bank, 1, `patches${block}`);
+    nearestByBlock(head, sizes) {
+      // [outDim, patches]: each layer projected at its own grid, then resized to the finest.
+      const projected = spec.layers.map((layer, i) => {
+        const flat = g.op("Reshape", [head.pooled[i] as Value, g.constantInt64(`pooledFlat${i}`, [layer.channels, layer.height * layer.width])]);
+        const p = g.op("Gemm", [projections[i] as Value, flat], { transA: 1 });
+        if (layer.height === first.height && layer.width === first.width) return p;
+        const map = g.op("Reshape", [p, g.constantInt64(`projectedMap${i}`, [1, outDim, layer.height, layer.width])]);
+        return g.op("Reshape", [resizeToGrid(g, map, outDim, first, `projectedSize${i}`), g.constantInt64(`projectedFlat${i}`, [outDim, head.patches])]);
+      });
+      const q = g.op("Transpose", [projected.reduce((x, y) => g.op("Add", [x, y]))], { perm: [1, 0] });
+      const blocks = sizes.length > 1 ? g.opMulti("Split", [q, g.constantInt64("blocks", sizes)], sizes.length, { axis: 0 }) : [q];
+      return blocks.map((block, b) => addNearestRows(g, block, bank, 1, `patches${b}`));
     },
     // The bank row is in the search space already: its row of the bank.
     support: (row, k) => g.op("Identity", [addNearestRows(g, g.op("Gather", [bank.rows, row], { axis: 0 }), bank, k, "support").indices], {}, named(SCORING_OUTPUTS.support)),
@@ -143,17 +160,9 @@ export function buildScoringModel(spec: ScoringModelSpec): Uint8Array {
   const bank = bankGraph(g, spec);
   const one = g.constantInt64("one", [1]);
   const concat = (list: Value[]): Value => (list.length > 1 ? g.op("Concat", list, { axis: 0 }) : (list[0] as Value));
-  const sizes = splitSizes(head.patches, SCORING_BLOCK);
-  const blocksOf = (part: Value, i: number): Value[] =>
-    sizes.length > 1 ? g.opMulti("Split", [part, g.constantInt64(`blocks${i}`, sizes)], sizes.length, { axis: 1 }) : [part];
-  const partBlocks = head.parts.map(blocksOf);
-  const squared: Value[] = [];
-  const nearest: Value[] = [];
-  sizes.forEach((_, b) => {
-    const found = bank.nearest(partBlocks.map((blocks) => blocks[b] as Value), b);
-    squared.push(found.squared);
-    nearest.push(found.indices);
-  });
+  const found = bank.nearestByBlock(head, splitSizes(head.patches, SCORING_BLOCK));
+  const squared = found.map((f) => f.squared);
+  const nearest = found.map((f) => f.indices);
   const distances = g.op("Sqrt", [g.op("Max", [concat(squared), g.constantFloat("zero", [0], [])])], {}, named(SCORING_OUTPUTS.distances));
   g.output(distances, SCORING_OUTPUTS.distances, "float32", [head.patches, 1]);
 
