@@ -10,14 +10,16 @@
  *   names wait in arrival order (only the names, the files stay on disk) until the queue has room.
  * - Under `block`, before the source reads and sends an image of its own (watched or listed
  *   files), it waits until fewer than `queueSize` of the images it sent are unfinished by a
- *   detector downstream, so a burst of files never piles up in memory.
+ *   detector downstream, and fewer than the smallest queue on the way (preprocess, detector)
+ *   holds, so a burst of files never piles up in memory and never overflows a node after it.
+ *   A node that refuses or drops an image gives its place back at once.
  */
 import type { Node, NodeAPI, NodeMessage } from "node-red";
 import { DefectError } from "../lib/errors";
 import { InputQueue, type QueueOptions } from "../lib/queue";
 import { translateError, type ErrorRouter } from "./shared/errors";
 import type { InputHandler } from "./shared/input";
-import { createTransitLimiter, droppedNote, handleQueuedInput, hasDownstream, teachesTheLine, type MessageQueueInfo } from "./shared/queue";
+import { createTransitLimiter, downstreamOf, droppedNote, handleQueuedInput, teachesTheLine, type Downstream, type MessageQueueInfo } from "./shared/queue";
 import type { StatusReporter } from "./shared/status";
 
 /** A message filtered out on its way (never reaching a detector) frees its place after this. */
@@ -91,10 +93,15 @@ export function createSourceQueue(RED: NodeAPI, node: Node, options: SourceQueue
   }
 
   /**
-   * Only a detector downstream reports what it finished, so without one nothing is waited for.
-   * Looked up each time: a partial deploy may rewire the nodes after this one.
+   * Only a detector downstream reports what it finished, so without one nothing is waited for;
+   * with one, at most as many images are in transit as the smallest queue on the way holds.
+   * Looked up each time: a partial deploy may rewire or resize the nodes after this one.
    */
-  const waitsDownstream = (): boolean => blocking && hasDownstream(RED, node, SETTLING_TYPES);
+  const downstream = (): Downstream | undefined => {
+    if (!blocking) return undefined;
+    const found = downstreamOf(RED, node, SETTLING_TYPES);
+    return found.settles ? found : undefined;
+  };
 
   messages = handleQueuedInput(RED, node, errors, {
     type,
@@ -121,10 +128,11 @@ export function createSourceQueue(RED: NodeAPI, node: Node, options: SourceQueue
       }
     },
     async room() {
-      if (waitsDownstream()) await transit.limiter.whenRoom(signal);
+      const found = downstream();
+      if (found !== undefined) await transit.limiter.whenRoom(signal, Math.min(queueOptions.size, found.capacity));
     },
     sent(msg) {
-      if (waitsDownstream()) transit.track(msg);
+      if (downstream() !== undefined) transit.track(msg);
     },
     info() {
       const stats = files.stats;

@@ -245,12 +245,12 @@ describe("overload: bounded queues", function () {
       await rm(folder, { recursive: true, force: true });
     });
 
-    async function loadLine(sourceConfig: Partial<ImageSourceNodeDef>, detectorConfig: Partial<DetectorNodeDef>): Promise<void> {
+    async function loadLine(sourceConfig: Partial<ImageSourceNodeDef>, detectorConfig: Partial<DetectorNodeDef>, preprocessConfig: Partial<PreprocessNodeDef> = {}): Promise<void> {
       await helper.load(
         [source, preprocess, detector],
         onTab([
           { id: "src", type: "defect-image-source", mode: "folder", folder, stableMs: "50", wires: [["pre"]], ...sourceConfig } as FlowItem<ImageSourceNodeDef>,
-          { id: "pre", type: "defect-preprocess", preset: "imagenet", width: String(LINE_TENSOR), height: String(LINE_TENSOR), wires: [["det"]] } as FlowItem<PreprocessNodeDef>,
+          { id: "pre", type: "defect-preprocess", preset: "imagenet", width: String(LINE_TENSOR), height: String(LINE_TENSOR), wires: [["det"]], ...preprocessConfig } as FlowItem<PreprocessNodeDef>,
           detectorItem(detectorConfig),
           { id: "out", type: "helper" },
           ...catchAll(),
@@ -288,6 +288,60 @@ describe("overload: bounded queues", function () {
       assert.deepEqual(out.map((m) => (m["queue"] as QueueInfo).dropped), new Array<number>(FILES).fill(0));
       assert.deepEqual(caught, []);
       assert.ok(statusTexts(getNode("det")).every((text) => !text.includes("dropped")));
+    });
+
+    it("block: a source allowed 16 before a detector with room for 2 keeps 2 in transit, and nothing is dropped", async function () {
+      await loadLine({ queueSize: "16", overflow: "block" }, { queueSize: "1", overflow: "drop-newest" });
+      const caught: NodeMessage[] = [];
+      getNode("caught").on("input", (msg: NodeMessage) => caught.push(msg));
+      const sentAtResult: number[] = [];
+      getNode("out").on("input", () => sentAtResult.push(sentMessages(getNode("src")).length));
+      const outs = collectMessages(getNode("out"), FILES, WAIT_MS);
+      getNode("src").receive({ _msgid: "m-list" });
+      const out = await outs.catch((error: unknown) => {
+        throw new Error(`${String(error)}; caught: ${caught.map((m) => caughtError(m).message).join(" | ")}`);
+      });
+      assert.equal(out.length, FILES);
+      sentAtResult.forEach((sent, k) => assert.ok(sent <= k + 1 + 2, `${sent} sent by result ${k + 1}`));
+      assert.deepEqual(caught, []);
+    });
+
+    it("block: an image preprocess refuses gives its place back at once, and the files after it are inspected", async function () {
+      const mixed = await mkdtemp(join(tmpdir(), "defect-overload-mixed-"));
+      after(() => rm(mixed, { recursive: true, force: true }));
+      // 32 px: outside the 64 px region preprocess cuts from every image; the rest are 96 px.
+      await writeFile(join(mixed, "part-01.png"), await encodePng(generateGood(KIND, 9, 32)));
+      for (let i = 2; i <= 5; i++) await writeFile(join(mixed, `part-0${i}.png`), pngs[i % pngs.length]!);
+      // One place in transit: had the refused image kept it, the next file would wait 60 s.
+      await loadLine({ folder: mixed, queueSize: "1", overflow: "block" }, {}, { roi: "0,0,64,64" });
+      const caught = collectMessages(getNode("caught"), 1, WAIT_MS);
+      const outs = collectMessages(getNode("out"), 4, WAIT_MS);
+      getNode("src").receive({ _msgid: "m-list" });
+      const refused = (await caught)[0] as NodeMessage;
+      assert.equal(caughtError(refused).source.id, "pre");
+      assert.equal(refused["filename"], join(mixed, "part-01.png"));
+      assert.deepEqual(
+        (await outs).map((m) => m["filename"]),
+        [2, 3, 4, 5].map((i) => join(mixed, `part-0${i}.png`)),
+      );
+    });
+
+    it("block at the default sizes: 60 files landing at once in a watched folder are all inspected, none refused", async function () {
+      this.timeout(120_000);
+      const incoming = await mkdtemp(join(tmpdir(), "defect-overload-incoming-"));
+      after(() => rm(incoming, { recursive: true, force: true }));
+      await loadLine({ folder: incoming }, {});
+      const caught: NodeMessage[] = [];
+      getNode("caught").on("input", (msg: NodeMessage) => caught.push(msg));
+      const count = 60;
+      const outs = collectMessages(getNode("out"), count, 100_000);
+      const names = Array.from({ length: count }, (_, i) => join(incoming, `part-${String(i + 1).padStart(2, "0")}.png`));
+      await Promise.all(names.map((name, i) => writeFile(name, pngs[i % pngs.length]!)));
+      const out = await outs.catch((error: unknown) => {
+        throw new Error(`${String(error)}; caught: ${caught.map((m) => caughtError(m).message).join(" | ")}`);
+      });
+      assert.deepEqual(out.map((m) => m["filename"]).sort(), names);
+      assert.deepEqual(caught, []);
     });
 
     it("block, watched folder: 12 files arriving at once wait on disk for the detector, all inspected", async function () {

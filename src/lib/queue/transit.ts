@@ -40,9 +40,10 @@ export class TransitLimiter {
     return true;
   }
 
-  /** Resolves once fewer than `capacity` items are in transit, or when `signal` aborts. */
-  async whenRoom(signal?: AbortSignal): Promise<void> {
-    while (this.inTransit.size >= this.capacity && signal?.aborted !== true) {
+  /** Resolves once fewer than `capacity` (or the smaller `limit`) items are in transit, or when `signal` aborts. */
+  async whenRoom(signal?: AbortSignal, limit = this.capacity): Promise<void> {
+    const capacity = Math.max(1, Math.min(this.capacity, limit));
+    while (this.inTransit.size >= capacity && signal?.aborted !== true) {
       const [oldestId, since] = this.inTransit.entries().next().value as [string, number];
       const wait = since + this.expireMs - this.now();
       if (wait <= 0) {

@@ -61,21 +61,25 @@ export function droppedNote(RED: NodeAPI, type: string, dropped: number): string
  */
 export function handleQueuedInput(RED: NodeAPI, node: Node, errors: ErrorRouter, options: QueuedInputOptions): InputQueue<QueuedMessage> {
   const { type, handler } = options;
-  const finished = (msg: NodeMessage): void => {
-    if (options.settles) settleMessage(msg._msgid);
+  // A message refused or dropped here has ended its journey, wherever it was going; one handled
+  // and sent on is finished only by the nodes that end it (options.settles).
+  const finished = (msg: NodeMessage, ended: boolean): void => {
+    if (ended || options.settles) settleMessage(msg._msgid);
   };
   let closedDrops = 0;
   const queue = new InputQueue<QueuedMessage>(options.queue, {
     async run({ msg, send, done }) {
       const stats = queue.stats;
       msg["queue"] = { size: stats.size, depth: stats.depth, dropped: stats.dropped } satisfies MessageQueueInfo;
+      let ended = true;
       try {
         await handler(msg, send);
+        ended = false;
         done();
       } catch (error) {
         errors.fail(error, done);
       } finally {
-        finished(msg);
+        finished(msg, ended);
         options.onChange?.(queue.stats);
       }
     },
@@ -95,26 +99,37 @@ export function handleQueuedInput(RED: NodeAPI, node: Node, errors: ErrorRouter,
         // as it is and only its drop count changes.
         done(translateError(RED, type, error));
       }
-      finished(msg);
+      finished(msg, true);
       options.onChange?.(queue.stats);
     },
   });
+  capacities.set(node.id, options.queue.size + 1);
   node.on("input", (msg, send, done) => {
     if (options.bypass?.(msg) === true) {
       handler(msg, send).then(
-        () => done(),
-        (error: unknown) => errors.fail(error, done),
-      ).finally(() => finished(msg));
+        () => {
+          done();
+          finished(msg, false);
+        },
+        (error: unknown) => {
+          errors.fail(error, done);
+          finished(msg, true);
+        },
+      );
       return;
     }
     queue.push({ msg, send, done });
   });
   node.on("close", () => {
+    if (capacities.get(node.id) === options.queue.size + 1) capacities.delete(node.id);
     queue.close();
     if (closedDrops > 0) node.log(`${closedDrops} queued messages not processed: the node was stopped`);
   });
   return queue;
 }
+
+/** By node id: how many messages a node with a queue holds at most (waiting + the one running). */
+const capacities = new Map<string, number>();
 
 /** Message ids sent by blocking sources and not yet finished, with the limiter holding each. */
 const inTransit = new Map<string, TransitLimiter>();
@@ -159,21 +174,32 @@ interface WiredNode {
   wires?: string[][];
 }
 
-/**
- * Whether a node of one of `types` is reachable along wires from `node` (same runtime; link
- * nodes are not followed). Used to decide whether a blocking source has anything to wait for.
- */
-export function hasDownstream(RED: NodeAPI, node: Node, types: readonly string[]): boolean {
+/** What a blocking source finds along its wires (same runtime; link nodes are not followed). */
+export interface Downstream {
+  /** Whether a node of the settling types is reachable: only then is there anything to wait for. */
+  settles: boolean;
+  /**
+   * The fewest messages any queued node on the way to (and including) the settling nodes can
+   * hold: a source that keeps no more than this in transit never makes one of them drop.
+   */
+  capacity: number;
+}
+
+export function downstreamOf(RED: NodeAPI, node: Node, settlingTypes: readonly string[]): Downstream {
   const seen = new Set<string>([node.id]);
   const pending = [...((node as unknown as WiredNode).wires ?? []).flat()];
+  let settles = false;
+  let capacity = Number.POSITIVE_INFINITY;
   while (pending.length > 0) {
     const id = pending.pop() as string;
     if (seen.has(id)) continue;
     seen.add(id);
     const next = RED.nodes.getNode(id) as unknown as WiredNode | null;
     if (next === null || next === undefined) continue;
-    if (types.includes(next.type)) return true;
-    pending.push(...(next.wires ?? []).flat());
+    capacity = Math.min(capacity, capacities.get(id) ?? Number.POSITIVE_INFINITY);
+    // Past a settling node the message no longer counts against the source.
+    if (settlingTypes.includes(next.type)) settles = true;
+    else pending.push(...(next.wires ?? []).flat());
   }
-  return false;
+  return { settles, capacity };
 }
