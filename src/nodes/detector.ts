@@ -67,11 +67,11 @@ const STATES = {
 } as const satisfies Record<string, StatusLook>;
 
 /**
- * Learning messages, commands and confirmations skip the queue: they are rare, the engine
- * orders them itself, and dropping one would silently change what the node learns. A message
- * whose request is invalid skips it too, to be refused at once.
+ * Learning messages, commands and confirmations go to the teaching queue (shared/queue.ts), not
+ * the inspections': an inspection burst must never push one out and silently change what the
+ * node learns. A message whose request is invalid goes there too, to be refused in its turn.
  */
-function bypassesQueue(msg: NodeMessageInFlow, partIdProperty: string): boolean {
+function teachesOrAsks(msg: NodeMessageInFlow, partIdProperty: string): boolean {
   if (teachesTheLine(msg)) return true;
   try {
     return readRequest(msg, partIdProperty).kind !== "inspect";
@@ -260,7 +260,7 @@ export = function register(RED: NodeAPI): void {
     handleQueuedInput(RED, node, errors, {
       type: TYPE,
       queue: queueOptions,
-      bypass: (msg) => bypassesQueue(msg, options.partIdProperty),
+      teaching: (msg) => teachesOrAsks(msg, options.partIdProperty),
       settles: true,
       onChange: (stats) => status.setNote(droppedNote(RED, TYPE, stats.dropped)),
       handler: inspectOrLearn,

@@ -19,7 +19,7 @@ import { DefectError } from "../lib/errors";
 import { InputQueue, type QueueOptions } from "../lib/queue";
 import { translateError, type ErrorRouter } from "./shared/errors";
 import type { InputHandler } from "./shared/input";
-import { createTransitLimiter, downstreamOf, droppedNote, handleQueuedInput, teachesTheLine, type Downstream, type MessageQueueInfo } from "./shared/queue";
+import { createTransitLimiter, downstreamOf, droppedNote, handleQueuedInput, teachesTheLine, type Downstream, type MessageQueueInfo, type QueuedInput } from "./shared/queue";
 import type { StatusReporter } from "./shared/status";
 
 /** A message filtered out on its way (never reaching a detector) frees its place after this. */
@@ -55,7 +55,7 @@ export function createSourceQueue(RED: NodeAPI, node: Node, options: SourceQueue
   const { type, queue: queueOptions, errors, status, signal } = options;
   const blocking = queueOptions.policy === "block";
   const transit = createTransitLimiter(queueOptions.size, TRANSIT_EXPIRE_MS);
-  let messages: InputQueue<unknown> | undefined;
+  let messages: QueuedInput | undefined;
   /** Names of watched files waiting for room under `block`; only names, so memory stays small. */
   const pending: string[] = [];
   let feeding = false;
@@ -107,7 +107,7 @@ export function createSourceQueue(RED: NodeAPI, node: Node, options: SourceQueue
     type,
     queue: queueOptions,
     handler: options.handler,
-    bypass: teachesTheLine,
+    teaching: teachesTheLine,
     settles: false,
     onChange: showDrops,
   });

@@ -5,7 +5,7 @@
 import type { Node, NodeAPI, NodeMessageInFlow } from "node-red";
 import { performance } from "node:perf_hooks";
 import { DefectError } from "../lib/errors";
-import { parsePreprocessOptions, preprocessImage, toImageBuffer, type DecodeLimits, type PreprocessOptions } from "../lib/image";
+import { MAX_MESSAGE_TENSOR_PIXELS, parsePreprocessOptions, preprocessImage, toImageBuffer, type DecodeLimits, type PreprocessOptions } from "../lib/image";
 import { describeType, type SourceImage } from "../lib/source/load-image";
 import { createErrorRouter } from "./shared/errors";
 import { rejectInput, type SendFunction } from "./shared/input";
@@ -53,7 +53,16 @@ function messageOptions(msg: NodeMessageInFlow, deployed: PreprocessOptions): Pr
       value: type,
     });
   }
-  return parsePreprocessOptions(override, deployed);
+  const options = parsePreprocessOptions(override, deployed);
+  const allowed = Math.max(MAX_MESSAGE_TENSOR_PIXELS, deployed.width * deployed.height);
+  if (options.width * options.height > allowed) {
+    throw new DefectError(
+      "invalidOption",
+      `msg.preprocess asks for a ${options.width}x${options.height} tensor; a message may ask for at most ${allowed} pixels (the node's own size, or 2048x2048): set larger sizes in the node`,
+      { option: "msg.preprocess", value: `${options.width}x${options.height}` },
+    );
+  }
+  return options;
 }
 
 function copyOptions(options: PreprocessOptions): PreprocessOptions {
@@ -95,7 +104,7 @@ export = function register(RED: NodeAPI): void {
     handleQueuedInput(RED, node, errors, {
       type: TYPE,
       queue: queueOptions,
-      bypass: teachesTheLine,
+      teaching: teachesTheLine,
       settles: false,
       onChange: (stats) => status.setNote(droppedNote(RED, TYPE, stats.dropped)),
       handler: preprocessMessage,

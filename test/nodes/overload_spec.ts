@@ -16,6 +16,7 @@ import { generateDefect, generateGood } from "../../src/lib/synth";
 import detectorNode from "../../src/nodes/detector";
 import imageSourceNode from "../../src/nodes/image-source";
 import preprocessNode from "../../src/nodes/preprocess";
+import { TEACHING_QUEUE_SIZE } from "../../src/nodes/shared/queue";
 import type { DetectorNodeDef, ImageSourceNodeDef, PreprocessNodeDef } from "../../src/nodes/types";
 import { catalogTranslator, withCatalog } from "../fixtures/catalog";
 import { encodePng } from "../fixtures/images";
@@ -198,6 +199,28 @@ describe("overload: bounded queues", function () {
     assert.ok(statusTexts(getNode("det")).every((text) => !text.includes("dropped")));
   });
 
+  it("teaching messages have a queue of their own: a burst of 40 learning images decodes 17 in order, refuses 23", async function () {
+    await helper.load(preprocess, onTab([
+      { id: "pre", type: "defect-preprocess", preset: "imagenet", width: String(TENSOR_SIZE), height: String(TENSOR_SIZE), queueSize: "3", overflow: "drop-newest", wires: [["out"]] } as FlowItem<PreprocessNodeDef>,
+      { id: "out", type: "helper" },
+      ...catchAll(),
+    ]));
+    const learning = 40;
+    const kept = TEACHING_QUEUE_SIZE + 1;
+    const out = collectMessages(getNode("out"), kept + 4, WAIT_MS);
+    const caught = collectMessages(getNode("caught"), learning - kept + BURST - 4, WAIT_MS);
+    for (let i = 1; i <= learning; i++) getNode("pre").receive({ topic: `learn-${i}`, payload: pngs[i % pngs.length], learn: true });
+    // Inspections sent during the teaching burst keep their own queue: 4 of 30 as without it.
+    for (const topic of burstTopics(1, BURST)) getNode("pre").receive({ topic, payload: pngs[0] });
+    const outs = await out;
+    assert.deepEqual(topics(outs).filter((t) => t.startsWith("learn-")), Array.from({ length: kept }, (_, i) => `learn-${i + 1}`));
+    assert.deepEqual(topics(outs).filter((t) => t.startsWith("part-")), burstTopics(1, 4));
+    const refused = await caught;
+    assert.deepEqual(topics(refused).filter((t) => t.startsWith("learn-")), Array.from({ length: learning - kept }, (_, i) => `learn-${kept + i + 1}`));
+    for (const msg of refused) assert.equal(caughtError(msg).code, "queueFull");
+    assert.equal(statusTexts(getNode("pre")).at(-1), `ready · dropped ${learning - kept + BURST - 4}`);
+  });
+
   it("rejects an invalid queue size at deploy", async function () {
     await helper.load(detector, onTab([detectorItem({ queueSize: "0" }), { id: "out", type: "helper" }, ...catchAll()]));
     const caught = collectMessages(getNode("caught"), 1, WAIT_MS);
@@ -215,7 +238,7 @@ describe("overload: bounded queues", function () {
     const caught = collectMessages(getNode("caught"), BURST - 4, WAIT_MS);
     const topicsSent = burstTopics(1, BURST);
     for (const topic of topicsSent) getNode("pre").receive({ topic, payload: pngs[0] });
-    // Sent while the queue is full: learning images skip it.
+    // Sent while the inspections' queue is full: learning images have their own.
     for (const [i, png] of pngs.entries()) getNode("pre").receive({ topic: `learn-${i + 1}`, payload: png, learn: true });
     const outs = await out;
     assert.deepEqual(topics(outs).filter((t) => t.startsWith("part-")), burstTopics(1, 4));

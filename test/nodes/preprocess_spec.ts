@@ -194,6 +194,15 @@ describe("defect-preprocess node", function () {
       await expectCaught({ _msgid: "m-roi", payload: noise }, "invalidOption");
     });
 
+    it("a msg.preprocess asking for more tensor pixels than 2048x2048 or the node's own size", async function () {
+      await load(IDENTITY);
+      await expectCaught({ _msgid: "m-huge", payload: known, preprocess: { width: 8192, height: 8192 } }, "invalidOption");
+      await expectCaught({ _msgid: "m-wide", payload: known, preprocess: { width: 4097, height: 1024 } }, "invalidOption");
+      // As many pixels as 2048 x 2048, in another shape: allowed.
+      const allowed = await send({ payload: known, preprocess: { width: 4096, height: 1024 } });
+      assert.deepEqual((allowed.payload as Tensor).dims, [1, 3, 1024, 4096]);
+    });
+
     it("a bad msg.preprocess override, after which the node still works", async function () {
       await load(IDENTITY);
       await expectCaught({ _msgid: "m-o1", payload: known, preprocess: { width: -1 } }, "invalidOption");

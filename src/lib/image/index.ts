@@ -3,6 +3,7 @@ export { DEFAULT_MAX_PIXELS, decodeImage, probeImage, type DecodeLimits } from "
 export {
   COLOR_MODES,
   DEFAULT_PREPROCESS_OPTIONS,
+  MAX_MESSAGE_TENSOR_PIXELS,
   MAX_TENSOR_SIDE,
   PRESET_NAMES,
   PRESETS,

@@ -6,6 +6,13 @@ import { DefectError } from "../errors";
 import type { ColorMode, PreprocessOptions, Rect, ResizeKernel, ResizeMode, TensorLayout } from "./types";
 
 export const MAX_TENSOR_SIDE = 8192;
+/**
+ * Tensor pixels a message (msg.preprocess) may ask for when the node's own size is smaller:
+ * 2048 x 2048, 50 MB of float RGB. The editor's size is the engineer's choice (up to
+ * MAX_TENSOR_SIDE a side); a message from a dashboard or an HTTP request must not make a node
+ * allocate 805 MB a tensor.
+ */
+export const MAX_MESSAGE_TENSOR_PIXELS = 2048 * 2048;
 const MAX_PAD_VALUE = 255;
 const RGB_CHANNELS = 3;
 

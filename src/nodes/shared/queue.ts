@@ -33,8 +33,11 @@ export interface QueuedInputOptions {
   type: string;
   queue: QueueOptions;
   handler: InputHandler;
-  /** Messages that skip the queue and are never dropped (e.g. the detector's learning messages). */
-  bypass?: (msg: NodeMessageInFlow) => boolean;
+  /**
+   * Messages that teach (learning, calibration, commands): they wait in a queue of their own, so
+   * inspections never push them out nor they inspections; see TEACHING_QUEUE_SIZE.
+   */
+  teaching?: (msg: NodeMessageInFlow) => boolean;
   /** After each message processed or dropped, e.g. to show the drop count. */
   onChange?: (stats: QueueStats) => void;
   /** Whether finishing a message here releases its place at a blocking source upstream. */
@@ -42,8 +45,8 @@ export interface QueuedInputOptions {
 }
 
 /**
- * Messages that teach the line (learning, calibration, commands, verdicts) skip the queues of
- * the nodes they pass on the way: overload must never change what is learned or calibrated.
+ * Messages that teach the line (learning, calibration, commands, verdicts) do not share the
+ * inspections' queue: overload must never change what is learned or calibrated.
  */
 export function teachesTheLine(msg: NodeMessageInFlow): boolean {
   return msg["learn"] === true || msg.topic === "learn" || msg["calibrate"] === true || msg["command"] !== undefined || msg["confirm"] !== undefined;
@@ -55,11 +58,25 @@ export function droppedNote(RED: NodeAPI, type: string, dropped: number): string
 }
 
 /**
+ * Teaching messages waiting at one node, behind the one running. They are handled one at a time
+ * like inspections (each holds an image or tensor until its turn), so a burst of them is bounded
+ * too: one more is refused with queueFull, never pushing out an earlier one. 16 covers a learning
+ * round of the few-shot setting at once; larger folders come through a blocking image source,
+ * which waits for room.
+ */
+export const TEACHING_QUEUE_SIZE = 16;
+
+/** What the caller reads of a node's queues: both queues' drops together. */
+export interface QueuedInput {
+  readonly stats: QueueStats;
+}
+
+/**
  * Registers the input handler: queued messages run one at a time through `handler`; returns the
- * queue (for its stats). Waiting messages are ended with done() when the node closes (a redeploy
+ * queues' stats. Waiting messages are ended with done() when the node closes (a redeploy
  * or stop: the flow that would process them is going away) and counted in a log line.
  */
-export function handleQueuedInput(RED: NodeAPI, node: Node, errors: ErrorRouter, options: QueuedInputOptions): InputQueue<QueuedMessage> {
+export function handleQueuedInput(RED: NodeAPI, node: Node, errors: ErrorRouter, options: QueuedInputOptions): QueuedInput {
   const { type, handler } = options;
   // A message refused or dropped here has ended its journey, wherever it was going; one handled
   // and sent on is finished only by the nodes that end it (options.settles).
@@ -67,65 +84,63 @@ export function handleQueuedInput(RED: NodeAPI, node: Node, errors: ErrorRouter,
     if (ended || options.settles) settleMessage(msg._msgid);
   };
   let closedDrops = 0;
-  const queue = new InputQueue<QueuedMessage>(options.queue, {
-    async run({ msg, send, done }) {
-      const stats = queue.stats;
-      msg["queue"] = { size: stats.size, depth: stats.depth, dropped: stats.dropped } satisfies MessageQueueInfo;
-      let ended = true;
-      try {
-        await handler(msg, send);
-        ended = false;
-        done();
-      } catch (error) {
-        errors.fail(error, done);
-      } finally {
-        finished(msg, ended);
-        options.onChange?.(queue.stats);
-      }
-    },
-    drop({ msg, done }, reason: DropReason) {
-      if (reason === "closed") {
-        closedDrops += 1;
-        done();
-      } else {
-        const { size, policy } = queue.options;
-        const dropped = queue.stats.dropped;
-        const error = new DefectError("queueFull", `Input queue full (${size} waiting, policy ${policy}): message dropped, ${dropped} so far`, {
-          size,
-          policy,
-          dropped,
-        });
-        // Not errors.fail: a full queue is load, not a fault of the node, so the status stays
-        // as it is and only its drop count changes.
-        done(translateError(RED, type, error));
-      }
-      finished(msg, true);
-      options.onChange?.(queue.stats);
-    },
-  });
-  capacities.set(node.id, options.queue.size + 1);
-  node.on("input", (msg, send, done) => {
-    if (options.bypass?.(msg) === true) {
-      handler(msg, send).then(
-        () => {
+  const stats = (): QueueStats => ({ ...inspections.stats, dropped: inspections.stats.dropped + teaching.stats.dropped });
+  const makeQueue = (queueOptions: QueueOptions, marks: boolean): InputQueue<QueuedMessage> => {
+    const queue: InputQueue<QueuedMessage> = new InputQueue<QueuedMessage>(queueOptions, {
+      async run({ msg, send, done }) {
+        if (marks) {
+          const now = queue.stats;
+          msg["queue"] = { size: now.size, depth: now.depth, dropped: stats().dropped } satisfies MessageQueueInfo;
+        }
+        let ended = true;
+        try {
+          await handler(msg, send);
+          ended = false;
           done();
-          finished(msg, false);
-        },
-        (error: unknown) => {
+        } catch (error) {
           errors.fail(error, done);
-          finished(msg, true);
-        },
-      );
-      return;
-    }
-    queue.push({ msg, send, done });
+        } finally {
+          finished(msg, ended);
+          options.onChange?.(stats());
+        }
+      },
+      drop({ msg, done }, reason: DropReason) {
+        if (reason === "closed") {
+          closedDrops += 1;
+          done();
+        } else {
+          const { size, policy } = queue.options;
+          const dropped = stats().dropped;
+          const error = new DefectError("queueFull", `Input queue full (${size} waiting, policy ${policy}): message dropped, ${dropped} so far`, {
+            size,
+            policy,
+            dropped,
+          });
+          // Not errors.fail: a full queue is load, not a fault of the node, so the status stays
+          // as it is and only its drop count changes.
+          done(translateError(RED, type, error));
+        }
+        finished(msg, true);
+        options.onChange?.(stats());
+      },
+    });
+    return queue;
+  };
+  const inspections = makeQueue(options.queue, true);
+  const teaching = makeQueue({ size: TEACHING_QUEUE_SIZE, policy: "drop-newest" }, false);
+  // What a blocking source upstream may keep in transit through this node without a drop here.
+  const capacity = Math.min(options.queue.size, TEACHING_QUEUE_SIZE) + 1;
+  capacities.set(node.id, capacity);
+  node.on("input", (msg, send, done) => {
+    (options.teaching?.(msg) === true ? teaching : inspections).push({ msg, send, done });
   });
   node.on("close", () => {
-    if (capacities.get(node.id) === options.queue.size + 1) capacities.delete(node.id);
-    queue.close();
+    if (capacities.get(node.id) === capacity) capacities.delete(node.id);
+    inspections.close();
+    teaching.close();
     if (closedDrops > 0) node.log(`${closedDrops} queued messages not processed: the node was stopped`);
   });
-  return queue;
+  return { get stats() { return stats(); } };
 }
 
 /** By node id: how many messages a node with a queue holds at most (waiting + the one running). */
