@@ -24,7 +24,7 @@ import { createErrorRouter, translateError } from "./shared/errors";
 import { registerFileCheck } from "./shared/file-check";
 import { rejectInput, type SendFunction } from "./shared/input";
 import { addTiming, messageProperty, setMessageImage, stringProperty } from "./shared/message";
-import { baseDirectory, parseDecodeLimits } from "./shared/settings";
+import { baseDirectory, parseDecodeLimits, svgAllowed } from "./shared/settings";
 import { COMMON_STATES, createStatus } from "./shared/status";
 import { parseQueueOptions, type QueueOptions } from "../lib/queue";
 import { createSourceQueue } from "./image-source-queue";
@@ -54,7 +54,7 @@ export = function register(RED: NodeAPI): void {
     let queueOptions: QueueOptions;
     try {
       options = parseSourceOptions({ ...config });
-      limits = parseDecodeLimits(config.maxPixels);
+      limits = parseDecodeLimits(config.maxPixels, svgAllowed(RED));
       queueOptions = parseQueueOptions(config, QUEUE_DEFAULTS);
     } catch (error) {
       rejectInput(node, errors.config(error));
@@ -125,8 +125,11 @@ export = function register(RED: NodeAPI): void {
     /** One message per file, sorted by name; a bad file is reported and the rest still go out. */
     async function emitFolder(msg: NodeMessageInFlow, send: SendFunction): Promise<void> {
       const files = await listFolderFiles(folder, options.match);
+      // Each file's message is a copy of the trigger as it came in: the first one sent gets its
+      // file's name as topic, which the later ones must not inherit.
+      const trigger = RED.util.cloneMessage(msg);
       for (const [index, file] of files.entries()) {
-        const fileMsg = index === 0 ? msg : RED.util.cloneMessage(msg);
+        const fileMsg = index === 0 ? msg : RED.util.cloneMessage(trigger);
         if (index > 0) fileMsg._msgid = RED.util.generateId();
         try {
           // Under "block", each file waits until the detectors downstream have room.

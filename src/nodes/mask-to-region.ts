@@ -17,6 +17,7 @@ import {
 } from "../lib/regions";
 import { createErrorRouter } from "./shared/errors";
 import { handleInput, rejectInput } from "./shared/input";
+import { parseDecodeLimits, svgAllowed } from "./shared/settings";
 import { addTiming, findMessageImage, isRecord } from "./shared/message";
 import { createStatus, type StatusLook } from "./shared/status";
 import { attachPreview, detachPreview, registerPreviewAdmin, rememberOverlay } from "./mask-to-region-preview";
@@ -49,6 +50,7 @@ export = function register(RED: NodeAPI): void {
       return;
     }
     const overlayFormat = options.overlay;
+    const limits = parseDecodeLimits(undefined, svgAllowed(RED));
     // A flow without images (e.g. maps from a test rig) would otherwise warn on every message.
     let warnedNoImage = false;
     attachPreview(node);
@@ -63,7 +65,7 @@ export = function register(RED: NodeAPI): void {
       const input = readRegionInput(msg);
       const image = overlayFormat === "none" ? undefined : findMessageImage(msg);
       // The image decodes on sharp's threads while the regions are found here.
-      const pending = overlayFormat === "none" || image === undefined ? undefined : startOverlay(image.buffer, regionSource(input), { format: overlayFormat, width: options.overlayWidth, opacity: options.opacity });
+      const pending = overlayFormat === "none" || image === undefined ? undefined : startOverlay(image.buffer, regionSource(input), { format: overlayFormat, width: options.overlayWidth, opacity: options.opacity }, limits);
       const result = extractRegions(input, options);
       let overlay: Buffer | undefined;
       if (pending !== undefined) {

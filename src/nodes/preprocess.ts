@@ -10,7 +10,7 @@ import { describeType, type SourceImage } from "../lib/source/load-image";
 import { createErrorRouter } from "./shared/errors";
 import { rejectInput, type SendFunction } from "./shared/input";
 import { addTiming, findMessageImage, isRecord } from "./shared/message";
-import { parseDecodeLimits } from "./shared/settings";
+import { parseDecodeLimits, svgAllowed } from "./shared/settings";
 import { droppedNote, handleQueuedInput, teachesTheLine } from "./shared/queue";
 import { COMMON_STATES, createStatus } from "./shared/status";
 import { parseQueueOptions, type QueueOptions } from "../lib/queue";
@@ -93,7 +93,7 @@ export = function register(RED: NodeAPI): void {
     let queueOptions: QueueOptions;
     try {
       deployed = parsePreprocessOptions(editorOptions(config));
-      limits = parseDecodeLimits(config.maxPixels);
+      limits = parseDecodeLimits(config.maxPixels, svgAllowed(RED));
       queueOptions = parseQueueOptions(config, QUEUE_DEFAULTS);
     } catch (error) {
       rejectInput(node, errors.config(error));

@@ -71,6 +71,15 @@ describe("image decode", () => {
       assert.equal(err.details["format"], "BMP");
     });
 
+    it("refuses SVG unless it is allowed, then reads it as any image", async () => {
+      const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="12" height="8"><rect width="12" height="8" fill="red"/></svg>');
+      const err = await rejects(probeImage(svg, limits), "unsupportedFormat");
+      assert.deepEqual(err.details, { format: "svg" });
+      assert.match(err.message, /allowSvg/);
+      const info = await probeImage(svg, { ...limits, allowSvg: true });
+      assert.deepEqual([info.format, info.width, info.height], ["svg", 12, 8]);
+    });
+
     it("calls a PNG whose header is cut off corrupt", async () => {
       const png = await encodePng(rgb);
       await rejects(probeImage(png.subarray(0, 12), limits), "corruptImage");

@@ -14,6 +14,7 @@ import {
   deleteFile,
   fileIdentity,
   readModelFile,
+  requireSection,
   writeFileAtomic,
   writeModelFile,
   type ModelFileContent,
@@ -73,6 +74,30 @@ describe("model file format", function () {
     assert.equal(bytes.subarray(0, 8).toString("latin1"), "DDMODEL\0");
     const digest = createHash("sha256").update(bytes.subarray(0, bytes.length - 32)).digest();
     assert.ok(digest.equals(bytes.subarray(bytes.length - 32)), "ends with the SHA-256 of the rest");
+  });
+
+  it("keeps a section named __proto__ a section like any other: no prototype changes", async function () {
+    const path = join(dir, "proto.ddm");
+    // Object.fromEntries makes "__proto__" an own key, as a crafted file's header would.
+    const sections = Object.fromEntries([["__proto__", Float32Array.from([1, 2])], ["weights", Float32Array.from([3])]]) as ModelFileContent["sections"];
+    await writeModelFile(path, { metadata: { kind: "test" }, sections });
+    const file = await readModelFile(path);
+    assert.deepEqual(Object.keys(file.sections), ["__proto__", "weights"]);
+    assert.deepEqual(Array.from(requireSection(file, path, "__proto__", "float32", 2)), [1, 2]);
+    assert.equal(file.sections["weights"]?.[0], 3);
+    // Names every object inherits are not sections of a file that lacks them.
+    for (const name of ["constructor", "toString", "hasOwnProperty"]) {
+      assert.throws(() => requireSection(file, path, name, "float32", 1), (e: unknown) => e instanceof DefectError && e.code === "modelFileInvalid");
+    }
+  });
+
+  it("refuses a file that names a section twice", async function () {
+    const path = join(dir, "twice.ddm");
+    await writeModelFile(path, { metadata: { kind: "test" }, sections: { aa: Float32Array.from([1]), bb: Float32Array.from([2]) } });
+    const bytes = await readFile(path);
+    const body = Buffer.from(bytes.subarray(0, bytes.length - 32).toString("latin1").replace('"name":"bb"', '"name":"aa"'), "latin1");
+    await writeFile(path, Buffer.concat([body, createHash("sha256").update(body).digest()]));
+    await rejectsWith(readModelFile(path), "modelFileInvalid", /section "aa" appears twice/);
   });
 
   it("round-trips a PatchCore bank with and without a search projection", async function () {

@@ -83,6 +83,16 @@ describe("image sources (core)", function () {
 
     it("treats regular-expression characters literally and empty as the default image pattern", function () {
       assert.equal(compileFilePattern("a+b.png")("a+b.png"), true);
+      const parts = compileFilePattern("*_*_*_*_*_*.png");
+      assert.deepEqual(["a_b_c_d_e_f.png", "a_b_c_d_e.png", "____.png", "_____.png", "a_b_c_d_e_f.png.tmp"].map(parts), [true, false, false, true, false]);
+      // As a regular expression of .* runs this backtracked for 21 s on 60 underscores, and for
+      // about 20 minutes on 100, all on Node-RED's event loop; the matcher retries only from
+      // the last star: at most 100 x 19 steps.
+      const many = compileFilePattern("*_*_*_*_*_*_*_*.png");
+      assert.equal(many("_".repeat(100)), false);
+      assert.equal(many(`${"_".repeat(100)}.png`), true);
+      assert.equal(compileFilePattern("*?.PNG")("x.png"), true);
+      assert.equal(compileFilePattern("*?.png")(".png"), false);
       assert.equal(compileFilePattern("a+b.png")("aab.png"), false);
       const defaults = compileFilePattern("");
       assert.deepEqual(["x.jpeg", "x.tiff", "x.webp", "x.gif"].map(defaults), [true, true, true, false]);

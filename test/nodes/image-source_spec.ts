@@ -201,6 +201,13 @@ describe("defect-image-source node", function () {
       await load({ mode: "payload" });
       await expectCaught({ _msgid: "m-text", payload: Buffer.from("hello, not an image") }, "notAnImage");
     });
+
+    it("refuses SVG from a message (a data: URL included) unless the settings allow it", async function () {
+      await load({ mode: "payload" });
+      const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>';
+      await expectCaught({ _msgid: "m-svg", payload: Buffer.from(svg) }, "unsupportedFormat");
+      await expectCaught({ _msgid: "m-svg-url", payload: `data:image/svg+xml,${encodeURIComponent(svg)}` }, "unsupportedFormat");
+    });
   });
 
   describe("folder mode", function () {
@@ -245,6 +252,12 @@ describe("defect-image-source node", function () {
       getNode("src").receive({ _msgid: "m-list" });
       const messages = await out;
       assert.deepEqual(messages.map((m) => m["filename"]), ["a.png", "b.png", "c.png"].map((n) => join(dir, n)));
+      // Each labelled with its own file, not the first one's (the trigger had no topic).
+      assert.deepEqual(messages.map((m) => m.topic), ["a.png", "b.png", "c.png"]);
+      // A trigger's own topic is kept on every file's message.
+      const named = collectMessages(getNode("out"), 3);
+      getNode("src").receive({ _msgid: "m-list-2", topic: "station 2" });
+      assert.deepEqual((await named).map((m) => m.topic), ["station 2", "station 2", "station 2"]);
     });
 
     it("reports a corrupt file in the folder through Catch and goes on watching", async function () {

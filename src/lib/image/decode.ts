@@ -12,6 +12,11 @@ export const DEFAULT_MAX_PIXELS = 50_000_000;
 export interface DecodeLimits {
   /** Largest width x height accepted; guards against decompression bombs. */
   maxPixels: number;
+  /**
+   * SVG is refused unless this is true: it is text rendered by librsvg, a large attack surface
+   * for bytes a message or an HTTP request may carry, and no camera writes it.
+   */
+  allowSvg?: boolean;
 }
 
 /**
@@ -46,7 +51,7 @@ function unreadable(buffer: Buffer, cause: unknown): DefectError {
   if (sniffed?.readable === false) {
     return new DefectError(
       "unsupportedFormat",
-      `${sniffed.name} images are not supported; use JPEG, PNG, WebP, TIFF, GIF, AVIF/HEIF or SVG.`,
+      `${sniffed.name} images are not supported; use JPEG, PNG, WebP, TIFF, GIF or AVIF/HEIF.`,
       { format: sniffed.name },
       { cause },
     );
@@ -77,6 +82,14 @@ export async function readHeader(buffer: Buffer, limits: DecodeLimits): Promise<
   } catch (err) {
     throw unreadable(buffer, err);
   }
+  if (meta.format === "svg" && limits.allowSvg !== true) {
+    throw new DefectError(
+      "unsupportedFormat",
+      "SVG images are refused: convert them to PNG, or allow SVG in Node-RED's settings (defectDetection: { allowSvg: true }).",
+      { format: "svg" },
+    );
+  }
+  // Animated GIF and WebP: sharp reads the first frame only, which is what is inspected.
   const { width, height } = meta.autoOrient;
   const pixels = width * height;
   if (pixels > limits.maxPixels) {

@@ -186,8 +186,12 @@ export async function parseModelFile(bytes: Uint8Array, path: string): Promise<M
   const hash = createHash("sha256");
   await updateHash(hash, bytes.subarray(0, dataEnd));
   if (!hash.digest().equals(bytes.subarray(dataEnd))) throw invalid(path, "the checksum does not match: the file is damaged");
-  const sections: Record<string, SectionArray> = {};
-  for (const entry of entries) sections[entry.name] = sectionArray(bytes, dataStart + entry.offset, entry);
+  // No prototype: a section named "__proto__" (or "constructor") is a section like any other.
+  const sections: Record<string, SectionArray> = Object.create(null) as Record<string, SectionArray>;
+  for (const entry of entries) {
+    if (Object.hasOwn(sections, entry.name)) throw invalid(path, `section "${entry.name}" appears twice`);
+    sections[entry.name] = sectionArray(bytes, dataStart + entry.offset, entry);
+  }
   return { version, metadata, sections };
 }
 
@@ -212,7 +216,7 @@ export function requireSection<T extends SectionType>(
   type: T,
   length: number,
 ): T extends "float32" ? Float32Array : Int32Array {
-  const array = file.sections[name];
+  const array = Object.hasOwn(file.sections, name) ? file.sections[name] : undefined;
   if (array === undefined || typeOf(array) !== type || array.length !== length) {
     const found = array === undefined ? "none" : `${typeOf(array)}[${array.length}]`;
     throw invalid(path, `section "${name}" should be ${type}[${length}], found ${found}`);

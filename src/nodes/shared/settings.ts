@@ -16,8 +16,14 @@ export function baseDirectory(RED: NodeAPI): string {
   return typeof userDir === "string" && userDir !== "" ? userDir : process.cwd();
 }
 
+/** `defectDetection: { allowSvg: true }` in Node-RED's settings lets the nodes decode SVG. */
+export function svgAllowed(RED: NodeAPI): boolean {
+  const section = (RED.settings as unknown as Record<string, unknown>)["defectDetection"];
+  return typeof section === "object" && section !== null && (section as Record<string, unknown>)["allowSvg"] === true;
+}
+
 /** The editor shows the pixel limit in megapixels; the core counts pixels. */
-export function parseDecodeLimits(maxMegapixels: unknown): DecodeLimits {
+export function parseDecodeLimits(maxMegapixels: unknown, allowSvg = false): DecodeLimits {
   const megapixels = parsePositiveNumber(maxMegapixels, "maxPixels", DEFAULT_MAX_MEGAPIXELS);
-  return { maxPixels: Math.round(megapixels * PIXELS_PER_MEGAPIXEL) };
+  return { maxPixels: Math.round(megapixels * PIXELS_PER_MEGAPIXEL), allowSvg };
 }
