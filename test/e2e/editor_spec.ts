@@ -24,6 +24,13 @@ const UI_MS = 15_000;
 const PIPELINE_MS = 120_000;
 /** The production line writeDemoParts makes: part-001-good, part-002-scratch, part-003-good, part-004-hole. */
 const LINE_PARTS = 4;
+/** What the learned demo line decides for each part. */
+const LINE_VERDICTS = [
+  ["part-001-good.png", "OK"],
+  ["part-002-scratch.png", "NG"],
+  ["part-003-good.png", "OK"],
+  ["part-004-hole.png", "NG"],
+] as const;
 
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { "node-red": { nodes: Record<string, string> } };
 const TYPES = Object.keys(pkg["node-red"].nodes);
@@ -247,12 +254,16 @@ describe("editor in a real browser (Chromium, playwright-core)", function () {
     await page.evaluate(() => RED.sidebar.show("debug"));
     const inject = await named("inject", "inspect the line");
     await flowNode(inject.id).locator(".red-ui-flow-node-button").click();
-    const verdict = page.locator(".red-ui-debug-msg", { hasText: /verdict/ }).filter({ hasText: /part-00\d-/ }).first();
-    await verdict.waitFor({ timeout: PIPELINE_MS });
-    assert.match((await verdict.textContent()) ?? "", /"?(OK|NG|UNCERTAIN)"?/);
+    // Each part of the line with the verdict its name calls for: the good ones OK, the defects NG.
+    for (const [name, expected] of LINE_VERDICTS) {
+      const message = page.locator(".red-ui-debug-msg", { hasText: /verdict/ }).filter({ hasText: name }).first();
+      await message.waitFor({ timeout: PIPELINE_MS });
+      assert.match((await message.textContent()) ?? "", new RegExp(`verdict"?:\\s*"?${expected}\\b`), `${name}: ${expected}`);
+    }
     const mask = await named("defect-mask-to-region", "");
     await page.waitForFunction((id) => /regions/.test(document.getElementById(id)?.querySelector(".red-ui-flow-node-status-label")?.textContent ?? ""), mask.id);
-    assert.match((await statusOf(threshold.id).textContent()) ?? "", /OK|NG|UNCERTAIN/);
+    // The last part, a hole, is what the threshold's status shows.
+    assert.match((await statusOf(threshold.id).textContent()) ?? "", /^NG since \d\d:\d\d:\d\d/);
     // The whole flow in view, with the defect detection palette and the debug sidebar beside it.
     await page.click("#red-ui-view-zoom-out");
     await page.click("#red-ui-view-zoom-out");
@@ -272,15 +283,16 @@ describe("editor in a real browser (Chromium, playwright-core)", function () {
       await overlay.waitFor({ timeout: PIPELINE_MS });
       assert.match((await overlay.getAttribute("src")) ?? "", /^data:image\/jpeg;base64,/);
       assert.ok(await overlay.evaluate((img: PageElement) => img.complete === true && (img.naturalWidth ?? 0) > 0), "the overlay decodes in the browser");
-      const word = dashboard.locator(".defect-verdict-word");
-      assert.match((await word.textContent()) ?? "", /^\s*(OK|NG|UNCERTAIN)\s*$/);
       // The whole line counted (the counts read "OK 2NG 2UNCERTAIN 0": Vue drops the blanks between them).
       await dashboard.waitForFunction(
         (parts) => (document.querySelector(".defect-counts")?.textContent?.match(/\d+/g) ?? []).reduce((sum, n) => sum + Number(n), 0) === parts,
         LINE_PARTS,
         { timeout: PIPELINE_MS },
       );
+      const counts = ((await dashboard.locator(".defect-counts").textContent()) ?? "").replace(/\s+/g, "");
+      assert.equal(counts, "OK2NG2UNCERTAIN0", "two good parts passed, two defects rejected, none for review");
       await dashboard.locator(".defect-verdict", { hasText: "part-004-hole.png" }).waitFor();
+      assert.equal(((await dashboard.locator(".defect-verdict-word").textContent()) ?? "").trim(), "NG", "the shown part, a hole, is NG");
       await dashboard.getByText("Regions of the shown part").waitFor();
       // The operator confirms what the dashboard shows: the last part of the line, a hole.
       await dashboard.getByRole("button", { name: /Confirm defect/ }).click();

@@ -5,8 +5,7 @@ import { join } from "node:path";
 import sharp from "sharp";
 import { runCli } from "../../src/cli/main";
 import { captureCli } from "../fixtures/cli-io";
-import { bankSizeFor, DEFAULT_PATCHCORE_OPTIONS } from "../../src/lib/anomaly/patchcore/patchcore";
-import { FEW_SHOT_PRESET, UNSUPERVISED_PRESET } from "../../src/lib/detector/setting-presets";
+import { DEFAULT_PATCHCORE_OPTIONS } from "../../src/lib/anomaly/patchcore/patchcore";
 import { openPatchCoreMethod } from "../../src/lib/detector/patchcore-method";
 import { preprocessImage, parsePreprocessOptions } from "../../src/lib/image";
 import type { Tensor } from "../../src/lib/image/types";
@@ -133,12 +132,12 @@ describe("few-shot eval and the detector's few-shot rounds (tiny backbone)", fun
   it("eval with no speed flags runs what an unedited detector node runs: the setting's coreset and search, augmentation of small rounds", async function () {
     const plain = await evalJson([]);
     // 3 training images: a round the node's "auto" augmentation covers (up to 8 images).
-    const learned = 3 * (1 + VARIANTS) * PATCHES;
     assert.equal(plain.train_images, 3);
-    assert.equal(plain.bank_size, bankSizeFor(learned, { coresetRatio: UNSUPERVISED_PRESET.coresetRatio, maxBankSize: DEFAULT_PATCHCORE_OPTIONS.maxBankSize }));
-    assert.equal((await evalJson(["--augment", "off"])).bank_size, Math.floor(3 * PATCHES * UNSUPERVISED_PRESET.coresetRatio));
+    // 3 images x 8 (7 variants each) x 256 patches = 6,144; the unsupervised preset keeps 5 %.
+    assert.equal(plain.bank_size, 307);
+    assert.equal((await evalJson(["--augment", "off"])).bank_size, 38 /* 5 % of 3 x 256 */);
     const shots = await evalJson(["--shots", "3"]);
-    assert.equal(shots.bank_size, Math.floor(learned * FEW_SHOT_PRESET.coresetRatio));
+    assert.equal(shots.bank_size, 614 /* the few-shot preset's 10 % of 6,144 */);
     assert.ok((plain.rss_peak_mb as number) > 0);
   });
 

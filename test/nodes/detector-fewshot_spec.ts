@@ -13,8 +13,6 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NodeMessage } from "node-red";
-import { bankSizeFor } from "../../src/lib/anomaly/patchcore/patchcore";
-import { FEW_SHOT_PRESET, UNSUPERVISED_PRESET } from "../../src/lib/detector/setting-presets";
 import { readLearnedRecord } from "../../src/lib/detector/learned-record";
 import { parsePreprocessOptions, preprocessImage } from "../../src/lib/image";
 import type { PreprocessOptions, RawImage, Tensor } from "../../src/lib/image/types";
@@ -31,12 +29,10 @@ const TYPE = "defect-detector";
 const SOURCE_SIZE = 96;
 const TENSOR_SIZE = 64;
 /** The tiny backbone's l1 grid is a quarter of the tensor side. */
-const PATCHES = (TENSOR_SIZE / 4) ** 2;
 /** Variants a shot by default: three mirrors (x, y, both) and four random small turns/shifts/brightness. */
 const VARIANTS = 7;
 /** Rounds of up to this many images are augmented in "auto" mode; "on" augments this many of any round. */
 const MAX_SHOTS = 8;
-const BANK = { coresetRatio: UNSUPERVISED_PRESET.coresetRatio, maxBankSize: 40_000 };
 const WAIT_MS = 20_000;
 
 const translate = catalogTranslator("detector");
@@ -174,7 +170,7 @@ describe("defect-detector few-shot learning (support-set augmentation)", functio
   describe("bank size", function () {
     it("learns 2 images with 7 variants each by default: a larger bank, shown in the fit's answer, status fitting meanwhile", async function () {
       const model = await fitted({}, await goodParts("cast-surface", 2));
-      assert.deepEqual({ ...model, created: "" }, { bankSize: bankSizeFor(2 * (1 + VARIANTS) * PATCHES, BANK), trainedOn: 2, variants: 2 * VARIANTS, created: "" });
+      assert.deepEqual({ ...model, created: "" }, { bankSize: 204 /* 5 % of 2 x 8 x 256 patches */, trainedOn: 2, variants: 2 * VARIANTS, created: "" });
       assert.ok(statusTexts(det()).includes(status("fitting", { count: 2 })));
       assert.equal(statusTexts(det()).at(-1), status("ready"));
       // What the file records: informational, read back with the model.
@@ -184,22 +180,22 @@ describe("defect-detector few-shot learning (support-set augmentation)", functio
 
     it('learns the images only with augment "off"', async function () {
       const model = await fitted({ augment: "off" }, await goodParts("cast-surface", 2));
-      assert.deepEqual([model.bankSize, model.variants], [bankSizeFor(2 * PATCHES, BANK), 0]);
+      assert.deepEqual([model.bankSize, model.variants], [25 /* 5 % of 2 x 256 */, 0]);
     });
 
     it('learns the images only when an "auto" round has more than 8 (10), and 8 images\' variants with "on"', async function () {
       const ten = await goodParts("cast-surface", 10);
       const auto = await fitted({}, ten);
-      assert.deepEqual([auto.bankSize, auto.variants], [bankSizeFor(10 * PATCHES, BANK), 0]);
+      assert.deepEqual([auto.bankSize, auto.variants], [128 /* 5 % of 10 x 256 */, 0]);
       await helper.unload();
       await rm(join(userDir(), "defect-detection"), { recursive: true, force: true });
       const on = await fitted({ augment: "on" }, ten);
-      assert.deepEqual([on.bankSize, on.variants], [bankSizeFor((10 + MAX_SHOTS * VARIANTS) * PATCHES, BANK), MAX_SHOTS * VARIANTS]);
+      assert.deepEqual([on.bankSize, on.variants], [844 /* 5 % of (10 + 8 x 7) x 256 */, MAX_SHOTS * VARIANTS]);
     });
 
     it("adds one variant a shot for each extra turn", async function () {
       const model = await fitted({ rotations: "90, 270" }, await goodParts("cast-surface", 2));
-      assert.deepEqual([model.bankSize, model.variants], [bankSizeFor(2 * (1 + VARIANTS + 2) * PATCHES, BANK), 2 * (VARIANTS + 2)]);
+      assert.deepEqual([model.bankSize, model.variants], [256 /* 5 % of 2 x 10 x 256 */, 2 * (VARIANTS + 2)]);
     });
   });
 
@@ -353,8 +349,8 @@ describe("defect-detector few-shot learning (support-set augmentation)", functio
       await load({ setting: "fewshot", trainCount: "12" });
       await waitForStatus(det(), status("untrained"));
       const model = ((await learnAll(shots))[11]!.payload as { model: ModelInfo }).model;
-      const bank = { coresetRatio: FEW_SHOT_PRESET.coresetRatio, maxBankSize: 40_000 };
-      assert.deepEqual([model.trainedOn, model.variants, model.bankSize], [12, 12 * VARIANTS, bankSizeFor(12 * (1 + VARIANTS) * PATCHES, bank)]);
+      // 12 images x 8 x 256 patches = 24,576, of which the preset's coreset keeps 10 %.
+      assert.deepEqual([model.trainedOn, model.variants, model.bankSize], [12, 12 * VARIANTS, 2457]);
     });
 
     it('keeps the paper\'s re-weighted score when the image score is set so, and the unsupervised setting keeps it by default', async function () {

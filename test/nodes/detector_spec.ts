@@ -11,8 +11,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NodeMessage } from "node-red";
 import type { SinonSpy } from "sinon";
-import { bankSizeFor } from "../../src/lib/anomaly/patchcore/patchcore";
-import { UNSUPERVISED_PRESET } from "../../src/lib/detector/setting-presets";
 import { parsePreprocessOptions, preprocessImage } from "../../src/lib/image";
 import type { PreprocessOptions, RawImage, MessageScoreMap, ScoreMap, Tensor, Transform } from "../../src/lib/image/types";
 import { openSessionCount } from "../../src/lib/onnx";
@@ -32,6 +30,7 @@ import {
   helper,
   nextMessage,
   onTab,
+  recordStatusTexts,
   statusTexts,
   useNodeRedHelper,
   waitForStatus,
@@ -158,7 +157,8 @@ describe("defect-detector node", function () {
       assert.deepEqual({ ...last, model: { ...last.model, created: "" } }, {
         learning: true, count: TRAIN, total: TRAIN,
         // 4 images are few: each is also learned as 7 variants (detector-fewshot_spec.ts).
-        model: { bankSize: bankSizeFor(TRAIN * 8 * PATCHES_PER_IMAGE, { coresetRatio: UNSUPERVISED_PRESET.coresetRatio, maxBankSize: 40_000 }), trainedOn: TRAIN, variants: TRAIN * 7, created: "" },
+        // 4 images and 7 variants each, 256 patches an image: 8,192 patches, 5 % kept.
+        model: { bankSize: 409, trainedOn: TRAIN, variants: TRAIN * 7, created: "" },
       });
       assert.ok(typeof (progress[0]!["timings"] as Record<string, number>)["detectorMs"] === "number");
       assert.deepEqual(statusTexts(det()), [
@@ -221,13 +221,25 @@ describe("defect-detector node", function () {
     it("answers inspections with the previous model while a new round is fitted", async function () {
       await load(patchcore({ trainCount: "2" }));
       await learn(train.slice(0, 2));
+      type Model = { trainedOn: number; created: string };
+      type Scored = { score: number; model: Model };
+      const before = (await send(msgOf(good[0]!))).payload as Scored;
       const outs = collectMessages(getNode("out"), 3, FIT_WAIT_MS);
       det().receive(msgOf(train[2]!, { learn: true }));
       det().receive(msgOf(train[3]!, { learn: true }));
       det().receive(msgOf(good[0]!, { topic: "during" }));
       const messages = await outs;
-      const during = messages.find((m) => m.topic === "during");
-      assert.equal(typeof (during?.payload as { score: number }).score, "number");
+      // Inspections have their own queue: this one is answered while the round is still
+      // learned and fitted, by the model in use, to the bit.
+      assert.deepEqual(messages.map((m) => m.topic ?? "learn"), ["during", "learn", "learn"]);
+      const during = messages[0]!.payload as Scored;
+      assert.deepEqual(during.model, before.model);
+      assert.equal(during.score, before.score);
+      const fitted = (messages[2]!.payload as { model?: Model }).model;
+      assert.ok(fitted !== undefined && fitted.created !== before.model.created, "the round's last image answers with the new model");
+      const after = (await send(msgOf(good[0]!))).payload as Scored;
+      assert.deepEqual(after.model, fitted);
+      assert.notEqual(after.score, before.score, "later inspections use the new model");
     });
   });
 
@@ -479,12 +491,16 @@ describe("defect-detector node", function () {
     await assert.rejects(stat(modelFile()), /ENOENT/);
   });
 
-  it("closes cleanly while nothing was learned", async function () {
+  it("closes cleanly while nothing was learned: no session, no file, no late status", async function () {
     const sessions = openSessionCount();
     await load(patchcore());
     await waitForStatus(det(), status("untrained"));
+    assert.ok(openSessionCount() > sessions, "the backbone's session is open while deployed");
+    const shown = recordStatusTexts(det());
     await helper.unload();
     assert.equal(openSessionCount(), sessions);
+    await assert.rejects(stat(modelFile()), /ENOENT/, "nothing learned, nothing saved");
+    assert.deepEqual(shown, [], "closing for a redeploy shows nothing after the node is gone");
   });
 
   describe("catalog", function () {

@@ -14,6 +14,7 @@ import {
   helper,
   nextMessage,
   onTab,
+  recordStatusTexts,
   statusTexts,
   useNodeRedHelper,
   type EditorKeys,
@@ -228,10 +229,15 @@ describe("defect-preprocess node", function () {
     }
   });
 
-  it("closes cleanly", async function () {
+  it("closes cleanly: what was sent is finished, a removed node clears its status", async function () {
     await load(IDENTITY);
-    await send({ payload: known });
-    await helper.unload();
+    const out = await send({ payload: known });
+    assert.deepEqual((out.payload as Tensor).dims, [1, 3, KNOWN_HEIGHT, KNOWN_WIDTH]);
+    const node = getNode("pre") as unknown as { close(removed: boolean): Promise<void> };
+    const shown = recordStatusTexts(getNode("pre"));
+    // Deleted in the editor and deployed: Node-RED closes it as removed.
+    await node.close(true);
+    assert.deepEqual(shown, [""], "a removed node clears its status");
   });
 
   describe("catalog", function () {
