@@ -28,7 +28,7 @@ if (!existsSync(shared)) {
   process.exit(0);
 }
 const load = (path) => import(pathToFileURL(join(dist, path)).href);
-const { runFewShotSweep, fewShotTable } = await load("lib/eval/fewshot-sweep.js");
+const { runFewShotSweep, fewShotTable } = await load("offline/eval/fewshot-sweep.js");
 const { MAX_FEW_SHOTS } = await load("lib/detector/setting-presets.js");
 const { standardizesByDefault } = await load("lib/features/instance-norm.js");
 

@@ -12,7 +12,7 @@ process.env.ORT_DISABLE_TELEMETRY ??= "1";
 
 const dist = fileURLToPath(new URL("../dist/", import.meta.url));
 const { GraphBuilder } = (await import(`${dist}lib/onnx/graph-builder.js`)).default;
-const { Rng } = (await import(`${dist}lib/synth/random.js`)).default;
+const { Rng } = (await import(`${dist}lib/random.js`)).default;
 
 export const SIZE = 640;
 export const CLASSES = 80;

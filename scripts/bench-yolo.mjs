@@ -34,7 +34,7 @@ const { SIZE, CLASSES, BOX_ROWS, buildYoloModel, calibrateClassBias } = await im
 const { startBenchFlow } = await import("./bench-yolo-flow.mjs");
 const supervised = (await import(`${dist}lib/supervised/index.js`)).default;
 const { DEFAULT_MAX_PIXELS, parsePreprocessOptions, preprocessImage } = (await import(`${dist}lib/image/index.js`)).default;
-const { Rng } = (await import(`${dist}lib/synth/random.js`)).default;
+const { Rng } = (await import(`${dist}lib/random.js`)).default;
 const { DEFAULT_SUPERVISED_OPTIONS, decodeYoloV8, nonMaxSuppression, openSupervisedModel, placeBox } = supervised;
 
 const ORT_VERSION = createRequire(import.meta.url)("onnxruntime-node/package.json").version;

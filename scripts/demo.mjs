@@ -40,7 +40,7 @@ mkdirSync(userDir, { recursive: true });
 
 const marker = join(dataDir, ".complete");
 if (!existsSync(marker)) {
-  const { writeSyntheticDataset } = require(join(root, "dist", "lib", "synth", "index.js"));
+  const { writeSyntheticDataset } = require(join(root, "dist", "offline", "synth", "index.js"));
   const summary = await writeSyntheticDataset({ out: dataDir, seed: 1, count: 20 });
   const parts = composeLine(join(dataDir, LINE_KIND), join(dataDir, "line"));
   writeFileSync(marker, JSON.stringify(summary, null, 2));

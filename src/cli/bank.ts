@@ -6,7 +6,7 @@
 import { stat } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { loadMemoryBank } from "../lib/anomaly/patchcore/bank-store";
-import { mergeBankFiles } from "../lib/anomaly/patchcore/bank-merge";
+import { mergeBankFiles } from "../offline/patchcore/bank-merge";
 import { DEFAULT_PATCHCORE_OPTIONS } from "../lib/anomaly/patchcore/patchcore";
 import { EXIT_OK, UsageError, parseIntegerOption, type CliIo } from "./args";
 

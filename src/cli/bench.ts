@@ -1,6 +1,6 @@
 /** `defect-detection bench`: PatchCore speed/accuracy sweep over settings on one dataset. */
 import { parsePreprocessOptions } from "../lib/image";
-import { benchPatchCore, type BenchReport, type BenchSetting } from "../lib/eval/patchcore-bench";
+import { benchPatchCore, type BenchReport, type BenchSetting } from "../offline/eval/patchcore-bench";
 import { EXIT_OK, UsageError, parseIntegerOption, parseOptions, type CliIo } from "./args";
 
 export const BENCH_SUMMARY = "PatchCore speed and accuracy of several settings on one dataset";

@@ -1,14 +1,14 @@
 /**
  * `defect-detection eval --shots K [--augment ...] [--defect-shots N]`: the few-shot modes of
  * eval. `--shots` runs the detector node's few-shot setting through its own engine
- * (lib/eval/fewshot-eval.ts); `--defect-shots` compares good-only with defect-aware PatchCore on
- * its own library path (lib/eval/defect-aware-eval.ts): the node learns defects only from parts
+ * (offline/eval/fewshot-eval.ts); `--defect-shots` compares good-only with defect-aware PatchCore on
+ * its own library path (offline/eval/defect-aware-eval.ts): the node learns defects only from parts
  * confirmed on the line, with no labelled-defect folder to learn from.
  */
 import { openPatchExtractor } from "../lib/features/extractor";
-import { evaluateFewShot, type FewShotEvalReport } from "../lib/eval/fewshot-eval";
-import { evaluateDefectAware, type DefectAwareReport } from "../lib/eval/defect-aware-eval";
-import type { OperatingPoint } from "../lib/eval/defect-aware-test";
+import { evaluateFewShot, type FewShotEvalReport } from "../offline/eval/fewshot-eval";
+import { evaluateDefectAware, type DefectAwareReport } from "../offline/eval/defect-aware-eval";
+import type { OperatingPoint } from "../offline/eval/defect-aware-test";
 import { EXIT_OK, UsageError, parseIntegerOption, type CliIo } from "./args";
 import { parseEvalDetector, type DetectorFlags } from "./eval-options";
 

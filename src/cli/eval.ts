@@ -1,13 +1,13 @@
 /**
  * `defect-detection eval`: learn from DIR/train/good, score DIR/test, print the metrics. PatchCore
  * and PaDiM run as the detector node runs them (its option parser, method and engine:
- * lib/eval/detector-subject.ts), so every figure is one of the code the node runs.
+ * offline/eval/detector-subject.ts), so every figure is one of the code the node runs.
  */
 import { DEFAULT_MAX_PIXELS } from "../lib/image";
-import { evaluateTemplate } from "../lib/eval/template-eval";
-import { evaluateAnomalyMethod, type AnomalyEvalReport } from "../lib/eval/anomaly-eval";
-import { openAnomalibEvalModel } from "../lib/eval/anomalib-eval-model";
-import { evalSubjectOf, openDetectorSubject } from "../lib/eval/detector-subject";
+import { evaluateTemplate } from "../offline/eval/template-eval";
+import { evaluateAnomalyMethod, type AnomalyEvalReport } from "../offline/eval/anomaly-eval";
+import { openAnomalibEvalModel } from "../offline/eval/anomalib-eval-model";
+import { evalSubjectOf, openDetectorSubject } from "../offline/eval/detector-subject";
 import { describeError } from "../lib/errors";
 import type { SessionOptions } from "../lib/onnx";
 import { EXIT_OK, UsageError, parseIntegerOption, parseOptions, type CliIo } from "./args";

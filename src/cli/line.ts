@@ -1,7 +1,7 @@
 /** `defect-detection line`: rehearse the six nodes on a dataset folder in an embedded Node-RED. */
-import { runLine } from "../lib/line/run";
-import { keepOnnxRuntimeOffline } from "../lib/line/runtime";
-import type { LineReport } from "../lib/line/types";
+import { runLine } from "../offline/line/run";
+import { keepOnnxRuntimeOffline } from "../offline/line/runtime";
+import type { LineReport } from "../offline/line/types";
 import { EXIT_OK, UsageError, parseOptions, type CliIo } from "./args";
 import { FEWSHOT_OPTIONS } from "./eval-fewshot";
 import { DETECTOR_CLI_OPTIONS } from "./eval-options";

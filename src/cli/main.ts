@@ -4,7 +4,7 @@
  * COMMANDS; commands without a handler are listed as coming so the help shows the road map.
  */
 import { DefectError, describeError } from "../lib/errors";
-import { LineFailure } from "../lib/line/failure";
+import { LineFailure } from "../offline/line/failure";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type CliIo, type CommandHandler } from "./args";
 import { BANK_SUMMARY, runBank } from "./bank";
 import { BENCH_SUMMARY, runBench } from "./bench";

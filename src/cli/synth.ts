@@ -12,7 +12,7 @@ import {
   TEXTURE_KINDS,
   writeSyntheticDataset,
   type DatasetSummary,
-} from "../lib/synth";
+} from "../offline/synth";
 import { EXIT_OK, UsageError, parseIntegerOption, parseListOption, parseOptions, type CliIo } from "./args";
 
 export const SYNTH_SUMMARY = "write synthetic parts with defects and masks (MVTec AD layout)";

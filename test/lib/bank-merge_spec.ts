@@ -7,13 +7,13 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { mergeBankFiles } from "../../src/lib/anomaly/patchcore/bank-merge";
+import { mergeBankFiles } from "../../src/offline/patchcore/bank-merge";
 import { loadMemoryBank } from "../../src/lib/anomaly/patchcore/bank-store";
 import { emptyDrift } from "../../src/lib/detector/drift";
 import { freshCounters, onlineBankFrom, saveOnlineBank } from "../../src/lib/detector/online-store";
 import { DefectError } from "../../src/lib/errors";
 import { readModelFile } from "../../src/lib/persist";
-import { Rng } from "../../src/lib/synth/random";
+import { Rng } from "../../src/lib/random";
 import { runCli } from "../../src/cli/main";
 
 const DIM = 8;

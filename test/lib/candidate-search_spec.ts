@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { openNearestSearch, type NearestSearch } from "../../src/lib/anomaly/patchcore/nearest";
 import { quantiseBank } from "../../src/lib/anomaly/patchcore/candidate-search";
-import { Rng } from "../../src/lib/synth/random";
+import { Rng } from "../../src/lib/random";
 
 const DIM = 24;
 const OUT = 16;

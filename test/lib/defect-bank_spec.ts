@@ -20,14 +20,14 @@ import {
   selectDefectPatches,
 } from "../../src/lib/anomaly/patchcore/defect-bank";
 import { openNearestSearch } from "../../src/lib/anomaly/patchcore/nearest";
-import { classifyPatches, patchLogits, trainPatchClassifier } from "../../src/lib/anomaly/patchcore/patch-classifier";
-import { classifierEvidence } from "../../src/lib/eval/defect-aware-classifier";
+import { classifyPatches, patchLogits, trainPatchClassifier } from "../../src/offline/patchcore/patch-classifier";
+import { classifierEvidence } from "../../src/offline/eval/defect-aware-classifier";
 import type { PatchEmbedding } from "../../src/lib/features/types";
 import { openPatchExtractor } from "../../src/lib/features/extractor";
 import { parsePreprocessOptions } from "../../src/lib/image";
 import { openSessionCount } from "../../src/lib/onnx";
-import { listLabelledDefects, loadDefectRegion, type LabelledDefect } from "../../src/lib/eval/defect-aware-data";
-import { calibrateThresholds, evaluateDefectAware } from "../../src/lib/eval/defect-aware-eval";
+import { listLabelledDefects, loadDefectRegion, type LabelledDefect } from "../../src/offline/eval/defect-aware-data";
+import { calibrateThresholds, evaluateDefectAware } from "../../src/offline/eval/defect-aware-eval";
 import { writeTinyBackbone } from "../fixtures/tiny-backbone";
 
 const CLOSE = 1e-5;

@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fewShotTable, runFewShotSweep, type FewShotSetting, type FewShotSweepOptions } from "../../src/lib/eval/fewshot-sweep";
-import { writeSyntheticDataset } from "../../src/lib/synth";
+import { fewShotTable, runFewShotSweep, type FewShotSetting, type FewShotSweepOptions } from "../../src/offline/eval/fewshot-sweep";
+import { writeSyntheticDataset } from "../../src/offline/synth";
 import { writeTinyBackbone } from "../fixtures/tiny-backbone";
 
 const SIZE = 64;

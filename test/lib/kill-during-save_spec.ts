@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TEMP_SUFFIX, readModelFile, writeModelFile } from "../../src/lib/persist";
 import { loadCalibration, saveCalibration } from "../../src/lib/threshold/store";
-import { Rng } from "../../src/lib/synth/random";
+import { Rng } from "../../src/lib/random";
 import {
   CALIBRATION_NAME,
   MODEL_NAME,

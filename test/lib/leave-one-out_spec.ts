@@ -8,7 +8,7 @@ import { openNearestSearch } from "../../src/lib/anomaly/patchcore/nearest";
 import { DEFAULT_PATCHCORE_OPTIONS, PatchCoreScorer, type PatchCoreOptions } from "../../src/lib/anomaly/patchcore/patchcore";
 import { unionSearch } from "../../src/lib/anomaly/patchcore/union-search";
 import { leaveOneOutScores } from "../../src/lib/detector/leave-one-out";
-import { Rng } from "../../src/lib/synth/random";
+import { Rng } from "../../src/lib/random";
 
 const DIM = 12;
 const GRID = 4;

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
-import { LoopDelay } from "../../src/lib/line/probes";
+import { LoopDelay } from "../../src/offline/line/probes";
 
 function block(ms: number): void {
   const until = performance.now() + ms;

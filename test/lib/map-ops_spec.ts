@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { gaussianBlur, upsampleNearest, upsampleNearestBlurred } from "../../src/lib/anomaly/map-ops";
-import { Rng } from "../../src/lib/synth/random";
+import { Rng } from "../../src/lib/random";
 import type { ScoreMap } from "../../src/lib/image/types";
 
 function randomGrid(width: number, height: number, seed: number): ScoreMap {

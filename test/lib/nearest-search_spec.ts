@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { openNearestSearch } from "../../src/lib/anomaly/patchcore/nearest";
-import { Rng } from "../../src/lib/synth/random";
+import { Rng } from "../../src/lib/random";
 
 function randomRows(count: number, dim: number, seed: number): Float32Array {
   const rng = new Rng(seed);

@@ -25,7 +25,7 @@ import type { OnlineScores } from "../../src/lib/detector/online-scorers";
 import { freshCounters, onlineBankFrom, saveOnlineBank } from "../../src/lib/detector/online-store";
 import type { PatchEmbedding } from "../../src/lib/features/types";
 import { readModelFile } from "../../src/lib/persist";
-import { Rng } from "../../src/lib/synth/random";
+import { Rng } from "../../src/lib/random";
 
 const DIM = 8;
 const PATCHES = 4;

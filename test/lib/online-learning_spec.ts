@@ -18,7 +18,7 @@ import { RecentParts } from "../../src/lib/detector/recent-parts";
 import type { PartFeatures } from "../../src/lib/detector/types";
 import { DefectError } from "../../src/lib/errors";
 import { readModelFile, writeFileAtomic } from "../../src/lib/persist";
-import { Rng } from "../../src/lib/synth/random";
+import { Rng } from "../../src/lib/random";
 
 const DIM = 8;
 const PATCHES = 4;

@@ -17,8 +17,8 @@ import type { FeatureMap } from "../../src/lib/features/types";
 import { toTensor } from "../../src/lib/image/tensor";
 import type { RawImage, Tensor } from "../../src/lib/image/types";
 import { GraphBuilder } from "../../src/lib/onnx/graph-builder";
-import { generateDefect, generateGood, type DefectKind } from "../../src/lib/synth";
-import { Rng } from "../../src/lib/synth/random";
+import { generateDefect, generateGood, type DefectKind } from "../../src/offline/synth";
+import { Rng } from "../../src/lib/random";
 
 function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: number, what: string): void {
   assert.equal(actual.length, expected.length, `${what}: length`);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { greedyCoreset } from "../../src/lib/anomaly/patchcore/coreset";
 import { greedyCoresetInRounds } from "../../src/lib/anomaly/patchcore/coreset-rounds";
 import { RowBlockWriter, rowOf, singleBlock } from "../../src/lib/anomaly/patchcore/row-blocks";
-import { Rng } from "../../src/lib/synth/random";
+import { Rng } from "../../src/lib/random";
 
 /** The textbook greedy k-center loop, as the reference the pruned version must reproduce. */
 function naiveCoreset(points: Float32Array, count: number, dim: number, k: number, start: number): number[] {

@@ -13,7 +13,7 @@ import { openPatchExtractor, type PatchExtractor } from "../../src/lib/features/
 import type { Tensor } from "../../src/lib/image/types";
 import { openSessionCount, sessionPool } from "../../src/lib/onnx";
 import type { PoolWorker } from "../../src/lib/onnx/worker-pool";
-import { Rng } from "../../src/lib/synth/random";
+import { Rng } from "../../src/lib/random";
 import { writeTinyBackbone } from "../fixtures/tiny-backbone";
 
 const SIZE = 64;

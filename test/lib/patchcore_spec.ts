@@ -21,13 +21,13 @@ import { thresholdMap } from "../../src/lib/threshold";
 import { openPatchCoreMethod } from "../../src/lib/detector/patchcore-method";
 import { parseDetectorOptions } from "../../src/lib/detector/options";
 import type { DetectorModel } from "../../src/lib/detector/types";
-import { evaluateAnomalyMethod } from "../../src/lib/eval/anomaly-eval";
-import { evalSubjectOf, openDetectorSubject } from "../../src/lib/eval/detector-subject";
+import { evaluateAnomalyMethod } from "../../src/offline/eval/anomaly-eval";
+import { evalSubjectOf, openDetectorSubject } from "../../src/offline/eval/detector-subject";
 import { readModelFile } from "../../src/lib/persist";
-import { benchPatchCore } from "../../src/lib/eval/patchcore-bench";
-import { readMvtecDataset } from "../../src/lib/eval/mvtec-dataset";
+import { benchPatchCore } from "../../src/offline/eval/patchcore-bench";
+import { readMvtecDataset } from "../../src/offline/eval/mvtec-dataset";
 import { auroc } from "../../src/lib/metrics";
-import { writeSyntheticDataset } from "../../src/lib/synth";
+import { writeSyntheticDataset } from "../../src/offline/synth";
 import { openSessionCount } from "../../src/lib/onnx";
 import { writeTinyBackbone } from "../fixtures/tiny-backbone";
 

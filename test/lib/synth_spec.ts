@@ -6,7 +6,7 @@ import { join, relative } from "node:path";
 import sharp from "sharp";
 import { DefectError } from "../../src/lib/errors";
 import type { RawImage } from "../../src/lib/image/types";
-import { deriveSeed } from "../../src/lib/synth/random";
+import { deriveSeed } from "../../src/lib/random";
 import {
   DEFECT_KINDS,
   TEXTURE_KINDS,
@@ -17,7 +17,7 @@ import {
   writeSyntheticDataset,
   type DefectKind,
   type TextureKind,
-} from "../../src/lib/synth";
+} from "../../src/offline/synth";
 
 const SIZE = 128;
 /** A defect must cover at least 0.1 % and at most 15 % of the image. */

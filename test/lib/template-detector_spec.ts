@@ -24,7 +24,7 @@ import type { DetectorModel, Sample } from "../../src/lib/detector/types";
 import { isDefectError } from "../../src/lib/errors";
 import { parsePreprocessOptions } from "../../src/lib/image";
 import type { Tensor } from "../../src/lib/image/types";
-import { templateLineSetup } from "../../src/lib/line/template-hook";
+import { templateLineSetup } from "../../src/offline/line/template-hook";
 import { computeCalibration } from "../../src/lib/threshold/calibrate";
 import { parseThresholdOptions } from "../../src/lib/threshold/options";
 

@@ -21,12 +21,12 @@ import {
   type GrayPlane,
   type NormalDifferenceModel,
   type TemplateRegion,
-} from "../../src/lib/anomaly/template";
+} from "../../src/offline/template";
 import { fft2d } from "../../src/lib/anomaly/template/fft";
 import { gaussianBlur } from "../../src/lib/anomaly/template/filters";
-import { boxMask, componentBoxStats, scoreAtMinArea } from "../../src/lib/anomaly/template/regions-eval";
+import { boxMask, componentBoxStats, scoreAtMinArea } from "../../src/offline/template/regions-eval";
 import { sparseComponents } from "../../src/lib/anomaly/template/sparse-components";
-import { evaluateTemplate } from "../../src/lib/eval/template-eval";
+import { evaluateTemplate } from "../../src/offline/eval/template-eval";
 
 // ---- a synthetic printed board, rendered with exact area coverage so sub-pixel shifts are real ----
 

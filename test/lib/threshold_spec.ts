@@ -4,7 +4,7 @@
  * inference, the saved record and its refusals, and every out-of-range option.
  */
 import assert from "node:assert/strict";
-import { Rng } from "../../src/lib/synth/random";
+import { Rng } from "../../src/lib/random";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

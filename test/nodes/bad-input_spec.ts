@@ -13,7 +13,7 @@ import { join } from "node:path";
 import type { NodeAPI, NodeMessage } from "node-red";
 import type { ImageInfo, Tensor, Transform } from "../../src/lib/image/types";
 import { readModelFile } from "../../src/lib/persist";
-import { generateGood } from "../../src/lib/synth";
+import { generateGood } from "../../src/offline/synth";
 import detectorNode from "../../src/nodes/detector";
 import imageSourceNode from "../../src/nodes/image-source";
 import preprocessNode from "../../src/nodes/preprocess";

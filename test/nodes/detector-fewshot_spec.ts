@@ -17,7 +17,7 @@ import { readLearnedRecord } from "../../src/lib/detector/learned-record";
 import { parsePreprocessOptions, preprocessImage } from "../../src/lib/image";
 import type { PreprocessOptions, RawImage, Tensor } from "../../src/lib/image/types";
 import { readModelFile, writeModelFile } from "../../src/lib/persist";
-import { generateDefect, generateGood, type TextureKind } from "../../src/lib/synth";
+import { generateDefect, generateGood, type TextureKind } from "../../src/offline/synth";
 import detectorNode from "../../src/nodes/detector";
 import type { DetectorNodeDef } from "../../src/nodes/types";
 import { catalogTranslator, withCatalog, statusText } from "../fixtures/catalog";

@@ -14,7 +14,7 @@ import type { Node, NodeAPI, NodeMessage } from "node-red";
 import { DEFECT_PATCH_FRACTION } from "../../src/lib/detector/online-bank";
 import { parsePreprocessOptions, preprocessImage } from "../../src/lib/image";
 import type { PreprocessOptions, Tensor, Transform, RawImage } from "../../src/lib/image/types";
-import { generateDefect, generateGood } from "../../src/lib/synth";
+import { generateDefect, generateGood } from "../../src/offline/synth";
 import detectorNode from "../../src/nodes/detector";
 import { attachDetectorController, registerDetectorAdmin } from "../../src/nodes/detector-admin";
 import type { DetectorNodeDef } from "../../src/nodes/types";

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { Node, NodeAPI, NodeMessage } from "node-red";
 import { parsePreprocessOptions, preprocessImage } from "../../src/lib/image";
 import type { RawImage } from "../../src/lib/image/types";
-import { generateGood } from "../../src/lib/synth";
+import { generateGood } from "../../src/offline/synth";
 import detectorNode from "../../src/nodes/detector";
 import type { DetectorNodeDef } from "../../src/nodes/types";
 import { catalogTranslator } from "../fixtures/catalog";

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { NodeMessage } from "node-red";
 import { parsePreprocessOptions, preprocessImage } from "../../src/lib/image";
 import { sessionPool } from "../../src/lib/onnx";
-import { generateDefect, generateGood } from "../../src/lib/synth";
+import { generateDefect, generateGood } from "../../src/offline/synth";
 import detectorNode from "../../src/nodes/detector";
 import type { DetectorNodeDef } from "../../src/nodes/types";
 import { catalogTranslator, statusText, withCatalog } from "../fixtures/catalog";

@@ -14,7 +14,7 @@ import type { SinonSpy } from "sinon";
 import { parsePreprocessOptions, preprocessImage } from "../../src/lib/image";
 import type { PreprocessOptions, RawImage, MessageScoreMap, ScoreMap, Tensor, Transform } from "../../src/lib/image/types";
 import { openSessionCount } from "../../src/lib/onnx";
-import { generateDefect, generateGood } from "../../src/lib/synth";
+import { generateDefect, generateGood } from "../../src/offline/synth";
 import detectorNode from "../../src/nodes/detector";
 import type { DetectorNodeDef } from "../../src/nodes/types";
 import { buildV2Model, rampTensor, writeAnomalibExport, type TempExport } from "../fixtures/anomalib-models";

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import type { NodeMessage } from "node-red";
 import { parsePreprocessOptions, preprocessImage } from "../../src/lib/image";
 import type { PreprocessOptions, Tensor } from "../../src/lib/image/types";
-import { generateDefect, generateGood } from "../../src/lib/synth";
+import { generateDefect, generateGood } from "../../src/offline/synth";
 import detectorNode from "../../src/nodes/detector";
 import imageSourceNode from "../../src/nodes/image-source";
 import preprocessNode from "../../src/nodes/preprocess";

@@ -19,7 +19,7 @@ import { join } from "node:path";
 import type { NodeInitializer, NodeMessage } from "node-red";
 import sharp from "sharp";
 import type { Rect } from "../../src/lib/image/types";
-import { generateDefect, generateGood, type DefectKind } from "../../src/lib/synth";
+import { generateDefect, generateGood, type DefectKind } from "../../src/offline/synth";
 import alarmNode from "../../src/nodes/alarm";
 import type { AlarmNodeDef } from "../../src/nodes/alarm-def";
 import detectorNode from "../../src/nodes/detector";

@@ -23,7 +23,7 @@ import type { PatchExtractor } from "../features/extractor";
 import type { PatchEmbedding } from "../features/types";
 import type { Tensor } from "../image/types";
 import type { SessionOptions } from "../onnx";
-import { Rng } from "../synth/random";
+import { Rng } from "../random";
 import { emptyDrift, type DriftRecord } from "./drift";
 import { ModelSlot } from "./model-slot";
 import { buildBankOffThread } from "./off-thread";

@@ -1,6 +1,6 @@
 /**
  * The embedded backbone's trained weights: models/embedded-v2.bin in the package, written by
- * scripts/train-embedded-backbone.py (trained only on the package's own synthetic data).
+ * experiments/train-embedded-backbone.py (trained only on the package's own synthetic data).
  * Little-endian float16 values, no header; the layer order is the architecture's in
  * embedded.ts. The size and checksum are recorded here so a damaged or swapped file is refused
  * instead of silently producing different features from what a saved bank was learned with.

@@ -6,7 +6,7 @@
  * Version 2 design: a ResNet-like network (stem, then three stages of a strided conv and one
  * residual block; 32/64/128 channels at strides 4/8/16, like a ResNet's layer1-3, so the same
  * PatchCore/PaDiM settings apply: "stage2,stage3" ~ "layer2,layer3"). Its weights were trained
- * by scripts/train-embedded-backbone.py, only on the package's own synthetic parts and on
+ * by experiments/train-embedded-backbone.py, only on the package's own synthetic parts and on
  * procedural textures, to segment synthetic defects and pasted anomalies under heavy lighting,
  * contrast and colour augmentation: features that respond to local irregularities and ignore
  * what varies on good parts. BatchNorm is folded into the convs. Input: ImageNet-normalised RGB

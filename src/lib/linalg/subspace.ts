@@ -4,7 +4,7 @@
  * it do not depend on which orthonormal basis spans it, so no eigen-decomposition is done.
  */
 import type { SessionOptions } from "../onnx";
-import { Rng } from "../synth/random";
+import { Rng } from "../random";
 import { matmul } from "./matmul";
 
 /** Orthonormalises the k columns of a row-major [n, k] matrix in place (modified Gram-Schmidt). */

@@ -6,7 +6,7 @@
  */
 import { DefectError } from "../../errors";
 import type { FeatureMap, PatchEmbedding } from "../../features/types";
-import { Rng } from "../../synth/random";
+import { Rng } from "../../random";
 
 /**
  * `count` distinct channel indices out of `total`, sorted, drawn from a seeded generator so the

@@ -7,7 +7,7 @@
  */
 import { DefectError } from "../../errors";
 import type { Tensor } from "../../image/types";
-import { Rng } from "../../synth/random";
+import { Rng } from "../../random";
 
 /** One variant: rotate about the centre, flip, shift (fraction of the size), scale brightness. */
 export interface AugmentStep {

@@ -7,7 +7,7 @@
  */
 import type { SessionOptions } from "../../onnx";
 import { principalSubspace } from "../../linalg/subspace";
-import { Rng } from "../../synth/random";
+import { Rng } from "../../random";
 import { greedyCoresetInRounds } from "./coreset-rounds";
 import type { PatchCoreOptions } from "./patchcore";
 import { openRowProjector, type RowProjector } from "./projection";

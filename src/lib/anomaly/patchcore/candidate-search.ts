@@ -14,7 +14,7 @@ import { GraphBuilder, Value } from "../../onnx/graph-builder";
 
 /**
  * Candidates beyond the k asked for. Judged on 40 held-back training images each (never learned;
- * scripts/candidate-recall.mjs, ResNet-50 layer2+3, 10,240-row bank): with 8 candidates for the
+ * experiments/candidate-recall.mjs, ResNet-50 layer2+3, 10,240-row bank): with 8 candidates for the
  * nearest row, the exact row was missed for 1 patch in 40,960 on magnetic_tile (an image's
  * largest distance off by at most 5e-6 of itself) and 21 on casting (at most 1.4e-5); with 4,
  * for 26 and 72 patches (up to 0.7 % on an image's largest distance). The 8 rows' exact

@@ -6,7 +6,7 @@
 import * as ort from "onnxruntime-node";
 import { GraphBuilder } from "../../onnx/graph-builder";
 import { acquireModelFromBytes, type SessionOptions } from "../../onnx";
-import { Rng } from "../../synth/random";
+import { Rng } from "../../random";
 
 const CHUNK_ROWS = 8192;
 
