@@ -39,7 +39,7 @@ import { addTiming, isRecord, messageProperty } from "./shared/message";
 import { droppedNote, handleQueuedInput, teachesTheLine } from "./shared/queue";
 import { baseDirectory } from "./shared/settings";
 import { createStatus, type StatusLook } from "./shared/status";
-import type { DetectorNodeDef } from "./types";
+import type { DetectorNodeDef } from "./detector-def";
 
 const TYPE = "defect-detector";
 /** Node-RED allows a close handler 15 s; what is left after this goes to releasing sessions. */

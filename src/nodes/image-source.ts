@@ -28,7 +28,7 @@ import { baseDirectory, parseDecodeLimits, svgAllowed } from "./shared/settings"
 import { COMMON_STATES, createStatus } from "./shared/status";
 import { parseQueueOptions, type QueueOptions } from "../lib/queue";
 import { createSourceQueue } from "./image-source-queue";
-import type { ImageSourceCredentials, ImageSourceNodeDef } from "./types";
+import type { ImageSourceCredentials, ImageSourceNodeDef } from "./image-source-def";
 
 const TYPE = "defect-image-source";
 /**

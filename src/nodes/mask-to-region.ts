@@ -20,7 +20,7 @@ import { handleInput, rejectInput } from "./shared/input";
 import { parseDecodeLimits, svgAllowed } from "./shared/settings";
 import { addTiming, findMessageImage, isRecord } from "./shared/message";
 import { createStatus, type StatusLook } from "./shared/status";
-import { attachPreview, detachPreview, registerPreviewAdmin, rememberOverlay } from "./mask-to-region-preview";
+import { attachPreview, detachPreview, registerPreviewAdmin, rememberOverlay } from "./mask-to-region-admin";
 import type { MaskToRegionNodeDef } from "./mask-to-region-def";
 
 const TYPE = "defect-mask-to-region";

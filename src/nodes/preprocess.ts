@@ -14,7 +14,7 @@ import { parseDecodeLimits, svgAllowed } from "./shared/settings";
 import { droppedNote, handleQueuedInput, teachesTheLine } from "./shared/queue";
 import { COMMON_STATES, createStatus } from "./shared/status";
 import { parseQueueOptions, type QueueOptions } from "../lib/queue";
-import type { PreprocessNodeDef } from "./types";
+import type { PreprocessNodeDef } from "./preprocess-def";
 
 const TYPE = "defect-preprocess";
 /** The editor's default, also used for a flow written by hand without a preset. */

@@ -308,10 +308,10 @@ describe("editor in a real browser (Chromium, playwright-core)", function () {
   it("previews the last overlay, down-scaled, in the mask-to-region dialog", async function () {
     const mask = await named("defect-mask-to-region", "");
     await openDialog(mask.id);
-    const preview = page.locator("#defect-mask-to-region-preview");
+    const preview = page.locator("#defect-mask-to-region-admin");
     await preview.waitFor({ state: "visible" });
     await page.waitForFunction(() => {
-      const img = document.getElementById("defect-mask-to-region-preview");
+      const img = document.getElementById("defect-mask-to-region-admin");
       return img !== null && img.complete === true && (img.naturalWidth ?? 0) > 0;
     });
     const size = await preview.evaluate((img: PageElement) => [img.naturalWidth ?? 0, img.naturalHeight ?? 0]);

@@ -85,7 +85,7 @@ const CASES: Record<string, RouteCase> = {
     },
   },
   // The overlay preview: deployed but nothing inspected yet is 204 (its size limits are in
-  // mask-to-region-preview_spec.ts).
+  // mask-to-region-preview_spec.ts, for src/nodes/mask-to-region-admin.ts).
   "GET /defect-mask-to-region/:id/preview": {
     url: `/defect-mask-to-region/${REGIONS}/preview`,
     permission: "read",

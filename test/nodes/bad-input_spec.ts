@@ -17,7 +17,7 @@ import { generateGood } from "../../src/offline/synth";
 import detectorNode from "../../src/nodes/detector";
 import imageSourceNode from "../../src/nodes/image-source";
 import preprocessNode from "../../src/nodes/preprocess";
-import type { DetectorNodeDef } from "../../src/nodes/types";
+import type { DetectorNodeDef } from "../../src/nodes/detector-def";
 import {
   ALPHA_GRAY,
   BOMB_SIDE,

@@ -19,7 +19,7 @@ import type { PreprocessOptions, RawImage, Tensor } from "../../src/lib/image/ty
 import { readModelFile, writeModelFile } from "../../src/lib/persist";
 import { generateDefect, generateGood, type TextureKind } from "../../src/offline/synth";
 import detectorNode from "../../src/nodes/detector";
-import type { DetectorNodeDef } from "../../src/nodes/types";
+import type { DetectorNodeDef } from "../../src/nodes/detector-def";
 import { catalogTranslator, withCatalog, statusText } from "../fixtures/catalog";
 import { encodePng } from "../fixtures/images";
 import { catchAll, caughtError, collectMessages, getNode, helper, nextMessage, onTab, statusTexts, useNodeRedHelper, waitForStatus, type FlowItem } from "../fixtures/node-red";

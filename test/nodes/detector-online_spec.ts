@@ -17,7 +17,7 @@ import type { PreprocessOptions, Tensor, Transform, RawImage } from "../../src/l
 import { generateDefect, generateGood } from "../../src/offline/synth";
 import detectorNode from "../../src/nodes/detector";
 import { attachDetectorController, registerDetectorAdmin } from "../../src/nodes/detector-admin";
-import type { DetectorNodeDef } from "../../src/nodes/types";
+import type { DetectorNodeDef } from "../../src/nodes/detector-def";
 import { encodePng } from "../fixtures/images";
 import { catchAll, caughtError, collectMessages, getNode, helper, nextMessage, onTab, statusCalls, statusTexts, useNodeRedHelper, type FlowItem } from "../fixtures/node-red";
 import { writeTinyBackbone } from "../fixtures/tiny-backbone";

@@ -11,7 +11,7 @@ import { parsePreprocessOptions, preprocessImage } from "../../src/lib/image";
 import type { RawImage } from "../../src/lib/image/types";
 import { generateGood } from "../../src/offline/synth";
 import detectorNode from "../../src/nodes/detector";
-import type { DetectorNodeDef } from "../../src/nodes/types";
+import type { DetectorNodeDef } from "../../src/nodes/detector-def";
 import { catalogTranslator } from "../fixtures/catalog";
 import { encodePng } from "../fixtures/images";
 import { catchAll, caughtError, collectMessages, getNode, helper, nextMessage, onTab, useNodeRedHelper, type FlowItem } from "../fixtures/node-red";

@@ -19,7 +19,7 @@ import type { Box } from "../../src/lib/supervised/types";
 import detectorNode from "../../src/nodes/detector";
 import imageSourceNode from "../../src/nodes/image-source";
 import preprocessNode from "../../src/nodes/preprocess";
-import type { DetectorNodeDef } from "../../src/nodes/types";
+import type { DetectorNodeDef } from "../../src/nodes/detector-def";
 import { constantTensor } from "../fixtures/anomalib-models";
 import { encodePng, makeImage } from "../fixtures/images";
 import { buildClassifierModel, classifierReference } from "../fixtures/models";

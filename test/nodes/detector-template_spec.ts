@@ -16,7 +16,7 @@ import { generateDefect, generateGood } from "../../src/offline/synth";
 import { deriveSeed } from "../../src/lib/random";
 import { liveTemplateWorkers } from "../../src/lib/detector/template-thread";
 import detectorNode from "../../src/nodes/detector";
-import type { DetectorNodeDef } from "../../src/nodes/types";
+import type { DetectorNodeDef } from "../../src/nodes/detector-def";
 import { catalogTranslator, statusText, withCatalog } from "../fixtures/catalog";
 import { encodePng } from "../fixtures/images";
 import { catchAll, caughtError, collectMessages, getNode, helper, nextMessage, onTab, useNodeRedHelper, waitForStatus, type FlowItem } from "../fixtures/node-red";

@@ -12,7 +12,7 @@ import { parsePreprocessOptions, preprocessImage } from "../../src/lib/image";
 import { sessionPool } from "../../src/lib/onnx";
 import { generateDefect, generateGood } from "../../src/offline/synth";
 import detectorNode from "../../src/nodes/detector";
-import type { DetectorNodeDef } from "../../src/nodes/types";
+import type { DetectorNodeDef } from "../../src/nodes/detector-def";
 import { catalogTranslator, statusText, withCatalog } from "../fixtures/catalog";
 import { encodePng } from "../fixtures/images";
 import { catchAll, caughtError, collectMessages, getNode, helper, nextMessage, onTab, useNodeRedHelper, waitForStatus, type FlowItem } from "../fixtures/node-red";

@@ -16,7 +16,7 @@ import type { PreprocessOptions, RawImage, MessageScoreMap, ScoreMap, Tensor, Tr
 import { openSessionCount } from "../../src/lib/onnx";
 import { generateDefect, generateGood } from "../../src/offline/synth";
 import detectorNode from "../../src/nodes/detector";
-import type { DetectorNodeDef } from "../../src/nodes/types";
+import type { DetectorNodeDef } from "../../src/nodes/detector-def";
 import { buildV2Model, rampTensor, writeAnomalibExport, type TempExport } from "../fixtures/anomalib-models";
 import { encodePng } from "../fixtures/images";
 import {

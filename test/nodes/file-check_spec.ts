@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import imageSourceNode from "../../src/nodes/image-source";
-import type { ImageSourceNodeDef } from "../../src/nodes/types";
+import type { ImageSourceNodeDef } from "../../src/nodes/image-source-def";
 import { helper, onTab, useNodeRedHelper, type FlowItem } from "../fixtures/node-red";
 
 describe("file check for the edit dialogs", function () {

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import type { Node } from "node-red";
 import type { SinonSpy } from "sinon";
 import imageSourceNode from "../../src/nodes/image-source";
-import type { ImageSourceNodeDef } from "../../src/nodes/types";
+import type { ImageSourceNodeDef } from "../../src/nodes/image-source-def";
 import { catalogTranslator, withCatalog } from "../fixtures/catalog";
 import { closedPortUrl, startHttpServer, type TestServer } from "../fixtures/http-server";
 import { encodePng, noiseImage } from "../fixtures/images";

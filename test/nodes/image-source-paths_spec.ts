@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import imageSourceNode from "../../src/nodes/image-source";
-import type { ImageSourceNodeDef } from "../../src/nodes/types";
+import type { ImageSourceNodeDef } from "../../src/nodes/image-source-def";
 import { catalogTranslator, withCatalog } from "../fixtures/catalog";
 import { encodePng, noiseImage } from "../fixtures/images";
 import {

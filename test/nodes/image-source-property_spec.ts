@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NodeMessage } from "node-red";
 import imageSourceNode from "../../src/nodes/image-source";
-import type { ImageSourceNodeDef } from "../../src/nodes/types";
+import type { ImageSourceNodeDef } from "../../src/nodes/image-source-def";
 import { startHttpServer, type TestServer } from "../fixtures/http-server";
 import { encodePng, noiseImage } from "../fixtures/images";
 import { catchAll, caughtError, getNode, helper, nextMessage, onTab, useNodeRedHelper, type FlowItem } from "../fixtures/node-red";

@@ -4,7 +4,7 @@ import { open } from "node:fs/promises";
 import { join } from "node:path";
 import type { NodeMessage } from "node-red";
 import imageSourceNode from "../../src/nodes/image-source";
-import type { ImageSourceNodeDef } from "../../src/nodes/types";
+import type { ImageSourceNodeDef } from "../../src/nodes/image-source-def";
 import { closedPortUrl, startHttpServer, type TestServer } from "../fixtures/http-server";
 import { encodePng, noiseImage } from "../fixtures/images";
 import {

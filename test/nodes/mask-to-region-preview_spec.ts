@@ -13,7 +13,7 @@ import type { Rect } from "../../src/lib/image/types";
 import { PREVIEW_MAX_BYTES, PREVIEW_MAX_SIDE } from "../../src/lib/regions";
 import maskToRegionNode from "../../src/nodes/mask-to-region";
 import type { MaskToRegionNodeDef } from "../../src/nodes/mask-to-region-def";
-import { attachPreview, registerPreviewAdmin, rememberOverlay } from "../../src/nodes/mask-to-region-preview";
+import { attachPreview, registerPreviewAdmin, rememberOverlay } from "../../src/nodes/mask-to-region-admin";
 import { encodePng, inRect, noiseImage } from "../fixtures/images";
 import { getNode, helper, nextMessage, onTab, useNodeRedHelper, type FlowItem } from "../fixtures/node-red";
 import { catalogTranslator } from "../fixtures/catalog";

@@ -17,7 +17,9 @@ import detectorNode from "../../src/nodes/detector";
 import imageSourceNode from "../../src/nodes/image-source";
 import preprocessNode from "../../src/nodes/preprocess";
 import { TEACHING_QUEUE_SIZE } from "../../src/nodes/shared/queue";
-import type { DetectorNodeDef, ImageSourceNodeDef, PreprocessNodeDef } from "../../src/nodes/types";
+import type { DetectorNodeDef } from "../../src/nodes/detector-def";
+import type { ImageSourceNodeDef } from "../../src/nodes/image-source-def";
+import type { PreprocessNodeDef } from "../../src/nodes/preprocess-def";
 import { catalogTranslator, withCatalog } from "../fixtures/catalog";
 import { encodePng } from "../fixtures/images";
 import {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { NodeMessage } from "node-red";
 import type { PreprocessOptions, Tensor, Transform } from "../../src/lib/image/types";
 import preprocessNode from "../../src/nodes/preprocess";
-import type { PreprocessNodeDef } from "../../src/nodes/types";
+import type { PreprocessNodeDef } from "../../src/nodes/preprocess-def";
 import { encodePng, makeImage, noiseImage, tensorAt } from "../fixtures/images";
 import {
   catalogKeys,

@@ -1,76 +1,9 @@
 /**
- * Node definitions as the editor saves them: one interface a node, key for key the `defaults`
- * of its .html. Text inputs arrive as strings, so numbers are typed `string | number` and
- * converted by the parse functions.
+ * Node definition of defect-detector as the editor saves it, key for key the `defaults` of
+ * detector.html. Text inputs arrive as strings, so numbers are typed `string | number` and converted by
+ * the parse functions.
  */
 import type { NodeDef } from "node-red";
-
-export interface ImageSourceNodeDef extends NodeDef {
-  /** "file" | "folder" | "url" | "payload"; checked at deploy. */
-  mode: string;
-  path: string;
-  /** "str": path is the path; "msg": path names the message property holding it. */
-  pathType: string;
-  folder: string;
-  /** File mode: the folder every path must lie in ("" = any path). */
-  root: string;
-  pattern: string;
-  emitExisting: boolean;
-  /** Milliseconds a new file's size must stay unchanged before it is emitted. */
-  stableMs: string | number;
-  url: string;
-  /** "str": url is the URL; "msg": url names the message property holding it. */
-  urlType: string;
-  /** Comma-separated hosts a URL from the message (and every redirect) may name; credentials go to message URLs only there. */
-  allowedHosts: string;
-  /** Milliseconds. */
-  timeout: string | number;
-  /** Megabytes. */
-  maxDownload: string | number;
-  /** Snapshot attempts after a failed one (timeouts, dropped connections, 5xx, garbage). */
-  retries: string | number;
-  /** Milliseconds before the first retry; doubled for each later one. */
-  retryDelay: string | number;
-  /** Megapixels. */
-  maxPixels: string | number;
-  /** Messages (or watched files) that may wait; see lib/queue. */
-  queueSize: string | number;
-  /** "drop-oldest" | "drop-newest" | "block". */
-  overflow: string;
-}
-
-export interface ImageSourceCredentials {
-  user?: string;
-  password?: string;
-}
-
-export interface PreprocessNodeDef extends NodeDef {
-  /** "imagenet" | "yolo" | "none"; empty fields below take the preset's value. */
-  preset: string;
-  width: string | number;
-  height: string | number;
-  /**
-   * "stretch" | "letterbox" | "center-crop". Not `resize`: the editor keeps its own `resize`
-   * flag on every node it draws and would deploy that boolean in its place.
-   */
-  resizeMode: string;
-  kernel: string;
-  padValue: string | number;
-  /** "x,y,w,h" in source pixels, or "" for the whole image. */
-  roi: string;
-  color: string;
-  layout: string;
-  scale: string | number;
-  /** Comma-separated, one value a channel. */
-  mean: string;
-  std: string;
-  /** Megapixels. */
-  maxPixels: string | number;
-  /** Images that may wait while one is decoded. */
-  queueSize: string | number;
-  /** "drop-oldest" | "drop-newest" | "block" (block refuses like drop-newest: wires cannot wait). */
-  overflow: string;
-}
 
 export interface DetectorNodeDef extends NodeDef {
   /** "unsupervised" | "fewshot" | "supervised". */
