@@ -34,7 +34,7 @@ const preprocess = parsePreprocessOptions({ preset: "imagenet", width: SIZE, hei
 const session = { intraOpThreads: 2 };
 const bb = process.env.BB === "embedded" ? { model: "embedded", layers: ["stage2", "stage3"] } : { model: join(shared, "backbones", "resnet50v2_l123.onnx"), layers: ["layer2", "layer3"] };
 const extractor = await openPatchExtractor(bb, session);
-// The detector's augmentation choice (detector/support-set.ts), every shot augmented.
+// The detector's augmentation choice (detector/fit/support-set.ts), every shot augmented.
 const aug = { mode: "on", rotations: [], maxShots: K, ...(process.env.AUGX ? JSON.parse(process.env.AUGX) : {}) };
 const set = await shotFeatures(dataset, K, extractor, preprocess, aug);
 const KINDS = ["scratch", "spot", "crack", "hole", "missing-print"];

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The detector's template method (src/lib/detector/template-method.ts) on a dataset in DeepPCB
+// The detector's template method (src/lib/detector/methods/template-method.ts) on a dataset in DeepPCB
 // layout, the way a line runs it: every image preprocessed to a tensor as the preprocess node
 // makes it, the references learned as good images, the threshold calibrated good-only (mean +
 // 3 sigma, the threshold node's default k) on training images, every test/defect image
@@ -35,8 +35,8 @@ const { values } = parseArgs({
 const require = createRequire(import.meta.url);
 const lib = resolve(values.lib);
 const { preprocessImage, parsePreprocessOptions, mapToSource } = require(`${lib}/image/index.js`);
-const { openTemplateMethod } = require(`${lib}/detector/template-method.js`);
-const { DEFAULT_TEMPLATE_OPTIONS } = require(`${lib}/detector/template-options.js`);
+const { openTemplateMethod } = require(`${lib}/detector/methods/template-method.js`);
+const { DEFAULT_TEMPLATE_OPTIONS } = require(`${lib}/detector/methods/template-options.js`);
 const { sparseComponents } = require(`${lib}/anomaly/template/sparse-components.js`);
 const { boxMask, componentBoxStats, scoreAtMinArea } = require(`${lib}/../offline/template/regions-eval.js`);
 const { parseAnnotations } = require(`${lib}/../offline/template/annotations.js`);

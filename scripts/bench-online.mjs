@@ -18,9 +18,9 @@ const { parsePreprocessOptions, preprocessImage } = require(`${dist}/lib/image/i
 const sharp = require("sharp");
 const { generateGood } = require(`${dist}/offline/synth/index.js`);
 const { buildMemoryBank, DEFAULT_PATCHCORE_OPTIONS } = require(`${dist}/lib/anomaly/patchcore/patchcore.js`);
-const { OnlineBank } = require(`${dist}/lib/detector/online-bank.js`);
-const { freshCounters } = require(`${dist}/lib/detector/online-store.js`);
-const { emptyDrift } = require(`${dist}/lib/detector/drift.js`);
+const { OnlineBank } = require(`${dist}/lib/detector/online/online-bank.js`);
+const { freshCounters } = require(`${dist}/lib/detector/storage/online-store.js`);
+const { emptyDrift } = require(`${dist}/lib/detector/online/drift.js`);
 
 const size = Number(process.env.BENCH_ONLINE_SIZE || 256);
 const cap = Number(process.env.BENCH_ONLINE_CAP || 20000);

@@ -6,7 +6,7 @@
 import { basename } from "node:path";
 import { performance } from "node:perf_hooks";
 import { MAX_DETECTIONS, MAX_TOP_K } from "../lib/detector/options";
-import { describePreprocess } from "../lib/detector/supervised-method";
+import { describePreprocess } from "../lib/detector/methods/supervised-method";
 import { openAnomalibEvalModel } from "../offline/eval/anomalib-eval-model";
 import { DEFAULT_MAX_PIXELS, MAX_TENSOR_SIDE, preprocessImage } from "../lib/image";
 import type { PreprocessOptions, ScoreMap } from "../lib/image/types";

@@ -6,7 +6,7 @@ import sharp from "sharp";
 import { runCli } from "../../src/cli/main";
 import { captureCli } from "../fixtures/cli-io";
 import { DEFAULT_PATCHCORE_OPTIONS } from "../../src/lib/anomaly/patchcore/patchcore";
-import { openPatchCoreMethod } from "../../src/lib/detector/patchcore-method";
+import { openPatchCoreMethod } from "../../src/lib/detector/methods/patchcore-method";
 import { preprocessImage, parsePreprocessOptions } from "../../src/lib/image";
 import type { Tensor } from "../../src/lib/image/types";
 import { writeTinyBackbone } from "../fixtures/tiny-backbone";

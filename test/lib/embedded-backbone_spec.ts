@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { openBackboneContext } from "../../src/lib/detector/backbone-context";
-import { checkLearnedWith, type LearnedRecord } from "../../src/lib/detector/learned-record";
+import { openBackboneContext } from "../../src/lib/detector/methods/backbone-context";
+import { checkLearnedWith, type LearnedRecord } from "../../src/lib/detector/storage/learned-record";
 import { openOnnxBackbone } from "../../src/lib/features/backbone";
 import {
   buildEmbeddedBackbone,

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { openNearestSearch } from "../../src/lib/anomaly/patchcore/nearest";
 import { DEFAULT_PATCHCORE_OPTIONS, PatchCoreScorer, type PatchCoreOptions } from "../../src/lib/anomaly/patchcore/patchcore";
 import { unionSearch } from "../../src/lib/anomaly/patchcore/union-search";
-import { leaveOneOutScores } from "../../src/lib/detector/leave-one-out";
+import { leaveOneOutScores } from "../../src/lib/detector/fit/leave-one-out";
 import { Rng } from "../../src/lib/random";
 
 const DIM = 12;

@@ -7,8 +7,8 @@ import { chooseChannels, padimEmbedding } from "../../src/lib/anomaly/padim/embe
 import { invertSpd } from "../../src/lib/anomaly/padim/gaussian";
 import { openMahalanobisScorer } from "../../src/lib/anomaly/padim/mahalanobis";
 import { DEFAULT_PADIM_OPTIONS, gaussianCount, statisticsBytes } from "../../src/lib/anomaly/padim/padim";
-import { openPadimMethod } from "../../src/lib/detector/padim-method";
-import { padimStatisticsFrom } from "../../src/lib/detector/padim-store";
+import { openPadimMethod } from "../../src/lib/detector/methods/padim-method";
+import { padimStatisticsFrom } from "../../src/lib/detector/storage/padim-store";
 import type { LearningMethod } from "../../src/lib/detector/types";
 import { DefectError } from "../../src/lib/errors";
 import { readModelFile } from "../../src/lib/persist";

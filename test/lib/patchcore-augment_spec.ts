@@ -9,7 +9,7 @@ import {
   type AugmentOptions,
   type AugmentStep,
 } from "../../src/lib/anomaly/patchcore/augment";
-import { augmentOptionsFor, supportVariants } from "../../src/lib/detector/support-set";
+import { augmentOptionsFor, supportVariants } from "../../src/lib/detector/fit/support-set";
 
 const STEP: AugmentStep = { angleDeg: 0, flipX: false, flipY: false, shiftX: 0, shiftY: 0, brightness: 1 };
 const PLAIN_NORM = { mean: [0], std: [1] };

@@ -18,7 +18,7 @@ import type { PreprocessOptions, Tensor } from "../../src/lib/image/types";
 import { memoryBankFrom } from "../../src/lib/anomaly/patchcore/bank-store";
 import { bankSizeFor, buildMemoryBank, DEFAULT_PATCHCORE_OPTIONS, PatchCoreScorer, type MemoryBank, type PatchCoreOptions } from "../../src/lib/anomaly/patchcore/patchcore";
 import { thresholdMap } from "../../src/lib/threshold";
-import { openPatchCoreMethod } from "../../src/lib/detector/patchcore-method";
+import { openPatchCoreMethod } from "../../src/lib/detector/methods/patchcore-method";
 import { parseDetectorOptions } from "../../src/lib/detector/options";
 import type { DetectorModel } from "../../src/lib/detector/types";
 import { evaluateAnomalyMethod } from "../../src/offline/eval/anomaly-eval";

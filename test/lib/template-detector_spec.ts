@@ -16,10 +16,10 @@ import { DEFAULT_REGISTRATION } from "../../src/lib/anomaly/template/registratio
 import { OPENING_LEVELS, OPERATING_POINT, reportedMap, toReportedScale } from "../../src/lib/anomaly/template/template-score";
 import { tensorToPlane } from "../../src/lib/anomaly/template/tensor-plane";
 import type { GrayPlane } from "../../src/lib/anomaly/template/plane";
-import { openTemplateMethod } from "../../src/lib/detector/template-method";
-import { DEFAULT_TEMPLATE_OPTIONS } from "../../src/lib/detector/template-options";
-import { sharedPixels } from "../../src/lib/detector/template-store";
-import { liveTemplateWorkers, TemplateThread } from "../../src/lib/detector/template-thread";
+import { openTemplateMethod } from "../../src/lib/detector/methods/template-method";
+import { DEFAULT_TEMPLATE_OPTIONS } from "../../src/lib/detector/methods/template-options";
+import { sharedPixels } from "../../src/lib/detector/storage/template-store";
+import { liveTemplateWorkers, TemplateThread } from "../../src/lib/detector/methods/template-thread";
 import type { DetectorModel, Sample } from "../../src/lib/detector/types";
 import { isDefectError } from "../../src/lib/errors";
 import { parsePreprocessOptions } from "../../src/lib/image";

@@ -13,7 +13,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NodeMessage } from "node-red";
-import { readLearnedRecord } from "../../src/lib/detector/learned-record";
+import { readLearnedRecord } from "../../src/lib/detector/storage/learned-record";
 import { parsePreprocessOptions, preprocessImage } from "../../src/lib/image";
 import type { PreprocessOptions, RawImage, Tensor } from "../../src/lib/image/types";
 import { readModelFile, writeModelFile } from "../../src/lib/persist";

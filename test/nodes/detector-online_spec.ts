@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import express from "express";
 import type { Node, NodeAPI, NodeMessage } from "node-red";
-import { DEFECT_PATCH_FRACTION } from "../../src/lib/detector/online-bank";
+import { DEFECT_PATCH_FRACTION } from "../../src/lib/detector/online/online-bank";
 import { parsePreprocessOptions, preprocessImage } from "../../src/lib/image";
 import type { PreprocessOptions, Tensor, Transform, RawImage } from "../../src/lib/image/types";
 import { generateDefect, generateGood } from "../../src/offline/synth";

@@ -14,7 +14,7 @@ import { parsePreprocessOptions, preprocessImage } from "../../src/lib/image";
 import type { MessageScoreMap, PreprocessOptions, RawImage, Tensor, Transform } from "../../src/lib/image/types";
 import { generateDefect, generateGood } from "../../src/offline/synth";
 import { deriveSeed } from "../../src/lib/random";
-import { liveTemplateWorkers } from "../../src/lib/detector/template-thread";
+import { liveTemplateWorkers } from "../../src/lib/detector/methods/template-thread";
 import detectorNode from "../../src/nodes/detector";
 import type { DetectorNodeDef } from "../../src/nodes/detector-def";
 import { catalogTranslator, statusText, withCatalog } from "../fixtures/catalog";

@@ -8,10 +8,10 @@
  */
 import { setTimeout as delay } from "node:timers/promises";
 import { DefectError, isDefectError } from "../errors";
-import type { DriftReport } from "./drift";
-import { ModelSlot, type Lease } from "./model-slot";
-import { DEFAULT_KEEP_VERSIONS, ModelVersions } from "./model-versions";
-import { DEFAULT_ONLINE_CONFIG, isOnline, OnlineLearner, type ConfirmAnswer, type Confirmation, type OnlineConfig } from "./online-learner";
+import type { DriftReport } from "./online/drift";
+import { ModelSlot, type Lease } from "./storage/model-slot";
+import { DEFAULT_KEEP_VERSIONS, ModelVersions } from "./storage/model-versions";
+import { DEFAULT_ONLINE_CONFIG, isOnline, OnlineLearner, type ConfirmAnswer, type Confirmation, type OnlineConfig } from "./online/online-learner";
 import type { DetectorModel, DetectorState, Inspection, LearningRound, MethodHandle, ModelInfo, OnlineCounts, Sample } from "./types";
 
 export interface EngineOptions {

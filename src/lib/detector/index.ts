@@ -1,11 +1,11 @@
 /** The detector core: options, learning rounds, saved models and inspections (no Node-RED). */
 export { DetectorEngine, type EngineOptions, type InspectionResult, type LabelledSample, type LearningState, type LearnProgress } from "./engine";
-export { DEFAULT_DRIFT_RATIO, DEFAULT_DRIFT_WINDOW, type DriftReport } from "./drift";
-export { DEFAULT_KEEP_VERSIONS, MAX_KEEP_VERSIONS, ModelVersions, versionPath } from "./model-versions";
-export { DEFAULT_ONLINE_CONFIG, type ConfirmAnswer, type Confirmation, type OnlineConfig } from "./online-learner";
-export { DEFAULT_RECENT_PARTS, MAX_RECENT_PARTS } from "./recent-parts";
+export { DEFAULT_DRIFT_RATIO, DEFAULT_DRIFT_WINDOW, type DriftReport } from "./online/drift";
+export { DEFAULT_KEEP_VERSIONS, MAX_KEEP_VERSIONS, ModelVersions, versionPath } from "./storage/model-versions";
+export { DEFAULT_ONLINE_CONFIG, type ConfirmAnswer, type Confirmation, type OnlineConfig } from "./online/online-learner";
+export { DEFAULT_RECENT_PARTS, MAX_RECENT_PARTS } from "./online/recent-parts";
 export { folderSamples, listTrainingImages } from "./folder";
-export { MODEL_FOLDER, modelFilePath, openMethod } from "./open-method";
+export { MODEL_FOLDER, modelFilePath, openMethod } from "./methods/open-method";
 export {
   DEFAULT_FOLDER_PRESET,
   DEFAULT_FOLDER_SIZE,
@@ -21,6 +21,6 @@ export {
   type SupervisedConfig,
 } from "./options";
 export { outputMap, readTransform } from "./output-map";
-export { describePreprocess } from "./supervised-method";
+export { describePreprocess } from "./methods/supervised-method";
 export { checkSample, preprocessDifferences, readPreprocessing, readTensor, shapeOf, type SampleShape } from "./sample";
 export * from "./types";

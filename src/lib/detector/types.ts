@@ -5,7 +5,7 @@
  */
 import type { StageTimings } from "../anomaly/types";
 import type { DefectError } from "../errors";
-import type { DriftRecord } from "./drift";
+import type { DriftRecord } from "./online/drift";
 import type { PreprocessOptions, ScoreMap, Tensor, Transform } from "../image/types";
 import type { Box, ClassScore, SupervisedTask } from "../supervised/types";
 

@@ -2,7 +2,7 @@
  * Features for the few-shot sweep, computed once: every test image's patch features (optionally
  * cached in one raw float32 file per dataset + backbone, so later sweeps skip the backbone), and
  * the first shots' features with those of their augmented variants, made as the detector's
- * rounds make them (detector/support-set.ts).
+ * rounds make them (detector/fit/support-set.ts).
  */
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync, writeSync } from "node:fs";
@@ -11,7 +11,7 @@ import { basename, join, relative } from "node:path";
 import type { PatchExtractor } from "../../lib/features/extractor";
 import type { PatchEmbedding } from "../../lib/features/types";
 import { DEFAULT_MAX_PIXELS, preprocessImage, type PreprocessOptions } from "../../lib/image";
-import { supportVariants, type AugmentChoice } from "../../lib/detector/support-set";
+import { supportVariants, type AugmentChoice } from "../../lib/detector/fit/support-set";
 import { standardizeRows } from "../../lib/features/instance-norm";
 import type { Tensor } from "../../lib/image/types";
 import type { MvtecDataset } from "./mvtec-dataset";

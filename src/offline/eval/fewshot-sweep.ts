@@ -2,7 +2,7 @@
  * Few-shot sweep (issue 6): test features are extracted once per dataset + backbone, the first
  * K good images (and their augmented variants) once; then a bank is fitted for every setting and
  * K on those cached features and scored on the same test set, so settings differ only in what
- * they change. Fits and scores are the detector's own (shot-bank.ts, detector/online-model.ts's
+ * they change. Fits and scores are the detector's own (shot-bank.ts, detector/online/online-model.ts's
  * scoreEmbedding); only the features are reused. One bank is held at a time (the test features
  * are re-read per bank).
  */
@@ -11,10 +11,10 @@ import { openPatchExtractor } from "../../lib/features/extractor";
 import { parsePreprocessOptions } from "../../lib/image";
 import { aurocSplit, auroc, f1Max, statsAtThreshold } from "../../lib/metrics";
 import { DEFAULT_PATCHCORE_OPTIONS, type ImageScoreRule, type PatchCoreOptions } from "../../lib/anomaly/patchcore/patchcore";
-import { OnlineBank } from "../../lib/detector/online-bank";
+import { OnlineBank } from "../../lib/detector/online/online-bank";
 import { FEW_SHOT_PRESET } from "../../lib/detector/setting-presets";
-import { scoreEmbedding } from "../../lib/detector/online-model";
-import type { AugmentChoice } from "../../lib/detector/support-set";
+import { scoreEmbedding } from "../../lib/detector/online/online-model";
+import type { AugmentChoice } from "../../lib/detector/fit/support-set";
 import type { SessionOptions } from "../../lib/onnx";
 import { shotFeatures, standardizedShots, testFeatures } from "./fewshot-features";
 import { standardizeEmbedding } from "../../lib/features/instance-norm";

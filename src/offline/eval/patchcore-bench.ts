@@ -1,8 +1,8 @@
 /**
  * PatchCore speed/accuracy sweep: extract every image's patch features once, then fit and score
  * each setting (coreset ratio, search subspace) on the same features, so the settings differ only
- * in what they change. The fit is the detector's own (detector/bank-fit.ts, reading the kept
- * features instead of embedding again) and so is the scoring (detector/online-model.ts's
+ * in what they change. The fit is the detector's own (detector/fit/bank-fit.ts, reading the kept
+ * features instead of embedding again) and so is the scoring (detector/online/online-model.ts's
  * scoreEmbedding). Also times a raw onnxruntime `session.run` of the backbone on the same input,
  * the floor every setting shares.
  */
@@ -15,9 +15,9 @@ import { aupro, aurocSplit, auroc, f1Max, type MapWithMask } from "../../lib/met
 import { coresetSpaceDim, openCoresetProjector } from "../../lib/anomaly/patchcore/bank-select";
 import { DEFAULT_PATCHCORE_OPTIONS, type PatchCoreOptions } from "../../lib/anomaly/patchcore/patchcore";
 import { RowBlockWriter, type RowBlocks } from "../../lib/anomaly/patchcore/row-blocks";
-import { fitPatchCoreBank } from "../../lib/detector/bank-fit";
-import { OnlineBank } from "../../lib/detector/online-bank";
-import { scoreEmbedding } from "../../lib/detector/online-model";
+import { fitPatchCoreBank } from "../../lib/detector/fit/bank-fit";
+import { OnlineBank } from "../../lib/detector/online/online-bank";
+import { scoreEmbedding } from "../../lib/detector/online/online-model";
 import { toOrtOptions, type SessionOptions } from "../../lib/onnx";
 import { loadMask, readMvtecDataset } from "./mvtec-dataset";
 

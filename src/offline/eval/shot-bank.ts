@@ -1,13 +1,13 @@
 /**
  * A bank fitted on K shots' cached features through the detector's own bank fit
- * (detector/bank-fit.ts), in the order a detector round learns them (the shots, then each shot's
+ * (detector/fit/bank-fit.ts), in the order a detector round learns them (the shots, then each shot's
  * variants), with the shots' leave-one-out scores: what the few-shot sweep and its scripts fit
  * for every setting and K without running the backbone again.
  */
 import { coresetSpaceDim, openCoresetProjector } from "../../lib/anomaly/patchcore/bank-select";
 import type { PatchCoreOptions } from "../../lib/anomaly/patchcore/patchcore";
 import { RowBlockWriter } from "../../lib/anomaly/patchcore/row-blocks";
-import { fitPatchCoreBank, type BankFit } from "../../lib/detector/bank-fit";
+import { fitPatchCoreBank, type BankFit } from "../../lib/detector/fit/bank-fit";
 import type { SessionOptions } from "../../lib/onnx";
 import type { ShotFeatures } from "./fewshot-features";
 

@@ -1,6 +1,6 @@
 /**
  * The few-shot evaluations' good-only operating point: a threshold from the shots' leave-one-out
- * scores (detector/leave-one-out.ts), and the F1 of the test set at it.
+ * scores (detector/fit/leave-one-out.ts), and the F1 of the test set at it.
  */
 import { statsAtThreshold } from "../../lib/metrics";
 import { sigmaThreshold } from "../../lib/threshold";

@@ -144,7 +144,7 @@ export async function mergeBankFiles(paths: readonly string[], out: string, opti
     ...first.file.metadata,
     created: new Date().toISOString(),
     trainedOn: sum(sources, (s) => s.file.metadata["trainedOn"]),
-    // How one line's fit was augmented or calibrated (detector/support-set.ts, leave-one-out.ts) says nothing of the merge: left out.
+    // How one line's fit was augmented or calibrated (detector/fit/support-set.ts, leave-one-out.ts) says nothing of the merge: left out.
     augmentation: undefined,
     leaveOneOut: undefined,
     kind: BANK_FILE_KIND,

@@ -17,19 +17,19 @@
  * run one at a time, so a background refresh and a defect confirmed during it never install a
  * pair that forgets the other's change.
  */
-import { PatchCoreScorer, type MemoryBank, type PatchCoreOptions } from "../anomaly/patchcore/patchcore";
-import { DefectError } from "../errors";
-import type { PatchExtractor } from "../features/extractor";
-import type { PatchEmbedding } from "../features/types";
-import type { Tensor } from "../image/types";
-import type { SessionOptions } from "../onnx";
-import { Rng } from "../random";
+import { PatchCoreScorer, type MemoryBank, type PatchCoreOptions } from "../../anomaly/patchcore/patchcore";
+import { DefectError } from "../../errors";
+import type { PatchExtractor } from "../../features/extractor";
+import type { PatchEmbedding } from "../../features/types";
+import type { Tensor } from "../../image/types";
+import type { SessionOptions } from "../../onnx";
+import { Rng } from "../../random";
 import { emptyDrift, type DriftRecord } from "./drift";
-import { ModelSlot } from "./model-slot";
-import { buildBankOffThread } from "./off-thread";
+import { ModelSlot } from "../storage/model-slot";
+import { buildBankOffThread } from "../fit/off-thread";
 import { BankScorers, DEFAULT_DEFECT_WEIGHT, openDefectSearch, Shared, type OnlineScores, type TensorInspection } from "./online-scorers";
-import { freshCounters, type OnlineCounters, type OnlineSnapshot } from "./online-store";
-import type { OnlineCounts, PartFeatures, Verdict } from "./types";
+import { freshCounters, type OnlineCounters, type OnlineSnapshot } from "../storage/online-store";
+import type { OnlineCounts, PartFeatures, Verdict } from "../types";
 
 /** A refresh leaves the bank at this fraction of the cap: room for new parts before the next. */
 export const REFRESH_FILL = 0.8;

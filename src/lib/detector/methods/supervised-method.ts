@@ -3,14 +3,14 @@
  * semantic segmentation): the model is a file trained elsewhere, so nothing is learned or saved.
  */
 import { basename } from "node:path";
-import { DefectError } from "../errors";
-import type { PreprocessOptions, Tensor } from "../image/types";
-import type { SessionOptions } from "../onnx";
-import { formatShape } from "../onnx/feeds";
-import { openSupervisedModel } from "../supervised";
-import type { SupervisedModel, SupervisedResult } from "../supervised/types";
-import type { SupervisedConfig } from "./options";
-import type { DetectorSetting, FixedMethod, Inspection, Sample } from "./types";
+import { DefectError } from "../../errors";
+import type { PreprocessOptions, Tensor } from "../../image/types";
+import type { SessionOptions } from "../../onnx";
+import { formatShape } from "../../onnx/feeds";
+import { openSupervisedModel } from "../../supervised";
+import type { SupervisedModel, SupervisedResult } from "../../supervised/types";
+import type { SupervisedConfig } from "../options";
+import type { DetectorSetting, FixedMethod, Inspection, Sample } from "../types";
 
 export interface SupervisedMethodConfig {
   setting: DetectorSetting;

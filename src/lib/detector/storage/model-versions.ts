@@ -9,9 +9,9 @@
  * restored model is the previous file byte for byte.
  */
 import { copyFile, link, rename, rm } from "node:fs/promises";
-import { DefectError, describeError } from "../errors";
-import { deleteFile, tempPathFor } from "../persist";
-import { errnoCode } from "../source/read-file";
+import { DefectError, describeError } from "../../errors";
+import { deleteFile, tempPathFor } from "../../persist";
+import { errnoCode } from "../../source/read-file";
 
 export const DEFAULT_KEEP_VERSIONS = 5;
 export const MAX_KEEP_VERSIONS = 100;

@@ -5,8 +5,8 @@
  * The bytes live in shared memory, which the worker reads without a copy.
  */
 import { setImmediate as nextTurn } from "node:timers/promises";
-import { DefectError } from "../errors";
-import { requireSection, writeModelFile, type ModelFile } from "../persist";
+import { DefectError } from "../../errors";
+import { requireSection, writeModelFile, type ModelFile } from "../../persist";
 
 /** Tells a reference file from other model files of the same format. */
 export const TEMPLATE_FILE_KIND = "template-references";

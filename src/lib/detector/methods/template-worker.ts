@@ -6,11 +6,11 @@
  * comes in and its map goes back as transferred buffers.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { compareWithReferences } from "../anomaly/template/reference-compare";
-import { referenceSet, type ReferenceSet } from "../anomaly/template/reference-set";
-import { describeError, isDefectError } from "../errors";
+import { compareWithReferences } from "../../anomaly/template/reference-compare";
+import { referenceSet, type ReferenceSet } from "../../anomaly/template/reference-set";
+import { describeError, isDefectError } from "../../errors";
 import type { FailureReply, InspectRequest, TemplateWorkerData, WorkerReply } from "./template-protocol";
-import { yieldToMainThread } from "../onnx/worker-priority";
+import { yieldToMainThread } from "../../onnx/worker-priority";
 
 // Fits and template maps are background work too: Node-RED's own thread comes first.
 yieldToMainThread();

@@ -19,14 +19,14 @@ import {
   defectAwareImageScore,
   defectAwarePatchScores,
   defectEvidence,
-} from "../anomaly/patchcore/defect-bank";
-import type { MemoryBank, PatchCoreScorer, PatchScores } from "../anomaly/patchcore/patchcore";
-import type { PatchExtractor } from "../features/extractor";
-import type { PatchEmbedding } from "../features/types";
-import type { Tensor } from "../image/types";
-import type { ScoreMap } from "../image/types";
-import type { SessionOptions } from "../onnx";
-import type { Releasable } from "./model-slot";
+} from "../../anomaly/patchcore/defect-bank";
+import type { MemoryBank, PatchCoreScorer, PatchScores } from "../../anomaly/patchcore/patchcore";
+import type { PatchExtractor } from "../../features/extractor";
+import type { PatchEmbedding } from "../../features/types";
+import type { Tensor } from "../../image/types";
+import type { ScoreMap } from "../../image/types";
+import type { SessionOptions } from "../../onnx";
+import type { Releasable } from "../storage/model-slot";
 
 /** Largest weight of the defect evidence: the top of defect-bank.ts's DEFAULT_LAMBDAS. */
 export const MAX_DEFECT_WEIGHT = 64;

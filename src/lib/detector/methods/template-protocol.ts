@@ -1,8 +1,8 @@
 /** Messages between the template detector's model (template-thread.ts) and its worker (template-worker.ts). */
-import type { ComparisonTimings } from "../anomaly/template/compare";
-import type { NormalDifferenceModel } from "../anomaly/template/normal-model";
-import type { RegistrationOptions } from "../anomaly/template/registration";
-import type { ErrorCode, ErrorDetails } from "../errors";
+import type { ComparisonTimings } from "../../anomaly/template/compare";
+import type { NormalDifferenceModel } from "../../anomaly/template/normal-model";
+import type { RegistrationOptions } from "../../anomaly/template/registration";
+import type { ErrorCode, ErrorDetails } from "../../errors";
 
 /** What a worker starts with: the references live in shared memory, so a replacement worker needs no copy. */
 export interface TemplateWorkerData {

@@ -11,10 +11,10 @@
  * Sweeps that reuse features across settings fit through here too, with `features` reading
  * their cache instead of embedding again.
  */
-import type { MemoryBank, PatchCoreOptions } from "../anomaly/patchcore/patchcore";
-import type { RowBlocks } from "../anomaly/patchcore/row-blocks";
-import { DefectError } from "../errors";
-import type { SessionOptions } from "../onnx";
+import type { MemoryBank, PatchCoreOptions } from "../../anomaly/patchcore/patchcore";
+import type { RowBlocks } from "../../anomaly/patchcore/row-blocks";
+import { DefectError } from "../../errors";
+import type { SessionOptions } from "../../onnx";
 import type { LeaveOneOutInput } from "./leave-one-out";
 import { finishBankOffThread, fitStopped, selectBankRowsOffThread } from "./off-thread";
 

@@ -4,15 +4,15 @@
  * model with the match checked first, and the DetectorModel wrapper.
  */
 import { createHash } from "node:crypto";
-import type { AnomalyModel } from "../anomaly/types";
-import { buildEmbeddedBackbone, EMBEDDED_BACKBONE } from "../features/embedded";
-import { openPatchExtractor, type PatchExtractor } from "../features/extractor";
-import { standardizingExtractor } from "../features/instance-norm";
-import type { SessionOptions } from "../onnx";
-import { fileIdentity, readModelFile, type FileIdentity, type ModelFile } from "../persist";
-import { checkLearnedWith, readLearnedRecord, shapeOfRecord, type LearnedRecord, type LearnedWith } from "./learned-record";
-import { checkSample, type SampleShape } from "./sample";
-import type { DetectorMethod, DetectorModel, DetectorSetting, ModelInfo } from "./types";
+import type { AnomalyModel } from "../../anomaly/types";
+import { buildEmbeddedBackbone, EMBEDDED_BACKBONE } from "../../features/embedded";
+import { openPatchExtractor, type PatchExtractor } from "../../features/extractor";
+import { standardizingExtractor } from "../../features/instance-norm";
+import type { SessionOptions } from "../../onnx";
+import { fileIdentity, readModelFile, type FileIdentity, type ModelFile } from "../../persist";
+import { checkLearnedWith, readLearnedRecord, shapeOfRecord, type LearnedRecord, type LearnedWith } from "../storage/learned-record";
+import { checkSample, type SampleShape } from "../sample";
+import type { DetectorMethod, DetectorModel, DetectorSetting, ModelInfo } from "../types";
 
 export interface BackboneMethodConfig {
   setting: DetectorSetting;

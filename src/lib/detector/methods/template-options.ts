@@ -1,5 +1,5 @@
 /** The template method's options, with their defaults and limits (options.ts parses them). */
-import { MODEL_LIMITS } from "../anomaly/template/normal-model";
+import { MODEL_LIMITS } from "../../anomaly/template/normal-model";
 
 export interface TemplateOptions {
   /** Edge displacement excused by the comparison, pixels (the normal-difference model's tolerance). */

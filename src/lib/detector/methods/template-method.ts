@@ -7,20 +7,20 @@
  * model's operating point is 0.5, so they flow on to the threshold and mask-to-region nodes like
  * any anomaly map. The comparison runs on a worker thread (template-worker.ts).
  */
-import { printedPartsModel } from "../anomaly/template/printed-parts";
-import { quantizePlane } from "../anomaly/template/reference-set";
-import { DEFAULT_REGISTRATION, type RegistrationOptions } from "../anomaly/template/registration";
-import { tensorToPlane } from "../anomaly/template/tensor-plane";
-import { OPERATING_POINT } from "../anomaly/template/template-score";
-import { DefectError } from "../errors";
-import { readModelFile } from "../persist";
+import { printedPartsModel } from "../../anomaly/template/printed-parts";
+import { quantizePlane } from "../../anomaly/template/reference-set";
+import { DEFAULT_REGISTRATION, type RegistrationOptions } from "../../anomaly/template/registration";
+import { tensorToPlane } from "../../anomaly/template/tensor-plane";
+import { OPERATING_POINT } from "../../anomaly/template/template-score";
+import { DefectError } from "../../errors";
+import { readModelFile } from "../../persist";
 import { learnedRecord } from "./backbone-context";
-import { checkLearnedWith, learnedRecordMetadata, readLearnedRecord, shapeOfRecord, type BackboneRecord, type LearnedRecord, type LearnedWith } from "./learned-record";
-import { checkSample, shapeOf, type SampleShape } from "./sample";
-import { concatenateInSlices, saveTemplateReferences, sharedPixels, templateReferencesFrom, type StoredReferences } from "./template-store";
+import { checkLearnedWith, learnedRecordMetadata, readLearnedRecord, shapeOfRecord, type BackboneRecord, type LearnedRecord, type LearnedWith } from "../storage/learned-record";
+import { checkSample, shapeOf, type SampleShape } from "../sample";
+import { concatenateInSlices, saveTemplateReferences, sharedPixels, templateReferencesFrom, type StoredReferences } from "../storage/template-store";
 import type { TemplateOptions } from "./template-options";
 import { TemplateThread } from "./template-thread";
-import type { DetectorModel, DetectorSetting, FittedModel, LearningMethod, LearningRound } from "./types";
+import type { DetectorModel, DetectorSetting, FittedModel, LearningMethod, LearningRound } from "../types";
 
 /** The references of one detector are held in memory (8 bits a pixel): 1 GiB is about 2,600 references of 640x640. */
 export const MAX_REFERENCE_BYTES = 1024 * 1024 * 1024;

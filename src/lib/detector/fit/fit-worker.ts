@@ -5,13 +5,13 @@
  * banks). Here it stalls only this thread.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { fitGaussians } from "../anomaly/padim/covariance";
-import { searchProjection, selectBankRows } from "../anomaly/patchcore/bank-select";
-import { buildMemoryBank } from "../anomaly/patchcore/patchcore";
-import { describeError, isDefectError } from "../errors";
+import { fitGaussians } from "../../anomaly/padim/covariance";
+import { searchProjection, selectBankRows } from "../../anomaly/patchcore/bank-select";
+import { buildMemoryBank } from "../../anomaly/patchcore/patchcore";
+import { describeError, isDefectError } from "../../errors";
 import { leaveOneOutScores } from "./leave-one-out";
 import type { FitJob, FitReply } from "./off-thread";
-import { yieldToMainThread } from "../onnx/worker-priority";
+import { yieldToMainThread } from "../../onnx/worker-priority";
 
 // Fits and template maps are background work too: Node-RED's own thread comes first.
 yieldToMainThread();

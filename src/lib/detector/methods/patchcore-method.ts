@@ -3,16 +3,16 @@
  * with few-shot support-set augmentation (support-set.ts), saved and loaded with a record of
  * what it was learned with.
  */
-import { searchProjection } from "../anomaly/patchcore/bank-select";
-import type { MemoryBank, PatchCoreOptions } from "../anomaly/patchcore/patchcore";
-import type { SessionOptions } from "../onnx";
+import { searchProjection } from "../../anomaly/patchcore/bank-select";
+import type { MemoryBank, PatchCoreOptions } from "../../anomaly/patchcore/patchcore";
+import type { SessionOptions } from "../../onnx";
 import { openBackboneContext, type BackboneMethodConfig } from "./backbone-context";
-import { OnlineBank } from "./online-bank";
-import { onlinePatchCoreModel } from "./online-model";
-import { onlineBankFrom } from "./online-store";
-import { createPatchCoreRound } from "./patchcore-round";
-import { DEFAULT_AUGMENT_CHOICE, type AugmentChoice } from "./support-set";
-import type { LearningMethod } from "./types";
+import { OnlineBank } from "../online/online-bank";
+import { onlinePatchCoreModel } from "../online/online-model";
+import { onlineBankFrom } from "../storage/online-store";
+import { createPatchCoreRound } from "../fit/patchcore-round";
+import { DEFAULT_AUGMENT_CHOICE, type AugmentChoice } from "../fit/support-set";
+import type { LearningMethod } from "../types";
 
 export interface PatchCoreMethodConfig extends BackboneMethodConfig {
   options: PatchCoreOptions;

@@ -7,11 +7,11 @@
  * queue into the bank, write the file) runs on the engine's queue for all verdicts that arrived
  * before it started; each verdict is answered after the save that holds it.
  */
-import { DefectError } from "../errors";
+import { DefectError } from "../../errors";
 import { DEFAULT_DRIFT_RATIO, DEFAULT_DRIFT_WINDOW, driftReport, recordGoodScore, type DriftReport } from "./drift";
-import type { ModelVersions } from "./model-versions";
+import type { ModelVersions } from "../storage/model-versions";
 import { DEFAULT_RECENT_PARTS, RecentParts } from "./recent-parts";
-import type { DetectorModel, Inspection, OnlineCounts, OnlineModel, PartFeatures, Sample, Verdict } from "./types";
+import type { DetectorModel, Inspection, OnlineCounts, OnlineModel, PartFeatures, Sample, Verdict } from "../types";
 
 export interface OnlineConfig {
   /** Inspections remembered by part id (M). */

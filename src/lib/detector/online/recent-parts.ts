@@ -4,8 +4,8 @@
  * without the image. Bounded: the oldest part is forgotten when the M+1th arrives, so memory is
  * M times one image's features (M x patches x dim x 4 bytes).
  */
-import { DefectError } from "../errors";
-import type { PartFeatures } from "./types";
+import { DefectError } from "../../errors";
+import type { PartFeatures } from "../types";
 
 export const DEFAULT_RECENT_PARTS = 50;
 export const MAX_RECENT_PARTS = 10_000;

@@ -9,10 +9,10 @@
  * without the shot, without copying the bank or building its search once per shot (16 shots
  * would build 16 near-copies of a 80 MB search, more than the fit itself holds).
  */
-import { openNearestSearch, type NearestSearch } from "../anomaly/patchcore/nearest";
-import { PatchCoreScorer, type MemoryBank, type PatchCoreOptions } from "../anomaly/patchcore/patchcore";
-import { unionSearch, type SearchPart } from "../anomaly/patchcore/union-search";
-import type { SessionOptions } from "../onnx";
+import { openNearestSearch, type NearestSearch } from "../../anomaly/patchcore/nearest";
+import { PatchCoreScorer, type MemoryBank, type PatchCoreOptions } from "../../anomaly/patchcore/patchcore";
+import { unionSearch, type SearchPart } from "../../anomaly/patchcore/union-search";
+import type { SessionOptions } from "../../onnx";
 
 export interface LeaveOneOutInput {
   /** The shot each bank row came from. */

@@ -3,13 +3,13 @@
  * with anything else: a bank of one backbone's features compared with another backbone's
  * features gives scores that look plausible and mean nothing.
  */
-import { DefectError } from "../errors";
-import { parsePreprocessOptions } from "../image";
-import type { PreprocessOptions, TensorLayout } from "../image/types";
-import { AUGMENT_MODES, type AugmentMode } from "../anomaly/patchcore/augment";
-import type { FileIdentity } from "../persist";
-import type { SampleShape } from "./sample";
-import type { DetectorMethod, DetectorSetting } from "./types";
+import { DefectError } from "../../errors";
+import { parsePreprocessOptions } from "../../image";
+import type { PreprocessOptions, TensorLayout } from "../../image/types";
+import { AUGMENT_MODES, type AugmentMode } from "../../anomaly/patchcore/augment";
+import type { FileIdentity } from "../../persist";
+import type { SampleShape } from "../sample";
+import type { DetectorMethod, DetectorSetting } from "../types";
 
 export interface BackboneRecord extends FileIdentity {
   /** Graph input name. */

@@ -3,14 +3,14 @@
  * and the learned record. The same DetectorModel as any method, plus `online` for confirmed
  * parts; info.bankSize follows the bank as it grows and is refreshed.
  */
-import type { PatchExtractor } from "../features/extractor";
-import type { PatchEmbedding } from "../features/types";
-import type { Tensor } from "../image/types";
-import { learnedRecordMetadata, shapeOfRecord, type LearnedRecord } from "./learned-record";
+import type { PatchExtractor } from "../../features/extractor";
+import type { PatchEmbedding } from "../../features/types";
+import type { Tensor } from "../../image/types";
+import { learnedRecordMetadata, shapeOfRecord, type LearnedRecord } from "../storage/learned-record";
 import type { OnlineBank } from "./online-bank";
-import { saveOnlineBank } from "./online-store";
-import { checkSample } from "./sample";
-import type { DetectorModel, Inspection, OnlineModel, PartFeatures } from "./types";
+import { saveOnlineBank } from "../storage/online-store";
+import { checkSample } from "../sample";
+import type { DetectorModel, Inspection, OnlineModel, PartFeatures } from "../types";
 
 function tensorSize(tensor: Tensor): { width: number; height: number } {
   const nchw = tensor.layout === "NCHW";

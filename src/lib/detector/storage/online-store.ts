@@ -5,11 +5,11 @@
  * `bank info`, `bank merge` and older readers still see the bank; the extra sections are
  * optional and a file without them is a model with nothing learned on the line yet.
  */
-import { BANK_FILE_KIND, memoryBankFrom } from "../anomaly/patchcore/bank-store";
-import type { MemoryBank } from "../anomaly/patchcore/patchcore";
-import { DefectError } from "../errors";
-import { requireSection, writeModelFile, type ModelFile, type SectionArray } from "../persist";
-import { emptyDrift, readDriftRecord, type DriftRecord } from "./drift";
+import { BANK_FILE_KIND, memoryBankFrom } from "../../anomaly/patchcore/bank-store";
+import type { MemoryBank } from "../../anomaly/patchcore/patchcore";
+import { DefectError } from "../../errors";
+import { requireSection, writeModelFile, type ModelFile, type SectionArray } from "../../persist";
+import { emptyDrift, readDriftRecord, type DriftRecord } from "../online/drift";
 
 export interface OnlineCounters {
   shotsLearned: number;

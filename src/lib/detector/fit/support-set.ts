@@ -9,9 +9,9 @@
  * are needed (to place it in the coreset space, then again if the coreset keeps some of its
  * rows), so a round never holds a variant's tensor or features longer than one embedding.
  */
-import { augmentationPlan, augmentEnabled, augmentTensor, DEFAULT_AUGMENT_OPTIONS, type AugmentMode, type AugmentOptions } from "../anomaly/patchcore/augment";
-import type { PreprocessOptions, Tensor } from "../image/types";
-import type { AugmentationRecord } from "./learned-record";
+import { augmentationPlan, augmentEnabled, augmentTensor, DEFAULT_AUGMENT_OPTIONS, type AugmentMode, type AugmentOptions } from "../../anomaly/patchcore/augment";
+import type { PreprocessOptions, Tensor } from "../../image/types";
+import type { AugmentationRecord } from "../storage/learned-record";
 
 /** What the detector's options choose; the rest of the augmentation keeps the library's defaults. */
 export interface AugmentChoice {

@@ -7,11 +7,11 @@
 import { join } from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
-import type { GaussianGrid } from "../anomaly/padim/covariance";
-import type { MemoryBank, PatchCoreOptions } from "../anomaly/patchcore/patchcore";
-import type { RowBlocks } from "../anomaly/patchcore/row-blocks";
-import { DefectError, type ErrorCode, type ErrorDetails } from "../errors";
-import type { SessionOptions } from "../onnx";
+import type { GaussianGrid } from "../../anomaly/padim/covariance";
+import type { MemoryBank, PatchCoreOptions } from "../../anomaly/patchcore/patchcore";
+import type { RowBlocks } from "../../anomaly/patchcore/row-blocks";
+import { DefectError, type ErrorCode, type ErrorDetails } from "../../errors";
+import type { SessionOptions } from "../../onnx";
 import type { LeaveOneOutInput } from "./leave-one-out";
 
 export type FitJob =

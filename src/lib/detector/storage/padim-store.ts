@@ -2,9 +2,9 @@
  * PaDiM statistics in the package's model file format: the chosen channels (int32), the
  * per-position means and inverse covariances (float32), with the caller's metadata.
  */
-import type { PadimStatistics } from "../anomaly/padim/padim";
-import { DefectError } from "../errors";
-import { requireSection, writeModelFile, type ModelFile } from "../persist";
+import type { PadimStatistics } from "../../anomaly/padim/padim";
+import { DefectError } from "../../errors";
+import { requireSection, writeModelFile, type ModelFile } from "../../persist";
 
 /** Tells a statistics file from other model files of the same format. */
 export const PADIM_FILE_KIND = "padim-statistics";

@@ -4,18 +4,18 @@
  * each image's embedding as float16 (half the memory; the covariance of 200 images does not see
  * the difference) and hands the buffers to the fit worker as they are.
  */
-import { chooseChannels, layersKey, padimEmbedding, totalChannels } from "../anomaly/padim/embedding";
-import type { PadimOptions, PadimStatistics } from "../anomaly/padim/padim";
-import { openPadimModel } from "../anomaly/padim/model";
-import { DefectError } from "../errors";
-import type { PatchExtractor } from "../features/extractor";
-import { floatsToHalf } from "../supervised/half";
+import { chooseChannels, layersKey, padimEmbedding, totalChannels } from "../../anomaly/padim/embedding";
+import type { PadimOptions, PadimStatistics } from "../../anomaly/padim/padim";
+import { openPadimModel } from "../../anomaly/padim/model";
+import { DefectError } from "../../errors";
+import type { PatchExtractor } from "../../features/extractor";
+import { floatsToHalf } from "../../supervised/half";
 import { detectorModel, learnedRecord, openBackboneContext, type BackboneMethodConfig } from "./backbone-context";
-import { learnedRecordMetadata } from "./learned-record";
-import { fitGaussiansOffThread } from "./off-thread";
-import { padimStatisticsFrom, savePadimStatistics } from "./padim-store";
-import { checkSample, shapeOf, type SampleShape } from "./sample";
-import type { FittedModel, LearningMethod, LearningRound } from "./types";
+import { learnedRecordMetadata } from "../storage/learned-record";
+import { fitGaussiansOffThread } from "../fit/off-thread";
+import { padimStatisticsFrom, savePadimStatistics } from "../storage/padim-store";
+import { checkSample, shapeOf, type SampleShape } from "../sample";
+import type { FittedModel, LearningMethod, LearningRound } from "../types";
 
 export interface PadimMethodConfig extends BackboneMethodConfig {
   options: PadimOptions;

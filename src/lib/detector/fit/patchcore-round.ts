@@ -8,24 +8,24 @@
  * Features no wider than the coreset space (the embedded backbone's) are the space rows
  * themselves and are read back instead.
  */
-import { coresetSpaceDim, openCoresetProjector } from "../anomaly/patchcore/bank-select";
-import type { PatchCoreOptions } from "../anomaly/patchcore/patchcore";
-import type { RowProjector } from "../anomaly/patchcore/projection";
-import { copyRows, RowBlockWriter } from "../anomaly/patchcore/row-blocks";
-import { DefectError } from "../errors";
-import type { PatchExtractor } from "../features/extractor";
-import type { PatchEmbedding } from "../features/types";
-import type { Tensor } from "../image/types";
-import type { SessionOptions } from "../onnx";
-import { learnedRecord } from "./backbone-context";
+import { coresetSpaceDim, openCoresetProjector } from "../../anomaly/patchcore/bank-select";
+import type { PatchCoreOptions } from "../../anomaly/patchcore/patchcore";
+import type { RowProjector } from "../../anomaly/patchcore/projection";
+import { copyRows, RowBlockWriter } from "../../anomaly/patchcore/row-blocks";
+import { DefectError } from "../../errors";
+import type { PatchExtractor } from "../../features/extractor";
+import type { PatchEmbedding } from "../../features/types";
+import type { Tensor } from "../../image/types";
+import type { SessionOptions } from "../../onnx";
+import { learnedRecord } from "../methods/backbone-context";
 import { fitPatchCoreBank, type ShotCalibration } from "./bank-fit";
-import type { LearnedWith } from "./learned-record";
+import type { LearnedWith } from "../storage/learned-record";
 import { fitStopped } from "./off-thread";
-import { OnlineBank } from "./online-bank";
-import { onlinePatchCoreModel } from "./online-model";
-import { checkSample, shapeOf, type SampleShape } from "./sample";
+import { OnlineBank } from "../online/online-bank";
+import { onlinePatchCoreModel } from "../online/online-model";
+import { checkSample, shapeOf, type SampleShape } from "../sample";
 import { supportVariants, type AugmentChoice, type Variant } from "./support-set";
-import type { FittedModel, LearningRound } from "./types";
+import type { FittedModel, LearningRound } from "../types";
 
 export interface PatchCoreRoundConfig {
   /** Owned by the round until a fit hands it to the model. */

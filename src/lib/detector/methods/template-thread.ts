@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
-import { DefectError } from "../errors";
+import { DefectError } from "../../errors";
 import type { FailureReply, InspectRequest, TemplateWorkerData, WorkerReply } from "./template-protocol";
 
 export type Inspected = Extract<WorkerReply, { kind: "inspected"; ok: true }>;

@@ -1,16 +1,16 @@
 /** From parsed options to the method behind the detector, with paths resolved. */
 import { join } from "node:path";
-import { EMBEDDED_BACKBONE } from "../features/embedded";
-import type { SessionOptions } from "../onnx";
-import { MODEL_FILE_EXTENSION } from "../persist";
-import { resolveSourcePath } from "../source/read-file";
+import { EMBEDDED_BACKBONE } from "../../features/embedded";
+import type { SessionOptions } from "../../onnx";
+import { MODEL_FILE_EXTENSION } from "../../persist";
+import { resolveSourcePath } from "../../source/read-file";
 import { openAnomalibMethod } from "./anomalib-method";
-import type { DetectorOptions } from "./options";
+import type { DetectorOptions } from "../options";
 import { openPadimMethod } from "./padim-method";
 import { openPatchCoreMethod } from "./patchcore-method";
 import { openSupervisedMethod } from "./supervised-method";
 import { openTemplateMethod } from "./template-method";
-import type { MethodHandle } from "./types";
+import type { MethodHandle } from "../types";
 
 /** Folder of learned models under the Node-RED user directory. */
 export const MODEL_FOLDER = "defect-detection";

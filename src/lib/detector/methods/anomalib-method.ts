@@ -3,11 +3,11 @@
  * learned or saved; the check compares msg.preprocessing with what the export expects.
  */
 import { basename } from "node:path";
-import { NORMALIZED_THRESHOLD, openAnomalibModel, type AnomalibPreprocess } from "../anomaly/anomalib";
-import { DefectError } from "../errors";
-import type { PreprocessOptions } from "../image/types";
-import type { SessionOptions } from "../onnx";
-import type { DetectorSetting, FixedMethod, Sample } from "./types";
+import { NORMALIZED_THRESHOLD, openAnomalibModel, type AnomalibPreprocess } from "../../anomaly/anomalib";
+import { DefectError } from "../../errors";
+import type { PreprocessOptions } from "../../image/types";
+import type { SessionOptions } from "../../onnx";
+import type { DetectorSetting, FixedMethod, Sample } from "../types";
 
 export interface AnomalibMethodConfig {
   setting: DetectorSetting;
