@@ -76,6 +76,25 @@ for (const path of held) {
     imageScoreChange[m] = Math.max(imageScoreChange[m], Math.abs(Math.max(...got) - truthMax) / truthMax);
   }
 }
-console.log(JSON.stringify({ dataset: ds, bank_size: bank.size, held_images: held.length, patches, margins: MARGINS.map((margin, m) => ({ margin, candidates: margin + 1, missed: misses[m], missed_share: misses[m] / patches, worst_relative_error: worstRelative[m], worst_image_max_change: imageScoreChange[m] })) }, null, 1));
+console.log(
+  JSON.stringify(
+    {
+      dataset: ds,
+      bank_size: bank.size,
+      held_images: held.length,
+      patches,
+      margins: MARGINS.map((margin, m) => ({
+        margin,
+        candidates: margin + 1,
+        missed: misses[m],
+        missed_share: misses[m] / patches,
+        worst_relative_error: worstRelative[m],
+        worst_image_max_change: imageScoreChange[m],
+      })),
+    },
+    null,
+    1,
+  ),
+);
 await exact.release();
 await extractor.release();

@@ -35,7 +35,9 @@ if (args.includes("--json")) {
   const f = (v, d = 3) => (typeof v === "number" ? v.toFixed(d) : String(v));
   const m = result.model;
   console.log(`pairs            train ${result.train_pairs}, test ${result.test_pairs} (${result.boxes} boxes)`);
-  console.log(`model            tolerance ${m.tolerance} px, width drift up to ${m.maxWidthBias} px, edge tolerance [${m.edgeTolerance.map((t) => t.toFixed(2)).join(", ")}], opening ${m.opening}, smoothing ${m.smoothing}, threshold ${m.threshold}, min area ${m.minArea}`);
+  console.log(
+    `model            tolerance ${m.tolerance} px, width drift up to ${m.maxWidthBias} px, edge tolerance [${m.edgeTolerance.map((t) => t.toFixed(2)).join(", ")}], opening ${m.opening}, smoothing ${m.smoothing}, threshold ${m.threshold}, min area ${m.minArea}`,
+  );
   console.log(`train            recall ${f(result.train_recall, 4)}, false regions/image ${f(result.train_false_regions_per_image)}`);
   console.log(`defect recall    ${f(result.defect_recall, 4)}`);
   console.log(`false regions    ${f(result.false_regions_per_image)} per image`);

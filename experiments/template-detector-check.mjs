@@ -48,7 +48,10 @@ const referenceDir = resolve(values["reference-dir"] ?? join(data, "reference"))
 const size = Number(values.size);
 const minArea = Number(values["min-area"]);
 const preprocessing = parsePreprocessOptions({ preset: "imagenet", width: size, height: size });
-const images = (dir) => readdirSync(dir).filter((f) => /\.(png|jpe?g|bmp|tiff?|webp)$/i.test(f)).sort();
+const images = (dir) =>
+  readdirSync(dir)
+    .filter((f) => /\.(png|jpe?g|bmp|tiff?|webp)$/i.test(f))
+    .sort();
 const stem = (file) => file.replace(/\.[^.]+$/, "");
 async function sample(path) {
   const { tensor, transform } = await preprocessImage(readFileSync(path), preprocessing, { maxPixels: 1e8 });
@@ -56,7 +59,9 @@ async function sample(path) {
 }
 
 const references = images(referenceDir).map((f) => join(referenceDir, f));
-const calibration = images(join(data, "train", "good")).slice(0, Number(values.calibrate)).map((f) => join(data, "train", "good", f));
+const calibration = images(join(data, "train", "good"))
+  .slice(0, Number(values.calibrate))
+  .map((f) => join(data, "train", "good", f));
 const tests = images(join(data, "test", "defect")).slice(0, values.limit === undefined ? undefined : Number(values.limit));
 
 const method = await openTemplateMethod({ setting: "unsupervised", options: { ...DEFAULT_TEMPLATE_OPTIONS } });
@@ -136,4 +141,6 @@ const report = {
   event_loop_delay_max_ms: delays.max,
 };
 if (values.json) console.log(JSON.stringify(report, null, 2));
-else for (const [k, v] of Object.entries(report)) console.log(`${k.padEnd(24)} ${typeof v === "number" ? Number(v.toFixed ? v.toPrecision(4) : v) : JSON.stringify(v)}`);
+else
+  for (const [k, v] of Object.entries(report))
+    console.log(`${k.padEnd(24)} ${typeof v === "number" ? Number(v.toFixed ? v.toPrecision(4) : v) : JSON.stringify(v)}`);

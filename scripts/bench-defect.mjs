@@ -75,12 +75,19 @@ for (const name of values.datasets.split(",")) {
     ];
     if (report.classifier) modes.push([`PatchCore + logistic patch head (mu ${report.classifier.mu})`, report.classifier]);
     for (const [mode, p] of modes) {
-      lines.push(`| ${name} | ${mode} | ${p.calibration} | ${f(p.image_auroc)} | ${f(p.pixel_auroc)} | ${p.threshold.toPrecision(4)} | ${f(p.f1_calibrated)} | ${f(p.precision)} | ${f(p.recall)} | ${f(p.false_reject_rate)} | ${f(p.f1_max)} |`);
+      lines.push(
+        `| ${name} | ${mode} | ${p.calibration} | ${f(p.image_auroc)} | ${f(p.pixel_auroc)} | ${p.threshold.toPrecision(4)} | ${f(p.f1_calibrated)} | ${f(p.precision)} | ${f(p.recall)} | ${f(p.false_reject_rate)} | ${f(p.f1_max)} |`,
+      );
     }
   } finally {
     await extractor.release();
   }
 }
-console.log(`$ node ${process.argv.slice(1).map((a) => a.replace(root + "/", "")).join(" ")}\n`);
+console.log(
+  `$ node ${process.argv
+    .slice(1)
+    .map((a) => a.replace(root + "/", ""))
+    .join(" ")}\n`,
+);
 console.log(lines.join("\n"));
 if (values.json) console.log(JSON.stringify(reports, null, 2));

@@ -106,7 +106,9 @@ for (const name of datasets) {
       seed,
       progress: (line) => console.error(`[${name} ${b}] ${line}`),
     });
-    console.log(`\n### ${name}, ${b} backbone (${backbone.layers.join(",")}, 256 px, ${report.test_images} test images${stride > 1 ? `, every ${stride}th` : ""}${seed !== 0 ? `, seed ${seed}` : ""})\n`);
+    console.log(
+      `\n### ${name}, ${b} backbone (${backbone.layers.join(",")}, 256 px, ${report.test_images} test images${stride > 1 ? `, every ${stride}th` : ""}${seed !== 0 ? `, seed ${seed}` : ""})\n`,
+    );
     console.log(fewShotTable(report));
     console.log(`<!-- ${JSON.stringify(report.rows)} -->`);
     console.error(`[${name} ${b}] ${((Date.now() - started) / 1000).toFixed(0)} s`);

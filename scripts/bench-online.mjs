@@ -40,7 +40,9 @@ const options = parsePreprocessOptions({ preset: "imagenet", width: size, height
 const tensors = [];
 for (let seed = 1; seed <= 24; seed++) {
   const image = generateGood("cast-surface", seed, size);
-  const png = await sharp(Buffer.from(image.data.buffer), { raw: { width: image.width, height: image.height, channels: image.channels } }).png().toBuffer();
+  const png = await sharp(Buffer.from(image.data.buffer), { raw: { width: image.width, height: image.height, channels: image.channels } })
+    .png()
+    .toBuffer();
   tensors.push((await preprocessImage(png, options, { maxPixels: 1e8 })).tensor);
 }
 const extractor = await openPatchExtractor({ model: EMBEDDED_BACKBONE, layers: EMBEDDED_DEFAULT_LAYERS }, session);
@@ -70,7 +72,8 @@ const refreshMs = [];
 for (let r = 0; r < REFRESHES; r++) {
   // Confirm enough parts to pass the cap: the flush starts a background refresh.
   let k = 0;
-  while (bank.counts().good + bank.counts().pending <= cap) bank.add("good", { ...embeddings[k++ % embeddings.length], patchScores: new Float32Array(patches), score: 0 });
+  while (bank.counts().good + bank.counts().pending <= cap)
+    bank.add("good", { ...embeddings[k++ % embeddings.length], patchScores: new Float32Array(patches), score: 0 });
   const t0 = performance.now();
   await bank.flush();
   if (!bank.counts().refreshing) throw new Error("no refresh started");
@@ -84,8 +87,12 @@ await extractor.release();
 
 const a = stats(idle);
 const b = stats(during);
-console.log(`embedded backbone (${EMBEDDED_DEFAULT_LAYERS.join(",")}), ${size}x${size} tensor, ${patches} patches x ${dim} values, bank cap ${cap}, ${threads} onnxruntime threads`);
-console.log(`refresh (coreset of ${cap}+ rows to ${Math.floor(cap * 0.8)} on a worker, then swap): ${refreshMs.map((m) => (m / 1000).toFixed(1)).join(", ")} s`);
+console.log(
+  `embedded backbone (${EMBEDDED_DEFAULT_LAYERS.join(",")}), ${size}x${size} tensor, ${patches} patches x ${dim} values, bank cap ${cap}, ${threads} onnxruntime threads`,
+);
+console.log(
+  `refresh (coreset of ${cap}+ rows to ${Math.floor(cap * 0.8)} on a worker, then swap): ${refreshMs.map((m) => (m / 1000).toFixed(1)).join(", ")} s`,
+);
 console.log("| inspections | n | median ms | p95 ms | max ms |");
 console.log("|---|---|---|---|---|");
 console.log(`| idle | ${a.n} | ${fmt(a.median)} | ${fmt(a.p95)} | ${fmt(a.max)} |`);

@@ -79,7 +79,10 @@ export function buildYoloModel(classBias, withRawClasses = false) {
   const { scale, offset } = boxScaling(anchors);
   // Boxes: cx, cy within a stride of the anchor centre; w, h of 1..9 strides; in tensor pixels.
   const boxSig = g.op("Sigmoid", [slice("box", 0, BOX_ROWS)]);
-  const box = g.op("Add", [g.op("Mul", [boxSig, g.constant("box_scale", scale, [1, BOX_ROWS, anchors])]), g.constant("box_offset", offset, [1, BOX_ROWS, anchors])]);
+  const box = g.op("Add", [
+    g.op("Mul", [boxSig, g.constant("box_scale", scale, [1, BOX_ROWS, anchors])]),
+    g.constant("box_offset", offset, [1, BOX_ROWS, anchors]),
+  ]);
   const classRaw = slice("cls", BOX_ROWS, BOX_ROWS + CLASSES);
   const classes = g.op("Sigmoid", [g.op("Add", [classRaw, g.constantFloat("class_bias", [classBias], [])])]);
   g.output(g.op("Concat", [box, classes], { axis: 1 }), "output0", "float32", [1, BOX_ROWS + CLASSES, anchors]);

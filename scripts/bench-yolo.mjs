@@ -97,7 +97,9 @@ async function syntheticFrame() {
       }
     }
   }
-  return sharp(pixels, { raw: { width, height, channels: 3 } }).png().toBuffer();
+  return sharp(pixels, { raw: { width, height, channels: 3 } })
+    .png()
+    .toBuffer();
 }
 
 /** Decode, NMS and the mapping back on one raw output, each stage timed. */
@@ -204,7 +206,9 @@ try {
   console.log(`| (d) \`defect-preprocess\` + \`defect-detector\` nodes, PNG message | ${f(median(times.pipeline))} | ${f(median(times.pipeline) / raw)}x |`);
   console.log("\n| post-processing | median ms | % of model run (a) |");
   console.log("|---|---:|---:|");
-  console.log(`| decode (\`decodeYoloV8\`, ${anchors} anchors x ${CLASSES} classes -> ${candidates} candidates > ${CONFIDENCE}) | ${f(median(times.decode))} | ${pct(median(times.decode))} |`);
+  console.log(
+    `| decode (\`decodeYoloV8\`, ${anchors} anchors x ${CLASSES} classes -> ${candidates} candidates > ${CONFIDENCE}) | ${f(median(times.decode))} | ${pct(median(times.decode))} |`,
+  );
   console.log(`| NMS (class-aware, IoU ${IOU}, ${candidates} -> ${found.raw} boxes) | ${f(median(times.nms))} | ${pct(median(times.nms))} |`);
   console.log(`| mapping back (letterbox to ${FRAME.width}x${FRAME.height}) | ${f(median(times.map))} | ${pct(median(times.map))} |`);
   console.log(`| **decode + NMS + mapping back** | **${f(post)}** | **${pct(post)}** |`);

@@ -20,8 +20,22 @@ for (const name of datasets) {
     console.log(`bench: ${data} missing, skipped`);
     continue;
   }
-  const args = [join(root, "dist", "cli", "main.js"), "bench", "--data", data, "--backbone", backbone,
-    "--layers", "layer2,layer3", "--size", "256", "--train-limit", "200", "--threads", threads];
+  const args = [
+    join(root, "dist", "cli", "main.js"),
+    "bench",
+    "--data",
+    data,
+    "--backbone",
+    backbone,
+    "--layers",
+    "layer2,layer3",
+    "--size",
+    "256",
+    "--train-limit",
+    "200",
+    "--threads",
+    threads,
+  ];
   if (process.env.BENCH_SETTINGS) args.push("--settings", process.env.BENCH_SETTINGS);
   console.log(`\n## ${name}\n\n$ node ${args.map((a) => a.replace(root + "/", "").replace(shared, "../shared")).join(" ")}\n`);
   const run = spawnSync(process.execPath, args, { stdio: ["ignore", "inherit", "inherit"] });

@@ -23,7 +23,11 @@ function composeLine(kindDir, lineDir) {
   const testDir = join(kindDir, "test");
   const byLabel = readdirSync(testDir)
     .sort()
-    .map((label) => readdirSync(join(testDir, label)).sort().map((file) => ({ label, path: join(testDir, label, file) })));
+    .map((label) =>
+      readdirSync(join(testDir, label))
+        .sort()
+        .map((file) => ({ label, path: join(testDir, label, file) })),
+    );
   const parts = [];
   for (let i = 0; byLabel.some((list) => i < list.length); i++) {
     for (const list of byLabel) if (i < list.length) parts.push(list[i]);
@@ -59,11 +63,10 @@ if (!existsSync(join(userDir, "flows.json"))) {
 }
 
 const redJs = require.resolve("node-red/red.js");
-const child = spawn(
-  process.execPath,
-  [redJs, "--settings", join(root, "scripts", "demo-settings.cjs"), "--userDir", userDir],
-  { stdio: "inherit", env: process.env },
-);
+const child = spawn(process.execPath, [redJs, "--settings", join(root, "scripts", "demo-settings.cjs"), "--userDir", userDir], {
+  stdio: "inherit",
+  env: process.env,
+});
 for (const signal of ["SIGINT", "SIGTERM"]) {
   process.on(signal, () => child.kill(signal));
 }

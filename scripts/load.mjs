@@ -91,7 +91,9 @@ const train = await Promise.all(seeds(1, TRAIN).map((s) => png(generateGood(KIND
 const calibration = await Promise.all(seeds(500, CALIBRATE).map((s) => png(generateGood(KIND, s, SIZE))));
 // The stream: three good parts to one defective, each image a different part.
 const stream = await Promise.all(
-  seeds(1000, 40).map((s, i) => (i % 4 === 3 ? png(generateDefect(KIND, DEFECT_KINDS[i % DEFECT_KINDS.length], s, SIZE).image) : png(generateGood(KIND, s, SIZE)))),
+  seeds(1000, 40).map((s, i) =>
+    i % 4 === 3 ? png(generateDefect(KIND, DEFECT_KINDS[i % DEFECT_KINDS.length], s, SIZE).image) : png(generateGood(KIND, s, SIZE)),
+  ),
 );
 
 // ---------------------------------------------------------------- Node-RED
@@ -133,10 +135,30 @@ function flow(variant = 0) {
     { id: "src", type: "defect-image-source", mode: "payload", ...at(100), wires: [["pre"]] },
     { id: "pre", type: "defect-preprocess", preset: "imagenet", width: String(SIZE), height: String(SIZE), ...at(250), wires: [["det"]] },
     {
-      id: "det", type: "defect-detector", name: `detector ${variant}`, setting: "unsupervised", method: "patchcore", backbone: "embedded",
-      layers: "stage2,stage3", trainCount: String(TRAIN), mapSize: "model", queueSize: args.queue, overflow: args.policy, ...at(400), wires: [["thr"]],
+      id: "det",
+      type: "defect-detector",
+      name: `detector ${variant}`,
+      setting: "unsupervised",
+      method: "patchcore",
+      backbone: "embedded",
+      layers: "stage2,stage3",
+      trainCount: String(TRAIN),
+      mapSize: "model",
+      queueSize: args.queue,
+      overflow: args.policy,
+      ...at(400),
+      wires: [["thr"]],
     },
-    { id: "thr", type: "defect-threshold", name: `threshold ${variant}`, mode: "sigma", k: "4", calibrationCount: String(CALIBRATE), ...at(550), wires: [["regions"]] },
+    {
+      id: "thr",
+      type: "defect-threshold",
+      name: `threshold ${variant}`,
+      mode: "sigma",
+      k: "4",
+      calibrationCount: String(CALIBRATE),
+      ...at(550),
+      wires: [["regions"]],
+    },
     { id: "regions", type: "defect-mask-to-region", minArea: "10", ...at(700), wires: [["alarm", "sink"]] },
     { id: "alarm", type: "defect-alarm", rule: "ng", latch: false, protocol: "modbus", ...at(850), wires: [[], []] },
     { id: "sink", type: "function", func: 'global.get("loadSink")(msg);\nreturn null;', outputs: 0, ...at(850), wires: [] },
@@ -220,7 +242,12 @@ async function sampled(work) {
   const samples = [];
   const take = () => {
     const m = process.memoryUsage();
-    samples.push({ s: round((performance.now() - t0) / 1000), rssMb: round(m.rss / MB), heapMb: round(m.heapUsed / MB), buffersMb: round(m.arrayBuffers / MB) });
+    samples.push({
+      s: round((performance.now() - t0) / 1000),
+      rssMb: round(m.rss / MB),
+      heapMb: round(m.heapUsed / MB),
+      buffersMb: round(m.arrayBuffers / MB),
+    });
   };
   take();
   const timer = setInterval(take, 1000);
@@ -267,7 +294,12 @@ async function openLoop(name, rate, count) {
     otherErrors: caught.length - dropped.length,
     accounted: results.length + caught.length === count,
     throughputPerS: round((results.length * 1000) / (last - first), 2),
-    latencyMs: { p50: round(percentile(latencies, 50)), p95: round(percentile(latencies, 95)), p99: round(percentile(latencies, 99)), max: round(latencies.at(-1) ?? NaN) },
+    latencyMs: {
+      p50: round(percentile(latencies, 50)),
+      p95: round(percentile(latencies, 95)),
+      p99: round(percentile(latencies, 99)),
+      max: round(latencies.at(-1) ?? NaN),
+    },
     rssMb: { start: samples[0].rssMb, max: Math.max(...samples.map((s) => s.rssMb)), end: samples.at(-1).rssMb, afterGc: round(settled.rss / MB) },
     heapAfterGcMb: round(settled.heapUsed / MB),
     samples,
@@ -276,11 +308,22 @@ async function openLoop(name, rate, count) {
 
 function printPhase(p) {
   say(`\n== ${p.phase}: ${p.sent} images offered at ${p.offeredPerS}/s`);
-  say(`   processed ${p.processed}, dropped ${p.dropped} ${JSON.stringify(p.droppedBy)}, other errors ${p.otherErrors}, every image accounted for: ${p.accounted}`);
-  say(`   throughput ${p.throughputPerS}/s; latency p50 ${p.latencyMs.p50} ms, p95 ${p.latencyMs.p95} ms, p99 ${p.latencyMs.p99} ms, max ${p.latencyMs.max} ms`);
-  say(`   resident memory ${p.rssMb.start} MB at start, ${p.rssMb.max} MB at most, ${p.rssMb.end} MB at the end, ${p.rssMb.afterGc} MB (heap ${p.heapAfterGcMb} MB) once collected`);
+  say(
+    `   processed ${p.processed}, dropped ${p.dropped} ${JSON.stringify(p.droppedBy)}, other errors ${p.otherErrors}, every image accounted for: ${p.accounted}`,
+  );
+  say(
+    `   throughput ${p.throughputPerS}/s; latency p50 ${p.latencyMs.p50} ms, p95 ${p.latencyMs.p95} ms, p99 ${p.latencyMs.p99} ms, max ${p.latencyMs.max} ms`,
+  );
+  say(
+    `   resident memory ${p.rssMb.start} MB at start, ${p.rssMb.max} MB at most, ${p.rssMb.end} MB at the end, ${p.rssMb.afterGc} MB (heap ${p.heapAfterGcMb} MB) once collected`,
+  );
   const step = Math.max(1, Math.ceil(p.samples.length / 8));
-  say(`   over time (s: RSS MB / heap MB / array buffers MB): ${p.samples.filter((_, i) => i % step === 0 || i === p.samples.length - 1).map((s) => `${s.s}: ${s.rssMb}/${s.heapMb}/${s.buffersMb}`).join(", ")}`);
+  say(
+    `   over time (s: RSS MB / heap MB / array buffers MB): ${p.samples
+      .filter((_, i) => i % step === 0 || i === p.samples.length - 1)
+      .map((s) => `${s.s}: ${s.rssMb}/${s.heapMb}/${s.buffersMb}`)
+      .join(", ")}`,
+  );
 }
 
 /** Counts of the process's live handles and requests by kind (timers, watchers, sockets). */
@@ -309,7 +352,17 @@ async function quiet() {
 }
 
 // ---------------------------------------------------------------- run
-const report = { settings: { size: SIZE, train: TRAIN, calibrate: CALIBRATE, queue: Number(args.queue), policy: args.policy, node: process.version, gcExposed: typeof global.gc === "function" } };
+const report = {
+  settings: {
+    size: SIZE,
+    train: TRAIN,
+    calibrate: CALIBRATE,
+    queue: Number(args.queue),
+    policy: args.policy,
+    node: process.version,
+    gcExposed: typeof global.gc === "function",
+  },
+};
 let exitCode = 0;
 try {
   await deploy("full", flow(0));
@@ -319,7 +372,9 @@ try {
   const calibrated = await inOrder(calibration, { calibrate: true });
   const setupFailures = failures([...learned, ...calibrated]);
   if (setupFailures.length > 0) throw new Error(`learning or calibration failed: ${setupFailures.join("; ")}`);
-  say(`learned ${TRAIN} good parts and calibrated on ${CALIBRATE} in ${round((performance.now() - learnStart) / 1000)} s (${SIZE} px, embedded backbone, PatchCore)`);
+  say(
+    `learned ${TRAIN} good parts and calibrated on ${CALIBRATE} in ${round((performance.now() - learnStart) / 1000)} s (${SIZE} px, embedded backbone, PatchCore)`,
+  );
 
   // Sustainable rate: one image at a time, closed loop.
   const warm = await sampled(() => inOrder(stream.slice(0, WARMUP).concat(stream.slice(0, WARMUP))));
@@ -360,7 +415,13 @@ try {
           // Garbage collected first (with --expose-gc), so the heap figure is what is retained.
           if (typeof global.gc === "function") global.gc();
           const m = process.memoryUsage();
-          checkpoints.push({ inspections: index + 1, rssMb: round(m.rss / MB), heapMb: round(m.heapUsed / MB), buffersMb: round(m.arrayBuffers / MB), s: round((performance.now() - t0) / 1000) });
+          checkpoints.push({
+            inspections: index + 1,
+            rssMb: round(m.rss / MB),
+            heapMb: round(m.heapUsed / MB),
+            buffersMb: round(m.arrayBuffers / MB),
+            s: round((performance.now() - t0) / 1000),
+          });
         }
       }
     };
@@ -376,13 +437,25 @@ try {
     const rssKbPer = round(slope(settled.map((c) => [c.inspections, c.rssMb * 1024])), 3);
     const retainedKbPer = round(slope(warm.map((c) => [c.inspections, (c.heapMb + c.buffersMb) * 1024])), 3);
     report.soak = {
-      inspections: count, failed, seconds: round((performance.now() - t0) / 1000), warmUpAt: warmPoint.inspections, rssAfterWarmUpMb: warmPoint.rssMb, rssEndMb: endRss,
-      growthPercent: growth, rssKbPerInspection: rssKbPer, retainedKbPerInspection: retainedKbPer, checkpoints,
+      inspections: count,
+      failed,
+      seconds: round((performance.now() - t0) / 1000),
+      warmUpAt: warmPoint.inspections,
+      rssAfterWarmUpMb: warmPoint.rssMb,
+      rssEndMb: endRss,
+      growthPercent: growth,
+      rssKbPerInspection: rssKbPer,
+      retainedKbPerInspection: retainedKbPer,
+      checkpoints,
     };
     say(`\n== soak: ${count} inspections in ${report.soak.seconds} s, ${failed} not processed`);
     say(`   RSS after ${warmPoint.inspections} (warm-up): ${warmPoint.rssMb} MB; at the end: ${endRss} MB (${growth} %)`);
-    say(`   growth per inspection: RSS ${rssKbPer} KB over the second half (limit ${RSS_KB_PER_INSPECTION}), heap + array buffers after GC ${retainedKbPer} KB after warm-up (limit ${RETAINED_KB_PER_INSPECTION})`);
-    say(`   checkpoints (inspections: RSS MB / heap MB / array buffers MB): ${checkpoints.map((c) => `${c.inspections}: ${c.rssMb}/${c.heapMb}/${c.buffersMb}`).join(", ")}`);
+    say(
+      `   growth per inspection: RSS ${rssKbPer} KB over the second half (limit ${RSS_KB_PER_INSPECTION}), heap + array buffers after GC ${retainedKbPer} KB after warm-up (limit ${RETAINED_KB_PER_INSPECTION})`,
+    );
+    say(
+      `   checkpoints (inspections: RSS MB / heap MB / array buffers MB): ${checkpoints.map((c) => `${c.inspections}: ${c.rssMb}/${c.heapMb}/${c.buffersMb}`).join(", ")}`,
+    );
     if (failed > 0 || rssKbPer > RSS_KB_PER_INSPECTION || retainedKbPer > RETAINED_KB_PER_INSPECTION) exitCode = 1;
 
     // Redeploys: what the line holds with the flow running, compared before and after. "Before" is
@@ -393,7 +466,14 @@ try {
     await waitForReady();
     await inOrder(stream.slice(0, 3));
     await quiet();
-    const before = { sessions: openSessionCount(), workers: sessionPool.live.length, transit: transitCount(), resources: resources(), timers: timers(), rssMb: rssMb() };
+    const before = {
+      sessions: openSessionCount(),
+      workers: sessionPool.live.length,
+      transit: transitCount(),
+      resources: resources(),
+      timers: timers(),
+      rssMb: rssMb(),
+    };
     for (let i = 1; i <= redeploys; i++) {
       await deploy(i % 2 === 1 ? "full" : "nodes", flow(i));
       await waitForReady();
@@ -402,7 +482,14 @@ try {
     await deploy("full", flow(0));
     await waitForReady();
     await quiet();
-    let after = { sessions: openSessionCount(), workers: sessionPool.live.length, transit: transitCount(), resources: resources(), timers: timers(), rssMb: rssMb() };
+    let after = {
+      sessions: openSessionCount(),
+      workers: sessionPool.live.length,
+      transit: transitCount(),
+      resources: resources(),
+      timers: timers(),
+      rssMb: rssMb(),
+    };
     const same = (a, b) => JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
     if (!same(before.resources, after.resources)) {
       // Node-RED gives a stopping node 15 s; a timer still counting down from the last deploy
@@ -410,14 +497,23 @@ try {
       say(`   right after the last deploy: ${JSON.stringify(after.resources)}, timers ${JSON.stringify(after.timers)}; measuring again in 16 s`);
       await new Promise((r) => setTimeout(r, 16_000));
       await quiet();
-      after = { sessions: openSessionCount(), workers: sessionPool.live.length, transit: transitCount(), resources: resources(), timers: timers(), rssMb: rssMb() };
+      after = {
+        sessions: openSessionCount(),
+        workers: sessionPool.live.length,
+        transit: transitCount(),
+        resources: resources(),
+        timers: timers(),
+        rssMb: rssMb(),
+      };
     }
     const kinds = [...new Set([...Object.keys(before.resources), ...Object.keys(after.resources)])].sort();
     const differing = kinds.filter((k) => (before.resources[k] ?? 0) !== (after.resources[k] ?? 0));
     const clean = before.sessions === after.sessions && before.workers === after.workers && before.transit === after.transit && differing.length === 0;
     report.redeploys = { count: redeploys, kinds: "odd: full, even: modified nodes (detector and threshold)", before, after, differing, clean };
     say(`\n== ${redeploys} redeploys (full and modified-nodes, alternating, through POST /flows), each followed by 3 inspections`);
-    say(`   onnxruntime sessions ${before.sessions} -> ${after.sessions}; session worker threads ${before.workers} -> ${after.workers}; messages held for back-pressure ${before.transit} -> ${after.transit}`);
+    say(
+      `   onnxruntime sessions ${before.sessions} -> ${after.sessions}; session worker threads ${before.workers} -> ${after.workers}; messages held for back-pressure ${before.transit} -> ${after.transit}`,
+    );
     say(`   active handles ${kinds.map((k) => `${k} ${before.resources[k] ?? 0} -> ${after.resources[k] ?? 0}`).join(", ")}`);
     say(`   RSS ${before.rssMb} MB -> ${after.rssMb} MB; nothing left behind: ${clean}`);
     if (!clean) exitCode = 1;

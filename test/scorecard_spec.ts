@@ -102,9 +102,7 @@ function allFiles(dir: string): string[] {
 
 describe("Node-RED scorecard (node-red-dev validate, offline checks)", function () {
   const definitions = Object.values(pkg["node-red"]?.nodes ?? {}).flatMap((js) =>
-    editorScripts(readFileSync(join(root, "src", "nodes", js.replace(/^dist\/nodes\//, "").replace(/\.js$/, ".html")), "utf8")).flatMap(
-      registeredTypes,
-    ),
+    editorScripts(readFileSync(join(root, "src", "nodes", js.replace(/^dist\/nodes\//, "").replace(/\.js$/, ".html")), "utf8")).flatMap(registeredTypes),
   );
 
   it("P01: names its licence and ships the licence text", function () {
@@ -162,7 +160,9 @@ describe("Node-RED scorecard (node-red-dev validate, offline checks)", function 
       assert.ok(Array.isArray(flow), `${file} holds a flow (node-red-dev parses every file there)`);
       for (const n of flow as Array<{ type?: string }>) if (typeof n.type === "string") used.add(n.type);
     }
-    const nonConfig = definitions.filter((d) => !(ts.isStringLiteral(d.literals["category"] as ts.Expression) && (d.literals["category"] as ts.StringLiteral).text === "config"));
+    const nonConfig = definitions.filter(
+      (d) => !(ts.isStringLiteral(d.literals["category"] as ts.Expression) && (d.literals["category"] as ts.StringLiteral).text === "config"),
+    );
     for (const def of nonConfig) assert.ok(used.has(def.type), `${def.type} appears in an example`);
   });
 

@@ -59,11 +59,7 @@ export function parseIntegerOption(value: string | undefined, option: string, mi
 }
 
 /** A comma-separated list whose entries must all be in `allowed`; undefined when not given. */
-export function parseListOption<T extends string>(
-  value: string | undefined,
-  option: string,
-  allowed: readonly T[],
-): T[] | undefined {
+export function parseListOption<T extends string>(value: string | undefined, option: string, allowed: readonly T[]): T[] | undefined {
   if (value === undefined) return undefined;
   const entries = value
     .split(",")

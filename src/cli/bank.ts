@@ -93,7 +93,10 @@ async function info(files: string[], io: CliIo): Promise<number> {
     // Files saved before the option was recorded were learned without it.
     ["features", metadata["standardize"] === true ? "standardised per image" : "raw"],
     ["trained on", `${field(metadata["trainedOn"])} images, ${field(metadata["created"])}`],
-    ["learned on the line", `${field(online["shotsLearned"] ?? 0)} good, ${field(online["defectsLearned"] ?? 0)} defects; version ${field(online["version"] ?? 1)}, last update ${field(online["updated"] ?? "-")}`],
+    [
+      "learned on the line",
+      `${field(online["shotsLearned"] ?? 0)} good, ${field(online["defectsLearned"] ?? 0)} defects; version ${field(online["version"] ?? 1)}, last update ${field(online["updated"] ?? "-")}`,
+    ],
     ["waiting rows", `${field(online["pendingRows"] ?? 0)} good rows for the next refresh, ${field(online["defectRows"] ?? 0)} defect rows`],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));

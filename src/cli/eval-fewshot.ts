@@ -41,7 +41,6 @@ export const FEWSHOT_OPTIONS = {
   "no-standardize": { type: "boolean" },
 } as const;
 
-
 export interface FewShotFlags {
   shots?: string;
   augment?: string;
@@ -113,7 +112,12 @@ export async function runFewShotEval(values: FewShotFlags & DetectorFlags & { da
 }
 
 /** Good-only against defect-aware PatchCore, at the unsupervised setting's coreset and search (raw features, re-weighted score). */
-async function runDefectAwareEval(values: DetectorFlags & { data: string; backbone: string; json?: boolean }, shots: number, defectShots: number, io: CliIo): Promise<number> {
+async function runDefectAwareEval(
+  values: DetectorFlags & { data: string; backbone: string; json?: boolean },
+  shots: number,
+  defectShots: number,
+  io: CliIo,
+): Promise<number> {
   const progress = values.json === true ? undefined : (line: string) => io.stderr.write(`${line}\n`);
   const { patchcore, threads, layers, folderPreprocess } = parseEvalDetector(values, "patchcore", undefined);
   const session = threads === undefined ? {} : { intraOpThreads: threads };

@@ -122,7 +122,15 @@ function printReport(method: string, report: AnomalyEvalReport, json: boolean, i
   io.stdout.write(json ? `${JSON.stringify({ method, ...report })}\n` : formatReport(method, report));
 }
 
-async function runAnomalibEval(data: string, modelFile: string, size: number, trainLimit: number | undefined, session: SessionOptions, json: boolean, io: CliIo): Promise<number> {
+async function runAnomalibEval(
+  data: string,
+  modelFile: string,
+  size: number,
+  trainLimit: number | undefined,
+  session: SessionOptions,
+  json: boolean,
+  io: CliIo,
+): Promise<number> {
   const exported = await openAnomalibEvalModel(modelFile, size, session);
   for (const warning of exported.warnings) io.stderr.write(`warning: ${warning}\n`);
   try {

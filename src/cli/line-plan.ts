@@ -88,7 +88,11 @@ async function nativeSize(file: string | undefined, fallback: number): Promise<{
 }
 
 /** The preprocess node set as the export was trained, and a per-image ROI where 0.x centre-crops. */
-async function anomalibPlan(values: LineValues, size: number, threads: number | undefined): Promise<Pick<LinePlan, "detector" | "preprocess" | "preprocessFor">> {
+async function anomalibPlan(
+  values: LineValues,
+  size: number,
+  threads: number | undefined,
+): Promise<Pick<LinePlan, "detector" | "preprocess" | "preprocessFor">> {
   if (values.model === undefined) throw new UsageError("--model FILE is required for anomalib");
   const file = absolute(values.model);
   const exported = await openAnomalibEvalModel(file, size, threads === undefined ? {} : { intraOpThreads: threads });
@@ -119,12 +123,17 @@ async function anomalibPlan(values: LineValues, size: number, threads: number | 
 }
 
 /** Calibration images: training images held back from learning where at least two are, else learned ones. */
-function calibrationSplit(train: readonly string[], learn: readonly string[], calibrate: number): Pick<LinePlan, "learn" | "calibration" | "calibrationHeldOut"> {
+function calibrationSplit(
+  train: readonly string[],
+  learn: readonly string[],
+  calibrate: number,
+): Pick<LinePlan, "learn" | "calibration" | "calibrationHeldOut"> {
   const learned = new Set(learn);
   const rest = train.filter((file) => !learned.has(file));
   const heldOut = rest.length >= MIN_CALIBRATION;
   const calibration = (heldOut ? rest : train).slice(0, calibrate);
-  if (calibration.length < MIN_CALIBRATION) throw new UsageError(`the threshold needs at least ${MIN_CALIBRATION} training images to calibrate on, got ${calibration.length}`);
+  if (calibration.length < MIN_CALIBRATION)
+    throw new UsageError(`the threshold needs at least ${MIN_CALIBRATION} training images to calibrate on, got ${calibration.length}`);
   return { learn, calibration, calibrationHeldOut: heldOut };
 }
 
@@ -146,7 +155,14 @@ export async function buildLinePlan(values: LineValues & { data: string }, hooks
     const setup = templateLineSetup({ data, referenceDir });
     const native = explicitSize === undefined ? await nativeSize(dataset.train[0], size) : { width: size, height: size };
     const templatePre = imagenet(native.width, native.height);
-    return { dataset, size: Math.max(native.width, native.height), preprocess: templatePre.fields, detector: setup.detector, ...calibrationSplit(dataset.train, setup.learn, calibrate), ...hooks };
+    return {
+      dataset,
+      size: Math.max(native.width, native.height),
+      preprocess: templatePre.fields,
+      detector: setup.detector,
+      ...calibrationSplit(dataset.train, setup.learn, calibrate),
+      ...hooks,
+    };
   }
   if (method === "anomalib") {
     // Trained elsewhere: nothing is learned, every training image may calibrate.
@@ -154,10 +170,19 @@ export async function buildLinePlan(values: LineValues & { data: string }, hooks
     return { dataset, size, ...anomalib, ...calibrationSplit(dataset.train, [], calibrate), ...hooks };
   }
   const learnCount = Math.min(dataset.train.length, shots ?? trainLimit ?? dataset.train.length);
-  if (learnCount > MAX_TRAIN_COUNT) throw new UsageError(`the detector learns at most ${MAX_TRAIN_COUNT} images in a round, ${values.data} has ${learnCount}: use --train-limit`);
+  if (learnCount > MAX_TRAIN_COUNT)
+    throw new UsageError(`the detector learns at most ${MAX_TRAIN_COUNT} images in a round, ${values.data} has ${learnCount}: use --train-limit`);
   const detector: Record<string, string> = { ...learningDetector(values, method, shots), trainCount: String(learnCount) };
   const backbone = detector["backbone"] as string;
   const layers = (detector["layers"] as string).split(",").map((l) => l.trim());
   const rawBackbone = backbone === EMBEDDED_BACKBONE ? undefined : { file: backbone, layers, threads, preprocess: pre.options };
-  return { dataset, size, preprocess: pre.fields, detector, rawBackbone, ...calibrationSplit(dataset.train, dataset.train.slice(0, learnCount), calibrate), ...hooks };
+  return {
+    dataset,
+    size,
+    preprocess: pre.fields,
+    detector,
+    rawBackbone,
+    ...calibrationSplit(dataset.train, dataset.train.slice(0, learnCount), calibrate),
+    ...hooks,
+  };
 }

@@ -73,7 +73,9 @@ function num(value: number | null, digits = 3): string {
 }
 
 export function formatLineReport(method: string, r: LineReport): string {
-  const split = Object.entries(r.ms_split).map(([name, ms]) => `${name} ${ms.toFixed(1)}`).join(" / ");
+  const split = Object.entries(r.ms_split)
+    .map(([name, ms]) => `${name} ${ms.toFixed(1)}`)
+    .join(" / ");
   return [
     `method                  ${method}`,
     `dataset                 ${r.dataset} (${r.train_images} learned, ${r.calibration_images} ${r.calibration} calibration, ${r.images} test)`,
@@ -118,7 +120,13 @@ export async function runLineCommand(args: string[], io: CliIo): Promise<number>
   const name = `${method}${fewShot ? ` (${plan.learn.length} shots)` : ""}`;
   if (values.json === true) {
     const { detector } = plan;
-    const settings = { method, setting: detector["setting"] ?? null, backbone: detector["backbone"] ?? null, layers: detector["layers"] ?? null, size: plan.size };
+    const settings = {
+      method,
+      setting: detector["setting"] ?? null,
+      backbone: detector["backbone"] ?? null,
+      layers: detector["layers"] ?? null,
+      size: plan.size,
+    };
     const bank = report.model?.["bankSize"];
     io.stdout.write(`${JSON.stringify({ ...settings, ...report, bank_size: typeof bank === "number" ? bank : null })}\n`);
   } else {

@@ -38,9 +38,7 @@ export function usage(): string {
   const width = Math.max(...[...COMMANDS.keys()].map((name) => name.length));
   const lines = [...COMMANDS].map(([name, command]) => `  ${name.padEnd(width)}  ${command.summary}`);
   return (
-    `Usage: ${PROGRAM} <command> [options]\n\n` +
-    `Commands:\n${lines.join("\n")}\n\n` +
-    `Run "${PROGRAM} <command> --help" for the options of a command.\n`
+    `Usage: ${PROGRAM} <command> [options]\n\n` + `Commands:\n${lines.join("\n")}\n\n` + `Run "${PROGRAM} <command> --help" for the options of a command.\n`
   );
 }
 

@@ -204,7 +204,13 @@ function row(label: string, text: string): string {
 /** Columns padded to their widest cell, two spaces apart. */
 function table(rows: string[][]): string[] {
   const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length))) ?? [];
-  return rows.map((r) => `  ${r.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join("  ").trimEnd()}`);
+  return rows.map(
+    (r) =>
+      `  ${r
+        .map((cell, c) => cell.padEnd(widths[c] ?? 0))
+        .join("  ")
+        .trimEnd()}`,
+  );
 }
 
 export function formatPredict(report: PredictReport): string {
@@ -222,10 +228,12 @@ export function formatPredict(report: PredictReport): string {
     lines.push(row("boxes", String(report.boxes.length)));
     if (report.boxes.length > 0) {
       const px = (v: number): string => v.toFixed(PIXEL_DIGITS);
-      lines.push(...table([
-        ["class", "score", "x1", "y1", "x2", "y2"],
-        ...report.boxes.map((b) => [b.name, b.score.toFixed(SCORE_DIGITS), px(b.x1), px(b.y1), px(b.x2), px(b.y2)]),
-      ]));
+      lines.push(
+        ...table([
+          ["class", "score", "x1", "y1", "x2", "y2"],
+          ...report.boxes.map((b) => [b.name, b.score.toFixed(SCORE_DIGITS), px(b.x1), px(b.y1), px(b.x2), px(b.y2)]),
+        ]),
+      );
     }
   }
   if (report.map !== null) lines.push(row("map", `${report.map.width}x${report.map.height}, max ${report.map.max.toFixed(SCORE_DIGITS)}`));

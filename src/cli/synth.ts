@@ -72,10 +72,7 @@ export async function runSynth(args: string[], io: CliIo): Promise<number> {
 }
 
 export function formatSummary(summary: DatasetSummary): string {
-  const lines = [
-    `Wrote ${summary.images} images and ${summary.masks} masks ` +
-      `(${summary.size}x${summary.size} px, seed ${summary.seed}) to ${summary.out}`,
-  ];
+  const lines = [`Wrote ${summary.images} images and ${summary.masks} masks ` + `(${summary.size}x${summary.size} px, seed ${summary.seed}) to ${summary.out}`];
   const width = Math.max(...summary.kinds.map((kind) => kind.kind.length));
   for (const kind of summary.kinds) {
     const count = (folder: string): number => kind.folders.find((entry) => entry.folder === folder)?.count ?? 0;

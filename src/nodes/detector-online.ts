@@ -32,7 +32,11 @@ function readPartId(value: unknown, property: string): string | undefined {
  * What a message asks of the detector. The part id comes from `partIdProperty` (the editor's
  * "Part id in", msg.partId by default), read by `partIdOf`.
  */
-export function readRequest(msg: NodeMessageInFlow, partIdProperty = "partId", partIdOf: (msg: NodeMessageInFlow) => unknown = (m) => m[partIdProperty]): Request {
+export function readRequest(
+  msg: NodeMessageInFlow,
+  partIdProperty = "partId",
+  partIdOf: (msg: NodeMessageInFlow) => unknown = (m) => m[partIdProperty],
+): Request {
   const command = msg["command"];
   if (command !== undefined) {
     const known = COMMANDS.find((c) => c === command);

@@ -241,13 +241,15 @@ export = function register(RED: NodeAPI): void {
         const files = all.slice(0, options.trainCount);
         if (files.length < all.length) {
           const skipped = all.slice(files.length);
-          node.warn(RED._(`${TYPE}.warnings.folderCapped`, {
-            learned: files.length,
-            total: all.length,
-            skipped: skipped.length,
-            first: basename(skipped[0] as string),
-            last: basename(skipped[skipped.length - 1] as string),
-          }));
+          node.warn(
+            RED._(`${TYPE}.warnings.folderCapped`, {
+              learned: files.length,
+              total: all.length,
+              skipped: skipped.length,
+              first: basename(skipped[0] as string),
+              last: basename(skipped[skipped.length - 1] as string),
+            }),
+          );
         }
         const model = await engine.learnAll(folderSamples(files, options.folderPreprocess, { maxPixels: DEFAULT_MAX_PIXELS }, skip), skip);
         node.log(`learned ${model["trainedOn"] ?? files.length} of ${all.length} images from ${folder}`);

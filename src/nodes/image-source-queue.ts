@@ -19,7 +19,16 @@ import { DefectError } from "../lib/errors";
 import { InputQueue, type QueueOptions } from "../lib/queue";
 import { translateError, type ErrorRouter } from "./shared/errors";
 import type { InputHandler } from "./shared/input";
-import { createTransitLimiter, downstreamOf, droppedNote, handleQueuedInput, teachesTheLine, type Downstream, type MessageQueueInfo, type QueuedInput } from "./shared/queue";
+import {
+  createTransitLimiter,
+  downstreamOf,
+  droppedNote,
+  handleQueuedInput,
+  teachesTheLine,
+  type Downstream,
+  type MessageQueueInfo,
+  type QueuedInput,
+} from "./shared/queue";
 import type { StatusReporter } from "./shared/status";
 
 /** A message filtered out on its way (never reaching a detector) frees its place after this. */

@@ -78,7 +78,8 @@ export = function register(RED: NodeAPI): void {
     function fromMessage(msg: NodeMessageInFlow, option: "path" | "url", fallbacks: readonly unknown[]): string {
       const type = option === "path" ? options.pathType : options.urlType;
       const property = type === "msg" ? options[option] : option === "path" ? "filename" : "url";
-      const value = type === "msg" ? stringProperty(messageProperty(RED, msg, property)) : options[option] || fallbacks.map(stringProperty).find((v) => v !== undefined);
+      const value =
+        type === "msg" ? stringProperty(messageProperty(RED, msg, property)) : options[option] || fallbacks.map(stringProperty).find((v) => v !== undefined);
       if (value === undefined) {
         throw new DefectError("missingSource", `No ${option}: set it in the node or send msg.${property}`, { option, property });
       }
@@ -111,11 +112,15 @@ export = function register(RED: NodeAPI): void {
             ...(configured ? {} : { credentialsFor: options.allowedHosts }),
           };
           // Each failed attempt is a warning; only the last one fails the message (and turns the status red).
-          return withRetries(() => loadImageUrl(request, limits), { retries: options.retries, delayMs: options.retryDelayMs }, {
-            signal: stop.signal,
-            onRetry: ({ error, attempt, attempts, delayMs }) =>
-              node.warn(RED._(`${TYPE}.warnings.retrying`, { attempt, attempts, delayMs, reason: translateError(RED, TYPE, error).message })),
-          });
+          return withRetries(
+            () => loadImageUrl(request, limits),
+            { retries: options.retries, delayMs: options.retryDelayMs },
+            {
+              signal: stop.signal,
+              onRetry: ({ error, attempt, attempts, delayMs }) =>
+                node.warn(RED._(`${TYPE}.warnings.retrying`, { attempt, attempts, delayMs, reason: translateError(RED, TYPE, error).message })),
+            },
+          );
         }
         default:
           return loadImageBytes(msg.payload, limits, "msg.payload");

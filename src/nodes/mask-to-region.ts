@@ -6,15 +6,7 @@
 import type { Node, NodeAPI, NodeMessage } from "node-red";
 import { performance } from "node:perf_hooks";
 import { isControlAnswer } from "../lib/pipeline/answers";
-import {
-  extractRegions,
-  parseRegionOptions,
-  readRegionInput,
-  regionSource,
-  startOverlay,
-  type RegionOptions,
-  type RegionResult,
-} from "../lib/regions";
+import { extractRegions, parseRegionOptions, readRegionInput, regionSource, startOverlay, type RegionOptions, type RegionResult } from "../lib/regions";
 import { createErrorRouter } from "./shared/errors";
 import { handleInput, rejectInput } from "./shared/input";
 import { parseDecodeLimits, svgAllowed } from "./shared/settings";
@@ -65,7 +57,10 @@ export = function register(RED: NodeAPI): void {
       const input = readRegionInput(msg);
       const image = overlayFormat === "none" ? undefined : findMessageImage(msg);
       // The image decodes on sharp's threads while the regions are found here.
-      const pending = overlayFormat === "none" || image === undefined ? undefined : startOverlay(image.buffer, regionSource(input), { format: overlayFormat, width: options.overlayWidth, opacity: options.opacity }, limits);
+      const pending =
+        overlayFormat === "none" || image === undefined
+          ? undefined
+          : startOverlay(image.buffer, regionSource(input), { format: overlayFormat, width: options.overlayWidth, opacity: options.opacity }, limits);
       const result = extractRegions(input, options);
       let overlay: Buffer | undefined;
       if (pending !== undefined) {

@@ -73,11 +73,10 @@ function imageBuffer(msg: NodeMessageInFlow): Buffer {
   const buffer = findMessageImage(msg)?.buffer ?? toImageBuffer(msg.payload);
   if (buffer === undefined) {
     const type = describeType(msg.payload);
-    throw new DefectError(
-      "noImageInput",
-      `No image in msg.image.buffer or msg.payload: expected a Buffer, base64 text or a data: URL, got ${type}`,
-      { source: "msg.payload", type },
-    );
+    throw new DefectError("noImageInput", `No image in msg.image.buffer or msg.payload: expected a Buffer, base64 text or a data: URL, got ${type}`, {
+      source: "msg.payload",
+      type,
+    });
   }
   return buffer;
 }

@@ -50,7 +50,13 @@ function helpSummary(type: string): string {
   const base = basename(pkg["node-red"].nodes[type]!, ".js");
   const html = readFileSync(join(root, "src", "nodes", "locales", "en-US", `${base}.html`), "utf8");
   const first = /<p>([\s\S]*?)<\/p>/.exec(html)?.[1] ?? "";
-  return first.replace(/<[^>]+>/g, "").replace(/\s+/g, " ").trim().split(" ").slice(0, 8).join(" ");
+  return first
+    .replace(/<[^>]+>/g, "")
+    .replace(/\s+/g, " ")
+    .trim()
+    .split(" ")
+    .slice(0, 8)
+    .join(" ");
 }
 
 /** The little of the page's globals the callbacks below use (the test build has no DOM lib). */
@@ -191,7 +197,8 @@ describe("editor in a real browser (Chromium, playwright-core)", function () {
   it("offers the few-shot setting in the detector dialog: PatchCore only, 4 good images, auto standardisation and image score (and template comparison: 1 reference, no backbone)", async function () {
     const id = await dragIn("defect-detector", 320, 160);
     const dialog = await openDialog(id);
-    const methods = async (): Promise<string[]> => dialog.locator("#node-input-method option").evaluateAll((options) => options.map((o) => (o as unknown as { value: string }).value));
+    const methods = async (): Promise<string[]> =>
+      dialog.locator("#node-input-method option").evaluateAll((options) => options.map((o) => (o as unknown as { value: string }).value));
     assert.deepEqual(await methods(), ["patchcore", "padim", "anomalib", "template"]);
     // Template comparison: one reference unless set, its own fields, no backbone; and back.
     await dialog.locator("#node-input-method").selectOption("template");
@@ -240,7 +247,11 @@ describe("editor in a real browser (Chromium, playwright-core)", function () {
     await page.click("#red-ui-header-button-deploy");
     await page.locator(".red-ui-notification", { hasText: /Successfully deployed/ }).waitFor();
     const deployed = (await (await fetch(`${server!.url}/flows`)).json()) as Array<{ type: string }>;
-    for (const type of TYPES.filter((t) => t !== "defect-alarm")) assert.ok(deployed.some((n) => n.type === type), `${type} deployed`);
+    for (const type of TYPES.filter((t) => t !== "defect-alarm"))
+      assert.ok(
+        deployed.some((n) => n.type === type),
+        `${type} deployed`,
+      );
   });
 
   it("learns at deploy, calibrates, and shows an inspection's verdict in the debug sidebar after the inject button", async function () {
@@ -256,12 +267,18 @@ describe("editor in a real browser (Chromium, playwright-core)", function () {
     await flowNode(inject.id).locator(".red-ui-flow-node-button").click();
     // Each part of the line with the verdict its name calls for: the good ones OK, the defects NG.
     for (const [name, expected] of LINE_VERDICTS) {
-      const message = page.locator(".red-ui-debug-msg", { hasText: /verdict/ }).filter({ hasText: name }).first();
+      const message = page
+        .locator(".red-ui-debug-msg", { hasText: /verdict/ })
+        .filter({ hasText: name })
+        .first();
       await message.waitFor({ timeout: PIPELINE_MS });
       assert.match((await message.textContent()) ?? "", new RegExp(`verdict"?:\\s*"?${expected}\\b`), `${name}: ${expected}`);
     }
     const mask = await named("defect-mask-to-region", "");
-    await page.waitForFunction((id) => /regions/.test(document.getElementById(id)?.querySelector(".red-ui-flow-node-status-label")?.textContent ?? ""), mask.id);
+    await page.waitForFunction(
+      (id) => /regions/.test(document.getElementById(id)?.querySelector(".red-ui-flow-node-status-label")?.textContent ?? ""),
+      mask.id,
+    );
     // The last part, a hole, is what the threshold's status shows.
     assert.match((await statusOf(threshold.id).textContent()) ?? "", /^NG since \d\d:\d\d:\d\d/);
     // The whole flow in view, with the defect detection palette and the debug sidebar beside it.

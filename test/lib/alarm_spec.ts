@@ -74,19 +74,43 @@ function throwsCode(fn: () => unknown, code: string, option?: string): DefectErr
 describe("alarm options", function () {
   it("defaults to every NG, latched, no cooldown", function () {
     assert.deepEqual(parseAlarmOptions({}), {
-      rule: "ng", consecutive: 3, ratePercent: 10, rateWindow: 100, rateSeconds: 60, rateMinParts: 10,
-      latch: true, cooldownMs: 0, severity: "critical", uncertainAsNg: false,
+      rule: "ng",
+      consecutive: 3,
+      ratePercent: 10,
+      rateWindow: 100,
+      rateSeconds: 60,
+      rateMinParts: 10,
+      latch: true,
+      cooldownMs: 0,
+      severity: "critical",
+      uncertainAsNg: false,
     });
   });
 
   it("reads editor strings", function () {
     const parsed = parseAlarmOptions({
-      rule: "rate-time", consecutive: "5", ratePercent: "2.5", rateWindow: "50", rateSeconds: "0.5", rateMinParts: "4",
-      latch: false, cooldown: "1500", severity: "warning", uncertainAsNg: "true",
+      rule: "rate-time",
+      consecutive: "5",
+      ratePercent: "2.5",
+      rateWindow: "50",
+      rateSeconds: "0.5",
+      rateMinParts: "4",
+      latch: false,
+      cooldown: "1500",
+      severity: "warning",
+      uncertainAsNg: "true",
     });
     assert.deepEqual(parsed, {
-      rule: "rate-time", consecutive: 5, ratePercent: 2.5, rateWindow: 50, rateSeconds: 0.5, rateMinParts: 4,
-      latch: false, cooldownMs: 1500, severity: "warning", uncertainAsNg: true,
+      rule: "rate-time",
+      consecutive: 5,
+      ratePercent: 2.5,
+      rateWindow: 50,
+      rateSeconds: 0.5,
+      rateMinParts: 4,
+      latch: false,
+      cooldownMs: 1500,
+      severity: "warning",
+      uncertainAsNg: true,
     });
   });
 
@@ -178,7 +202,10 @@ describe("alarm rule ng", function () {
   it("not latched: every NG raises, the next part that is not NG clears", function () {
     const { events, state } = run(createAlarmState(options({ latch: false })), series("NNOO"));
     assert.deepEqual(summary(events), ["alarm:NG part", "alarm:NG part", "cleared:part is OK", "-"]);
-    assert.deepEqual(events.flat().map((e) => e.sequence), [1, 2, 3]);
+    assert.deepEqual(
+      events.flat().map((e) => e.sequence),
+      [1, 2, 3],
+    );
     assert.equal(events[2]![0]!.evidence.partId, "p2000", "cleared names the part that cleared it");
     assert.equal(alarmActive(state), false);
   });
@@ -204,8 +231,7 @@ describe("alarm rule ng", function () {
 });
 
 describe("alarm rule consecutive", function () {
-  const three = (overrides: Partial<AlarmOptions> = {}): AlarmState =>
-    createAlarmState(options({ rule: "consecutive", consecutive: 3, ...overrides }));
+  const three = (overrides: Partial<AlarmOptions> = {}): AlarmState => createAlarmState(options({ rule: "consecutive", consecutive: 3, ...overrides }));
 
   it("raises at exactly the Nth NG in a row; an OK restarts the count", function () {
     const { events } = run(three(), series("NNONNN"));
@@ -278,7 +304,10 @@ describe("alarm rule rate-count", function () {
 
   it("a rate that keeps holding raises once", function () {
     const { events } = run(rate({ ratePercent: 25, rateWindow: 4, latch: false }), series("NNNNN"));
-    assert.deepEqual(summary(events).filter((s) => s !== "-"), ["alarm:1 NG of the last 4 parts (25%, alarm at 25%)"]);
+    assert.deepEqual(
+      summary(events).filter((s) => s !== "-"),
+      ["alarm:1 NG of the last 4 parts (25%, alarm at 25%)"],
+    );
   });
 });
 
@@ -419,15 +448,23 @@ describe("alarm evidence", function () {
 
 describe("alarm input messages", function () {
   const message = (payload: unknown, extra: Record<string, unknown> = {}) => ({
-    payload, regions: undefined, partId: undefined, filename: undefined, msgid: "m1", ...extra,
+    payload,
+    regions: undefined,
+    partId: undefined,
+    filename: undefined,
+    msgid: "m1",
+    ...extra,
   });
 
   it("reads verdict, score, regions and the part id", function () {
     const inspection = readInspection(
-      message({ verdict: "NG", score: 0.7, threshold: 0.5, regionCount: 2 }, {
-        regions: [{ x: 1, y: 1, width: 2, height: 2, area: 3, maxScore: 0.8, centroid: { x: 2, y: 2 } }, "junk", { x: 1 }],
-        filename: "/parts/a.png",
-      }),
+      message(
+        { verdict: "NG", score: 0.7, threshold: 0.5, regionCount: 2 },
+        {
+          regions: [{ x: 1, y: 1, width: 2, height: 2, area: 3, maxScore: 0.8, centroid: { x: 2, y: 2 } }, "junk", { x: 1 }],
+          filename: "/parts/a.png",
+        },
+      ),
       T0,
     );
     assert.deepEqual(inspection, {

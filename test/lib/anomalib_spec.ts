@@ -91,7 +91,16 @@ describe("anomalib exports", () => {
       assert.equal(model.inputName, "input");
       assert.deepEqual(model.inputSize, { width: SIZE, height: SIZE });
       assert.equal(model.metadata, null);
-      assert.deepEqual(model.preprocess, { color: "rgb", layout: "NCHW", width: SIZE, height: SIZE, scale: 1, mean: [0, 0, 0], std: [1, 1, 1], centerCropFrom: null });
+      assert.deepEqual(model.preprocess, {
+        color: "rgb",
+        layout: "NCHW",
+        width: SIZE,
+        height: SIZE,
+        scale: 1,
+        mean: [0, 0, 0],
+        std: [1, 1, 1],
+        centerCropFrom: null,
+      });
 
       const p = await model.predict(rampTensor(SIZE));
       assert.equal(p.score, 0.9375);
@@ -132,7 +141,11 @@ describe("anomalib exports", () => {
 
     it("rejects an export made without the PostProcessor, whose values are raw", async () => {
       const e = await exported(buildV2Model({ size: SIZE, scoreShape: "flat", omit: ["pred_label", "pred_mask"] }));
-      await expectDefect(openAnomalibModel(e.modelPath), "modelLoadFailed", /pred_score and anomaly_map but neither pred_label nor pred_mask.*post_processor=False/);
+      await expectDefect(
+        openAnomalibModel(e.modelPath),
+        "modelLoadFailed",
+        /pred_score and anomaly_map but neither pred_label nor pred_mask.*post_processor=False/,
+      );
       assert.equal(openSessionCount(), baseline);
     });
 
@@ -246,17 +259,41 @@ describe("anomalib exports", () => {
     it("fails with anomalibMetadataMissing for a metadataPath that does not exist", async () => {
       const e = await exported(buildRawMapModel({ size: SIZE, withScore: true }));
       const missing = path.join(e.dir, "elsewhere.json");
-      const error = await expectDefect(openAnomalibModel(e.modelPath, { metadataPath: missing }), "anomalibMetadataMissing", /the metadataPath given does not exist/);
+      const error = await expectDefect(
+        openAnomalibModel(e.modelPath, { metadataPath: missing }),
+        "anomalibMetadataMissing",
+        /the metadataPath given does not exist/,
+      );
       assert.equal(error.details["path"], missing);
     });
 
     const invalidCases: Array<[string, unknown, RegExp, string]> = [
       ["a non-numeric threshold", { ...V1_METADATA, image_threshold: "abc" }, /"image_threshold" must be a finite number \(got "abc"\)/, "image_threshold"],
-      ["a NaN threshold (Python's json.dump)", JSON.stringify(V1_METADATA).replace('"image_threshold":6', '"image_threshold":NaN'), /"image_threshold" must be a finite number \(got NaN, Infinity or null\)/, "image_threshold"],
+      [
+        "a NaN threshold (Python's json.dump)",
+        JSON.stringify(V1_METADATA).replace('"image_threshold":6', '"image_threshold":NaN'),
+        /"image_threshold" must be a finite number \(got NaN, Infinity or null\)/,
+        "image_threshold",
+      ],
       ["a missing pred_scores.max", { ...V1_METADATA, "pred_scores.max": undefined }, /"pred_scores\.max" is missing/, "pred_scores.max"],
-      ["max not above min", { ...V1_METADATA, "pred_scores.max": 0 }, /"pred_scores\.max" \(0\) must be greater than "pred_scores\.min" \(0\)/, "pred_scores.max"],
-      ["no normalisation statistics", { task: "segmentation", image_threshold: 6, pixel_threshold: 5 }, /no min\/max normalisation statistics .*normalization "none"/, "pred_scores.min"],
-      ["CDF statistics", { image_threshold: 1, pixel_threshold: 1, image_mean: 0, image_std: 1, pixel_mean: 0, pixel_std: 1 }, /CDF normalisation statistics .* are not supported/, "image_mean"],
+      [
+        "max not above min",
+        { ...V1_METADATA, "pred_scores.max": 0 },
+        /"pred_scores\.max" \(0\) must be greater than "pred_scores\.min" \(0\)/,
+        "pred_scores.max",
+      ],
+      [
+        "no normalisation statistics",
+        { task: "segmentation", image_threshold: 6, pixel_threshold: 5 },
+        /no min\/max normalisation statistics .*normalization "none"/,
+        "pred_scores.min",
+      ],
+      [
+        "CDF statistics",
+        { image_threshold: 1, pixel_threshold: 1, image_mean: 0, image_std: 1, pixel_mean: 0, pixel_std: 1 },
+        /CDF normalisation statistics .* are not supported/,
+        "image_mean",
+      ],
       ["a JSON array", [1, 2], /the file must hold a JSON object \(got \[1,2\]\)/, ""],
     ];
     for (const [what, metadata, message, key] of invalidCases) {
@@ -321,15 +358,23 @@ describe("anomalib exports", () => {
   describe("contract detection", () => {
     it("rejects a model with unrelated outputs, naming what it found and what it expected", async () => {
       const e = await exported(buildClassifierModel(3));
-      const error = await expectDefect(openAnomalibModel(e.modelPath), "modelLoadFailed", /is not a usable anomalib export: none of its outputs has an anomalib name/);
+      const error = await expectDefect(
+        openAnomalibModel(e.modelPath),
+        "modelLoadFailed",
+        /is not a usable anomalib export: none of its outputs has an anomalib name/,
+      );
       assert.match(error.message, /outputs: probabilities float32\[1,3\]/);
       assert.match(error.message, /expected anomalib 2\.x outputs pred_score, pred_label, anomaly_map, pred_mask, or anomalib 0\.x\/1\.x output "output"/);
       assert.equal(openSessionCount(), baseline);
     });
 
-    it("rejects an \"output\" that is neither a map nor a score before looking for metadata", async () => {
+    it('rejects an "output" that is neither a map nor a score before looking for metadata', async () => {
       const e = await exported(buildAddOneModel());
-      await expectDefect(openAnomalibModel(e.modelPath), "modelLoadFailed", /output "output" has shape \[1,3,h,w\], which is neither an anomaly map \[N,1,H,W\] nor a score \[N\]/);
+      await expectDefect(
+        openAnomalibModel(e.modelPath),
+        "modelLoadFailed",
+        /output "output" has shape \[1,3,h,w\], which is neither an anomaly map \[N,1,H,W\] nor a score \[N\]/,
+      );
     });
 
     it("passes the session's inputShapeMismatch through for a tensor of the wrong size", async () => {
@@ -368,7 +413,12 @@ describe("anomalib exports", () => {
     });
 
     it("parses Python's NaN and Infinity as null but leaves them alone inside strings", () => {
-      assert.deepEqual(parsePythonJson('{"a": NaN, "b": -Infinity, "c": [Infinity], "d": "NaN \\" Infinity"}'), { a: null, b: null, c: [null], d: 'NaN " Infinity' });
+      assert.deepEqual(parsePythonJson('{"a": NaN, "b": -Infinity, "c": [Infinity], "d": "NaN \\" Infinity"}'), {
+        a: null,
+        b: null,
+        c: [null],
+        d: 'NaN " Infinity',
+      });
     });
 
     it("reads one-element lists (torch tolist) as numbers", () => {
@@ -380,7 +430,13 @@ describe("anomalib exports", () => {
 
     it("reads a bare Compose with scalar mean/std and names the steps it cannot reproduce", () => {
       const t = parseV0Transform(
-        { __class_fullname__: "Compose", transforms: [{ __class_fullname__: "Normalize", mean: 0.5, std: 0.25, max_pixel_value: 1 }, { __class_fullname__: "HorizontalFlip", p: 0.5 }] },
+        {
+          __class_fullname__: "Compose",
+          transforms: [
+            { __class_fullname__: "Normalize", mean: 0.5, std: 0.25, max_pixel_value: 1 },
+            { __class_fullname__: "HorizontalFlip", p: 0.5 },
+          ],
+        },
         "m.json",
       );
       assert.deepEqual(t, { resize: null, centerCrop: null, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], maxPixelValue: 1, ignored: ["HorizontalFlip"] });

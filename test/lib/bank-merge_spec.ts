@@ -39,7 +39,11 @@ async function writeBank(path: string, size: number, seed: number, defectRows = 
   const data = Float32Array.from({ length: size * DIM }, () => rng.next() + seed);
   const defect = Float32Array.from({ length: defectRows * DIM }, () => -seed);
   const counters = { ...freshCounters(), shotsLearned: seed, defectsLearned: defectRows };
-  await saveOnlineBank(path, { bank: { data, size, dim: DIM, projection: null }, pending: new Float32Array(0), defect, counters, drift: emptyDrift() }, metadata);
+  await saveOnlineBank(
+    path,
+    { bank: { data, size, dim: DIM, projection: null }, pending: new Float32Array(0), defect, counters, drift: emptyDrift() },
+    metadata,
+  );
   return data;
 }
 
@@ -121,7 +125,10 @@ describe("merging banks across lines", function () {
   it("refuses other preprocessing", async function () {
     const c = join(dir, "C.ddm");
     await writeBank(c, 20, 3, 0, record({ input: { dims: [1, 3, 128, 128], layout: "NCHW" } }));
-    await assert.rejects(mergeBankFiles([a, c], join(dir, "m.ddm"), { maxBankSize: 50 }), /input tensor: A.ddm has \{"dims":\[1,3,64,64\],"layout":"NCHW"\}, C.ddm has \{"dims":\[1,3,128,128\],"layout":"NCHW"\}/);
+    await assert.rejects(
+      mergeBankFiles([a, c], join(dir, "m.ddm"), { maxBankSize: 50 }),
+      /input tensor: A.ddm has \{"dims":\[1,3,64,64\],"layout":"NCHW"\}, C.ddm has \{"dims":\[1,3,128,128\],"layout":"NCHW"\}/,
+    );
   });
 
   it("refuses banks learned with the other per-image standardisation; a file without the record counts as off", async function () {
@@ -173,7 +180,10 @@ describe("merging banks across lines", function () {
       await writeBank(c, 20, 3, 0, record({ layers: ["l2"] }));
       const refused = io();
       assert.equal(await runCli(["bank", "merge", "--out", join(dir, "m.ddm"), a, c], refused.io), 1);
-      assert.equal(refused.err(), "defect-detection bank: Cannot merge banks learned differently (layers: A.ddm has l1,l2, C.ddm has l2): merge only banks of the same backbone, layers and preprocessing\n");
+      assert.equal(
+        refused.err(),
+        "defect-detection bank: Cannot merge banks learned differently (layers: A.ddm has l1,l2, C.ddm has l2): merge only banks of the same backbone, layers and preprocessing\n",
+      );
       const usage = io();
       assert.equal(await runCli(["bank", "merge", "--out", join(dir, "m.ddm"), a], usage.io), 2);
       assert.equal(usage.err(), 'defect-detection bank: merge needs at least two bank files, got 1 (see "defect-detection bank --help")\n');

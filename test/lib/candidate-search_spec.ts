@@ -14,7 +14,9 @@ function randomRows(count: number, dim: number, seed: number, scale = 1): Float3
 
 function project(rows: Float32Array, count: number, matrix: Float32Array): Float32Array {
   const out = new Float32Array(count * OUT);
-  for (let r = 0; r < count; r++) for (let o = 0; o < OUT; o++) for (let c = 0; c < DIM; c++) out[r * OUT + o] = (out[r * OUT + o] as number) + (rows[r * DIM + c] as number) * (matrix[c * OUT + o] as number);
+  for (let r = 0; r < count; r++)
+    for (let o = 0; o < OUT; o++)
+      for (let c = 0; c < DIM; c++) out[r * OUT + o] = (out[r * OUT + o] as number) + (rows[r * DIM + c] as number) * (matrix[c * OUT + o] as number);
   return out;
 }
 
@@ -67,7 +69,9 @@ describe("subspace search ranked in 8-bit integers, candidates by exact distance
     const found = await search.search(queries, count, 9);
     assert.equal(found.k, 9);
     for (let q = 0; q < count; q++) {
-      const expected = ranked(projectedBank, projected, q).slice(0, 9).map(([, r]) => r);
+      const expected = ranked(projectedBank, projected, q)
+        .slice(0, 9)
+        .map(([, r]) => r);
       assert.deepEqual(Array.from(found.indices.subarray(q * 9, q * 9 + 9)), expected, `query ${q}`);
     }
   });

@@ -26,11 +26,15 @@ async function writePart(path: string, phase: number, defect: boolean, maskPath?
       pixels[y * SIZE + x] = inDefect ? 10 : 128 + Math.round(60 * Math.sin((x + phase) / 3));
     }
   }
-  await sharp(pixels, { raw: { width: SIZE, height: SIZE, channels: 1 } }).png().toFile(path);
+  await sharp(pixels, { raw: { width: SIZE, height: SIZE, channels: 1 } })
+    .png()
+    .toFile(path);
   if (maskPath === undefined) return;
   const mask = Buffer.alloc(SIZE * SIZE);
   for (let y = 24; y < 40; y++) for (let x = 24; x < 40; x++) mask[y * SIZE + x] = 255;
-  await sharp(mask, { raw: { width: SIZE, height: SIZE, channels: 1 } }).png().toFile(maskPath);
+  await sharp(mask, { raw: { width: SIZE, height: SIZE, channels: 1 } })
+    .png()
+    .toFile(maskPath);
 }
 
 async function writeDataset(root: string): Promise<void> {
@@ -39,7 +43,6 @@ async function writeDataset(root: string): Promise<void> {
   for (let i = 0; i < 2; i++) await writePart(join(root, "test/good", `t${i}.png`), i + 5, false);
   for (let i = 0; i < 2; i++) await writePart(join(root, "test/hole", `d${i}.png`), i + 7, true, join(root, "ground_truth/hole", `d${i}_mask.png`));
 }
-
 
 describe("few-shot eval and the detector's few-shot rounds (tiny backbone)", function () {
   this.timeout(60_000);
@@ -60,7 +63,10 @@ describe("few-shot eval and the detector's few-shot rounds (tiny backbone)", fun
 
   async function evalJson(extra: string[]): Promise<Record<string, unknown>> {
     const run = captureCli();
-    const code = await runCli(["eval", "--data", data, "--backbone", backbone, "--layers", "l1,l2", "--size", String(SIZE), "--threads", "1", "--json", ...extra], run.io);
+    const code = await runCli(
+      ["eval", "--data", data, "--backbone", backbone, "--layers", "l1,l2", "--size", String(SIZE), "--threads", "1", "--json", ...extra],
+      run.io,
+    );
     assert.equal(code, 0, run.stderr());
     return JSON.parse(run.stdout()) as Record<string, unknown>;
   }
@@ -119,7 +125,26 @@ describe("few-shot eval and the detector's few-shot rounds (tiny backbone)", fun
   it("does not standardise the embedded backbone's features unless asked (it is trained to ignore lighting)", async function () {
     const run = async (extra: string[]): Promise<Record<string, unknown>> => {
       const io = captureCli();
-      const code = await runCli(["eval", "--data", data, "--backbone", "embedded", "--layers", "stage2,stage3", "--size", String(SIZE), "--threads", "1", "--json", "--shots", "2", ...extra], io.io);
+      const code = await runCli(
+        [
+          "eval",
+          "--data",
+          data,
+          "--backbone",
+          "embedded",
+          "--layers",
+          "stage2,stage3",
+          "--size",
+          String(SIZE),
+          "--threads",
+          "1",
+          "--json",
+          "--shots",
+          "2",
+          ...extra,
+        ],
+        io.io,
+      );
       assert.equal(code, 0, io.stderr());
       return JSON.parse(io.stdout()) as Record<string, unknown>;
     };
@@ -193,7 +218,8 @@ describe("few-shot eval and the detector's few-shot rounds (tiny backbone)", fun
   it("a detector round learns the variants up to maxShots in auto mode and none past it", async function () {
     const preprocess = parsePreprocessOptions({ preset: "imagenet", width: SIZE, height: SIZE, resize: "stretch" });
     const tensors: Tensor[] = [];
-    for (let i = 0; i < 3; i++) tensors.push((await preprocessImage(await sharp(join(data, "train/good", `g${i}.png`)).toBuffer(), preprocess, { maxPixels: 1e6 })).tensor);
+    for (let i = 0; i < 3; i++)
+      tensors.push((await preprocessImage(await sharp(join(data, "train/good", `g${i}.png`)).toBuffer(), preprocess, { maxPixels: 1e6 })).tensor);
     const method = await openPatchCoreMethod({
       setting: "fewshot",
       backbone,

@@ -24,12 +24,16 @@ interface Run {
  */
 function runLine(args: string[], tmp: string, timeoutMs = 60_000): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [MAIN, "line", ...args], { encoding: "utf8", timeout: timeoutMs, env: { ...process.env, TMPDIR: tmp } }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : null, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [MAIN, "line", ...args],
+      { encoding: "utf8", timeout: timeoutMs, env: { ...process.env, TMPDIR: tmp } },
+      (error, stdout, stderr) => {
+        resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : null, stdout, stderr });
+      },
+    );
   });
 }
-
 
 function inUnit(report: Record<string, unknown>, name: string): number {
   const value = report[name];
@@ -109,7 +113,10 @@ describe("defect-detection line", function () {
     assert.equal(report["dropped"], 0, "the stream keeps the queues full without overflowing them");
     const loopP99 = report["event_loop_delay_p99_ms"];
     const loopMax = report["event_loop_delay_max_ms"];
-    assert.ok(typeof loopP99 === "number" && typeof loopMax === "number" && loopP99 >= 0 && loopMax >= loopP99, `event loop ${String(loopP99)} / ${String(loopMax)}`);
+    assert.ok(
+      typeof loopP99 === "number" && typeof loopMax === "number" && loopP99 >= 0 && loopMax >= loopP99,
+      `event loop ${String(loopP99)} / ${String(loopMax)}`,
+    );
     positive(report, "rss_peak_mb");
     assert.equal(report["raw_backbone_ms"], null, "no ONNX backbone to time");
   });

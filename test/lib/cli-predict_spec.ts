@@ -12,13 +12,7 @@ import type { PredictReport } from "../../src/cli/predict";
 import { buildV2Model } from "../fixtures/anomalib-models";
 import { encodePng, makeImage } from "../fixtures/images";
 import { buildClassifierModel } from "../fixtures/models";
-import {
-  SEMANTIC_INSIDE,
-  SEMANTIC_SIZE,
-  buildSemanticModel,
-  buildUnknownFormatModel,
-  buildYoloV8Model,
-} from "../fixtures/supervised-node-models";
+import { SEMANTIC_INSIDE, SEMANTIC_SIZE, buildSemanticModel, buildUnknownFormatModel, buildYoloV8Model } from "../fixtures/supervised-node-models";
 
 /** Float32 outputs against hand-written doubles. */
 const CLOSE = 1e-5;
@@ -87,7 +81,12 @@ describe("predict command", function () {
         model: { file: "yolo.onnx", task: "detect", classes: 2 },
         image: { file: "wide.png", width: 128, height: 64 },
         preprocess: "64x64 letterbox (pad 114), RGB NCHW, values 0..1",
-        task: "detect", score: 0, classes: [], boxes: [], map: null, ms: {},
+        task: "detect",
+        score: 0,
+        classes: [],
+        boxes: [],
+        map: null,
+        ms: {},
       },
     );
     near(report.score, 0.9, "score");
@@ -95,7 +94,10 @@ describe("predict command", function () {
       { x1: 24, y1: 8, x2: 56, y2: 24, score: 0.9, class: 0, name: "scratch" },
       { x1: 80, y1: 36, x2: 96, y2: 60, score: 0.8, class: 1, name: "dent" },
     ];
-    assert.deepEqual(report.boxes.map((b) => [b.class, b.name]), expected.map((b) => [b.class, b.name]));
+    assert.deepEqual(
+      report.boxes.map((b) => [b.class, b.name]),
+      expected.map((b) => [b.class, b.name]),
+    );
     report.boxes.forEach((box, i) => {
       for (const key of ["x1", "y1", "x2", "y2", "score"] as const) near(box[key], expected[i]![key], `box ${i} ${key}`);
     });
@@ -137,7 +139,10 @@ describe("predict command", function () {
     assert.equal(report.task, "semantic");
     assert.deepEqual([report.map?.width, report.map?.height], [SEMANTIC_SIZE, SEMANTIC_SIZE]);
     near(report.map?.max ?? 0, SEMANTIC_INSIDE, "map max");
-    assert.deepEqual(report.classes.map((c) => c.name), ["class 1"]);
+    assert.deepEqual(
+      report.classes.map((c) => c.name),
+      ["class 1"],
+    );
   });
 
   it("runs an anomalib export with --task anomaly", async function () {

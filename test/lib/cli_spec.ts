@@ -9,8 +9,6 @@ import { captureCli } from "../fixtures/cli-io";
 /** The compiled command beside the compiled test (build-test/src/cli/main.js). */
 const MAIN = join(__dirname, "../../src/cli/main.js");
 
-
-
 describe("command line", function () {
   let dir: string;
 
@@ -31,8 +29,7 @@ describe("command line", function () {
     assert.equal(code, 0);
     assert.equal(
       run.stdout(),
-      `Wrote 8 images and 4 masks (32x32 px, seed 3) to ${out}\n` +
-        "  cast-surface  2 train/good, 2 test/good, 2 each of hole, crack with masks\n",
+      `Wrote 8 images and 4 masks (32x32 px, seed 3) to ${out}\n` + "  cast-surface  2 train/good, 2 test/good, 2 each of hole, crack with masks\n",
     );
     assert.deepEqual(await readdir(out), ["cast-surface"]);
     assert.deepEqual((await readdir(join(out, "cast-surface"))).sort(), ["ground_truth", "test", "train"]);
@@ -57,8 +54,14 @@ describe("command line", function () {
       [["synth", "extra", "--out", out], `defect-detection synth: Unexpected argument 'extra' ${help}`],
       [["predict", "--model", "m.onnx"], `defect-detection predict: --image IMG is required (see "defect-detection predict --help")`],
       [["eval", "--backbone", "b.onnx"], `defect-detection eval: --data DIR is required (see "defect-detection eval --help")`],
-      [["eval", "--data", out, "--backbone", "b.onnx", "--coreset", "2"], `defect-detection eval: --coreset must be a number above 0 and at most 1, got "2" (see "defect-detection eval --help")`],
-      [["eval", "--data", out, "--backbone", "b.onnx", "--size", "0"], `defect-detection eval: --size must be an integer from 1 to 8192, got "0" (see "defect-detection eval --help")`],
+      [
+        ["eval", "--data", out, "--backbone", "b.onnx", "--coreset", "2"],
+        `defect-detection eval: --coreset must be a number above 0 and at most 1, got "2" (see "defect-detection eval --help")`,
+      ],
+      [
+        ["eval", "--data", out, "--backbone", "b.onnx", "--size", "0"],
+        `defect-detection eval: --size must be an integer from 1 to 8192, got "0" (see "defect-detection eval --help")`,
+      ],
       [
         ["eval", "--data", out, "--backbone", "b.onnx", "--neighbors", "3"],
         `defect-detection eval: --neighbors is not available: the detector node uses PatchCore's default neighbours for the image score (see "defect-detection eval --help")`,

@@ -51,7 +51,10 @@ describe("defect bank", function () {
     mask[2 * 8 + 5] = 1; // x 5, y 2 -> cell (2, 1) of a 4 x 4 grid
     mask[7 * 8 + 0] = 1; // x 0, y 7 -> cell (0, 3)
     const grid = patchGridMask(mask, 8, 8, 4, 4);
-    assert.deepEqual([...grid].flatMap((v, i) => (v === 1 ? [i] : [])), [6, 12]);
+    assert.deepEqual(
+      [...grid].flatMap((v, i) => (v === 1 ? [i] : [])),
+      [6, 12],
+    );
     assert.throws(() => patchGridMask(new Uint8Array(10), 8, 8, 4, 4), { code: "maskSizeMismatch" });
   });
 
@@ -187,7 +190,9 @@ describe("labelled defects of a dataset", function () {
   let dir = "";
   before(async function () {
     dir = await mkdtemp(join(tmpdir(), "defect-bank-"));
-    const image = (await sharp({ create: { width: 40, height: 40, channels: 3, background: { r: 90, g: 90, b: 90 } } }).png().toBuffer()) as Buffer;
+    const image = (await sharp({ create: { width: 40, height: 40, channels: 3, background: { r: 90, g: 90, b: 90 } } })
+      .png()
+      .toBuffer()) as Buffer;
     for (const [type, name] of [
       ["a", "x"],
       ["a", "y"],
@@ -199,7 +204,9 @@ describe("labelled defects of a dataset", function () {
     await mkdir(join(dir, "ground_truth_train", "a"), { recursive: true });
     const mask = Buffer.alloc(40 * 40);
     mask.fill(255, 0, 80); // the first two rows: one row at half size
-    await sharp(mask, { raw: { width: 40, height: 40, channels: 1 } }).png().toFile(join(dir, "ground_truth_train", "a", "x_mask.png"));
+    await sharp(mask, { raw: { width: 40, height: 40, channels: 1 } })
+      .png()
+      .toFile(join(dir, "ground_truth_train", "a", "x_mask.png"));
     await mkdir(join(dir, "annotations", "train"), { recursive: true });
     await writeFile(join(dir, "annotations", "train", "y.json"), JSON.stringify({ defects: [{ box: [0, 0, 20, 10], type: "open" }] }));
   });
@@ -217,9 +224,17 @@ describe("labelled defects of a dataset", function () {
       ],
     );
     const mask = await loadDefectRegion(two[0] as LabelledDefect, 20, 20);
-    assert.equal(mask?.reduce((n, v) => n + v, 0), 20, "one mask row at half size");
+    assert.equal(
+      mask?.reduce((n, v) => n + v, 0),
+      20,
+      "one mask row at half size",
+    );
     const boxes = await loadDefectRegion(two[1] as LabelledDefect, 20, 20);
-    assert.equal(boxes?.reduce((n, v) => n + v, 0), 10 * 5, "box 20 x 10 of a 40 px image at 20 px");
+    assert.equal(
+      boxes?.reduce((n, v) => n + v, 0),
+      10 * 5,
+      "box 20 x 10 of a 40 px image at 20 px",
+    );
     const skipped = listLabelledDefects(dir, 2, new Set(["x"]));
     assert.deepEqual(
       skipped.map((d) => [d.type, d.region?.kind ?? null]),
@@ -229,7 +244,10 @@ describe("labelled defects of a dataset", function () {
       ],
     );
     assert.equal(await loadDefectRegion(skipped[1] as LabelledDefect, 20, 20), null);
-    assert.throws(() => listLabelledDefects(dir, 4), { code: "noTrainingImages", message: `4 labelled defects asked for, ${join(dir, "train_defect")} holds 3` });
+    assert.throws(() => listLabelledDefects(dir, 4), {
+      code: "noTrainingImages",
+      message: `4 labelled defects asked for, ${join(dir, "train_defect")} holds 3`,
+    });
     assert.throws(() => listLabelledDefects(join(dir, "missing"), 1), { code: "folderNotFound" });
   });
 });
@@ -249,11 +267,13 @@ describe("defect-aware evaluation on synthetic parts", function () {
       pixels.fill(100 + (state % 30), i * 3, i * 3 + 3);
     }
     if (defect) {
-      const x0 = 8 + (seed * 7) % 40;
-      const y0 = 8 + (seed * 13) % 40;
+      const x0 = 8 + ((seed * 7) % 40);
+      const y0 = 8 + ((seed * 13) % 40);
       for (let y = y0; y < y0 + 10; y++) pixels.fill(250, (y * SIZE + x0) * 3, (y * SIZE + x0 + 10) * 3);
     }
-    await sharp(pixels, { raw: { width: SIZE, height: SIZE, channels: 3 } }).png().toFile(path);
+    await sharp(pixels, { raw: { width: SIZE, height: SIZE, channels: 3 } })
+      .png()
+      .toFile(path);
   }
 
   before(async function () {

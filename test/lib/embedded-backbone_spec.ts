@@ -111,11 +111,14 @@ describe("embedded backbone v2", () => {
         preprocessing: null,
         options: {},
       };
-      assert.throws(() => checkLearnedWith(saved, now, "bank.json"), (error: unknown) => {
-        assert.ok(isCode("modelMismatch")(error));
-        assert.match((error as DefectError).message, /backbone: saved embedded \(748387 bytes, sha256 fd8913f8/);
-        return true;
-      });
+      assert.throws(
+        () => checkLearnedWith(saved, now, "bank.json"),
+        (error: unknown) => {
+          assert.ok(isCode("modelMismatch")(error));
+          assert.match((error as DefectError).message, /backbone: saved embedded \(748387 bytes, sha256 fd8913f8/);
+          return true;
+        },
+      );
     } finally {
       await context.release();
     }

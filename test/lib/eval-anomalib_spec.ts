@@ -12,7 +12,6 @@ const DARK = 40;
 const BRIGHT = 200;
 const SPOT = { x: 4, y: 6, width: 4, height: 4 };
 
-
 /**
  * The tiny 2.x export's map is the pixel's channel mean and its score the map's maximum, so a
  * bright spot on a dark part is found exactly: both AUROCs are 1 by construction.
@@ -53,7 +52,7 @@ describe("eval --method anomalib", function () {
     assert.equal(report["image_auroc"], 1);
     assert.equal(report["pixel_auroc"], 1);
     assert.ok(Math.abs((report["f1_max"] as number) - 1) < 1e-9, `f1_max ${String(report["f1_max"])}`);
-    assert.equal(report["fit_seconds"] as number < 1, true);
+    assert.equal((report["fit_seconds"] as number) < 1, true);
   });
 
   it("needs --model", async function () {

@@ -47,9 +47,15 @@ describe("few-shot sweep (bench:fewshot)", function () {
 
   it("reports every setting at every K, with pixel AUROC where there are masks, and caches the test features", async function () {
     const report = await runFewShotSweep(options);
-    assert.deepEqual(report.rows.map((r) => `${r.setting} ${r.shots}`), ["plain 1", "plain 2", "preset 1", "preset 2"]);
+    assert.deepEqual(
+      report.rows.map((r) => `${r.setting} ${r.shots}`),
+      ["plain 1", "plain 2", "preset 1", "preset 2"],
+    );
     const patches = (SIZE / 4) ** 2;
-    assert.deepEqual(report.rows.map((r) => r.bank_size), [0.1, 0.2, 0.8, 1.6].map((f) => Math.floor(f * patches)));
+    assert.deepEqual(
+      report.rows.map((r) => r.bank_size),
+      [0.1, 0.2, 0.8, 1.6].map((f) => Math.floor(f * patches)),
+    );
     for (const r of report.rows) {
       assert.ok(r.image_auroc >= 0.75, `${r.setting} K=${r.shots}: image AUROC ${r.image_auroc}`);
       assert.equal(typeof r.pixel_auroc, "number");

@@ -3,16 +3,7 @@ import { DefectError } from "../../src/lib/errors";
 import { DEFAULT_MAX_PIXELS, decodeImage, probeImage } from "../../src/lib/image/decode";
 import { toImageBuffer } from "../../src/lib/image/input";
 import type { RawImage } from "../../src/lib/image/types";
-import {
-  encodeJpeg,
-  encodePng,
-  encodeTiff,
-  encodeWebp,
-  makeImage,
-  noiseImage,
-  pixelAt,
-  tinyBmp,
-} from "../fixtures/images";
+import { encodeJpeg, encodePng, encodeTiff, encodeWebp, makeImage, noiseImage, pixelAt, tinyBmp } from "../fixtures/images";
 
 const limits = { maxPixels: DEFAULT_MAX_PIXELS };
 /** JPEG at quality 100, 4:4:4: uniform blocks come back within this many levels. */
@@ -35,14 +26,24 @@ describe("image decode", () => {
   describe("probeImage", () => {
     it("reads format, size, channels, depth and orientation from the header", async () => {
       assert.deepEqual(await probeImage(await encodePng(rgb), limits), {
-        format: "png", width: 5, height: 3, channels: 3, bitDepth: 8, orientation: 1,
+        format: "png",
+        width: 5,
+        height: 3,
+        channels: 3,
+        bitDepth: 8,
+        orientation: 1,
       });
     });
 
     it("reports 16-bit gray images", async () => {
       const gray16 = makeImage(4, 2, 1, (x, y) => x * 10000 + y, 16);
       assert.deepEqual(await probeImage(await encodePng(gray16), limits), {
-        format: "png", width: 4, height: 2, channels: 1, bitDepth: 16, orientation: 1,
+        format: "png",
+        width: 4,
+        height: 2,
+        channels: 1,
+        bitDepth: 16,
+        orientation: 1,
       });
     });
 
@@ -122,15 +123,24 @@ describe("image decode", () => {
       const blocks = makeImage(16, 8, 3, (x, _y, c) => (x < 8 ? [200, 40, 90][c]! : [10, 220, 130][c]!));
       const decoded = await decodeImage(await encodeJpeg(blocks), limits);
       assert.deepEqual([decoded.width, decoded.height, decoded.channels, decoded.bitDepth], [16, 8, 3, 8]);
-      for (const [x, expected] of [[2, [200, 40, 90]], [13, [10, 220, 130]]] as const) {
+      for (const [x, expected] of [
+        [2, [200, 40, 90]],
+        [13, [10, 220, 130]],
+      ] as const) {
         pixelAt(decoded, x, 4).forEach((v, c) => assert.ok(Math.abs(v - expected[c]!) <= JPEG_TOLERANCE, `x=${x} c=${c}: ${v}`));
       }
     });
 
     // Stored 5x3 with one red pixel at (1, 0); where EXIF orientation o displays it.
     const displayed: Record<number, [number, number, number, number]> = {
-      1: [5, 3, 1, 0], 2: [5, 3, 3, 0], 3: [5, 3, 3, 2], 4: [5, 3, 1, 2],
-      5: [3, 5, 0, 1], 6: [3, 5, 2, 1], 7: [3, 5, 2, 3], 8: [3, 5, 0, 3],
+      1: [5, 3, 1, 0],
+      2: [5, 3, 3, 0],
+      3: [5, 3, 3, 2],
+      4: [5, 3, 1, 2],
+      5: [3, 5, 0, 1],
+      6: [3, 5, 2, 1],
+      7: [3, 5, 2, 3],
+      8: [3, 5, 0, 3],
     };
     const marked = makeImage(5, 3, 3, (x, y, c) => (x === 1 && y === 0 ? [255, 0, 0][c]! : [0, 0, 255][c]!));
     for (const [orientation, [width, height, mx, my]] of Object.entries(displayed)) {

@@ -3,21 +3,34 @@ import { DefectError } from "../../src/lib/errors";
 import { DEFAULT_PREPROCESS_OPTIONS, PRESETS, parsePreprocessOptions } from "../../src/lib/image/options";
 
 function rejects(input: Record<string, unknown>, option: string, allowed: RegExp): void {
-  assert.throws(() => parsePreprocessOptions(input), (err: unknown) => {
-    assert.ok(err instanceof DefectError, String(err));
-    assert.equal(err.code, "invalidOption");
-    assert.equal(err.details["option"], option);
-    assert.ok(err.message.includes(`"${option}"`), err.message);
-    assert.match(err.message, allowed);
-    return true;
-  }, `${JSON.stringify(input)} should be rejected`);
+  assert.throws(
+    () => parsePreprocessOptions(input),
+    (err: unknown) => {
+      assert.ok(err instanceof DefectError, String(err));
+      assert.equal(err.code, "invalidOption");
+      assert.equal(err.details["option"], option);
+      assert.ok(err.message.includes(`"${option}"`), err.message);
+      assert.match(err.message, allowed);
+      return true;
+    },
+    `${JSON.stringify(input)} should be rejected`,
+  );
 }
 
 describe("image options", () => {
   it("has the documented defaults", () => {
     assert.deepEqual(DEFAULT_PREPROCESS_OPTIONS, {
-      width: 256, height: 256, resize: "stretch", kernel: "linear", padValue: 114, roi: null,
-      color: "rgb", layout: "NCHW", scale: 1, mean: [0, 0, 0], std: [1, 1, 1],
+      width: 256,
+      height: 256,
+      resize: "stretch",
+      kernel: "linear",
+      padValue: 114,
+      roi: null,
+      color: "rgb",
+      layout: "NCHW",
+      scale: 1,
+      mean: [0, 0, 0],
+      std: [1, 1, 1],
     });
     assert.deepEqual(parsePreprocessOptions({}), DEFAULT_PREPROCESS_OPTIONS);
   });
@@ -25,13 +38,30 @@ describe("image options", () => {
   it("parses the strings an editor sends", () => {
     assert.deepEqual(
       parsePreprocessOptions({
-        width: "224", height: " 160 ", resize: "letterbox", kernel: "nearest", padValue: "0", roi: "10,20,30,40",
-        color: "bgr", layout: "NHWC", scale: "255", mean: "0.485,0.456,0.406", std: "0.229, 0.224, 0.225",
+        width: "224",
+        height: " 160 ",
+        resize: "letterbox",
+        kernel: "nearest",
+        padValue: "0",
+        roi: "10,20,30,40",
+        color: "bgr",
+        layout: "NHWC",
+        scale: "255",
+        mean: "0.485,0.456,0.406",
+        std: "0.229, 0.224, 0.225",
       }),
       {
-        width: 224, height: 160, resize: "letterbox", kernel: "nearest", padValue: 0,
-        roi: { x: 10, y: 20, width: 30, height: 40 }, color: "bgr", layout: "NHWC", scale: 255,
-        mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225],
+        width: 224,
+        height: 160,
+        resize: "letterbox",
+        kernel: "nearest",
+        padValue: 0,
+        roi: { x: 10, y: 20, width: 30, height: 40 },
+        color: "bgr",
+        layout: "NHWC",
+        scale: 255,
+        mean: [0.485, 0.456, 0.406],
+        std: [0.229, 0.224, 0.225],
       },
     );
   });
@@ -53,15 +83,23 @@ describe("image options", () => {
 
   it("applies presets, which explicit fields override", () => {
     const imagenet = parsePreprocessOptions({ preset: "imagenet" });
-    assert.deepEqual([imagenet.mean, imagenet.std], [[0.485, 0.456, 0.406], [0.229, 0.224, 0.225]]);
+    assert.deepEqual(
+      [imagenet.mean, imagenet.std],
+      [
+        [0.485, 0.456, 0.406],
+        [0.229, 0.224, 0.225],
+      ],
+    );
     assert.deepEqual(PRESETS.yolo, {
-      width: 640, height: 640, resize: "letterbox", padValue: 114, mean: [0, 0, 0], std: [1, 1, 1],
+      width: 640,
+      height: 640,
+      resize: "letterbox",
+      padValue: 114,
+      mean: [0, 0, 0],
+      std: [1, 1, 1],
     });
     const yolo = parsePreprocessOptions({ preset: "yolo", width: "320", padValue: 0 }, { ...imagenet, width: 100 });
-    assert.deepEqual(
-      [yolo.width, yolo.height, yolo.resize, yolo.padValue, yolo.mean, yolo.std],
-      [320, 640, "letterbox", 0, [0, 0, 0], [1, 1, 1]],
-    );
+    assert.deepEqual([yolo.width, yolo.height, yolo.resize, yolo.padValue, yolo.mean, yolo.std], [320, 640, "letterbox", 0, [0, 0, 0], [1, 1, 1]]);
     assert.deepEqual(parsePreprocessOptions({ preset: "none" }), DEFAULT_PREPROCESS_OPTIONS);
     assert.deepEqual(parsePreprocessOptions({ preset: "" }), DEFAULT_PREPROCESS_OPTIONS);
   });

@@ -7,7 +7,11 @@ const f32 = Math.fround;
 /** Raw values: scale 255 with mean 0 and std 1 makes each tensor value the 8-bit pixel itself. */
 const raw: TensorOptions = { color: "rgb", layout: "NCHW", scale: 255, mean: [0, 0, 0], std: [1, 1, 1] };
 const imagenet: TensorOptions = {
-  color: "rgb", layout: "NCHW", scale: 1, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225],
+  color: "rgb",
+  layout: "NCHW",
+  scale: 1,
+  mean: [0.485, 0.456, 0.406],
+  std: [0.229, 0.224, 0.225],
 };
 
 // 3x2 RGB image whose pixel value encodes its position: 100c + 10y + x.
@@ -44,16 +48,14 @@ describe("image tensor", () => {
 
   it("applies (pixel / 255 * scale - mean) / std per channel", () => {
     const white = makeImage(1, 1, 3, () => 255);
-    assert.deepEqual(Array.from(toTensor(white, imagenet).data), [
-      f32((1 - 0.485) / 0.229), f32((1 - 0.456) / 0.224), f32((1 - 0.406) / 0.225),
-    ]);
+    assert.deepEqual(Array.from(toTensor(white, imagenet).data), [f32((1 - 0.485) / 0.229), f32((1 - 0.456) / 0.224), f32((1 - 0.406) / 0.225)]);
     const black = makeImage(1, 1, 3, () => 0);
-    assert.deepEqual(Array.from(toTensor(black, imagenet).data), [
-      f32(-0.485 / 0.229), f32(-0.456 / 0.224), f32(-0.406 / 0.225),
-    ]);
+    assert.deepEqual(Array.from(toTensor(black, imagenet).data), [f32(-0.485 / 0.229), f32(-0.456 / 0.224), f32(-0.406 / 0.225)]);
     const mid = makeImage(1, 1, 3, () => 51);
     assert.deepEqual(Array.from(toTensor(mid, { ...raw, scale: 1, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] }).data), [
-      f32((0.2 - 0.5) / 0.5), f32((0.2 - 0.5) / 0.5), f32((0.2 - 0.5) / 0.5),
+      f32((0.2 - 0.5) / 0.5),
+      f32((0.2 - 0.5) / 0.5),
+      f32((0.2 - 0.5) / 0.5),
     ]);
   });
 

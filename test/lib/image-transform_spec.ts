@@ -1,13 +1,6 @@
 import { strict as assert } from "node:assert";
 import { DefectError } from "../../src/lib/errors";
-import {
-  boxToSource,
-  computeTransform,
-  mapToSource,
-  pointToSource,
-  pointToTensor,
-  resizedSize,
-} from "../../src/lib/image/transform";
+import { boxToSource, computeTransform, mapToSource, pointToSource, pointToTensor, resizedSize } from "../../src/lib/image/transform";
 import type { Rect, ScoreMap } from "../../src/lib/image/types";
 import { inRect } from "../fixtures/images";
 
@@ -49,8 +42,14 @@ describe("image transform", () => {
     it("stretches each axis independently", () => {
       const t = computeTransform(source, null, { ...tensor128, resize: "stretch" });
       assert.deepEqual(t, {
-        source, roi: { x: 0, y: 0, width: 300, height: 200 },
-        scaleX: 128 / 300, scaleY: 0.64, offsetX: 0, offsetY: 0, width: 128, height: 128,
+        source,
+        roi: { x: 0, y: 0, width: 300, height: 200 },
+        scaleX: 128 / 300,
+        scaleY: 0.64,
+        offsetX: 0,
+        offsetY: 0,
+        width: 128,
+        height: 128,
       });
     });
 
@@ -89,13 +88,16 @@ describe("image transform", () => {
         { x: 0, y: 0, width: 0, height: 10 },
         { x: 0.5, y: 0, width: 10, height: 10 },
       ]) {
-        assert.throws(() => computeTransform(source, roi, { ...tensor128, resize: "stretch" }), (err: unknown) => {
-          assert.ok(err instanceof DefectError);
-          assert.equal(err.code, "invalidOption");
-          assert.equal(err.details["option"], "roi");
-          assert.match(err.message, /roi.*300x200/);
-          return true;
-        });
+        assert.throws(
+          () => computeTransform(source, roi, { ...tensor128, resize: "stretch" }),
+          (err: unknown) => {
+            assert.ok(err instanceof DefectError);
+            assert.equal(err.code, "invalidOption");
+            assert.equal(err.details["option"], "roi");
+            assert.match(err.message, /roi.*300x200/);
+            return true;
+          },
+        );
       }
     });
   });
@@ -158,9 +160,15 @@ describe("image transform", () => {
     });
 
     it("fills pixels outside the ROI", () => {
-      const t = computeTransform({ width: 6, height: 2 }, { x: 2, y: 0, width: 2, height: 2 }, {
-        width: 2, height: 2, resize: "stretch",
-      });
+      const t = computeTransform(
+        { width: 6, height: 2 },
+        { x: 2, y: 0, width: 2, height: 2 },
+        {
+          width: 2,
+          height: 2,
+          resize: "stretch",
+        },
+      );
       const out = mapToSource(t, { data: new Float32Array([1, 2, 3, 4]), width: 2, height: 2 }, -1);
       assert.deepEqual(Array.from(out.data), [-1, -1, 1, 2, -1, -1, -1, -1, 3, 4, -1, -1]);
     });

@@ -70,8 +70,16 @@ describe("InputQueue", function () {
     const h = harness(3, "drop-newest");
     // Item 1 runs at once, 2..4 wait; 5..40 find no room.
     const accepted = burst(40).map((i) => h.queue.push(i));
-    assert.deepEqual(accepted, burst(40).map((i) => i <= 4));
-    assert.deepEqual(h.dropped, burst(40).filter((i) => i > 4).map((i) => [i, "overflow"]));
+    assert.deepEqual(
+      accepted,
+      burst(40).map((i) => i <= 4),
+    );
+    assert.deepEqual(
+      h.dropped,
+      burst(40)
+        .filter((i) => i > 4)
+        .map((i) => [i, "overflow"]),
+    );
     assert.equal(h.queue.stats.dropped, 36);
     assert.equal(h.queue.stats.depth, 3, "never more than size waiting");
     await h.drain();
@@ -84,7 +92,12 @@ describe("InputQueue", function () {
     const accepted = burst(40).map((i) => h.queue.push(i));
     assert.ok(accepted.every(Boolean), "the pushed item itself always gets in");
     // Item 1 was already running; 2..37 were pushed out in turn by newer ones.
-    assert.deepEqual(h.dropped, burst(37).slice(1).map((i) => [i, "overflow"]));
+    assert.deepEqual(
+      h.dropped,
+      burst(37)
+        .slice(1)
+        .map((i) => [i, "overflow"]),
+    );
     await h.drain();
     assert.deepEqual(h.finished, [1, 38, 39, 40]);
     assert.equal(h.queue.stats.dropped, 36);
@@ -115,7 +128,10 @@ describe("InputQueue", function () {
     const h = harness(4, "drop-newest");
     for (const i of burst(3)) h.queue.push(i);
     h.queue.close();
-    assert.deepEqual(h.dropped, [[2, "closed"], [3, "closed"]]);
+    assert.deepEqual(h.dropped, [
+      [2, "closed"],
+      [3, "closed"],
+    ]);
     assert.equal(h.queue.push(9), false);
     assert.deepEqual(h.dropped.at(-1), [9, "closed"]);
     const idle = h.queue.whenIdle();
@@ -173,7 +189,12 @@ describe("TransitLimiter", function () {
   it("gives back the place of an item never settled once it is older than expireMs", async function () {
     let now = 1000;
     const released: string[] = [];
-    const limiter = new TransitLimiter(1, 50, (id) => released.push(id), () => now);
+    const limiter = new TransitLimiter(
+      1,
+      50,
+      (id) => released.push(id),
+      () => now,
+    );
     limiter.add("lost");
     now = 1050;
     await limiter.whenRoom();

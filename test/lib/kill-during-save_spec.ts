@@ -12,15 +12,7 @@ import { join } from "node:path";
 import { TEMP_SUFFIX, readModelFile, writeModelFile } from "../../src/lib/persist";
 import { loadCalibration, saveCalibration } from "../../src/lib/threshold/store";
 import { Rng } from "../../src/lib/random";
-import {
-  CALIBRATION_NAME,
-  MODEL_NAME,
-  READY_LINE,
-  bankOf,
-  calibrationOf,
-  modelContent,
-  variantOf,
-} from "../fixtures/save-loop";
+import { CALIBRATION_NAME, MODEL_NAME, READY_LINE, bankOf, calibrationOf, modelContent, variantOf } from "../fixtures/save-loop";
 
 const SCRIPT = join(__dirname, "..", "fixtures", "save-loop.js");
 const KILLS = 100;

@@ -73,12 +73,19 @@ describe("few-shot leave-one-out calibration", function () {
         try {
           const embedding = { data: features[s] as Float32Array, patches: GRID * GRID, dim: DIM, gridWidth: GRID, gridHeight: GRID };
           const expected = (await scorer.scoreImage(embedding, 16, 16)).score;
-          assert.ok(Math.abs((scores[s] as number) - expected) <= 1e-5 * Math.max(1, Math.abs(expected)), `${imageScore} shot ${s}: ${scores[s]} vs ${expected}`);
+          assert.ok(
+            Math.abs((scores[s] as number) - expected) <= 1e-5 * Math.max(1, Math.abs(expected)),
+            `${imageScore} shot ${s}: ${scores[s]} vs ${expected}`,
+          );
         } finally {
           await scorer.release();
         }
       }
     }
-    assert.deepEqual(await leaveOneOutScores(bank, { ...input, shots: features.slice(0, 1) }, DEFAULT_PATCHCORE_OPTIONS, {}), [], "one shot: nothing to leave out");
+    assert.deepEqual(
+      await leaveOneOutScores(bank, { ...input, shots: features.slice(0, 1) }, DEFAULT_PATCHCORE_OPTIONS, {}),
+      [],
+      "one shot: nothing to leave out",
+    );
   });
 });

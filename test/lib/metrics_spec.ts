@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { aupro, auroc, aurocSplit, averagePrecision, f1Max, pixelAuroc, recallAtFrr, statsAtThreshold } from "../../src/lib/metrics";
 
-const close = (actual: number, expected: number, eps = 1e-9): void =>
-  assert.ok(Math.abs(actual - expected) <= eps, `expected ${expected}, got ${actual}`);
+const close = (actual: number, expected: number, eps = 1e-9): void => assert.ok(Math.abs(actual - expected) <= eps, `expected ${expected}, got ${actual}`);
 
 describe("metrics: ranking", function () {
   const scores = [0.1, 0.4, 0.35, 0.8];
@@ -108,7 +107,13 @@ describe("metrics: pixel AUROC", function () {
     const labels = maps.flatMap((m) => Array.from(m.mask));
     // Positives 0.9, 0.8, 0.6 against negatives 0.1, 0.4, 0.2, 0.3, 0.05: every pair ranked right.
     assert.equal(pixelAuroc(maps, 3), 1);
-    assert.equal(pixelAuroc(maps, 3), auroc(scores, labels.map((l) => l === 1)));
+    assert.equal(
+      pixelAuroc(maps, 3),
+      auroc(
+        scores,
+        labels.map((l) => l === 1),
+      ),
+    );
     maps[1]!.map[3] = 0.35;
     assert.equal(pixelAuroc(maps, 3), 14 / 15);
   });

@@ -44,7 +44,10 @@ describe("exact nearest-neighbour search (onnxruntime)", () => {
         for (let q = 0; q < count; q++) {
           for (let j = 0; j < k; j++) {
             const [distance, row] = expected[q]?.[j] as [number, number];
-            assert.ok(Math.abs((found.distances[q * k + j] as number) - distance) < 1e-4, `query ${q} neighbour ${j}: ${found.distances[q * k + j]} vs ${distance}`);
+            assert.ok(
+              Math.abs((found.distances[q * k + j] as number) - distance) < 1e-4,
+              `query ${q} neighbour ${j}: ${found.distances[q * k + j]} vs ${distance}`,
+            );
             assert.equal(found.indices[q * k + j], row, `query ${q} neighbour ${j}`);
           }
         }

@@ -57,7 +57,13 @@ describe("confirmed defects in scoring", function () {
   this.timeout(60_000);
   let dir = "";
   const open: OnlineBank[] = [];
-  const goodRows = Float32Array.from({ length: GOOD_ROWS * DIM }, ((rng) => () => rng.next())(new Rng(11)));
+  const goodRows = Float32Array.from(
+    { length: GOOD_ROWS * DIM },
+    (
+      (rng) => () =>
+        rng.next()
+    )(new Rng(11)),
+  );
 
   beforeEach(async function () {
     dir = await mkdtemp(join(tmpdir(), "defect-online-defects-"));
@@ -70,7 +76,13 @@ describe("confirmed defects in scoring", function () {
 
   async function openBank(weight?: number, cap = 10_000): Promise<OnlineBank> {
     const empty = new Float32Array(0);
-    const snapshot = { bank: { data: goodRows, size: GOOD_ROWS, dim: DIM, projection: null }, pending: empty, defect: empty, counters: freshCounters(), drift: emptyDrift() };
+    const snapshot = {
+      bank: { data: goodRows, size: GOOD_ROWS, dim: DIM, projection: null },
+      pending: empty,
+      defect: empty,
+      counters: freshCounters(),
+      drift: emptyDrift(),
+    };
     const bank = await OnlineBank.open(snapshot, options(cap), {}, weight);
     open.push(bank);
     return bank;
@@ -102,7 +114,10 @@ describe("confirmed defects in scoring", function () {
     assert.ok(a.score > before[0]!.score + MIN_A_EVIDENCE);
     assert.ok(maxOf(a.map.data) > maxOf(before[0]!.map.data) + MIN_A_EVIDENCE, "the map shows the evidence too");
 
-    for (const [now, then, what] of [[g, before[1]!, "good part"], [b, before[2]!, "unseen defect type"]] as const) {
+    for (const [now, then, what] of [
+      [g, before[1]!, "good part"],
+      [b, before[2]!, "unseen defect type"],
+    ] as const) {
       assert.equal(now.defectEvidence, 0, what);
       assert.equal(now.score, then.score, what);
       assert.deepEqual(now.map.data, then.map.data, what);

@@ -80,7 +80,14 @@ describe("learning on the line", function () {
       for (const g of goods) bank.add("good", g);
       bank.add("defect", defectPart);
       assert.deepEqual(bank.counts(), {
-        good: 10, pending: 12, defect: 2, shotsLearned: 3, defectsLearned: 1, version: 1, updated: bank.counts().updated, refreshing: false,
+        good: 10,
+        pending: 12,
+        defect: 2,
+        shotsLearned: 3,
+        defectsLearned: 1,
+        version: 1,
+        updated: bank.counts().updated,
+        refreshing: false,
       });
       await bank.flush();
       const counts = bank.counts();
@@ -96,7 +103,10 @@ describe("learning on the line", function () {
     it("refuses a part of another feature size", async function () {
       const bank = await openBank(10, 100);
       const wrong: PartFeatures = { data: new Float32Array(12), patches: 2, dim: 6, patchScores: new Float32Array(2), score: 0 };
-      assert.throws(() => bank.add("good", wrong), (e: unknown) => e instanceof DefectError && e.code === "inputShapeMismatch" && e.message === "the part's features have 6 values, the memory bank 8");
+      assert.throws(
+        () => bank.add("good", wrong),
+        (e: unknown) => e instanceof DefectError && e.code === "inputShapeMismatch" && e.message === "the part's features have 6 values, the memory bank 8",
+      );
     });
 
     it("holds the cap through 10,000 confirmations, refreshing in the background while inspections go on", async function () {
@@ -213,7 +223,8 @@ describe("learning on the line", function () {
       assert.throws(
         () => recent.take("a"),
         (e: unknown) =>
-          e instanceof DefectError && e.code === "unknownPart" &&
+          e instanceof DefectError &&
+          e.code === "unknownPart" &&
           e.message === 'part a is not among the last 3 inspections: confirm it sooner, raise "Remember parts", or send the image with the verdict',
       );
     });

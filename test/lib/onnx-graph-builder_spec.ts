@@ -83,7 +83,10 @@ describe("onnx graph builder", () => {
     });
 
     it("MaxPool and AveragePool 2x2 stride 2", async () => {
-      const input = f32(Array.from({ length: 16 }, (_, i) => i), [1, 1, 4, 4]);
+      const input = f32(
+        Array.from({ length: 16 }, (_, i) => i),
+        [1, 1, 4, 4],
+      );
       const pool = { kernel_shape: [2, 2], strides: [2, 2] };
       assertTensor(await runUnary("MaxPool", input, pool), [1, 1, 2, 2], [5, 7, 13, 15]);
       assertTensor(await runUnary("AveragePool", input, pool), [1, 1, 2, 2], [2.5, 4.5, 10.5, 12.5]);
@@ -183,7 +186,13 @@ describe("onnx graph builder", () => {
       const x = g.input("x", "float32", [2]);
       g.output(g.op("FastGelu", [x], {}, { domain: "com.microsoft" }), "y", "float32");
       const model = onnx.ModelProto.decode(g.build());
-      assert.deepEqual(model.opsetImport.map((o) => [o.domain, Number(o.version)]), [["", 17], ["com.microsoft", 1]]);
+      assert.deepEqual(
+        model.opsetImport.map((o) => [o.domain, Number(o.version)]),
+        [
+          ["", 17],
+          ["com.microsoft", 1],
+        ],
+      );
       // FastGelu(0) = 0; FastGelu(x) approaches x for large x.
       assertTensor((await runModel(g.build(), { x: f32([0, 20], [2]) })).y, [2], [0, 20]);
     });
@@ -204,11 +213,24 @@ describe("onnx graph builder", () => {
       g.output(g.op("LeakyRelu", [y], { alpha: attr.float(0.25) }), "y", "float32");
       const model = onnx.ModelProto.decode(g.build());
       assert.equal(Number(model.irVersion), 8);
-      assert.deepEqual(model.opsetImport.map((o) => [o.domain, Number(o.version)]), [["", 17]]);
+      assert.deepEqual(
+        model.opsetImport.map((o) => [o.domain, Number(o.version)]),
+        [["", 17]],
+      );
       const T = onnx.AttributeProto.AttributeType;
       const [conv, leaky] = model.graph?.node ?? [];
-      assert.deepEqual(conv?.attribute?.map((a) => [a.name, a.type]), [["pads", T.INTS], ["group", T.INT], ["auto_pad", T.STRING]]);
-      assert.deepEqual(leaky?.attribute?.map((a) => [a.name, a.type, a.f]), [["alpha", T.FLOAT, 0.25]]);
+      assert.deepEqual(
+        conv?.attribute?.map((a) => [a.name, a.type]),
+        [
+          ["pads", T.INTS],
+          ["group", T.INT],
+          ["auto_pad", T.STRING],
+        ],
+      );
+      assert.deepEqual(
+        leaky?.attribute?.map((a) => [a.name, a.type, a.f]),
+        [["alpha", T.FLOAT, 0.25]],
+      );
       const dims = model.graph?.input?.[0]?.type?.tensorType?.shape?.dim?.map((d) => d.dimParam || Number(d.dimValue));
       assert.deepEqual(dims, [1, 3, "height", "width"]);
     });
@@ -249,10 +271,7 @@ describe("onnx graph builder", () => {
     it("rejects an output that is never produced, and a graph without outputs", () => {
       const g = new GraphBuilder({ name: "out" });
       g.input("x", "float32", [1]);
-      expectGraphInvalid(
-        () => g.output(new Value("nope"), "y", "float32"),
-        'graph output "y" refers to "nope", which no input, constant or node produces',
-      );
+      expectGraphInvalid(() => g.output(new Value("nope"), "y", "float32"), 'graph output "y" refers to "nope", which no input, constant or node produces');
       expectGraphInvalid(() => g.build(), 'graph "out" has no outputs');
     });
 
@@ -269,7 +288,10 @@ describe("onnx graph builder", () => {
       );
       // The rejected calls claimed no names: the auto-named node can still be added.
       g.output(g.op("Relu", [x]), "y", "float32");
-      assert.deepEqual(onnx.ModelProto.decode(g.build()).graph?.node?.map((n) => n.name), ["Relu_0", "Identity_1"]);
+      assert.deepEqual(
+        onnx.ModelProto.decode(g.build()).graph?.node?.map((n) => n.name),
+        ["Relu_0", "Identity_1"],
+      );
     });
 
     it("rejects constant data that does not fit its dims", () => {

@@ -7,15 +7,7 @@ import { DefectError, type ErrorCode } from "../../src/lib/errors";
 import { validateFeeds } from "../../src/lib/onnx/feeds";
 import { GraphBuilder } from "../../src/lib/onnx/graph-builder";
 import { type ModelHandle, acquireModel, acquireModelFromBytes, defaultIntraOpThreads, openSessionCount, toOrtOptions } from "../../src/lib/onnx/session";
-import {
-  CONV_BIAS,
-  type TempModel,
-  buildAddOneModel,
-  buildClassifierModel,
-  buildConvModel,
-  classifierReference,
-  writeTempModel,
-} from "../fixtures/models";
+import { CONV_BIAS, type TempModel, buildAddOneModel, buildClassifierModel, buildConvModel, classifierReference, writeTempModel } from "../fixtures/models";
 
 const FLOAT_TOLERANCE = 1e-5;
 
@@ -148,7 +140,10 @@ describe("onnx sessions", () => {
 
       await fs.writeFile(garbage.path, buildAddOneModel());
       const fixed = await hold(acquireModel(garbage.path));
-      assert.deepEqual(fixed.inputs.map((i) => i.name), ["input"]);
+      assert.deepEqual(
+        fixed.inputs.map((i) => i.name),
+        ["input"],
+      );
     });
 
     it("does not cache a failed in-memory load either", async () => {
@@ -175,11 +170,7 @@ describe("onnx sessions", () => {
       const model = await hold(acquireModel(tiny.path, { intraOpThreads: 1 }));
       assert.equal((await model.run({ input: zeros([1, 3, 1, 1]) })).output?.dims.length, 4);
       for (const bad of [0, 65, 1.5, Number.NaN]) {
-        await expectDefect(
-          acquireModel(tiny.path, { intraOpThreads: bad }),
-          "invalidOption",
-          `intraOpThreads must be an integer from 1 to 64 (got ${bad})`,
-        );
+        await expectDefect(acquireModel(tiny.path, { intraOpThreads: bad }), "invalidOption", `intraOpThreads must be an integer from 1 to 64 (got ${bad})`);
       }
     });
   });
@@ -193,8 +184,16 @@ describe("onnx sessions", () => {
         'model "tiny.onnx" input "input" expects shape [1,3,h,w] (got [1,4,32,32])',
       );
       assert.deepEqual(error.details, { model: "tiny.onnx", input: "input", expected: "[1,3,h,w]", actual: "[1,4,32,32]" });
-      await expectDefect(model.run({ input: zeros([3, 32, 32]) }), "inputShapeMismatch", 'model "tiny.onnx" input "input" expects shape [1,3,h,w] (got [3,32,32])');
-      await expectDefect(model.run({ input: zeros([1, 3, 0, 32]) }), "inputShapeMismatch", 'model "tiny.onnx" input "input" expects shape [1,3,h,w] (got [1,3,0,32])');
+      await expectDefect(
+        model.run({ input: zeros([3, 32, 32]) }),
+        "inputShapeMismatch",
+        'model "tiny.onnx" input "input" expects shape [1,3,h,w] (got [3,32,32])',
+      );
+      await expectDefect(
+        model.run({ input: zeros([1, 3, 0, 32]) }),
+        "inputShapeMismatch",
+        'model "tiny.onnx" input "input" expects shape [1,3,h,w] (got [1,3,0,32])',
+      );
     });
 
     it("rejects unknown and missing input names", async () => {
@@ -211,7 +210,11 @@ describe("onnx sessions", () => {
 
     it("rejects an unknown output name and a released handle", async () => {
       const model = await acquireModel(tiny.path);
-      await expectDefect(model.run({ input: zeros([1, 3, 1, 1]) }, ["logits"]), "invalidOption", 'model "tiny.onnx" has no output "logits" (its outputs: output)');
+      await expectDefect(
+        model.run({ input: zeros([1, 3, 1, 1]) }, ["logits"]),
+        "invalidOption",
+        'model "tiny.onnx" has no output "logits" (its outputs: output)',
+      );
       await model.release();
       await expectDefect(model.run({ input: zeros([1, 3, 1, 1]) }), "inferenceFailed", 'model "tiny.onnx" was already released');
     });
@@ -269,14 +272,14 @@ describe("onnx sessions", () => {
     });
 
     it("reports the first problem with model and input named", () => {
-      assert.throws(
-        () => validateFeeds("m.onnx", specs, { image: { type: "float32", dims: [1, 3, 480, 640] } }),
-        { code: "inputNameMismatch", message: 'model "m.onnx" needs input "scale", which the feeds lack (its inputs: image, scale)' },
-      );
-      assert.throws(
-        () => validateFeeds("m.onnx", specs, { image: { type: "float32", dims: [1, 1, 480, 640] }, scale: { type: "float32", dims: [] } }),
-        { code: "inputShapeMismatch", message: 'model "m.onnx" input "image" expects shape [1,3,height,width] (got [1,1,480,640])' },
-      );
+      assert.throws(() => validateFeeds("m.onnx", specs, { image: { type: "float32", dims: [1, 3, 480, 640] } }), {
+        code: "inputNameMismatch",
+        message: 'model "m.onnx" needs input "scale", which the feeds lack (its inputs: image, scale)',
+      });
+      assert.throws(() => validateFeeds("m.onnx", specs, { image: { type: "float32", dims: [1, 1, 480, 640] }, scale: { type: "float32", dims: [] } }), {
+        code: "inputShapeMismatch",
+        message: 'model "m.onnx" input "image" expects shape [1,3,height,width] (got [1,1,480,640])',
+      });
     });
   });
 });

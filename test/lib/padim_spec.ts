@@ -89,7 +89,12 @@ describe("PaDiM Gaussians", function () {
 
   it("inverts a symmetric positive-definite matrix through Cholesky exactly", function () {
     const inverse = invertSpd(Float64Array.of(4, 2, 0, 2, 3, 1, 0, 1, 2), 3);
-    assertClose(inverse, [5, -4, 2, -4, 8, -4, 2, -4, 8].map((v) => v / 12), 1e-12, "inverse");
+    assertClose(
+      inverse,
+      [5, -4, 2, -4, 8, -4, 2, -4, 8].map((v) => v / 12),
+      1e-12,
+      "inverse",
+    );
   });
 
   it("rejects a matrix that is not positive definite", function () {
@@ -103,7 +108,8 @@ describe("PaDiM Gaussians", function () {
     await assert.rejects(fitGaussians({ images: [], positions: 2, dim: 3 }, 0.01), (e: unknown) => e instanceof DefectError && e.code === "invalidOption");
     await assert.rejects(
       fitGaussians({ images: [new Float32Array(5)], positions: 2, dim: 3 }, 0.01),
-      (e: unknown) => e instanceof DefectError && e.code === "inputShapeMismatch" && e.message === "training embedding 0 holds 5 values, expected 2 positions x 3 channels",
+      (e: unknown) =>
+        e instanceof DefectError && e.code === "inputShapeMismatch" && e.message === "training embedding 0 holds 5 values, expected 2 positions x 3 channels",
     );
   });
 });
@@ -150,18 +156,30 @@ describe("PaDiM embedding", function () {
     assert.notDeepEqual(Array.from(chooseChannels(1792, 100, 1)), Array.from(a));
     assert.deepEqual(Array.from(chooseChannels(10, 4, 7)), [0, 1, 7, 9]);
     assert.deepEqual(Array.from(chooseChannels(5, 100, 3)), [0, 1, 2, 3, 4]);
-    assert.throws(() => chooseChannels(10, 0, 1), (e: unknown) => e instanceof DefectError && e.code === "invalidOption");
+    assert.throws(
+      () => chooseChannels(10, 0, 1),
+      (e: unknown) => e instanceof DefectError && e.code === "invalidOption",
+    );
   });
 
   it("upsamples coarser layers nearest to the finest grid and keeps the chosen channels", function () {
-    const fine: FeatureMap = { name: "l1", channels: 2, height: 2, width: 4, data: Float32Array.of(1, 2, 3, 4, 5, 6, 7, 8, /* ch 1 */ 11, 12, 13, 14, 15, 16, 17, 18) };
+    const fine: FeatureMap = {
+      name: "l1",
+      channels: 2,
+      height: 2,
+      width: 4,
+      data: Float32Array.of(1, 2, 3, 4, 5, 6, 7, 8, /* ch 1 */ 11, 12, 13, 14, 15, 16, 17, 18),
+    };
     const coarse: FeatureMap = { name: "l2", channels: 1, height: 1, width: 2, data: Float32Array.of(-1, -2) };
     const e = padimEmbedding([fine, coarse], Int32Array.of(0, 2));
     assert.deepEqual({ patches: e.patches, dim: e.dim, gridHeight: e.gridHeight, gridWidth: e.gridWidth }, { patches: 8, dim: 2, gridHeight: 2, gridWidth: 4 });
     assert.deepEqual(Array.from(e.data), [1, -1, 2, -1, 3, -2, 4, -2, 5, -1, 6, -1, 7, -2, 8, -2]);
     assert.throws(
       () => padimEmbedding([fine, coarse], Int32Array.of(3)),
-      (e: unknown) => e instanceof DefectError && e.code === "inputShapeMismatch" && e.message === "PaDiM channel 3 does not exist: the backbone layers have 3 channels in all",
+      (e: unknown) =>
+        e instanceof DefectError &&
+        e.code === "inputShapeMismatch" &&
+        e.message === "PaDiM channel 3 does not exist: the backbone layers have 3 channels in all",
     );
   });
 });
@@ -203,7 +221,13 @@ describe("PaDiM end to end on synthetic parts (the detector's method)", function
   const methods: LearningMethod[] = [];
 
   async function method(channels: number): Promise<LearningMethod> {
-    const opened = await openPadimMethod({ setting: "unsupervised", backbone, layers: ["l1", "l2", "l3"], options: { ...DEFAULT_PADIM_OPTIONS, channels }, session: {} });
+    const opened = await openPadimMethod({
+      setting: "unsupervised",
+      backbone,
+      layers: ["l1", "l2", "l3"],
+      options: { ...DEFAULT_PADIM_OPTIONS, channels },
+      session: {},
+    });
     methods.push(opened);
     return opened;
   }
@@ -280,7 +304,10 @@ describe("PaDiM end to end on synthetic parts (the detector's method)", function
       await assert.rejects(
         model.inspect(tensorOf(generateGood(KIND, 2, 32))),
         (e: unknown) =>
-          e instanceof DefectError && e.code === "inputShapeMismatch" && e.details.expected === "l1:4x16x16+l2:8x8x8+l3:8x4x4" && e.details.actual === "l1:4x8x8+l2:8x4x4+l3:8x2x2",
+          e instanceof DefectError &&
+          e.code === "inputShapeMismatch" &&
+          e.details.expected === "l1:4x16x16+l2:8x8x8+l3:8x4x4" &&
+          e.details.actual === "l1:4x8x8+l2:8x4x4+l3:8x2x2",
       );
     } finally {
       await model.release();

@@ -62,13 +62,16 @@ describe("patchcore support-set augmentation", () => {
     const plan = augmentationPlan(options, 0);
     // 3 flips + 90 and 270 (180 = both flips) + 5 random.
     assert.equal(plan.length, 10);
-    assert.deepEqual(plan.slice(0, 5).map((s) => [s.flipX, s.flipY, s.angleDeg]), [
-      [true, false, 0],
-      [false, true, 0],
-      [true, true, 0],
-      [false, false, 90],
-      [false, false, 270],
-    ]);
+    assert.deepEqual(
+      plan.slice(0, 5).map((s) => [s.flipX, s.flipY, s.angleDeg]),
+      [
+        [true, false, 0],
+        [false, true, 0],
+        [true, true, 0],
+        [false, false, 90],
+        [false, false, 270],
+      ],
+    );
     for (const s of plan.slice(5)) {
       assert.ok(Math.abs(s.angleDeg) <= options.maxAngleDeg);
       assert.ok(Math.abs(s.shiftX) <= options.maxShift && Math.abs(s.shiftY) <= options.maxShift);
@@ -95,14 +98,21 @@ describe("patchcore support-set augmentation", () => {
   });
 
   it("gives a detector round the variants of its shots: plan i for shot i, made on demand, within maxShots", () => {
-    const shots: Tensor[] = [0, 1, 2].map((k) => ({ data: Float32Array.from({ length: 3 * 8 * 8 }, (_, i) => Math.sin(i + k)), dims: [1, 3, 8, 8], layout: "NCHW" }));
+    const shots: Tensor[] = [0, 1, 2].map((k) => ({
+      data: Float32Array.from({ length: 3 * 8 * 8 }, (_, i) => Math.sin(i + k)),
+      dims: [1, 3, 8, 8],
+      layout: "NCHW",
+    }));
     const choice = { mode: "auto" as const, rotations: [], maxShots: 3 };
     const { variants, record } = supportVariants(choice, shots, null);
     const per = augmentationPlan(DEFAULT_AUGMENT_OPTIONS, 0).length;
     assert.equal(variants.length, 3 * per);
     assert.deepEqual(record, { mode: "auto", shots: 3, variants: 3 * per, rotations: [] });
     const options = augmentOptionsFor(choice, null);
-    assert.deepEqual(variants.filter((v) => v.shot === 2).map((v) => values(v.make())), augmentShot(shots[2] as Tensor, options, 2).map(values));
+    assert.deepEqual(
+      variants.filter((v) => v.shot === 2).map((v) => values(v.make())),
+      augmentShot(shots[2] as Tensor, options, 2).map(values),
+    );
     // "auto" past maxShots learns no variant; "on" learns the first maxShots shots' only; "off" none.
     assert.equal(supportVariants({ ...choice, maxShots: 2 }, shots, null).variants.length, 0);
     const on = supportVariants({ ...choice, mode: "on", maxShots: 2 }, shots, null);

@@ -115,7 +115,10 @@ describe("PatchCore scored from the image tensor (fused)", function () {
           assert.equal(bare.score, fused.score);
           assert.deepEqual(bare.grid.data, fused.grid.data);
         }
-        assert.ok((await scorer.scoreTensor(backbone, tests[2]!, false)).score > (await scorer.scoreTensor(backbone, tests[0]!, false)).score, "the blobs score above a plain part");
+        assert.ok(
+          (await scorer.scoreTensor(backbone, tests[2]!, false)).score > (await scorer.scoreTensor(backbone, tests[0]!, false)).score,
+          "the blobs score above a plain part",
+        );
       } finally {
         await scorer.release();
       }

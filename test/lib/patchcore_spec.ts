@@ -16,7 +16,14 @@ import { openPatchExtractor } from "../../src/lib/features/extractor";
 import { parsePreprocessOptions, preprocessImage } from "../../src/lib/image";
 import type { PreprocessOptions, Tensor } from "../../src/lib/image/types";
 import { memoryBankFrom } from "../../src/lib/anomaly/patchcore/bank-store";
-import { bankSizeFor, buildMemoryBank, DEFAULT_PATCHCORE_OPTIONS, PatchCoreScorer, type MemoryBank, type PatchCoreOptions } from "../../src/lib/anomaly/patchcore/patchcore";
+import {
+  bankSizeFor,
+  buildMemoryBank,
+  DEFAULT_PATCHCORE_OPTIONS,
+  PatchCoreScorer,
+  type MemoryBank,
+  type PatchCoreOptions,
+} from "../../src/lib/anomaly/patchcore/patchcore";
 import { thresholdMap } from "../../src/lib/threshold";
 import { openPatchCoreMethod } from "../../src/lib/detector/methods/patchcore-method";
 import { parseDetectorOptions } from "../../src/lib/detector/options";
@@ -164,7 +171,10 @@ describe("PatchCore on synthetic parts", function () {
         const v = report[key];
         assert.ok(typeof v === "number" && v > 0.5 && v <= 1, `${key} = ${v}`);
       }
-      assert.ok(report.recall_at_frr_5 >= report.recall_at_frr_1 && report.recall_at_frr_1 >= 0 && report.recall_at_frr_5 <= 1, "recall at 1 % and 5 % false rejects");
+      assert.ok(
+        report.recall_at_frr_5 >= report.recall_at_frr_1 && report.recall_at_frr_1 >= 0 && report.recall_at_frr_5 <= 1,
+        "recall at 1 % and 5 % false rejects",
+      );
       assert.ok(report.ms_per_image > 0 && report.ms_split.backbone > 0 && report.ms_split.post > 0 && report.fit_seconds > 0);
       assert.ok(report.rss_peak_mb >= report.rss_mb && report.rss_mb > 0);
       const record = await subject.record();
@@ -204,7 +214,7 @@ describe("PatchCore on synthetic parts", function () {
   it("caps the memory bank whatever the number of training patches", async function () {
     const dim = 4;
     const count = 5000;
-    const features = Float32Array.from({ length: count * dim }, (_, i) => Math.sin(i * 12.9898) * 43758.5453 % 1);
+    const features = Float32Array.from({ length: count * dim }, (_, i) => (Math.sin(i * 12.9898) * 43758.5453) % 1);
     const bank = await buildMemoryBank(features, count, dim, { ...DEFAULT_PATCHCORE_OPTIONS, coresetRatio: 0.5, maxBankSize: 300 });
     assert.equal(bank.size, 300);
     assert.equal(bank.data.length, 300 * dim);

@@ -161,7 +161,10 @@ describe("path confinement and file size limits (core)", function () {
       samples.push(sample);
     }
     assert.deepEqual(skipped, [[join(folder, "b-huge.png"), "fileTooLarge"]]);
-    assert.deepEqual(samples.map((s) => s.label), [join(folder, "a-good.png")]);
+    assert.deepEqual(
+      samples.map((s) => s.label),
+      [join(folder, "a-good.png")],
+    );
   });
 
   it("keeps saved models and calibrations in <userDir>/defect-detection whatever the node id", function () {

@@ -72,14 +72,19 @@ describe("model file format", function () {
     assert.equal(file.sections["last"]?.[0], Math.fround(Math.PI));
     const bytes = await readFile(path);
     assert.equal(bytes.subarray(0, 8).toString("latin1"), "DDMODEL\0");
-    const digest = createHash("sha256").update(bytes.subarray(0, bytes.length - 32)).digest();
+    const digest = createHash("sha256")
+      .update(bytes.subarray(0, bytes.length - 32))
+      .digest();
     assert.ok(digest.equals(bytes.subarray(bytes.length - 32)), "ends with the SHA-256 of the rest");
   });
 
   it("keeps a section named __proto__ a section like any other: no prototype changes", async function () {
     const path = join(dir, "proto.ddm");
     // Object.fromEntries makes "__proto__" an own key, as a crafted file's header would.
-    const sections = Object.fromEntries([["__proto__", Float32Array.from([1, 2])], ["weights", Float32Array.from([3])]]) as ModelFileContent["sections"];
+    const sections = Object.fromEntries([
+      ["__proto__", Float32Array.from([1, 2])],
+      ["weights", Float32Array.from([3])],
+    ]) as ModelFileContent["sections"];
     await writeModelFile(path, { metadata: { kind: "test" }, sections });
     const file = await readModelFile(path);
     assert.deepEqual(Object.keys(file.sections), ["__proto__", "weights"]);
@@ -87,7 +92,10 @@ describe("model file format", function () {
     assert.equal(file.sections["weights"]?.[0], 3);
     // Names every object inherits are not sections of a file that lacks them.
     for (const name of ["constructor", "toString", "hasOwnProperty"]) {
-      assert.throws(() => requireSection(file, path, name, "float32", 1), (e: unknown) => e instanceof DefectError && e.code === "modelFileInvalid");
+      assert.throws(
+        () => requireSection(file, path, name, "float32", 1),
+        (e: unknown) => e instanceof DefectError && e.code === "modelFileInvalid",
+      );
     }
   });
 
@@ -95,7 +103,13 @@ describe("model file format", function () {
     const path = join(dir, "twice.ddm");
     await writeModelFile(path, { metadata: { kind: "test" }, sections: { aa: Float32Array.from([1]), bb: Float32Array.from([2]) } });
     const bytes = await readFile(path);
-    const body = Buffer.from(bytes.subarray(0, bytes.length - 32).toString("latin1").replace('"name":"bb"', '"name":"aa"'), "latin1");
+    const body = Buffer.from(
+      bytes
+        .subarray(0, bytes.length - 32)
+        .toString("latin1")
+        .replace('"name":"bb"', '"name":"aa"'),
+      "latin1",
+    );
     await writeFile(path, Buffer.concat([body, createHash("sha256").update(body).digest()]));
     await rejectsWith(readModelFile(path), "modelFileInvalid", /section "aa" appears twice/);
   });

@@ -238,7 +238,11 @@ describe("plc Modbus Flex-Write messages", function () {
       coil("resultReady", 1, true),
       coil("ready", 0, true),
     ]);
-    assert.deepEqual(plcMessages({ kind: "ack", acknowledged: true }, MODBUS), [coil("resultReady", 1, false), coil("alarm", 5, false), coil("error", 4, false)]);
+    assert.deepEqual(plcMessages({ kind: "ack", acknowledged: true }, MODBUS), [
+      coil("resultReady", 1, false),
+      coil("alarm", 5, false),
+      coil("error", 4, false),
+    ]);
     assert.deepEqual(plcMessages({ kind: "reset" }, MODBUS), [
       coil("ok", 2, false),
       coil("ng", 3, false),
@@ -258,12 +262,14 @@ describe("plc Modbus Flex-Write messages", function () {
       { topic: "ready", payload: { value: true, fc: 5, unitid: 7, address: 0, quantity: 1 } },
     ]);
     const noRegisters = parsePlcOptions({ registerAddress: "" });
-    assert.equal(plcMessages(NG_VERDICT, noRegisters).some((m) => m.topic === "values"), false);
+    assert.equal(
+      plcMessages(NG_VERDICT, noRegisters).some((m) => m.topic === "values"),
+      false,
+    );
   });
 
   it("clamps the scaled score and region count to 0..65535 and wraps the sequence", function () {
-    const block = (score: number, regionCount: number, sequence: number): number[] =>
-      registerBlock({ statusWord: 2, score, regionCount, sequence }, 1000);
+    const block = (score: number, regionCount: number, sequence: number): number[] => registerBlock({ statusWord: 2, score, regionCount, sequence }, 1000);
     assert.deepEqual(block(65.5355, 3, 65535), [2, 65535, 3, 65535]);
     assert.deepEqual(block(70, 70_000, 65536), [2, 65535, 65535, 0]);
     assert.deepEqual(block(-0.2, 0, 65537), [2, 0, 0, 1]);
@@ -314,11 +320,12 @@ describe("plc OPC-UA client messages", function () {
 
   it("writes the status word as UInt16 where configured, and wraps the sequence at 2^32", function () {
     const options: PlcOptions = parsePlcOptions({ protocol: "opcua", nodeStatusWord: "ns=1;s=Defect.StatusWord", nodeOk: "", nodeNg: "" });
-    const values = encodeOpcUa(
-      [{ signal: "values", values: { statusWord: 17, score: 1.5, regionCount: -3, sequence: 2 ** 32 + 5 } }],
-      options.opcua,
-    );
+    const values = encodeOpcUa([{ signal: "values", values: { statusWord: 17, score: 1.5, regionCount: -3, sequence: 2 ** 32 + 5 } }], options.opcua);
     assert.deepEqual(values, [ua("StatusWord", "UInt16", 17), ua("Score", "Double", 1.5), ua("RegionCount", "UInt32", 0), ua("Sequence", "UInt32", 5)]);
-    assert.equal(plcMessages(OK_VERDICT, options).some((m) => m.topic === "ns=1;s=Defect.OK"), false, "OK not configured");
+    assert.equal(
+      plcMessages(OK_VERDICT, options).some((m) => m.topic === "ns=1;s=Defect.OK"),
+      false,
+      "OK not configured",
+    );
   });
 });

@@ -8,16 +8,7 @@ import sharp from "sharp";
 import { DefectError } from "../../src/lib/errors";
 import { computeTransform } from "../../src/lib/image/transform";
 import type { MessageScoreMap, Rect, Transform } from "../../src/lib/image/types";
-import {
-  BOX_COLOUR,
-  blendHeat,
-  extractRegions,
-  heatColour,
-  overlaySize,
-  renderOverlay,
-  type OverlayOptions,
-  type RegionResult,
-} from "../../src/lib/regions";
+import { BOX_COLOUR, blendHeat, extractRegions, heatColour, overlaySize, renderOverlay, type OverlayOptions, type RegionResult } from "../../src/lib/regions";
 import { encodeJpeg, encodePng, inRect, makeImage } from "../fixtures/images";
 
 const GREY = 128;
@@ -45,7 +36,10 @@ async function decode(buffer: Buffer): Promise<Decoded> {
 }
 
 function near(actual: number[], expected: readonly number[], tolerance: number): void {
-  assert.ok(actual.every((v, c) => Math.abs(v - expected[c]!) <= tolerance), `${actual.join(",")} is not ${expected.join(",")}`);
+  assert.ok(
+    actual.every((v, c) => Math.abs(v - expected[c]!) <= tolerance),
+    `${actual.join(",")} is not ${expected.join(",")}`,
+  );
 }
 
 /** Original-space map: 1 inside the defect, 0.1 elsewhere. */
@@ -75,7 +69,14 @@ describe("region overlay", function () {
   });
 
   it("colours from yellow at the threshold to red at the highest score and leaves lower scores clear", function () {
-    assert.deepEqual([heatColour(0), heatColour(0.5), heatColour(1)], [[255, 255, 0], [255, 128, 0], [255, 0, 0]]);
+    assert.deepEqual(
+      [heatColour(0), heatColour(0.5), heatColour(1)],
+      [
+        [255, 255, 0],
+        [255, 128, 0],
+        [255, 0, 0],
+      ],
+    );
     const pixels = new Uint8Array([10, 10, 10, 10, 10, 10, 10, 10, 10]);
     blendHeat(pixels, { data: Float32Array.from([0.2, 0.5, 1]), width: 3, height: 1 }, 0.5, 1);
     assert.deepEqual(Array.from(pixels), [10, 10, 10, 255, 255, 0, 255, 0, 0]);
@@ -83,7 +84,10 @@ describe("region overlay", function () {
 
   it("draws a PNG overlay: box outline in the box colour, heat inside, original far away", async function () {
     const result = scene(originalMap());
-    assert.deepEqual(result.regions.map((r) => [r.x, r.y, r.width, r.height]), [[120, 40, 40, 30]]);
+    assert.deepEqual(
+      result.regions.map((r) => [r.x, r.y, r.width, r.height]),
+      [[120, 40, 40, 30]],
+    );
     const out = await decode(await renderOverlay(image, result, PNG));
     assert.deepEqual([out.width, out.height], [100, 50]);
     // The box (120, 40, 40, 30) at half size is x 60..79, y 20..34; below 240 px wide lines are 1 px.
@@ -118,7 +122,10 @@ describe("region overlay", function () {
     for (let y = 0; y < 100; y++) for (let x = 0; x < 100; x++) data[y * 100 + x] = inRect(x, y, { x: 60, y: 45, width: 20, height: 15 }) || y < 10 ? 1 : 0;
     const result = scene({ data, width: 100, height: 100, space: "model" }, t);
     // The hot rows 0..9 are padding: no region, no heat.
-    assert.deepEqual(result.regions.map((r) => [r.x, r.y, r.width, r.height]), [[120, 40, 40, 30]]);
+    assert.deepEqual(
+      result.regions.map((r) => [r.x, r.y, r.width, r.height]),
+      [[120, 40, 40, 30]],
+    );
     const out = await decode(await renderOverlay(image, result, PNG));
     assert.deepEqual(out.at(60, 27), [...BOX_COLOUR]);
     assert.deepEqual(out.at(70, 27), HALF_RED);
@@ -145,6 +152,9 @@ describe("region overlay", function () {
 
   it("refuses an image of another size than the regions'", async function () {
     const other = await encodePng(makeImage(WIDTH + 1, HEIGHT, 3, () => GREY));
-    await assert.rejects(renderOverlay(other, scene(originalMap()), PNG), (e: unknown) => e instanceof DefectError && e.code === "imageSizeMismatch" && /201x100.*200x100/.test(e.message));
+    await assert.rejects(
+      renderOverlay(other, scene(originalMap()), PNG),
+      (e: unknown) => e instanceof DefectError && e.code === "imageSizeMismatch" && /201x100.*200x100/.test(e.message),
+    );
   });
 });

@@ -56,7 +56,11 @@ describe("regions", function () {
       assert.deepEqual(box(eight[0]!), [0, 0, 3, 3]);
       assert.equal(eight[0]!.area, 3);
       const four = regionsOf(mask, { connectivity: 4 });
-      assert.deepEqual(four.map(box), [[0, 0, 1, 1], [1, 1, 1, 1], [2, 2, 1, 1]]);
+      assert.deepEqual(four.map(box), [
+        [0, 0, 1, 1],
+        [1, 1, 1, 1],
+        [2, 2, 1, 1],
+      ]);
     });
 
     it("reports a ring as one region whose area excludes the hole and whose centroid is the centre", function () {
@@ -69,7 +73,11 @@ describe("regions", function () {
       const regions = regionsOf(drawn(["#...", "..#.", "...#"]), { connectivity: 4 });
       assert.deepEqual(
         regions.map((r) => [...box(r), r.area, r.centroid.x, r.centroid.y]),
-        [[0, 0, 1, 1, 1, 0.5, 0.5], [2, 1, 1, 1, 1, 2.5, 1.5], [3, 2, 1, 1, 1, 3.5, 2.5]],
+        [
+          [0, 0, 1, 1, 1, 0.5, 0.5],
+          [2, 1, 1, 1, 1, 2.5, 1.5],
+          [3, 2, 1, 1, 1, 3.5, 2.5],
+        ],
       );
     });
 
@@ -83,29 +91,60 @@ describe("regions", function () {
       const mask = drawn(["##..", "...#"]);
       const map = { data: Float32Array.from([0.5, 0.75, 0.1, 0.2, 0, 0, 0, 2]), width: 4, height: 2, space: "original" as const };
       const regions = extractRegions({ mask, map }, ALL).regions;
-      assert.deepEqual(regions.map((r) => [r.maxScore, r.meanScore, r.area]), [[2, 2, 1], [0.75, 0.625, 2]]);
+      assert.deepEqual(
+        regions.map((r) => [r.maxScore, r.meanScore, r.area]),
+        [
+          [2, 2, 1],
+          [0.75, 0.625, 2],
+        ],
+      );
     });
 
     it("thresholds the map itself when there is no mask (a score equal to the threshold counts)", function () {
       const map = { data: Float32Array.from([0.5, 0.2, 0.7, 0.49, 0.1, 0.9]), width: 3, height: 2, space: "original" as const };
       const result = extractRegions({ map, threshold: 0.5 }, { ...ALL, connectivity: 4 });
-      assert.deepEqual(result.regions.map((r) => [...box(r), r.maxScore]), [[2, 0, 1, 2, Math.fround(0.9)], [0, 0, 1, 1, 0.5]]);
+      assert.deepEqual(
+        result.regions.map((r) => [...box(r), r.maxScore]),
+        [
+          [2, 0, 1, 2, Math.fround(0.9)],
+          [0, 0, 1, 1, 0.5],
+        ],
+      );
       assert.equal(result.heatStart, 0.5);
     });
   });
 
   describe("order and filters", function () {
-    const region = (maxScore: number | null, area: number): Region =>
-      ({ x: 0, y: 0, width: 1, height: 1, area, centroid: { x: 0.5, y: 0.5 }, maxScore, meanScore: maxScore });
+    const region = (maxScore: number | null, area: number): Region => ({
+      x: 0,
+      y: 0,
+      width: 1,
+      height: 1,
+      area,
+      centroid: { x: 0.5, y: 0.5 },
+      maxScore,
+      meanScore: maxScore,
+    });
 
     it("sorts by max score, then area, and puts regions without scores last", function () {
       const sorted = [region(null, 50), region(1, 2), region(3, 1), region(1, 9)].sort(compareSeverity);
-      assert.deepEqual(sorted.map((r) => [r.maxScore, r.area]), [[3, 1], [1, 9], [1, 2], [null, 50]]);
+      assert.deepEqual(
+        sorted.map((r) => [r.maxScore, r.area]),
+        [
+          [3, 1],
+          [1, 9],
+          [1, 2],
+          [null, 50],
+        ],
+      );
     });
 
     it("drops regions below minArea before keeping the maxCount most severe", function () {
       const kept = selectRegions([region(9, 4), region(5, 10), region(7, 12), region(6, 11)], { minArea: 10, maxCount: 2 });
-      assert.deepEqual(kept.map((r) => r.maxScore), [7, 6]);
+      assert.deepEqual(
+        kept.map((r) => r.maxScore),
+        [7, 6],
+      );
     });
 
     it("counts the components found before filtering", function () {
@@ -200,7 +239,10 @@ describe("regions", function () {
 
     it("rejects a mask and a map of different size or space", function () {
       const map = { data: new Float32Array(6), width: 3, height: 2, space: "original" };
-      assert.throws(() => readRegionInput({ mask, anomalyMap: map }), (e: unknown) => e instanceof DefectError && e.code === "maskSizeMismatch" && /2x2 \(original\).*3x2 \(original\)/.test(e.message));
+      assert.throws(
+        () => readRegionInput({ mask, anomalyMap: map }),
+        (e: unknown) => e instanceof DefectError && e.code === "maskSizeMismatch" && /2x2 \(original\).*3x2 \(original\)/.test(e.message),
+      );
       expectCode("maskSizeMismatch", () => readRegionInput({ mask, anomalyMap: { ...mask, data: new Float32Array(4), space: "model" }, transform: undefined }));
     });
 
@@ -217,13 +259,25 @@ describe("regions", function () {
     it("defaults to 8-connectivity, 10 px, 20 regions, a 480 px JPEG overlay at half opacity", function () {
       assert.deepEqual(parseRegionOptions({}), { connectivity: 8, minArea: 10, maxCount: 20, overlay: "jpeg", overlayWidth: 480, opacity: 0.5 });
       assert.deepEqual(parseRegionOptions({ connectivity: "4", minArea: "0", maxCount: 1, overlay: "png", overlayWidth: "16", opacity: "1" }), {
-        connectivity: 4, minArea: 0, maxCount: 1, overlay: "png", overlayWidth: 16, opacity: 1,
+        connectivity: 4,
+        minArea: 0,
+        maxCount: 1,
+        overlay: "png",
+        overlayWidth: 16,
+        opacity: 1,
       });
     });
 
     for (const [option, value] of [
-      ["minArea", "-1"], ["maxCount", "0"], ["maxCount", "2.5"], ["connectivity", "6"], ["opacity", "1.5"],
-      ["opacity", "-0.1"], ["overlayWidth", "15"], ["overlayWidth", "4097"], ["overlay", "gif"],
+      ["minArea", "-1"],
+      ["maxCount", "0"],
+      ["maxCount", "2.5"],
+      ["connectivity", "6"],
+      ["opacity", "1.5"],
+      ["opacity", "-0.1"],
+      ["overlayWidth", "15"],
+      ["overlayWidth", "4097"],
+      ["overlay", "gif"],
     ] as const) {
       it(`rejects ${option} ${value} as invalidOption naming the option`, function () {
         expectCode("invalidOption", () => parseRegionOptions({ [option]: value }), option);

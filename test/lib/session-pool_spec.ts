@@ -150,13 +150,23 @@ describe("session worker pool", function () {
       return { x: new ort.Tensor("float32", view, [1, 2]), x2: new ort.Tensor("float32", view, [1, 2]) };
     });
     const outs = await model.runEach(blocks);
-    assert.deepEqual(outs.map((o) => Array.from(o["y"]!.data as Float32Array)), [[2, 4], [6, 8], [10, 12]]);
+    assert.deepEqual(
+      outs.map((o) => Array.from(o["y"]!.data as Float32Array)),
+      [
+        [2, 4],
+        [6, 8],
+        [10, 12],
+      ],
+    );
     assert.deepEqual(Array.from(all), [1, 2, 3, 4, 5, 6], "the caller's array is untouched");
   });
 
   it("refuses a size outside 1..64 and starts with one worker a core, at most 4", function () {
     for (const bad of [0, -1, 1.5, 65, Number.NaN]) {
-      assert.throws(() => sessionPool.resize(bad), (error: unknown) => error instanceof DefectError && error.code === "invalidOption" && /workers must be an integer from 1 to 64/.test(error.message));
+      assert.throws(
+        () => sessionPool.resize(bad),
+        (error: unknown) => error instanceof DefectError && error.code === "invalidOption" && /workers must be an integer from 1 to 64/.test(error.message),
+      );
     }
     assert.ok(defaultWorkerCount() >= 1 && defaultWorkerCount() <= 4);
   });

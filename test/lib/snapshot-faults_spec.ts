@@ -85,7 +85,9 @@ describe("camera faults and retries (core)", function () {
     });
 
     it("names the URL when a camera answers random bytes", async function () {
-      const cam = await camera((_n, _req, res) => res.writeHead(200, { "content-type": "image/jpeg" }).end(Buffer.from(Array.from({ length: 512 }, (_, i) => (i * 131 + 7) % 256))));
+      const cam = await camera((_n, _req, res) =>
+        res.writeHead(200, { "content-type": "image/jpeg" }).end(Buffer.from(Array.from({ length: 512 }, (_, i) => (i * 131 + 7) % 256))),
+      );
       const error = await rejectsWith(loadImageUrl({ ...REQUEST, url: cam.url("/snap.jpg") }, LIMITS), "notAnImage");
       assert.equal(error.details["source"], cam.url("/snap.jpg"));
     });
@@ -123,7 +125,10 @@ describe("camera faults and retries (core)", function () {
     });
 
     it("waits twice as long before each retry, never longer than the cap", function () {
-      assert.deepEqual([1, 2, 3, 4].map((retry) => backoffDelay({ retries: 4, delayMs: 500 }, retry)), [500, 1000, 2000, 4000]);
+      assert.deepEqual(
+        [1, 2, 3, 4].map((retry) => backoffDelay({ retries: 4, delayMs: 500 }, retry)),
+        [500, 1000, 2000, 4000],
+      );
       assert.equal(backoffDelay({ retries: 10, delayMs: 20_000 }, 3), MAX_RETRY_DELAY_MS);
       assert.equal(backoffDelay({ retries: 2, delayMs: 0 }, 2), 0);
     });
@@ -133,8 +138,18 @@ describe("camera faults and retries (core)", function () {
       assert.deepEqual([defaults.retries, defaults.retryDelayMs], [2, 500]);
       const set = parseSourceOptions({ mode: "url", retries: "0", retryDelay: "1500" });
       assert.deepEqual([set.retries, set.retryDelayMs], [0, 1500]);
-      for (const [option, value] of [["retries", "1.5"], ["retries", "11"], ["retries", "-1"], ["retryDelay", "30001"], ["retryDelay", "soon"]] as const) {
-        assert.throws(() => parseSourceOptions({ mode: "url", [option]: value }), (e: unknown) => e instanceof DefectError && e.code === "invalidOption" && e.details["option"] === option, `${option} ${value}`);
+      for (const [option, value] of [
+        ["retries", "1.5"],
+        ["retries", "11"],
+        ["retries", "-1"],
+        ["retryDelay", "30001"],
+        ["retryDelay", "soon"],
+      ] as const) {
+        assert.throws(
+          () => parseSourceOptions({ mode: "url", [option]: value }),
+          (e: unknown) => e instanceof DefectError && e.code === "invalidOption" && e.details["option"] === option,
+          `${option} ${value}`,
+        );
       }
     });
   });
@@ -155,13 +170,19 @@ describe("camera faults and retries (core)", function () {
       assert.equal(requests, 3);
       assert.deepEqual(
         notices.map((n) => [(n.error as DefectError).code, n.attempt, n.attempts, n.delayMs]),
-        [["fetchTimeout", 1, 3, 20], ["notAnImage", 2, 3, 40]],
+        [
+          ["fetchTimeout", 1, 3, 20],
+          ["notAnImage", 2, 3, 40],
+        ],
       );
     });
 
     it("gives up after 1 + retries attempts with the last error, its code and the attempt count", async function () {
       const cam = await camera((_n, _req, res) => res.writeHead(503, "Service Unavailable").end());
-      const error = await rejectsWith(withRetries(() => fetchSnapshot({ ...REQUEST, url: cam.url("/snap.jpg") }), POLICY), "fetchStatus");
+      const error = await rejectsWith(
+        withRetries(() => fetchSnapshot({ ...REQUEST, url: cam.url("/snap.jpg") }), POLICY),
+        "fetchStatus",
+      );
       assert.equal(requests, 3);
       assert.equal(error.details["attempts"], 3);
       assert.equal(error.details["status"], 503);
@@ -171,7 +192,10 @@ describe("camera faults and retries (core)", function () {
     it("keeps trying a camera that is gone (closed port) and reports the refusal", async function () {
       const url = await closedPortUrl("/snap.jpg");
       const notices: RetryNotice[] = [];
-      const error = await rejectsWith(withRetries(() => fetchSnapshot({ ...REQUEST, url }), POLICY, { onRetry: (n) => notices.push(n) }), "fetchFailed");
+      const error = await rejectsWith(
+        withRetries(() => fetchSnapshot({ ...REQUEST, url }), POLICY, { onRetry: (n) => notices.push(n) }),
+        "fetchFailed",
+      );
       assert.equal(error.details["reason"], "ECONNREFUSED");
       assert.equal(error.details["attempts"], 3);
       assert.equal(notices.length, 2);
@@ -183,20 +207,32 @@ describe("camera faults and retries (core)", function () {
         else if (req.url === "/404") res.writeHead(404).end();
         else res.writeHead(200).end(png);
       });
-      for (const [path, code] of [["/401", "fetchStatus"], ["/404", "fetchStatus"]] as const) {
+      for (const [path, code] of [
+        ["/401", "fetchStatus"],
+        ["/404", "fetchStatus"],
+      ] as const) {
         requests = 0;
-        const error = await rejectsWith(withRetries(() => fetchSnapshot({ ...REQUEST, url: cam.url(path) }), POLICY), code);
+        const error = await rejectsWith(
+          withRetries(() => fetchSnapshot({ ...REQUEST, url: cam.url(path) }), POLICY),
+          code,
+        );
         assert.equal(requests, 1, path);
         assert.equal(error.details["attempts"], undefined, "one attempt: the error is unchanged");
       }
       requests = 0;
-      await rejectsWith(withRetries(() => fetchSnapshot({ ...REQUEST, maxBytes: 10, url: cam.url("/big") }), POLICY), "fetchTooLarge");
+      await rejectsWith(
+        withRetries(() => fetchSnapshot({ ...REQUEST, maxBytes: 10, url: cam.url("/big") }), POLICY),
+        "fetchTooLarge",
+      );
       assert.equal(requests, 1);
     });
 
     it("with no retries, fails on the first error", async function () {
       const cam = await camera((_n, _req, res) => res.writeHead(503).end());
-      const error = await rejectsWith(withRetries(() => fetchSnapshot({ ...REQUEST, url: cam.url("/x") }), { retries: 0, delayMs: 20 }), "fetchStatus");
+      const error = await rejectsWith(
+        withRetries(() => fetchSnapshot({ ...REQUEST, url: cam.url("/x") }), { retries: 0, delayMs: 20 }),
+        "fetchStatus",
+      );
       assert.equal(requests, 1);
       assert.equal(error.details["attempts"], undefined);
     });
@@ -204,10 +240,14 @@ describe("camera faults and retries (core)", function () {
     it("stops waiting at once when the caller aborts during a back-off wait", async function () {
       const cam = await camera((_n, _req, res) => res.writeHead(503).end());
       const stop = new AbortController();
-      const pending = withRetries(() => fetchSnapshot({ ...REQUEST, url: cam.url("/x"), signal: stop.signal }), { retries: 5, delayMs: 10_000 }, {
-        signal: stop.signal,
-        onRetry: () => setTimeout(() => stop.abort(), 10),
-      });
+      const pending = withRetries(
+        () => fetchSnapshot({ ...REQUEST, url: cam.url("/x"), signal: stop.signal }),
+        { retries: 5, delayMs: 10_000 },
+        {
+          signal: stop.signal,
+          onRetry: () => setTimeout(() => stop.abort(), 10),
+        },
+      );
       const error = await rejectsWith(pending, "fetchFailed");
       assert.deepEqual(error.details, { url: cam.url("/x"), reason: "aborted" });
       // Without the stop, the 10 s wait would end in a second request (or this test's timeout).

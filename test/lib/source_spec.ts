@@ -46,8 +46,6 @@ function throwsWith(fn: () => unknown, code: string): DefectError {
   assert.fail(`expected ${code}`);
 }
 
-
-
 function waitFor<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -75,10 +73,7 @@ describe("image sources (core)", function () {
   describe("file patterns", function () {
     it("matches names case-insensitively against comma-separated globs", function () {
       const match = compileFilePattern("*.png, part-??.jpg");
-      assert.deepEqual(
-        ["a.png", "B.PNG", "part-01.jpg", "part-1.jpg", "a.png.tmp", "notes.txt"].map(match),
-        [true, true, true, false, false, false],
-      );
+      assert.deepEqual(["a.png", "B.PNG", "part-01.jpg", "part-1.jpg", "a.png.tmp", "notes.txt"].map(match), [true, true, true, false, false, false]);
     });
 
     it("treats regular-expression characters literally and empty as the default image pattern", function () {
@@ -162,10 +157,20 @@ describe("image sources (core)", function () {
     it("probes a loaded file and names it in image errors", async function () {
       writeFileSync(join(dir, "a.png"), png);
       const image = await loadImageFile(join(dir, "a.png"), LIMITS, "folder");
-      assert.deepEqual({ ...image, buffer: image.buffer.length }, {
-        format: "png", width: 8, height: 6, channels: 3, bitDepth: 8, orientation: 1,
-        buffer: png.length, source: "folder", path: join(dir, "a.png"),
-      });
+      assert.deepEqual(
+        { ...image, buffer: image.buffer.length },
+        {
+          format: "png",
+          width: 8,
+          height: 6,
+          channels: 3,
+          bitDepth: 8,
+          orientation: 1,
+          buffer: png.length,
+          source: "folder",
+          path: join(dir, "a.png"),
+        },
+      );
       writeFileSync(join(dir, "bad.png"), "plain text");
       const error = await rejectsWith(loadImageFile(join(dir, "bad.png"), LIMITS, "file"), "notAnImage");
       assert.equal(error.details["source"], join(dir, "bad.png"));
@@ -191,9 +196,16 @@ describe("image sources (core)", function () {
     it("reports a missing folder and a file given as folder", async function () {
       await rejectsWith(listFolderFiles(join(dir, "none"), compileFilePattern("")), "folderNotFound");
       writeFileSync(join(dir, "file.png"), png);
-      const error = await rejectsWith(watchFolder(join(dir, "file.png"), {
-        match: compileFilePattern(""), emitExisting: false, stableMs: STABLE_MS, onFile: () => undefined, onError: () => undefined,
-      }), "folderNotFound");
+      const error = await rejectsWith(
+        watchFolder(join(dir, "file.png"), {
+          match: compileFilePattern(""),
+          emitExisting: false,
+          stableMs: STABLE_MS,
+          onFile: () => undefined,
+          onError: () => undefined,
+        }),
+        "folderNotFound",
+      );
       assert.equal(error.details["reason"], "ENOTDIR");
     });
 
@@ -278,7 +290,12 @@ describe("image sources (core)", function () {
         const { a, seen } = await twoOrigins();
         assert.ok((await fetchSnapshot({ url: a.url("/here"), timeoutMs: 2000, maxBytes: 1_000_000, auth })).equals(png));
         assert.ok((await fetchSnapshot({ url: a.url("/away"), timeoutMs: 2000, maxBytes: 1_000_000, auth })).equals(png));
-        assert.deepEqual(seen, [["a/here", basic], ["a/img", basic], ["a/away", basic], ["b/img", undefined]]);
+        assert.deepEqual(seen, [
+          ["a/here", basic],
+          ["a/img", basic],
+          ["a/away", basic],
+          ["b/img", undefined],
+        ]);
       });
 
       it("sends credentials to a URL a message chose only on the allowed hosts", async function () {
@@ -288,10 +305,20 @@ describe("image sources (core)", function () {
         await fetchSnapshot({ url: a.url("/img"), timeoutMs: 2000, maxBytes: 1_000_000, auth, credentialsFor: [] });
         // Listed: with them; a redirect to another host is refused before anything is sent there.
         await fetchSnapshot({ url: a.url("/img"), timeoutMs: 2000, maxBytes: 1_000_000, auth, credentialsFor: [host], allowedHosts: [host] });
-        const away = await rejectsWith(fetchSnapshot({ url: a.url("/away"), timeoutMs: 2000, maxBytes: 1_000_000, auth, credentialsFor: [host], allowedHosts: [host] }), "urlNotAllowed");
+        const away = await rejectsWith(
+          fetchSnapshot({ url: a.url("/away"), timeoutMs: 2000, maxBytes: 1_000_000, auth, credentialsFor: [host], allowedHosts: [host] }),
+          "urlNotAllowed",
+        );
         assert.equal(away.message, `${b.url("/img")} is not on the node's allowed hosts (${host})`);
-        await rejectsWith(fetchSnapshot({ url: b.url("/img"), timeoutMs: 2000, maxBytes: 1_000_000, auth, credentialsFor: [host], allowedHosts: [host] }), "urlNotAllowed");
-        assert.deepEqual(seen, [["a/img", undefined], ["a/img", basic], ["a/away", basic]]);
+        await rejectsWith(
+          fetchSnapshot({ url: b.url("/img"), timeoutMs: 2000, maxBytes: 1_000_000, auth, credentialsFor: [host], allowedHosts: [host] }),
+          "urlNotAllowed",
+        );
+        assert.deepEqual(seen, [
+          ["a/img", undefined],
+          ["a/img", basic],
+          ["a/away", basic],
+        ]);
       });
 
       it("stops after a few redirects", async function () {

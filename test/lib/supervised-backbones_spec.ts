@@ -51,11 +51,23 @@ describe("supervised: classification on the ImageNet backbones in ../shared", fu
       const classNames = JSON.parse(await fs.readFile(path.join(BACKBONES, "imagenet_classes.json"), "utf8")) as string[];
       const images = await pickImages();
       assert.equal(images.length, IMAGES, "test images in ../shared/datasets");
-      const model = await openSupervisedModel(file, { task: "classify", classNames, topK: 3, ...(spec.outputName === undefined ? {} : { outputName: spec.outputName }) });
+      const model = await openSupervisedModel(file, {
+        task: "classify",
+        classNames,
+        topK: 3,
+        ...(spec.outputName === undefined ? {} : { outputName: spec.outputName }),
+      });
       const direct = await ort.InferenceSession.create(file);
       try {
         assert.deepEqual(
-          { w: model.preprocess.width, h: model.preprocess.height, resize: model.preprocess.resize, mean: model.preprocess.mean, std: model.preprocess.std, names: model.names.length },
+          {
+            w: model.preprocess.width,
+            h: model.preprocess.height,
+            resize: model.preprocess.resize,
+            mean: model.preprocess.mean,
+            std: model.preprocess.std,
+            names: model.names.length,
+          },
           { w: 224, h: 224, resize: "stretch", mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], names: 1000 },
         );
         for (const image of images) {

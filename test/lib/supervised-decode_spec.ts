@@ -43,13 +43,26 @@ describe("supervised: YOLO head decoders", () => {
   it("keeps the extra rows of a YOLOv8-seg head per anchor (the mask coefficients)", () => {
     const extra = 2;
     const n = 4;
-    const head = v8Head([{ x1: 0, y1: 0, x2: 10, y2: 10, score: 0.5, cls: 1 }, { x1: 5, y1: 5, x2: 9, y2: 9, score: 0.6, cls: 0 }], NC, n);
+    const head = v8Head(
+      [
+        { x1: 0, y1: 0, x2: 10, y2: 10, score: 0.5, cls: 1 },
+        { x1: 5, y1: 5, x2: 9, y2: 9, score: 0.6, cls: 0 },
+      ],
+      NC,
+      n,
+    );
     const data = new Float32Array((4 + NC + extra) * n);
     data.set(head);
     // coefficient k of anchor i = 10 * (k + 1) + i
     for (let k = 0; k < extra; k++) for (let i = 0; i < n; i++) data[(4 + NC + k) * n + i] = 10 * (k + 1) + i;
     const got = decodeYoloV8(data, [1, 4 + NC + extra, n], NC, extra, 0.25);
-    assert.deepEqual(got.map((c) => Array.from(c.extra ?? [])), [[10, 20], [11, 21]]);
+    assert.deepEqual(
+      got.map((c) => Array.from(c.extra ?? [])),
+      [
+        [10, 20],
+        [11, 21],
+      ],
+    );
   });
 
   it("decodes a YOLOv5 [1,N,5+nc] head with score = objectness x class score", () => {
@@ -114,7 +127,10 @@ describe("supervised: class-aware NMS", () => {
 
   it("class-agnostic NMS lets any class suppress any other", () => {
     const kept = nonMaxSuppression(decoded(), 0.45, 300, false);
-    assert.deepEqual(kept.map((c) => c.score).map((s) => Math.round(s * 100) / 100), [0.9, 0.85, 0.6]);
+    assert.deepEqual(
+      kept.map((c) => c.score).map((s) => Math.round(s * 100) / 100),
+      [0.9, 0.85, 0.6],
+    );
   });
 
   it("suppresses only when IoU is strictly above the threshold", () => {
@@ -126,7 +142,10 @@ describe("supervised: class-aware NMS", () => {
 
   it("stops at maxDetections, best first", () => {
     const apart = Array.from({ length: 20 }, (_, i) => candidate(i * 20, 0, i * 20 + 10, 10, i / 20, 0));
-    assert.deepEqual(nonMaxSuppression(apart, 0.45, 3).map((c) => c.x1), [380, 360, 340]);
+    assert.deepEqual(
+      nonMaxSuppression(apart, 0.45, 3).map((c) => c.x1),
+      [380, 360, 340],
+    );
   });
 
   it("looks at no more than MAX_NMS_CANDIDATES candidates, the best ones", () => {
@@ -172,7 +191,14 @@ describe("supervised: classification scores", () => {
   it("top-k returns names and scores best first, ties by lower index", () => {
     const names = ["good", "scratch", "dent", "crack"];
     const got = topK(Float32Array.of(0.1, 0.4, 0.1, 0.4), 3, (i) => names[i]!);
-    assert.deepEqual(got.map((c) => [c.class, c.name]), [[1, "scratch"], [3, "crack"], [0, "good"]]);
+    assert.deepEqual(
+      got.map((c) => [c.class, c.name]),
+      [
+        [1, "scratch"],
+        [3, "crack"],
+        [0, "good"],
+      ],
+    );
   });
 });
 

@@ -41,7 +41,6 @@ const EXPECTED: Array<[number, number, number, number, number, string]> = [
   [24, 2, 32, 8, 0.6, "oil spot"],
 ];
 
-
 function rounded(boxes: readonly Box[]): Array<[number, number, number, number, number, string]> {
   const r = (v: number, digits: number): number => Math.round(v * 10 ** digits) / 10 ** digits;
   return boxes.map((b) => [r(b.x1, 3), r(b.y1, 3), r(b.x2, 3), r(b.y2, 3), r(b.score, 3), b.name]);
@@ -66,7 +65,10 @@ describe("supervised: models", () => {
       const model = await open(withNames(constantModel([{ name: "output0", values: v8Head(BOXES, NC, ANCHORS), dims: [1, 4 + NC, ANCHORS] }])));
       const result = await model.predict(tensorOf(SIZE));
       assert.deepEqual(rounded(result.boxes), EXPECTED);
-      assert.deepEqual(result.boxes.map((b) => b.class), [0, 1, 2]);
+      assert.deepEqual(
+        result.boxes.map((b) => b.class),
+        [0, 1, 2],
+      );
       assert.equal(result.task, "detect");
       assert.ok(Math.abs(result.score - 0.9) < 1e-6);
       assert.deepEqual([result.classes, result.masks, result.map], [[], [], null]);
@@ -93,7 +95,10 @@ describe("supervised: models", () => {
       assert.equal((await (await open(bytes, { iou: 0.75 })).predict(tensorOf(SIZE))).boxes.length, 4);
       assert.equal((await (await open(bytes, { iou: 0.74 })).predict(tensorOf(SIZE))).boxes.length, 3);
       assert.equal((await (await open(bytes, { maxDetections: 1 })).predict(tensorOf(SIZE))).boxes.length, 1);
-      await assert.rejects(open(bytes, { confidence: 2 }), (e: unknown) => isDefectError(e) && e.code === "invalidOption" && e.message === 'Option "confidence" must be a number from 0 to 1, got 2.');
+      await assert.rejects(
+        open(bytes, { confidence: 2 }),
+        (e: unknown) => isDefectError(e) && e.code === "invalidOption" && e.message === 'Option "confidence" must be a number from 0 to 1, got 2.',
+      );
     });
 
     it("class names: the editor list wins over the names file, which wins over the metadata", async () => {
@@ -103,8 +108,14 @@ describe("supervised: models", () => {
         const file = await tmp.write("names.json", '["f-a", "f-b", "f-c"]');
         assert.deepEqual((await open(bytes, { namesFile: file })).names, ["f-a", "f-b", "f-c"]);
         const editor = await open(bytes, { namesFile: file, classNames: ["e-a", "e-b"] });
-        assert.deepEqual([editor.names, editor.namesSource, editor.warnings], [["e-a", "e-b", "class 2"], "editor", ["the editor class names list 2 names but the model has 3 classes"]]);
-        assert.deepEqual(rounded((await editor.predict(tensorOf(SIZE))).boxes).map((b) => b[5]), ["e-a", "e-b", "class 2"]);
+        assert.deepEqual(
+          [editor.names, editor.namesSource, editor.warnings],
+          [["e-a", "e-b", "class 2"], "editor", ["the editor class names list 2 names but the model has 3 classes"]],
+        );
+        assert.deepEqual(
+          rounded((await editor.predict(tensorOf(SIZE))).boxes).map((b) => b[5]),
+          ["e-a", "e-b", "class 2"],
+        );
         await assert.rejects(open(bytes, { namesFile: `${tmp.dir}/missing.txt` }), (e: unknown) => isDefectError(e) && e.code === "fileNotFound");
       } finally {
         await tmp.remove();
@@ -128,7 +139,10 @@ describe("supervised: models", () => {
       assert.equal(model.layout, "pending");
       const result = await model.predict(tensorOf(SIZE));
       assert.equal(model.layout, "yolov8");
-      assert.deepEqual(result.boxes.map((b) => b.name), ["class 0", "class 1", "class 2"]);
+      assert.deepEqual(
+        result.boxes.map((b) => b.name),
+        ["class 0", "class 1", "class 2"],
+      );
     });
 
     for (const image of [
@@ -139,7 +153,13 @@ describe("supervised: models", () => {
       it(`letterbox: a box found in the tensor lands on the known rectangle of a ${image.width}x${image.height} image within 1 px`, async () => {
         const model = await open(withMetadata(boxFinderModel(640, 2, 1, 0.8, 16), { names: "{0: 'ok', 1: 'defect'}", stride: "32", task: "detect" }));
         assert.deepEqual(
-          { resize: model.preprocess.resize, padValue: model.preprocess.padValue, size: [model.preprocess.width, model.preprocess.height], mean: model.preprocess.mean, std: model.preprocess.std },
+          {
+            resize: model.preprocess.resize,
+            padValue: model.preprocess.padValue,
+            size: [model.preprocess.width, model.preprocess.height],
+            mean: model.preprocess.mean,
+            std: model.preprocess.std,
+          },
           { resize: "letterbox", padValue: 114, size: [640, 640], mean: [0, 0, 0], std: [1, 1, 1] },
         );
         const png = await encodePng(boxImage(image.width, image.height, image.rect, [255, 255, 255], [0, 0, 0]));
@@ -165,12 +185,30 @@ describe("supervised: models", () => {
         { x1: 10, y1: 600, x2: 50, y2: 630, score: 0.7, cls: 0 },
       ];
       const model = await open(constantModel([{ name: "output0", values: v8Head(head, 2, 8), dims: [1, 6, 8] }], { inputShape: [1, 3, 640, 640] }));
-      const wide = { source: { width: 640, height: 480 }, roi: { x: 0, y: 0, width: 640, height: 480 }, scaleX: 1, scaleY: 1, offsetX: 0, offsetY: 80, width: 640, height: 640 };
+      const wide = {
+        source: { width: 640, height: 480 },
+        roi: { x: 0, y: 0, width: 640, height: 480 },
+        scaleX: 1,
+        scaleY: 1,
+        offsetX: 0,
+        offsetY: 80,
+        width: 640,
+        height: 640,
+      };
       assert.deepEqual(rounded((await model.predict(tensorOf(640), wide)).boxes), [
         [100, 100, 200, 200, 0.9, "class 0"],
         [300, 0, 400, 40, 0.8, "class 1"],
       ]);
-      const hd = { source: { width: 1280, height: 720 }, roi: { x: 0, y: 0, width: 1280, height: 720 }, scaleX: 0.5, scaleY: 0.5, offsetX: 0, offsetY: 140, width: 640, height: 640 };
+      const hd = {
+        source: { width: 1280, height: 720 },
+        roi: { x: 0, y: 0, width: 1280, height: 720 },
+        scaleX: 0.5,
+        scaleY: 0.5,
+        offsetX: 0,
+        offsetY: 140,
+        width: 640,
+        height: 640,
+      };
       // x / 0.5, (y - 140) / 0.5; the second box lies wholly in the top padding now
       assert.deepEqual(rounded((await model.predict(tensorOf(640), hd)).boxes), [[200, 80, 400, 280, 0.9, "class 0"]]);
     });
@@ -183,7 +221,10 @@ describe("supervised: models", () => {
       const result = await model.predict(tensorOf(8, [0.2, 3.0, 1.0]));
       const e = [Math.exp(0.2), Math.exp(3), Math.exp(1)];
       const sum = e[0]! + e[1]! + e[2]!;
-      assert.deepEqual(result.classes.map((c) => c.name), ["scratch", "dent"]);
+      assert.deepEqual(
+        result.classes.map((c) => c.name),
+        ["scratch", "dent"],
+      );
       assert.ok(Math.abs(result.classes[0]!.score - e[1]! / sum) < 1e-6);
       assert.ok(Math.abs(result.classes[1]!.score - e[2]! / sum) < 1e-6);
       assert.equal(result.score, result.classes[0]!.score);
@@ -193,7 +234,14 @@ describe("supervised: models", () => {
     it("probabilities (a graph ending in softmax) are reported unchanged", async () => {
       const model = await open(channelMeanClassifier("float32"));
       const result = await model.predict(tensorOf(8, [0.25, 0.15, 0.6]));
-      assert.deepEqual(result.classes.map((c) => [c.class, Math.round(c.score * 1e6) / 1e6]), [[2, 0.6], [0, 0.25], [1, 0.15]]);
+      assert.deepEqual(
+        result.classes.map((c) => [c.class, Math.round(c.score * 1e6) / 1e6]),
+        [
+          [2, 0.6],
+          [0, 0.25],
+          [1, 0.15],
+        ],
+      );
     });
 
     it("a float16 model runs: input and output converted from and to half precision", async () => {
@@ -213,19 +261,31 @@ describe("supervised: models", () => {
         [plain.preprocess.width, plain.preprocess.height, plain.preprocess.resize, plain.preprocess.mean, plain.preprocess.std, plain.inputShape],
         [224, 224, "stretch", [0.485, 0.456, 0.406], [0.229, 0.224, 0.225], [1, 3, null, null]],
       );
-      const yolo = await open(withMetadata(constantModel([{ name: "out", values: Float32Array.of(0.5, 0.5), dims: [1, 2] }], { inputShape: [1, 3, "h", "w"] }), { task: "classify", imgsz: "[96, 128]", stride: "32" }));
+      const yolo = await open(
+        withMetadata(constantModel([{ name: "out", values: Float32Array.of(0.5, 0.5), dims: [1, 2] }], { inputShape: [1, 3, "h", "w"] }), {
+          task: "classify",
+          imgsz: "[96, 128]",
+          stride: "32",
+        }),
+      );
       assert.deepEqual([yolo.preprocess.width, yolo.preprocess.height, yolo.preprocess.resize, yolo.preprocess.mean], [128, 96, "center-crop", [0, 0, 0]]);
     });
   });
 
   describe("float16 detection", () => {
     it("decodes the known boxes from a half-precision head", async () => {
-      const bytes = withMetadata(constantModel([{ name: "output0", values: v8Head(BOXES, NC, ANCHORS), dims: [1, 4 + NC, ANCHORS] }], { precision: "float16" }), { names: NAMES });
+      const bytes = withMetadata(
+        constantModel([{ name: "output0", values: v8Head(BOXES, NC, ANCHORS), dims: [1, 4 + NC, ANCHORS] }], { precision: "float16" }),
+        { names: NAMES },
+      );
       const model = await open(bytes);
       assert.equal(model.inputType, "float16");
       const got = rounded((await model.predict(tensorOf(SIZE))).boxes);
       // 0.9, 0.7 and 0.6 are not halves: 0.8999, 0.7002 and 0.6001 in float16
-      assert.deepEqual(got.map((b) => b.slice(0, 4)), EXPECTED.map((b) => b.slice(0, 4)));
+      assert.deepEqual(
+        got.map((b) => b.slice(0, 4)),
+        EXPECTED.map((b) => b.slice(0, 4)),
+      );
       got.forEach((b, i) => assert.ok(Math.abs(b[4] - EXPECTED[i]![4]) < 1e-3));
     });
   });
@@ -253,15 +313,20 @@ describe("supervised: models", () => {
       head[(4 + nc) * n] = 1;
       const protos = new Float32Array(32 * 8 * 8);
       protos.fill(1, 0, 64);
-      const model = await open(constantModel([
-        { name: "output0", values: head, dims: [1, 4 + nc + 32, n] },
-        { name: "output1", values: protos, dims: [1, 32, 8, 8] },
-      ]));
+      const model = await open(
+        constantModel([
+          { name: "output0", values: head, dims: [1, 4 + nc + 32, n] },
+          { name: "output1", values: protos, dims: [1, 32, 8, 8] },
+        ]),
+      );
       const result = await model.predict(tensorOf(SIZE));
       assert.equal(result.task, "segment");
       assert.deepEqual(rounded(result.boxes), [[4, 4, 20, 20, 0.9, "class 1"]]);
       assert.equal(result.masks.length, 1);
-      assert.equal(result.masks[0]!.mask.reduce((a, b) => a + b, 0), 16 * 16);
+      assert.equal(
+        result.masks[0]!.mask.reduce((a, b) => a + b, 0),
+        16 * 16,
+      );
     });
   });
 
@@ -286,8 +351,10 @@ describe("supervised: models", () => {
       await assert.rejects(openSupervisedModel("/nonexistent/model.onnx"), (e: unknown) => isDefectError(e) && e.code === "modelNotFound");
       const model = await open(constantModel([{ name: "output0", values: new Float32Array(5), dims: [1, 5] }]));
       const nhwc: Tensor = { data: new Float32Array(3 * SIZE * SIZE), dims: [1, SIZE, SIZE, 3], layout: "NHWC" };
-      await assert.rejects(model.predict(nhwc), (e: unknown) => isDefectError(e) && e.code === "inputShapeMismatch" && /expects one image NCHW \[1,3,H,W\] \(got NHWC \[1,32,32,3\]\)/.test(e.message));
+      await assert.rejects(
+        model.predict(nhwc),
+        (e: unknown) => isDefectError(e) && e.code === "inputShapeMismatch" && /expects one image NCHW \[1,3,H,W\] \(got NHWC \[1,32,32,3\]\)/.test(e.message),
+      );
     });
   });
 });
-

@@ -1,13 +1,6 @@
 import { strict as assert } from "node:assert";
 import { isDefectError } from "../../src/lib/errors";
-import {
-  parseJsonNames,
-  parseNameList,
-  parseNamesText,
-  parsePythonNames,
-  readNamesFile,
-  resolveClassNames,
-} from "../../src/lib/supervised/names";
+import { parseJsonNames, parseNameList, parseNamesText, parsePythonNames, readNamesFile, resolveClassNames } from "../../src/lib/supervised/names";
 import { parseImageSize } from "../../src/lib/supervised/family-preprocess";
 import { tempModelDir } from "../fixtures/supervised-models";
 
@@ -47,9 +40,12 @@ describe("supervised: class names", () => {
     });
 
     it("rejects malformed text with the position and what was expected", () => {
-      assert.throws(() => parsePythonNames("{0: 'scratch"), invalidNames(
-        `class names from ONNX metadata "names" cannot be read: expected a closing ' for the string starting here at character 5, found "'scratch"`,
-      ));
+      assert.throws(
+        () => parsePythonNames("{0: 'scratch"),
+        invalidNames(
+          `class names from ONNX metadata "names" cannot be read: expected a closing ' for the string starting here at character 5, found "'scratch"`,
+        ),
+      );
       assert.throws(() => parsePythonNames("{0 'a'}"), invalidNames(/expected ":" at character 4, found "'a'}"/));
       assert.throws(() => parsePythonNames("{a: 'x'}"), invalidNames(/expected a quoted string or a whole number at character 2/));
       assert.throws(() => parsePythonNames("{-1: 'x'}"), invalidNames(/expected a class index \(a whole number from 0\)/));
@@ -79,7 +75,7 @@ describe("supervised: class names", () => {
       assert.throws(() => parseJsonNames('{"a": "x"}', "n.json"), invalidNames(`class names from n.json must have class indexes as keys, but one key is "a"`));
       assert.throws(() => parseNamesText("[1, 2]", "n.json", ".json"), invalidNames("class names from n.json must be strings, but item 0 is 1"));
       assert.throws(() => parseNamesText('"a"', "n.json", ".json"), invalidNames(/must be a JSON array of names or an object/));
-      assert.throws(() => parseNamesText("[\"a\",", "n.json", ".json"), invalidNames(/are not valid JSON/));
+      assert.throws(() => parseNamesText('["a",', "n.json", ".json"), invalidNames(/are not valid JSON/));
       assert.throws(() => parseNamesText("names:\n  0: a", "data.yaml", ".yaml"), invalidNames(/are in YAML, which is not read/));
     });
 
@@ -89,7 +85,10 @@ describe("supervised: class names", () => {
         assert.deepEqual(await readNamesFile(await tmp.write("names.json", '["ok","défaut"]')), ["ok", "défaut"]);
         assert.deepEqual(await readNamesFile(await tmp.write("names.txt", "ok\nscratch\n")), ["ok", "scratch"]);
         const missing = `${tmp.dir}/nope.txt`;
-        await assert.rejects(readNamesFile(missing), (e: unknown) => isDefectError(e) && e.code === "fileNotFound" && e.message === `class names file not found: ${missing}`);
+        await assert.rejects(
+          readNamesFile(missing),
+          (e: unknown) => isDefectError(e) && e.code === "fileNotFound" && e.message === `class names file not found: ${missing}`,
+        );
         await assert.rejects(readNamesFile(await tmp.write("empty.txt", "\n\n")), invalidNames(/are empty: the file names no class/));
       } finally {
         await tmp.remove();

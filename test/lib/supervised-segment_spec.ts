@@ -76,7 +76,11 @@ function protoRectInTensor(r: PixelRect): PixelRect {
 
 /** Bounding rectangle and pixel count of a mask or map (pixels above 0). */
 function bounds(data: ArrayLike<number>, width: number): PixelRect & { count: number } {
-  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity, count = 0;
+  let x0 = Infinity,
+    y0 = Infinity,
+    x1 = -Infinity,
+    y1 = -Infinity,
+    count = 0;
   for (let i = 0; i < data.length; i++) {
     if (!((data[i] ?? 0) > 0)) continue;
     const x = i % width;
@@ -177,7 +181,6 @@ const TWIN_A: Anchor = { x1: 5, y1: 21, x2: 48, y2: 44, scores: [0.8, 0.1], coef
 const ANCHOR_B: Anchor = { x1: 30, y1: 28, x2: 50.2, y2: 56, scores: [0.05, 0.6], coefficients: { 1: 1 } };
 const BELOW_CONFIDENCE: Anchor = { x1: 0, y1: 0, x2: 64, y2: 64, scores: [0.25, 0.2], coefficients: { 0: 1 } };
 
-
 /** A box-local instance mask placed on a full width x height canvas, for whole-image assertions. */
 function fullMask(m: InstanceMask, width: number, height: number): Uint8Array {
   const out = new Uint8Array(width * height);
@@ -190,10 +193,19 @@ describe("supervised instance segmentation (YOLOv8/11-seg)", () => {
   const protos = prototypes([RECT_A, RECT_B]);
 
   function checkTensorResult(result: ReturnType<typeof decodeInstanceSegmentation>): void {
-    assert.deepEqual(result.boxes.map((b) => [b.name, b.class, b.score]), [["scratch", 0, 0.8999999761581421], ["dent", 1, 0.6000000238418579]]);
+    assert.deepEqual(
+      result.boxes.map((b) => [b.name, b.class, b.score]),
+      [
+        ["scratch", 0, 0.8999999761581421],
+        ["dent", 1, 0.6000000238418579],
+      ],
+    );
     assert.deepEqual(
       result.boxes.map((b) => [b.x1, b.y1, b.x2, b.y2].map((v) => Math.round(v * 1000) / 1000)),
-      [[4, 20, 48, 44], [30, 28, 50.2, 56]],
+      [
+        [4, 20, 48, 44],
+        [30, 28, 50.2, 56],
+      ],
     );
     const [a, b] = result.masks;
     assert.ok(a && b);
@@ -272,13 +284,23 @@ describe("supervised instance segmentation (YOLOv8/11-seg)", () => {
     });
   });
 
-it("maps masks through an ROI: nothing outside it, the rest shifted by its corner", () => {
+  it("maps masks through an ROI: nothing outside it, the rest shifted by its corner", () => {
     // ROI 100x50 at (50, 20) letterboxed into 64x64: scale 0.64, 16 px padding above and below.
-    const roiTransform = computeTransform({ width: 200, height: 100 }, { x: 50, y: 20, width: 100, height: 50 }, { width: TENSOR, height: TENSOR, resize: "letterbox" });
+    const roiTransform = computeTransform(
+      { width: 200, height: 100 },
+      { x: 50, y: 20, width: 100, height: 50 },
+      { width: TENSOR, height: TENSOR, resize: "letterbox" },
+    );
     assert.deepEqual([roiTransform.scaleX, roiTransform.offsetY], [0.64, 16]);
     // Proto rect 4..8 x 8..12 = tensor 16..32 x 32..48 = ROI 25..50 x 25..50 = source 75..100 x 45..70.
     const anchor: Anchor = { x1: 0, y1: 0, x2: 64, y2: 64, scores: [0.7, 0], coefficients: { 0: 1 } };
-    const result = decodeInstanceSegmentation(segHead([anchor]), prototypes([{ x0: 4, y0: 8, x1: 8, y1: 12 }]), SEG_OPTIONS, { width: TENSOR, height: TENSOR }, roiTransform);
+    const result = decodeInstanceSegmentation(
+      segHead([anchor]),
+      prototypes([{ x0: 4, y0: 8, x1: 8, y1: 12 }]),
+      SEG_OPTIONS,
+      { width: TENSOR, height: TENSOR },
+      roiTransform,
+    );
     const [box] = result.boxes;
     assert.ok(box);
     assertCloseArray([box.x1, box.y1, box.x2, box.y2], [50, 20, 150, 70], "box clipped to the ROI");
@@ -293,7 +315,10 @@ it("maps masks through an ROI: nothing outside it, the rest shifted by its corne
 
   it("keeps at most maxDetections instances, best first", () => {
     const result = decodeInstanceSegmentation(head, protos, { ...SEG_OPTIONS, maxDetections: 1 }, { width: TENSOR, height: TENSOR });
-    assert.deepEqual(result.boxes.map((b) => b.name), ["scratch"]);
+    assert.deepEqual(
+      result.boxes.map((b) => b.name),
+      ["scratch"],
+    );
     assertTensorRect(result.map.data, protoRectInTensor(RECT_A), "map of the one instance");
   });
 
@@ -316,11 +341,7 @@ describe("supervised semantic segmentation", () => {
   const SIZE = { width: 2, height: 2 };
   /** [1, 3, 2, 2] logits, planar. Softmax per pixel: (.2,.6,.2), (.8,.1,.1), (.25,.25,.5), (1/3,1/3,1/3). */
   const LOGITS: RawOutput = {
-    data: Float32Array.from([
-      0, Math.log(8), 0, 1000,
-      Math.log(3), 0, 0, 1000,
-      0, 0, Math.log(2), 1000,
-    ]),
+    data: Float32Array.from([0, Math.log(8), 0, 1000, Math.log(3), 0, 0, 1000, 0, 0, Math.log(2), 1000]),
     dims: [1, 3, 2, 2],
   };
 
@@ -329,16 +350,33 @@ describe("supervised semantic segmentation", () => {
     const result = decodeSemantic(out.logits!, { names: NAMES3, backgroundClass: 0 }, SIZE);
     assertCloseArray(result.map.data, [0.8, 0.2, 0.75, 2 / 3], "map");
     assert.deepEqual([result.map.width, result.map.height], [2, 2]);
-    assert.deepEqual(result.classes.map((c) => [c.class, c.name]), [[1, "scratch"], [2, "dent"]]);
-    assertCloseArray(result.classes.map((c) => c.score), [0.6, 0.5], "class scores");
+    assert.deepEqual(
+      result.classes.map((c) => [c.class, c.name]),
+      [
+        [1, "scratch"],
+        [2, "dent"],
+      ],
+    );
+    assertCloseArray(
+      result.classes.map((c) => c.score),
+      [0.6, 0.5],
+      "class scores",
+    );
     assertClose(result.score, 0.8, "score");
   });
 
   it("takes the background from backgroundClass", () => {
     const result = decodeSemantic(LOGITS, { names: NAMES3, backgroundClass: 2 }, SIZE);
     assertCloseArray(result.map.data, [0.8, 0.9, 0.5, 2 / 3], "map");
-    assert.deepEqual(result.classes.map((c) => c.name), ["good", "scratch"]);
-    assertCloseArray(result.classes.map((c) => c.score), [0.8, 0.6], "class scores");
+    assert.deepEqual(
+      result.classes.map((c) => c.name),
+      ["good", "scratch"],
+    );
+    assertCloseArray(
+      result.classes.map((c) => c.score),
+      [0.8, 0.6],
+      "class scores",
+    );
   });
 
   it("uses probabilities as they are when every pixel already sums to 1", () => {
@@ -348,7 +386,13 @@ describe("supervised semantic segmentation", () => {
     };
     const result = decodeSemantic(probabilities, { names: [], backgroundClass: 0 }, SIZE);
     assertCloseArray(result.map.data, [0.3, 0.9, 0.5, 0], "map");
-    assert.deepEqual(result.classes.map((c) => [c.name, Math.round(c.score * 1e6) / 1e6]), [["class 1", 0.6], ["class 2", 0.3]]);
+    assert.deepEqual(
+      result.classes.map((c) => [c.name, Math.round(c.score * 1e6) / 1e6]),
+      [
+        ["class 1", 0.6],
+        ["class 2", 0.3],
+      ],
+    );
   });
 
   it("reads one channel as a defect probability, with a sigmoid only when values leave [0, 1]", () => {

@@ -104,8 +104,7 @@ describe("synthetic data", function () {
       );
       assert.throws(
         () => generateGood("cast-surface", 1, 16),
-        (error: unknown) =>
-          error instanceof DefectError && error.message === "Image size must be a whole number of pixels from 32 to 4096, got 16.",
+        (error: unknown) => error instanceof DefectError && error.message === "Image size must be a whole number of pixels from 32 to 4096, got 16.",
       );
       assert.throws(
         () => generateGood("cast-surface", -1, SIZE),
@@ -223,9 +222,15 @@ describe("synthetic data", function () {
       const out = join(dir, "refs");
       const summary = await writeSyntheticDataset({ out, count: 2, size: 48, kinds: ["cast-surface", "printed-pattern"], defects: ["hole"], references: 3 });
       const files = await listFiles(out);
-      assert.deepEqual(files.filter((f) => f.includes("/reference/")), ["printed-pattern/reference/000.png", "printed-pattern/reference/001.png", "printed-pattern/reference/002.png"]);
+      assert.deepEqual(
+        files.filter((f) => f.includes("/reference/")),
+        ["printed-pattern/reference/000.png", "printed-pattern/reference/001.png", "printed-pattern/reference/002.png"],
+      );
       assert.equal(summary.images, 2 * (2 + 2 + 2) + 3);
-      assert.deepEqual(summary.kinds[1]!.folders.map((f) => `${f.folder}=${f.count}`), ["train/good=2", "test/good=2", "reference=3", "test/hole=2", "ground_truth/hole=2"]);
+      assert.deepEqual(
+        summary.kinds[1]!.folders.map((f) => `${f.folder}=${f.count}`),
+        ["train/good=2", "test/good=2", "reference=3", "test/hole=2", "ground_truth/hole=2"],
+      );
       const reference = await decode(join(out, "printed-pattern", "reference", "001.png"), 3);
       assert.deepEqual(reference, generateGood("printed-pattern", deriveSeed(1, "printed-pattern", "reference", 1), 48).data);
       await assert.rejects(writeSyntheticDataset({ out, references: -1 }), (e: unknown) => e instanceof DefectError && e.code === "invalidOption");
@@ -234,7 +239,10 @@ describe("synthetic data", function () {
     it("writes one-channel binary masks and images that decode to the generated pixels", async function () {
       const out = join(dir, "data");
       await writeSyntheticDataset({ out, count: 1, size: 40, kinds: ["woven-fabric", "brushed-metal"], defects: ["spot"], seed: 9 });
-      for (const [kind, channels] of [["woven-fabric", 3], ["brushed-metal", 1]] as const) {
+      for (const [kind, channels] of [
+        ["woven-fabric", 3],
+        ["brushed-metal", 1],
+      ] as const) {
         const kindDir = join(out, kind);
         for (const stem of ["000", "001"]) {
           const image = await sharp(join(kindDir, "test", "spot", `${stem}.png`)).metadata();
@@ -243,7 +251,10 @@ describe("synthetic data", function () {
           assert.deepEqual([image.width, image.height, image.channels], [40, 40, channels]);
           assert.deepEqual([mask.width, mask.height, mask.channels], [40, 40, 1]);
           const maskPixels = await decode(maskFile, 1);
-          assert.deepEqual([...new Set(maskPixels)].sort((a, b) => a - b), [0, 255]);
+          assert.deepEqual(
+            [...new Set(maskPixels)].sort((a, b) => a - b),
+            [0, 255],
+          );
         }
         // Each image is seeded by data-set seed, kind, folder and index, so one can be regenerated alone.
         const train = await decode(join(kindDir, "train", "good", "000.png"), channels);

@@ -37,12 +37,12 @@ function board(variant: number, defect = false): GrayPlane {
     if (x >= 0 && y >= 0 && x < SIZE && y < SIZE) data[y * SIZE + x] = 0.9;
   };
   for (let t = 0; t < 6; t++) {
-    const y0 = 10 + t * 14 + (variant * 5) % 7;
+    const y0 = 10 + t * 14 + ((variant * 5) % 7);
     for (let y = y0; y < y0 + 4; y++) for (let x = 8 + t * variant * 3; x < 88; x++) set(x, y);
     for (let y = 8; y < 88; y++) for (let x = 20 + t * 12 + variant * 2; x < 23 + t * 12 + variant * 2; x++) if (t % 2 === variant % 2) set(x, y);
   }
   // A missing piece of track: a defect of 4 x 4 pixels.
-  if (defect) for (let y = 10 + (variant * 5) % 7; y < 14 + (variant * 5) % 7; y++) for (let x = 50; x < 54; x++) data[y * SIZE + x] = 0.1;
+  if (defect) for (let y = 10 + ((variant * 5) % 7); y < 14 + ((variant * 5) % 7); y++) for (let x = 50; x < 54; x++) data[y * SIZE + x] = 0.1;
   return { data, width: SIZE, height: SIZE };
 }
 
@@ -82,7 +82,10 @@ describe("template detector", function () {
   describe("reported scale", function () {
     it("puts the model's threshold at 0.5 and full contrast at 1, monotonically", function () {
       const out = toReportedScale(Float32Array.from([0, 0.15, 0.3, 0.65, 1, 2]), 0.3);
-      assert.deepEqual(Array.from(out, (v) => Number(v.toFixed(4))), [0, 0.25, OPERATING_POINT, 0.75, 1, 1]);
+      assert.deepEqual(
+        Array.from(out, (v) => Number(v.toFixed(4))),
+        [0, 0.25, OPERATING_POINT, 0.75, 1, 1],
+      );
     });
 
     it("opens specks smaller than the minimum region below every level, and keeps a region's height", function () {
@@ -103,14 +106,20 @@ describe("template detector", function () {
       const plane = board(0);
       for (const layout of ["NCHW", "NHWC"] as const) {
         const back = tensorToPlane(tensorOf(plane, layout), IMAGENET);
-        assert.ok(back.data.every((v, i) => Math.abs(v - (plane.data[i] as number)) < 1e-5), layout);
+        assert.ok(
+          back.data.every((v, i) => Math.abs(v - (plane.data[i] as number)) < 1e-5),
+          layout,
+        );
       }
       const unsaid = tensorToPlane(tensorOf(plane), null);
       assert.ok(unsaid.data.every((v, i) => Math.abs(v - (plane.data[i] as number)) < 1e-5));
     });
 
     it("refuses a tensor too small to compare", function () {
-      assert.throws(() => tensorToPlane({ data: new Float32Array(3 * 64), dims: [1, 3, 8, 8], layout: "NCHW" }, IMAGENET), (e: unknown) => isDefectError(e) && e.code === "imageTooSmall");
+      assert.throws(
+        () => tensorToPlane({ data: new Float32Array(3 * 64), dims: [1, 3, 8, 8], layout: "NCHW" }, IMAGENET),
+        (e: unknown) => isDefectError(e) && e.code === "imageTooSmall",
+      );
     });
   });
 
@@ -157,7 +166,14 @@ describe("template detector", function () {
       const pixels = sharedPixels(reference.length);
       new Uint8Array(pixels).set(reference);
       const side = SIZE * 5;
-      const thread = await TemplateThread.start({ width: side, height: side, count: 1, pixels, model: PRINTED_PARTS_MODEL, registration: DEFAULT_REGISTRATION });
+      const thread = await TemplateThread.start({
+        width: side,
+        height: side,
+        count: 1,
+        pixels,
+        model: PRINTED_PARTS_MODEL,
+        registration: DEFAULT_REGISTRATION,
+      });
       const first = thread.worker;
       assert.ok(first !== undefined);
       const pending = thread.inspect(big(true).data);
@@ -219,7 +235,10 @@ describe("template detector", function () {
     let root = "";
     before(async function () {
       root = await mkdtemp(join(tmpdir(), "template-line-"));
-      for (const [folder, files] of [["reference", ["b.png", "a.jpg", "notes.txt"]], [join("train", "good"), ["000.png", "001.png"]]] as const) {
+      for (const [folder, files] of [
+        ["reference", ["b.png", "a.jpg", "notes.txt"]],
+        [join("train", "good"), ["000.png", "001.png"]],
+      ] as const) {
         await mkdir(join(root, folder), { recursive: true });
         for (const file of files) await writeFile(join(root, folder, file), "");
       }
@@ -230,12 +249,20 @@ describe("template detector", function () {
 
     it("learns the references, then the training images the threshold calibrates on, as one round", function () {
       const setup = templateLineSetup({ data: root, referenceDir: undefined });
-      assert.deepEqual(setup.learn, [join(root, "reference", "a.jpg"), join(root, "reference", "b.png"), join(root, "train", "good", "000.png"), join(root, "train", "good", "001.png")]);
+      assert.deepEqual(setup.learn, [
+        join(root, "reference", "a.jpg"),
+        join(root, "reference", "b.png"),
+        join(root, "train", "good", "000.png"),
+        join(root, "train", "good", "001.png"),
+      ]);
       assert.deepEqual(setup.detector, { setting: "unsupervised", method: "template", trainCount: "4" });
     });
 
     it("names a reference folder that is not there", function () {
-      assert.throws(() => templateLineSetup({ data: root, referenceDir: join(root, "missing") }), (e: unknown) => isDefectError(e) && e.code === "folderNotFound");
+      assert.throws(
+        () => templateLineSetup({ data: root, referenceDir: join(root, "missing") }),
+        (e: unknown) => isDefectError(e) && e.code === "folderNotFound",
+      );
     });
   });
 

@@ -186,18 +186,32 @@ describe("template comparison", function () {
     const reference = binarise(render(SIZE, BOARD), 1, 0.2);
 
     it("finds a missing track segment and an extra blob where they are", function () {
-      const test = binarise(render(SIZE, [...withOpen(BOARD), BLOB], () => [0.4, -0.7]), 2, 0.2);
+      const test = binarise(
+        render(SIZE, [...withOpen(BOARD), BLOB], () => [0.4, -0.7]),
+        2,
+        0.2,
+      );
       const result = compareToReference(toRaw(test), toRaw(reference), MODEL);
       assert.equal(result.regions.length, 2, JSON.stringify(result.regions));
-      assert.ok(result.regions.some((r) => overlaps(r, OPEN.x, OPEN.y, OPEN.w, OPEN.h)), "open not found");
-      assert.ok(result.regions.some((r) => overlaps(r, BLOB.x0, BLOB.y0, BLOB.x1 - BLOB.x0, BLOB.y1 - BLOB.y0)), "blob not found");
+      assert.ok(
+        result.regions.some((r) => overlaps(r, OPEN.x, OPEN.y, OPEN.w, OPEN.h)),
+        "open not found",
+      );
+      assert.ok(
+        result.regions.some((r) => overlaps(r, BLOB.x0, BLOB.y0, BLOB.x1 - BLOB.x0, BLOB.y1 - BLOB.y0)),
+        "blob not found",
+      );
       assert.equal(result.map.width, SIZE);
       assert.equal(result.map.data.length, SIZE * SIZE);
       assert.ok(result.score >= MODEL.threshold);
     });
 
     it("reports nothing for a good part shifted by a pixel with edge jitter", function () {
-      const test = binarise(render(SIZE, BOARD, () => [1, 0.5]), 3, 0.2);
+      const test = binarise(
+        render(SIZE, BOARD, () => [1, 0.5]),
+        3,
+        0.2,
+      );
       const result = compareToReference(toRaw(test), toRaw(reference), MODEL);
       assert.deepEqual(result.regions, []);
     });
@@ -223,7 +237,11 @@ describe("template comparison", function () {
     // The same board scanned with every copper shape 2 px taller on each side (over-exposure along y):
     // a pixel beyond what the 1 px tolerance absorbs.
     const taller = (shapes: Shape[]): Shape[] => shapes.map((s) => ({ ...s, y0: s.y0 - DRIFT, y1: s.y1 + DRIFT }));
-    const thick = binarise(render(SIZE, taller(BOARD), () => [0.3, 0.2]), 6, 0.2);
+    const thick = binarise(
+      render(SIZE, taller(BOARD), () => [0.3, 0.2]),
+      6,
+      0.2,
+    );
 
     it("is estimated per image and compensated, so a uniformly thicker scan passes", function () {
       const result = comparePlanes(thick, reference, strict);
@@ -285,21 +303,34 @@ describe("template comparison", function () {
       const pairs = [0, 1, 2, 3].map((k) => {
         const blob: Shape = { x0: 60 + k * 40, y0: 150, x1: 68 + k * 40, y1: 157 };
         return {
-          test: binarise(render(SIZE, [...BOARD, blob], () => [0.3 * k, -0.2 * k]), 10 + k, 0.3, 1.5),
+          test: binarise(
+            render(SIZE, [...BOARD, blob], () => [0.3 * k, -0.2 * k]),
+            10 + k,
+            0.3,
+            1.5,
+          ),
           reference: binarise(render(SIZE, BOARD), 20 + k, 0.3, 1.5),
           boxes: [{ x: blob.x0 - 2, y: blob.y0 - 2, width: 12, height: 11 }],
         };
       });
       const model = fitNormalModel(pairs);
       assert.equal(model.edgeTolerance.length, 5);
-      assert.ok(model.edgeTolerance.every((t) => t >= 0 && t <= 0.8), JSON.stringify(model.edgeTolerance));
+      assert.ok(
+        model.edgeTolerance.every((t) => t >= 0 && t <= 0.8),
+        JSON.stringify(model.edgeTolerance),
+      );
       assert.ok((model.edgeTolerance[0] as number) > (model.edgeTolerance[4] as number), JSON.stringify(model.edgeTolerance));
       assert.equal(model.fit?.pairs, 4);
       assert.equal(model.fit?.boxes, 4);
       assert.equal(model.fit?.recall, 1);
       assert.equal(model.fit?.falseRegionsPerImage, 0);
       // The learned model then finds a new defect on a new scan and nothing else.
-      const test = binarise(render(SIZE, [...withOpen(BOARD)], () => [-0.5, 0.6]), 30, 0.3, 1.5);
+      const test = binarise(
+        render(SIZE, [...withOpen(BOARD)], () => [-0.5, 0.6]),
+        30,
+        0.3,
+        1.5,
+      );
       const result = comparePlanes(test, binarise(render(SIZE, BOARD), 31, 0.3, 1.5), model);
       assert.equal(result.regions.length, 1, JSON.stringify(result.regions));
       assert.ok(overlaps(result.regions[0] as TemplateRegion, OPEN.x, OPEN.y, OPEN.w, OPEN.h));
@@ -314,20 +345,40 @@ describe("template comparison", function () {
       [1.1, 0.9],
       [-0.3, -1.2],
     ];
-    const goods = shifts.map(([dx, dy], k) => binarise(render(SIZE, BOARD, () => [dx, dy]), 40 + k, 0.2));
+    const goods = shifts.map(([dx, dy], k) =>
+      binarise(
+        render(SIZE, BOARD, () => [dx, dy]),
+        40 + k,
+        0.2,
+      ),
+    );
     const model = fitGoldenPlanes(goods);
 
     it("flags a defect on a part with no reference image of its own", function () {
-      const test = binarise(render(SIZE, [...withOpen(BOARD), BLOB], () => [0.5, 0.5]), 50, 0.2);
+      const test = binarise(
+        render(SIZE, [...withOpen(BOARD), BLOB], () => [0.5, 0.5]),
+        50,
+        0.2,
+      );
       const result = compareGoldenPlanes(test, model);
       assert.equal(model.images, 5);
       assert.equal(result.regions.length, 2, JSON.stringify(result.regions));
-      assert.ok(result.regions.some((r) => overlaps(r, OPEN.x, OPEN.y, OPEN.w, OPEN.h)), "open not found");
-      assert.ok(result.regions.some((r) => overlaps(r, BLOB.x0, BLOB.y0, BLOB.x1 - BLOB.x0, BLOB.y1 - BLOB.y0)), "blob not found");
+      assert.ok(
+        result.regions.some((r) => overlaps(r, OPEN.x, OPEN.y, OPEN.w, OPEN.h)),
+        "open not found",
+      );
+      assert.ok(
+        result.regions.some((r) => overlaps(r, BLOB.x0, BLOB.y0, BLOB.x1 - BLOB.x0, BLOB.y1 - BLOB.y0)),
+        "blob not found",
+      );
     });
 
     it("passes another good part", function () {
-      const test = binarise(render(SIZE, BOARD, () => [-0.4, 0.7]), 51, 0.2);
+      const test = binarise(
+        render(SIZE, BOARD, () => [-0.4, 0.7]),
+        51,
+        0.2,
+      );
       assert.deepEqual(compareGoldenPlanes(test, model).regions, []);
     });
 
@@ -346,7 +397,9 @@ describe("template comparison", function () {
 
     async function writePng(path: string, plane: GrayPlane): Promise<void> {
       const raw = toRaw(plane);
-      await sharp(Buffer.from(raw.data), { raw: { width: raw.width, height: raw.height, channels: 1 } }).png().toFile(path);
+      await sharp(Buffer.from(raw.data), { raw: { width: raw.width, height: raw.height, channels: 1 } })
+        .png()
+        .toFile(path);
     }
 
     before(async function () {
@@ -359,7 +412,14 @@ describe("template comparison", function () {
         const id = `t${k}`;
         const blob: Shape = { x0: 40 + 20 * k, y0: 86, x1: 47 + 20 * k, y1: 92 };
         await writePng(join(root, "train/good", `${id}.png`), binarise(render(small, smallBoard), 60 + k, 0.2));
-        await writePng(join(root, "train_defect/defect", `${id}.png`), binarise(render(small, [...smallBoard, blob], () => [0.4 * k, -0.3]), 70 + k, 0.2));
+        await writePng(
+          join(root, "train_defect/defect", `${id}.png`),
+          binarise(
+            render(small, [...smallBoard, blob], () => [0.4 * k, -0.3]),
+            70 + k,
+            0.2,
+          ),
+        );
         const box = [blob.x0 - 2, blob.y0 - 2, blob.x1 + 2, blob.y1 + 2];
         writeFileSync(join(root, "annotations/train", `${id}.json`), JSON.stringify({ defects: [{ box, type: "copper" }] }));
       }
@@ -377,7 +437,14 @@ describe("template comparison", function () {
       ];
       for (const [k, t] of tests.entries()) {
         await writePng(join(root, "reference", `${t.id}.png`), binarise(render(small, smallBoard), 80 + k, 0.2));
-        await writePng(join(root, "test/defect", `${t.id}.png`), binarise(render(small, t.shapes, () => [-0.6, 0.5 * k]), 90 + k, 0.2));
+        await writePng(
+          join(root, "test/defect", `${t.id}.png`),
+          binarise(
+            render(small, t.shapes, () => [-0.6, 0.5 * k]),
+            90 + k,
+            0.2,
+          ),
+        );
         writeFileSync(join(root, "annotations/test", `${t.id}.json`), JSON.stringify({ defects: t.defects }));
         const mask = new Float32Array(small * small).fill(1);
         for (const d of t.defects) {
@@ -406,7 +473,10 @@ describe("template comparison", function () {
       assert.equal(result.threshold, result.model.threshold);
       assert.ok(result.pixel_auroc > 0.5 && result.pixel_auroc <= 1, `pixel AUROC ${result.pixel_auroc}`);
       assert.ok(result.aupro > 0 && result.aupro <= 1, `AUPRO ${result.aupro}`);
-      assert.ok(lines.some((l) => l.startsWith("fitted on 3 pairs")), lines.join("\n"));
+      assert.ok(
+        lines.some((l) => l.startsWith("fitted on 3 pairs")),
+        lines.join("\n"),
+      );
     });
 
     it("names a missing reference folder", async function () {

@@ -191,27 +191,48 @@ describe("threshold core", function () {
     });
 
     it("says what is missing when the samples cannot calibrate the mode", function () {
-      throwsCode(() => computeCalibration("sigma", options({ mode: "sigma" }), { good: [], defect: [] }, CREATED), "calibrationFailed",
-        "no calibration samples yet: send scores with msg.calibrate = true");
-      throwsCode(() => computeCalibration("sigma", options({ mode: "sigma" }), { good: [1], defect: [] }, CREATED), "calibrationFailed",
-        "mode sigma needs at least 2 good samples, got 1 good and 0 defect");
-      throwsCode(() => computeCalibration("f1", options({ mode: "f1" }), { good: [1, 2], defect: [] }, CREATED), "calibrationFailed",
-        "mode f1 needs at least 1 defect sample, got 2 good and 0 defect (label samples with msg.label, or name them in an MVTec test/<defect> folder)");
-      throwsCode(() => computeCalibration("f1", options({ mode: "f1" }), { good: [], defect: [3] }, CREATED), "calibrationFailed",
-        "mode f1 needs at least 1 good sample, got 0 good and 1 defect");
+      throwsCode(
+        () => computeCalibration("sigma", options({ mode: "sigma" }), { good: [], defect: [] }, CREATED),
+        "calibrationFailed",
+        "no calibration samples yet: send scores with msg.calibrate = true",
+      );
+      throwsCode(
+        () => computeCalibration("sigma", options({ mode: "sigma" }), { good: [1], defect: [] }, CREATED),
+        "calibrationFailed",
+        "mode sigma needs at least 2 good samples, got 1 good and 0 defect",
+      );
+      throwsCode(
+        () => computeCalibration("f1", options({ mode: "f1" }), { good: [1, 2], defect: [] }, CREATED),
+        "calibrationFailed",
+        "mode f1 needs at least 1 defect sample, got 2 good and 0 defect (label samples with msg.label, or name them in an MVTec test/<defect> folder)",
+      );
+      throwsCode(
+        () => computeCalibration("f1", options({ mode: "f1" }), { good: [], defect: [3] }, CREATED),
+        "calibrationFailed",
+        "mode f1 needs at least 1 good sample, got 0 good and 1 defect",
+      );
     });
 
-    const record = (): CalibrationRecord =>
-      computeCalibration("sigma", options({ mode: "sigma", k: "3" }), { good: [2, 4, 6], defect: [] }, CREATED);
+    const record = (): CalibrationRecord => computeCalibration("sigma", options({ mode: "sigma", k: "3" }), { good: [2, 4, 6], defect: [] }, CREATED);
 
     it("round-trips through JSON and refuses another version or a damaged file", function () {
       const saved = record();
       assert.deepEqual(parseCalibrationRecord(JSON.parse(serialiseCalibration(saved)), "c.json"), saved);
-      throwsCode(() => parseCalibrationRecord({ ...saved, version: 2 }, "c.json"), "modelFileVersion", "c.json has calibration format 2; this package reads format 1");
-      throwsCode(() => parseCalibrationRecord({ ...saved, format: "other" }, "c.json"), "modelFileInvalid",
-        "c.json is not a usable calibration file: it is not a defect-threshold file");
-      throwsCode(() => parseCalibrationRecord({ ...saved, threshold: "10" }, "c.json"), "modelFileInvalid",
-        'c.json is not a usable calibration file: field "threshold" is missing or malformed');
+      throwsCode(
+        () => parseCalibrationRecord({ ...saved, version: 2 }, "c.json"),
+        "modelFileVersion",
+        "c.json has calibration format 2; this package reads format 1",
+      );
+      throwsCode(
+        () => parseCalibrationRecord({ ...saved, format: "other" }, "c.json"),
+        "modelFileInvalid",
+        "c.json is not a usable calibration file: it is not a defect-threshold file",
+      );
+      throwsCode(
+        () => parseCalibrationRecord({ ...saved, threshold: "10" }, "c.json"),
+        "modelFileInvalid",
+        'c.json is not a usable calibration file: field "threshold" is missing or malformed',
+      );
       throwsCode(() => parseCalibrationRecord({ ...saved, mode: "fixed" }, "c.json"), "modelFileInvalid");
       throwsCode(() => parseCalibrationRecord([saved], "c.json"), "modelFileInvalid");
     });
@@ -219,9 +240,16 @@ describe("threshold core", function () {
     it("is only used for the mode and parameters it was made with", function () {
       const saved = record();
       checkRecordMatches(saved, "sigma", { k: 3 }, "c.json");
-      throwsCode(() => checkRecordMatches(saved, "sigma", { k: 2 }, "c.json"), "modelMismatch",
-        "c.json was calibrated with mode sigma (k 3); the node now uses mode sigma (k 2)");
-      throwsCode(() => checkRecordMatches(saved, "f1", {}, "c.json"), "modelMismatch", "c.json was calibrated with mode sigma (k 3); the node now uses mode f1");
+      throwsCode(
+        () => checkRecordMatches(saved, "sigma", { k: 2 }, "c.json"),
+        "modelMismatch",
+        "c.json was calibrated with mode sigma (k 3); the node now uses mode sigma (k 2)",
+      );
+      throwsCode(
+        () => checkRecordMatches(saved, "f1", {}, "c.json"),
+        "modelMismatch",
+        "c.json was calibrated with mode sigma (k 3); the node now uses mode f1",
+      );
     });
 
     it("is saved atomically, loaded, and deleted under the user directory", async function () {
@@ -296,15 +324,22 @@ describe("threshold core", function () {
       assert.equal(readScore(3), 3);
       throwsCode(() => readScore("0.7"), "noScoreInput", "no score on the message: msg.payload is string; expected a number or { score } from the detector");
       throwsCode(() => readScore({ score: NaN }), "noScoreInput");
-      throwsCode(() => readScore({}), "noScoreInput", "no score on the message: msg.payload.score is undefined; expected a number or { score } from the detector");
+      throwsCode(
+        () => readScore({}),
+        "noScoreInput",
+        "no score on the message: msg.payload.score is undefined; expected a number or { score } from the detector",
+      );
     });
 
     it("reads an anomaly map and refuses a malformed one", function () {
       assert.equal(readScoreMap(undefined), undefined);
       const map = readScoreMap({ data: [0, 1, 2, 3], width: 2, height: 2 });
       assert.deepEqual(map && { ...map, data: [...map.data] }, { data: [0, 1, 2, 3], width: 2, height: 2, space: "original" });
-      throwsCode(() => readScoreMap({ data: new Float32Array(3), width: 2, height: 2, space: "model" }), "invalidOption",
-        "msg.anomalyMap is not a score map: 3 values do not fill 2x2");
+      throwsCode(
+        () => readScoreMap({ data: new Float32Array(3), width: 2, height: 2, space: "model" }),
+        "invalidOption",
+        "msg.anomalyMap is not a score map: 3 values do not fill 2x2",
+      );
       throwsCode(() => readScoreMap({ data: new Float32Array(4), width: 2, height: 2, space: "tensor" }), "invalidOption");
     });
   });
@@ -312,8 +347,17 @@ describe("threshold core", function () {
   describe("options", function () {
     it("has defaults that work without calibration", function () {
       assert.deepEqual(options(), {
-        mode: "fixed", threshold: 0.5, lowThreshold: undefined, k: 3, frr: 1, recall: 99, band: 0, hysteresis: 0,
-        pixelThreshold: undefined, calibrationCount: 200, labelProperty: "label",
+        mode: "fixed",
+        threshold: 0.5,
+        lowThreshold: undefined,
+        k: 3,
+        frr: 1,
+        recall: 99,
+        band: 0,
+        hysteresis: 0,
+        pixelThreshold: undefined,
+        calibrationCount: 200,
+        labelProperty: "label",
       });
     });
 
@@ -325,7 +369,11 @@ describe("threshold core", function () {
       ["a text frr", { mode: "quantile", frr: "half" }, 'Option frr must be a percentage above 0 and below 100, got "half"'],
       ["recall of 0", { mode: "recall", recall: "0" }, 'Option recall must be a percentage above 0 and at most 100, got "0"'],
       ["recall above 100", { mode: "recall", recall: "101" }, 'Option recall must be a percentage above 0 and at most 100, got "101"'],
-      ["a label property with a space", { mode: "f1", labelProperty: "part label" }, 'Option labelProperty must be a message property such as label or part.label, got "part label"'],
+      [
+        "a label property with a space",
+        { mode: "f1", labelProperty: "part label" },
+        'Option labelProperty must be a message property such as label or part.label, got "part label"',
+      ],
       ["a band of 1", { mode: "sigma", band: "1" }, 'Option band must be a fraction from 0 up to (not including) 1, got "1"'],
       ["a negative band", { mode: "f1", band: "-0.1" }, 'Option band must be a fraction from 0 up to (not including) 1, got "-0.1"'],
       ["hysteresis of 1", { hysteresis: "1" }, 'Option hysteresis must be a fraction from 0 up to (not including) 1, got "1"'],
@@ -352,8 +400,11 @@ describe("threshold core", function () {
       const session = new ThresholdSession(options({ threshold: "0.6", lowThreshold: "0.4" }));
       assert.deepEqual(session.inspect(0.5), { verdict: "UNCERTAIN", score: 0.5, threshold: 0.6, lowThreshold: 0.4, mode: "fixed" });
       assert.deepEqual(session.state, { kind: "ready", mode: "fixed", thresholds: { threshold: 0.6, lowThreshold: 0.4 } });
-      throwsCode(() => session.addSample(0.1, "good", CREATED), "calibrationFailed",
-        "mode fixed uses the configured threshold and takes no calibration samples: choose a calibrated mode");
+      throwsCode(
+        () => session.addSample(0.1, "good", CREATED),
+        "calibrationFailed",
+        "mode fixed uses the configured threshold and takes no calibration samples: choose a calibrated mode",
+      );
     });
 
     it("collects samples, calibrates at the count, then decides", function () {
@@ -385,8 +436,11 @@ describe("threshold core", function () {
     it("names a refused saved calibration when asked to decide", function () {
       const session = new ThresholdSession(options({ mode: "f1" }));
       session.refuseSaved("it has format 2");
-      throwsCode(() => session.inspect(1), "notCalibrated",
-        "mode f1 has no calibration yet (the saved calibration was not used: it has format 2): send labelled good and defect samples with msg.calibrate = true");
+      throwsCode(
+        () => session.inspect(1),
+        "notCalibrated",
+        "mode f1 has no calibration yet (the saved calibration was not used: it has format 2): send labelled good and defect samples with msg.calibrate = true",
+      );
     });
   });
 });

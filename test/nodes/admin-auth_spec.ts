@@ -97,7 +97,20 @@ const CASES: Record<string, RouteCase> = {
 const FLOWS = [
   { id: "tab1", type: "tab", label: "admin" },
   // The values the editor saves by default (an embedded-backbone PatchCore that learns on the line).
-  { id: DETECTOR, type: "defect-detector", z: "tab1", x: 100, y: 100, setting: "unsupervised", method: "patchcore", backbone: "embedded", layers: "stage2,stage3", trainCount: "2", learning: true, wires: [[]] },
+  {
+    id: DETECTOR,
+    type: "defect-detector",
+    z: "tab1",
+    x: 100,
+    y: 100,
+    setting: "unsupervised",
+    method: "patchcore",
+    backbone: "embedded",
+    layers: "stage2,stage3",
+    trainCount: "2",
+    learning: true,
+    wires: [[]],
+  },
   { id: THRESHOLD, type: "defect-threshold", z: "tab1", x: 300, y: 100, mode: "fixed", threshold: "0.5", wires: [[]] },
   { id: REGIONS, type: "defect-mask-to-region", z: "tab1", x: 500, y: 100, overlay: "jpeg", wires: [[]] },
 ];
@@ -137,7 +150,10 @@ describe("admin endpoints with adminAuth on (real Node-RED runtime)", function (
   let routes: RecordedRoute[] = [];
   const tokens = new Map<string, string>();
 
-  async function call(url: string, options: { method: string; token?: string; body?: Record<string, unknown> }): Promise<{ status: number; body: Record<string, unknown> }> {
+  async function call(
+    url: string,
+    options: { method: string; token?: string; body?: Record<string, unknown> },
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
     const headers: Record<string, string> = { accept: "application/json" };
     if (options.token !== undefined) headers["authorization"] = `Bearer ${options.token}`;
     if (options.body !== undefined) headers["content-type"] = "application/json";
@@ -172,7 +188,11 @@ describe("admin endpoints with adminAuth on (real Node-RED runtime)", function (
     userDir = mkdtempSync(join(tmpdir(), "defect-admin-"));
     writeFileSync(join(userDir, "flows.json"), JSON.stringify(FLOWS));
     const configPath = join(userDir, "runtime.json");
-    const scoped = [...new Set(Object.values(CASES).map((c) => c.scope))].map((scope) => ({ username: scopedUser(scope), password: `${scope}-pass`, permissions: scope }));
+    const scoped = [...new Set(Object.values(CASES).map((c) => c.scope))].map((scope) => ({
+      username: scopedUser(scope),
+      password: `${scope}-pass`,
+      permissions: scope,
+    }));
     writeFileSync(configPath, JSON.stringify({ userDir, users: [...USERS, ...scoped] }));
     const runtime = startRuntime(configPath);
     child = runtime.child;
@@ -207,7 +227,10 @@ describe("admin endpoints with adminAuth on (real Node-RED runtime)", function (
     assert.deepEqual(ours.filter((route) => route.app === "node").map(routeKey), [], "no unauthenticated httpNode route");
     const keys = ours.map(routeKey).sort();
     assert.deepEqual(keys, Object.keys(CASES).sort(), "every package route has a case, and every case a route");
-    assert.ok(routes.some((route) => !route.fromPackage), "routes of Node-RED's own nodes are told apart");
+    assert.ok(
+      routes.some((route) => !route.fromPackage),
+      "routes of Node-RED's own nodes are told apart",
+    );
   });
 
   it("answers 401 to a request without a token, on every route", async function () {

@@ -61,8 +61,12 @@ describe("defect-alarm driving real PLC peers", function () {
       peer = started;
       afterUnload(() => started.stop());
       const coils = {
-        coilReady: COILS.ready, coilResultReady: COILS.resultReady, coilOk: COILS.ok,
-        coilNg: COILS.ng, coilError: COILS.error, coilAlarm: COILS.alarm,
+        coilReady: COILS.ready,
+        coilResultReady: COILS.resultReady,
+        coilOk: COILS.ok,
+        coilNg: COILS.ng,
+        coilError: COILS.error,
+        coilAlarm: COILS.alarm,
       };
       const flow = [
         alarm({ protocol: "modbus", unitId: "1", registerAddress: String(REGISTERS), scoreScale: String(SCORE_SCALE), ...coils }),
@@ -101,11 +105,20 @@ describe("defect-alarm driving real PLC peers", function () {
       // A PLC reading on the rising edge of Result ready must find the values already there.
       const order = peer.writes.slice(start).map((w) => (w.kind === "registers" ? "block" : `${w.address}=${String(w.values[0])}`));
       assert.deepEqual(order, [
-        `${COILS.ready}=false`, `${COILS.resultReady}=false`,
-        `${COILS.ok}=false`, `${COILS.ng}=true`, `${COILS.error}=false`, `${COILS.alarm}=true`,
-        "block", `${COILS.resultReady}=true`, `${COILS.ready}=true`,
+        `${COILS.ready}=false`,
+        `${COILS.resultReady}=false`,
+        `${COILS.ok}=false`,
+        `${COILS.ng}=true`,
+        `${COILS.error}=false`,
+        `${COILS.alarm}=true`,
+        "block",
+        `${COILS.resultReady}=true`,
+        `${COILS.ready}=true`,
       ]);
-      assert.ok(peer.writes.slice(start).every((w) => w.unitId === 1), "every write goes to unit 1");
+      assert.ok(
+        peer.writes.slice(start).every((w) => w.unitId === 1),
+        "every write goes to unit 1",
+      );
       const [event] = await events;
       assert.equal((event?.payload as { event?: unknown }).event, "alarm");
     });
@@ -148,7 +161,11 @@ describe("defect-alarm driving real PLC peers", function () {
       const before = peer.writes.length;
       node.receive(msg);
       const statuses = (await written).map((out) => String((out.payload as { name?: unknown }).name));
-      assert.deepEqual(statuses, statuses.map(() => "Good"), "the server accepts every write");
+      assert.deepEqual(
+        statuses,
+        statuses.map(() => "Good"),
+        "the server accepts every write",
+      );
       await peer.waitForWrites(before + count, WRITE_WAIT_MS);
     }
 

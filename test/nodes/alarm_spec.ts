@@ -39,7 +39,6 @@ const VERDICT_WRITES = 7;
 const QUIET_MS = 150;
 const SETTLE_MS = 50;
 
-
 const translate = catalogTranslator("alarm");
 
 const node = (RED: NodeAPI): void => {
@@ -57,7 +56,10 @@ function plain(msg: NodeMessage): Record<string, unknown> {
   return rest;
 }
 
-const verdict = (v: string, extra: Record<string, unknown> = {}): NodeMessage => ({ payload: { verdict: v, score: v === "NG" ? 0.9 : 0.1, threshold: 0.5, mode: "fixed" }, ...extra });
+const verdict = (v: string, extra: Record<string, unknown> = {}): NodeMessage => ({
+  payload: { verdict: v, score: v === "NG" ? 0.9 : 0.1, threshold: 0.5, mode: "fixed" },
+  ...extra,
+});
 
 describe("defect-alarm node", function () {
   this.timeout(20_000);
@@ -109,38 +111,49 @@ describe("defect-alarm node", function () {
     await load();
     const okWrites = await writesFor(verdict("OK", { partId: "P-1" }));
     assert.deepEqual(okWrites, [
-      coil("ok", 2, true), coil("ng", 3, false), coil("error", 4, false), coil("alarm", 5, false),
+      coil("ok", 2, true),
+      coil("ng", 3, false),
+      coil("error", 4, false),
+      coil("alarm", 5, false),
       { topic: "values", payload: { value: [1, 100, 0, 1], fc: 16, unitid: 1, address: 0, quantity: 4 } },
-      coil("resultReady", 1, true), coil("ready", 0, true),
+      coil("resultReady", 1, true),
+      coil("ready", 0, true),
     ]);
 
     const event = nextMessage(events());
     const regions = [{ x: 4, y: 6, width: 10, height: 8, area: 60, maxScore: 0.95, centroid: { x: 9, y: 10 }, meanScore: 0.7 }];
     const ngWrites = await writesFor(verdict("NG", { partId: "P-2", regions, image: { note: "travels on" } }));
     assert.deepEqual(ngWrites, [
-      coil("ok", 2, false), coil("ng", 3, true), coil("error", 4, false), coil("alarm", 5, true),
+      coil("ok", 2, false),
+      coil("ng", 3, true),
+      coil("error", 4, false),
+      coil("alarm", 5, true),
       { topic: "values", payload: { value: [18, 900, 1, 2], fc: 16, unitid: 1, address: 0, quantity: 4 } },
-      coil("resultReady", 1, true), coil("ready", 0, true),
+      coil("resultReady", 1, true),
+      coil("ready", 0, true),
     ]);
     const out = await event;
     assert.equal(out.topic, "alarm");
     assert.deepEqual(out["image"], { note: "travels on" });
     const payload = out.payload as AlarmEvent;
     assert.ok(Date.parse(payload.time) > 0, payload.time);
-    assert.deepEqual({ ...payload, time: "" }, {
-      event: "alarm",
-      rule: "ng",
-      severity: "critical",
-      reason: "NG part",
-      evidence: {
-        partId: "P-2",
-        score: 0.9,
-        verdict: "NG",
-        regions: { count: 1, totalArea: 60, top: [{ x: 4, y: 6, width: 10, height: 8, area: 60, maxScore: 0.95 }] },
+    assert.deepEqual(
+      { ...payload, time: "" },
+      {
+        event: "alarm",
+        rule: "ng",
+        severity: "critical",
+        reason: "NG part",
+        evidence: {
+          partId: "P-2",
+          score: 0.9,
+          verdict: "NG",
+          regions: { count: 1, totalArea: 60, top: [{ x: 4, y: 6, width: 10, height: 8, area: 60, maxScore: 0.95 }] },
+        },
+        sequence: 1,
+        time: "",
       },
-      sequence: 1,
-      time: "",
-    });
+    );
     await waitForStatus(alarm(), "ALARM (latched): NG part");
     assert.equal(statusCalls(alarm()).at(-1)?.fill, "red");
   });
@@ -170,9 +183,15 @@ describe("defect-alarm node", function () {
 
     const okWrites = await writesFor(verdict("OK"), 9);
     assert.deepEqual(okWrites, [
-      ua("OK", "Boolean", true), ua("NG", "Boolean", false), ua("Error", "Boolean", false), ua("Alarm", "Boolean", false),
-      ua("Score", "Double", 0.1), ua("RegionCount", "UInt32", 0), ua("Sequence", "UInt32", 3),
-      ua("ResultReady", "Boolean", true), ua("Ready", "Boolean", true),
+      ua("OK", "Boolean", true),
+      ua("NG", "Boolean", false),
+      ua("Error", "Boolean", false),
+      ua("Alarm", "Boolean", false),
+      ua("Score", "Double", 0.1),
+      ua("RegionCount", "UInt32", 0),
+      ua("Sequence", "UInt32", 3),
+      ua("ResultReady", "Boolean", true),
+      ua("Ready", "Boolean", true),
     ]);
     // After the counts, the host's clock time of the last NG part.
     await waitForStatus(alarm(), /^OK 1 \/ NG 2 · last NG \d\d:\d\d:\d\d$/);
@@ -188,15 +207,24 @@ describe("defect-alarm node", function () {
 
     const errorWrites = await writesFor({ payload: "whatever", error: { message: "decode failed", source: { id: "x", type: "y" } } });
     assert.deepEqual(errorWrites, [
-      coil("ok", 2, false), coil("ng", 3, false), coil("error", 4, true), coil("alarm", 5, true),
+      coil("ok", 2, false),
+      coil("ng", 3, false),
+      coil("error", 4, true),
+      coil("alarm", 5, true),
       { topic: "values", payload: { value: [24, 0, 0, 2], fc: 16, unitid: 1, address: 0, quantity: 4 } },
-      coil("resultReady", 1, true), coil("ready", 0, true),
+      coil("resultReady", 1, true),
+      coil("ready", 0, true),
     ]);
 
     const cleared = nextMessage(events());
     const resetWrites = await writesFor({ command: "reset" }, 6);
     assert.deepEqual(resetWrites, [
-      coil("ok", 2, false), coil("ng", 3, false), coil("error", 4, false), coil("alarm", 5, false), coil("resultReady", 1, false), coil("ready", 0, true),
+      coil("ok", 2, false),
+      coil("ng", 3, false),
+      coil("error", 4, false),
+      coil("alarm", 5, false),
+      coil("resultReady", 1, false),
+      coil("ready", 0, true),
     ]);
     const clearedEvent = (await cleared).payload as AlarmEvent;
     assert.equal(clearedEvent.event, "cleared");
@@ -256,8 +284,7 @@ describe("defect-alarm node", function () {
 
   it("shows the exact config error text", async function () {
     await load({ coilAlarm: "3" }, false);
-    await expectCaught(verdict("OK"), "invalidOption",
-      'Invalid coilAlarm: expected an address not used by coilNg (each signal needs its own coil), got "3"');
+    await expectCaught(verdict("OK"), "invalidOption", 'Invalid coilAlarm: expected an address not used by coilNg (each signal needs its own coil), got "3"');
   });
 
   it("leaves nothing pending once closed", async function () {
@@ -293,12 +320,37 @@ describe("defect-alarm node", function () {
 
     it("edits exactly the properties of AlarmNodeDef", function () {
       const defined: EditorKeys<AlarmNodeDef> = {
-        name: true, rule: true, consecutive: true, ratePercent: true, rateWindow: true, rateSeconds: true, rateMinParts: true,
-        latch: true, cooldown: true, severity: true, uncertainAsNg: true, protocol: true, unitId: true,
-        coilReady: true, coilResultReady: true, coilOk: true, coilNg: true, coilError: true, coilAlarm: true,
-        registerAddress: true, scoreScale: true,
-        nodeReady: true, nodeResultReady: true, nodeOk: true, nodeNg: true, nodeError: true, nodeAlarm: true,
-        nodeScore: true, nodeRegionCount: true, nodeSequence: true, nodeStatusWord: true,
+        name: true,
+        rule: true,
+        consecutive: true,
+        ratePercent: true,
+        rateWindow: true,
+        rateSeconds: true,
+        rateMinParts: true,
+        latch: true,
+        cooldown: true,
+        severity: true,
+        uncertainAsNg: true,
+        protocol: true,
+        unitId: true,
+        coilReady: true,
+        coilResultReady: true,
+        coilOk: true,
+        coilNg: true,
+        coilError: true,
+        coilAlarm: true,
+        registerAddress: true,
+        scoreScale: true,
+        nodeReady: true,
+        nodeResultReady: true,
+        nodeOk: true,
+        nodeNg: true,
+        nodeError: true,
+        nodeAlarm: true,
+        nodeScore: true,
+        nodeRegionCount: true,
+        nodeSequence: true,
+        nodeStatusWord: true,
       };
       assert.deepEqual(editorDefaultKeys("alarm").sort(), Object.keys(defined).sort());
     });

@@ -38,18 +38,7 @@ import {
   type ImageCorpus,
 } from "../fixtures/bad-corpus";
 import { encodePng, tensorAt } from "../fixtures/images";
-import {
-  catchAll,
-  caughtError,
-  getNode,
-  helper,
-  nextMessage,
-  onTab,
-  statusCalls,
-  useNodeRedHelper,
-  waitForStatus,
-  type FlowItem,
-} from "../fixtures/node-red";
+import { catchAll, caughtError, getNode, helper, nextMessage, onTab, statusCalls, useNodeRedHelper, waitForStatus, type FlowItem } from "../fixtures/node-red";
 import { writeTinyBackbone } from "../fixtures/tiny-backbone";
 import { catalogTranslator } from "../fixtures/catalog";
 
@@ -75,7 +64,6 @@ const MAX_16_BIT = 65_535;
 const CLOSE = 1e-3;
 /** JPEG round trips of pure colours stay within a few levels. */
 const JPEG_LEVELS = 8 / 255;
-
 
 const translate = catalogTranslator("image-source", "preprocess", "detector");
 
@@ -133,7 +121,10 @@ describe("bad input through a whole flow", function () {
   });
 
   const patchcore = (config: Partial<DetectorNodeDef> = {}): Partial<DetectorNodeDef> => ({
-    backbone, layers: "l1,l2", trainCount: String(TRAIN), ...config,
+    backbone,
+    layers: "l1,l2",
+    trainCount: String(TRAIN),
+    ...config,
   });
 
   /** Both image sources feed one preprocess, which feeds the detector and a probe of its tensor. */
@@ -173,7 +164,10 @@ describe("bad input through a whole flow", function () {
 
   /** The shared model of the corpus tests: learned through the flow once, then loaded at deploy. */
   async function loadLearned(): Promise<void> {
-    const learned = await readFile(modelFile("det")).then(() => true, () => false);
+    const learned = await readFile(modelFile("det")).then(
+      () => true,
+      () => false,
+    );
     await load(patchcore());
     if (learned) await waitForStatus(getNode("det"), `${DETECTOR}.status.ready`);
     else await learn("det", good.slice(0, TRAIN));
@@ -209,11 +203,20 @@ describe("bad input through a whole flow", function () {
 
   describe("damaged and hostile images: one clear error, then the next image works", function () {
     const refusals: Partial<Record<ImageCase, Refusal>> = {
-      truncatedJpeg: { node: "pre", code: "corruptImage", message: () => /^Error: The image is corrupt or truncated: The jpeg image could not be decoded: VipsJpeg: premature end of JPEG image/ },
-      truncatedPng: { node: "pre", code: "corruptImage", message: () => /^Error: The image is corrupt or truncated: The png image could not be decoded: .*libpng read error/ },
+      truncatedJpeg: {
+        node: "pre",
+        code: "corruptImage",
+        message: () => /^Error: The image is corrupt or truncated: The jpeg image could not be decoded: VipsJpeg: premature end of JPEG image/,
+      },
+      truncatedPng: {
+        node: "pre",
+        code: "corruptImage",
+        message: () => /^Error: The image is corrupt or truncated: The png image could not be decoded: .*libpng read error/,
+      },
       randomBytes: { node: SENT_TO, code: "notAnImage", message: (where) => `${where} is not an image (Input buffer contains unsupported image format)` },
       bomb: {
-        node: SENT_TO, code: "pixelLimit",
+        node: SENT_TO,
+        code: "pixelLimit",
         message: (where) => `${where}: image of ${BOMB_SIDE}x${BOMB_SIDE} exceeds the limit of ${DEFAULT_MAX_PIXELS} pixels`,
       },
       textAsPng: { node: SENT_TO, code: "notAnImage", message: (where) => `${where} is not an image (Input buffer contains unsupported image format)` },
@@ -236,49 +239,98 @@ describe("bad input through a whole flow", function () {
 
     it("a zero-byte payload and a zero-byte file", async function () {
       await loadLearned();
-      await expectRefused("srcP", { payload: corpus.empty }, {
-        node: "srcP", code: "noImageInput",
-        message: () => "msg.payload holds no image: expected a Buffer, base64 text or a data: URL, got empty Buffer",
-      }, PAYLOAD);
+      await expectRefused(
+        "srcP",
+        { payload: corpus.empty },
+        {
+          node: "srcP",
+          code: "noImageInput",
+          message: () => "msg.payload holds no image: expected a Buffer, base64 text or a data: URL, got empty Buffer",
+        },
+        PAYLOAD,
+      );
       await expectGoodNext();
-      await expectRefused("srcF", { filename: paths.empty }, {
-        node: "srcF", code: "notAnImage", message: (where) => `${where} is not an image (Input Buffer is empty)`,
-      }, paths.empty);
+      await expectRefused(
+        "srcF",
+        { filename: paths.empty },
+        {
+          node: "srcF",
+          code: "notAnImage",
+          message: (where) => `${where} is not an image (Input Buffer is empty)`,
+        },
+        paths.empty,
+      );
       await expectGoodNext();
     });
 
     for (const wrong of WRONG_PAYLOADS) {
       it(`msg.payload of the wrong type: ${wrong.name}, at every node`, async function () {
         await loadLearned();
-        await expectRefused("srcP", { payload: wrong.value }, {
-          node: "srcP", code: "noImageInput",
-          message: () => `msg.payload holds no image: expected a Buffer, base64 text or a data: URL, got ${wrong.type}`,
-        }, PAYLOAD);
-        await expectRefused("srcF", { payload: wrong.value }, {
-          node: "srcF", code: "missingSource", message: () => "No path given: set it in the node or send msg.filename",
-        }, PAYLOAD);
-        await expectRefused("pre", { payload: wrong.value }, {
-          node: "pre", code: "noImageInput",
-          message: () => `No image in msg.image.buffer or msg.payload: expected a Buffer, base64 text or a data: URL, got ${wrong.type}`,
-        }, PAYLOAD);
-        await expectRefused("det", { payload: wrong.value }, {
-          node: "det", code: "noTensorInput",
-          message: () => `msg.payload is not a tensor from the preprocess node: ${wrong.tensorReason}`,
-        }, PAYLOAD);
+        await expectRefused(
+          "srcP",
+          { payload: wrong.value },
+          {
+            node: "srcP",
+            code: "noImageInput",
+            message: () => `msg.payload holds no image: expected a Buffer, base64 text or a data: URL, got ${wrong.type}`,
+          },
+          PAYLOAD,
+        );
+        await expectRefused(
+          "srcF",
+          { payload: wrong.value },
+          {
+            node: "srcF",
+            code: "missingSource",
+            message: () => "No path given: set it in the node or send msg.filename",
+          },
+          PAYLOAD,
+        );
+        await expectRefused(
+          "pre",
+          { payload: wrong.value },
+          {
+            node: "pre",
+            code: "noImageInput",
+            message: () => `No image in msg.image.buffer or msg.payload: expected a Buffer, base64 text or a data: URL, got ${wrong.type}`,
+          },
+          PAYLOAD,
+        );
+        await expectRefused(
+          "det",
+          { payload: wrong.value },
+          {
+            node: "det",
+            code: "noTensorInput",
+            message: () => `msg.payload is not a tensor from the preprocess node: ${wrong.tensorReason}`,
+          },
+          PAYLOAD,
+        );
         await expectGoodNext();
       });
     }
 
     it("tensors holding NaN or an infinity, inspected or learned", async function () {
       await loadLearned();
-      for (const [value, at, learn] of [[Number.NaN, 5, false], [Number.POSITIVE_INFINITY, 0, true], [Number.NEGATIVE_INFINITY, 3 * TENSOR_SIZE * TENSOR_SIZE - 1, false]] as const) {
+      for (const [value, at, learn] of [
+        [Number.NaN, 5, false],
+        [Number.POSITIVE_INFINITY, 0, true],
+        [Number.NEGATIVE_INFINITY, 3 * TENSOR_SIZE * TENSOR_SIZE - 1, false],
+      ] as const) {
         const data = new Float32Array(3 * TENSOR_SIZE * TENSOR_SIZE);
         data[at] = value;
         const tensor = { data, dims: [1, 3, TENSOR_SIZE, TENSOR_SIZE], layout: "NCHW" };
-        await expectRefused("det", { payload: tensor, ...(learn ? { learn: true } : {}) }, {
-          node: "det", code: "noTensorInput",
-          message: () => `msg.payload is not a tensor from the preprocess node: value ${at} is ${String(value)}: NaN and infinities are refused before anything is learned or scored`,
-        }, PAYLOAD);
+        await expectRefused(
+          "det",
+          { payload: tensor, ...(learn ? { learn: true } : {}) },
+          {
+            node: "det",
+            code: "noTensorInput",
+            message: () =>
+              `msg.payload is not a tensor from the preprocess node: value ${at} is ${String(value)}: NaN and infinities are refused before anything is learned or scored`,
+          },
+          PAYLOAD,
+        );
       }
       await expectGoodNext();
     });
@@ -286,19 +338,39 @@ describe("bad input through a whole flow", function () {
     it("tensors of the wrong shape", async function () {
       await loadLearned();
       const [short, flat] = wrongShapeTensors(TENSOR_SIZE);
-      await expectRefused("det", { payload: short!.tensor }, {
-        node: "det", code: "noTensorInput",
-        message: () => `msg.payload is not a tensor from the preprocess node: ${3 * TENSOR_SIZE * TENSOR_SIZE - 1} values do not fill dims [1,3,${TENSOR_SIZE},${TENSOR_SIZE}]`,
-      }, PAYLOAD);
-      await expectRefused("det", { payload: flat!.tensor }, {
-        node: "det", code: "noTensorInput",
-        message: () => `msg.payload is not a tensor from the preprocess node: dims [${TENSOR_SIZE},${TENSOR_SIZE}] are not four positive integers`,
-      }, PAYLOAD);
+      await expectRefused(
+        "det",
+        { payload: short!.tensor },
+        {
+          node: "det",
+          code: "noTensorInput",
+          message: () =>
+            `msg.payload is not a tensor from the preprocess node: ${3 * TENSOR_SIZE * TENSOR_SIZE - 1} values do not fill dims [1,3,${TENSOR_SIZE},${TENSOR_SIZE}]`,
+        },
+        PAYLOAD,
+      );
+      await expectRefused(
+        "det",
+        { payload: flat!.tensor },
+        {
+          node: "det",
+          code: "noTensorInput",
+          message: () => `msg.payload is not a tensor from the preprocess node: dims [${TENSOR_SIZE},${TENSOR_SIZE}] are not four positive integers`,
+        },
+        PAYLOAD,
+      );
       // Through the flow: the preprocess node makes a 32 px tensor for this message only.
-      await expectRefused("srcP", { payload: good[0], preprocess: { width: 32, height: 32 } }, {
-        node: "det", code: "inputShapeMismatch",
-        message: () => "The input does not fit the model: the tensor is NCHW [1,3,32,32] but the model was learned on NCHW [1,3,64,64]: preprocess every image the same way",
-      }, PAYLOAD);
+      await expectRefused(
+        "srcP",
+        { payload: good[0], preprocess: { width: 32, height: 32 } },
+        {
+          node: "det",
+          code: "inputShapeMismatch",
+          message: () =>
+            "The input does not fit the model: the tensor is NCHW [1,3,32,32] but the model was learned on NCHW [1,3,64,64]: preprocess every image the same way",
+        },
+        PAYLOAD,
+      );
       await expectGoodNext();
     });
   });
@@ -316,7 +388,14 @@ describe("bad input through a whole flow", function () {
       return { image: answer["image"] as SentImage, tensor: probed.payload as Tensor, transform: probed["transform"] as Transform, result };
     }
 
-    const pick = ({ format, width, height, channels, bitDepth, orientation }: SentImage): ImageInfo => ({ format, width, height, channels, bitDepth, orientation });
+    const pick = ({ format, width, height, channels, bitDepth, orientation }: SentImage): ImageInfo => ({
+      format,
+      width,
+      height,
+      channels,
+      bitDepth,
+      orientation,
+    });
 
     it("a 1x1 image", async function () {
       const { image, tensor } = await through("payload", "onePixel");
@@ -357,7 +436,14 @@ describe("bad input through a whole flow", function () {
 
     it("an EXIF-rotated JPEG is inspected upright", async function () {
       const { image, tensor, transform } = await through("file", "exifRotated");
-      assert.deepEqual(pick(image), { format: "jpeg", width: EXIF_STORED.height, height: EXIF_STORED.width, channels: 3, bitDepth: 8, orientation: EXIF_ORIENTATION });
+      assert.deepEqual(pick(image), {
+        format: "jpeg",
+        width: EXIF_STORED.height,
+        height: EXIF_STORED.width,
+        channels: 3,
+        bitDepth: 8,
+        orientation: EXIF_ORIENTATION,
+      });
       assert.deepEqual(transform.source, { width: EXIF_STORED.height, height: EXIF_STORED.width });
       // The stored left columns are white: displayed, they are the top quarter.
       assert.ok(Math.abs(tensorAt(tensor, 32, 4, 0) - normR(1)) < JPEG_LEVELS / 0.229, `top ${tensorAt(tensor, 32, 4, 0)}`);
@@ -368,8 +454,19 @@ describe("bad input through a whole flow", function () {
   describe("model files that cannot be used at deploy: red status, every message refused", function () {
     const cases: Array<[string, () => Promise<Partial<DetectorNodeDef>>, string, (file: string) => string | RegExp, number?]> = [
       ["a missing backbone", async () => patchcore({ backbone: join(dir, "missing.onnx") }), "modelNotFound", (file) => `Model file not found: ${file}`],
-      ["random bytes as backbone", async () => patchcore({ backbone: await writeRandomOnnx(dir) }), "modelLoadFailed", (file) => new RegExp(`^Error: Cannot load the model: cannot load ONNX model ${escapeRegExp(file)}: .+`)],
-      ["random bytes as supervised model", async () => ({ setting: "supervised", method: "onnx", modelFile: await writeRandomOnnx(dir) }), "modelLoadFailed", (file) => new RegExp(`^Error: Cannot load the model: cannot load ONNX model ${escapeRegExp(file)}: .+`), 8],
+      [
+        "random bytes as backbone",
+        async () => patchcore({ backbone: await writeRandomOnnx(dir) }),
+        "modelLoadFailed",
+        (file) => new RegExp(`^Error: Cannot load the model: cannot load ONNX model ${escapeRegExp(file)}: .+`),
+      ],
+      [
+        "random bytes as supervised model",
+        async () => ({ setting: "supervised", method: "onnx", modelFile: await writeRandomOnnx(dir) }),
+        "modelLoadFailed",
+        (file) => new RegExp(`^Error: Cannot load the model: cannot load ONNX model ${escapeRegExp(file)}: .+`),
+        8,
+      ],
       [
         "a supervised model whose outputs fit no known format",
         async () => {
@@ -398,9 +495,18 @@ describe("bad input through a whole flow", function () {
 
   describe("a damaged memory bank is refused, kept, and replaced by learning anew", function () {
     const damages: Array<[string, (bytes: Buffer) => Buffer, string, (file: string) => string | RegExp]> = [
-      ["truncated", truncateModelFile, "modelFileInvalid", (file) => new RegExp(`^Error: The saved model ${escapeRegExp(file)} cannot be used: the file is truncated`)],
-      ["of another format version", (bytes) => withModelFileVersion(bytes, 2), "modelFileVersion",
-        (file) => `The saved model ${file} has file format 2; this version of the package reads format 1`],
+      [
+        "truncated",
+        truncateModelFile,
+        "modelFileInvalid",
+        (file) => new RegExp(`^Error: The saved model ${escapeRegExp(file)} cannot be used: the file is truncated`),
+      ],
+      [
+        "of another format version",
+        (bytes) => withModelFileVersion(bytes, 2),
+        "modelFileVersion",
+        (file) => `The saved model ${file} has file format 2; this version of the package reads format 1`,
+      ],
     ];
     for (const [what, damage, code, message] of damages) {
       it(what, async function () {

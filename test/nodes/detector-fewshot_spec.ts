@@ -22,7 +22,19 @@ import detectorNode from "../../src/nodes/detector";
 import type { DetectorNodeDef } from "../../src/nodes/detector-def";
 import { catalogTranslator, withCatalog, statusText } from "../fixtures/catalog";
 import { encodePng } from "../fixtures/images";
-import { catchAll, caughtError, collectMessages, getNode, helper, nextMessage, onTab, statusTexts, useNodeRedHelper, waitForStatus, type FlowItem } from "../fixtures/node-red";
+import {
+  catchAll,
+  caughtError,
+  collectMessages,
+  getNode,
+  helper,
+  nextMessage,
+  onTab,
+  statusTexts,
+  useNodeRedHelper,
+  waitForStatus,
+  type FlowItem,
+} from "../fixtures/node-red";
 import { writeTinyBackbone } from "../fixtures/tiny-backbone";
 
 const TYPE = "defect-detector";
@@ -207,7 +219,14 @@ describe("defect-detector few-shot learning (support-set augmentation)", functio
     // filters tell apart, so the part scores well above a learned shot.
     for (const [what, kind, view, augmented, plain, than] of [
       ["a mirrored label", "printed-pattern", mirrored, {}, { augment: "off" }, 'with the default augmentation than with "off"'],
-      ["brushed metal turned a quarter turn", "brushed-metal", quarterTurned, { rotations: "90" }, {}, "with Extra turns 90 than with the default mirrors only"],
+      [
+        "brushed metal turned a quarter turn",
+        "brushed-metal",
+        quarterTurned,
+        { rotations: "90" },
+        {},
+        "with Extra turns 90 than with the default mirrors only",
+      ],
     ] as const) {
       it(`scores ${what} lower ${than}`, async function () {
         const shots = await goodParts(kind, 2);
@@ -300,7 +319,10 @@ describe("defect-detector few-shot learning (support-set augmentation)", functio
       await waitForStatus(det(), status("mismatch"));
       // What the reader makes of it; a value other than true or false is a broken file, not "off".
       assert.equal(readLearnedRecord(older, "old.ddm").standardize, false);
-      assert.throws(() => readLearnedRecord({ ...older, standardize: "yes" }, "odd.ddm"), /odd\.ddm is not a usable model file: the standardize record is not true or false/);
+      assert.throws(
+        () => readLearnedRecord({ ...older, standardize: "yes" }, "odd.ddm"),
+        /odd\.ddm is not a usable model file: the standardize record is not true or false/,
+      );
     });
   });
 
@@ -353,9 +375,12 @@ describe("defect-detector few-shot learning (support-set augmentation)", functio
       assert.deepEqual([model.trainedOn, model.variants, model.bankSize], [12, 12 * VARIANTS, 2457]);
     });
 
-    it('keeps the paper\'s re-weighted score when the image score is set so, and the unsupervised setting keeps it by default', async function () {
+    it("keeps the paper's re-weighted score when the image score is set so, and the unsupervised setting keeps it by default", async function () {
       const shots = await goodParts("cast-surface", 4);
-      for (const config of [{ setting: "fewshot", imageScore: "reweighted" }, { setting: "unsupervised", trainCount: "4" }]) {
+      for (const config of [
+        { setting: "fewshot", imageScore: "reweighted" },
+        { setting: "unsupervised", trainCount: "4" },
+      ]) {
         await load({ mapSize: "model", ...config });
         await waitForStatus(det(), status("untrained"));
         await learnAll(shots);

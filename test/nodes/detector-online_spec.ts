@@ -19,7 +19,19 @@ import detectorNode from "../../src/nodes/detector";
 import { attachDetectorController, registerDetectorAdmin } from "../../src/nodes/detector-admin";
 import type { DetectorNodeDef } from "../../src/nodes/detector-def";
 import { encodePng } from "../fixtures/images";
-import { catchAll, caughtError, collectMessages, getNode, helper, nextMessage, onTab, statusCalls, statusTexts, useNodeRedHelper, type FlowItem } from "../fixtures/node-red";
+import {
+  catchAll,
+  caughtError,
+  collectMessages,
+  getNode,
+  helper,
+  nextMessage,
+  onTab,
+  statusCalls,
+  statusTexts,
+  useNodeRedHelper,
+  type FlowItem,
+} from "../fixtures/node-red";
 import { writeTinyBackbone } from "../fixtures/tiny-backbone";
 import { catalogTranslator } from "../fixtures/catalog";
 
@@ -114,14 +126,23 @@ describe("defect-detector learning on the line", function () {
     await send(msgOf(defect, { partId: "p3" }));
 
     assert.deepEqual(await send({ confirm: "good", partId: "p1", payload: "button" }), {
-      confirmed: "good", partId: "p1", bank: { good: FIT_BANK + PATCHES, defect: 0, pending: 0 }, version: 2,
+      confirmed: "good",
+      partId: "p1",
+      bank: { good: FIT_BANK + PATCHES, defect: 0, pending: 0 },
+      version: 2,
     });
     const defectRows = Math.ceil(PATCHES * DEFECT_PATCH_FRACTION);
     assert.deepEqual(await send({ confirm: "defect", partId: "p3" }), {
-      confirmed: "defect", partId: "p3", bank: { good: FIT_BANK + PATCHES, defect: defectRows, pending: 0 }, version: 3,
+      confirmed: "defect",
+      partId: "p3",
+      bank: { good: FIT_BANK + PATCHES, defect: defectRows, pending: 0 },
+      version: 3,
     });
     assert.deepEqual(await send(msgOf(good[2]!, { confirm: "good" })), {
-      confirmed: "good", partId: null, bank: { good: FIT_BANK + 2 * PATCHES, defect: defectRows, pending: 0 }, version: 4,
+      confirmed: "good",
+      partId: null,
+      bank: { good: FIT_BANK + 2 * PATCHES, defect: defectRows, pending: 0 },
+      version: 4,
     });
     // Part 2 was never confirmed; p1 was and is not remembered any more.
     await expectCaught({ confirm: "good", partId: "p1" }, "unknownPart", translate(`${TYPE}.errors.unknownPart`, { partId: "p1", capacity: 50 }));
@@ -269,11 +290,26 @@ describe("defect-detector learning on the line", function () {
       await send(msgOf(good[0]!, { partId: "a" }));
       await send({ confirm: "good", partId: "a" });
       const state = (await helper.request().get(`/${TYPE}/det/state`).expect(200)).body as Record<string, unknown>;
-      assert.deepEqual({ ...state, lastUpdate: typeof state["lastUpdate"] }, {
-        learning: true, method: "patchcore", shotsLearned: 1, defectsLearned: 0, bankSize: FIT_BANK + PATCHES, defectBank: 0, pending: 0,
-        refreshing: false, version: 2, lastUpdate: "string", recentParts: 0, drift: { ratio: null, confirmedGood: 1, window: 20 }, state: "ready",
-        trainedOn: TRAIN, variants: TRAIN * 7,
-      });
+      assert.deepEqual(
+        { ...state, lastUpdate: typeof state["lastUpdate"] },
+        {
+          learning: true,
+          method: "patchcore",
+          shotsLearned: 1,
+          defectsLearned: 0,
+          bankSize: FIT_BANK + PATCHES,
+          defectBank: 0,
+          pending: 0,
+          refreshing: false,
+          version: 2,
+          lastUpdate: "string",
+          recentParts: 0,
+          drift: { ratio: null, confirmedGood: 1, window: 20 },
+          state: "ready",
+          trainedOn: TRAIN,
+          variants: TRAIN * 7,
+        },
+      );
       const stopped = (await helper.request().post(`/${TYPE}/det/learning`).send({ action: "stop" }).expect(200)).body as Record<string, unknown>;
       assert.deepEqual([stopped["action"], stopped["learning"], (stopped["state"] as Record<string, unknown>)["learning"]], ["stop", false, false]);
       await helper.request().post(`/${TYPE}/det/learning`).send({ action: "start" }).expect(200);
@@ -299,7 +335,8 @@ describe("defect-detector learning on the line", function () {
         auth: {
           needsPermission: (permission: string) => {
             asked.push(permission);
-            return (_req: unknown, res: { status(code: number): { end(): void } }, next: () => void) => (granted.has(permission) ? next() : res.status(401).end());
+            return (_req: unknown, res: { status(code: number): { end(): void } }, next: () => void) =>
+              granted.has(permission) ? next() : res.status(401).end();
           },
         },
         nodes: { getNode: (id: string) => (id === "n1" ? fake : null) },
@@ -318,7 +355,8 @@ describe("defect-detector learning on the line", function () {
       const server = app.listen(0, "127.0.0.1");
       await new Promise((resolve) => server.once("listening", resolve));
       const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/${TYPE}/n1`;
-      const post = (): Promise<Response> => fetch(`${base}/learning`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ action: "stop" }) });
+      const post = (): Promise<Response> =>
+        fetch(`${base}/learning`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ action: "stop" }) });
       try {
         assert.equal((await fetch(`${base}/state`)).status, 401);
         assert.equal((await post()).status, 401);

@@ -57,7 +57,6 @@ const LIMITS = { maxPixels: 1e8 };
 const CLOSE = 1e-5;
 const CLASSES = 3;
 
-
 const translate = catalogTranslator("detector");
 
 const node = (RED: NodeAPI): void => {
@@ -82,7 +81,10 @@ interface Payload {
 /** What a node wrote with node.log (the helper spies on Node.prototype.log, shared by all nodes). */
 function logLines(target: Node): string[] {
   const spy = target.log as unknown as SinonSpy<[unknown], void>;
-  return spy.getCalls().filter((call) => call.thisValue === target).map((call) => String(call.args[0]));
+  return spy
+    .getCalls()
+    .filter((call) => call.thisValue === target)
+    .map((call) => String(call.args[0]));
 }
 
 function near(actual: number, expected: number, what: string): void {
@@ -91,7 +93,10 @@ function near(actual: number, expected: number, what: string): void {
 
 /** Same classes and names in the same order, coordinates and scores within float32 rounding. */
 function assertBoxes(actual: readonly Box[], expected: readonly Box[]): void {
-  assert.deepEqual(actual.map((b) => [b.class, b.name]), expected.map((b) => [b.class, b.name]));
+  assert.deepEqual(
+    actual.map((b) => [b.class, b.name]),
+    expected.map((b) => [b.class, b.name]),
+  );
   actual.forEach((box, i) => {
     const want = expected[i]!;
     for (const key of ["x1", "y1", "x2", "y2", "score"] as const) near(box[key], want[key], `box ${i} ${key}`);
@@ -109,7 +114,10 @@ describe("defect-detector node with supervised models", function () {
   let letterboxed: { tensor: Tensor; transform: Transform; preprocessing: PreprocessOptions };
 
   const supervised = (modelFile: string, config: Partial<DetectorNodeDef> = {}): Partial<DetectorNodeDef> => ({
-    setting: "supervised", method: "onnx", modelFile, ...config,
+    setting: "supervised",
+    method: "onnx",
+    modelFile,
+    ...config,
   });
 
   async function load(config: Partial<DetectorNodeDef>, extra: FlowItem[] = []): Promise<void> {
@@ -179,15 +187,23 @@ describe("defect-detector node with supervised models", function () {
         { x1: 80, y1: 36, x2: 96, y2: 60, score: 0.8, class: 1, name: "dent" },
       ]);
       near(payload.score, 0.9, "score");
-      assert.deepEqual({ ...payload, score: 0, boxes: [] }, {
-        score: 0, method: "onnx", task: "detect", class: "scratch", classes: [], boxes: [],
-        model: { file: "yolo.onnx", task: "detect", classes: 2 },
-      });
+      assert.deepEqual(
+        { ...payload, score: 0, boxes: [] },
+        {
+          score: 0,
+          method: "onnx",
+          task: "detect",
+          class: "scratch",
+          classes: [],
+          boxes: [],
+          model: { file: "yolo.onnx", task: "detect", classes: 2 },
+        },
+      );
       assert.equal("anomalyMap" in out, false, "detection gives no map");
       assert.ok(
         logLines(det()).includes(
           "model yolo.onnx: detect (yolov8), 2 classes (scratch, dent, from metadata); " +
-          "suggested preprocessing 64x64 letterbox (pad 114), RGB NCHW, values 0..1",
+            "suggested preprocessing 64x64 letterbox (pad 114), RGB NCHW, values 0..1",
         ),
         logLines(det()).join("\n"),
       );
@@ -207,12 +223,18 @@ describe("defect-detector node with supervised models", function () {
 
     it("refuses a tensor of another size and a stretched image, naming what to change", async function () {
       await load(supervised(yolo));
-      await expectCaught({ payload: constantTensor(32, 0.5) }, "inputShapeMismatch",
+      await expectCaught(
+        { payload: constantTensor(32, 0.5) },
+        "inputShapeMismatch",
         "The input does not fit the model: the tensor is NCHW [1,3,32,32] but the model yolo.onnx takes NCHW [1,3,64,64]: " +
-        "set the preprocess node to 64x64 letterbox (pad 114), RGB NCHW, values 0..1");
+          "set the preprocess node to 64x64 letterbox (pad 114), RGB NCHW, values 0..1",
+      );
       const stretched = parsePreprocessOptions({ preset: "yolo", width: YOLO_SIZE, height: YOLO_SIZE, resize: "stretch" });
-      await expectCaught(yoloMsg({ preprocessing: stretched }), "preprocessMismatch",
-        'The image was preprocessed differently from what the model expects: resize "stretch" (the YOLO model yolo.onnx expects "letterbox": use the preprocess preset yolo)');
+      await expectCaught(
+        yoloMsg({ preprocessing: stretched }),
+        "preprocessMismatch",
+        'The image was preprocessed differently from what the model expects: resize "stretch" (the YOLO model yolo.onnx expects "letterbox": use the preprocess preset yolo)',
+      );
       // Mean and std are not the detector's to judge: an ImageNet-normalised letterbox passes.
       const imagenet = parsePreprocessOptions({ preset: "imagenet", width: YOLO_SIZE, height: YOLO_SIZE, resize: "letterbox" });
       assert.equal((await send(yoloMsg({ preprocessing: imagenet }))).payload !== undefined, true);
@@ -240,9 +262,15 @@ describe("defect-detector node with supervised models", function () {
       const tensor: Tensor = { data: Float32Array.from({ length: 3 * 4 * 4 }, (_, i) => ((i % 7) - 3) / 3), dims: [1, 3, 4, 4], layout: "NCHW" };
       const probabilities = classifierReference(tensor.data, 4, 4, CLASSES);
       const names = ["ok", "scratch", "dent"];
-      const ranked = probabilities.map((score, i) => ({ class: i, name: names[i]!, score })).sort((a, b) => b.score - a.score).slice(0, 2);
+      const ranked = probabilities
+        .map((score, i) => ({ class: i, name: names[i]!, score }))
+        .sort((a, b) => b.score - a.score)
+        .slice(0, 2);
       const payload = (await send({ payload: tensor })).payload as Payload;
-      assert.deepEqual(payload.classes.map((c) => [c.class, c.name]), ranked.map((c) => [c.class, c.name]));
+      assert.deepEqual(
+        payload.classes.map((c) => [c.class, c.name]),
+        ranked.map((c) => [c.class, c.name]),
+      );
       payload.classes.forEach((c, i) => near(c.score, ranked[i]!.score, `class ${c.name}`));
       near(payload.score, ranked[0]!.score, "score");
       assert.equal(payload.class, ranked[0]!.name);
@@ -277,7 +305,14 @@ describe("defect-detector node with supervised models", function () {
     it("maps the defect map onto the original image through msg.transform", async function () {
       await load(supervised(semantic));
       const transform: Transform = {
-        source: { width: 16, height: 16 }, roi: { x: 0, y: 0, width: 16, height: 16 }, scaleX: 0.5, scaleY: 0.5, offsetX: 0, offsetY: 0, width: 8, height: 8,
+        source: { width: 16, height: 16 },
+        roi: { x: 0, y: 0, width: 16, height: 16 },
+        scaleX: 0.5,
+        scaleY: 0.5,
+        offsetX: 0,
+        offsetY: 0,
+        width: 8,
+        height: 8,
       };
       const map = (await send({ payload: constantTensor(SEMANTIC_SIZE, 0.5), transform }))["anomalyMap"] as MessageScoreMap;
       assert.deepEqual([map.width, map.height, map.space], [16, 16, "original"]);
@@ -357,14 +392,17 @@ describe("defect-detector node with supervised models", function () {
         const out = nextMessage(getNode(result!.id), 15_000);
         getNode(source.id).receive({ payload: "go" });
         const payload = (await out).payload as Record<string, unknown>;
-        assert.deepEqual({ ...payload, detectorMs: 0 }, {
-          file: "part-1.png",
-          verdict: "NG",
-          top: "scratch",
-          score: 0.9,
-          boxes: ["scratch 0.90 at 240,80 - 560,240", "dent 0.80 at 800,360 - 960,600"],
-          detectorMs: 0,
-        });
+        assert.deepEqual(
+          { ...payload, detectorMs: 0 },
+          {
+            file: "part-1.png",
+            verdict: "NG",
+            top: "scratch",
+            score: 0.9,
+            boxes: ["scratch 0.90 at 240,80 - 560,240", "dent 0.80 at 800,360 - 960,600"],
+            detectorMs: 0,
+          },
+        );
       } finally {
         await rm(join(userDir(), "models"), { recursive: true, force: true });
         await rm(join(userDir(), "defect-demo"), { recursive: true, force: true });

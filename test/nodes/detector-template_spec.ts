@@ -19,7 +19,18 @@ import detectorNode from "../../src/nodes/detector";
 import type { DetectorNodeDef } from "../../src/nodes/detector-def";
 import { catalogTranslator, statusText, withCatalog } from "../fixtures/catalog";
 import { encodePng } from "../fixtures/images";
-import { catchAll, caughtError, collectMessages, getNode, helper, nextMessage, onTab, useNodeRedHelper, waitForStatus, type FlowItem } from "../fixtures/node-red";
+import {
+  catchAll,
+  caughtError,
+  collectMessages,
+  getNode,
+  helper,
+  nextMessage,
+  onTab,
+  useNodeRedHelper,
+  waitForStatus,
+  type FlowItem,
+} from "../fixtures/node-red";
 
 const TYPE = "defect-detector";
 const KIND = "printed-pattern";
@@ -177,19 +188,33 @@ describe("defect-detector node: template comparison", function () {
       assert.equal(peak.value, bad.payload.score, "the score is the map's peak");
       assert.ok((defectMask.data[peak.y * SIZE + peak.x] as number) > 0, `peak at ${peak.x},${peak.y} outside the defect`);
 
-      for (const [what, part] of [["another good part", otherPart], ["the reference shifted by (3, -2) px", moved]] as const) {
+      for (const [what, part] of [
+        ["another good part", otherPart],
+        ["the reference shifted by (3, -2) px", moved],
+      ] as const) {
         const result = await inspect(part);
-        assert.ok(result.payload.score < OPERATING_POINT && result.payload.score < bad.payload.score / 2, `${what}: ${result.payload.score} vs defect ${bad.payload.score}`);
+        assert.ok(
+          result.payload.score < OPERATING_POINT && result.payload.score < bad.payload.score / 2,
+          `${what}: ${result.payload.score} vs defect ${bad.payload.score}`,
+        );
         assert.equal(result.payload.reference.index, 0);
       }
     });
 
     it("picks the matching reference among several, names it, and compares a learned reference sent again with another of its design", async function () {
       await load(template({ trainCount: "3" }));
-      await learn([[reference, "/parts/label-a.png"], [otherPart, "/parts/label-b.png"], [turnedReference, "/parts/label-turned.png"]]);
+      await learn([
+        [reference, "/parts/label-a.png"],
+        [otherPart, "/parts/label-b.png"],
+        [turnedReference, "/parts/label-turned.png"],
+      ]);
       await waitForStatus(det(), status("ready"));
       const upright = await inspect(defective);
-      assert.equal(upright.payload.reference.name === "label-a.png" || upright.payload.reference.name === "label-b.png", true, JSON.stringify(upright.payload.reference));
+      assert.equal(
+        upright.payload.reference.name === "label-a.png" || upright.payload.reference.name === "label-b.png",
+        true,
+        JSON.stringify(upright.payload.reference),
+      );
       assert.ok(upright.payload.score >= OPERATING_POINT);
       const sideways = await inspect(turnedPart);
       assert.deepEqual([sideways.payload.reference.index, sideways.payload.reference.name], [2, "label-turned.png"]);
@@ -209,7 +234,10 @@ describe("defect-detector node: template comparison", function () {
   describe("the saved references", function () {
     it("are loaded again after a restart, with their names, and give the same answers", async function () {
       await load(template({ trainCount: "2" }));
-      await learn([[reference, "/parts/label-a.png"], [turnedReference, "/parts/label-turned.png"]]);
+      await learn([
+        [reference, "/parts/label-a.png"],
+        [turnedReference, "/parts/label-turned.png"],
+      ]);
       const before = await inspect(defective);
       assert.equal(liveTemplateWorkers(), 1, "one comparison worker while the node runs");
       await helper.unload();
@@ -267,8 +295,11 @@ describe("defect-detector node: template comparison", function () {
       await load(template());
       await learn([[reference, "/parts/golden.png"]]);
       const small = await prepare(good(5), parsePreprocessOptions({ preset: "imagenet", width: 96, height: 96 }));
-      await expectCaught({ payload: small.tensor }, "inputShapeMismatch",
-        "The input does not fit the model: the tensor is NCHW [1,3,96,96] but the model was learned on NCHW [1,3,160,160]: preprocess every image the same way");
+      await expectCaught(
+        { payload: small.tensor },
+        "inputShapeMismatch",
+        "The input does not fit the model: the tensor is NCHW [1,3,96,96] but the model was learned on NCHW [1,3,160,160]: preprocess every image the same way",
+      );
       await expectCaught(msgOf(small, { learn: true }), "inputShapeMismatch");
     });
 

@@ -15,7 +15,18 @@ import detectorNode from "../../src/nodes/detector";
 import type { DetectorNodeDef } from "../../src/nodes/detector-def";
 import { catalogTranslator, statusText, withCatalog } from "../fixtures/catalog";
 import { encodePng } from "../fixtures/images";
-import { catchAll, caughtError, collectMessages, getNode, helper, nextMessage, onTab, useNodeRedHelper, waitForStatus, type FlowItem } from "../fixtures/node-red";
+import {
+  catchAll,
+  caughtError,
+  collectMessages,
+  getNode,
+  helper,
+  nextMessage,
+  onTab,
+  useNodeRedHelper,
+  waitForStatus,
+  type FlowItem,
+} from "../fixtures/node-red";
 import { buildSlowTinyBackbone } from "../fixtures/slow-model";
 
 const TYPE = "defect-detector";
@@ -60,7 +71,16 @@ describe("defect-detector on worker threads", function () {
 
   it("sends the inspection whose worker died to Catch, serves the next one, and leaves no worker after close", async function () {
     const workersBefore = sessionPool.live.length;
-    const det: FlowItem<DetectorNodeDef> = { id: "det", type: TYPE, wires: [["out"]], backbone, layers: "l1,l2", trainCount: "2", augment: "off", workers: "1" };
+    const det: FlowItem<DetectorNodeDef> = {
+      id: "det",
+      type: TYPE,
+      wires: [["out"]],
+      backbone,
+      layers: "l1,l2",
+      trainCount: "2",
+      augment: "off",
+      workers: "1",
+    };
     await helper.load(node, onTab([det, { id: "out", type: "helper" }, ...catchAll()]));
     const detector = getNode("det");
     const learned = collectMessages(getNode("out"), 2, WAIT_MS);

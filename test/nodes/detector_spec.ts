@@ -51,7 +51,6 @@ const PATCHES_PER_IMAGE = (TENSOR_SIZE / 4) ** 2;
 const FIT_WAIT_MS = 15_000;
 const LIMITS = { maxPixels: 1e8 };
 
-
 const translate = catalogTranslator("detector");
 
 const node = withCatalog(detectorNode, translate);
@@ -89,7 +88,10 @@ describe("defect-detector node", function () {
 
   const modelFile = (): string => join(userDir(), "defect-detection", "det.ddm");
   const patchcore = (config: Partial<DetectorNodeDef> = {}): Partial<DetectorNodeDef> => ({
-    backbone, layers: "l1,l2", trainCount: String(TRAIN), ...config,
+    backbone,
+    layers: "l1,l2",
+    trainCount: String(TRAIN),
+    ...config,
   });
 
   async function load(config: Partial<DetectorNodeDef>): Promise<void> {
@@ -152,19 +154,31 @@ describe("defect-detector node", function () {
       await load(patchcore());
       await waitForStatus(det(), status("untrained"));
       const progress = await learn(train);
-      assert.deepEqual(progress.slice(0, 3).map((m) => m.payload), [1, 2, 3].map((count) => ({ learning: true, count, total: TRAIN })));
+      assert.deepEqual(
+        progress.slice(0, 3).map((m) => m.payload),
+        [1, 2, 3].map((count) => ({ learning: true, count, total: TRAIN })),
+      );
       const last = progress[3]!.payload as { learning: boolean; count: number; total: number; model: Record<string, unknown> };
-      assert.deepEqual({ ...last, model: { ...last.model, created: "" } }, {
-        learning: true, count: TRAIN, total: TRAIN,
-        // 4 images are few: each is also learned as 7 variants (detector-fewshot_spec.ts).
-        // 4 images and 7 variants each, 256 patches an image: 8,192 patches, 5 % kept.
-        model: { bankSize: 409, trainedOn: TRAIN, variants: TRAIN * 7, created: "" },
-      });
+      assert.deepEqual(
+        { ...last, model: { ...last.model, created: "" } },
+        {
+          learning: true,
+          count: TRAIN,
+          total: TRAIN,
+          // 4 images are few: each is also learned as 7 variants (detector-fewshot_spec.ts).
+          // 4 images and 7 variants each, 256 patches an image: 8,192 patches, 5 % kept.
+          model: { bankSize: 409, trainedOn: TRAIN, variants: TRAIN * 7, created: "" },
+        },
+      );
       assert.ok(typeof (progress[0]!["timings"] as Record<string, number>)["detectorMs"] === "number");
       assert.deepEqual(statusTexts(det()), [
-        status("loading"), status("untrained"),
-        status("learning", { count: 1, total: TRAIN }), status("learning", { count: 2, total: TRAIN }), status("learning", { count: 3, total: TRAIN }),
-        status("fitting", { count: TRAIN }), status("ready"),
+        status("loading"),
+        status("untrained"),
+        status("learning", { count: 1, total: TRAIN }),
+        status("learning", { count: 2, total: TRAIN }),
+        status("learning", { count: 3, total: TRAIN }),
+        status("fitting", { count: TRAIN }),
+        status("ready"),
       ]);
       assert.equal(status("learning", { count: 1, total: TRAIN }), "learning 1/4");
       assert.ok((await stat(modelFile())).size > 0, "the model is saved under the user directory");
@@ -343,8 +357,7 @@ describe("defect-detector node", function () {
       await writeFile(modelFile(), future);
       await load(patchcore());
       await waitForStatus(det(), status("fileError"));
-      await expectCaught(msgOf(good[0]!), "modelFileVersion",
-        `The saved model ${modelFile()} has file format 7; this version of the package reads format 1`);
+      await expectCaught(msgOf(good[0]!), "modelFileVersion", `The saved model ${modelFile()} has file format 7; this version of the package reads format 1`);
     });
   });
 
@@ -361,8 +374,11 @@ describe("defect-detector node", function () {
       const inspected = await send(msgOf(good[0]!));
       assert.equal((inspected.payload as { model: Record<string, unknown> }).model["trainedOn"], 3);
       const other = parsePreprocessOptions({ preset: "none", width: TENSOR_SIZE, height: TENSOR_SIZE });
-      await expectCaught(msgOf(await prepare(generateGood(KIND, 5, SOURCE_SIZE), other)), "preprocessMismatch",
-        "The image was preprocessed differently from what the model expects: mean [0,0,0] (learned with [0.485,0.456,0.406]); std [1,1,1] (learned with [0.229,0.224,0.225])");
+      await expectCaught(
+        msgOf(await prepare(generateGood(KIND, 5, SOURCE_SIZE), other)),
+        "preprocessMismatch",
+        "The image was preprocessed differently from what the model expects: mean [0,0,0] (learned with [0.485,0.456,0.406]); std [1,1,1] (learned with [0.229,0.224,0.225])",
+      );
     });
   });
 
@@ -376,8 +392,14 @@ describe("defect-detector node", function () {
       const model = ((await send(msgOf(good[0]!))).payload as { model: Record<string, unknown> }).model;
       assert.equal(model["trainedOn"], 3);
       const spy = det().warn as unknown as SinonSpy<[unknown], void>;
-      const warned = spy.getCalls().filter((call) => call.thisValue === det()).map((call) => String(call.args[0]));
-      assert.ok(warned.includes("learned the first 3 of 5 images of the training folder (Learn); skipped 2 from good-4.png to good-5.png"), JSON.stringify(warned));
+      const warned = spy
+        .getCalls()
+        .filter((call) => call.thisValue === det())
+        .map((call) => String(call.args[0]));
+      assert.ok(
+        warned.includes("learned the first 3 of 5 images of the training folder (Learn); skipped 2 from good-4.png to good-5.png"),
+        JSON.stringify(warned),
+      );
     });
   });
 
@@ -402,11 +424,17 @@ describe("defect-detector node", function () {
 
     it("a payload that is not a tensor, and an unknown command", async function () {
       await load(patchcore());
-      await expectCaught({ payload: Buffer.from("png?") }, "noTensorInput",
-        "msg.payload is not a tensor from the preprocess node: got a Buffer (an encoded image?): put a preprocess node before the detector");
+      await expectCaught(
+        { payload: Buffer.from("png?") },
+        "noTensorInput",
+        "msg.payload is not a tensor from the preprocess node: got a Buffer (an encoded image?): put a preprocess node before the detector",
+      );
       await expectCaught({ payload: "text" }, "noTensorInput", "msg.payload is not a tensor from the preprocess node: got string");
-      await expectCaught({ payload: { data: new Float32Array(3), dims: [1, 3, 2, 2], layout: "NCHW" } }, "noTensorInput",
-        "msg.payload is not a tensor from the preprocess node: 3 values do not fill dims [1,3,2,2]");
+      await expectCaught(
+        { payload: { data: new Float32Array(3), dims: [1, 3, 2, 2], layout: "NCHW" } },
+        "noTensorInput",
+        "msg.payload is not a tensor from the preprocess node: 3 values do not fill dims [1,3,2,2]",
+      );
       await expectCaught({ command: "train" }, "invalidOption", "Invalid msg.command: train");
     });
 
@@ -414,8 +442,11 @@ describe("defect-detector node", function () {
       await load(patchcore({ trainCount: "2" }));
       await learn(train.slice(0, 2));
       const small = await prepare(generateGood(KIND, 9, SOURCE_SIZE), parsePreprocessOptions({ preset: "imagenet", width: 32, height: 32 }));
-      await expectCaught({ payload: small.tensor }, "inputShapeMismatch",
-        "The input does not fit the model: the tensor is NCHW [1,3,32,32] but the model was learned on NCHW [1,3,64,64]: preprocess every image the same way");
+      await expectCaught(
+        { payload: small.tensor },
+        "inputShapeMismatch",
+        "The input does not fit the model: the tensor is NCHW [1,3,32,32] but the model was learned on NCHW [1,3,64,64]: preprocess every image the same way",
+      );
       await expectCaught(msgOf(small, { learn: true }), "inputShapeMismatch");
     });
 
@@ -453,7 +484,11 @@ describe("defect-detector node", function () {
   });
 
   describe("anomalib exports", function () {
-    const anomalibConfig = (config: Partial<DetectorNodeDef> = {}): Partial<DetectorNodeDef> => ({ method: "anomalib", modelFile: anomalib.modelPath, ...config });
+    const anomalibConfig = (config: Partial<DetectorNodeDef> = {}): Partial<DetectorNodeDef> => ({
+      method: "anomalib",
+      modelFile: anomalib.modelPath,
+      ...config,
+    });
 
     it("inspects with the export's normalised score and map, and cannot learn", async function () {
       const sessions = openSessionCount();
@@ -464,20 +499,35 @@ describe("defect-detector node", function () {
       const map = inspected["anomalyMap"] as MessageScoreMap;
       assert.deepEqual([map.width, map.height, map.space], [8, 8, "model"]);
       assert.equal(map.data[10], 10 / 64);
-      await expectCaught({ payload: rampTensor(8), learn: true }, "learningUnsupported",
-        "Method anomalib uses a model trained elsewhere and cannot learn in the flow");
+      await expectCaught(
+        { payload: rampTensor(8), learn: true },
+        "learningUnsupported",
+        "Method anomalib uses a model trained elsewhere and cannot learn in the flow",
+      );
       await helper.unload();
       assert.equal(openSessionCount(), sessions);
     });
 
     it("maps the export's map onto the original image and checks msg.preprocessing", async function () {
       await load(anomalibConfig());
-      const transform: Transform = { source: { width: 16, height: 16 }, roi: { x: 0, y: 0, width: 16, height: 16 }, scaleX: 0.5, scaleY: 0.5, offsetX: 0, offsetY: 0, width: 8, height: 8 };
+      const transform: Transform = {
+        source: { width: 16, height: 16 },
+        roi: { x: 0, y: 0, width: 16, height: 16 },
+        scaleX: 0.5,
+        scaleY: 0.5,
+        offsetX: 0,
+        offsetY: 0,
+        width: 8,
+        height: 8,
+      };
       const map = (await send({ payload: rampTensor(8), transform }))["anomalyMap"] as MessageScoreMap;
       assert.deepEqual([map.width, map.height, map.data[0], map.space], [16, 16, 0, "original"]);
-      await expectCaught({ payload: rampTensor(8), preprocessing: OPTIONS }, "preprocessMismatch",
+      await expectCaught(
+        { payload: rampTensor(8), preprocessing: OPTIONS },
+        "preprocessMismatch",
         "The image was preprocessed differently from what the model expects: width 64 (the export expects 8); height 64 (the export expects 8); " +
-        "mean [0.485,0.456,0.406] (the export expects [0,0,0]); std [0.229,0.224,0.225] (the export expects [1,1,1])");
+          "mean [0.485,0.456,0.406] (the export expects [0,0,0]); std [0.229,0.224,0.225] (the export expects [1,1,1])",
+      );
       await expectCaught({ payload: rampTensor(8), transform: { ...transform, width: 4, height: 4 } }, "invalidOption", "Invalid msg.transform: 4x4");
     });
   });
@@ -509,9 +559,25 @@ describe("defect-detector node", function () {
     const keys = catalogKeys("detector");
     it("has a message for every error code and status the node uses", function () {
       for (const code of [
-        "invalidOption", "noTensorInput", "notTrained", "learningUnsupported", "noTrainingImages", "preprocessMismatch",
-        "inputShapeMismatch", "modelMismatch", "modelFileInvalid", "modelFileVersion", "modelNotFound", "modelLoadFailed",
-        "inferenceFailed", "folderNotFound", "fileReadFailed", "fileWriteFailed", "notAnImage", "corruptImage", "unexpected",
+        "invalidOption",
+        "noTensorInput",
+        "notTrained",
+        "learningUnsupported",
+        "noTrainingImages",
+        "preprocessMismatch",
+        "inputShapeMismatch",
+        "modelMismatch",
+        "modelFileInvalid",
+        "modelFileVersion",
+        "modelNotFound",
+        "modelLoadFailed",
+        "inferenceFailed",
+        "folderNotFound",
+        "fileReadFailed",
+        "fileWriteFailed",
+        "notAnImage",
+        "corruptImage",
+        "unexpected",
       ]) {
         assert.ok(keys.has(`${TYPE}.errors.${code}`), code);
       }
@@ -526,12 +592,44 @@ describe("defect-detector node", function () {
 
     it("edits exactly the properties of DetectorNodeDef", function () {
       const defined: EditorKeys<DetectorNodeDef> = {
-        name: true, setting: true, method: true, backbone: true, layers: true, coreset: true, maxBank: true, scoringDim: true,
-        trainCount: true, trainFolder: true, folderPreset: true, folderSize: true, modelFile: true, threads: true, workers: true, mapSize: true,
-        task: true, confidence: true, iou: true, maxDetections: true, topK: true, classNames: true, namesFile: true,
-        learning: true, recentParts: true, keepVersions: true, driftWindow: true, driftRatio: true, defectWeight: true,
-        queueSize: true, overflow: true, partIdProperty: true, augment: true, rotations: true, standardize: true, imageScore: true,
-        templateTolerance: true, templateMaxShift: true,
+        name: true,
+        setting: true,
+        method: true,
+        backbone: true,
+        layers: true,
+        coreset: true,
+        maxBank: true,
+        scoringDim: true,
+        trainCount: true,
+        trainFolder: true,
+        folderPreset: true,
+        folderSize: true,
+        modelFile: true,
+        threads: true,
+        workers: true,
+        mapSize: true,
+        task: true,
+        confidence: true,
+        iou: true,
+        maxDetections: true,
+        topK: true,
+        classNames: true,
+        namesFile: true,
+        learning: true,
+        recentParts: true,
+        keepVersions: true,
+        driftWindow: true,
+        driftRatio: true,
+        defectWeight: true,
+        queueSize: true,
+        overflow: true,
+        partIdProperty: true,
+        augment: true,
+        rotations: true,
+        standardize: true,
+        imageScore: true,
+        templateTolerance: true,
+        templateMaxShift: true,
       };
       assert.deepEqual(editorDefaultKeys("detector").sort(), Object.keys(defined).sort());
     });

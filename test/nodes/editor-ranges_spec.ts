@@ -32,11 +32,129 @@ interface NodeCase {
   earlierInEditor?: Record<string, string>;
 }
 
-const NUMBERS = ["0", "1", "-1", "0.5", "0.99", "1.5", "2", "3", "15", "16", "99", "100", "100.5", "101", "255", "256", "4096", "4097", "8192", "8193", "10000", "10001", "65532", "65533", "65535", "65536", "100000", "100001", "86400", "86401", "1e9", "1e10", "abc", "1,2", " 7 "];
+const NUMBERS = [
+  "0",
+  "1",
+  "-1",
+  "0.5",
+  "0.99",
+  "1.5",
+  "2",
+  "3",
+  "15",
+  "16",
+  "99",
+  "100",
+  "100.5",
+  "101",
+  "255",
+  "256",
+  "4096",
+  "4097",
+  "8192",
+  "8193",
+  "10000",
+  "10001",
+  "65532",
+  "65533",
+  "65535",
+  "65536",
+  "100000",
+  "100001",
+  "86400",
+  "86401",
+  "1e9",
+  "1e10",
+  "abc",
+  "1,2",
+  " 7 ",
+];
 /** Detector Extra turns: degrees in [-360, 360], none empty, at most 36 of them. */
-const TURNS = ["90", "-90", "45,90,135,180,225,270,315", "360,-360", "361", "-360.5", "45,,90", "90,", "1e2", "0x2D", "Infinity", Array.from({ length: 36 }, (_, i) => String(i * 10)).join(","), Array.from({ length: 37 }, (_, i) => String(i * 9)).join(",")];
-const TEXTS = ["", "x", "0.485,0.456,0.406", "0,0,10,10", "0,0,0,10", "stage2,stage3", "a,,b", "ns=1;s=Tag", "ns=1;i=5", "tag", "http://127.0.0.1/a.jpg", "ftp://x", ...TURNS];
-const CHOICES = ["bogus", "file", "folder", "url", "payload", "imagenet", "yolo", "none", "stretch", "letterbox", "center-crop", "nearest", "linear", "cubic", "lanczos3", "rgb", "bgr", "gray", "NCHW", "NHWC", "unsupervised", "supervised", "patchcore", "padim", "anomalib", "onnx", "template", "auto", "classify", "detect", "segment", "semantic", "original", "model", "fixed", "sigma", "quantile", "f1", "recall", "4", "8", "jpeg", "png", "ng", "consecutive", "rate-count", "rate-time", "warning", "critical", "modbus", "opcua", "on", "off"];
+const TURNS = [
+  "90",
+  "-90",
+  "45,90,135,180,225,270,315",
+  "360,-360",
+  "361",
+  "-360.5",
+  "45,,90",
+  "90,",
+  "1e2",
+  "0x2D",
+  "Infinity",
+  Array.from({ length: 36 }, (_, i) => String(i * 10)).join(","),
+  Array.from({ length: 37 }, (_, i) => String(i * 9)).join(","),
+];
+const TEXTS = [
+  "",
+  "x",
+  "0.485,0.456,0.406",
+  "0,0,10,10",
+  "0,0,0,10",
+  "stage2,stage3",
+  "a,,b",
+  "ns=1;s=Tag",
+  "ns=1;i=5",
+  "tag",
+  "http://127.0.0.1/a.jpg",
+  "ftp://x",
+  ...TURNS,
+];
+const CHOICES = [
+  "bogus",
+  "file",
+  "folder",
+  "url",
+  "payload",
+  "imagenet",
+  "yolo",
+  "none",
+  "stretch",
+  "letterbox",
+  "center-crop",
+  "nearest",
+  "linear",
+  "cubic",
+  "lanczos3",
+  "rgb",
+  "bgr",
+  "gray",
+  "NCHW",
+  "NHWC",
+  "unsupervised",
+  "supervised",
+  "patchcore",
+  "padim",
+  "anomalib",
+  "onnx",
+  "template",
+  "auto",
+  "classify",
+  "detect",
+  "segment",
+  "semantic",
+  "original",
+  "model",
+  "fixed",
+  "sigma",
+  "quantile",
+  "f1",
+  "recall",
+  "4",
+  "8",
+  "jpeg",
+  "png",
+  "ng",
+  "consecutive",
+  "rate-count",
+  "rate-time",
+  "warning",
+  "critical",
+  "modbus",
+  "opcua",
+  "on",
+  "off",
+];
 const PROBES = ["", ...NUMBERS, ...TEXTS.slice(1), ...CHOICES];
 
 function accepts(runtime: (config: Config) => void, config: Config): boolean {
@@ -143,7 +261,9 @@ describe("edit dialogs and runtime agree on valid settings", function () {
               const runtime = accepts(c.runtime, node);
               if (editor === runtime) continue;
               if (!runtime || c.earlierInEditor?.[key] === undefined) {
-                disagreements.push(`${key}="${String(probe)}" in ${JSON.stringify(context)}: dialog ${editor ? "accepts" : "refuses"}, runtime ${runtime ? "accepts" : "refuses"}`);
+                disagreements.push(
+                  `${key}="${String(probe)}" in ${JSON.stringify(context)}: dialog ${editor ? "accepts" : "refuses"}, runtime ${runtime ? "accepts" : "refuses"}`,
+                );
               }
             }
           }

@@ -81,7 +81,10 @@ describe("i18n: every visible text comes from the catalogs", function () {
       it("shows no hard-coded English from the editor script (notifications, texts, titles)", function () {
         const script = html.replace(/<script type="text\/html"[\s\S]*?<\/script>/g, "");
         const literal = /(?:RED\.notify|\.text|\.html|\.attr\(\s*["']title["']\s*,)\(?\s*["']([^"']*[A-Za-z]{2,}\s+[A-Za-z]{2,}[^"']*)["']/g;
-        assert.deepEqual([...script.matchAll(literal)].map((m) => m[1]), []);
+        assert.deepEqual(
+          [...script.matchAll(literal)].map((m) => m[1]),
+          [],
+        );
       });
 
       it("gives every field of the dialog a translated tooltip", function () {

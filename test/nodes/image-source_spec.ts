@@ -35,8 +35,6 @@ const SIZE = 20;
 const STABLE_MS = 500;
 const CHUNK_PAUSE_MS = 100;
 
-
-
 function source(config: Partial<ImageSourceNodeDef>): FlowItem<ImageSourceNodeDef> {
   return { id: "src", type: TYPE, wires: [["out"]], ...config };
 }
@@ -218,7 +216,10 @@ describe("defect-image-source node", function () {
       await load({ mode: "folder", folder: dir, pattern: "*.png", emitExisting: true, stableMs: STABLE_MS });
       const messages = await collectMessages(getNode("out"), 2);
       assert.deepEqual(messages.map((m) => m.topic).sort(), ["a.png", "b.PNG"]);
-      assert.deepEqual(messages.map((m) => imageOf(m).source), ["folder", "folder"]);
+      assert.deepEqual(
+        messages.map((m) => imageOf(m).source),
+        ["folder", "folder"],
+      );
       await expectNoMessage(getNode("out"), STABLE_MS * 2);
     });
 
@@ -251,13 +252,22 @@ describe("defect-image-source node", function () {
       const out = collectMessages(getNode("out"), 3);
       getNode("src").receive({ _msgid: "m-list" });
       const messages = await out;
-      assert.deepEqual(messages.map((m) => m["filename"]), ["a.png", "b.png", "c.png"].map((n) => join(dir, n)));
+      assert.deepEqual(
+        messages.map((m) => m["filename"]),
+        ["a.png", "b.png", "c.png"].map((n) => join(dir, n)),
+      );
       // Each labelled with its own file, not the first one's (the trigger had no topic).
-      assert.deepEqual(messages.map((m) => m.topic), ["a.png", "b.png", "c.png"]);
+      assert.deepEqual(
+        messages.map((m) => m.topic),
+        ["a.png", "b.png", "c.png"],
+      );
       // A trigger's own topic is kept on every file's message.
       const named = collectMessages(getNode("out"), 3);
       getNode("src").receive({ _msgid: "m-list-2", topic: "station 2" });
-      assert.deepEqual((await named).map((m) => m.topic), ["station 2", "station 2", "station 2"]);
+      assert.deepEqual(
+        (await named).map((m) => m.topic),
+        ["station 2", "station 2", "station 2"],
+      );
     });
 
     it("reports a corrupt file in the folder through Catch and goes on watching", async function () {
@@ -423,9 +433,24 @@ describe("defect-image-source node", function () {
   describe("catalog", function () {
     const keys = catalogKeys("image-source");
     it("has a message for every error code and status the node uses", function () {
-      const codes = ["invalidOption", "missingSource", "fileNotFound", "fileReadFailed", "folderNotFound", "watchFailed",
-        "fetchFailed", "fetchTimeout", "fetchStatus", "fetchTooLarge", "noImageInput", "notAnImage", "unsupportedFormat",
-        "corruptImage", "pixelLimit", "unexpected"];
+      const codes = [
+        "invalidOption",
+        "missingSource",
+        "fileNotFound",
+        "fileReadFailed",
+        "folderNotFound",
+        "watchFailed",
+        "fetchFailed",
+        "fetchTimeout",
+        "fetchStatus",
+        "fetchTooLarge",
+        "noImageInput",
+        "notAnImage",
+        "unsupportedFormat",
+        "corruptImage",
+        "pixelLimit",
+        "unexpected",
+      ];
       for (const code of codes) assert.ok(keys.has(`${TYPE}.errors.${code}`), code);
       for (const state of ["loading", "ready", "watching", "busy", "error"]) assert.ok(keys.has(`${TYPE}.status.${state}`), state);
     });
@@ -437,8 +462,25 @@ describe("defect-image-source node", function () {
     it("edits exactly the properties of ImageSourceNodeDef", function () {
       // The compiler checks this list against the interface, the test against the html.
       const defined: EditorKeys<ImageSourceNodeDef> = {
-        name: true, mode: true, path: true, root: true, pathType: true, urlType: true, folder: true, pattern: true, emitExisting: true, stableMs: true,
-        url: true, allowedHosts: true, timeout: true, maxDownload: true, retries: true, retryDelay: true, maxPixels: true, queueSize: true, overflow: true,
+        name: true,
+        mode: true,
+        path: true,
+        root: true,
+        pathType: true,
+        urlType: true,
+        folder: true,
+        pattern: true,
+        emitExisting: true,
+        stableMs: true,
+        url: true,
+        allowedHosts: true,
+        timeout: true,
+        maxDownload: true,
+        retries: true,
+        retryDelay: true,
+        maxPixels: true,
+        queueSize: true,
+        overflow: true,
       };
       assert.deepEqual(editorDefaultKeys("image-source").sort(), Object.keys(defined).sort());
     });

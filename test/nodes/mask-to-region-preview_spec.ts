@@ -133,7 +133,8 @@ describe("defect-mask-to-region overlay preview", function () {
       auth: {
         needsPermission: (permission: string) => {
           asked.push(permission);
-          return (_req: unknown, res: { status(code: number): { end(): void } }, next: () => void) => (granted.has(permission) ? next() : res.status(401).end());
+          return (_req: unknown, res: { status(code: number): { end(): void } }, next: () => void) =>
+            granted.has(permission) ? next() : res.status(401).end();
         },
       },
       nodes: { getNode: (id: string) => (id === "n1" ? fake : null) },
@@ -142,7 +143,12 @@ describe("defect-mask-to-region overlay preview", function () {
     registerPreviewAdmin(RED, TYPE);
     assert.deepEqual(asked, [`${TYPE}.read`], "one route, registered once");
     attachPreview(fake);
-    rememberOverlay(fake, await sharp({ create: { width: 640, height: 480, channels: 3, background: "#808080" } }).png().toBuffer());
+    rememberOverlay(
+      fake,
+      await sharp({ create: { width: 640, height: 480, channels: 3, background: "#808080" } })
+        .png()
+        .toBuffer(),
+    );
     const server = app.listen(0, "127.0.0.1");
     await new Promise((resolve) => server.once("listening", resolve));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/${TYPE}/n1/preview`;

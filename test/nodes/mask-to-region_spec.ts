@@ -35,7 +35,6 @@ const WIDTH = 160;
 const HEIGHT = 120;
 const GREY = 100;
 
-
 const translate = catalogTranslator("mask-to-region");
 
 function node(RED: NodeAPI): void {
@@ -98,7 +97,10 @@ describe("defect-mask-to-region node", function () {
 
   function warnings(): string[] {
     const spy = getNode("m2r").warn as unknown as SinonSpy<[unknown], void>;
-    return spy.getCalls().filter((call) => call.thisValue === getNode("m2r")).map((call) => String(call.args[0]));
+    return spy
+      .getCalls()
+      .filter((call) => call.thisValue === getNode("m2r"))
+      .map((call) => String(call.args[0]));
   }
 
   it("passes learning, calibration and command answers on untouched", async function () {
@@ -116,8 +118,20 @@ describe("defect-mask-to-region node", function () {
     await load({ minArea: "0" });
     const out = await send(originalMessage({ image: { buffer: image, width: WIDTH, height: HEIGHT } }));
     const regions = out["regions"] as Region[];
-    assert.deepEqual(regions.map(boxOf), [[100, 80, 3, 3], [20, 30, 40, 20]]);
-    assert.deepEqual(regions[0], { x: 100, y: 80, width: 3, height: 3, area: 9, centroid: { x: 101.5, y: 81.5 }, maxScore: Math.fround(0.9), meanScore: Math.fround(0.9) });
+    assert.deepEqual(regions.map(boxOf), [
+      [100, 80, 3, 3],
+      [20, 30, 40, 20],
+    ]);
+    assert.deepEqual(regions[0], {
+      x: 100,
+      y: 80,
+      width: 3,
+      height: 3,
+      area: 9,
+      centroid: { x: 101.5, y: 81.5 },
+      maxScore: Math.fround(0.9),
+      meanScore: Math.fround(0.9),
+    });
     assert.deepEqual([regions[1]!.area, regions[1]!.centroid, regions[1]!.maxScore], [800, { x: 40, y: 40 }, Math.fround(0.8)]);
     assert.deepEqual(out.payload, { verdict: "NG", score: 0.9, threshold: 0.5, regionCount: 2 });
     const overlay = out["overlay"] as Buffer;
@@ -135,7 +149,10 @@ describe("defect-mask-to-region node", function () {
     const mask = grid((n) => new Uint8Array(n), [{ x: 10, y: 20, width: 5, height: 4 }], 1, 0, 80, 80);
     const out = await send({ payload: { score: 2 }, mask: { data: mask, width: 80, height: 80, space: "model" }, transform });
     const regions = out["regions"] as Region[];
-    assert.deepEqual(regions.map((r) => [...boxOf(r), r.area, r.maxScore]), [[20, 30, 10, 6, 60, null]]);
+    assert.deepEqual(
+      regions.map((r) => [...boxOf(r), r.area, r.maxScore]),
+      [[20, 30, 10, 6, 60, null]],
+    );
     assert.equal((out.payload as Record<string, unknown>)["regionCount"], 1);
   });
 
@@ -158,7 +175,9 @@ describe("defect-mask-to-region node", function () {
   it("sends PNG overlays with the heat map and boxes drawn", async function () {
     await load({ overlay: "png", overlayWidth: "80", opacity: "1", minArea: "0" });
     const out = await send(originalMessage({ image: { buffer: image } }));
-    const { data, info } = await sharp(out["overlay"] as Buffer).raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp(out["overlay"] as Buffer)
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     assert.deepEqual([info.width, info.height], [80, 60]);
     const at = (x: number, y: number): number[] => Array.from(data.subarray((y * 80 + x) * info.channels, (y * 80 + x) * info.channels + 3));
     // LARGE at half size: x 10..29, y 15..24; outline 1 px (under 240 px wide) in cyan.
@@ -189,12 +208,21 @@ describe("defect-mask-to-region node", function () {
   describe("errors", function () {
     it("routes bad messages to Catch with a red status, then handles a good one", async function () {
       await load({ overlay: "none" });
-      await expectCaught({ payload: { score: 1 } }, "noMaskInput",
-        "No mask to find regions in: msg.mask is missing, and there is no msg.anomalyMap to threshold either");
-      await expectCaught({ mask: { data: new Uint8Array(5), width: 2, height: 2 } }, "noMaskInput",
-        "No mask to find regions in: msg.mask data holds 5 values but 2x2 needs 4");
-      await expectCaught({ mask: { data: new Uint8Array(4), width: 2, height: 2 }, anomalyMap: { data: new Float32Array(6), width: 3, height: 2 } },
-        "maskSizeMismatch", "msg.mask (2x2 (original)) and msg.anomalyMap (3x2 (original)) must have the same size and space");
+      await expectCaught(
+        { payload: { score: 1 } },
+        "noMaskInput",
+        "No mask to find regions in: msg.mask is missing, and there is no msg.anomalyMap to threshold either",
+      );
+      await expectCaught(
+        { mask: { data: new Uint8Array(5), width: 2, height: 2 } },
+        "noMaskInput",
+        "No mask to find regions in: msg.mask data holds 5 values but 2x2 needs 4",
+      );
+      await expectCaught(
+        { mask: { data: new Uint8Array(4), width: 2, height: 2 }, anomalyMap: { data: new Float32Array(6), width: 3, height: 2 } },
+        "maskSizeMismatch",
+        "msg.mask (2x2 (original)) and msg.anomalyMap (3x2 (original)) must have the same size and space",
+      );
       await expectCaught({ mask: { data: new Uint8Array(4), width: 2, height: 2, space: "model" } }, "noTransformInput");
       await expectCaught({ mask: { data: new Uint8Array(4), width: 2, height: 2, space: "model" }, transform: { roi: 1 } }, "invalidOption");
       assert.deepEqual(statusCalls(getNode("m2r")).at(-1), { fill: "red", shape: "ring", text: `${TYPE}.status.error` });
@@ -206,11 +234,21 @@ describe("defect-mask-to-region node", function () {
     it("reports an overlay image that is not the mask's image", async function () {
       await load();
       const other = await encodePng(makeImage(WIDTH / 2, HEIGHT / 2, 3, () => GREY));
-      await expectCaught(originalMessage({ image: { buffer: other } }), "imageSizeMismatch",
-        "Cannot draw the overlay: msg.image is 80x60 but the regions are on a 160x120 image");
+      await expectCaught(
+        originalMessage({ image: { buffer: other } }),
+        "imageSizeMismatch",
+        "Cannot draw the overlay: msg.image is 80x60 but the regions are on a 160x120 image",
+      );
     });
 
-    for (const [option, value] of [["minArea", "-1"], ["maxCount", "0"], ["connectivity", "6"], ["opacity", "2"], ["overlayWidth", "8"], ["overlay", "gif"]] as const) {
+    for (const [option, value] of [
+      ["minArea", "-1"],
+      ["maxCount", "0"],
+      ["connectivity", "6"],
+      ["opacity", "2"],
+      ["overlayWidth", "8"],
+      ["overlay", "gif"],
+    ] as const) {
       it(`refuses ${option} ${value} at deploy and fails every message with invalidOption`, async function () {
         await load({ [option]: value });
         await expectCaught(originalMessage(), "invalidOption", `Invalid ${option}: ${value}`);
@@ -221,7 +259,17 @@ describe("defect-mask-to-region node", function () {
   describe("editor and catalog", function () {
     const keys = catalogKeys("mask-to-region");
     it("has a message for every error code and status the node uses", function () {
-      for (const code of ["invalidOption", "noMaskInput", "maskSizeMismatch", "noTransformInput", "imageSizeMismatch", "notAnImage", "corruptImage", "pixelLimit", "unexpected"]) {
+      for (const code of [
+        "invalidOption",
+        "noMaskInput",
+        "maskSizeMismatch",
+        "noTransformInput",
+        "imageSizeMismatch",
+        "notAnImage",
+        "corruptImage",
+        "pixelLimit",
+        "unexpected",
+      ]) {
         assert.ok(keys.has(`${TYPE}.errors.${code}`), code);
       }
       for (const key of ["status.regions", "status.error", "warnings.noImage"]) assert.ok(keys.has(`${TYPE}.${key}`), key);
@@ -233,7 +281,13 @@ describe("defect-mask-to-region node", function () {
 
     it("edits exactly the properties of MaskToRegionNodeDef", function () {
       const defined: EditorKeys<MaskToRegionNodeDef> = {
-        name: true, connectivity: true, minArea: true, maxCount: true, overlay: true, overlayWidth: true, opacity: true,
+        name: true,
+        connectivity: true,
+        minArea: true,
+        maxCount: true,
+        overlay: true,
+        overlayWidth: true,
+        opacity: true,
       };
       assert.deepEqual(editorDefaultKeys("mask-to-region").sort(), Object.keys(defined).sort());
     });

@@ -143,12 +143,15 @@ describe("overload: bounded queues", function () {
     assert.deepEqual([...ids(out), ...ids(caught)].sort(), [...sent].sort(), "every message once, processed or dropped");
     for (const msg of out) assert.equal(typeof (msg.payload as { score: number }).score, "number");
     // msg.queue as each was taken: nothing waited behind the first; the burst was over by the second.
-    assert.deepEqual(out.map((m) => m["queue"] as QueueInfo), [
-      { size: 3, depth: 0, dropped: 0 },
-      { size: 3, depth: 2, dropped: 26 },
-      { size: 3, depth: 1, dropped: 26 },
-      { size: 3, depth: 0, dropped: 26 },
-    ]);
+    assert.deepEqual(
+      out.map((m) => m["queue"] as QueueInfo),
+      [
+        { size: 3, depth: 0, dropped: 0 },
+        { size: 3, depth: 2, dropped: 26 },
+        { size: 3, depth: 1, dropped: 26 },
+        { size: 3, depth: 0, dropped: 26 },
+      ],
+    );
     assertDropped(caught, 3, "drop-newest");
     const texts = statusTexts(getNode("det"));
     assert.equal(texts.at(-1), "ready · dropped 26");
@@ -196,17 +199,32 @@ describe("overload: bounded queues", function () {
   it("never drops learning messages: four learned in a burst into a queue of 1", async function () {
     await loadDetector({ queueSize: "1", overflow: "drop-newest" });
     const progress = await learnBurst();
-    assert.deepEqual(progress.map((m) => (m.payload as { count: number }).count), [1, 2, 3, 4]);
+    assert.deepEqual(
+      progress.map((m) => (m.payload as { count: number }).count),
+      [1, 2, 3, 4],
+    );
     assert.equal((progress[3]!.payload as { model?: { trainedOn: number } }).model?.trainedOn, TRAIN);
     assert.ok(statusTexts(getNode("det")).every((text) => !text.includes("dropped")));
   });
 
   it("teaching messages have a queue of their own: a burst of 40 learning images decodes 17 in order, refuses 23", async function () {
-    await helper.load(preprocess, onTab([
-      { id: "pre", type: "defect-preprocess", preset: "imagenet", width: String(TENSOR_SIZE), height: String(TENSOR_SIZE), queueSize: "3", overflow: "drop-newest", wires: [["out"]] } as FlowItem<PreprocessNodeDef>,
-      { id: "out", type: "helper" },
-      ...catchAll(),
-    ]));
+    await helper.load(
+      preprocess,
+      onTab([
+        {
+          id: "pre",
+          type: "defect-preprocess",
+          preset: "imagenet",
+          width: String(TENSOR_SIZE),
+          height: String(TENSOR_SIZE),
+          queueSize: "3",
+          overflow: "drop-newest",
+          wires: [["out"]],
+        } as FlowItem<PreprocessNodeDef>,
+        { id: "out", type: "helper" },
+        ...catchAll(),
+      ]),
+    );
     const learning = 40;
     const kept = TEACHING_QUEUE_SIZE + 1;
     const out = collectMessages(getNode("out"), kept + 4, WAIT_MS);
@@ -215,10 +233,19 @@ describe("overload: bounded queues", function () {
     // Inspections sent during the teaching burst keep their own queue: 4 of 30 as without it.
     for (const topic of burstTopics(1, BURST)) getNode("pre").receive({ topic, payload: pngs[0] });
     const outs = await out;
-    assert.deepEqual(topics(outs).filter((t) => t.startsWith("learn-")), Array.from({ length: kept }, (_, i) => `learn-${i + 1}`));
-    assert.deepEqual(topics(outs).filter((t) => t.startsWith("part-")), burstTopics(1, 4));
+    assert.deepEqual(
+      topics(outs).filter((t) => t.startsWith("learn-")),
+      Array.from({ length: kept }, (_, i) => `learn-${i + 1}`),
+    );
+    assert.deepEqual(
+      topics(outs).filter((t) => t.startsWith("part-")),
+      burstTopics(1, 4),
+    );
     const refused = await caught;
-    assert.deepEqual(topics(refused).filter((t) => t.startsWith("learn-")), Array.from({ length: learning - kept }, (_, i) => `learn-${kept + i + 1}`));
+    assert.deepEqual(
+      topics(refused).filter((t) => t.startsWith("learn-")),
+      Array.from({ length: learning - kept }, (_, i) => `learn-${kept + i + 1}`),
+    );
     for (const msg of refused) assert.equal(caughtError(msg).code, "queueFull");
     assert.equal(statusTexts(getNode("pre")).at(-1), `ready · dropped ${learning - kept + BURST - 4}`);
   });
@@ -231,11 +258,23 @@ describe("overload: bounded queues", function () {
   });
 
   it("preprocess: a burst of 30 images into a queue of 3 decodes 4, drops 26; images marked for learning all go through", async function () {
-    await helper.load(preprocess, onTab([
-      { id: "pre", type: "defect-preprocess", preset: "imagenet", width: String(TENSOR_SIZE), height: String(TENSOR_SIZE), queueSize: "3", overflow: "drop-newest", wires: [["out"]] } as FlowItem<PreprocessNodeDef>,
-      { id: "out", type: "helper" },
-      ...catchAll(),
-    ]));
+    await helper.load(
+      preprocess,
+      onTab([
+        {
+          id: "pre",
+          type: "defect-preprocess",
+          preset: "imagenet",
+          width: String(TENSOR_SIZE),
+          height: String(TENSOR_SIZE),
+          queueSize: "3",
+          overflow: "drop-newest",
+          wires: [["out"]],
+        } as FlowItem<PreprocessNodeDef>,
+        { id: "out", type: "helper" },
+        ...catchAll(),
+      ]),
+    );
     const out = collectMessages(getNode("out"), 4 + pngs.length, WAIT_MS);
     const caught = collectMessages(getNode("caught"), BURST - 4, WAIT_MS);
     const topicsSent = burstTopics(1, BURST);
@@ -243,8 +282,16 @@ describe("overload: bounded queues", function () {
     // Sent while the inspections' queue is full: learning images have their own.
     for (const [i, png] of pngs.entries()) getNode("pre").receive({ topic: `learn-${i + 1}`, payload: png, learn: true });
     const outs = await out;
-    assert.deepEqual(topics(outs).filter((t) => t.startsWith("part-")), burstTopics(1, 4));
-    assert.deepEqual(topics(outs).filter((t) => t.startsWith("learn-")).sort(), ["learn-1", "learn-2", "learn-3", "learn-4"]);
+    assert.deepEqual(
+      topics(outs).filter((t) => t.startsWith("part-")),
+      burstTopics(1, 4),
+    );
+    assert.deepEqual(
+      topics(outs)
+        .filter((t) => t.startsWith("learn-"))
+        .sort(),
+      ["learn-1", "learn-2", "learn-3", "learn-4"],
+    );
     assert.deepEqual(topics(await caught), burstTopics(5, 30));
     assert.equal(statusTexts(getNode("pre")).at(-1), "ready · dropped 26");
   });
@@ -270,12 +317,24 @@ describe("overload: bounded queues", function () {
       await rm(folder, { recursive: true, force: true });
     });
 
-    async function loadLine(sourceConfig: Partial<ImageSourceNodeDef>, detectorConfig: Partial<DetectorNodeDef>, preprocessConfig: Partial<PreprocessNodeDef> = {}): Promise<void> {
+    async function loadLine(
+      sourceConfig: Partial<ImageSourceNodeDef>,
+      detectorConfig: Partial<DetectorNodeDef>,
+      preprocessConfig: Partial<PreprocessNodeDef> = {},
+    ): Promise<void> {
       await helper.load(
         [source, preprocess, detector],
         onTab([
           { id: "src", type: "defect-image-source", mode: "folder", folder, stableMs: "50", wires: [["pre"]], ...sourceConfig } as FlowItem<ImageSourceNodeDef>,
-          { id: "pre", type: "defect-preprocess", preset: "imagenet", width: String(LINE_TENSOR), height: String(LINE_TENSOR), wires: [["det"]], ...preprocessConfig } as FlowItem<PreprocessNodeDef>,
+          {
+            id: "pre",
+            type: "defect-preprocess",
+            preset: "imagenet",
+            width: String(LINE_TENSOR),
+            height: String(LINE_TENSOR),
+            wires: [["det"]],
+            ...preprocessConfig,
+          } as FlowItem<PreprocessNodeDef>,
           detectorItem(detectorConfig),
           { id: "out", type: "helper" },
           ...catchAll(),
@@ -310,7 +369,10 @@ describe("overload: bounded queues", function () {
       // detector: by the k-th result at most k + 2 were sent, and the detector (one running,
       // one waiting) never lacks room.
       sentAtResult.forEach((sent, k) => assert.ok(sent <= k + 1 + 2, `${sent} sent by result ${k + 1}`));
-      assert.deepEqual(out.map((m) => (m["queue"] as QueueInfo).dropped), new Array<number>(FILES).fill(0));
+      assert.deepEqual(
+        out.map((m) => (m["queue"] as QueueInfo).dropped),
+        new Array<number>(FILES).fill(0),
+      );
       assert.deepEqual(caught, []);
       assert.ok(statusTexts(getNode("det")).every((text) => !text.includes("dropped")));
     });
@@ -406,7 +468,10 @@ describe("overload: bounded queues", function () {
       for (const msg of caught) assert.equal(caughtError(msg).code, "queueFull");
       const bySource = caught.filter((m) => caughtError(m).source.id === "src");
       for (const msg of bySource) {
-        assert.equal(caughtError(msg).message, `Error: Input queue full (2 waiting, drop-newest): message or file dropped, ${bySource.indexOf(msg) + 1} dropped so far`);
+        assert.equal(
+          caughtError(msg).message,
+          `Error: Input queue full (2 waiting, drop-newest): message or file dropped, ${bySource.indexOf(msg) + 1} dropped so far`,
+        );
       }
       const last = statusTexts(getNode("src")).at(-1);
       assert.equal(last, bySource.length === 0 ? "defect-image-source.status.watching" : `watching · dropped ${bySource.length}`);
@@ -426,7 +491,10 @@ describe("overload: bounded queues", function () {
       getNode("src").receive({ _msgid: "m-list" });
       await settled;
       const names = [...outs.map((m) => m["filename"]), ...caught.map((m) => m["filename"])].sort();
-      assert.deepEqual(names, Array.from({ length: FILES }, (_, i) => join(folder, `part-${String(i + 1).padStart(2, "0")}.png`)));
+      assert.deepEqual(
+        names,
+        Array.from({ length: FILES }, (_, i) => join(folder, `part-${String(i + 1).padStart(2, "0")}.png`)),
+      );
       for (const msg of caught) assert.equal(caughtError(msg).code, "queueFull");
       // Drops may happen at the source, preprocess or the detector; each node counts its own.
       const dropped = caught.filter((m) => caughtError(m).source.id === "det").length;

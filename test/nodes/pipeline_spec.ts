@@ -180,24 +180,54 @@ describe("whole pipeline: image source -> preprocess -> detector -> threshold ->
     return onTab([
       { id: "src", type: "defect-image-source", mode: "payload", wires: [["pre"]] } as FlowItem<ImageSourceNodeDef>,
       {
-        id: "pre", type: "defect-preprocess", preset: "imagenet", width: String(TENSOR_SIZE), height: String(TENSOR_SIZE), wires: [["det"]],
+        id: "pre",
+        type: "defect-preprocess",
+        preset: "imagenet",
+        width: String(TENSOR_SIZE),
+        height: String(TENSOR_SIZE),
+        wires: [["det"]],
       } as FlowItem<PreprocessNodeDef>,
       {
-        id: "det", type: "defect-detector", method: "patchcore", backbone, layers: "l1,l2",
-        trainCount: String(TRAIN_SEEDS.length), mapSize: "original", wires: [["thr"]],
+        id: "det",
+        type: "defect-detector",
+        method: "patchcore",
+        backbone,
+        layers: "l1,l2",
+        trainCount: String(TRAIN_SEEDS.length),
+        mapSize: "original",
+        wires: [["thr"]],
       } as FlowItem<DetectorNodeDef>,
       {
-        id: "thr", type: "defect-threshold", mode: "sigma", k: String(SIGMA_K),
-        calibrationCount: String(CALIBRATION_SEEDS.length), wires: [["regions"]],
+        id: "thr",
+        type: "defect-threshold",
+        mode: "sigma",
+        k: String(SIGMA_K),
+        calibrationCount: String(CALIBRATION_SEEDS.length),
+        wires: [["regions"]],
       } as FlowItem<ThresholdNodeDef>,
       {
-        id: "regions", type: "defect-mask-to-region", minArea: String(MIN_AREA), overlay: "png", wires: [["alarm", "judged"]],
+        id: "regions",
+        type: "defect-mask-to-region",
+        minArea: String(MIN_AREA),
+        overlay: "png",
+        wires: [["alarm", "judged"]],
       } as FlowItem<MaskToRegionNodeDef>,
       {
-        id: "alarm", type: "defect-alarm", rule: "ng", latch: false, protocol: "modbus", unitId: "1",
-        coilReady: String(COILS.ready), coilResultReady: String(COILS.resultReady), coilOk: String(COILS.ok),
-        coilNg: String(COILS.ng), coilError: String(COILS.error), coilAlarm: String(COILS.alarm),
-        registerAddress: String(REGISTERS), scoreScale: String(SCORE_SCALE), wires: [["events"], ["plc"]],
+        id: "alarm",
+        type: "defect-alarm",
+        rule: "ng",
+        latch: false,
+        protocol: "modbus",
+        unitId: "1",
+        coilReady: String(COILS.ready),
+        coilResultReady: String(COILS.resultReady),
+        coilOk: String(COILS.ok),
+        coilNg: String(COILS.ng),
+        coilError: String(COILS.error),
+        coilAlarm: String(COILS.alarm),
+        registerAddress: String(REGISTERS),
+        scoreScale: String(SCORE_SCALE),
+        wires: [["events"], ["plc"]],
       } as FlowItem<AlarmNodeDef>,
       ...modbusFlexWrite({ client: "mb", write: "plc", wires: [["written"], []] }, peer.host, peer.port),
       { id: "judged", type: "helper" },
@@ -243,7 +273,10 @@ describe("whole pipeline: image source -> preprocess -> detector -> threshold ->
     // The detector fits by itself when the trainCount-th image arrives.
     const learning: Learned[] = [];
     for (const part of train) learning.push((await send({ payload: part.png, learn: true, topic: part.name })).payload as Learned);
-    assert.deepEqual(learning.map((p) => p.count), TRAIN_SEEDS.map((_, i) => i + 1));
+    assert.deepEqual(
+      learning.map((p) => p.count),
+      TRAIN_SEEDS.map((_, i) => i + 1),
+    );
     assert.equal(learning.at(-1)?.model?.trainedOn, TRAIN_SEEDS.length);
 
     // The threshold node calibrates by itself at calibrationCount; unlabelled samples are good.
@@ -276,7 +309,8 @@ describe("whole pipeline: image source -> preprocess -> detector -> threshold ->
         assert.ok(boxesOverlap(top, part.truth), `top region misses the defect at ${JSON.stringify(part.truth)}: ${context}`);
         assert.ok(nearBox(top.centroid, part.truth, FEATURE_CELL), `top region's centroid is off the defect at ${JSON.stringify(part.truth)}: ${context}`);
         assert.ok(top.area >= MIN_AREA && top.maxScore >= record.threshold, context);
-        for (const r of regions) assert.ok(r.x >= 0 && r.y >= 0 && r.x + r.width <= SOURCE_SIZE && r.y + r.height <= SOURCE_SIZE, `inside the image: ${context}`);
+        for (const r of regions)
+          assert.ok(r.x >= 0 && r.y >= 0 && r.x + r.width <= SOURCE_SIZE && r.y + r.height <= SOURCE_SIZE, `inside the image: ${context}`);
       }
       const overlay = await sharp(msg["overlay"] as Buffer).metadata();
       assert.deepEqual([overlay.format, overlay.width, overlay.height], ["png", SOURCE_SIZE, SOURCE_SIZE], "the overlay is never upscaled");
@@ -295,7 +329,10 @@ describe("whole pipeline: image source -> preprocess -> detector -> threshold ->
     }
 
     // Output 1 is sent with output 2, so every event has arrived once the last writes have.
-    assert.deepEqual(events.map((e) => [e.event, e.evidence.partId]), expectedEvents(line));
+    assert.deepEqual(
+      events.map((e) => [e.event, e.evidence.partId]),
+      expectedEvents(line),
+    );
     assert.deepEqual(errors, [], "no node failed");
   });
 });

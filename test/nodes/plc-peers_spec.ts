@@ -140,12 +140,18 @@ describe("PLC peers: contract messages through the real contrib nodes", function
       ];
       const results = collectMessages(getNode("out"), messages.length);
       for (const msg of messages) client.receive(msg);
-      assert.deepEqual((await results).map(statusName), messages.map(() => "Good"));
+      assert.deepEqual(
+        (await results).map(statusName),
+        messages.map(() => "Good"),
+      );
       assert.deepEqual(
         (["NG", "Score", "StatusWord", "RegionCount", "Sequence", "OK"] as const).map((signal) => peer.value(signal)),
         [true, 0.873, 0b10010, 3, 70_000, undefined],
       );
-      assert.deepEqual(peer.writes.map((w) => w.dataType), ["Boolean", "Double", "UInt16", "UInt32", "UInt32"]);
+      assert.deepEqual(
+        peer.writes.map((w) => w.dataType),
+        ["Boolean", "Double", "UInt16", "UInt32", "UInt32"],
+      );
     });
 
     it("reports the server's refusal when the datatype does not match the variable", async function () {

@@ -59,7 +59,11 @@ function assertClose(actual: number, expected: number, what: string): void {
 
 /** The editor's `none` preset with the identity size, so tensor values are pixel / 255. */
 const IDENTITY: Partial<PreprocessNodeDef> = {
-  preset: "none", width: String(KNOWN_WIDTH), height: String(KNOWN_HEIGHT), kernel: "nearest", resizeMode: "stretch",
+  preset: "none",
+  width: String(KNOWN_WIDTH),
+  height: String(KNOWN_HEIGHT),
+  kernel: "nearest",
+  resizeMode: "stretch",
 };
 
 describe("defect-preprocess node", function () {
@@ -121,19 +125,43 @@ describe("defect-preprocess node", function () {
     const transform: Transform = {
       source: { width: KNOWN_WIDTH, height: KNOWN_HEIGHT },
       roi: { x: 0, y: 0, width: KNOWN_WIDTH, height: KNOWN_HEIGHT },
-      scaleX: 1, scaleY: 1, offsetX: 0, offsetY: 0, width: KNOWN_WIDTH, height: KNOWN_HEIGHT,
+      scaleX: 1,
+      scaleY: 1,
+      offsetX: 0,
+      offsetY: 0,
+      width: KNOWN_WIDTH,
+      height: KNOWN_HEIGHT,
     };
     assert.deepEqual(msg["transform"], transform);
     const preprocessing: PreprocessOptions = {
-      width: KNOWN_WIDTH, height: KNOWN_HEIGHT, resize: "stretch", kernel: "nearest", padValue: 114, roi: null,
-      color: "rgb", layout: "NCHW", scale: 1, mean: [0, 0, 0], std: [1, 1, 1],
+      width: KNOWN_WIDTH,
+      height: KNOWN_HEIGHT,
+      resize: "stretch",
+      kernel: "nearest",
+      padValue: 114,
+      roi: null,
+      color: "rgb",
+      layout: "NCHW",
+      scale: 1,
+      mean: [0, 0, 0],
+      std: [1, 1, 1],
     };
     assert.deepEqual(msg["preprocessing"], preprocessing, "the effective options travel as msg.preprocessing");
     const image = msg["image"] as Record<string, unknown>;
     assert.ok(Buffer.isBuffer(image["buffer"]) && image["buffer"].equals(known), "msg.image is created from the payload");
-    assert.deepEqual({ ...image, buffer: undefined }, {
-      buffer: undefined, format: "png", width: KNOWN_WIDTH, height: KNOWN_HEIGHT, channels: 3, bitDepth: 8, orientation: 1, source: "payload",
-    });
+    assert.deepEqual(
+      { ...image, buffer: undefined },
+      {
+        buffer: undefined,
+        format: "png",
+        width: KNOWN_WIDTH,
+        height: KNOWN_HEIGHT,
+        channels: 3,
+        bitDepth: 8,
+        orientation: 1,
+        source: "payload",
+      },
+    );
     const timings = msg["timings"] as Record<string, unknown>;
     assert.equal(typeof timings["preprocessMs"], "number");
     assert.ok((timings["preprocessMs"] as number) >= 0);
@@ -256,8 +284,22 @@ describe("defect-preprocess node", function () {
     it("edits exactly the properties of PreprocessNodeDef", function () {
       // The compiler checks this list against the interface, the test against the html.
       const defined: EditorKeys<PreprocessNodeDef> = {
-        name: true, preset: true, width: true, height: true, resizeMode: true, kernel: true, padValue: true, roi: true,
-        color: true, layout: true, scale: true, mean: true, std: true, maxPixels: true, queueSize: true, overflow: true,
+        name: true,
+        preset: true,
+        width: true,
+        height: true,
+        resizeMode: true,
+        kernel: true,
+        padValue: true,
+        roi: true,
+        color: true,
+        layout: true,
+        scale: true,
+        mean: true,
+        std: true,
+        maxPixels: true,
+        queueSize: true,
+        overflow: true,
       };
       assert.deepEqual(editorDefaultKeys("preprocess").sort(), Object.keys(defined).sort());
     });

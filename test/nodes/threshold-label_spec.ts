@@ -37,7 +37,10 @@ describe("defect-threshold: calibration labels from a chosen message property", 
     const outs = collectMessages(getNode("out"), samples.length);
     for (const sample of samples) getNode("thr").receive({ calibrate: true, ...sample } as NodeMessage);
     const answers = (await outs).map((m) => m.payload as SampleAnswer);
-    assert.deepEqual(answers.map((a) => a.label), ["good", "good", "defect", "defect"]);
+    assert.deepEqual(
+      answers.map((a) => a.label),
+      ["good", "good", "defect", "defect"],
+    );
     const calibration = answers[3]?.calibration;
     assert.deepEqual(calibration?.samples, { good: 2, defect: 2 });
     assert.ok(calibration !== undefined && calibration.threshold > 0.2 && calibration.threshold <= 0.8, `threshold ${calibration?.threshold}`);

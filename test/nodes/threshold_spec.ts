@@ -52,7 +52,13 @@ interface SampleAnswer {
   count: number;
   total: number;
   label: string;
-  calibration?: { threshold: number; lowThreshold?: number; mode: string; samples: { good: number; defect: number }; promise?: { frr: number; frrBound95: number } };
+  calibration?: {
+    threshold: number;
+    lowThreshold?: number;
+    mode: string;
+    samples: { good: number; defect: number };
+    promise?: { frr: number; frrBound95: number };
+  };
 }
 
 describe("defect-threshold node", function () {
@@ -94,7 +100,10 @@ describe("defect-threshold node", function () {
 
   function warnings(): string[] {
     const spy = thr().warn as unknown as SinonSpy<[unknown], void>;
-    return spy.getCalls().filter((call) => call.thisValue === thr()).map((call) => String(call.args[0]));
+    return spy
+      .getCalls()
+      .filter((call) => call.thisValue === thr())
+      .map((call) => String(call.args[0]));
   }
 
   afterEach(async function () {
@@ -167,12 +176,12 @@ describe("defect-threshold node", function () {
       ]);
       const calibration = answers[2]!.calibration!;
       assert.deepEqual([calibration.threshold, calibration.mode, calibration.samples], [10, "sigma", { good: 3, defect: 0 }]);
-      assert.deepEqual(statusTexts(thr()), [
-        status("loading"), status("uncalibrated"), "calibrating 1/3", "calibrating 2/3", "ready (sigma 10)",
-      ]);
+      assert.deepEqual(statusTexts(thr()), [status("loading"), status("uncalibrated"), "calibrating 1/3", "calibrating 2/3", "ready (sigma 10)"]);
       const saved = JSON.parse(await readFile(calibrationFile(), "utf8")) as Record<string, unknown>;
-      assert.deepEqual([saved["format"], saved["version"], saved["mode"], saved["parameters"], saved["threshold"]],
-        ["defect-threshold", 1, "sigma", { k: 3 }, 10]);
+      assert.deepEqual(
+        [saved["format"], saved["version"], saved["mode"], saved["parameters"], saved["threshold"]],
+        ["defect-threshold", 1, "sigma", { k: 3 }, 10],
+      );
       const out = await send({ payload: { score: 10 } });
       assert.deepEqual(out.payload, { verdict: "NG", score: 10, threshold: 10, mode: "sigma" });
     });
@@ -204,7 +213,10 @@ describe("defect-threshold node", function () {
         { payload: { score: 6 }, label: "defect" },
         { payload: { score: 7 }, filename: "C:\\mvtec\\bottle\\test\\broken_large\\001.png" },
       ]);
-      assert.deepEqual(answers.map((a) => a.label), ["good", "good", "good", "good", "defect", "defect", "defect"]);
+      assert.deepEqual(
+        answers.map((a) => a.label),
+        ["good", "good", "good", "good", "defect", "defect", "defect"],
+      );
       assert.equal(answers[6]!.calibration!.threshold, 3.25);
       assert.equal(statusTexts(thr()).at(-1), "ready (f1 3.25)");
       assert.equal(((await send({ payload: 3.3 })).payload as { verdict: string }).verdict, "NG");
@@ -254,8 +266,11 @@ describe("defect-threshold node", function () {
       const file = calibrationFile();
       const reason = `The saved calibration ${file} is not used: saved sigma (k 3), now sigma (k 2). It is kept: restore the settings, or calibrate again`;
       assert.deepEqual(warnings(), [reason]);
-      await expectCaught({ payload: 1 }, "notCalibrated",
-        `mode sigma has no calibration yet (the saved calibration was not used: ${reason}): send good samples with msg.calibrate = true`);
+      await expectCaught(
+        { payload: 1 },
+        "notCalibrated",
+        `mode sigma has no calibration yet (the saved calibration was not used: ${reason}): send good samples with msg.calibrate = true`,
+      );
       assert.ok((await readFile(file)).equals(saved), "the file is untouched");
       await calibrate(good(1, 2, 3));
       assert.equal(statusTexts(thr()).at(-1), "ready (sigma 4)", "a new calibration replaces it");
@@ -279,16 +294,21 @@ describe("defect-threshold node", function () {
   describe("errors reach Catch with the message, and the next message works", function () {
     it("noScoreInput", async function () {
       await load();
-      await expectCaught({ payload: "0.7" }, "noScoreInput",
-        "No score on the message: msg.payload is string; expected a number or the detector's { score }");
+      await expectCaught({ payload: "0.7" }, "noScoreInput", "No score on the message: msg.payload is string; expected a number or the detector's { score }");
       assert.equal(statusTexts(thr()).at(-1), status("error"));
       assert.equal(((await send({ payload: 0.7 })).payload as { verdict: string }).verdict, "NG");
       assertVerdictStatus(statusTexts(thr()).at(-1), "ng");
-      await expectCaught({ payload: { score: 1 }, anomalyMap: { data: new Float32Array(3), width: 2, height: 2 } }, "invalidOption",
-        "Invalid msg.anomalyMap: 3 values do not fill 2x2");
+      await expectCaught(
+        { payload: { score: 1 }, anomalyMap: { data: new Float32Array(3), width: 2, height: 2 } },
+        "invalidOption",
+        "Invalid msg.anomalyMap: 3 values do not fill 2x2",
+      );
       await expectCaught({ command: "fit" }, "invalidOption", "Invalid msg.command: fit");
-      await expectCaught({ payload: 1, calibrate: true }, "calibrationFailed",
-        "Calibration failed: mode fixed uses the configured threshold and takes no calibration samples: choose a calibrated mode");
+      await expectCaught(
+        { payload: 1, calibrate: true },
+        "calibrationFailed",
+        "Calibration failed: mode fixed uses the configured threshold and takes no calibration samples: choose a calibrated mode",
+      );
       assert.equal(((await send({ payload: 0.1 })).payload as { verdict: string }).verdict, "OK");
     });
 
@@ -301,9 +321,12 @@ describe("defect-threshold node", function () {
     it("calibrationFailed", async function () {
       await load({ mode: "f1", calibrationCount: "2" });
       await calibrate(good(1));
-      await expectCaught({ payload: 2, calibrate: true, label: "good" }, "calibrationFailed",
+      await expectCaught(
+        { payload: 2, calibrate: true, label: "good" },
+        "calibrationFailed",
         "Calibration failed: mode f1 needs at least 1 defect sample, got 2 good and 0 defect " +
-        "(label samples with msg.label, or name them in an MVTec test/<defect> folder)");
+          "(label samples with msg.label, or name them in an MVTec test/<defect> folder)",
+      );
       await expectCaught({ payload: 2, calibrate: true, label: "bad" }, "invalidOption", "Invalid msg.label: bad");
       const [answer] = await calibrate([{ payload: 9, label: "defect" }]);
       assert.deepEqual([answer!.count, answer!.calibration!.threshold], [3, 5.5]);
@@ -344,7 +367,10 @@ describe("defect-threshold node", function () {
     it("calibrates and resets a deployed node", async function () {
       await load({ mode: "sigma", calibrationCount: "100" });
       const refused = await helper.request().post(url).send({ action: "calibrate" }).expect(409);
-      assert.deepEqual(refused.body, { code: "calibrationFailed", error: "Calibration failed: no calibration samples yet: send scores with msg.calibrate = true" });
+      assert.deepEqual(refused.body, {
+        code: "calibrationFailed",
+        error: "Calibration failed: no calibration samples yet: send scores with msg.calibrate = true",
+      });
       await calibrate(good(2, 4, 6));
       const response = await helper.request().post(url).send({ action: "calibrate" }).expect(200);
       const body = response.body as { action: string; calibration: { threshold: number; samples: { good: number } } };
@@ -366,7 +392,11 @@ describe("defect-threshold node", function () {
 
     it("is registered once per admin app", function () {
       let routes = 0;
-      const app = { post: () => { routes++; } };
+      const app = {
+        post: () => {
+          routes++;
+        },
+      };
       const RED = { httpAdmin: app, auth: { needsPermission: () => () => undefined } } as unknown as NodeAPI;
       registerAdminEndpoint(RED, TYPE);
       registerAdminEndpoint(RED, TYPE);
@@ -378,8 +408,16 @@ describe("defect-threshold node", function () {
     const keys = catalogKeys("threshold");
     it("has a message for every error code and status the node uses", function () {
       for (const code of [
-        "invalidOption", "noScoreInput", "notCalibrated", "calibrationFailed", "modelMismatch", "modelFileInvalid", "modelFileVersion",
-        "fileReadFailed", "fileWriteFailed", "unexpected",
+        "invalidOption",
+        "noScoreInput",
+        "notCalibrated",
+        "calibrationFailed",
+        "modelMismatch",
+        "modelFileInvalid",
+        "modelFileVersion",
+        "fileReadFailed",
+        "fileWriteFailed",
+        "unexpected",
       ]) {
         assert.ok(keys.has(`${TYPE}.errors.${code}`), code);
       }
@@ -397,8 +435,18 @@ describe("defect-threshold node", function () {
 
     it("edits exactly the properties of ThresholdNodeDef", function () {
       const defined: EditorKeys<ThresholdNodeDef> = {
-        name: true, mode: true, threshold: true, lowThreshold: true, k: true, frr: true, recall: true, band: true, hysteresis: true,
-        pixelThreshold: true, calibrationCount: true, labelProperty: true,
+        name: true,
+        mode: true,
+        threshold: true,
+        lowThreshold: true,
+        k: true,
+        frr: true,
+        recall: true,
+        band: true,
+        hysteresis: true,
+        pixelThreshold: true,
+        calibrationCount: true,
+        labelProperty: true,
       };
       assert.deepEqual(editorDefaultKeys("threshold").sort(), Object.keys(defined).sort());
     });

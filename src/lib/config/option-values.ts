@@ -39,12 +39,7 @@ export function integerOption(option: string, value: unknown, min: number, max: 
 }
 
 /** A finite number in (min, max] or [min, max] depending on `minIncluded`. */
-export function numberOption(
-  option: string,
-  value: unknown,
-  range: { min: number; max: number; minIncluded: boolean },
-  fallback: number,
-): number {
+export function numberOption(option: string, value: unknown, range: { min: number; max: number; minIncluded: boolean }, fallback: number): number {
   const raw = optionText(value);
   if (raw === "") return fallback;
   const n = Number(raw);

@@ -24,9 +24,12 @@ function tensorSize(tensor: Tensor): { width: number; height: number } {
 export function readTransform(value: unknown, tensor: Tensor): Transform | undefined {
   if (value === undefined || value === null) return undefined;
   const ok =
-    isRecord(value) && finite(value, ["scaleX", "scaleY", "offsetX", "offsetY", "width", "height"]) &&
-    isRecord(value["source"]) && finite(value["source"], ["width", "height"]) &&
-    isRecord(value["roi"]) && finite(value["roi"], ["x", "y", "width", "height"]);
+    isRecord(value) &&
+    finite(value, ["scaleX", "scaleY", "offsetX", "offsetY", "width", "height"]) &&
+    isRecord(value["source"]) &&
+    finite(value["source"], ["width", "height"]) &&
+    isRecord(value["roi"]) &&
+    finite(value["roi"], ["x", "y", "width", "height"]);
   if (!ok) {
     throw new DefectError("invalidOption", "msg.transform must be the transform the preprocess node writes", { option: "msg.transform", value: typeof value });
   }

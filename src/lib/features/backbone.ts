@@ -56,11 +56,15 @@ export async function openOnnxBackbone(config: BackboneConfig): Promise<Backbone
   if (missing.length > 0 || input === undefined || model.inputs.length !== 1) {
     await model.release();
     if (missing.length > 0) {
-      throw new DefectError("invalidOption", `backbone "${model.name}" has no output ${missing.map((m) => `"${m}"`).join(", ")} (its outputs: ${outputs.join(", ")})`, {
-        option: "layers",
-        value: missing.join(","),
-        expected: outputs.join(","),
-      });
+      throw new DefectError(
+        "invalidOption",
+        `backbone "${model.name}" has no output ${missing.map((m) => `"${m}"`).join(", ")} (its outputs: ${outputs.join(", ")})`,
+        {
+          option: "layers",
+          value: missing.join(","),
+          expected: outputs.join(","),
+        },
+      );
     }
     throw new DefectError("modelLoadFailed", `backbone "${model.name}" must have exactly one image input`, { path: config.model });
   }

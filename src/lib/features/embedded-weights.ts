@@ -26,9 +26,13 @@ export function findEmbeddedWeights(from: string = __dirname): string {
     const candidate = join(dir, MODELS_DIR, EMBEDDED_WEIGHTS_FILE);
     if (existsSync(candidate)) return candidate;
     if (dirname(dir) === dir) {
-      throw new DefectError("modelLoadFailed", `the embedded backbone's weights ${MODELS_DIR}/${EMBEDDED_WEIGHTS_FILE} were not found above ${from}: reinstall the package`, {
-        path: join(MODELS_DIR, EMBEDDED_WEIGHTS_FILE),
-      });
+      throw new DefectError(
+        "modelLoadFailed",
+        `the embedded backbone's weights ${MODELS_DIR}/${EMBEDDED_WEIGHTS_FILE} were not found above ${from}: reinstall the package`,
+        {
+          path: join(MODELS_DIR, EMBEDDED_WEIGHTS_FILE),
+        },
+      );
     }
   }
 }
@@ -47,11 +51,15 @@ export function halfToFloat(bits: number): number {
 export function decodeEmbeddedWeights(bytes: Uint8Array, path: string): Float32Array {
   const sha256 = createHash("sha256").update(bytes).digest("hex");
   if (bytes.length !== EMBEDDED_WEIGHTS_BYTES || sha256 !== EMBEDDED_WEIGHTS_SHA256) {
-    throw new DefectError("modelLoadFailed", `the embedded backbone's weights ${path} are damaged: expected ${EMBEDDED_WEIGHTS_BYTES} bytes with sha256 ${EMBEDDED_WEIGHTS_SHA256}, got ${bytes.length} bytes with sha256 ${sha256}`, {
-      path,
-      expected: EMBEDDED_WEIGHTS_SHA256,
-      actual: sha256,
-    });
+    throw new DefectError(
+      "modelLoadFailed",
+      `the embedded backbone's weights ${path} are damaged: expected ${EMBEDDED_WEIGHTS_BYTES} bytes with sha256 ${EMBEDDED_WEIGHTS_SHA256}, got ${bytes.length} bytes with sha256 ${sha256}`,
+      {
+        path,
+        expected: EMBEDDED_WEIGHTS_SHA256,
+        actual: sha256,
+      },
+    );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Float32Array(bytes.length / BYTES_PER_HALF);

@@ -81,7 +81,10 @@ export function buildEmbeddedGraph(weights: Float32Array): Uint8Array {
     g.output(x, stage, "float32");
   }
   if (offset !== weights.length) {
-    throw new DefectError("graphInvalid", `the embedded backbone uses ${offset} weights but was given ${weights.length}`, { expected: offset, actual: weights.length });
+    throw new DefectError("graphInvalid", `the embedded backbone uses ${offset} weights but was given ${weights.length}`, {
+      expected: offset,
+      actual: weights.length,
+    });
   }
   return g.build();
 }

@@ -45,7 +45,10 @@ export function addPooledLayers(g: GraphBuilder, layers: readonly LayerShape[], 
     return pool > 1 ? g.op("AveragePool", [x], { kernel_shape: [pool, pool], strides: [1, 1], pads: Array(4).fill((pool - 1) / 2), count_include_pad: 1 }) : x;
   });
   const parts = layers.map((layer, i) => {
-    const y = layer.height !== first.height || layer.width !== first.width ? resizeToGrid(g, pooled[i] as Value, layer.channels, first, `size${i}`) : (pooled[i] as Value);
+    const y =
+      layer.height !== first.height || layer.width !== first.width
+        ? resizeToGrid(g, pooled[i] as Value, layer.channels, first, `size${i}`)
+        : (pooled[i] as Value);
     return g.op("Reshape", [y, g.constantInt64(`flat${i}`, [layer.channels, patches])]);
   });
   return { parts, pooled, patches, dim: layers.reduce((sum, l) => sum + l.channels, 0) };

@@ -57,15 +57,25 @@ function unreadable(buffer: Buffer, cause: unknown): DefectError {
     );
   }
   if (sniffed?.readable === true) {
-    return new DefectError("corruptImage", `The ${sniffed.name} image is corrupt or truncated: ${reason}`, {
-      format: sniffed.name,
-      reason,
-    }, { cause });
+    return new DefectError(
+      "corruptImage",
+      `The ${sniffed.name} image is corrupt or truncated: ${reason}`,
+      {
+        format: sniffed.name,
+        reason,
+      },
+      { cause },
+    );
   }
-  return new DefectError("notAnImage", `The data (${buffer.length} bytes) is not an image: ${reason}`, {
-    bytes: buffer.length,
-    reason,
-  }, { cause });
+  return new DefectError(
+    "notAnImage",
+    `The data (${buffer.length} bytes) is not an image: ${reason}`,
+    {
+      bytes: buffer.length,
+      reason,
+    },
+    { cause },
+  );
 }
 
 /** Reads the header only (never the pixels) and enforces the pixel limit. */
@@ -93,11 +103,12 @@ export async function readHeader(buffer: Buffer, limits: DecodeLimits): Promise<
   const { width, height } = meta.autoOrient;
   const pixels = width * height;
   if (pixels > limits.maxPixels) {
-    throw new DefectError(
-      "pixelLimit",
-      `The image of ${width}x${height} (${pixels} pixels) exceeds the limit of ${limits.maxPixels} pixels.`,
-      { width, height, pixels, maxPixels: limits.maxPixels },
-    );
+    throw new DefectError("pixelLimit", `The image of ${width}x${height} (${pixels} pixels) exceeds the limit of ${limits.maxPixels} pixels.`, {
+      width,
+      height,
+      pixels,
+      maxPixels: limits.maxPixels,
+    });
   }
   const info: ImageInfo = {
     format: meta.format,
@@ -132,19 +143,19 @@ function decodeFailure(err: unknown, info: ImageInfo, limits: DecodeLimits): Def
       { cause: err },
     );
   }
-  return new DefectError("corruptImage", `The ${info.format} image could not be decoded: ${reason}`, {
-    format: info.format,
-    reason,
-  }, { cause: err });
+  return new DefectError(
+    "corruptImage",
+    `The ${info.format} image could not be decoded: ${reason}`,
+    {
+      format: info.format,
+      reason,
+    },
+    { cause: err },
+  );
 }
 
 /** Runs a pipeline to raw interleaved pixels of the given depth. */
-export async function runToRaw(
-  pipeline: sharp.Sharp,
-  bitDepth: 8 | 16,
-  header: ImageInfo,
-  limits: DecodeLimits,
-): Promise<RawImage> {
+export async function runToRaw(pipeline: sharp.Sharp, bitDepth: 8 | 16, header: ImageInfo, limits: DecodeLimits): Promise<RawImage> {
   let result: { data: Buffer; info: sharp.OutputInfo };
   try {
     result = await pipeline.raw(bitDepth === 16 ? { depth: "ushort" } : {}).toBuffer({ resolveWithObject: true });

@@ -84,8 +84,7 @@ function parseEnum<T extends string>(option: string, value: unknown, allowed: re
 }
 
 function parseList(option: string, value: unknown, positive: boolean): number[] {
-  const parts: unknown[] =
-    Array.isArray(value) ? value : typeof value === "string" ? value.split(/[\s,;]+/).filter((p) => p !== "") : [value];
+  const parts: unknown[] = Array.isArray(value) ? value : typeof value === "string" ? value.split(/[\s,;]+/).filter((p) => p !== "") : [value];
   const numbers = parts.map(toNumber);
   const ok = numbers.length > 0 && numbers.every((n) => Number.isFinite(n) && (!positive || n > 0));
   if (!ok) throw invalid(option, positive ? "a list of numbers above 0" : "a list of numbers", value);
@@ -116,8 +115,7 @@ function parseRoi(value: unknown): Rect | null {
   if (typeof value === "string" && value.trim() === "") return null;
   const numbers = roiFields(value).map(toNumber);
   const [x = Number.NaN, y = Number.NaN, width = Number.NaN, height = Number.NaN] = numbers;
-  const valid =
-    numbers.length === 4 && numbers.every((n) => Number.isInteger(n) && n >= 0) && width >= 1 && height >= 1;
+  const valid = numbers.length === 4 && numbers.every((n) => Number.isInteger(n) && n >= 0) && width >= 1 && height >= 1;
   if (!valid) throw invalid("roi", "x,y,width,height in whole pixels (width and height at least 1) or empty", value);
   return { x, y, width, height };
 }
@@ -132,10 +130,7 @@ function applyPreset(base: PreprocessOptions, value: unknown): PreprocessOptions
  * Merges `input` over `base` (after applying `input.preset`, if any) and validates the result.
  * Values may be numbers or the strings an editor field holds; unknown keys are ignored.
  */
-export function parsePreprocessOptions(
-  input: Record<string, unknown>,
-  base: PreprocessOptions = DEFAULT_PREPROCESS_OPTIONS,
-): PreprocessOptions {
+export function parsePreprocessOptions(input: Record<string, unknown>, base: PreprocessOptions = DEFAULT_PREPROCESS_OPTIONS): PreprocessOptions {
   const o: PreprocessOptions = { ...applyPreset(base, input["preset"]) };
   const given = (key: keyof PreprocessOptions): unknown => (isUnset(input[key]) ? undefined : input[key]);
 

@@ -49,11 +49,7 @@ function applyGeometry(pipeline: sharp.Sharp, t: Transform, info: ImageInfo, ker
  * Decodes `buffer`, applies EXIF orientation, ROI, resize mode and colour conversion, and
  * normalises into a tensor of options.width x options.height.
  */
-export async function preprocessImage(
-  buffer: Buffer,
-  options: PreprocessOptions,
-  limits: DecodeLimits,
-): Promise<PreprocessResult> {
+export async function preprocessImage(buffer: Buffer, options: PreprocessOptions, limits: DecodeLimits): Promise<PreprocessResult> {
   const header = await readHeader(buffer, limits);
   const { info } = header;
   const transform = computeTransform(info, options.roi, options);
@@ -61,9 +57,7 @@ export async function preprocessImage(
   // Gray sources stay one channel (the tensor writer spreads it over rgb); colour sources stay
   // colour and become gray, if asked, in the tensor writer with the usual training weights.
   const space = header.gray ? (deep ? "grey16" : "b-w") : deep ? "rgb16" : "srgb";
-  const pipeline = applyGeometry(openImage(buffer, limits), transform, info, options.kernel)
-    .removeAlpha()
-    .toColourspace(space);
+  const pipeline = applyGeometry(openImage(buffer, limits), transform, info, options.kernel).removeAlpha().toColourspace(space);
   const image = await runToRaw(pipeline, info.bitDepth, info, limits);
   const tensor = toPaddedTensor(image, options, {
     width: options.width,

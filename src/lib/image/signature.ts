@@ -54,8 +54,7 @@ const SIGNATURES: readonly Signature[] = [
   {
     name: "BMP",
     readable: false,
-    matches: (b) =>
-      ascii(b, "BM") && b.length >= BMP_DIB_SIZE_OFFSET + 4 && BMP_DIB_HEADER_SIZES.has(b.readUInt32LE(BMP_DIB_SIZE_OFFSET)),
+    matches: (b) => ascii(b, "BM") && b.length >= BMP_DIB_SIZE_OFFSET + 4 && BMP_DIB_HEADER_SIZES.has(b.readUInt32LE(BMP_DIB_SIZE_OFFSET)),
   },
   {
     name: "ICO",

@@ -33,21 +33,21 @@ export interface TensorCanvas {
 function checkImage(image: RawImage): void {
   const expected = image.width * image.height * image.channels;
   if (!(image.width >= 1 && image.height >= 1) || image.data.length !== expected) {
-    throw new DefectError(
-      "corruptImage",
-      `Raw image of ${image.width}x${image.height}x${image.channels} needs ${expected} values, got ${image.data.length}.`,
-      { width: image.width, height: image.height, channels: image.channels, values: image.data.length },
-    );
+    throw new DefectError("corruptImage", `Raw image of ${image.width}x${image.height}x${image.channels} needs ${expected} values, got ${image.data.length}.`, {
+      width: image.width,
+      height: image.height,
+      channels: image.channels,
+      values: image.data.length,
+    });
   }
 }
 
 function checkStats(name: "mean" | "std", values: number[], channels: number, color: string): void {
   if (values.length !== channels) {
-    throw new DefectError(
-      "invalidOption",
-      `Option "${name}" needs ${channels} value(s) for color "${color}", got ${values.length}.`,
-      { option: name, value: values.join(",") },
-    );
+    throw new DefectError("invalidOption", `Option "${name}" needs ${channels} value(s) for color "${color}", got ${values.length}.`, {
+      option: name,
+      value: values.join(","),
+    });
   }
 }
 

@@ -17,14 +17,11 @@ function describeRect(r: Rect): string {
 
 function checkRoi(source: Size, roi: Rect): void {
   const integral = [roi.x, roi.y, roi.width, roi.height].every(Number.isInteger);
-  const inside =
-    roi.x >= 0 && roi.y >= 0 && roi.width >= 1 && roi.height >= 1 &&
-    roi.x + roi.width <= source.width && roi.y + roi.height <= source.height;
+  const inside = roi.x >= 0 && roi.y >= 0 && roi.width >= 1 && roi.height >= 1 && roi.x + roi.width <= source.width && roi.y + roi.height <= source.height;
   if (!integral || !inside) {
     throw new DefectError(
       "invalidOption",
-      `Option "roi" (${describeRect(roi)}) must be a region of whole pixels inside the ` +
-        `${source.width}x${source.height} image.`,
+      `Option "roi" (${describeRect(roi)}) must be a region of whole pixels inside the ` + `${source.width}x${source.height} image.`,
       { option: "roi", value: describeRect(roi), imageWidth: source.width, imageHeight: source.height },
     );
   }
@@ -34,11 +31,7 @@ function checkRoi(source: Size, roi: Rect): void {
  * Maps the ROI of an (already EXIF-oriented) source image onto a tensor of options.width x
  * options.height. Letterbox leaves a positive offset (the padding), center-crop a negative one.
  */
-export function computeTransform(
-  source: Size,
-  roi: Rect | null,
-  options: Pick<PreprocessOptions, "width" | "height" | "resize">,
-): Transform {
+export function computeTransform(source: Size, roi: Rect | null, options: Pick<PreprocessOptions, "width" | "height" | "resize">): Transform {
   const region = roi ?? { x: 0, y: 0, width: source.width, height: source.height };
   checkRoi(source, region);
   const W = options.width;
@@ -159,23 +152,30 @@ function axisSamples(axis: Axis): AxisSamples {
  */
 export function mapToSource(t: Transform, map: ScoreMap, fill = 0): ScoreMap {
   if (!(map.width >= 1 && map.height >= 1 && map.data.length === map.width * map.height)) {
-    throw new DefectError(
-      "invalidOption",
-      `Score map of ${map.width}x${map.height} must hold ${map.width * map.height} values, got ${map.data.length}.`,
-      { option: "map", value: `${map.width}x${map.height}` },
-    );
+    throw new DefectError("invalidOption", `Score map of ${map.width}x${map.height} must hold ${map.width * map.height} values, got ${map.data.length}.`, {
+      option: "map",
+      value: `${map.width}x${map.height}`,
+    });
   }
   const { width: sw, height: sh } = t.source;
   const out = new Float32Array(sw * sh);
   out.fill(fill);
   const resized = resizedSize(t);
   const cols = axisSamples({
-    count: t.roi.width, scale: t.scaleX, offset: t.offsetX,
-    resized: resized.width, tensorSize: t.width, mapSize: map.width,
+    count: t.roi.width,
+    scale: t.scaleX,
+    offset: t.offsetX,
+    resized: resized.width,
+    tensorSize: t.width,
+    mapSize: map.width,
   });
   const rows = axisSamples({
-    count: t.roi.height, scale: t.scaleY, offset: t.offsetY,
-    resized: resized.height, tensorSize: t.height, mapSize: map.height,
+    count: t.roi.height,
+    scale: t.scaleY,
+    offset: t.offsetY,
+    resized: resized.height,
+    tensorSize: t.height,
+    mapSize: map.height,
   });
   const src = map.data;
   const mw = map.width;

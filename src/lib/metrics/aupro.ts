@@ -56,9 +56,7 @@ export function aupro(samples: MapWithMask[], fprLimit = DEFAULT_FPR_LIMIT): num
 
   // Descending sweep over thresholds: negatives drive the FPR, positives the mean overlap.
   const neg = negScores.sort().reverse();
-  const posOrder = Uint32Array.from({ length: positives }, (_, i) => i).sort(
-    (a, b) => (posScores[b] as number) - (posScores[a] as number),
-  );
+  const posOrder = Uint32Array.from({ length: positives }, (_, i) => i).sort((a, b) => (posScores[b] as number) - (posScores[a] as number));
   const weight = regionSizes.map((size) => 1 / (size * regionCount));
 
   let area = 0;

@@ -80,7 +80,7 @@ export function precisionRecallCurve(scores: ArrayLike<number>, labels: Labels):
   const curve: PrPoint[] = [];
   let tp = 0;
   let fp = 0;
-  for (let k = 0; k < order.length; ) {
+  for (let k = 0; k < order.length;) {
     const threshold = scores[order[k] as number] as number;
     while (k < order.length && scores[order[k] as number] === threshold) {
       if (isPositive(labels[order[k] as number] as number | boolean)) tp++;

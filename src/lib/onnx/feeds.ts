@@ -25,7 +25,12 @@ export function formatShape(shape: ReadonlyArray<number | string>): string {
 }
 
 /** `partial`: some inputs may be missing (feeds kept beside a model, completed at each run). */
-export function validateFeeds(modelName: string, specs: readonly TensorSpec[], feeds: Readonly<Record<string, FeedInfo>>, options: { partial?: boolean } = {}): void {
+export function validateFeeds(
+  modelName: string,
+  specs: readonly TensorSpec[],
+  feeds: Readonly<Record<string, FeedInfo>>,
+  options: { partial?: boolean } = {},
+): void {
   const expected = specs.map((s) => s.name).join(", ");
   // An unknown name first: a renamed input shows up as both unknown and missing, and the
   // unknown one is the name the user actually typed.

@@ -158,9 +158,7 @@ export class GraphBuilder {
     if (options.outputNames !== undefined && options.outputNames.length !== outputCount) {
       throw invalid(`node "${nodeName}" has ${outputCount} outputs but ${options.outputNames.length} output names`, { node: nodeName });
     }
-    const outputNames = Array.from({ length: outputCount }, (_, i) =>
-      options.outputNames?.[i] ?? (outputCount === 1 ? nodeName : `${nodeName}_${i}`),
-    );
+    const outputNames = Array.from({ length: outputCount }, (_, i) => options.outputNames?.[i] ?? (outputCount === 1 ? nodeName : `${nodeName}_${i}`));
     // Check everything before claiming any name, so a rejected call leaves the graph unchanged.
     const attribute = Object.entries(attributes).map(([key, value]) => attributeProto(opType, key, value));
     outputNames.forEach((name, i) => {
@@ -287,7 +285,8 @@ function attributeProto(opType: string, name: string, value: AttributeValue): on
     }
     const ints = typeof value === "number" ? [value] : value;
     const bad = ints.find((v) => !Number.isSafeInteger(v));
-    if (bad !== undefined) throw invalid(`${where} holds ${bad}, which is not an integer: use attr.float/attr.floats for floats`, { op: opType, attribute: name });
+    if (bad !== undefined)
+      throw invalid(`${where} holds ${bad}, which is not an integer: use attr.float/attr.floats for floats`, { op: opType, attribute: name });
     return typeof value === "number" ? { name, type: Type.INT, i: value } : { name, type: Type.INTS, ints: [...value] };
   }
   if (isStringArray(value)) return { name, type: Type.STRINGS, strings: value.map((s) => new TextEncoder().encode(s)) };

@@ -81,7 +81,9 @@ export class RemoteSession {
    * when they are not all on one live worker (one of them moved after its worker died), and the
    * caller runs them one by one.
    */
-  static async runChain(links: ReadonlyArray<{ session: RemoteSession; step: Omit<ChainStep, "key" | "feeds">; feeds: Record<string, ort.Tensor> }>): Promise<{ outputs: Record<string, ort.Tensor>; ms: number[] } | null> {
+  static async runChain(
+    links: ReadonlyArray<{ session: RemoteSession; step: Omit<ChainStep, "key" | "feeds">; feeds: Record<string, ort.Tensor> }>,
+  ): Promise<{ outputs: Record<string, ort.Tensor>; ms: number[] } | null> {
     const first = links[0]?.session;
     if (first === undefined) return null;
     const worker = first.worker;

@@ -109,7 +109,13 @@ parentPort?.on("message", (request: WorkerRequest) => {
     async (reply) => {
       await nextTurn();
       // Outputs are fresh buffers nobody here keeps: hand them over instead of copying.
-      const transfer = !reply.ok ? [] : reply.op === "run" ? buffersOf(reply.outputs.flatMap((o) => Object.values(o))) : reply.op === "chain" ? buffersOf(Object.values(reply.outputs)) : [];
+      const transfer = !reply.ok
+        ? []
+        : reply.op === "run"
+          ? buffersOf(reply.outputs.flatMap((o) => Object.values(o)))
+          : reply.op === "chain"
+            ? buffersOf(Object.values(reply.outputs))
+            : [];
       try {
         parentPort?.postMessage(reply, transfer);
       } catch {

@@ -162,7 +162,8 @@ export async function runChain(links: readonly ChainLink[]): Promise<{ outputs: 
     }
     validateFeeds(link.model.name, model.inputs, { ...link.kept?.feeds, ...link.feeds }, { partial: link.from !== undefined });
     for (const input of Object.keys(link.from ?? {})) {
-      if (!model.inputs.some((i) => i.name === input)) throw new DefectError("invalidOption", `model "${link.model.name}" has no input "${input}"`, { model: link.model.name, input });
+      if (!model.inputs.some((i) => i.name === input))
+        throw new DefectError("invalidOption", `model "${link.model.name}" has no input "${input}"`, { model: link.model.name, input });
     }
     return model;
   });
@@ -183,12 +184,16 @@ export async function runChain(links: readonly ChainLink[]): Promise<{ outputs: 
     const feeds: Record<string, ort.Tensor> = { ...link.feeds };
     for (const [input, output] of Object.entries(link.from ?? {})) {
       const tensor = previous[output];
-      if (tensor === undefined) throw new DefectError("inferenceFailed", `the model before "${link.model.name}" has no output "${output}"`, { model: link.model.name, output });
+      if (tensor === undefined)
+        throw new DefectError("inferenceFailed", `the model before "${link.model.name}" has no output "${output}"`, { model: link.model.name, output });
       feeds[input] = tensor;
     }
     const started = performance.now();
     // The previous outputs are fresh and read by nobody else: hand them over.
-    previous = await link.model.run(feeds, link.outputNames, { transferFeeds: link.from !== undefined, ...(link.kept === undefined ? {} : { kept: link.kept }) });
+    previous = await link.model.run(feeds, link.outputNames, {
+      transferFeeds: link.from !== undefined,
+      ...(link.kept === undefined ? {} : { kept: link.kept }),
+    });
     ms.push(performance.now() - started);
   }
   return { outputs: previous, ms };
@@ -352,11 +357,10 @@ export function toOrtOptions(options: SessionOptions): ort.InferenceSession.Sess
   const threads = options.intraOpThreads ?? defaultIntraOpThreads();
   const common = { logSeverityLevel: ORT_LOG_FATAL_ONLY, extra: NO_SPINNING } as const;
   if (!Number.isInteger(threads) || threads < MIN_THREADS || threads > MAX_THREADS) {
-    throw new DefectError(
-      "invalidOption",
-      `intraOpThreads must be an integer from ${MIN_THREADS} to ${MAX_THREADS} (got ${String(threads)})`,
-      { option: "intraOpThreads", value: String(threads) },
-    );
+    throw new DefectError("invalidOption", `intraOpThreads must be an integer from ${MIN_THREADS} to ${MAX_THREADS} (got ${String(threads)})`, {
+      option: "intraOpThreads",
+      value: String(threads),
+    });
   }
   return { ...common, intraOpNumThreads: threads };
 }

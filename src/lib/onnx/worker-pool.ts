@@ -42,9 +42,7 @@ export class PoolWorker {
   private readonly pending = new Map<number, Pending>();
   private readonly thread: Worker;
 
-  constructor(
-    private readonly onExit: (worker: PoolWorker) => void,
-  ) {
+  constructor(private readonly onExit: (worker: PoolWorker) => void) {
     this.thread = new Worker(join(__dirname, "session-worker.js"));
     // An idle worker must not keep a command-line run alive; a busy one must (see send()).
     this.thread.unref();

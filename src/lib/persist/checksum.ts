@@ -48,6 +48,11 @@ export async function fileIdentity(path: string): Promise<FileIdentity> {
     if (code !== undefined && MISSING_CODES.has(code)) {
       throw new DefectError("modelNotFound", `model file not found: ${path}`, { path }, { cause: error });
     }
-    throw new DefectError("fileReadFailed", `Could not read ${path}: ${describeError(error)}`, { path, reason: code ?? describeError(error) }, { cause: error });
+    throw new DefectError(
+      "fileReadFailed",
+      `Could not read ${path}: ${describeError(error)}`,
+      { path, reason: code ?? describeError(error) },
+      { cause: error },
+    );
   }
 }

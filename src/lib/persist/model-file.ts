@@ -127,9 +127,14 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 function parseEntry(path: string, value: unknown): SectionEntry {
   const ok =
-    isRecord(value) && typeof value["name"] === "string" && (value["type"] === "float32" || value["type"] === "int32") &&
-    Number.isSafeInteger(value["offset"]) && Number.isSafeInteger(value["length"]) &&
-    (value["offset"] as number) >= 0 && (value["length"] as number) >= 0 && (value["offset"] as number) % SECTION_ALIGN === 0;
+    isRecord(value) &&
+    typeof value["name"] === "string" &&
+    (value["type"] === "float32" || value["type"] === "int32") &&
+    Number.isSafeInteger(value["offset"]) &&
+    Number.isSafeInteger(value["length"]) &&
+    (value["offset"] as number) >= 0 &&
+    (value["length"] as number) >= 0 &&
+    (value["offset"] as number) % SECTION_ALIGN === 0;
   if (!ok) throw invalid(path, `malformed section entry ${JSON.stringify(value)}`);
   return value as unknown as SectionEntry;
 }
@@ -203,7 +208,12 @@ export async function readModelFile(path: string): Promise<ModelFile> {
   } catch (error) {
     const code = errnoCode(error);
     if (code === "ENOENT") throw new DefectError("fileNotFound", `no model file at ${path}`, { path }, { cause: error });
-    throw new DefectError("fileReadFailed", `Could not read ${path}: ${describeError(error)}`, { path, reason: code ?? describeError(error) }, { cause: error });
+    throw new DefectError(
+      "fileReadFailed",
+      `Could not read ${path}: ${describeError(error)}`,
+      { path, reason: code ?? describeError(error) },
+      { cause: error },
+    );
   }
   return parseModelFile(bytes, path);
 }

@@ -50,12 +50,7 @@ function merge(parent: Int32Array, label: number, n: number): number {
 }
 
 /** `isSet(i)` tells whether pixel i (row-major) is foreground. */
-export function labelComponents(
-  width: number,
-  height: number,
-  isSet: (index: number) => boolean,
-  connectivity: Connectivity = 8,
-): ComponentLabels {
+export function labelComponents(width: number, height: number, isSet: (index: number) => boolean, connectivity: Connectivity = 8): ComponentLabels {
   const labels = new Int32Array(width * height);
   // Provisional labels start at 1; parent[0] is unused.
   const parent = new Int32Array(width * height + 1);

@@ -58,7 +58,7 @@ function foreground(input: RegionInput, grid: Size, placement: Transform): (i: n
 
 function modelPlacement(transform: Transform | undefined): Transform {
   if (transform === undefined) {
-    throw new DefectError("noTransformInput", "Data in model pixels (space \"model\") needs msg.transform to be placed on the image", {
+    throw new DefectError("noTransformInput", 'Data in model pixels (space "model") needs msg.transform to be placed on the image', {
       property: "msg.transform",
     });
   }
@@ -85,7 +85,7 @@ export function extractRegions(input: RegionInput, options: ExtractOptions): Reg
     stats.regions.map((r) => regionToSource(placement, grid, r)),
     options,
   );
-  const threshold = input.mask !== undefined ? input.mask.threshold ?? input.threshold : input.threshold;
+  const threshold = input.mask !== undefined ? (input.mask.threshold ?? input.threshold) : input.threshold;
   return {
     regions,
     found: components.count,

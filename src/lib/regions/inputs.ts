@@ -50,7 +50,10 @@ function readSpace(record: Record<string, unknown>, property: string): MapSpace 
 }
 
 /** The grid fields common to a mask and a map: width, height, data of width * height numbers, space. */
-function readGrid(value: unknown, property: string): { data: ArrayLike<number>; width: number; height: number; space: MapSpace; record: Record<string, unknown> } {
+function readGrid(
+  value: unknown,
+  property: string,
+): { data: ArrayLike<number>; width: number; height: number; space: MapSpace; record: Record<string, unknown> } {
   if (!isRecord(value)) throw noInput(property, "must be an object {data, width, height, space}");
   const { width, height } = value;
   if (!isSize(width) || !isSize(height)) {
@@ -87,13 +90,28 @@ export function readTransform(value: unknown): Transform {
   const source = isRecord(value) ? value["source"] : undefined;
   const roi = isRecord(value) ? value["roi"] : undefined;
   const shaped =
-    isRecord(value) && finite(value, ["scaleX", "scaleY", "offsetX", "offsetY"]) && isSize(value["width"]) && isSize(value["height"]) &&
-    isRecord(source) && isSize(source["width"]) && isSize(source["height"]) &&
-    isRecord(roi) && finite(roi, ["x", "y"]) && isSize(roi["width"]) && isSize(roi["height"]);
+    isRecord(value) &&
+    finite(value, ["scaleX", "scaleY", "offsetX", "offsetY"]) &&
+    isSize(value["width"]) &&
+    isSize(value["height"]) &&
+    isRecord(source) &&
+    isSize(source["width"]) &&
+    isSize(source["height"]) &&
+    isRecord(roi) &&
+    finite(roi, ["x", "y"]) &&
+    isSize(roi["width"]) &&
+    isSize(roi["height"]);
   const t = value as unknown as Transform;
   const sane =
-    shaped && t.scaleX > 0 && t.scaleY > 0 && Number.isInteger(t.roi.x) && Number.isInteger(t.roi.y) && t.roi.x >= 0 && t.roi.y >= 0 &&
-    t.roi.x + t.roi.width <= t.source.width && t.roi.y + t.roi.height <= t.source.height;
+    shaped &&
+    t.scaleX > 0 &&
+    t.scaleY > 0 &&
+    Number.isInteger(t.roi.x) &&
+    Number.isInteger(t.roi.y) &&
+    t.roi.x >= 0 &&
+    t.roi.y >= 0 &&
+    t.roi.x + t.roi.width <= t.source.width &&
+    t.roi.y + t.roi.height <= t.source.height;
   if (!sane) {
     throw new DefectError("invalidOption", "msg.transform must be the transform the preprocess node writes", {
       option: "msg.transform",
@@ -130,9 +148,13 @@ export function readRegionInput(msg: RegionMessage): RegionInput {
   const space = (input.mask ?? input.map)?.space;
   if (space === "model") {
     if (msg.transform === undefined || msg.transform === null) {
-      throw new DefectError("noTransformInput", "The mask is in model pixels (space \"model\") and needs msg.transform from the preprocess node to be placed on the image", {
-        property: "msg.transform",
-      });
+      throw new DefectError(
+        "noTransformInput",
+        'The mask is in model pixels (space "model") and needs msg.transform from the preprocess node to be placed on the image',
+        {
+          property: "msg.transform",
+        },
+      );
     }
     input.transform = readTransform(msg.transform);
   }

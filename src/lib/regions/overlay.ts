@@ -57,8 +57,17 @@ export interface PendingOverlay {
 function heatIsMap(placement: Transform, map: ScoreMap, size: Size): boolean {
   const t = scaleTransform(placement, size);
   const whole = t.roi.x === 0 && t.roi.y === 0 && t.roi.width === size.width && t.roi.height === size.height;
-  return whole && t.scaleX === 1 && t.scaleY === 1 && t.offsetX === 0 && t.offsetY === 0 && t.width === size.width && t.height === size.height &&
-    map.width === size.width && map.height === size.height;
+  return (
+    whole &&
+    t.scaleX === 1 &&
+    t.scaleY === 1 &&
+    t.offsetX === 0 &&
+    t.offsetY === 0 &&
+    t.width === size.width &&
+    t.height === size.height &&
+    map.width === size.width &&
+    map.height === size.height
+  );
 }
 
 /**
@@ -70,7 +79,12 @@ function heatIsMap(placement: Transform, map: ScoreMap, size: Size): boolean {
  */
 export function startOverlay(image: Buffer, source: Size, options: OverlayOptions, limits: DecodeLimits = { maxPixels: DEFAULT_MAX_PIXELS }): PendingOverlay {
   const size = overlaySize(source, options.width);
-  const decoding = readHeaderAndRaw(image, limits, (p) => p.resize(size.width, size.height, { fit: "fill" }).removeAlpha().toColourspace("srgb"), OVERLAY_BIT_DEPTH);
+  const decoding = readHeaderAndRaw(
+    image,
+    limits,
+    (p) => p.resize(size.width, size.height, { fit: "fill" }).removeAlpha().toColourspace("srgb"),
+    OVERLAY_BIT_DEPTH,
+  );
   // Rejections are reported by finish(); one never finished (regions failed) must not go unhandled.
   decoding.catch(() => undefined);
   return {
@@ -113,6 +127,11 @@ export function startOverlay(image: Buffer, source: Size, options: OverlayOption
 }
 
 /** Renders the overlay for `scene` on the encoded original `image` (startOverlay, then finish). */
-export function renderOverlay(image: Buffer, scene: OverlayScene, options: OverlayOptions, limits: DecodeLimits = { maxPixels: DEFAULT_MAX_PIXELS }): Promise<Buffer> {
+export function renderOverlay(
+  image: Buffer,
+  scene: OverlayScene,
+  options: OverlayOptions,
+  limits: DecodeLimits = { maxPixels: DEFAULT_MAX_PIXELS },
+): Promise<Buffer> {
   return startOverlay(image, scene.source, options, limits).finish(scene);
 }

@@ -44,11 +44,10 @@ export function parseSnapshotUrl(url: string): URL {
     throw new DefectError("invalidOption", `"${url}" is not a valid URL`, { option: "url", value: url }, { cause: error });
   }
   if (!ALLOWED_PROTOCOLS.has(parsed.protocol)) {
-    throw new DefectError(
-      "invalidOption",
-      `URL ${redactUrl(parsed)} uses ${parsed.protocol}, only http: and https: are supported`,
-      { option: "url", value: redactUrl(parsed) },
-    );
+    throw new DefectError("invalidOption", `URL ${redactUrl(parsed)} uses ${parsed.protocol}, only http: and https: are supported`, {
+      option: "url",
+      value: redactUrl(parsed),
+    });
   }
   return parsed;
 }
@@ -98,11 +97,11 @@ function checkAllowed(url: URL, allowedHosts: readonly string[] | undefined): vo
 }
 
 function tooLarge(url: string, maxBytes: number, size: number): DefectError {
-  return new DefectError(
-    "fetchTooLarge",
-    `Download from ${url} is larger than the limit of ${maxBytes} bytes (at least ${size} bytes)`,
-    { url, maxBytes, size },
-  );
+  return new DefectError("fetchTooLarge", `Download from ${url} is larger than the limit of ${maxBytes} bytes (at least ${size} bytes)`, {
+    url,
+    maxBytes,
+    size,
+  });
 }
 
 async function readLimitedBody(response: Response, url: string, maxBytes: number): Promise<Buffer> {
@@ -174,20 +173,25 @@ export async function fetchSnapshot(request: SnapshotRequest): Promise<Buffer> {
     }
     if (!response.ok) {
       await response.body?.cancel();
-      throw new DefectError(
-        "fetchStatus",
-        `${url} answered HTTP ${response.status} ${response.statusText}`.trimEnd(),
-        { url, status: response.status, statusText: response.statusText },
-      );
+      throw new DefectError("fetchStatus", `${url} answered HTTP ${response.status} ${response.statusText}`.trimEnd(), {
+        url,
+        status: response.status,
+        statusText: response.statusText,
+      });
     }
     return await readLimitedBody(response, url, request.maxBytes);
   } catch (error) {
     if (error instanceof DefectError) throw error;
     if (abortReason === "timeout") {
-      throw new DefectError("fetchTimeout", `No complete answer from ${url} within ${request.timeoutMs} ms`, {
-        url,
-        timeoutMs: request.timeoutMs,
-      }, { cause: error });
+      throw new DefectError(
+        "fetchTimeout",
+        `No complete answer from ${url} within ${request.timeoutMs} ms`,
+        {
+          url,
+          timeoutMs: request.timeoutMs,
+        },
+        { cause: error },
+      );
     }
     const reason = abortReason === "stopped" ? "aborted" : networkReason(error);
     throw new DefectError("fetchFailed", `Could not fetch ${url}: ${reason}`, { url, reason }, { cause: error });

@@ -46,11 +46,7 @@ export function compileFilePattern(pattern: string): FileNameMatcher {
     .filter((glob) => glob !== "");
   for (const glob of globs) {
     if (glob.includes("/") || glob.includes("\\")) {
-      throw new DefectError(
-        "invalidOption",
-        `File pattern "${glob}" must match file names only, without a folder part`,
-        { option: "pattern", value: pattern },
-      );
+      throw new DefectError("invalidOption", `File pattern "${glob}" must match file names only, without a folder part`, { option: "pattern", value: pattern });
     }
   }
   // Case-insensitive because cameras and Windows shares often write IMG_0001.JPG.

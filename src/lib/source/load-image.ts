@@ -41,7 +41,13 @@ export async function loadImageFile(path: string, limits: DecodeLimits, source: 
  * A file that must lie inside `folder` (a watched folder, or the folder paths from messages are
  * confined to): `..`, other absolute paths and symbolic links out are refused first.
  */
-export async function loadImageFileWithin(folder: string, path: string, limits: DecodeLimits, source: "file" | "folder", maxBytes?: number): Promise<SourceImage> {
+export async function loadImageFileWithin(
+  folder: string,
+  path: string,
+  limits: DecodeLimits,
+  source: "file" | "folder",
+  maxBytes?: number,
+): Promise<SourceImage> {
   return loadImageFile(await confinePath(folder, path), limits, source, maxBytes);
 }
 

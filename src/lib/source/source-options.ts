@@ -91,12 +91,13 @@ export function parseSourceOptions(input: Record<string, unknown>): SourceOption
     stableMs: parsePositiveNumber(input["stableMs"], "stableMs", DEFAULT_STABLE_MS),
     urlType,
     url,
-    allowedHosts: optionText(input["allowedHosts"]).split(",").map((h) => h.trim()).filter((h) => h !== ""),
+    allowedHosts: optionText(input["allowedHosts"])
+      .split(",")
+      .map((h) => h.trim())
+      .filter((h) => h !== ""),
     timeoutMs: parsePositiveNumber(input["timeout"], "timeout", DEFAULT_FETCH_TIMEOUT_MS),
     retries: rangeOption("retries", input["retries"], 0, MAX_RETRIES, DEFAULT_RETRIES, true),
     retryDelayMs: rangeOption("retryDelay", input["retryDelay"], 0, MAX_RETRY_DELAY_MS, DEFAULT_RETRY_DELAY_MS, false),
-    maxBytes: Math.round(
-      parsePositiveNumber(input["maxDownload"], "maxDownload", DEFAULT_MAX_DOWNLOAD_BYTES / BYTES_PER_MEGABYTE) * BYTES_PER_MEGABYTE,
-    ),
+    maxBytes: Math.round(parsePositiveNumber(input["maxDownload"], "maxDownload", DEFAULT_MAX_DOWNLOAD_BYTES / BYTES_PER_MEGABYTE) * BYTES_PER_MEGABYTE),
   };
 }

@@ -22,9 +22,7 @@ export function detectCandidates(output: RawOutput, head: DetectionHead, options
   }
   const nc = head.nc ?? 0;
   const candidates =
-    head.layout === "v8"
-      ? decodeYoloV8(data, dims, nc, head.extra, options.confidence)
-      : decodeYoloV5(data, dims, nc, head.extra, options.confidence);
+    head.layout === "v8" ? decodeYoloV8(data, dims, nc, head.extra, options.confidence) : decodeYoloV5(data, dims, nc, head.extra, options.confidence);
   return nonMaxSuppression(candidates, options.iou, options.maxDetections, true);
 }
 
@@ -32,12 +30,7 @@ export function detectCandidates(output: RawOutput, head: DetectionHead, options
  * A candidate in original pixels (through the transform, clipped to its ROI) or, without a transform,
  * clipped to the tensor. null when nothing of it is left (a box wholly in the letterbox padding).
  */
-export function placeBox(
-  c: Candidate,
-  nameOf: (index: number) => string,
-  tensorSize: { width: number; height: number },
-  transform?: Transform,
-): Box | null {
+export function placeBox(c: Candidate, nameOf: (index: number) => string, tensorSize: { width: number; height: number }, transform?: Transform): Box | null {
   let x1: number;
   let y1: number;
   let x2: number;

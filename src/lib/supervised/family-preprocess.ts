@@ -57,12 +57,16 @@ export function describeInput(modelName: string, inputs: readonly TensorSpec[]):
   }
   const shape = input.shape.map(sizeOf);
   if (input.shape.length !== INPUT_RANK) {
-    throw new DefectError("inputShapeMismatch", `model "${modelName}" input "${input.name}" must be an image [1,C,H,W] or [1,H,W,C], got ${formatShape(input.shape)}`, {
-      model: modelName,
-      input: input.name,
-      expected: "[1,C,H,W]",
-      actual: formatShape(input.shape),
-    });
+    throw new DefectError(
+      "inputShapeMismatch",
+      `model "${modelName}" input "${input.name}" must be an image [1,C,H,W] or [1,H,W,C], got ${formatShape(input.shape)}`,
+      {
+        model: modelName,
+        input: input.name,
+        expected: "[1,C,H,W]",
+        actual: formatShape(input.shape),
+      },
+    );
   }
   const [, d1 = null, d2 = null, d3 = null] = shape;
   // Channel-last only when the last axis is a channel count and the second is not (TF/Keras exports).

@@ -93,7 +93,8 @@ export function detectFormat(modelName: string, outputs: readonly TensorSpec[], 
     const found = pool.filter((o) => fits(o.shape));
     const [only] = found;
     if (found.length === 1 && only !== undefined) return only;
-    const problem = found.length === 0 ? `no output has the shape of ${what}` : `outputs ${found.map((o) => o.name).join(", ")} could all be ${what}; name one as the output`;
+    const problem =
+      found.length === 0 ? `no output has the shape of ${what}` : `outputs ${found.map((o) => o.name).join(", ")} could all be ${what}; name one as the output`;
     throw unknownFormat(modelName, `for task "${task}", ${problem}`, outputs);
   };
   switch (task) {

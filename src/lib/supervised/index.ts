@@ -6,7 +6,17 @@ export { TASK_CHOICES, resolveSupervisedOptions } from "./options";
 export type { ResolvedSupervisedOptions } from "./options";
 export { DEFAULT_PROTO_CHANNELS, END_TO_END_MAX_ROWS, describeOutputs, detectFormat, isEndToEnd, resolveHead, unknownFormat } from "./format";
 export type { DetectedFormat, DetectionHead, FormatHints, HeadLayout, ModelFormat } from "./format";
-export { CLASSIFIER_DEFAULT_SIZE, IMAGENET_MEAN, IMAGENET_STD, YOLO_DEFAULT_SIZE, YOLO_PAD_VALUE, describeInput, isUltralytics, parseImageSize, suggestPreprocess } from "./family-preprocess";
+export {
+  CLASSIFIER_DEFAULT_SIZE,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  YOLO_DEFAULT_SIZE,
+  YOLO_PAD_VALUE,
+  describeInput,
+  isUltralytics,
+  parseImageSize,
+  suggestPreprocess,
+} from "./family-preprocess";
 export type { InputDescription } from "./family-preprocess";
 export { parseOnnxMetadata, readOnnxMetadata } from "./metadata";
 export {

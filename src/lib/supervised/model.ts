@@ -40,7 +40,11 @@ function sessionOptions(options: OpenSupervisedOptions): SessionOptions {
   return options.intraOpThreads === undefined ? {} : { intraOpThreads: options.intraOpThreads };
 }
 
-async function finishOpen(handle: ModelHandle, readMetadata: () => Promise<Record<string, string>>, options: ResolvedSupervisedOptions): Promise<SupervisedModel> {
+async function finishOpen(
+  handle: ModelHandle,
+  readMetadata: () => Promise<Record<string, string>>,
+  options: ResolvedSupervisedOptions,
+): Promise<SupervisedModel> {
   try {
     const metadata = await readMetadata();
     const warnings: string[] = [];
@@ -60,7 +64,16 @@ async function finishOpen(handle: ModelHandle, readMetadata: () => Promise<Recor
     );
     warnings.push(...names.warnings);
     const metadataClassCount = metadataNames?.length ?? null;
-    return createModel(handle, { input, format: detected.format, metadata, metadataClassCount, names: names.names, namesSource: names.source, warnings, options });
+    return createModel(handle, {
+      input,
+      format: detected.format,
+      metadata,
+      metadataClassCount,
+      names: names.names,
+      namesSource: names.source,
+      warnings,
+      options,
+    });
   } catch (error) {
     await handle.release();
     throw error;
@@ -110,7 +123,8 @@ function layoutName(format: ModelFormat, head: DetectionHead | null): string {
 function createModel(handle: ModelHandle, parts: ModelParts): SupervisedModel {
   const { input, format, names, options } = parts;
   const nameOf = (index: number): string => names[index] ?? defaultClassName(index);
-  const outputNames = format.task === "detect" || format.task === "segment" ? [format.output, ...(format.protos === null ? [] : [format.protos])] : [format.output];
+  const outputNames =
+    format.task === "detect" || format.task === "segment" ? [format.output, ...(format.protos === null ? [] : [format.protos])] : [format.output];
   let head: DetectionHead | null = format.task === "detect" || format.task === "segment" ? format.head : null;
   const model: SupervisedModel = {
     path: handle.path,
@@ -141,14 +155,33 @@ function createModel(handle: ModelHandle, parts: ModelParts): SupervisedModel {
         }
         case "detect":
         case "segment": {
-          head ??= resolveHead(handle.name, output.dims, format.protoChannels, { classCount: parts.metadataClassCount, metadata: parts.metadata }, handle.outputs);
-          if (head === null) throw new DefectError("inferenceFailed", `model "${handle.name}" output "${format.output}" has shape ${formatShape(output.dims)}`, { model: handle.name });
+          head ??= resolveHead(
+            handle.name,
+            output.dims,
+            format.protoChannels,
+            { classCount: parts.metadataClassCount, metadata: parts.metadata },
+            handle.outputs,
+          );
+          if (head === null)
+            throw new DefectError("inferenceFailed", `model "${handle.name}" output "${format.output}" has shape ${formatShape(output.dims)}`, {
+              model: handle.name,
+            });
           if (format.task === "segment" && format.protos !== null) {
             if (head.layout !== "v8") {
-              throw new DefectError("unknownModelFormat", `model "${handle.name}": instance segmentation reads YOLOv8/11-seg heads [1,4+nc+32,N]; this ${head.layout} head ${formatShape(output.dims)} can run with task "detect"`, { model: handle.name });
+              throw new DefectError(
+                "unknownModelFormat",
+                `model "${handle.name}": instance segmentation reads YOLOv8/11-seg heads [1,4+nc+32,N]; this ${head.layout} head ${formatShape(output.dims)} can run with task "detect"`,
+                { model: handle.name },
+              );
             }
             const protos = readOutput(handle.name, format.protos, results[format.protos]);
-            const seg = decodeInstanceSegmentation(output, protos, { nc: head.nc ?? 0, confidence: options.confidence, iou: options.iou, maxDetections: options.maxDetections, names }, tensorSize, transform);
+            const seg = decodeInstanceSegmentation(
+              output,
+              protos,
+              { nc: head.nc ?? 0, confidence: options.confidence, iou: options.iou, maxDetections: options.maxDetections, names },
+              tensorSize,
+              transform,
+            );
             return { task: "segment", score: seg.boxes[0]?.score ?? 0, classes: [], boxes: seg.boxes, masks: seg.masks, map: seg.map };
           }
           const boxes = detectCandidates(output, head, options)
@@ -170,7 +203,8 @@ function checkTensor(modelName: string, input: InputDescription, tensor: Tensor)
   const channels = nhwc ? dims[3] : dims[1];
   const height = nhwc ? dims[1] : dims[2];
   const width = nhwc ? dims[2] : dims[3];
-  const ok = dims.length === 4 && dims[BATCH_AXIS] === 1 && tensor.layout === input.layout && channels === input.channels && height !== undefined && width !== undefined;
+  const ok =
+    dims.length === 4 && dims[BATCH_AXIS] === 1 && tensor.layout === input.layout && channels === input.channels && height !== undefined && width !== undefined;
   if (!ok || height === undefined || width === undefined) {
     const expected = input.layout === "NHWC" ? `NHWC [1,H,W,${input.channels}]` : `NCHW [1,${input.channels},H,W]`;
     const actual = `${tensor.layout} ${formatShape(dims)}`;

@@ -45,7 +45,10 @@ function fromEntries(entries: ReadonlyArray<readonly [number, string]>, source: 
 export function parsePythonNames(text: string, source = 'ONNX metadata "names"'): string[] {
   const literal = parsePythonLiteral(text, source);
   if (literal.kind === "list") return literal.items.map((item, i) => asName(item, source, `item ${i}`));
-  return fromEntries(literal.entries.map(([index, item]) => [index, asName(item, source, `class ${index}`)] as const), source);
+  return fromEntries(
+    literal.entries.map(([index, item]) => [index, asName(item, source, `class ${index}`)] as const),
+    source,
+  );
 }
 
 /** A JSON array of names, or an object {"0": "a", "1": "b"}. */
@@ -94,7 +97,7 @@ export function parseNameList(text: string, source = "the class names field"): s
 export function parseNamesText(text: string, source: string, extension = ""): string[] {
   const body = text.replace(BYTE_ORDER_MARK, "").trim();
   if (YAML_EXTENSIONS.includes(extension.toLowerCase())) {
-    throw invalid(source, "are in YAML, which is not read: give a JSON array, a JSON object {\"0\": \"name\"} or one name a line (.txt)");
+    throw invalid(source, 'are in YAML, which is not read: give a JSON array, a JSON object {"0": "name"} or one name a line (.txt)');
   }
   if (body.startsWith("[") || body.startsWith("{")) {
     try {
@@ -122,7 +125,12 @@ export async function readNamesFile(file: string): Promise<string[]> {
     if (code === "ENOENT" || code === "ENOTDIR") {
       throw new DefectError("fileNotFound", `class names file not found: ${absolute}`, { path: absolute }, { cause: error });
     }
-    throw new DefectError("fileReadFailed", `cannot read class names file ${absolute}: ${describeError(error)}`, { path: absolute, reason: describeError(error) }, { cause: error });
+    throw new DefectError(
+      "fileReadFailed",
+      `cannot read class names file ${absolute}: ${describeError(error)}`,
+      { path: absolute, reason: describeError(error) },
+      { cause: error },
+    );
   }
   const names = parseNamesText(text, absolute, path.extname(absolute));
   if (names.length === 0) throw invalid(absolute, "are empty: the file names no class");

@@ -101,12 +101,7 @@ function suppressGroup(ranks: Int32Array, boxes: Boxes, iou: number, limit: numb
  * are kept, which also bounds the pairwise work per class to maxDetections x its candidates.
  * Equal scores keep their input order.
  */
-export function nonMaxSuppression(
-  candidates: readonly Candidate[],
-  iou: number,
-  maxDetections: number,
-  classAware = true,
-): Candidate[] {
+export function nonMaxSuppression(candidates: readonly Candidate[], iou: number, maxDetections: number, classAware = true): Candidate[] {
   const order = byScore(candidates);
   if (order.length > MAX_NMS_CANDIDATES) order.length = MAX_NMS_CANDIDATES;
   const boxes = toBoxes(order);

@@ -72,12 +72,15 @@ export function decodeInstanceSegmentation(
   const ry = proto.height / H;
   const tensorCols = axisTable(W, 1, 0, rx, proto.width);
   const tensorRows = axisTable(H, 1, 0, ry, proto.height);
-  const source = transform === undefined ? null : {
-    size: transform.source,
-    // Source pixel i sits at tensor (i + 0.5 - roi.x) * scaleX + offsetX.
-    cols: axisTable(transform.source.width, transform.scaleX, transform.offsetX - transform.roi.x * transform.scaleX, rx, proto.width),
-    rows: axisTable(transform.source.height, transform.scaleY, transform.offsetY - transform.roi.y * transform.scaleY, ry, proto.height),
-  };
+  const source =
+    transform === undefined
+      ? null
+      : {
+          size: transform.source,
+          // Source pixel i sits at tensor (i + 0.5 - roi.x) * scaleX + offsetX.
+          cols: axisTable(transform.source.width, transform.scaleX, transform.offsetX - transform.roi.x * transform.scaleX, rx, proto.width),
+          rows: axisTable(transform.source.height, transform.scaleY, transform.offsetY - transform.roi.y * transform.scaleY, ry, proto.height),
+        };
   // One tensor mask reused for the map, cleared crop by crop.
   const scratch = new Uint8Array(W * H);
 
@@ -117,8 +120,16 @@ function cropOrigin(crop: Crop): { x: number; y: number; width: number; height: 
 function checkPrototypes(protos: RawOutput): Prototypes {
   const dims = protos.dims;
   const [batch, count, height, width] = dims;
-  const ok = dims.length === PROTO_RANK && batch === 1 && count !== undefined && height !== undefined && width !== undefined &&
-    count >= 1 && height >= 1 && width >= 1 && protos.data.length === count * height * width;
+  const ok =
+    dims.length === PROTO_RANK &&
+    batch === 1 &&
+    count !== undefined &&
+    height !== undefined &&
+    width !== undefined &&
+    count >= 1 &&
+    height >= 1 &&
+    width >= 1 &&
+    protos.data.length === count * height * width;
   if (!ok) {
     throw new DefectError(
       "inferenceFailed",
@@ -132,11 +143,10 @@ function checkPrototypes(protos: RawOutput): Prototypes {
 function coefficientsOf(candidate: Candidate, proto: Prototypes): Float32Array {
   const c = candidate.extra;
   if (c === null || c.length !== proto.count) {
-    throw new DefectError(
-      "inferenceFailed",
-      `YOLO-seg candidate carries ${c?.length ?? 0} mask coefficients, the prototypes need ${proto.count}`,
-      { expected: proto.count, actual: c?.length ?? 0 },
-    );
+    throw new DefectError("inferenceFailed", `YOLO-seg candidate carries ${c?.length ?? 0} mask coefficients, the prototypes need ${proto.count}`, {
+      expected: proto.count,
+      actual: c?.length ?? 0,
+    });
   }
   return c;
 }

@@ -37,19 +37,11 @@ const SEMANTIC_RANK = 4;
  * Decodes [1, C, H, W] (C >= 2: logits or probabilities) or [1, 1, H, W] (a defect
  * probability or logit) into a defect map resized to the tensor size.
  */
-export function decodeSemantic(
-  output: RawOutput,
-  options: SemanticOptions,
-  tensorSize: { width: number; height: number },
-): SemanticResult {
+export function decodeSemantic(output: RawOutput, options: SemanticOptions, tensorSize: { width: number; height: number }): SemanticResult {
   const { channels, height, width } = checkShape(output);
-  const decoded = channels === 1
-    ? singleChannel(output.data, options.names)
-    : multiChannel(output.data, channels, width * height, options);
+  const decoded = channels === 1 ? singleChannel(output.data, options.names) : multiChannel(output.data, channels, width * height, options);
   const native: ScoreMap = { data: decoded.map, width, height };
-  const map = width === tensorSize.width && height === tensorSize.height
-    ? native
-    : upsampleBilinear(native, tensorSize.width, tensorSize.height);
+  const map = width === tensorSize.width && height === tensorSize.height ? native : upsampleBilinear(native, tensorSize.width, tensorSize.height);
   let score = 0;
   for (let i = 0; i < map.data.length; i++) if (map.data[i]! > score) score = map.data[i]!;
   decoded.classes.sort((a, b) => b.score - a.score || a.class - b.class);
@@ -59,8 +51,16 @@ export function decodeSemantic(
 function checkShape(output: RawOutput): { channels: number; height: number; width: number } {
   const dims = output.dims;
   const [batch, channels, height, width] = dims;
-  const ok = dims.length === SEMANTIC_RANK && batch === 1 && channels !== undefined && height !== undefined && width !== undefined &&
-    channels >= 1 && height >= 1 && width >= 1 && output.data.length === channels * height * width;
+  const ok =
+    dims.length === SEMANTIC_RANK &&
+    batch === 1 &&
+    channels !== undefined &&
+    height !== undefined &&
+    width !== undefined &&
+    channels >= 1 &&
+    height >= 1 &&
+    width >= 1 &&
+    output.data.length === channels * height * width;
   if (!ok) {
     throw new DefectError(
       "inferenceFailed",
@@ -116,12 +116,7 @@ function holdsProbabilities(data: Float32Array, channels: number, pixels: number
   return true;
 }
 
-function multiChannel(
-  data: Float32Array,
-  channels: number,
-  pixels: number,
-  options: SemanticOptions,
-): { map: Float32Array; classes: ClassScore[] } {
+function multiChannel(data: Float32Array, channels: number, pixels: number, options: SemanticOptions): { map: Float32Array; classes: ClassScore[] } {
   const background = options.backgroundClass;
   if (!(Number.isInteger(background) && background >= 0 && background < channels)) {
     throw new DefectError(

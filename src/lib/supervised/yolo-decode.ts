@@ -21,22 +21,21 @@ function expectRank3(dims: readonly number[], dataLength: number, what: string):
     });
   }
   if (batch * a * b !== dataLength) {
-    throw new DefectError(
-      "inferenceFailed",
-      `${what} output holds ${dataLength} values, but its shape [${dims.join(",")}] needs ${batch * a * b}`,
-      { dims: dims.join(","), length: dataLength },
-    );
+    throw new DefectError("inferenceFailed", `${what} output holds ${dataLength} values, but its shape [${dims.join(",")}] needs ${batch * a * b}`, {
+      dims: dims.join(","),
+      length: dataLength,
+    });
   }
   return [a, b];
 }
 
 function checkWidth(actual: number, expected: number, what: string, dims: readonly number[]): void {
   if (actual !== expected) {
-    throw new DefectError(
-      "inferenceFailed",
-      `${what} output [${dims.join(",")}] has ${actual} values per box, expected ${expected}`,
-      { dims: dims.join(","), expected, actual },
-    );
+    throw new DefectError("inferenceFailed", `${what} output [${dims.join(",")}] has ${actual} values per box, expected ${expected}`, {
+      dims: dims.join(","),
+      expected,
+      actual,
+    });
   }
 }
 
@@ -45,13 +44,7 @@ function checkWidth(actual: number, expected: number, what: string, dims: readon
  * (already sigmoid in Ultralytics exports), then `extra` values per anchor (32 mask coefficients for -seg).
  * Reads row by row (contiguous memory) to find each anchor's best class, instead of transposing.
  */
-export function decodeYoloV8(
-  data: Float32Array,
-  dims: readonly number[],
-  nc: number,
-  extra: number,
-  confidence: number,
-): Candidate[] {
+export function decodeYoloV8(data: Float32Array, dims: readonly number[], nc: number, extra: number, confidence: number): Candidate[] {
   const [rows, n] = expectRank3(dims, data.length, "YOLOv8");
   checkWidth(rows, V8_BOX_ROWS + nc + extra, "YOLOv8", dims);
   const best = new Float32Array(n).fill(-Infinity);
@@ -90,13 +83,7 @@ export function decodeYoloV8(
  * Score = objectness x best class score, as YOLOv5's `non_max_suppression` (which also drops rows whose
  * objectness alone is not above the threshold: the product can then never be above it either).
  */
-export function decodeYoloV5(
-  data: Float32Array,
-  dims: readonly number[],
-  nc: number,
-  extra: number,
-  confidence: number,
-): Candidate[] {
+export function decodeYoloV5(data: Float32Array, dims: readonly number[], nc: number, extra: number, confidence: number): Candidate[] {
   const [n, width] = expectRank3(dims, data.length, "YOLOv5");
   checkWidth(width, V5_BOX_VALUES + nc + extra, "YOLOv5", dims);
   const out: Candidate[] = [];

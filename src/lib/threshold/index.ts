@@ -27,13 +27,6 @@ export {
 } from "./record";
 export { ThresholdSession, type Decision, type SampleAnswer, type SessionState } from "./session";
 export { mean, quantile, sampleStandardDeviation, summarize, type ScoreStats } from "./statistics";
-export {
-  CALIBRATION_EXTENSION,
-  CALIBRATION_FOLDER,
-  calibrationFilePath,
-  deleteCalibration,
-  loadCalibration,
-  saveCalibration,
-} from "./store";
+export { CALIBRATION_EXTENSION, CALIBRATION_FOLDER, calibrationFilePath, deleteCalibration, loadCalibration, saveCalibration } from "./store";
 export * from "./types";
 export { bandThresholds, decideVerdict, INITIAL_STREAM, lowerBy, type StreamState, type VerdictResult } from "./verdict";

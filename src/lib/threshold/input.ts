@@ -19,7 +19,9 @@ function describe(value: unknown): string {
 export function readScore(payload: unknown): number {
   const score = isRecord(payload) ? payload["score"] : payload;
   if (typeof score === "number" && Number.isFinite(score)) return score;
-  const what = isRecord(payload) ? `msg.payload.score is ${typeof score === "number" ? String(score) : describe(score)}` : `msg.payload is ${describe(payload)}`;
+  const what = isRecord(payload)
+    ? `msg.payload.score is ${typeof score === "number" ? String(score) : describe(score)}`
+    : `msg.payload is ${describe(payload)}`;
   throw new DefectError("noScoreInput", `no score on the message: ${what}; expected a number or { score } from the detector`, { reason: what });
 }
 
@@ -39,7 +41,8 @@ export function readScoreMap(value: unknown): MessageScoreMap | undefined {
   if (value === undefined || value === null) return undefined;
   if (!isRecord(value)) throw mapInvalid(`got ${describe(value)}`);
   const { width, height } = value;
-  if (!isPositiveInteger(width) || !isPositiveInteger(height)) throw mapInvalid(`width and height must be positive integers, got ${String(width)}x${String(height)}`);
+  if (!isPositiveInteger(width) || !isPositiveInteger(height))
+    throw mapInvalid(`width and height must be positive integers, got ${String(width)}x${String(height)}`);
   const raw = value["data"];
   let data: Float32Array;
   if (raw instanceof Float32Array) data = raw;

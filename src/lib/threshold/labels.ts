@@ -30,7 +30,7 @@ export function sampleLabel(label: unknown, filename: unknown, property = "label
   if (label !== undefined && label !== null && label !== "") {
     const known = SAMPLE_LABELS.find((l) => l === label);
     if (known === undefined) {
-      const shown = typeof label === "string" ? label : JSON.stringify(label) ?? String(label);
+      const shown = typeof label === "string" ? label : (JSON.stringify(label) ?? String(label));
       throw new DefectError("invalidOption", `msg.${property} must be "good" or "defect", got ${shown}`, { option: `msg.${property}`, value: shown });
     }
     return known;

@@ -68,18 +68,25 @@ export function parseThresholdOptions(input: Record<string, unknown>): Threshold
     threshold,
     lowThreshold,
     k: mode === "sigma" ? numberWhere("k", input["k"], DEFAULT_K, "a number of at least 0", (n) => n >= 0) : DEFAULT_K,
-    frr: mode === "quantile"
-      ? numberWhere("frr", input["frr"], DEFAULT_FRR_PERCENT, "a percentage above 0 and below 100", (n) => n > 0 && n < PERCENT)
-      : DEFAULT_FRR_PERCENT,
-    recall: mode === "recall"
-      ? numberWhere("recall", input["recall"], DEFAULT_RECALL_PERCENT, "a percentage above 0 and at most 100", (n) => n > 0 && n <= PERCENT)
-      : DEFAULT_RECALL_PERCENT,
+    frr:
+      mode === "quantile"
+        ? numberWhere("frr", input["frr"], DEFAULT_FRR_PERCENT, "a percentage above 0 and below 100", (n) => n > 0 && n < PERCENT)
+        : DEFAULT_FRR_PERCENT,
+    recall:
+      mode === "recall"
+        ? numberWhere("recall", input["recall"], DEFAULT_RECALL_PERCENT, "a percentage above 0 and at most 100", (n) => n > 0 && n <= PERCENT)
+        : DEFAULT_RECALL_PERCENT,
     band: calibrated ? numberWhere("band", input["band"], 0, "a fraction from 0 up to (not including) 1", fractionBelowOne) : 0,
     hysteresis: numberWhere("hysteresis", input["hysteresis"], 0, "a fraction from 0 up to (not including) 1", fractionBelowOne),
     pixelThreshold: optionalNumber("pixelThreshold", input["pixelThreshold"]),
     calibrationCount: calibrated
-      ? numberWhere("calibrationCount", input["calibrationCount"], DEFAULT_CALIBRATION_COUNT, `an integer from 1 to ${MAX_CALIBRATION_COUNT}`,
-        (n) => Number.isInteger(n) && n >= 1 && n <= MAX_CALIBRATION_COUNT)
+      ? numberWhere(
+          "calibrationCount",
+          input["calibrationCount"],
+          DEFAULT_CALIBRATION_COUNT,
+          `an integer from 1 to ${MAX_CALIBRATION_COUNT}`,
+          (n) => Number.isInteger(n) && n >= 1 && n <= MAX_CALIBRATION_COUNT,
+        )
       : DEFAULT_CALIBRATION_COUNT,
     labelProperty: calibrated ? propertyOption("labelProperty", input["labelProperty"], DEFAULT_LABEL_PROPERTY) : DEFAULT_LABEL_PROPERTY,
   };

@@ -64,14 +64,20 @@ function isNumberMap(value: unknown): value is Record<string, number> {
 
 function isScoreStats(value: unknown): value is ScoreStats {
   return (
-    isRecord(value) && isCount(value["count"]) && isFiniteNumber(value["mean"]) && isFiniteNumber(value["min"]) &&
-    isFiniteNumber(value["max"]) && (value["sd"] === null || isFiniteNumber(value["sd"]))
+    isRecord(value) &&
+    isCount(value["count"]) &&
+    isFiniteNumber(value["mean"]) &&
+    isFiniteNumber(value["min"]) &&
+    isFiniteNumber(value["max"]) &&
+    (value["sd"] === null || isFiniteNumber(value["sd"]))
   );
 }
 
 function isStats(value: unknown): value is CalibrationStats {
   return (
-    isRecord(value) && isCount(value["falseRejects"]) && isCount(value["missed"]) &&
+    isRecord(value) &&
+    isCount(value["falseRejects"]) &&
+    isCount(value["missed"]) &&
     (value["good"] === undefined || isScoreStats(value["good"])) &&
     (value["defect"] === undefined || isScoreStats(value["defect"])) &&
     (value["f1"] === undefined || isFiniteNumber(value["f1"]))
@@ -93,7 +99,11 @@ function badField(value: Record<string, unknown>): string | undefined {
     ["lowThreshold", value["lowThreshold"] === undefined || isFiniteNumber(value["lowThreshold"])],
     ["samples", isRecord(samples) && isCount(samples["good"]) && isCount(samples["defect"])],
     ["stats", isStats(value["stats"])],
-    ["promise", value["promise"] === undefined || (isRecord(value["promise"]) && isFiniteNumber(value["promise"]["frr"]) && isFiniteNumber(value["promise"]["frrBound95"]))],
+    [
+      "promise",
+      value["promise"] === undefined ||
+        (isRecord(value["promise"]) && isFiniteNumber(value["promise"]["frr"]) && isFiniteNumber(value["promise"]["frrBound95"])),
+    ],
     ["created", typeof value["created"] === "string"],
   ];
   return checks.find(([, ok]) => !ok)?.[0];

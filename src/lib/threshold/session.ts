@@ -28,9 +28,7 @@ export interface SampleAnswer {
 }
 
 export type SessionState =
-  | { kind: "ready"; mode: ThresholdMode; thresholds: Thresholds }
-  | { kind: "calibrating"; count: number; total: number }
-  | { kind: "uncalibrated" };
+  { kind: "ready"; mode: ThresholdMode; thresholds: Thresholds } | { kind: "calibrating"; count: number; total: number } | { kind: "uncalibrated" };
 
 export class ThresholdSession {
   readonly options: ThresholdOptions;

@@ -30,7 +30,12 @@ export async function loadCalibration(path: string): Promise<CalibrationRecord |
   } catch (error) {
     const code = errnoCode(error);
     if (code === "ENOENT") return undefined;
-    throw new DefectError("fileReadFailed", `Could not read ${path}: ${describeError(error)}`, { path, reason: code ?? describeError(error) }, { cause: error });
+    throw new DefectError(
+      "fileReadFailed",
+      `Could not read ${path}: ${describeError(error)}`,
+      { path, reason: code ?? describeError(error) },
+      { cause: error },
+    );
   }
   let json: unknown;
   try {

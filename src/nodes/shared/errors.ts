@@ -35,12 +35,7 @@ export interface ErrorRouter {
   config(error: unknown): NodeError;
 }
 
-export function createErrorRouter(
-  RED: NodeAPI,
-  node: Node,
-  type: string,
-  status: { set(state: "error"): void },
-): ErrorRouter {
+export function createErrorRouter(RED: NodeAPI, node: Node, type: string, status: { set(state: "error"): void }): ErrorRouter {
   return {
     fail(error, done) {
       status.set("error");

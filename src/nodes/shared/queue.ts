@@ -140,7 +140,11 @@ export function handleQueuedInput(RED: NodeAPI, node: Node, errors: ErrorRouter,
     teaching.close();
     if (closedDrops > 0) node.log(`${closedDrops} queued messages not processed: the node was stopped`);
   });
-  return { get stats() { return stats(); } };
+  return {
+    get stats() {
+      return stats();
+    },
+  };
 }
 
 /** By node id: how many messages a node with a queue holds at most (waiting + the one running). */
@@ -159,7 +163,10 @@ export function settleMessage(msgid: string | undefined): void {
  * Limits how many messages of one blocking source are in transit. Places of messages never
  * settled (filtered out on the way) are given back after `expireMs`.
  */
-export function createTransitLimiter(capacity: number, expireMs: number): {
+export function createTransitLimiter(
+  capacity: number,
+  expireMs: number,
+): {
   limiter: TransitLimiter;
   /** Counts `msg` as in transit; false when it has no id to be settled by. */
   track(msg: NodeMessage): boolean;

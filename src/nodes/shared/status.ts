@@ -41,12 +41,7 @@ export interface StatusReporter<S extends string> {
  * must not send one per message: only changes are sent.
  */
 export function createStatus(node: Node, type: string): StatusReporter<CommonState>;
-export function createStatus<S extends string>(
-  node: Node,
-  type: string,
-  looks: Record<S, StatusLook>,
-  translate?: (key: string) => string,
-): StatusReporter<S>;
+export function createStatus<S extends string>(node: Node, type: string, looks: Record<S, StatusLook>, translate?: (key: string) => string): StatusReporter<S>;
 export function createStatus(
   node: Node,
   type: string,

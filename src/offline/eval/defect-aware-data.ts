@@ -42,7 +42,9 @@ export function listLabelledDefects(root: string, count: number, excludeStems: R
     });
   }
   const all: LabelledDefect[] = [];
-  for (const type of readdirSync(folder).filter((t) => statSync(join(folder, t)).isDirectory()).sort()) {
+  for (const type of readdirSync(folder)
+    .filter((t) => statSync(join(folder, t)).isDirectory())
+    .sort()) {
     for (const name of imagesIn(join(folder, type))) {
       const stem = basename(name, extname(name));
       if (excludeStems.has(stem)) continue;
@@ -53,7 +55,11 @@ export function listLabelledDefects(root: string, count: number, excludeStems: R
     }
   }
   if (all.length < count) {
-    throw new DefectError("noTrainingImages", `${count} labelled defects asked for, ${folder} holds ${all.length}${excludeStems.size > 0 ? " not paired with a good image in use" : ""}`, { path: folder });
+    throw new DefectError(
+      "noTrainingImages",
+      `${count} labelled defects asked for, ${folder} holds ${all.length}${excludeStems.size > 0 ? " not paired with a good image in use" : ""}`,
+      { path: folder },
+    );
   }
   return all.slice(0, count);
 }
@@ -62,7 +68,11 @@ export function listLabelledDefects(root: string, count: number, excludeStems: R
 export async function loadDefectRegion(sample: LabelledDefect, width: number, height: number): Promise<Uint8Array | null> {
   if (sample.region === null) return null;
   if (sample.region.kind === "mask") {
-    const { data } = await sharp(sample.region.path).toColourspace("b-w").resize(width, height, { fit: "fill", kernel: "nearest" }).raw().toBuffer({ resolveWithObject: true });
+    const { data } = await sharp(sample.region.path)
+      .toColourspace("b-w")
+      .resize(width, height, { fit: "fill", kernel: "nearest" })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     return Uint8Array.from(data, (v) => (v >= MASK_LEVEL ? 1 : 0));
   }
   // Boxes are in the image's own pixels: scale them to the evaluation size as the stretch resize does.

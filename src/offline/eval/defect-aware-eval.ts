@@ -130,9 +130,13 @@ export async function evaluateDefectAware(options: DefectAwareEvalOptions): Prom
   const patchOptions: DefectPatchOptions = { ...DEFAULT_DEFECT_PATCH_OPTIONS, ...options.defectPatches };
   const dataset = readMvtecDataset(options.data);
   if (dataset.train.length < options.shots + calibrationShots) {
-    throw new DefectError("noTrainingImages", `${options.shots} shots + ${calibrationShots} calibration images asked for, ${options.data}/train/good holds ${dataset.train.length}`, {
-      path: options.data,
-    });
+    throw new DefectError(
+      "noTrainingImages",
+      `${options.shots} shots + ${calibrationShots} calibration images asked for, ${options.data}/train/good holds ${dataset.train.length}`,
+      {
+        path: options.data,
+      },
+    );
   }
   const goodInUse = dataset.train.slice(0, options.shots + calibrationShots);
   const labelled = listLabelledDefects(options.data, options.defectShots, new Set(goodInUse.map((p) => basename(p, extname(p)))));
@@ -197,7 +201,10 @@ export async function evaluateDefectAware(options: DefectAwareEvalOptions): Prom
         evidence: (e: PatchEmbedding) => classifierEvidence(full, e),
         mu: mu.lambda,
         mu_aurocs: mu.aurocs,
-        threshold: f1Threshold(good.map((g) => defectAwareScore(g, mu.lambda)), bad.map((b) => defectAwareScore(b, mu.lambda))).threshold,
+        threshold: f1Threshold(
+          good.map((g) => defectAwareScore(g, mu.lambda)),
+          bad.map((b) => defectAwareScore(b, mu.lambda)),
+        ).threshold,
       };
     }
     const test = await scoreTestSet({ dataset, embed, scorer, search, lambda, thresholds, width, height, log, head });

@@ -116,7 +116,13 @@ export async function scoreTestSet(t: TestScoring): Promise<{
   return {
     good_only: operatingPoint(good, labels, t.thresholds.goodOnly, "mean + k sd of held-out good scores", pixelGood),
     good_only_labelled: operatingPoint(good, labels, t.thresholds.goodOnlyLabelled, "F1-optimal on held-out good + labelled defects", pixelGood),
-    defect_aware: operatingPoint(aware, labels, t.thresholds.defectAware, "F1-optimal on held-out good + labelled defects (leave-one-out)", pixelsAware.auroc()),
+    defect_aware: operatingPoint(
+      aware,
+      labels,
+      t.thresholds.defectAware,
+      "F1-optimal on held-out good + labelled defects (leave-one-out)",
+      pixelsAware.auroc(),
+    ),
     ...(t.head === undefined
       ? {}
       : {

@@ -37,7 +37,10 @@ export async function cachedEmbedding(cache: EmbeddingCache | undefined, imagePa
   mkdirSync(cache.dir, { recursive: true });
   const header = Int32Array.from([embedding.patches, embedding.dim, embedding.gridHeight, embedding.gridWidth]);
   // Written aside then renamed: an interrupted run never leaves a truncated file behind.
-  await writeFile(`${file}.part`, Buffer.concat([Buffer.from(header.buffer), Buffer.from(embedding.data.buffer, embedding.data.byteOffset, embedding.data.byteLength)]));
+  await writeFile(
+    `${file}.part`,
+    Buffer.concat([Buffer.from(header.buffer), Buffer.from(embedding.data.buffer, embedding.data.byteOffset, embedding.data.byteLength)]),
+  );
   await rename(`${file}.part`, file);
   return embedding;
 }

@@ -93,7 +93,13 @@ export async function testFeatures(
   }
   closeSync(fd);
   renameSync(`${file}.part`, file);
-  const index: CacheIndex = { images: dataset.test.map((t) => t.path), patches: first.patches, dim: first.dim, gridWidth: first.gridWidth, gridHeight: first.gridHeight };
+  const index: CacheIndex = {
+    images: dataset.test.map((t) => t.path),
+    patches: first.patches,
+    dim: first.dim,
+    gridWidth: first.gridWidth,
+    gridHeight: first.gridHeight,
+  };
   writeFileSync(`${file}.json`, JSON.stringify(index));
   return openCached(file, index);
 }

@@ -90,7 +90,9 @@ export async function runFewShotSweep(options: FewShotSweepOptions): Promise<Few
     const test = await testFeatures(dataset, extractor, preprocess, `${basename(options.backbone)}:${options.layers.join(",")}`, options.cacheDir, log);
     const picked = dataset.test.map((_, i) => i).filter((i) => i % stride === 0);
     const labels = picked.map((i) => (dataset.test[i]?.defective ? 1 : 0));
-    const masks = dataset.hasMasks ? await Promise.all(picked.map((i) => loadMask(dataset.test[i] as (typeof dataset.test)[number], options.size, options.size))) : [];
+    const masks = dataset.hasMasks
+      ? await Promise.all(picked.map((i) => loadMask(dataset.test[i] as (typeof dataset.test)[number], options.size, options.size)))
+      : [];
     const positives = masks.reduce((n, m) => n + m.reduce((a, v) => a + v, 0), 0);
     // Variants depend on the augmentation settings; the originals are shared by every setting.
     const featureSets = new Map<string, Awaited<ReturnType<typeof shotFeatures>>>();
@@ -159,7 +161,9 @@ export async function runFewShotSweep(options: FewShotSweepOptions): Promise<Few
           fit_seconds: fitSeconds,
         };
         rows.push(row);
-        log(`${setting.label} K=${k}: bank ${row.bank_size}, image AUROC ${row.image_auroc.toFixed(3)}, pixel ${row.pixel_auroc?.toFixed(3) ?? "-"}, F1 cal ${row.f1_calibrated?.toFixed(3) ?? "-"} (recall ${row.recall_calibrated?.toFixed(2) ?? "-"}, FRR ${row.false_reject_calibrated?.toFixed(2) ?? "-"}), F1-max ${row.f1_max.toFixed(3)}`);
+        log(
+          `${setting.label} K=${k}: bank ${row.bank_size}, image AUROC ${row.image_auroc.toFixed(3)}, pixel ${row.pixel_auroc?.toFixed(3) ?? "-"}, F1 cal ${row.f1_calibrated?.toFixed(3) ?? "-"} (recall ${row.recall_calibrated?.toFixed(2) ?? "-"}, FRR ${row.false_reject_calibrated?.toFixed(2) ?? "-"}), F1-max ${row.f1_max.toFixed(3)}`,
+        );
       }
     }
     test.close();
@@ -179,7 +183,15 @@ export function fewShotTable(report: FewShotReport): string {
   const head = ["setting", "K", "bank", "image AUROC", ...(pixel ? ["pixel AUROC"] : []), "F1 calibrated", "F1-max"];
   const lines = [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`];
   for (const r of report.rows) {
-    const cells = [r.setting, String(r.shots), String(r.bank_size), cell(r.image_auroc), ...(pixel ? [cell(r.pixel_auroc)] : []), cell(r.f1_calibrated), cell(r.f1_max)];
+    const cells = [
+      r.setting,
+      String(r.shots),
+      String(r.bank_size),
+      cell(r.image_auroc),
+      ...(pixel ? [cell(r.pixel_auroc)] : []),
+      cell(r.f1_calibrated),
+      cell(r.f1_max),
+    ];
     lines.push(`| ${cells.join(" | ")} |`);
   }
   return `${lines.join("\n")}\n`;

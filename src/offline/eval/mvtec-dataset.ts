@@ -40,7 +40,11 @@ export function readMvtecDataset(root: string, trainLimit?: number): MvtecDatase
   const train = imagesIn(join(root, "train", "good"));
   if (train.length === 0) throw new DefectError("folderNotFound", `no training images in ${join(root, "train", "good")}`, { path: root });
   const testRoot = join(root, "test");
-  const types = existsSync(testRoot) ? readdirSync(testRoot).filter((t) => statSync(join(testRoot, t)).isDirectory()).sort() : [];
+  const types = existsSync(testRoot)
+    ? readdirSync(testRoot)
+        .filter((t) => statSync(join(testRoot, t)).isDirectory())
+        .sort()
+    : [];
   const test: TestSample[] = [];
   for (const type of types) {
     for (const path of imagesIn(join(testRoot, type))) {

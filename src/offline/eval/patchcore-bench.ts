@@ -62,7 +62,11 @@ function median(values: number[]): number {
  * pipeline's own backbone call: this machine's speed drifts within minutes, so the floor is
  * measured interleaved with what it is compared to.
  */
-async function openRawBackbone(model: string, layers: string[], threads: number | undefined): Promise<{ time(tensor: Tensor): Promise<number>; release(): Promise<void> }> {
+async function openRawBackbone(
+  model: string,
+  layers: string[],
+  threads: number | undefined,
+): Promise<{ time(tensor: Tensor): Promise<number>; release(): Promise<void> }> {
   // The package's own onnxruntime settings (threads, no spinning), so the ratio measures the wrapper.
   const session = await ort.InferenceSession.create(model, toOrtOptions(threads === undefined ? {} : { intraOpThreads: threads }));
   const input = session.inputNames[0] as string;

@@ -37,7 +37,13 @@ export async function fitShotBank(
     await projector?.release();
   }
   // Copies: the fit hands the shots' arrays to its worker, and the sweep fits them again.
-  const learned = { space: space.finish(), images: images.length, patches: grid.patches, dim, features: async (i: number) => (images[i] as Float32Array).slice() };
+  const learned = {
+    space: space.finish(),
+    images: images.length,
+    patches: grid.patches,
+    dim,
+    features: async (i: number) => (images[i] as Float32Array).slice(),
+  };
   const calibration = { owners, shots: shots.length, grid: { width: grid.width, height: grid.height }, map: mapSize };
   return fitPatchCoreBank(learned, options, session, new AbortController().signal, { calibration });
 }

@@ -149,7 +149,12 @@ async function loadDefects(path: string): Promise<AnnotatedDefect[]> {
 /** The box mask of the pixel metrics: the dataset's own file when present, else drawn from the boxes. */
 async function loadMask(root: string, id: string, defects: AnnotatedDefect[], width: number, height: number): Promise<Uint8Array> {
   const path = join(root, "ground_truth", "defect", `${id}_mask.png`);
-  if (!existsSync(path)) return boxMask(defects.map((d) => d.box), width, height);
+  if (!existsSync(path))
+    return boxMask(
+      defects.map((d) => d.box),
+      width,
+      height,
+    );
   const image = await decodeImage(await readBytes(path), LIMITS);
   if (image.width !== width || image.height !== height) {
     throw new DefectError("imageSizeMismatch", `The mask ${path} is ${image.width}x${image.height} but its image is ${width}x${height}.`, {
@@ -166,7 +171,11 @@ async function loadMask(root: string, id: string, defects: AnnotatedDefect[], wi
 async function fitModel(pairs: Pair[], fit: Partial<NormalModelFitOptions> | undefined, log: (line: string) => void): Promise<NormalDifferenceModel> {
   const fitter = new NormalModelFitter(fit);
   for (const pair of pairs) {
-    const [test, reference, defects] = await Promise.all([loadPlane(pair.test, "training image"), loadPlane(pair.reference, "template"), loadDefects(pair.annotation)]);
+    const [test, reference, defects] = await Promise.all([
+      loadPlane(pair.test, "training image"),
+      loadPlane(pair.reference, "template"),
+      loadDefects(pair.annotation),
+    ]);
     fitter.add({ test, reference, boxes: defects.map((d) => d.box) });
     if (fitter.size % 50 === 0) log(`aligned ${fitter.size}/${pairs.length} training pairs`);
   }
@@ -203,7 +212,11 @@ export async function evaluateTemplate(options: TemplateEvalOptions): Promise<Te
   let positives = 0;
   let drifted = 0;
   for (const pair of testPairs) {
-    const [test, reference, defects] = await Promise.all([loadPlane(pair.test, "test image"), loadPlane(pair.reference, "reference"), loadDefects(pair.annotation)]);
+    const [test, reference, defects] = await Promise.all([
+      loadPlane(pair.test, "test image"),
+      loadPlane(pair.reference, "reference"),
+      loadDefects(pair.annotation),
+    ]);
     const result = comparePlanes(test, reference, model, { registration: options.registration ?? DEFAULT_REGISTRATION });
     const { align, compare, post } = result.timings;
     times.align.push(align);

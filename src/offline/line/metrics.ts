@@ -49,7 +49,12 @@ function span(start: number, length: number, limit: number): [number, number] {
 }
 
 /** For one image: which ground-truth components some box overlaps, and how many boxes overlap none. */
-export function scoreRegions(mask: Uint8Array, width: number, height: number, boxes: readonly Rect[]): { components: number; found: number; falseRegions: number } {
+export function scoreRegions(
+  mask: Uint8Array,
+  width: number,
+  height: number,
+  boxes: readonly Rect[],
+): { components: number; found: number; falseRegions: number } {
   const { labels, count } = labelMask(mask, width, height);
   const found = new Uint8Array(count + 1);
   let falseRegions = 0;
@@ -73,7 +78,11 @@ export function scoreRegions(mask: Uint8Array, width: number, height: number, bo
   return { components: count, found: hits, falseRegions };
 }
 
-async function pixelFigures(samples: readonly TestSample[], records: readonly Inspected[], size: number): Promise<{ pixel: number | null; pro: number | null }> {
+async function pixelFigures(
+  samples: readonly TestSample[],
+  records: readonly Inspected[],
+  size: number,
+): Promise<{ pixel: number | null; pro: number | null }> {
   const maps: MapWithMask[] = [];
   let positives = 0;
   for (const [i, sample] of samples.entries()) {
@@ -87,7 +96,10 @@ async function pixelFigures(samples: readonly TestSample[], records: readonly In
   return { pixel: pixelAuroc(maps, positives), pro: aupro(maps) };
 }
 
-async function regionFigures(samples: readonly TestSample[], records: readonly Inspected[]): Promise<{ recall: number | null; falsePerImage: number | null; defects: number | null }> {
+async function regionFigures(
+  samples: readonly TestSample[],
+  records: readonly Inspected[],
+): Promise<{ recall: number | null; falsePerImage: number | null; defects: number | null }> {
   let components = 0;
   let found = 0;
   let falseRegions = 0;
@@ -108,7 +120,12 @@ async function regionFigures(samples: readonly TestSample[], records: readonly I
 }
 
 /** `records[i]` is what came out of the line for `samples[i]`; `hasMasks` as the dataset says. */
-export async function accuracyFigures(samples: readonly TestSample[], records: readonly Inspected[], size: number, hasMasks: boolean): Promise<AccuracyFigures> {
+export async function accuracyFigures(
+  samples: readonly TestSample[],
+  records: readonly Inspected[],
+  size: number,
+  hasMasks: boolean,
+): Promise<AccuracyFigures> {
   const scores = records.map((r) => r.score);
   const labels = samples.map((s) => (s.defective ? 1 : 0));
   const ng = (wanted: boolean): number => records.filter((r, i) => samples[i]?.defective === wanted && r.verdict === "NG").length;

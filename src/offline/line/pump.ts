@@ -30,7 +30,11 @@ export async function pump<T>(count: number, options: PumpOptions<T>): Promise<A
 }
 
 /** Every outcome a result, or the first failure as an error naming the file. */
-export function results<T>(outcomes: ReadonlyArray<Outcome<T> | undefined>, files: readonly string[], phase: string): Array<Extract<Outcome<T>, { kind: "result" }>> {
+export function results<T>(
+  outcomes: ReadonlyArray<Outcome<T> | undefined>,
+  files: readonly string[],
+  phase: string,
+): Array<Extract<Outcome<T>, { kind: "result" }>> {
   const done: Array<Extract<Outcome<T>, { kind: "result" }>> = [];
   for (const [i, outcome] of outcomes.entries()) {
     if (outcome === undefined) continue;
@@ -45,4 +49,3 @@ export function results<T>(outcomes: ReadonlyArray<Outcome<T> | undefined>, file
   if (done.length !== files.length) throw new LineFailure(`${phase}: ${files.length - done.length} of ${files.length} images did not come out of the line`);
   return done;
 }
-

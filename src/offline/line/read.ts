@@ -68,8 +68,8 @@ export function readCalibrationAnswer(msg: Message): CalibrationAnswer {
   const payload = payloadOf(msg, "a calibration image");
   if (payload["calibrating"] !== true) throw new LineFailure("the threshold did not answer a calibration image as a sample");
   const calibration = payload["calibration"];
-  const threshold = isRecord(calibration) ? finite(calibration["threshold"]) ?? null : null;
-  const promise = isRecord(calibration) && isRecord(calibration["promise"]) ? finite(calibration["promise"]["frr"]) ?? null : null;
+  const threshold = isRecord(calibration) ? (finite(calibration["threshold"]) ?? null) : null;
+  const promise = isRecord(calibration) && isRecord(calibration["promise"]) ? (finite(calibration["promise"]["frr"]) ?? null) : null;
   return { count: finite(payload["count"]) ?? 0, total: finite(payload["total"]) ?? 0, threshold, promisedFrr: promise };
 }
 

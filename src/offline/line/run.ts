@@ -40,7 +40,9 @@ const TIMING_ORDER = ["sourceMs", "preprocessMs", "backboneMs", "scoringMs", "po
 function timingMedians(records: readonly Inspected[]): Record<string, number> {
   const rank = (name: string): number => (TIMING_ORDER.includes(name) ? TIMING_ORDER.indexOf(name) : TIMING_ORDER.length);
   const names = [...new Set(records.flatMap((r) => Object.keys(r.timings)))].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
-  return Object.fromEntries(names.map((name) => [name.replace(/Ms$/, ""), round(median(records.flatMap((r) => (r.timings[name] === undefined ? [] : [r.timings[name] as number]))))]));
+  return Object.fromEntries(
+    names.map((name) => [name.replace(/Ms$/, ""), round(median(records.flatMap((r) => (r.timings[name] === undefined ? [] : [r.timings[name] as number]))))]),
+  );
 }
 
 /**
@@ -80,13 +82,17 @@ async function measure(plan: LinePlan): Promise<Measured> {
     });
     try {
       const source = runtime.node(LINE_NODES.source);
-      if (source === undefined) throw new LineFailure(`the line's image source did not start${tap.strayErrors.length > 0 ? `: ${tap.strayErrors.join("; ")}` : ""}`);
+      if (source === undefined)
+        throw new LineFailure(`the line's image source did not start${tap.strayErrors.length > 0 ? `: ${tap.strayErrors.join("; ")}` : ""}`);
       plan.progress?.(`Node-RED ${runtime.version} on 127.0.0.1:${runtime.port}, user directory ${runtime.userDir}`);
       const session = new LineSession(plan, source, tap, loop);
       const learned = await session.learn();
       const { threshold, promisedFrr } = await session.calibrate();
       const backbone = plan.rawBackbone;
-      const raw = backbone === undefined ? undefined : await openRawBackbone(backbone.file, backbone.layers, backbone.threads === undefined ? {} : { intraOpThreads: backbone.threads });
+      const raw =
+        backbone === undefined
+          ? undefined
+          : await openRawBackbone(backbone.file, backbone.layers, backbone.threads === undefined ? {} : { intraOpThreads: backbone.threads });
       let inspected: Measured["inspected"];
       try {
         inspected = await session.oneAtATime(raw, backbone?.preprocess);

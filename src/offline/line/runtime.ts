@@ -82,7 +82,9 @@ function loadNodeRed(): RedApp {
     // Lazily: node-red is a development dependency, needed only by the commands that embed it.
     red = require("node-red");
   } catch (error) {
-    throw new LineFailure(`this command runs Node-RED and cannot load it (${error instanceof Error ? error.message : String(error)}): install node-red beside ${PACKAGE_NAME}`);
+    throw new LineFailure(
+      `this command runs Node-RED and cannot load it (${error instanceof Error ? error.message : String(error)}): install node-red beside ${PACKAGE_NAME}`,
+    );
   }
   const app = red as Partial<RedApp> | null;
   if (app === null || typeof app.init !== "function" || typeof app.start !== "function" || typeof app.stop !== "function") {
@@ -145,9 +147,10 @@ function settings(userDir: string, options: RuntimeOptions): Record<string, unkn
     editorTheme: { tours: false, palette: { catalogues: [] } },
     functionExternalModules: false,
     functionGlobalContext: { ...options.globals },
-    logging: sink === undefined
-      ? { console: { level, metrics: false, audit: false } }
-      : { line: { level, metrics: false, audit: false, handler: () => (record: RuntimeLogRecord) => sink(record) } },
+    logging:
+      sink === undefined
+        ? { console: { level, metrics: false, audit: false } }
+        : { line: { level, metrics: false, audit: false, handler: () => (record: RuntimeLogRecord) => sink(record) } },
     credentialSecret: false,
   };
 }
@@ -156,7 +159,14 @@ async function post(port: number, path: string, body: string, headers: Record<st
   return new Promise((resolve, reject) => {
     // No keep-alive: a socket left open by this client would read as a handle the flows left behind.
     const request = http.request(
-      { host: "127.0.0.1", port, path, method: "POST", agent: false, headers: { ...headers, "Content-Length": String(Buffer.byteLength(body)), Connection: "close" } },
+      {
+        host: "127.0.0.1",
+        port,
+        path,
+        method: "POST",
+        agent: false,
+        headers: { ...headers, "Content-Length": String(Buffer.byteLength(body)), Connection: "close" },
+      },
       (response) => {
         let text = "";
         response.setEncoding("utf8");

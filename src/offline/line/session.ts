@@ -137,4 +137,3 @@ export class LineSession {
     return { perSecond: done.length === 0 ? 0 : (done.length * 1000) / (last - first), dropped: caught.length };
   }
 }
-

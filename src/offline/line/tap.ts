@@ -11,8 +11,7 @@ import type { RuntimeNode } from "./runtime";
 const ID = "lineId";
 
 export type Outcome<T> =
-  | { kind: "result"; sentAt: number; at: number; value: T }
-  | { kind: "caught"; sentAt: number; at: number; code: string; message: string; source: string };
+  { kind: "result"; sentAt: number; at: number; value: T } | { kind: "caught"; sentAt: number; at: number; code: string; message: string; source: string };
 
 export type Reader<T> = (msg: Readonly<Record<string, unknown>>) => T;
 

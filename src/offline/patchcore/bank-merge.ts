@@ -92,10 +92,14 @@ export function checkMergeable(sources: ReadonlyArray<{ path: string; metadata: 
     }
   }
   if (differences.length === 0) return;
-  throw new DefectError("modelMismatch", `Cannot merge banks learned differently (${differences.join("; ")}): merge only banks of the same backbone, layers and preprocessing`, {
-    fields: [...fields].join(", "),
-    differences: differences.join("; "),
-  });
+  throw new DefectError(
+    "modelMismatch",
+    `Cannot merge banks learned differently (${differences.join("; ")}): merge only banks of the same backbone, layers and preprocessing`,
+    {
+      fields: [...fields].join(", "),
+      differences: differences.join("; "),
+    },
+  );
 }
 
 function concatenate(arrays: readonly Float32Array[]): Float32Array {
@@ -114,9 +118,13 @@ function sum(sources: readonly Source[], read: (s: Source) => unknown): number {
 
 /** Merges the bank files at `paths` into `out` (written atomically). */
 export async function mergeBankFiles(paths: readonly string[], out: string, options: MergeOptions): Promise<MergeSummary> {
-  if (paths.length < 2) throw new DefectError("invalidOption", `merging needs at least two bank files, got ${paths.length}`, { option: "files", value: paths.length });
+  if (paths.length < 2)
+    throw new DefectError("invalidOption", `merging needs at least two bank files, got ${paths.length}`, { option: "files", value: paths.length });
   if (!(Number.isSafeInteger(options.maxBankSize) && options.maxBankSize >= 1)) {
-    throw new DefectError("invalidOption", `Option maxBank must be a positive integer, got "${options.maxBankSize}"`, { option: "maxBank", value: String(options.maxBankSize) });
+    throw new DefectError("invalidOption", `Option maxBank must be a positive integer, got "${options.maxBankSize}"`, {
+      option: "maxBank",
+      value: String(options.maxBankSize),
+    });
   }
   const sources: Source[] = [];
   for (const path of paths) {

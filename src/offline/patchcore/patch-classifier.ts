@@ -31,14 +31,23 @@ export interface PatchClassifier {
 }
 
 /** `positive` and `negative` are row-major [count, dim]. */
-export function trainPatchClassifier(positive: Float32Array, negative: Float32Array, dim: number, options: PatchClassifierOptions = DEFAULT_PATCH_CLASSIFIER_OPTIONS): PatchClassifier {
+export function trainPatchClassifier(
+  positive: Float32Array,
+  negative: Float32Array,
+  dim: number,
+  options: PatchClassifierOptions = DEFAULT_PATCH_CLASSIFIER_OPTIONS,
+): PatchClassifier {
   const nPos = positive.length / dim;
   const nNeg = negative.length / dim;
   if (!Number.isInteger(nPos) || !Number.isInteger(nNeg) || nPos < 1 || nNeg < 1) {
-    throw new DefectError("invalidOption", `a patch classifier needs defect and good patches of ${dim} values, got ${positive.length} and ${negative.length} values`, {
-      option: "defectShots",
-      value: nPos,
-    });
+    throw new DefectError(
+      "invalidOption",
+      `a patch classifier needs defect and good patches of ${dim} values, got ${positive.length} and ${negative.length} values`,
+      {
+        option: "defectShots",
+        value: nPos,
+      },
+    );
   }
   const rows = nPos + nNeg;
   const mean = new Float32Array(dim);
@@ -101,7 +110,8 @@ export function patchLogits(classifier: PatchClassifier, features: Float32Array,
   const out = new Float32Array(patches);
   for (let p = 0; p < patches; p++) {
     let logit = classifier.bias;
-    for (let c = 0; c < dim; c++) logit += (classifier.weights[c] as number) * ((features[p * dim + c] as number) - (classifier.mean[c] as number)) * (classifier.invStd[c] as number);
+    for (let c = 0; c < dim; c++)
+      logit += (classifier.weights[c] as number) * ((features[p * dim + c] as number) - (classifier.mean[c] as number)) * (classifier.invStd[c] as number);
     out[p] = logit;
   }
   return out;

@@ -95,13 +95,7 @@ export class Coverage {
   }
 
   /** Visits the pixels of a clipped box, keeping the larger of old and new coverage. */
-  private forBox(
-    minX: number,
-    minY: number,
-    maxX: number,
-    maxY: number,
-    cover: (px: number, py: number, pixel: number) => number,
-  ): void {
+  private forBox(minX: number, minY: number, maxX: number, maxY: number, cover: (px: number, py: number, pixel: number) => number): void {
     const x0 = Math.max(0, Math.floor(minX));
     const y0 = Math.max(0, Math.floor(minY));
     const x1 = Math.min(this.size - 1, Math.ceil(maxX));

@@ -16,15 +16,7 @@ import { DefectError, describeError } from "../../lib/errors";
 import type { RawImage } from "../../lib/image/types";
 import { DEFECT_KINDS, assertDefectKind, generateDefect, type DefectKind } from "./defects";
 import { deriveSeed } from "../../lib/random";
-import {
-  DEFAULT_IMAGE_SIZE,
-  TEXTURE_KINDS,
-  assertImageSize,
-  assertSeed,
-  assertTextureKind,
-  generateGood,
-  type TextureKind,
-} from "./textures";
+import { DEFAULT_IMAGE_SIZE, TEXTURE_KINDS, assertImageSize, assertSeed, assertTextureKind, generateGood, type TextureKind } from "./textures";
 
 export const DEFAULT_SEED = 1;
 export const DEFAULT_TRAIN_COUNT = 20;
@@ -179,19 +171,21 @@ function resolveOptions(options: SyntheticDatasetOptions): ResolvedOptions {
   assertImageSize(size);
   const count = options.count ?? DEFAULT_TRAIN_COUNT;
   if (!Number.isInteger(count) || count < 1 || count > MAX_TRAIN_COUNT) {
-    throw new DefectError(
-      "invalidOption",
-      `The train image count must be a whole number from 1 to ${MAX_TRAIN_COUNT}, got ${String(count)}.`,
-      { option: "count", value: String(count), min: 1, max: MAX_TRAIN_COUNT },
-    );
+    throw new DefectError("invalidOption", `The train image count must be a whole number from 1 to ${MAX_TRAIN_COUNT}, got ${String(count)}.`, {
+      option: "count",
+      value: String(count),
+      min: 1,
+      max: MAX_TRAIN_COUNT,
+    });
   }
   const references = options.references ?? 0;
   if (!Number.isInteger(references) || references < 0 || references > MAX_TRAIN_COUNT) {
-    throw new DefectError(
-      "invalidOption",
-      `The reference count must be a whole number from 0 to ${MAX_TRAIN_COUNT}, got ${String(references)}.`,
-      { option: "references", value: String(references), min: 0, max: MAX_TRAIN_COUNT },
-    );
+    throw new DefectError("invalidOption", `The reference count must be a whole number from 0 to ${MAX_TRAIN_COUNT}, got ${String(references)}.`, {
+      option: "references",
+      value: String(references),
+      min: 0,
+      max: MAX_TRAIN_COUNT,
+    });
   }
   const kinds = uniqueList(options.kinds ?? TEXTURE_KINDS, "kinds");
   kinds.forEach((kind) => assertTextureKind(kind));

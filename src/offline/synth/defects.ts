@@ -27,11 +27,11 @@ export function isDefectKind(value: unknown): value is DefectKind {
 
 export function assertDefectKind(value: unknown): asserts value is DefectKind {
   if (!isDefectKind(value)) {
-    throw new DefectError(
-      "invalidOption",
-      `Unknown defect kind "${String(value)}"; expected one of ${DEFECT_KINDS.join(", ")}.`,
-      { option: "defect", value: String(value), expected: DEFECT_KINDS.join(",") },
-    );
+    throw new DefectError("invalidOption", `Unknown defect kind "${String(value)}"; expected one of ${DEFECT_KINDS.join(", ")}.`, {
+      option: "defect",
+      value: String(value),
+      expected: DEFECT_KINDS.join(","),
+    });
   }
 }
 
@@ -46,7 +46,18 @@ const SPOT = { radius: [9, 20], aspect: [0.6, 1], edge: [2.5, 5], warp: 0.3, war
 const STAIN_TINT = [0.8, 0.48, 0.28] as const;
 const CRACK = { halfWidth: [1.2, 2.0], tipHalfWidth: 0.5, length: [0.18, 0.3], step: 3, jag: 0.9, drift: 0.15, branches: [1, 3], darken: 0.15 } as const;
 const HOLE = { radius: [8, 16], aspect: [0.75, 1], rim: 2.5, edge: 1, floor: 18, floorTexture: 0.08, rimGain: 1.3, rimLift: 40 } as const;
-const PATCH = { radius: [14, 28], aspect: [0.5, 1], edge: 1.5, warp: 0.15, warpCell: 16, offset: [35, 50], grain: 4, tries: 16, minInkFraction: 0.3, inkDifference: 40 } as const;
+const PATCH = {
+  radius: [14, 28],
+  aspect: [0.5, 1],
+  edge: 1.5,
+  warp: 0.15,
+  warpCell: 16,
+  offset: [35, 50],
+  grain: 4,
+  tries: 16,
+  minInkFraction: 0.3,
+  inkDifference: 40,
+} as const;
 
 export function generateDefect(kind: TextureKind, defect: DefectKind, seed: number, size: number = DEFAULT_IMAGE_SIZE): DefectSample {
   assertDefectKind(defect);
@@ -96,7 +107,10 @@ function placeCentre(ctx: PaintContext): Vector {
   return { x: ctx.rng.range(margin, ctx.size - margin), y: ctx.rng.range(margin, ctx.size - margin) };
 }
 
-const darken = (factor: number): Tone => (value) => value * factor;
+const darken =
+  (factor: number): Tone =>
+  (value) =>
+    value * factor;
 
 function paintScratch(ctx: PaintContext): Coverage {
   const { rng, size, scale } = ctx;

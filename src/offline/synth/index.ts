@@ -1,14 +1,5 @@
 /** Deterministic synthetic parts with defects and masks: the package's demo and test data. */
-export {
-  DEFAULT_IMAGE_SIZE,
-  MAX_IMAGE_SIZE,
-  MAX_SEED,
-  MIN_IMAGE_SIZE,
-  TEXTURE_KINDS,
-  generateGood,
-  isTextureKind,
-  type TextureKind,
-} from "./textures";
+export { DEFAULT_IMAGE_SIZE, MAX_IMAGE_SIZE, MAX_SEED, MIN_IMAGE_SIZE, TEXTURE_KINDS, generateGood, isTextureKind, type TextureKind } from "./textures";
 export { DEFECT_KINDS, generateDefect, isDefectKind, paintDefect, type DefectKind, type DefectSample } from "./defects";
 export {
   ALIGNED_KINDS,

@@ -49,14 +49,7 @@ export function noiseLayer(width: number, height: number, cellX: number, cellY: 
 }
 
 /** Fractal noise in [0, 1): `octaves` layers, each with half the cell size and half the weight of the last. */
-export function fractalNoise(
-  width: number,
-  height: number,
-  cellX: number,
-  cellY: number,
-  octaves: number,
-  seed: number,
-): Float32Array {
+export function fractalNoise(width: number, height: number, cellX: number, cellY: number, octaves: number, seed: number): Float32Array {
   const out = new Float32Array(width * height);
   let amplitude = 1;
   let total = 0;

@@ -26,21 +26,22 @@ export function isTextureKind(value: unknown): value is TextureKind {
 
 export function assertTextureKind(value: unknown): asserts value is TextureKind {
   if (!isTextureKind(value)) {
-    throw new DefectError(
-      "invalidOption",
-      `Unknown texture kind "${String(value)}"; expected one of ${TEXTURE_KINDS.join(", ")}.`,
-      { option: "kind", value: String(value), expected: TEXTURE_KINDS.join(",") },
-    );
+    throw new DefectError("invalidOption", `Unknown texture kind "${String(value)}"; expected one of ${TEXTURE_KINDS.join(", ")}.`, {
+      option: "kind",
+      value: String(value),
+      expected: TEXTURE_KINDS.join(","),
+    });
   }
 }
 
 export function assertImageSize(size: unknown): asserts size is number {
   if (typeof size !== "number" || !Number.isInteger(size) || size < MIN_IMAGE_SIZE || size > MAX_IMAGE_SIZE) {
-    throw new DefectError(
-      "invalidOption",
-      `Image size must be a whole number of pixels from ${MIN_IMAGE_SIZE} to ${MAX_IMAGE_SIZE}, got ${String(size)}.`,
-      { option: "size", value: String(size), min: MIN_IMAGE_SIZE, max: MAX_IMAGE_SIZE },
-    );
+    throw new DefectError("invalidOption", `Image size must be a whole number of pixels from ${MIN_IMAGE_SIZE} to ${MAX_IMAGE_SIZE}, got ${String(size)}.`, {
+      option: "size",
+      value: String(size),
+      min: MIN_IMAGE_SIZE,
+      max: MAX_IMAGE_SIZE,
+    });
   }
 }
 

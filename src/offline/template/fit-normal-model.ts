@@ -9,7 +9,14 @@
 import { DefectError } from "../../lib/errors";
 import type { Rect } from "../../lib/image/types";
 import { applyEdgeTolerance } from "../../lib/anomaly/template/difference";
-import { finishMap, MAX_EDGE_TOLERANCE, MODEL_LIMITS, NORMAL_MODEL_KIND, rawDifference, type NormalDifferenceModel } from "../../lib/anomaly/template/normal-model";
+import {
+  finishMap,
+  MAX_EDGE_TOLERANCE,
+  MODEL_LIMITS,
+  NORMAL_MODEL_KIND,
+  rawDifference,
+  type NormalDifferenceModel,
+} from "../../lib/anomaly/template/normal-model";
 import type { GrayPlane } from "../../lib/anomaly/template/plane";
 import { boxMask, componentBoxStats, scoreAtMinArea } from "./regions-eval";
 import { sparseComponents } from "../../lib/anomaly/template/sparse-components";

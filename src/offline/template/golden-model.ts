@@ -60,7 +60,8 @@ function checkOptions(options: GoldenModelOptions): void {
   const bad = (option: string, value: number, rule: string): DefectError =>
     new DefectError("invalidOption", `Option "${option}" must be ${rule}, got ${value}.`, { option, value: String(value) });
   const { tolerance, spreadFloor, threshold, minArea, opening } = options;
-  if (!(Number.isInteger(tolerance) && tolerance >= 0 && tolerance <= MAX_TOLERANCE)) throw bad("tolerance", tolerance, `a whole number from 0 to ${MAX_TOLERANCE}`);
+  if (!(Number.isInteger(tolerance) && tolerance >= 0 && tolerance <= MAX_TOLERANCE))
+    throw bad("tolerance", tolerance, `a whole number from 0 to ${MAX_TOLERANCE}`);
   if (!(Number.isFinite(spreadFloor) && spreadFloor > 0)) throw bad("spreadFloor", spreadFloor, "above 0");
   if (!(Number.isFinite(threshold) && threshold > 0)) throw bad("threshold", threshold, "above 0");
   if (!(Number.isInteger(minArea) && minArea >= 1)) throw bad("minArea", minArea, "a whole number of at least 1");

@@ -70,7 +70,8 @@ function applyStep(result: V0Transform, step: Fields | null, where: string, file
     case "Normalize":
       result.mean = readChannels(step["mean"], `${where} (Normalize) mean`, file, false);
       result.std = readChannels(step["std"], `${where} (Normalize) std`, file, true);
-      result.maxPixelValue = step["max_pixel_value"] === undefined ? DEFAULT_MAX_PIXEL_VALUE : readPositive(step["max_pixel_value"], `${where} (Normalize) max_pixel_value`, file);
+      result.maxPixelValue =
+        step["max_pixel_value"] === undefined ? DEFAULT_MAX_PIXEL_VALUE : readPositive(step["max_pixel_value"], `${where} (Normalize) max_pixel_value`, file);
       return;
     default:
       if (!NEUTRAL_STEPS.has(name)) result.ignored.push(name);
@@ -89,9 +90,7 @@ function readSize(step: Fields, where: string, file: string): Size {
 function readChannels(value: unknown, where: string, file: string, positive: boolean): number[] {
   const values = typeof value === "number" ? Array.from({ length: RGB_CHANNELS }, () => value) : value;
   const ok =
-    Array.isArray(values) &&
-    values.length === RGB_CHANNELS &&
-    values.every((v) => typeof v === "number" && Number.isFinite(v) && (!positive || v > 0));
+    Array.isArray(values) && values.length === RGB_CHANNELS && values.every((v) => typeof v === "number" && Number.isFinite(v) && (!positive || v > 0));
   if (!ok) {
     const expected = positive ? "3 positive numbers" : "3 numbers";
     throw invalid(file, `${where} must be a number or ${expected} (got ${JSON.stringify(value)})`, "transform");

@@ -61,7 +61,12 @@ export function roleOfShape(shape: ReadonlyArray<number | string>, knownRank = s
 export function detectInput(modelName: string, inputs: readonly TensorSpec[], outputs: readonly TensorSpec[]): InputContract {
   const input = inputs[0];
   if (inputs.length !== 1 || input === undefined) {
-    throw notAnomalib(modelName, `it has ${inputs.length} inputs (${inputs.map((i) => i.name).join(", ") || "none"}), anomalib exports have one`, inputs, outputs);
+    throw notAnomalib(
+      modelName,
+      `it has ${inputs.length} inputs (${inputs.map((i) => i.name).join(", ") || "none"}), anomalib exports have one`,
+      inputs,
+      outputs,
+    );
   }
   if (input.type !== "float32") {
     throw notAnomalib(modelName, `its input "${input.name}" is ${input.type}, anomalib exports take float32`, inputs, outputs);
@@ -109,14 +114,25 @@ export function detectContract(modelName: string, inputs: readonly TensorSpec[],
   if (raw !== undefined) {
     const role = roleOfShape(raw.shape);
     if (role === "other") {
-      throw notAnomalib(modelName, `its output "${RAW_OUTPUT}" has shape ${formatShape(raw.shape)}, which is neither an anomaly map [N,1,H,W] nor a score [N]`, inputs, outputs);
+      throw notAnomalib(
+        modelName,
+        `its output "${RAW_OUTPUT}" has shape ${formatShape(raw.shape)}, which is neither an anomaly map [N,1,H,W] nor a score [N]`,
+        inputs,
+        outputs,
+      );
     }
     return { kind: "raw" };
   }
   throw notAnomalib(modelName, `none of its outputs has an anomalib name`, inputs, outputs);
 }
 
-function expectRole(modelName: string, spec: TensorSpec | undefined, role: "map" | "score", inputs: readonly TensorSpec[], outputs: readonly TensorSpec[]): void {
+function expectRole(
+  modelName: string,
+  spec: TensorSpec | undefined,
+  role: "map" | "score",
+  inputs: readonly TensorSpec[],
+  outputs: readonly TensorSpec[],
+): void {
   if (spec === undefined) return;
   const actual = roleOfShape(spec.shape);
   if (actual === role || actual === "unknown") return;

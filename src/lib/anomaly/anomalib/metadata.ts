@@ -83,7 +83,11 @@ export function parseAnomalibMetadata(value: unknown, file: string): AnomalibMet
   if (keys.some((k) => k.startsWith("pred_scores.") || k.startsWith("anomaly_maps."))) return parseV1(fields, file, task);
   if (keys.includes("min") || keys.includes("max") || keys.includes("transform")) return parseV0(fields, file, task);
   if (keys.includes("image_mean") || keys.includes("pixel_mean")) {
-    throw invalid(file, `CDF normalisation statistics (image_mean/pixel_mean) are not supported: re-train or export with normalization_method min_max`, "image_mean");
+    throw invalid(
+      file,
+      `CDF normalisation statistics (image_mean/pixel_mean) are not supported: re-train or export with normalization_method min_max`,
+      "image_mean",
+    );
   }
   throw invalid(
     file,
@@ -152,10 +156,14 @@ function describeJson(value: unknown): string {
 }
 
 function missing(file: string, modelPath: string, hint: string): DefectError {
-  return new DefectError("anomalibMetadataMissing", `anomalib metadata file not found: ${file} (needed to normalise the scores of ${path.basename(modelPath)}; ${hint})`, {
-    path: file,
-    model: modelPath,
-  });
+  return new DefectError(
+    "anomalibMetadataMissing",
+    `anomalib metadata file not found: ${file} (needed to normalise the scores of ${path.basename(modelPath)}; ${hint})`,
+    {
+      path: file,
+      model: modelPath,
+    },
+  );
 }
 
 function invalid(file: string, problem: string, key: string): DefectError {

@@ -101,9 +101,15 @@ interface ModelParts {
   read: (outputs: Outputs) => AnomalibPrediction;
 }
 
-function readerFor(modelName: string, contract: Contract, metadata: AnomalibMetadata | null, order: readonly string[]): (outputs: Outputs) => AnomalibPrediction {
+function readerFor(
+  modelName: string,
+  contract: Contract,
+  metadata: AnomalibMetadata | null,
+  order: readonly string[],
+): (outputs: Outputs) => AnomalibPrediction {
   if (contract.kind === "v2") return (outputs) => postprocessV2(modelName, contract, outputs);
-  if (metadata === null) throw new DefectError("modelLoadFailed", `model "${modelName}" has raw outputs but no metadata to normalise them with`, { model: modelName });
+  if (metadata === null)
+    throw new DefectError("modelLoadFailed", `model "${modelName}" has raw outputs but no metadata to normalise them with`, { model: modelName });
   return (outputs) => postprocessRaw(modelName, metadata, outputs, order);
 }
 
@@ -141,12 +147,28 @@ function checkTensor(modelName: string, inputName: string, tensor: Tensor): void
 function describePreprocess(graphSize: Size | null, v0: AnomalibMetadata | null, warnings: string[]): AnomalibPreprocess {
   const common = { color: "rgb", layout: "NCHW" } as const;
   if (v0 === null) {
-    return { ...common, width: graphSize?.width ?? null, height: graphSize?.height ?? null, scale: 1, mean: [...IDENTITY_MEAN], std: [...IDENTITY_STD], centerCropFrom: null };
+    return {
+      ...common,
+      width: graphSize?.width ?? null,
+      height: graphSize?.height ?? null,
+      scale: 1,
+      mean: [...IDENTITY_MEAN],
+      std: [...IDENTITY_STD],
+      centerCropFrom: null,
+    };
   }
   const transform = v0.transform;
   if (transform === null) {
     warnings.push(`${v0.path} stores no transform; assuming ImageNet normalisation (mean ${IMAGENET_MEAN.join(", ")}, std ${IMAGENET_STD.join(", ")})`);
-    return { ...common, width: graphSize?.width ?? null, height: graphSize?.height ?? null, scale: 1, mean: [...IMAGENET_MEAN], std: [...IMAGENET_STD], centerCropFrom: null };
+    return {
+      ...common,
+      width: graphSize?.width ?? null,
+      height: graphSize?.height ?? null,
+      scale: 1,
+      mean: [...IMAGENET_MEAN],
+      std: [...IMAGENET_STD],
+      centerCropFrom: null,
+    };
   }
   if (transform.ignored.length > 0) warnings.push(`transform steps in ${v0.path} not reproduced: ${transform.ignored.join(", ")}`);
   const size = graphSize ?? transform.centerCrop ?? transform.resize;
@@ -166,7 +188,9 @@ function describePreprocess(graphSize: Size | null, v0: AnomalibMetadata | null,
 function checkTransformSize(graphSize: Size | null, transform: V0Transform, file: string, warnings: string[]): void {
   const final = transform.centerCrop ?? transform.resize;
   if (graphSize !== null && final !== null && (final.width !== graphSize.width || final.height !== graphSize.height)) {
-    warnings.push(`${file} transform ends at ${final.width}x${final.height} but the graph takes ${graphSize.width}x${graphSize.height}; the graph size is used`);
+    warnings.push(
+      `${file} transform ends at ${final.width}x${final.height} but the graph takes ${graphSize.width}x${graphSize.height}; the graph size is used`,
+    );
   }
   if (transform.centerCrop !== null && transform.resize === null) {
     warnings.push(`${file} transform centre-crops without resizing first; the crop is not reproduced`);

@@ -43,7 +43,8 @@ const MAP_RANK = 4;
 export function postprocessV2(modelName: string, contract: V2Contract, outputs: Outputs): AnomalibPrediction {
   const map = contract.map === null ? null : readMap(modelName, contract.map, output(modelName, outputs, contract.map));
   const score = contract.score === null ? maxOf(modelName, map) : readSingle(modelName, contract.score, output(modelName, outputs, contract.score));
-  const label = contract.label === null ? score > NORMALIZED_THRESHOLD : readSingle(modelName, contract.label, output(modelName, outputs, contract.label)) !== 0;
+  const label =
+    contract.label === null ? score > NORMALIZED_THRESHOLD : readSingle(modelName, contract.label, output(modelName, outputs, contract.label)) !== 0;
   let mask: Uint8Array | null = null;
   if (contract.mask !== null) mask = readMask(modelName, contract.mask, output(modelName, outputs, contract.mask), map);
   else if (map !== null) mask = maskAbove(map, NORMALIZED_THRESHOLD);
@@ -61,7 +62,10 @@ export function postprocessRaw(modelName: string, metadata: AnomalibMetadata, ou
   const scoreName = pickOutput(outputs, order, "score");
   if (mapName === null && scoreName === null) {
     const found = order.map((n) => `${n} ${formatShape(outputs[n]?.dims ?? [])}`).join(", ");
-    throw new DefectError("inferenceFailed", `model "${modelName}" returned neither an anomaly map [1,1,H,W] nor a score [1] (outputs: ${found})`, { model: modelName, found });
+    throw new DefectError("inferenceFailed", `model "${modelName}" returned neither an anomaly map [1,1,H,W] nor a score [1] (outputs: ${found})`, {
+      model: modelName,
+      found,
+    });
   }
   const rawMap = mapName === null ? null : readMap(modelName, mapName, output(modelName, outputs, mapName));
   const rawScore = scoreName === null ? maxOf(modelName, rawMap) : readSingle(modelName, scoreName, output(modelName, outputs, scoreName));
@@ -87,7 +91,8 @@ function pickOutput(outputs: Outputs, order: readonly string[], role: "map" | "s
 
 function output(modelName: string, outputs: Outputs, name: string): OutputTensor {
   const tensor = outputs[name];
-  if (tensor === undefined) throw new DefectError("inferenceFailed", `model "${modelName}" did not return output "${name}"`, { model: modelName, output: name });
+  if (tensor === undefined)
+    throw new DefectError("inferenceFailed", `model "${modelName}" did not return output "${name}"`, { model: modelName, output: name });
   return tensor;
 }
 
@@ -134,10 +139,14 @@ function readMap(modelName: string, name: string, tensor: OutputTensor): ScoreMa
 function readMask(modelName: string, name: string, tensor: OutputTensor, map: ScoreMap | null): Uint8Array {
   const values = readMap(modelName, name, tensor);
   if (map !== null && (values.width !== map.width || values.height !== map.height)) {
-    throw new DefectError("inferenceFailed", `model "${modelName}" output "${name}" is ${values.width}x${values.height} but its anomaly map is ${map.width}x${map.height}`, {
-      model: modelName,
-      output: name,
-    });
+    throw new DefectError(
+      "inferenceFailed",
+      `model "${modelName}" output "${name}" is ${values.width}x${values.height} but its anomaly map is ${map.width}x${map.height}`,
+      {
+        model: modelName,
+        output: name,
+      },
+    );
   }
   return Uint8Array.from(values.data, (v) => (v !== 0 ? 1 : 0));
 }

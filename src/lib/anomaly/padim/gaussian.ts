@@ -34,10 +34,14 @@ export class SpdInverter {
         for (let k = 0; k < j; k++) s -= (l[ri + k] as number) * (l[rj + k] as number);
         if (i === j) {
           if (!(s > 0)) {
-            throw new DefectError("inferenceFailed", `covariance matrix is not positive definite (pivot ${i} of ${n} is ${s}): the features hold NaN, infinite or degenerate values`, {
-              pivot: i,
-              size: n,
-            });
+            throw new DefectError(
+              "inferenceFailed",
+              `covariance matrix is not positive definite (pivot ${i} of ${n} is ${s}): the features hold NaN, infinite or degenerate values`,
+              {
+                pivot: i,
+                size: n,
+              },
+            );
           }
           l[ri + i] = Math.sqrt(s);
         } else {

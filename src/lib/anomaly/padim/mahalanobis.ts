@@ -38,16 +38,23 @@ export interface MahalanobisScorer {
 export async function openMahalanobisScorer(grid: GaussianGrid, session?: SessionOptions): Promise<MahalanobisScorer> {
   const { positions, dim } = grid;
   if (grid.mean.length !== positions * dim || grid.inverse.length !== positions * dim * dim) {
-    throw new DefectError("inputShapeMismatch", `PaDiM statistics hold ${grid.mean.length} mean and ${grid.inverse.length} inverse values, expected ${positions} positions x ${dim} channels`, {
-      expected: `${positions}x${dim}`,
-      actual: `${grid.mean.length}+${grid.inverse.length}`,
-    });
+    throw new DefectError(
+      "inputShapeMismatch",
+      `PaDiM statistics hold ${grid.mean.length} mean and ${grid.inverse.length} inverse values, expected ${positions} positions x ${dim} channels`,
+      {
+        expected: `${positions}x${dim}`,
+        actual: `${grid.mean.length}+${grid.inverse.length}`,
+      },
+    );
   }
   const model: ModelHandle = await acquireModelFromBytes(`padim-mahalanobis:${positions}x${dim}`, buildMahalanobisModel(positions, dim), session);
   // Sent to the model's worker once, not with every image (160 MB of inverses at ResNet sizes).
   let statistics: KeptFeeds;
   try {
-    statistics = await model.keep({ mean: new ort.Tensor("float32", grid.mean, [positions, dim]), inverse: new ort.Tensor("float32", grid.inverse, [positions, dim, dim]) });
+    statistics = await model.keep({
+      mean: new ort.Tensor("float32", grid.mean, [positions, dim]),
+      inverse: new ort.Tensor("float32", grid.inverse, [positions, dim, dim]),
+    });
   } catch (error) {
     await model.release();
     throw error;

@@ -48,7 +48,13 @@ export function statisticsBytes(statistics: PadimStatistics): number {
 }
 
 /** Full-resolution map and image score from the grid of distances. */
-export function padimMap(distances: Float32Array, statistics: PadimStatistics, width: number, height: number, blurSigma: number): { map: ScoreMap; score: number } {
+export function padimMap(
+  distances: Float32Array,
+  statistics: PadimStatistics,
+  width: number,
+  height: number,
+  blurSigma: number,
+): { map: ScoreMap; score: number } {
   const grid: ScoreMap = { data: distances, width: statistics.gridWidth, height: statistics.gridHeight };
   const map = gaussianBlur(upsampleBilinear(grid, width, height), blurSigma);
   return { map, score: mapMax(map) };

@@ -115,7 +115,12 @@ export function addNearestRows(g: GraphBuilder, queries: Value, bank: BankConsta
   }
   const quantised = g.op("QuantizeLinear", [queries, bank.queryScale, bank.queryZero]);
   // |b|² - 2 q·b: ranks the bank as the distance does (|q|² is the same for every row).
-  const ranking = g.op("MatMulIntegerToFloat", [quantised, bank.weights, bank.queryScale, bank.rowScales, bank.queryZero, null, bank.norms], {}, { domain: "com.microsoft" });
+  const ranking = g.op(
+    "MatMulIntegerToFloat",
+    [quantised, bank.weights, bank.queryScale, bank.rowScales, bank.queryZero, null, bank.norms],
+    {},
+    { domain: "com.microsoft" },
+  );
   const [, rough] = g.opMulti("TopK", [ranking, candidates], 2, { axis: 1, largest: 0, sorted: 1 }) as [Value, Value];
   // Exact distances to the candidates: [n, c, dim] rows less the query, squared and summed.
   const picked = g.op("Gather", [bank.rows, rough], { axis: 0 });

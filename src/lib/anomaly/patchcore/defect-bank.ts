@@ -103,7 +103,8 @@ export interface LabelledPatches {
 export function buildDefectBank(samples: readonly LabelledPatches[]): DefectBank {
   const dim = samples[0]?.embedding.dim ?? 0;
   const size = samples.reduce((n, s) => n + s.rows.length, 0);
-  if (size === 0) throw new DefectError("invalidOption", "no defect patches: label at least one defect image", { option: "defectShots", value: samples.length });
+  if (size === 0)
+    throw new DefectError("invalidOption", "no defect patches: label at least one defect image", { option: "defectShots", value: samples.length });
   const data = new Float32Array(size * dim);
   const sources = new Int32Array(size);
   let r = 0;
@@ -175,7 +176,8 @@ export class DefectBankSearch {
 
 /** e_p = max(0, d_good - d_defect) per patch. */
 export function defectEvidence(goodDistances: Float32Array, defectDistances: Float32Array): Float32Array {
-  if (goodDistances.length !== defectDistances.length) throw new RangeError(`${goodDistances.length} good distances, ${defectDistances.length} defect distances`);
+  if (goodDistances.length !== defectDistances.length)
+    throw new RangeError(`${goodDistances.length} good distances, ${defectDistances.length} defect distances`);
   return goodDistances.map((d, p) => Math.max(0, d - (defectDistances[p] as number)));
 }
 
@@ -224,7 +226,13 @@ export function chooseLambda(good: readonly ScoredSample[], defect: readonly Sco
   const labels = [...good.map(() => 0), ...defect.map(() => 1)];
   const aurocs = [...candidates]
     .sort((a, b) => a - b)
-    .map((lambda) => ({ lambda, auroc: auroc([...good, ...defect].map((s) => defectAwareScore(s, lambda)), labels) }));
+    .map((lambda) => ({
+      lambda,
+      auroc: auroc(
+        [...good, ...defect].map((s) => defectAwareScore(s, lambda)),
+        labels,
+      ),
+    }));
   let best = aurocs[0] as { lambda: number; auroc: number };
   for (const a of aurocs) if (a.auroc > best.auroc) best = a;
   return { lambda: best.lambda, aurocs };

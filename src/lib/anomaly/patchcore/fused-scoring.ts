@@ -109,7 +109,9 @@ export class FusedScoring {
       worstPatch: Number(data<BigInt64Array>(outputs, SCORING_OUTPUTS.worst)[0]),
       worstRow: data<Float32Array>(outputs, SCORING_OUTPUTS.worstRow),
       support: Int32Array.from(data<BigInt64Array>(outputs, SCORING_OUTPUTS.support), Number),
-      ...(withEmbedding ? { embedding: { data: data<Float32Array>(outputs, SCORING_OUTPUTS.embedding), patches, dim, gridHeight: first.height, gridWidth: first.width } } : {}),
+      ...(withEmbedding
+        ? { embedding: { data: data<Float32Array>(outputs, SCORING_OUTPUTS.embedding), patches, dim, gridHeight: first.height, gridWidth: first.width } }
+        : {}),
       ...(map === undefined ? {} : { map: { data: data<Float32Array>(outputs, SCORING_OUTPUTS.map), width: map.width, height: map.height } }),
       backboneMs: ms[0] ?? 0,
       scoringMs: ms[1] ?? 0,
@@ -142,6 +144,13 @@ export class FusedScoring {
   async release(): Promise<void> {
     const models = [...this.models.values()];
     this.models.clear();
-    await Promise.all(models.map((m) => m.then((model) => model.release(), () => undefined)));
+    await Promise.all(
+      models.map((m) =>
+        m.then(
+          (model) => model.release(),
+          () => undefined,
+        ),
+      ),
+    );
   }
 }

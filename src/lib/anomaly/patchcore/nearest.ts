@@ -92,7 +92,13 @@ let searchCounter = 0;
 const QUERY_BLOCK = 128;
 
 /** The bank in the search's space: itself for an exact search, else its rows projected. */
-export async function searchSpaceBank(bank: Float32Array, size: number, dim: number, projection?: SearchProjection, session?: SessionOptions): Promise<Float32Array> {
+export async function searchSpaceBank(
+  bank: Float32Array,
+  size: number,
+  dim: number,
+  projection?: SearchProjection,
+  session?: SessionOptions,
+): Promise<Float32Array> {
   if (bank.length !== size * dim || size < 1) throw new RangeError(`bank holds ${bank.length} values, expected ${size} x ${dim}`);
   return projection === undefined ? bank : matmul(bank, projection.matrix, size, dim, projection.outDim, { session });
 }
@@ -108,7 +114,13 @@ export async function openNearestSearch(
 }
 
 /** A search over a bank already in its search space (searchSpaceBank); queries have `dim` values. */
-export async function openSearchOver(searchBank: Float32Array, size: number, dim: number, projection?: SearchProjection, session?: SessionOptions): Promise<NearestSearch> {
+export async function openSearchOver(
+  searchBank: Float32Array,
+  size: number,
+  dim: number,
+  projection?: SearchProjection,
+  session?: SessionOptions,
+): Promise<NearestSearch> {
   const searchDim = projection?.outDim ?? dim;
   // Each bank is its own session: the key only has to be unique while it lives.
   const model: ModelHandle = await acquireModelFromBytes(

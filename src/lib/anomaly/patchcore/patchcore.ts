@@ -271,7 +271,13 @@ export class PatchCoreScorer {
   async release(): Promise<void> {
     const search = this.search;
     this.search = undefined;
-    await Promise.all([search?.then((s) => s.release(), () => undefined), this.fused?.release()]);
+    await Promise.all([
+      search?.then(
+        (s) => s.release(),
+        () => undefined,
+      ),
+      this.fused?.release(),
+    ]);
   }
 }
 

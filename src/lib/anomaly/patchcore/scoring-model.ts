@@ -101,7 +101,8 @@ function exactBankGraph(g: GraphBuilder, spec: ScoringModelSpec, dim: number): B
   });
   // -2 q·b + |b|², accumulated layer by layer.
   const one = g.constantInt64("nearestOne", [1]);
-  const rank = (parts: readonly Value[]): Value => parts.reduce<Value>((ranking, part, i) => g.op("Gemm", [part, factors[i] as Value, ranking], { ...minusTwo, transA: 1 }), bankNorm);
+  const rank = (parts: readonly Value[]): Value =>
+    parts.reduce<Value>((ranking, part, i) => g.op("Gemm", [part, factors[i] as Value, ranking], { ...minusTwo, transA: 1 }), bankNorm);
   return {
     nearestByBlock(head, sizes) {
       const partBlocks = head.parts.map((part, i) =>
@@ -110,11 +111,19 @@ function exactBankGraph(g: GraphBuilder, spec: ScoringModelSpec, dim: number): B
       return sizes.map((_, b) => {
         const parts = partBlocks.map((blocks) => blocks[b] as Value);
         const [value, indices] = smallest(g, rank(parts), one);
-        const queryNorms = g.op("Transpose", [parts.map((part) => g.op("ReduceSum", [g.op("Mul", [part, part]), axis0], { keepdims: 1 })).reduce((x, y) => g.op("Add", [x, y]))], { perm: [1, 0] });
+        const queryNorms = g.op(
+          "Transpose",
+          [parts.map((part) => g.op("ReduceSum", [g.op("Mul", [part, part]), axis0], { keepdims: 1 })).reduce((x, y) => g.op("Add", [x, y]))],
+          { perm: [1, 0] },
+        );
         return { squared: g.op("Add", [value, queryNorms]), indices };
       });
     },
-    support: (row, k) => smallest(g, rank(factors.map((factor) => g.op("Gather", [factor, row], { axis: 1 }))), g.constantInt64("k", [k]), ["supportRanks", SCORING_OUTPUTS.support])[1],
+    support: (row, k) =>
+      smallest(g, rank(factors.map((factor) => g.op("Gather", [factor, row], { axis: 1 }))), g.constantInt64("k", [k]), [
+        "supportRanks",
+        SCORING_OUTPUTS.support,
+      ])[1],
   };
 }
 
@@ -143,14 +152,16 @@ function projectedBankGraph(g: GraphBuilder, spec: ScoringModelSpec, projection:
       return blocks.map((block, b) => addNearestRows(g, block, bank, 1, `patches${b}`));
     },
     // The bank row is in the search space already: its row of the bank.
-    support: (row, k) => g.op("Identity", [addNearestRows(g, g.op("Gather", [bank.rows, row], { axis: 0 }), bank, k, "support").indices], {}, named(SCORING_OUTPUTS.support)),
+    support: (row, k) =>
+      g.op("Identity", [addNearestRows(g, g.op("Gather", [bank.rows, row], { axis: 0 }), bank, k, "support").indices], {}, named(SCORING_OUTPUTS.support)),
   };
 }
 
 function bankGraph(g: GraphBuilder, spec: ScoringModelSpec): BankGraph {
   const dim = spec.layers.reduce((sum, l) => sum + l.channels, 0);
   const searchDim = spec.projection?.outDim ?? dim;
-  if (spec.searchBank.length !== spec.size * searchDim) throw new RangeError(`search bank holds ${spec.searchBank.length} values, expected ${spec.size} x ${searchDim}`);
+  if (spec.searchBank.length !== spec.size * searchDim)
+    throw new RangeError(`search bank holds ${spec.searchBank.length} values, expected ${spec.size} x ${searchDim}`);
   return spec.projection === undefined ? exactBankGraph(g, spec, dim) : projectedBankGraph(g, spec, spec.projection);
 }
 
@@ -171,14 +182,20 @@ export function buildScoringModel(spec: ScoringModelSpec): Uint8Array {
   const worstIndex = g.op("Reshape", [worst, one]);
   // The worst patch's features: its column of each layer, stacked.
   const columns = concat(head.parts.map((part) => g.op("Gather", [part, worstIndex], { axis: 1 })));
-  g.output(g.op("Reshape", [columns, g.constantInt64("row", [1, head.dim])], {}, named(SCORING_OUTPUTS.worstRow)), SCORING_OUTPUTS.worstRow, "float32", [1, head.dim]);
+  g.output(g.op("Reshape", [columns, g.constantInt64("row", [1, head.dim])], {}, named(SCORING_OUTPUTS.worstRow)), SCORING_OUTPUTS.worstRow, "float32", [
+    1,
+    head.dim,
+  ]);
   // The bank rows nearest to the worst patch's nearest row (itself first).
   const k = Math.max(1, Math.min(spec.neighbours, spec.size));
   const nearestRow = g.op("Reshape", [g.op("GatherElements", [concat(nearest), worst], { axis: 0 }), one]);
   const support = bank.support(nearestRow, k);
   g.output(support, SCORING_OUTPUTS.support, "int64", [1, k]);
   if (spec.embedding) {
-    g.output(g.op("Transpose", [concat(head.parts)], { perm: [1, 0] }, named(SCORING_OUTPUTS.embedding)), SCORING_OUTPUTS.embedding, "float32", [head.patches, head.dim]);
+    g.output(g.op("Transpose", [concat(head.parts)], { perm: [1, 0] }, named(SCORING_OUTPUTS.embedding)), SCORING_OUTPUTS.embedding, "float32", [
+      head.patches,
+      head.dim,
+    ]);
   }
   if (spec.map !== undefined) {
     const first = spec.layers[0] as LayerShape;
@@ -187,7 +204,12 @@ export function buildScoringModel(spec: ScoringModelSpec): Uint8Array {
     const rows = g.constant("mapRows", resampleMatrix(height, first.height, sigma), [height, first.height]);
     const mapColumns = transpose(resampleMatrix(width, first.width, sigma), width, first.width);
     const across = g.op("MatMul", [rows, grid]);
-    g.output(g.op("MatMul", [across, g.constant("mapColumns", mapColumns, [first.width, width])], {}, named(SCORING_OUTPUTS.map)), SCORING_OUTPUTS.map, "float32", [height, width]);
+    g.output(
+      g.op("MatMul", [across, g.constant("mapColumns", mapColumns, [first.width, width])], {}, named(SCORING_OUTPUTS.map)),
+      SCORING_OUTPUTS.map,
+      "float32",
+      [height, width],
+    );
   }
   return g.build();
 }

@@ -137,11 +137,7 @@ export function subPixelOffset(left: number, centre: number, right: number): num
 }
 
 /** Where `moving` shows the content of `reference`, to a fraction of a pixel. */
-export function phaseCorrelate(
-  reference: GrayPlane,
-  moving: GrayPlane,
-  options: PhaseCorrelationOptions = DEFAULT_PHASE_CORRELATION,
-): Shift {
+export function phaseCorrelate(reference: GrayPlane, moving: GrayPlane, options: PhaseCorrelationOptions = DEFAULT_PHASE_CORRELATION): Shift {
   checkOptions(options);
   assertSameSize(reference, moving, "reference", "test image");
   const factor = Math.max(1, Math.min(options.downsample, Math.floor(Math.min(reference.width, reference.height) / 16)));

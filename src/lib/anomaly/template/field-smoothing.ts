@@ -140,10 +140,10 @@ export function smoothIncrements(models: CellModels, cols: number, rows: number,
         let sx = 0;
         let sy = 0;
         let count = 0;
-        if (q > 0) (sx += dx[c - 1] as number), (sy += dy[c - 1] as number), count++;
-        if (q < cols - 1) (sx += dx[c + 1] as number), (sy += dy[c + 1] as number), count++;
-        if (r > 0) (sx += dx[c - cols] as number), (sy += dy[c - cols] as number), count++;
-        if (r < rows - 1) (sx += dx[c + cols] as number), (sy += dy[c + cols] as number), count++;
+        if (q > 0) ((sx += dx[c - 1] as number), (sy += dy[c - 1] as number), count++);
+        if (q < cols - 1) ((sx += dx[c + 1] as number), (sy += dy[c + 1] as number), count++);
+        if (r > 0) ((sx += dx[c - cols] as number), (sy += dy[c - cols] as number), count++);
+        if (r < rows - 1) ((sx += dx[c + cols] as number), (sy += dy[c + cols] as number), count++);
         const a = (models.hxx[c] as number) + lambda * count + mu;
         const b = models.hxy[c] as number;
         const d = (models.hyy[c] as number) + lambda * count + mu;
@@ -159,4 +159,3 @@ export function smoothIncrements(models: CellModels, cols: number, rows: number,
   }
   return { dx, dy };
 }
-

@@ -136,7 +136,12 @@ export function rawDifference(test: GrayPlane, aligned: GrayPlane, valid: Uint8A
 }
 
 /** The difference before opening and smoothing: tolerant comparison minus the learned edge tolerance. */
-export function normalisedDifference(test: GrayPlane, aligned: GrayPlane, valid: Uint8Array, model: NormalDifferenceModel): { difference: Float32Array; widthBias: WidthBias } {
+export function normalisedDifference(
+  test: GrayPlane,
+  aligned: GrayPlane,
+  valid: Uint8Array,
+  model: NormalDifferenceModel,
+): { difference: Float32Array; widthBias: WidthBias } {
   const raw = rawDifference(test, aligned, valid, model.tolerance, model.edgeTolerance.length, model.maxWidthBias);
   return { difference: applyEdgeTolerance(raw.difference, raw.distance, model.edgeTolerance), widthBias: raw.widthBias };
 }

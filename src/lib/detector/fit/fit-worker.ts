@@ -29,7 +29,11 @@ async function answer(job: FitJob): Promise<FitReply> {
       return { ok: true, kind: "finish", bank, scores };
     }
     case "padim":
-      return { ok: true, kind: "padim", grid: await fitGaussians({ images: job.images, positions: job.positions, dim: job.dim }, job.regularisation, job.session) };
+      return {
+        ok: true,
+        kind: "padim",
+        grid: await fitGaussians({ images: job.images, positions: job.positions, dim: job.dim }, job.regularisation, job.session),
+      };
   }
 }
 

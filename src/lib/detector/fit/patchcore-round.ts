@@ -66,7 +66,15 @@ export function createPatchCoreRound(config: PatchCoreRoundConfig): LearningRoun
   async function openGrid(embedding: PatchEmbedding): Promise<RoundGrid> {
     const projector = await openCoresetProjector(embedding.dim, options, session);
     const space = new RowBlockWriter(coresetSpaceDim(embedding.dim, options));
-    return { patches: embedding.patches, dim: embedding.dim, width: embedding.gridWidth, height: embedding.gridHeight, projector, projected: projector !== null, space };
+    return {
+      patches: embedding.patches,
+      dim: embedding.dim,
+      width: embedding.gridWidth,
+      height: embedding.gridHeight,
+      projector,
+      projected: projector !== null,
+      space,
+    };
   }
 
   /** Places one embedded image in the coreset space; its full features are dropped. */

@@ -9,7 +9,14 @@
  * are needed (to place it in the coreset space, then again if the coreset keeps some of its
  * rows), so a round never holds a variant's tensor or features longer than one embedding.
  */
-import { augmentationPlan, augmentEnabled, augmentTensor, DEFAULT_AUGMENT_OPTIONS, type AugmentMode, type AugmentOptions } from "../../anomaly/patchcore/augment";
+import {
+  augmentationPlan,
+  augmentEnabled,
+  augmentTensor,
+  DEFAULT_AUGMENT_OPTIONS,
+  type AugmentMode,
+  type AugmentOptions,
+} from "../../anomaly/patchcore/augment";
 import type { PreprocessOptions, Tensor } from "../../image/types";
 import type { AugmentationRecord } from "../storage/learned-record";
 
@@ -57,6 +64,8 @@ export function supportVariants(
   const applies = augmentEnabled({ mode: choice.mode, maxShots: choice.maxShots }, shots.length) && shots.length > 0;
   const augmented = applies ? shots.slice(0, choice.maxShots) : [];
   const options = augmentOptionsFor(choice, preprocessing, seed);
-  const variants = augmented.flatMap((tensor, shot) => augmentationPlan(options, shot).map((step) => ({ shot, make: () => augmentTensor(tensor, step, options) })));
+  const variants = augmented.flatMap((tensor, shot) =>
+    augmentationPlan(options, shot).map((step) => ({ shot, make: () => augmentTensor(tensor, step, options) })),
+  );
   return { variants, record: { mode: choice.mode, shots: augmented.length, variants: variants.length, rotations: [...choice.rotations] } };
 }

@@ -60,7 +60,13 @@ function firstCallAlone(extractor: PatchExtractor): PatchExtractor {
       if (pending === run) pending = undefined;
     }
   };
-  return { backbone: extractor.backbone, layers: (tensor) => extractor.layers(tensor), embed, fusable: () => extractor.fusable?.(), release: () => extractor.release() };
+  return {
+    backbone: extractor.backbone,
+    layers: (tensor) => extractor.layers(tensor),
+    embed,
+    fusable: () => extractor.fusable?.(),
+    release: () => extractor.release(),
+  };
 }
 
 export async function openBackboneContext(config: BackboneMethodConfig, method: DetectorMethod): Promise<BackboneContext> {

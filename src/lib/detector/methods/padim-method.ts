@@ -46,10 +46,14 @@ export async function openPadimMethod(config: PadimMethodConfig): Promise<Learni
         const maps = await extractor.layers(sample.tensor);
         const picked = channels ?? chooseChannels(totalChannels(maps), options.channels, options.seed);
         if (channels !== undefined && layersKey(maps) !== layers) {
-          throw new DefectError("inputShapeMismatch", `feature maps ${layersKey(maps)} differ from the round's ${layers}: preprocess every image the same way`, {
-            expected: layers,
-            actual: layersKey(maps),
-          });
+          throw new DefectError(
+            "inputShapeMismatch",
+            `feature maps ${layersKey(maps)} differ from the round's ${layers}: preprocess every image the same way`,
+            {
+              expected: layers,
+              actual: layersKey(maps),
+            },
+          );
         }
         const embedding = padimEmbedding(maps, picked);
         images.push(floatsToHalf(embedding.data));

@@ -15,7 +15,15 @@ import { OPERATING_POINT } from "../../anomaly/template/template-score";
 import { DefectError } from "../../errors";
 import { readModelFile } from "../../persist";
 import { learnedRecord } from "./backbone-context";
-import { checkLearnedWith, learnedRecordMetadata, readLearnedRecord, shapeOfRecord, type BackboneRecord, type LearnedRecord, type LearnedWith } from "../storage/learned-record";
+import {
+  checkLearnedWith,
+  learnedRecordMetadata,
+  readLearnedRecord,
+  shapeOfRecord,
+  type BackboneRecord,
+  type LearnedRecord,
+  type LearnedWith,
+} from "../storage/learned-record";
 import { checkSample, shapeOf, type SampleShape } from "../sample";
 import { concatenateInSlices, saveTemplateReferences, sharedPixels, templateReferencesFrom, type StoredReferences } from "../storage/template-store";
 import type { TemplateOptions } from "./template-options";
@@ -40,7 +48,14 @@ function registrationFor(options: TemplateOptions): RegistrationOptions {
 /** The model answering inspections: the references on their worker, compared with `options`. */
 async function templateModel(stored: StoredReferences, record: LearnedRecord, options: TemplateOptions): Promise<DetectorModel> {
   const { width, height, count, names, pixels } = stored;
-  const thread = await TemplateThread.start({ width, height, count, pixels, model: printedPartsModel(options.tolerance), registration: registrationFor(options) });
+  const thread = await TemplateThread.start({
+    width,
+    height,
+    count,
+    pixels,
+    model: printedPartsModel(options.tolerance),
+    registration: registrationFor(options),
+  });
   const shape = shapeOfRecord(record);
   return {
     info: { references: count, trainedOn: record.trainedOn, created: record.created, threshold: OPERATING_POINT },
@@ -83,10 +98,14 @@ export async function openTemplateMethod(config: TemplateMethodConfig): Promise<
         const shape = first ?? shapeOf(sample);
         const plane = tensorToPlane(sample.tensor, shape.preprocessing);
         if ((references.length + 1) * plane.data.length > MAX_REFERENCE_BYTES) {
-          throw new DefectError("invalidOption", `${references.length + 1} references of ${plane.width}x${plane.height} would take more than ${MAX_REFERENCE_BYTES / 2 ** 30} GiB: learn fewer, or smaller images`, {
-            option: "trainCount",
-            value: references.length + 1,
-          });
+          throw new DefectError(
+            "invalidOption",
+            `${references.length + 1} references of ${plane.width}x${plane.height} would take more than ${MAX_REFERENCE_BYTES / 2 ** 30} GiB: learn fewer, or smaller images`,
+            {
+              option: "trainCount",
+              value: references.length + 1,
+            },
+          );
         }
         references.push(quantizePlane(plane));
         names.push(sample.name ?? `reference ${references.length}`);

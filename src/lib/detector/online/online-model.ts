@@ -24,7 +24,12 @@ export type OnlineDetectorModel = DetectorModel & { readonly online: OnlineModel
  * the inspection (without the backbone's time) and what a later verdict needs. Sweeps that
  * reuse features score through here too.
  */
-export async function scoreEmbedding(bank: OnlineBank, embedding: PatchEmbedding, width: number, height: number): Promise<{ inspection: Inspection; part: PartFeatures }> {
+export async function scoreEmbedding(
+  bank: OnlineBank,
+  embedding: PatchEmbedding,
+  width: number,
+  height: number,
+): Promise<{ inspection: Inspection; part: PartFeatures }> {
   const t0 = performance.now();
   const scored = await bank.score(embedding, width, height);
   const total = performance.now() - t0;
@@ -45,7 +50,12 @@ export function onlinePatchCoreModel(extractor: PatchExtractor, bank: OnlineBank
     const run = await bank.inspect(extractor, tensor, width, height, remember);
     const { scores } = run;
     const timings = { backboneMs: run.backboneMs, scoringMs: run.scoringMs, postMs: scores.mapMs };
-    const inspection: Inspection = { score: scores.score, map: scores.map, timings, ...(scores.defectEvidence === undefined ? {} : { defectEvidence: scores.defectEvidence }) };
+    const inspection: Inspection = {
+      score: scores.score,
+      map: scores.map,
+      timings,
+      ...(scores.defectEvidence === undefined ? {} : { defectEvidence: scores.defectEvidence }),
+    };
     if (!remember || run.embedding === undefined) return { inspection, part: undefined };
     const e = run.embedding;
     // Against the good bank alone, as scoreEmbedding.

@@ -14,12 +14,7 @@
  * good scorer of the pair before it, so the (large) good search is not rebuilt for it, and it is
  * released only when no installed or leased pair holds it.
  */
-import {
-  DefectBankSearch,
-  defectAwareImageScore,
-  defectAwarePatchScores,
-  defectEvidence,
-} from "../../anomaly/patchcore/defect-bank";
+import { DefectBankSearch, defectAwareImageScore, defectAwarePatchScores, defectEvidence } from "../../anomaly/patchcore/defect-bank";
 import type { MemoryBank, PatchCoreScorer, PatchScores } from "../../anomaly/patchcore/patchcore";
 import type { PatchExtractor } from "../../features/extractor";
 import type { PatchEmbedding } from "../../features/types";
@@ -92,7 +87,13 @@ export class BankScorers implements Releasable {
    * The scores from the good bank's patch scores (`plain`, with its map when already made) and,
    * with a defect search, the defect evidence of `embedding`'s patches.
    */
-  private async combine(plain: PatchScores, embedding: PatchEmbedding | undefined, width: number, height: number, plainMap: ScoreMap | undefined): Promise<OnlineScores> {
+  private async combine(
+    plain: PatchScores,
+    embedding: PatchEmbedding | undefined,
+    width: number,
+    height: number,
+    plainMap: ScoreMap | undefined,
+  ): Promise<OnlineScores> {
     const good = this.good.value;
     if (this.defect === null) {
       const t0 = performance.now();

@@ -73,8 +73,11 @@ function bad(path: string, what: string): DefectError {
 
 function readBackbone(path: string, value: unknown): BackboneRecord {
   const ok =
-    isRecord(value) && typeof value["name"] === "string" && typeof value["sha256"] === "string" &&
-    typeof value["input"] === "string" && Number.isSafeInteger(value["size"]);
+    isRecord(value) &&
+    typeof value["name"] === "string" &&
+    typeof value["sha256"] === "string" &&
+    typeof value["input"] === "string" &&
+    Number.isSafeInteger(value["size"]);
   if (!ok) throw bad(path, "the backbone record is missing or malformed");
   return { name: value["name"] as string, size: value["size"] as number, sha256: value["sha256"] as string, input: value["input"] as string };
 }
@@ -107,8 +110,11 @@ function readAugmentation(value: unknown): AugmentationRecord | undefined {
   if (!isRecord(value)) return undefined;
   const { mode, shots, variants, rotations } = value;
   const ok =
-    AUGMENT_MODES.some((m) => m === mode) && Number.isSafeInteger(shots) && Number.isSafeInteger(variants) &&
-    Array.isArray(rotations) && rotations.every((r) => typeof r === "number" && Number.isFinite(r));
+    AUGMENT_MODES.some((m) => m === mode) &&
+    Number.isSafeInteger(shots) &&
+    Number.isSafeInteger(variants) &&
+    Array.isArray(rotations) &&
+    rotations.every((r) => typeof r === "number" && Number.isFinite(r));
   return ok ? { mode: mode as AugmentMode, shots: shots as number, variants: variants as number, rotations: [...(rotations as number[])] } : undefined;
 }
 

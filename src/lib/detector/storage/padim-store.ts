@@ -34,7 +34,14 @@ function readShape(path: string, value: unknown): StatisticsShape {
   const r = typeof value === "object" && value !== null ? (value as Record<string, unknown>) : {};
   const positive = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 1;
   const { layers, gridWidth, gridHeight, positions, dim } = r;
-  if (typeof layers !== "string" || !positive(gridWidth) || !positive(gridHeight) || !positive(positions) || !positive(dim) || positions !== gridWidth * gridHeight) {
+  if (
+    typeof layers !== "string" ||
+    !positive(gridWidth) ||
+    !positive(gridHeight) ||
+    !positive(positions) ||
+    !positive(dim) ||
+    positions !== gridWidth * gridHeight
+  ) {
     throw invalid(path, `bad PaDiM statistics shape ${JSON.stringify(value)}`);
   }
   return { layers, gridWidth, gridHeight, positions, dim };
