@@ -84,7 +84,7 @@ export function formatLineReport(method: string, r: LineReport): string {
     `pixel AUROC             ${num(r.pixel_auroc)}`,
     `threshold               ${r.threshold.toPrecision(4)} (at a false-reject rate of ${num(r.promised_frr)} promised, from ${r.calibration_images} good training images)`,
     `recall @ FRR 1 % / 5 %  ${num(r.recall_at_frr_1)} / ${num(r.recall_at_frr_5)} (best any threshold can do)`,
-    `recall / FRR            ${num(r.recall)} / ${num(r.frr)} (NG among defective / good parts)`,
+    `recall / FRR            ${num(r.calibrated_recall)} / ${num(r.calibrated_frr)} (NG among defective / good parts)`,
     `defect recall           ${num(r.defect_recall)}${r.ground_truth_defects === null ? "" : ` of ${r.ground_truth_defects} ground-truth defects`}`,
     `false regions / image   ${num(r.false_regions_per_image)}`,
     `ms / image              p50 ${r.ms_per_image_p50.toFixed(1)}, p99 ${r.ms_per_image_p99.toFixed(1)} (one in flight; ${split})`,

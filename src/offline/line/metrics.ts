@@ -17,10 +17,10 @@ export interface AccuracyFigures {
   /** Share of defective parts caught at a 1 % (5 %) false-reject rate of the good test parts: the ceiling of any threshold. */
   recall_at_frr_1: number | null;
   recall_at_frr_5: number | null;
-  /** Share of defective parts the threshold node called NG. */
-  recall: number | null;
+  /** Share of defective parts the threshold node called NG, at the threshold it set from training images alone. */
+  calibrated_recall: number | null;
   /** Share of good parts it called NG. */
-  frr: number | null;
+  calibrated_frr: number | null;
   /** Ground-truth defects (connected components of the masks) that some region's box overlaps. */
   defect_recall: number | null;
   /** Regions whose box overlaps no ground-truth pixel, per image with ground truth. */
@@ -139,8 +139,8 @@ export async function accuracyFigures(
     f1_max: f1Max(scores, labels).f1,
     recall_at_frr_1: finiteOrNull(recallAtFrr(scores, labels, 0.01)),
     recall_at_frr_5: finiteOrNull(recallAtFrr(scores, labels, 0.05)),
-    recall: share(ng(true), defective),
-    frr: share(ng(false), samples.length - defective),
+    calibrated_recall: share(ng(true), defective),
+    calibrated_frr: share(ng(false), samples.length - defective),
     defect_recall: regions.recall,
     false_regions_per_image: regions.falsePerImage,
     ground_truth_defects: regions.defects,

@@ -36,7 +36,7 @@ export interface LineReport extends AccuracyFigures {
   images: number;
   test_images: number;
   threshold: number;
-  /** The false-reject rate the threshold node promised for good parts it was not calibrated on (its `frr` field, 1 % by default); compare with `frr`. */
+  /** The false-reject rate the threshold node promised for good parts it was not calibrated on (its `frr` field, 1 % by default); compare with `calibrated_frr`. */
   promised_frr: number | null;
   /** Median of each node's msg.timings over the one-at-a-time phase. */
   ms_split: Readonly<Record<string, number>>;
