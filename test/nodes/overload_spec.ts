@@ -207,7 +207,8 @@ describe("overload: bounded queues", function () {
     assert.ok(statusTexts(getNode("det")).every((text) => !text.includes("dropped")));
   });
 
-  it("teaching messages have a queue of their own: a burst of 40 learning images decodes 17 in order, refuses 23", async function () {
+  /** preprocess alone, its inspections' queue 3 waiting and refusing the next one. */
+  async function loadPreprocessWithQueueOf3(): Promise<void> {
     await helper.load(
       preprocess,
       onTab([
@@ -225,6 +226,10 @@ describe("overload: bounded queues", function () {
         ...catchAll(),
       ]),
     );
+  }
+
+  it("teaching messages have a queue of their own: a burst of 40 learning images decodes 17 in order, refuses 23", async function () {
+    await loadPreprocessWithQueueOf3();
     const learning = 40;
     const kept = TEACHING_QUEUE_SIZE + 1;
     const out = collectMessages(getNode("out"), kept + 4, WAIT_MS);
@@ -258,23 +263,7 @@ describe("overload: bounded queues", function () {
   });
 
   it("preprocess: a burst of 30 images into a queue of 3 decodes 4, drops 26; images marked for learning all go through", async function () {
-    await helper.load(
-      preprocess,
-      onTab([
-        {
-          id: "pre",
-          type: "defect-preprocess",
-          preset: "imagenet",
-          width: String(TENSOR_SIZE),
-          height: String(TENSOR_SIZE),
-          queueSize: "3",
-          overflow: "drop-newest",
-          wires: [["out"]],
-        } as FlowItem<PreprocessNodeDef>,
-        { id: "out", type: "helper" },
-        ...catchAll(),
-      ]),
-    );
+    await loadPreprocessWithQueueOf3();
     const out = collectMessages(getNode("out"), 4 + pngs.length, WAIT_MS);
     const caught = collectMessages(getNode("caught"), BURST - 4, WAIT_MS);
     const topicsSent = burstTopics(1, BURST);
