@@ -466,14 +466,16 @@ try {
     await waitForReady();
     await inOrder(stream.slice(0, 3));
     await quiet();
-    const before = {
+    // What the line holds: compared before and after the redeploys.
+    const held = () => ({
       sessions: openSessionCount(),
       workers: sessionPool.live.length,
       transit: transitCount(),
       resources: resources(),
       timers: timers(),
       rssMb: rssMb(),
-    };
+    });
+    const before = held();
     for (let i = 1; i <= redeploys; i++) {
       await deploy(i % 2 === 1 ? "full" : "nodes", flow(i));
       await waitForReady();
@@ -482,14 +484,7 @@ try {
     await deploy("full", flow(0));
     await waitForReady();
     await quiet();
-    let after = {
-      sessions: openSessionCount(),
-      workers: sessionPool.live.length,
-      transit: transitCount(),
-      resources: resources(),
-      timers: timers(),
-      rssMb: rssMb(),
-    };
+    let after = held();
     const same = (a, b) => JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
     if (!same(before.resources, after.resources)) {
       // Node-RED gives a stopping node 15 s; a timer still counting down from the last deploy
@@ -497,14 +492,7 @@ try {
       say(`   right after the last deploy: ${JSON.stringify(after.resources)}, timers ${JSON.stringify(after.timers)}; measuring again in 16 s`);
       await new Promise((r) => setTimeout(r, 16_000));
       await quiet();
-      after = {
-        sessions: openSessionCount(),
-        workers: sessionPool.live.length,
-        transit: transitCount(),
-        resources: resources(),
-        timers: timers(),
-        rssMb: rssMb(),
-      };
+      after = held();
     }
     const kinds = [...new Set([...Object.keys(before.resources), ...Object.keys(after.resources)])].sort();
     const differing = kinds.filter((k) => (before.resources[k] ?? 0) !== (after.resources[k] ?? 0));
