@@ -18,7 +18,7 @@ import {
   type AlarmState,
   type Step,
 } from "../lib/alarm";
-import { isControlAnswer } from "../lib/pipeline/answers";
+import { isControlAnswer } from "../lib/message";
 import { parsePlcOptions, plcMessages, type HandshakeStep, type PlcOptions } from "../lib/plc";
 import type { AlarmNodeDef } from "./alarm-def";
 import { createErrorRouter } from "./shared/errors";

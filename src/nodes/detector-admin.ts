@@ -7,7 +7,7 @@
  */
 import type { Node, NodeAPI } from "node-red";
 import { answerAction, answerNotFound, DeployedNodes, HTTP_BAD_REQUEST, serveOnce } from "./shared/admin";
-import { isRecord } from "./shared/message";
+import { isRecord } from "../lib/message";
 
 export const LEARNING_ACTIONS = ["start", "stop", "reset", "rollback"] as const;
 export type LearningAction = (typeof LEARNING_ACTIONS)[number];

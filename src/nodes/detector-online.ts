@@ -6,6 +6,7 @@
 import type { NodeMessageInFlow } from "node-red";
 import type { DetectorEngine, LearningState } from "../lib/detector";
 import { DefectError } from "../lib/errors";
+import { asksToLearn, readCommand } from "../lib/message";
 
 export const COMMANDS = ["fit", "reset", "rollback", "start-learning", "stop-learning"] as const;
 export type Command = (typeof COMMANDS)[number];
@@ -37,17 +38,8 @@ export function readRequest(
   partIdProperty = "partId",
   partIdOf: (msg: NodeMessageInFlow) => unknown = (m) => m[partIdProperty],
 ): Request {
-  const command = msg["command"];
-  if (command !== undefined) {
-    const known = COMMANDS.find((c) => c === command);
-    if (known === undefined) {
-      throw new DefectError("invalidOption", `msg.command must be one of ${COMMANDS.join(", ")}, got ${JSON.stringify(command)}`, {
-        option: "msg.command",
-        value: String(command),
-      });
-    }
-    return { kind: "command", command: known };
-  }
+  const command = readCommand(msg, COMMANDS);
+  if (command !== undefined) return { kind: "command", command };
   const confirm = msg["confirm"];
   if (confirm !== undefined) {
     const verdict = VERDICTS.find((v) => v === confirm);
@@ -59,7 +51,7 @@ export function readRequest(
     }
     return { kind: "confirm", verdict, partId: readPartId(partIdOf(msg), partIdProperty) };
   }
-  if (msg["learn"] === true || msg.topic === "learn") return { kind: "learn" };
+  if (asksToLearn(msg)) return { kind: "learn" };
   return { kind: "inspect", partId: readPartId(partIdOf(msg), partIdProperty) };
 }
 

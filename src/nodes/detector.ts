@@ -15,9 +15,6 @@ import {
   openMethod,
   outputMap,
   parseDetectorOptions,
-  readPreprocessing,
-  readTensor,
-  readTransform,
   type DetectorOptions,
   type DetectorState,
   type InspectionResult,
@@ -26,6 +23,7 @@ import {
 } from "../lib/detector";
 import type { Transform } from "../lib/image/types";
 import { DefectError } from "../lib/errors";
+import { addTiming, endCommand, isRecord, readPreprocessing, readTensor, readTensorTransform, teachesTheLine, writeAnomalyMap } from "../lib/message";
 import { sessionPool } from "../lib/onnx";
 import { DEFAULT_MAX_PIXELS } from "../lib/image";
 import { parseQueueOptions, type QueueOptions } from "../lib/queue";
@@ -35,8 +33,8 @@ import { driftHigh, learningJson, readRequest, runCommand, type Command } from "
 import { createErrorRouter, translateError } from "./shared/errors";
 import { registerFileCheck } from "./shared/file-check";
 import { rejectInput, type SendFunction } from "./shared/input";
-import { addTiming, isRecord, messageProperty } from "./shared/message";
-import { droppedNote, handleQueuedInput, teachesTheLine } from "./shared/queue";
+import { messageProperty } from "./shared/message";
+import { droppedNote, handleQueuedInput } from "./shared/queue";
 import { baseDirectory } from "./shared/settings";
 import { createStatus, type StatusLook } from "./shared/status";
 import type { DetectorNodeDef } from "./detector-def";
@@ -90,7 +88,7 @@ function sampleName(msg: NodeMessageInFlow): string | undefined {
 function readSample(msg: NodeMessageInFlow): Sample {
   return {
     tensor: readTensor(msg.payload, "msg.payload"),
-    preprocessing: readPreprocessing(msg["preprocessing"], "msg.preprocessing"),
+    preprocessing: readPreprocessing(msg),
     name: sampleName(msg),
   };
 }
@@ -122,10 +120,9 @@ function writeInspection(msg: NodeMessage, result: InspectionResult, method: str
   const started = performance.now();
   const map = outputMap(result.map, mapSize, transform);
   msg.payload = inspectionPayload(result, method);
-  if (map === null) delete msg["anomalyMap"];
   // `space` tells downstream nodes (threshold, mask-to-region) whether msg.transform still
   // applies, so they never guess it from sizes that can coincide.
-  else msg["anomalyMap"] = { ...map, space: mapSize === "original" && transform !== undefined ? "original" : "model" };
+  writeAnomalyMap(msg, map === null ? null : { ...map, space: mapSize === "original" && transform !== undefined ? "original" : "model" });
   const { backboneMs, scoringMs, postMs } = result.timings;
   if (backboneMs !== undefined) addTiming(msg, "backboneMs", backboneMs);
   if (scoringMs !== undefined) addTiming(msg, "scoringMs", scoringMs);
@@ -275,7 +272,7 @@ export = function register(RED: NodeAPI): void {
       if (request.kind === "command") {
         msg.payload = await runCommand(engine, request.command);
         // Handled here: a threshold wired after must not reset its calibration too.
-        delete msg["command"];
+        endCommand(msg);
       } else if (request.kind === "confirm") {
         // The image is optional: a verdict on an earlier inspection needs only its part id, and a
         // dashboard button's payload (a string, a timestamp) is not an image.
@@ -289,7 +286,7 @@ export = function register(RED: NodeAPI): void {
           msg.payload = { learning: true, ...(await engine.learn(sample)) };
         } else {
           // Checked before the inspection, so a bad transform costs no inference.
-          const transform = readTransform(msg["transform"], sample.tensor);
+          const transform = readTensorTransform(msg, sample.tensor);
           // The transform also travels into the model: supervised boxes come back in original pixels.
           writeInspection(msg, await engine.inspect({ ...sample, transform }, request.partId), engine.methodName, options.mapSize, transform);
         }

@@ -17,18 +17,10 @@
 import type { Node, NodeAPI, NodeMessage } from "node-red";
 import { DefectError } from "../lib/errors";
 import { InputQueue, type QueueOptions } from "../lib/queue";
+import { teachesTheLine, type MessageQueueInfo } from "../lib/message";
 import { translateError, type ErrorRouter } from "./shared/errors";
 import type { InputHandler } from "./shared/input";
-import {
-  createTransitLimiter,
-  downstreamOf,
-  droppedNote,
-  handleQueuedInput,
-  teachesTheLine,
-  type Downstream,
-  type MessageQueueInfo,
-  type QueuedInput,
-} from "./shared/queue";
+import { createTransitLimiter, downstreamOf, droppedNote, handleQueuedInput, type Downstream, type QueuedInput } from "./shared/queue";
 import type { StatusReporter } from "./shared/status";
 
 /** A message filtered out on its way (never reaching a detector) frees its place after this. */

@@ -20,10 +20,11 @@ import {
   type SourceOptions,
 } from "../lib/source";
 import { DefectError } from "../lib/errors";
+import { addTiming, setMessageImage, writeQueueInfo } from "../lib/message";
 import { createErrorRouter, translateError } from "./shared/errors";
 import { registerFileCheck } from "./shared/file-check";
 import { rejectInput, type SendFunction } from "./shared/input";
-import { addTiming, messageProperty, setMessageImage, stringProperty } from "./shared/message";
+import { messageProperty, stringProperty } from "./shared/message";
 import { baseDirectory, parseDecodeLimits, svgAllowed } from "./shared/settings";
 import { COMMON_STATES, createStatus } from "./shared/status";
 import { parseQueueOptions, type QueueOptions } from "../lib/queue";
@@ -158,7 +159,7 @@ export = function register(RED: NodeAPI): void {
         // A symbolic link in the watched folder may not lead out of it.
         const image = await loadImageFileWithin(folder, path, limits, "folder", options.maxBytes);
         if (stop.signal.aborted) return;
-        msg["queue"] = queue.info();
+        writeQueueInfo(msg, queue.info());
         node.send(emitted(msg, image));
         queue.sent(msg);
       } catch (error) {

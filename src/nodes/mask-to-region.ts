@@ -3,14 +3,13 @@
  * regions on the original image, most severe first, and optionally a small overlay image
  * showing them.
  */
-import type { Node, NodeAPI, NodeMessage } from "node-red";
+import type { Node, NodeAPI } from "node-red";
 import { performance } from "node:perf_hooks";
-import { isControlAnswer } from "../lib/pipeline/answers";
-import { extractRegions, parseRegionOptions, readRegionInput, regionSource, startOverlay, type RegionOptions, type RegionResult } from "../lib/regions";
+import { addTiming, findMessageImage, isControlAnswer, writeRegions } from "../lib/message";
+import { extractRegions, parseRegionOptions, readRegionInput, regionSource, startOverlay, type RegionOptions } from "../lib/regions";
 import { createErrorRouter } from "./shared/errors";
 import { handleInput, rejectInput } from "./shared/input";
 import { parseDecodeLimits, svgAllowed } from "./shared/settings";
-import { addTiming, findMessageImage, isRecord } from "./shared/message";
 import { createStatus, type StatusLook } from "./shared/status";
 import { attachPreview, detachPreview, registerPreviewAdmin, rememberOverlay } from "./mask-to-region-admin";
 import type { MaskToRegionNodeDef } from "./mask-to-region-def";
@@ -22,11 +21,6 @@ const STATES = {
   found: { fill: "yellow", shape: "dot" },
   error: { fill: "red", shape: "ring" },
 } as const satisfies Record<string, StatusLook>;
-
-function writeRegions(msg: NodeMessage, result: RegionResult): void {
-  msg["regions"] = result.regions;
-  if (isRecord(msg.payload)) msg.payload["regionCount"] = result.regions.length;
-}
 
 export = function register(RED: NodeAPI): void {
   function MaskToRegionNode(this: Node, config: MaskToRegionNodeDef): void {
@@ -70,7 +64,7 @@ export = function register(RED: NodeAPI): void {
         node.warn(RED._(`${TYPE}.warnings.noImage`));
       }
       // Written only now, so a message that fails above reaches Catch unchanged.
-      writeRegions(msg, result);
+      writeRegions(msg, result.regions);
       if (overlayFormat !== "none") {
         // No image, no overlay: an overlay from an earlier node would show the wrong regions.
         if (overlay === undefined) delete msg["overlay"];

@@ -6,12 +6,12 @@ import type { Node, NodeAPI, NodeMessageInFlow } from "node-red";
 import { performance } from "node:perf_hooks";
 import { DefectError } from "../lib/errors";
 import { MAX_MESSAGE_TENSOR_PIXELS, parsePreprocessOptions, preprocessImage, toImageBuffer, type DecodeLimits, type PreprocessOptions } from "../lib/image";
-import { describeType, type SourceImage } from "../lib/source/load-image";
+import { addTiming, describe, findMessageImage, isRecord, teachesTheLine, writeMessageImage, writePreprocessed } from "../lib/message";
+import type { SourceImage } from "../lib/source/load-image";
 import { createErrorRouter } from "./shared/errors";
 import { rejectInput, type SendFunction } from "./shared/input";
-import { addTiming, findMessageImage, isRecord } from "./shared/message";
 import { parseDecodeLimits, svgAllowed } from "./shared/settings";
-import { droppedNote, handleQueuedInput, teachesTheLine } from "./shared/queue";
+import { droppedNote, handleQueuedInput } from "./shared/queue";
 import { COMMON_STATES, createStatus } from "./shared/status";
 import { parseQueueOptions, type QueueOptions } from "../lib/queue";
 import type { PreprocessNodeDef } from "./preprocess-def";
@@ -47,7 +47,7 @@ function messageOptions(msg: NodeMessageInFlow, deployed: PreprocessOptions): Pr
   const override = msg["preprocess"];
   if (override === undefined) return deployed;
   if (!isRecord(override)) {
-    const type = describeType(override);
+    const type = describe(override);
     throw new DefectError("invalidOption", `msg.preprocess must be an object of options, got ${type}`, {
       option: "msg.preprocess",
       value: type,
@@ -65,14 +65,10 @@ function messageOptions(msg: NodeMessageInFlow, deployed: PreprocessOptions): Pr
   return options;
 }
 
-function copyOptions(options: PreprocessOptions): PreprocessOptions {
-  return { ...options, roi: options.roi === null ? null : { ...options.roi }, mean: [...options.mean], std: [...options.std] };
-}
-
 function imageBuffer(msg: NodeMessageInFlow): Buffer {
   const buffer = findMessageImage(msg)?.buffer ?? toImageBuffer(msg.payload);
   if (buffer === undefined) {
-    const type = describeType(msg.payload);
+    const type = describe(msg.payload);
     throw new DefectError("noImageInput", `No image in msg.image.buffer or msg.payload: expected a Buffer, base64 text or a data: URL, got ${type}`, {
       source: "msg.payload",
       type,
@@ -116,12 +112,9 @@ export = function register(RED: NodeAPI): void {
       const { tensor, transform, info } = await preprocessImage(buffer, options, limits);
       if (findMessageImage(msg) === undefined) {
         const image: SourceImage = { ...info, buffer, source: "payload" };
-        msg["image"] = image;
+        writeMessageImage(msg, image);
       }
-      msg.payload = tensor;
-      msg["transform"] = transform;
-      // A copy: the detector records these with what it learns, and must not share the node's own.
-      msg["preprocessing"] = copyOptions(options);
+      writePreprocessed(msg, { tensor, transform, options });
       addTiming(msg, "preprocessMs", performance.now() - started);
       status.set("ready");
       send(msg);

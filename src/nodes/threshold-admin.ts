@@ -6,7 +6,7 @@
  */
 import type { Node, NodeAPI } from "node-red";
 import { answerAction, answerNotFound, DeployedNodes, HTTP_BAD_REQUEST, serveOnce } from "./shared/admin";
-import { isRecord } from "./shared/message";
+import { isRecord } from "../lib/message";
 
 export const ADMIN_ACTIONS = ["calibrate", "reset"] as const;
 export type AdminAction = (typeof ADMIN_ACTIONS)[number];

@@ -4,8 +4,7 @@
  * labelled good and defect parts) and kept in the user directory across restarts.
  */
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from "node-red";
-import { DefectError } from "../lib/errors";
-import { isControlAnswer } from "../lib/pipeline/answers";
+import { addTiming, endCommand, isCalibrationSample, isControlAnswer, isRecord, readCommand, readScore, writeMask } from "../lib/message";
 import {
   calibrationFilePath,
   calibrationParameters,
@@ -14,7 +13,6 @@ import {
   isCalibratedMode,
   loadCalibration,
   parseThresholdOptions,
-  readScore,
   readScoreMap,
   sampleLabel,
   saveCalibration,
@@ -28,7 +26,7 @@ import { attachController, detachController, registerAdminEndpoint, type AdminAc
 import type { ThresholdNodeDef } from "./threshold-def";
 import { createErrorRouter, translateError } from "./shared/errors";
 import { handleInput, rejectInput } from "./shared/input";
-import { addTiming, isRecord, messageProperty } from "./shared/message";
+import { messageProperty } from "./shared/message";
 import { clockTime } from "./shared/clock";
 import { baseDirectory } from "./shared/settings";
 import { createStatus, type StatusLook } from "./shared/status";
@@ -55,18 +53,9 @@ const VERDICT_STATES: Record<Verdict, "ok" | "ng" | "uncertain"> = { OK: "ok", N
 type Request = { kind: "command"; command: AdminAction } | { kind: "sample" } | { kind: "inspect" };
 
 function readRequest(msg: NodeMessageInFlow): Request {
-  const command = msg["command"];
-  if (command !== undefined) {
-    const known = COMMANDS.find((c) => c === command);
-    if (known === undefined) {
-      throw new DefectError("invalidOption", `msg.command must be one of ${COMMANDS.join(", ")}, got ${JSON.stringify(command)}`, {
-        option: "msg.command",
-        value: String(command),
-      });
-    }
-    return { kind: "command", command: known };
-  }
-  return msg["calibrate"] === true ? { kind: "sample" } : { kind: "inspect" };
+  const command = readCommand(msg, COMMANDS);
+  if (command !== undefined) return { kind: "command", command };
+  return isCalibrationSample(msg) ? { kind: "sample" } : { kind: "inspect" };
 }
 
 function formatThreshold(value: number): string {
@@ -179,7 +168,7 @@ export = function register(RED: NodeAPI): void {
       if (request.kind === "command") {
         msg.payload = { command: request.command, ...(await runCommand(session, request.command, msg)) };
         // Handled here: the nodes after must not run the same command again.
-        delete msg["command"];
+        endCommand(msg);
         showState(session);
       } else if (request.kind === "inspect" && isControlAnswer(detection)) {
         // The detector's learning and command answers carry no score: passed on as they are.
@@ -191,20 +180,20 @@ export = function register(RED: NodeAPI): void {
         const answer = session.addSample(score, sampleLabel(label, msg["filename"], options.labelProperty), new Date());
         if (answer.calibration !== undefined) await save(answer.calibration, msg);
         msg.payload = answer;
-        delete msg["mask"];
+        writeMask(msg, null);
         showState(session);
       } else {
         const started = performance.now();
         const score = readScore(detection);
         // Read before deciding, so a bad map leaves the hysteresis memory as it was.
-        const map = readScoreMap(msg["anomalyMap"]);
+        const map = readScoreMap(msg);
         const decision = session.inspect(score);
         msg.payload = decision;
         if (map === undefined) {
-          delete msg["mask"];
+          writeMask(msg, null);
         } else {
           const threshold = session.pixelThreshold(decision);
-          msg["mask"] = { data: thresholdMap(map.data, threshold), width: map.width, height: map.height, space: map.space, threshold };
+          writeMask(msg, { data: thresholdMap(map.data, threshold), width: map.width, height: map.height, space: map.space, threshold });
         }
         showVerdict(VERDICT_STATES[decision.verdict]);
         addTiming(msg, "thresholdMs", performance.now() - started);

@@ -5,7 +5,7 @@
  * whole, so a change of what a flow receives fails here.
  */
 import assert from "node:assert/strict";
-import { isControlAnswer } from "../../src/lib/pipeline/answers";
+import { isControlAnswer } from "../../src/lib/message";
 import { DefectError } from "../../src/lib/errors";
 import {
   acknowledge,

@@ -9,6 +9,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DefectError } from "../../src/lib/errors";
+import { readScore } from "../../src/lib/message";
 import {
   bandThresholds,
   calibrationFilePath,
@@ -25,7 +26,6 @@ import {
   parseThresholdOptions,
   quantile,
   conformalThreshold,
-  readScore,
   readScoreMap,
   recallThreshold,
   sampleLabel,
@@ -332,15 +332,15 @@ describe("threshold core", function () {
     });
 
     it("reads an anomaly map and refuses a malformed one", function () {
-      assert.equal(readScoreMap(undefined), undefined);
-      const map = readScoreMap({ data: [0, 1, 2, 3], width: 2, height: 2 });
+      assert.equal(readScoreMap({}), undefined);
+      const map = readScoreMap({ anomalyMap: { data: [0, 1, 2, 3], width: 2, height: 2 } });
       assert.deepEqual(map && { ...map, data: [...map.data] }, { data: [0, 1, 2, 3], width: 2, height: 2, space: "original" });
       throwsCode(
-        () => readScoreMap({ data: new Float32Array(3), width: 2, height: 2, space: "model" }),
+        () => readScoreMap({ anomalyMap: { data: new Float32Array(3), width: 2, height: 2, space: "model" } }),
         "invalidOption",
         "msg.anomalyMap is not a score map: 3 values do not fill 2x2",
       );
-      throwsCode(() => readScoreMap({ data: new Float32Array(4), width: 2, height: 2, space: "tensor" }), "invalidOption");
+      throwsCode(() => readScoreMap({ anomalyMap: { data: new Float32Array(4), width: 2, height: 2, space: "tensor" } }), "invalidOption");
     });
   });
 

@@ -1,4 +1,5 @@
 /** The alarm's vocabulary: what it is fed, what it decides and what it announces. */
+import type { RegionBox } from "../message";
 
 export const VERDICTS = ["OK", "NG", "UNCERTAIN"] as const;
 export type Verdict = (typeof VERDICTS)[number];
@@ -31,14 +32,7 @@ export interface AlarmOptions {
 }
 
 /** A region as mask-to-region writes it; only the box, area and maxScore are used. */
-export interface RegionLike {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-  area?: number;
-  maxScore?: number;
-}
+export type RegionLike = RegionBox;
 
 /** One inspected part, as the state machine is fed it. */
 export interface Inspection {

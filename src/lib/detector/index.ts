@@ -20,7 +20,7 @@ export {
   type MapSize,
   type SupervisedConfig,
 } from "./options";
-export { outputMap, readTransform } from "./output-map";
+export { outputMap } from "./output-map";
 export { describePreprocess } from "./methods/supervised-method";
-export { checkSample, preprocessDifferences, readPreprocessing, readTensor, shapeOf, type SampleShape } from "./sample";
+export { checkSample, preprocessDifferences, shapeOf, type SampleShape } from "./sample";
 export * from "./types";

@@ -2,48 +2,9 @@
  * The anomaly map as the message carries it: on the original image's pixels (through the
  * preprocess Transform), at the model's resolution, or not at all.
  */
-import { DefectError } from "../errors";
 import { mapToSource } from "../image";
-import type { ScoreMap, Tensor, Transform } from "../image/types";
+import type { ScoreMap, Transform } from "../image/types";
 import type { MapSize } from "./options";
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function finite(record: Record<string, unknown>, keys: readonly string[]): boolean {
-  return keys.every((key) => typeof record[key] === "number" && Number.isFinite(record[key]));
-}
-
-function tensorSize(tensor: Tensor): { width: number; height: number } {
-  const nchw = tensor.layout === "NCHW";
-  return { height: tensor.dims[nchw ? 2 : 1] as number, width: tensor.dims[nchw ? 3 : 2] as number };
-}
-
-/** msg.transform when it is a Transform of this tensor; undefined when absent. */
-export function readTransform(value: unknown, tensor: Tensor): Transform | undefined {
-  if (value === undefined || value === null) return undefined;
-  const ok =
-    isRecord(value) &&
-    finite(value, ["scaleX", "scaleY", "offsetX", "offsetY", "width", "height"]) &&
-    isRecord(value["source"]) &&
-    finite(value["source"], ["width", "height"]) &&
-    isRecord(value["roi"]) &&
-    finite(value["roi"], ["x", "y", "width", "height"]);
-  if (!ok) {
-    throw new DefectError("invalidOption", "msg.transform must be the transform the preprocess node writes", { option: "msg.transform", value: typeof value });
-  }
-  const transform = value as unknown as Transform;
-  const size = tensorSize(tensor);
-  if (transform.width !== size.width || transform.height !== size.height) {
-    throw new DefectError(
-      "invalidOption",
-      `msg.transform describes a ${transform.width}x${transform.height} tensor but msg.payload is ${size.width}x${size.height}`,
-      { option: "msg.transform", value: `${transform.width}x${transform.height}` },
-    );
-  }
-  return transform;
-}
 
 /**
  * Whether the map's pixels are the source image's already (the image went into the tensor

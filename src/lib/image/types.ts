@@ -98,3 +98,13 @@ export type MapSpace = "original" | "model";
 export interface MessageScoreMap extends ScoreMap {
   space: MapSpace;
 }
+
+/** msg.mask as the threshold node writes it: non-zero = defect pixel. */
+export interface BinaryMask {
+  data: ArrayLike<number>;
+  width: number;
+  height: number;
+  space: MapSpace;
+  /** The pixel threshold the mask was made with, when known. */
+  threshold?: number;
+}

@@ -20,6 +20,7 @@ import { DefectError, describeError } from "../errors";
 import { errnoCode } from "../source/read-file";
 import { writeFileAtomic } from "./atomic-write";
 import { HASH_SLICE_BYTES, SHA256_BYTES, updateHash } from "./checksum";
+import { isRecord } from "../message";
 
 export const MODEL_FILE_MAGIC = Buffer.from("DDMODEL\0", "latin1");
 export const MODEL_FILE_VERSION = 1;
@@ -119,10 +120,6 @@ async function* fileChunks(content: ModelFileContent): AsyncGenerator<Uint8Array
 export async function writeModelFile(path: string, content: ModelFileContent): Promise<void> {
   requireLittleEndian(path);
   await writeFileAtomic(path, fileChunks(content));
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function parseEntry(path: string, value: unknown): SectionEntry {

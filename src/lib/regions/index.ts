@@ -3,7 +3,7 @@ export { labelComponents, labelMask, type ComponentLabels, type Connectivity } f
 export { regionStatistics, type RegionStatistics } from "./statistics";
 export { compareSeverity, selectRegions, type RegionFilter } from "./filters";
 export { contentArea, identityTransform, regionToSource, scaleTransform, type ContentArea } from "./mapping";
-export { readMask, readRegionInput, readScoreMap, readTransform, type RegionMessage } from "./inputs";
+export { readRegionInput, type RegionMessage } from "./inputs";
 export { extractRegions, regionSource, type ExtractOptions, type RegionResult } from "./extract";
 export {
   DEFAULT_REGION_OPTIONS,

@@ -1,5 +1,7 @@
 /** Data of the mask-to-region stage: what it reads from a message and what it reports. */
-import type { MapSpace, MessageScoreMap, Point, Rect, Transform } from "../image/types";
+import type { BinaryMask, MessageScoreMap, Point, Rect, Transform } from "../image/types";
+
+export type { BinaryMask } from "../image/types";
 
 /**
  * One defect region as msg.regions carries it. The box (x, y = top-left) and the centroid are
@@ -12,16 +14,6 @@ export interface Region extends Rect {
   /** Highest and mean anomaly score inside the region; null when the message has no map. */
   maxScore: number | null;
   meanScore: number | null;
-}
-
-/** msg.mask as the threshold node writes it: non-zero = defect pixel. */
-export interface BinaryMask {
-  data: ArrayLike<number>;
-  width: number;
-  height: number;
-  space: MapSpace;
-  /** The pixel threshold the mask was made with, when known. */
-  threshold?: number;
 }
 
 /** Everything the stage reads from a message, validated. */

@@ -6,6 +6,7 @@
 import { DefectError, isDefectError } from "../errors";
 import { probeImage, toImageBuffer, type DecodeLimits } from "../image";
 import type { ImageInfo } from "../image/types";
+import { describe } from "../message";
 import { fetchSnapshot, redactUrl, parseSnapshotUrl, type SnapshotRequest } from "./fetch-snapshot";
 import { confinePath } from "./confine";
 import { readImageFile } from "./read-file";
@@ -62,19 +63,11 @@ export async function loadImageUrl(request: SnapshotRequest, limits: DecodeLimit
 export async function loadImageBytes(value: unknown, limits: DecodeLimits, where: string): Promise<SourceImage> {
   const buffer = toImageBuffer(value);
   if (buffer === undefined) {
-    throw new DefectError("noImageInput", `${where} holds no image: expected a Buffer, base64 text or a data: URL, got ${describeType(value)}`, {
+    throw new DefectError("noImageInput", `${where} holds no image: expected a Buffer, base64 text or a data: URL, got ${describe(value)}`, {
       source: where,
-      type: describeType(value),
+      type: describe(value),
     });
   }
   const info = await probeFrom(buffer, limits, where);
   return { ...info, buffer, source: "payload" };
-}
-
-export function describeType(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "array";
-  // Otherwise "object": a zero-byte file or frame would read as if no Buffer had been sent.
-  if (value instanceof Uint8Array && value.length === 0) return "empty Buffer";
-  return typeof value;
 }

@@ -2,7 +2,7 @@
 export { conformalThreshold, PROMISE_CONFIDENCE, sigmaThreshold, type FrrPromise } from "./calibrate-good";
 export { f1Threshold, recallThreshold, type F1Choice, type RecallChoice } from "./calibrate-labelled";
 export { computeCalibration, type CalibrationSamples } from "./calibrate";
-export { readScore, readScoreMap } from "./input";
+export { readScoreMap } from "./input";
 export { labelFromPath, sampleLabel } from "./labels";
 export { thresholdMap } from "./mask";
 export {

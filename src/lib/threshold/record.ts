@@ -7,6 +7,7 @@ import { DefectError } from "../errors";
 import type { FrrPromise } from "./calibrate-good";
 import type { ScoreStats } from "./statistics";
 import { CALIBRATED_MODES, type CalibratedMode, type CalibrationParameters } from "./types";
+import { isRecord } from "../message";
 
 export const CALIBRATION_FORMAT = "defect-threshold";
 export const CALIBRATION_VERSION = 1;
@@ -44,10 +45,6 @@ export interface CalibrationRecord {
 
 export function serialiseCalibration(record: CalibrationRecord): string {
   return `${JSON.stringify(record, null, JSON_INDENT)}\n`;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function isFiniteNumber(value: unknown): value is number {

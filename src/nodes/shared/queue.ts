@@ -11,6 +11,7 @@
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from "node-red";
 import { DefectError } from "../../lib/errors";
 import { InputQueue, TransitLimiter, type DropReason, type QueueOptions, type QueueStats } from "../../lib/queue";
+import { writeQueueInfo } from "../../lib/message";
 import { translateError, type ErrorRouter } from "./errors";
 import type { InputHandler, SendFunction } from "./input";
 
@@ -18,15 +19,6 @@ export interface QueuedMessage {
   msg: NodeMessageInFlow;
   send: SendFunction;
   done: (err?: Error) => void;
-}
-
-/** What processed messages carry as `msg.queue`, read when the message was taken. */
-export interface MessageQueueInfo {
-  size: number;
-  /** Messages still waiting behind this one. */
-  depth: number;
-  /** Messages this node dropped since deploy. */
-  dropped: number;
 }
 
 export interface QueuedInputOptions {
@@ -42,14 +34,6 @@ export interface QueuedInputOptions {
   onChange?: (stats: QueueStats) => void;
   /** Whether finishing a message here releases its place at a blocking source upstream. */
   settles: boolean;
-}
-
-/**
- * Messages that teach the line (learning, calibration, commands, verdicts) do not share the
- * inspections' queue: overload must never change what is learned or calibrated.
- */
-export function teachesTheLine(msg: NodeMessageInFlow): boolean {
-  return msg["learn"] === true || msg.topic === "learn" || msg["calibrate"] === true || msg["command"] !== undefined || msg["confirm"] !== undefined;
 }
 
 /** The "dropped N" note for a status, or none while nothing was dropped. */
@@ -90,7 +74,7 @@ export function handleQueuedInput(RED: NodeAPI, node: Node, errors: ErrorRouter,
       async run({ msg, send, done }) {
         if (marks) {
           const now = queue.stats;
-          msg["queue"] = { size: now.size, depth: now.depth, dropped: stats().dropped } satisfies MessageQueueInfo;
+          writeQueueInfo(msg, { size: now.size, depth: now.depth, dropped: stats().dropped });
         }
         let ended = true;
         try {

@@ -5,6 +5,7 @@
  */
 import type { Rect } from "../../lib/image/types";
 import { LineFailure } from "./failure";
+import { finiteNumber, isRecord, messageImageSize, readAnomalyMap, readRegions, readTimings } from "../../lib/message";
 
 type Message = Readonly<Record<string, unknown>>;
 
@@ -43,14 +44,6 @@ export interface Streamed {
   verdict: string;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function finite(value: unknown): number | undefined {
-  return typeof value === "number" && Number.isFinite(value) ? value : undefined;
-}
-
 function payloadOf(msg: Message, what: string): Record<string, unknown> {
   const payload = msg["payload"];
   if (!isRecord(payload)) throw new LineFailure(`the line answered ${what} without an object payload`);
@@ -61,27 +54,16 @@ export function readLearnAnswer(msg: Message): LearnAnswer {
   const payload = payloadOf(msg, "a learned image");
   if (payload["learning"] !== true) throw new LineFailure("the detector did not answer a learned image as learning");
   const model = isRecord(payload["model"]) ? (payload["model"] as Record<string, string | number>) : null;
-  return { count: finite(payload["count"]) ?? 0, total: finite(payload["total"]) ?? 0, model };
+  return { count: finiteNumber(payload["count"]) ?? 0, total: finiteNumber(payload["total"]) ?? 0, model };
 }
 
 export function readCalibrationAnswer(msg: Message): CalibrationAnswer {
   const payload = payloadOf(msg, "a calibration image");
   if (payload["calibrating"] !== true) throw new LineFailure("the threshold did not answer a calibration image as a sample");
   const calibration = payload["calibration"];
-  const threshold = isRecord(calibration) ? (finite(calibration["threshold"]) ?? null) : null;
-  const promise = isRecord(calibration) && isRecord(calibration["promise"]) ? (finite(calibration["promise"]["frr"]) ?? null) : null;
-  return { count: finite(payload["count"]) ?? 0, total: finite(payload["total"]) ?? 0, threshold, promisedFrr: promise };
-}
-
-function readRegions(value: unknown): Rect[] {
-  if (!Array.isArray(value)) return [];
-  const boxes: Rect[] = [];
-  for (const item of value as unknown[]) {
-    if (!isRecord(item)) continue;
-    const [x, y, width, height] = [finite(item["x"]), finite(item["y"]), finite(item["width"]), finite(item["height"])];
-    if (x !== undefined && y !== undefined && width !== undefined && height !== undefined) boxes.push({ x, y, width, height });
-  }
-  return boxes;
+  const threshold = isRecord(calibration) ? (finiteNumber(calibration["threshold"]) ?? null) : null;
+  const promise = isRecord(calibration) && isRecord(calibration["promise"]) ? (finiteNumber(calibration["promise"]["frr"]) ?? null) : null;
+  return { count: finiteNumber(payload["count"]) ?? 0, total: finiteNumber(payload["total"]) ?? 0, threshold, promisedFrr: promise };
 }
 
 /** Nearest-neighbour resampling of a row-major map onto a size x size grid. */
@@ -94,39 +76,36 @@ export function resampleMap(data: ArrayLike<number>, width: number, height: numb
   return out;
 }
 
-function readMap(value: unknown, size: number): Float32Array | null {
-  if (!isRecord(value)) return null;
-  const { data, width, height } = value;
-  if (!(data instanceof Float32Array) || typeof width !== "number" || typeof height !== "number" || data.length !== width * height) return null;
-  return resampleMap(data, width, height, size);
-}
-
-function readTimings(value: unknown): Record<string, number> {
-  const timings: Record<string, number> = {};
-  if (isRecord(value)) for (const [name, ms] of Object.entries(value)) if (finite(ms) !== undefined) timings[name] = ms as number;
-  return timings;
+/** The map on the evaluation grid; a message without a usable map has none. */
+function readMap(msg: Message, size: number): Float32Array | null {
+  try {
+    const map = readAnomalyMap(msg);
+    return map === undefined ? null : resampleMap(map.data, map.width, map.height, size);
+  } catch {
+    return null;
+  }
 }
 
 /** A reader of inspected messages; `mapSize` > 0 keeps the map on that grid. */
 export function inspectionReader(mapSize: number): (msg: Message) => Inspected {
   return (msg) => {
     const payload = payloadOf(msg, "an inspection");
-    const score = finite(payload["score"]);
-    const threshold = finite(payload["threshold"]);
+    const score = finiteNumber(payload["score"]);
+    const threshold = finiteNumber(payload["threshold"]);
     const verdict = payload["verdict"];
     if (score === undefined || threshold === undefined || typeof verdict !== "string") {
       throw new LineFailure("an inspection came out of the line without score, threshold and verdict");
     }
-    const image = isRecord(msg["image"]) ? msg["image"] : {};
+    const size = messageImageSize(msg);
     return {
       score,
       verdict,
       threshold,
-      regions: readRegions(msg["regions"]),
-      width: finite(image["width"]) ?? 0,
-      height: finite(image["height"]) ?? 0,
-      map: mapSize > 0 ? readMap(msg["anomalyMap"], mapSize) : null,
-      timings: readTimings(msg["timings"]),
+      regions: readRegions(msg).map(({ x, y, width, height }) => ({ x, y, width, height })),
+      width: size?.width ?? 0,
+      height: size?.height ?? 0,
+      map: mapSize > 0 ? readMap(msg, mapSize) : null,
+      timings: readTimings(msg),
     };
   };
 }

@@ -6,6 +6,7 @@
 import { performance } from "node:perf_hooks";
 import { LineFailure } from "./failure";
 import type { RuntimeNode } from "./runtime";
+import { isRecord } from "../../lib/message";
 
 /** The property that carries the tap's id on a message. */
 const ID = "lineId";
@@ -19,10 +20,6 @@ interface Waiter {
   onResult(msg: Readonly<Record<string, unknown>>, at: number): void;
   onCaught(code: string, message: string, source: string, at: number): void;
   abandon(reason: string): void;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function text(value: unknown, fallback: string): string {

@@ -10,6 +10,7 @@ import { AUGMENT_MODES, type AugmentMode } from "../../anomaly/patchcore/augment
 import type { FileIdentity } from "../../persist";
 import type { SampleShape } from "../sample";
 import type { DetectorMethod, DetectorSetting } from "../types";
+import { isRecord } from "../../message";
 
 export interface BackboneRecord extends FileIdentity {
   /** Graph input name. */
@@ -61,10 +62,6 @@ export interface AugmentationRecord {
   variants: number;
   /** Extra exact turns configured, in degrees. */
   rotations: number[];
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function bad(path: string, what: string): DefectError {

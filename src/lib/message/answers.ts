@@ -3,10 +3,7 @@
  * results. The nodes after them pass such answers on untouched instead of judging them as parts:
  * a learning answer has no score, a calibration answer no verdict, a command answer neither.
  */
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
+import { isRecord } from "./record";
 
 /** True for `{ learning: true }`, `{ calibrating: true }` and `{ command: "..." }` payloads. */
 export function isControlAnswer(payload: unknown): boolean {

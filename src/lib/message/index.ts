@@ -1,0 +1,27 @@
+/**
+ * The message contract of docs/messages.md in code: each msg property that more than one node
+ * (or the offline line) reads or writes has its one reader and one writer here, so every node
+ * accepts and produces the same shapes. No Node-RED here: reading a property named in the
+ * editor (RED.util.getMessageProperty) stays in src/nodes/shared.
+ */
+export { isControlAnswer } from "./answers";
+export { findMessageImage, messageImageSize, setMessageImage, writeMessageImage, type FoundImage } from "./image";
+export { writeQueueInfo, type MessageQueueInfo } from "./queue";
+export { describe, finiteNumber, isRecord, type MessageFields, type MessageView } from "./record";
+export { readRegions, regionCountOf, writeRegions, type RegionBox } from "./regions";
+export { asksToLearn, endCommand, isCalibrationSample, readCommand, teachesTheLine } from "./request";
+export { readScore, scoreOf } from "./score";
+export {
+  gridFaultText,
+  invalidGrid,
+  readAnomalyMap,
+  readMask,
+  writeAnomalyMap,
+  writeMask,
+  type GridError,
+  type GridFault,
+  type GridProperty,
+} from "./score-map";
+export { readPreprocessing, readTensor, tensorSize, writePreprocessed, type Preprocessed } from "./tensor";
+export { addTiming, readTimings } from "./timings";
+export { readTensorTransform, readTransform, writeTransform } from "./transform";
