@@ -15,5 +15,5 @@ export {
 } from "./options";
 export { preprocessImage, type PreprocessResult } from "./preprocess";
 export { boxToSource, computeTransform, mapToSource, pointToSource, pointToTensor, resizedSize } from "./transform";
-export { LUMA_WEIGHTS, toPaddedTensor, toTensor, type TensorCanvas, type TensorOptions } from "./tensor";
+export { LUMA_WEIGHTS, tensorSize, toPaddedTensor, toTensor, type TensorCanvas, type TensorOptions, type TensorSize } from "./tensor";
 export { toImageBuffer } from "./input";

@@ -6,6 +6,22 @@
 import { DefectError } from "../errors";
 import type { PreprocessOptions, RawImage, Tensor } from "./types";
 
+/** A tensor's image geometry, whichever its layout. */
+export interface TensorSize {
+  width: number;
+  height: number;
+  channels: number;
+}
+
+export function tensorSize(tensor: Tensor): TensorSize {
+  const nchw = tensor.layout === "NCHW";
+  return {
+    channels: tensor.dims[nchw ? 1 : 3] as number,
+    height: tensor.dims[nchw ? 2 : 1] as number,
+    width: tensor.dims[nchw ? 3 : 2] as number,
+  };
+}
+
 export type TensorOptions = Pick<PreprocessOptions, "color" | "layout" | "scale" | "mean" | "std">;
 
 /**

@@ -22,6 +22,6 @@ export {
   type GridFault,
   type GridProperty,
 } from "./score-map";
-export { readPreprocessing, readTensor, tensorSize, writePreprocessed, type Preprocessed } from "./tensor";
+export { readPreprocessing, readTensor, writePreprocessed, type Preprocessed } from "./tensor";
 export { addTiming, readTimings } from "./timings";
 export { readTensorTransform, readTransform, writeTransform } from "./transform";

@@ -4,6 +4,7 @@
  */
 import { DefectError } from "../errors";
 import { parsePreprocessOptions } from "../image/options";
+import { tensorSize } from "../image/tensor";
 import type { PreprocessOptions, Tensor, TensorLayout, Transform } from "../image/types";
 import { formatShape } from "../onnx/feeds";
 import { describe, isRecord, type MessageFields, type MessageView } from "./record";
@@ -20,12 +21,6 @@ function firstNonFinite(data: Float32Array): number {
     if (v - v !== 0) return i;
   }
   return -1;
-}
-
-/** The tensor's image size, whichever its layout. */
-export function tensorSize(tensor: Tensor): { width: number; height: number } {
-  const nchw = tensor.layout === "NCHW";
-  return { height: tensor.dims[nchw ? 2 : 1] as number, width: tensor.dims[nchw ? 3 : 2] as number };
 }
 
 /** The tensor the preprocess node puts in msg.payload, checked for internal consistency; `where` names it in errors. */

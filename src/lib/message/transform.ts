@@ -6,7 +6,7 @@
 import { DefectError } from "../errors";
 import type { Tensor, Transform } from "../image/types";
 import { describe, isRecord, type MessageFields, type MessageView } from "./record";
-import { tensorSize } from "./tensor";
+import { tensorSize } from "../image/tensor";
 
 const OPTION = "msg.transform";
 

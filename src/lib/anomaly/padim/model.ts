@@ -2,6 +2,7 @@
 import { DefectError } from "../../errors";
 import type { PatchExtractor } from "../../features/extractor";
 import type { FeatureMap } from "../../features/types";
+import { tensorSize } from "../../image/tensor";
 import type { Tensor } from "../../image/types";
 import type { SessionOptions } from "../../onnx";
 import type { AnomalyModel, AnomalyResult } from "../types";
@@ -18,11 +19,6 @@ export function checkLayers(maps: readonly FeatureMap[], expected: string): void
       actual: key,
     });
   }
-}
-
-function tensorSize(tensor: Tensor): { width: number; height: number } {
-  const nchw = tensor.layout === "NCHW";
-  return { height: tensor.dims[nchw ? 2 : 1] as number, width: tensor.dims[nchw ? 3 : 2] as number };
 }
 
 /** The extractor stays owned by the caller. */

@@ -5,27 +5,13 @@
  * tensor was made with.
  */
 import { DefectError } from "../../errors";
+import { tensorSize } from "../../image/tensor";
 import type { PreprocessOptions, Tensor } from "../../image/types";
 import { PRESETS } from "../../image/options";
 import { createPlane, MIN_TEMPLATE_SIDE, type GrayPlane } from "./plane";
 
 /** What a tensor's values mean when the message does not say: the preprocess node's default preset. */
 const IMAGENET = { scale: 1, mean: PRESETS.imagenet.mean ?? [0, 0, 0], std: PRESETS.imagenet.std ?? [1, 1, 1] };
-
-export interface TensorSize {
-  width: number;
-  height: number;
-  channels: number;
-}
-
-export function tensorSize(tensor: Tensor): TensorSize {
-  const nchw = tensor.layout === "NCHW";
-  return {
-    channels: tensor.dims[nchw ? 1 : 3] as number,
-    height: tensor.dims[nchw ? 2 : 1] as number,
-    width: tensor.dims[nchw ? 3 : 2] as number,
-  };
-}
 
 /** `preprocessing` null: ImageNet mean and std, as the preprocess node's default preset. */
 export function tensorToPlane(tensor: Tensor, preprocessing: PreprocessOptions | null): GrayPlane {

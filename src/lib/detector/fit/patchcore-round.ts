@@ -15,6 +15,7 @@ import { copyRows, RowBlockWriter } from "../../anomaly/patchcore/row-blocks";
 import { DefectError } from "../../errors";
 import type { PatchExtractor } from "../../features/extractor";
 import type { PatchEmbedding } from "../../features/types";
+import { tensorSize } from "../../image/tensor";
 import type { Tensor } from "../../image/types";
 import type { SessionOptions } from "../../onnx";
 import { learnedRecord } from "../methods/backbone-context";
@@ -49,11 +50,6 @@ interface RoundGrid {
   /** False when the features have no more dimensions than the coreset space: the space rows are the features. */
   projected: boolean;
   space: RowBlockWriter;
-}
-
-function tensorSize(tensor: Tensor): { width: number; height: number } {
-  const nchw = tensor.layout === "NCHW";
-  return { height: tensor.dims[nchw ? 2 : 1] as number, width: tensor.dims[nchw ? 3 : 2] as number };
 }
 
 export function createPatchCoreRound(config: PatchCoreRoundConfig): LearningRound {

@@ -5,17 +5,13 @@
  */
 import type { PatchExtractor } from "../../features/extractor";
 import type { PatchEmbedding } from "../../features/types";
+import { tensorSize } from "../../image/tensor";
 import type { Tensor } from "../../image/types";
 import { learnedRecordMetadata, shapeOfRecord, type LearnedRecord } from "../storage/learned-record";
 import type { OnlineBank } from "./online-bank";
 import { saveOnlineBank } from "../storage/online-store";
 import { checkSample } from "../sample";
 import type { DetectorModel, Inspection, OnlineModel, PartFeatures } from "../types";
-
-function tensorSize(tensor: Tensor): { width: number; height: number } {
-  const nchw = tensor.layout === "NCHW";
-  return { height: tensor.dims[nchw ? 2 : 1] as number, width: tensor.dims[nchw ? 3 : 2] as number };
-}
 
 export type OnlineDetectorModel = DetectorModel & { readonly online: OnlineModel };
 
