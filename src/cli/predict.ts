@@ -16,7 +16,7 @@ import { openSupervisedModel } from "../lib/supervised";
 import { DEFAULT_SUPERVISED_OPTIONS, RECONSTRUCTION_SCORES, SUPERVISED_TASKS, type ReconstructionScore, type SupervisedOptions } from "../lib/supervised/types";
 import { EXIT_OK, UsageError, parseIntegerOption, parseOptions, type CliIo } from "./args";
 
-export const PREDICT_SUMMARY = "run a classification, YOLO, segmentation, autoencoder or anomalib model on one image";
+export const PREDICT_SUMMARY = "run a classification, YOLO, segmentation or anomalib model on one image";
 
 const TASKS = ["auto", ...SUPERVISED_TASKS, "anomaly"] as const;
 type PredictTask = (typeof TASKS)[number];
