@@ -1,6 +1,6 @@
 /**
  * `defect-detection predict`: one image through a supervised ONNX model (classification, YOLO
- * detection or segmentation, semantic segmentation) or an anomalib export, with the model's own
+ * detection or segmentation, semantic segmentation, an autoencoder) or an anomalib export, with the model's own
  * preprocessing and the same adapters as the detector node; prints a table or one JSON object.
  */
 import { basename } from "node:path";
@@ -13,7 +13,7 @@ import type { PreprocessOptions, ScoreMap } from "../lib/image/types";
 import type { SessionOptions } from "../lib/onnx";
 import { readImageFile } from "../lib/source/read-file";
 import { openSupervisedModel } from "../lib/supervised";
-import { DEFAULT_SUPERVISED_OPTIONS, SUPERVISED_TASKS, type SupervisedOptions } from "../lib/supervised/types";
+import { DEFAULT_SUPERVISED_OPTIONS, RECONSTRUCTION_SCORES, SUPERVISED_TASKS, type ReconstructionScore, type SupervisedOptions } from "../lib/supervised/types";
 import { EXIT_OK, UsageError, parseIntegerOption, parseOptions, type CliIo } from "./args";
 
 export const PREDICT_SUMMARY = "run a classification, YOLO, segmentation or anomalib model on one image";
@@ -28,21 +28,26 @@ export const PREDICT_USAGE = `Usage: defect-detection predict --model FILE --ima
 
 Runs one image through a model and prints what it found. The image is preprocessed the way
 the model family expects (YOLO: letterbox padded with 114, RGB 0..1; classifiers and semantic
-segmentation: stretch with ImageNet mean/std) at the model's input size. Boxes are given in
-the original image's pixels, maps by their size (the model's input size) and maximum.
+segmentation: stretch with ImageNet mean/std; autoencoders: stretch, RGB 0..1) at the model's
+input size. Boxes are given in the original image's pixels, maps by their size (the model's
+input size) and maximum. An autoencoder's map is the squared error between its output and its
+input, averaged over channels; its score is the map's maximum or, with --score mean, its mean.
 Times: preprocess (decode and tensor), model (run, decoding, NMS and mapping back),
 post (the summary).
 
 Options:
   --model FILE         ONNX model (required): a classifier [1,C], a YOLOv5/v8/11 or end-to-end
-                       detector, YOLO-seg, a semantic segmentation net [1,C,H,W], or with
-                       --task anomaly an anomalib export
+                       detector, YOLO-seg, a semantic segmentation net [1,C,H,W], with
+                       --task reconstruction an autoencoder (output of the input's shape), or
+                       with --task anomaly an anomalib export
   --image IMG          image file (required)
-  --task NAME          ${TASKS.join(", ")} (default auto: from the outputs and metadata)
+  --task NAME          ${TASKS.join(", ")} (default auto: from the outputs and metadata;
+                       an output of the input's shape needs reconstruction or semantic)
   --confidence C       drop boxes scoring at or below C, 0 to 1 (default ${DEFAULT_SUPERVISED_OPTIONS.confidence})
   --iou I              NMS overlap threshold, 0 to 1 (default ${DEFAULT_SUPERVISED_OPTIONS.iou})
   --max-detections N   boxes kept after NMS, 1 to ${MAX_DETECTIONS} (default ${DEFAULT_SUPERVISED_OPTIONS.maxDetections})
   --top-k K            classes listed for a classifier, 1 to ${MAX_TOP_K} (default ${DEFAULT_SUPERVISED_OPTIONS.topK})
+  --score RULE         reconstruction score: ${RECONSTRUCTION_SCORES.join(" or ")} of the error map (default ${DEFAULT_SUPERVISED_OPTIONS.reconstructionScore})
   --names FILE         class names: JSON array, JSON object {"0": "name"} or one name a line
                        (default: the model's metadata, else "class N")
   --size N             square input side for models that take any size (default: the
@@ -61,6 +66,7 @@ const OPTIONS = {
   "max-detections": { type: "string" },
   "top-k": { type: "string" },
   names: { type: "string" },
+  score: { type: "string" },
   size: { type: "string" },
   threads: { type: "string" },
   json: { type: "boolean" },
@@ -68,7 +74,7 @@ const OPTIONS = {
 } as const;
 
 /** Options that only mean something for supervised models. */
-const SUPERVISED_ONLY = ["confidence", "iou", "max-detections", "top-k", "names"] as const;
+const SUPERVISED_ONLY = ["confidence", "iou", "max-detections", "top-k", "names", "score"] as const;
 
 export interface PredictReport {
   model: { file: string; task: string; classes: number };
@@ -76,7 +82,7 @@ export interface PredictReport {
   /** How the image was made into a tensor, in words. */
   preprocess: string;
   task: string;
-  /** Top class probability, best box score, map maximum, or the anomalib normalised score. */
+  /** Top class probability, best box score, map maximum (reconstruction: or mean), or the anomalib normalised score. */
   score: number;
   classes: Array<{ name: string; score: number }>;
   /** Original image pixels. */
@@ -90,6 +96,13 @@ function parseTask(value: string | undefined): PredictTask {
   const task = TASKS.find((t) => t === value);
   if (task === undefined) throw new UsageError(`--task must be one of ${TASKS.join(", ")}, got "${value}"`);
   return task;
+}
+
+function parseScoreRule(value: string | undefined): ReconstructionScore {
+  if (value === undefined) return DEFAULT_SUPERVISED_OPTIONS.reconstructionScore;
+  const rule = RECONSTRUCTION_SCORES.find((r) => r === value);
+  if (rule === undefined) throw new UsageError(`--score must be one of ${RECONSTRUCTION_SCORES.join(", ")}, got "${value}"`);
+  return rule;
 }
 
 function parseUnit(value: string | undefined, option: string, fallback: number): number {
@@ -262,6 +275,7 @@ export async function runPredict(args: string[], io: CliIo): Promise<number> {
     iou: parseUnit(values.iou, "--iou", defaults.iou),
     maxDetections: parseIntegerOption(values["max-detections"], "--max-detections", 1, MAX_DETECTIONS) ?? defaults.maxDetections,
     topK: parseIntegerOption(values["top-k"], "--top-k", 1, MAX_TOP_K) ?? defaults.topK,
+    reconstructionScore: parseScoreRule(values.score),
   };
   const size = parseIntegerOption(values.size, "--size", 1, MAX_TENSOR_SIDE);
   const threads = parseIntegerOption(values.threads, "--threads", 1, MAX_THREADS);

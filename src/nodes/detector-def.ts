@@ -36,7 +36,7 @@ export interface DetectorNodeDef extends NodeDef {
   folderSize: string | number;
   /** anomalib export (method "anomalib") or supervised model (method "onnx"); relative to the user directory. */
   modelFile: string;
-  /** Supervised: "auto" | "classify" | "detect" | "segment" | "semantic". */
+  /** Supervised: "auto" | "classify" | "detect" | "segment" | "semantic" | "reconstruction". */
   task: string;
   /** Supervised: boxes scoring at or below this are dropped (0..1). */
   confidence: string | number;
@@ -49,6 +49,8 @@ export interface DetectorNodeDef extends NodeDef {
   classNames: string;
   /** Supervised: JSON array/object or one name a line; relative to the user directory. */
   namesFile: string;
+  /** Supervised reconstruction: "max" | "mean" of the error map; empty = max. */
+  reconstructionScore?: string;
   /** onnxruntime threads per operator; empty or 0 = automatic. */
   threads: string | number;
   /** Model-running worker threads shared by every detector; empty or 0 = the pool's default. */

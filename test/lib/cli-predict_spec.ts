@@ -173,7 +173,10 @@ describe("predict command", function () {
     const help = '(see "defect-detection predict --help")';
     const cases: Array<[string[], string]> = [
       [["--image", wide], "--model FILE is required"],
-      [["--model", yolo, "--image", wide, "--task", "pose"], '--task must be one of auto, classify, detect, segment, semantic, anomaly, got "pose"'],
+      [
+        ["--model", yolo, "--image", wide, "--task", "pose"],
+        '--task must be one of auto, classify, detect, segment, semantic, reconstruction, anomaly, got "pose"',
+      ],
       [["--model", yolo, "--image", wide, "--confidence", "2"], '--confidence must be a number from 0 to 1, got "2"'],
       [["--model", yolo, "--image", wide, "--iou", "x"], '--iou must be a number from 0 to 1, got "x"'],
       [["--model", yolo, "--image", wide, "--top-k", "0"], '--top-k must be a whole number from 1 to 1000, got "0"'],
@@ -193,6 +196,6 @@ describe("predict command", function () {
     const run = await predict(["--help"]);
     assert.equal(run.code, 0);
     assert.match(run.stdout, /^Usage: defect-detection predict --model FILE --image IMG \[options\]\n/);
-    assert.match(run.stdout, /--task NAME +auto, classify, detect, segment, semantic, anomaly/);
+    assert.match(run.stdout, /--task NAME +auto, classify, detect, segment, semantic, reconstruction, anomaly/);
   });
 });

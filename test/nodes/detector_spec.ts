@@ -615,6 +615,7 @@ describe("defect-detector node", function () {
         topK: true,
         classNames: true,
         namesFile: true,
+        reconstructionScore: true,
         learning: true,
         recentParts: true,
         keepVersions: true,

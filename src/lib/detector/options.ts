@@ -10,7 +10,7 @@ import { DefectError } from "../errors";
 import { MAX_POOL_WORKERS } from "../onnx/worker-pool";
 import { parsePreprocessOptions, PRESET_NAMES } from "../image";
 import type { PreprocessOptions } from "../image/types";
-import { DEFAULT_SUPERVISED_OPTIONS, SUPERVISED_TASKS, type TaskChoice } from "../supervised/types";
+import { DEFAULT_SUPERVISED_OPTIONS, RECONSTRUCTION_SCORES, SUPERVISED_TASKS, type ReconstructionScore, type TaskChoice } from "../supervised/types";
 import { standardizesByDefault } from "../features/instance-norm";
 import { DETECTOR_SETTINGS, SETTING_METHODS, type DetectorMethod, type DetectorSetting } from "./types";
 import { DEFAULT_TEMPLATE_OPTIONS, MAX_TEMPLATE_SHIFT, MAX_TEMPLATE_TOLERANCE, type TemplateOptions } from "./methods/template-options";
@@ -65,6 +65,8 @@ export interface SupervisedConfig {
   classNames: string[] | undefined;
   /** Sidecar names file as configured; "" = none. */
   namesFile: string;
+  /** Reconstruction models: the image score is the error map's maximum or mean. */
+  reconstructionScore: ReconstructionScore;
 }
 
 export interface DetectorOptions {
@@ -152,6 +154,7 @@ function parseSupervised(input: Record<string, unknown>): SupervisedConfig {
     topK: integerOption("topK", input["topK"], 1, MAX_TOP_K, defaults.topK),
     classNames: parseClassNames(input["classNames"]),
     namesFile: optionText(input["namesFile"]),
+    reconstructionScore: oneOf("reconstructionScore", input["reconstructionScore"], RECONSTRUCTION_SCORES, defaults.reconstructionScore),
   };
 }
 

@@ -4,6 +4,8 @@
  * - Ultralytics YOLOv8/11 classify (metadata task "classify"): resize the short side and centre-crop,
  *   RGB, pixel/255, no mean/std (classify_transforms' DEFAULT_MEAN 0, DEFAULT_STD 1);
  * - YOLOv5 classify (Ultralytics "stride" metadata, no task): centre-crop with ImageNet mean/std;
+ * - reconstruction (autoencoders): stretch, values 0..1. Most are trained on ToTensor images and end in a
+ *   sigmoid, which cannot reproduce ImageNet-normalised values: the error would be the normalisation's;
  * - anything else (torchvision-style classifiers and segmenters): stretch with ImageNet mean/std.
  * Size: fixed graph input, else the metadata "imgsz", else 640 (YOLO) or 224.
  */
@@ -112,7 +114,7 @@ export function suggestPreprocess(task: SupervisedTask, input: InputDescription,
   const gray = input.channels === 1;
   const ultralyticsClassify = task === "classify" && metadata["task"] === "classify";
   const yolov5Classify = task === "classify" && !ultralyticsClassify && isUltralytics(metadata);
-  const plain = yolo || ultralyticsClassify || gray;
+  const plain = yolo || ultralyticsClassify || gray || task === "reconstruction";
   const channelValues = (values: readonly number[]): number[] => (gray ? [values[0]!] : [...values]);
   const base: PreprocessOptions = {
     width,

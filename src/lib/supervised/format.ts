@@ -2,10 +2,13 @@
  * Which adapter a model needs, from its output shapes and (Ultralytics) metadata. The rules are in
  * docs: one [1,C] output = classification; one rank-3 output = detection (v8/11 channel-first
  * [1,4+nc,N], v5 rows [1,N,5+nc], end-to-end [1,N,6]); a rank-3 plus a rank-4 output = YOLO-seg;
- * one [1,C,H,W] output = semantic segmentation.
+ * one [1,C,H,W] output = semantic segmentation, unless it has the input's shape: then it may as well be
+ * an autoencoder (reconstruction), and only the task option decides.
  */
 import { DefectError } from "../errors";
 import { type TensorSpec, formatShape } from "../onnx/feeds";
+import type { InputDescription } from "./family-preprocess";
+import { ambiguousReconstruction, fitsInputShape, isReconstructionShaped } from "./reconstruction";
 import type { SupervisedTask, TaskChoice } from "./types";
 import { END_TO_END_VALUES, V5_BOX_VALUES, V8_BOX_ROWS } from "./yolo-decode";
 
@@ -22,6 +25,7 @@ export interface DetectionHead {
 export type ModelFormat =
   | { task: "classify"; output: string; classes: number | null }
   | { task: "semantic"; output: string; classes: number | null }
+  | { task: "reconstruction"; output: string }
   | {
       task: "detect" | "segment";
       output: string;
@@ -34,6 +38,8 @@ export type ModelFormat =
 
 export interface FormatHints {
   task: TaskChoice;
+  /** The graph's image input: a reconstruction's output has its shape. */
+  input: InputDescription;
   metadata: Readonly<Record<string, string>>;
   /** Class count the metadata names give; resolves ambiguous heads. */
   classCount: number | null;
@@ -106,6 +112,10 @@ export function detectFormat(modelName: string, outputs: readonly TensorSpec[], 
       const out = pick("a class map [1,C,H,W]", isMap);
       return { format: { task, output: out.name, classes: isSize(out.shape[1]) ? out.shape[1] : null }, warnings };
     }
+    case "reconstruction": {
+      const out = pick(`the input ${formatShape(hints.input.shape.map((d) => d ?? "?"))}`, (s) => fitsInputShape(s, hints.input));
+      return { format: { task, output: out.name }, warnings };
+    }
     case "detect":
     case "segment": {
       const head = pick("a detection head [1,A,B]", (s) => s.length === 3);
@@ -132,10 +142,14 @@ function chooseTask(modelName: string, pool: readonly TensorSpec[], outputs: rea
   }
   const shapes = pool.map((o) => o.shape);
   const [first] = shapes;
-  if (shapes.length === 1 && first !== undefined) {
+  const [only] = pool;
+  if (shapes.length === 1 && first !== undefined && only !== undefined) {
     if (isClassVector(first)) return "classify";
     if (first.length === 3) return "detect";
-    if (isMap(first)) return "semantic";
+    if (isMap(first)) {
+      if (isReconstructionShaped(first, hints.input)) throw ambiguousReconstruction(modelName, only.name, first, hints.input);
+      return "semantic";
+    }
   }
   if (shapes.length === 2 && shapes.some((s) => s.length === 3) && shapes.some((s) => s.length === 4)) return "segment";
   throw unknownFormat(modelName, "no rule matches these output shapes", outputs);

@@ -1,4 +1,4 @@
-/** Supervised models: classification, YOLO detection, instance and semantic segmentation. */
+/** Supervised models: classification, YOLO detection, instance and semantic segmentation, reconstruction (autoencoders). */
 export * from "./types";
 export { openSupervisedModel, openSupervisedModelFromBytes } from "./model";
 export type { OpenSupervisedOptions } from "./model";
@@ -42,4 +42,6 @@ export { floatsToHalf, fromHalfBits, halfToFloats, toHalfBits } from "./half";
 export { decodeInstanceSegmentation } from "./segment-instance";
 export type { InstanceSegmentation, InstanceSegmentationOptions } from "./segment-instance";
 export { decodeSemantic } from "./semantic";
+export { ambiguousReconstruction, decodeReconstruction, fitsInputShape, isReconstructionShaped } from "./reconstruction";
+export type { ReconstructionResult } from "./reconstruction";
 export type { RawOutput, SemanticOptions, SemanticResult } from "./semantic";

@@ -1,5 +1,5 @@
 /**
- * Opens a supervised ONNX model (classifier, YOLO detector, YOLO-seg, semantic segmenter), works
+ * Opens a supervised ONNX model (classifier, YOLO detector, YOLO-seg, semantic segmenter, autoencoder), works
  * out its format and preprocessing, and turns a preprocessed tensor into a SupervisedResult.
  * Sessions come from the shared cache, so detector nodes on one file share one session.
  */
@@ -15,6 +15,7 @@ import { readOutput, toFeed } from "./io";
 import { parseOnnxMetadata, readOnnxMetadata } from "./metadata";
 import { defaultClassName, parsePythonNames, readNamesFile, resolveClassNames } from "./names";
 import { type ResolvedSupervisedOptions, resolveSupervisedOptions } from "./options";
+import { decodeReconstruction } from "./reconstruction";
 import { decodeInstanceSegmentation } from "./segment-instance";
 import { decodeSemantic } from "./semantic";
 import type { Box, SupervisedModel, SupervisedOptions, SupervisedResult } from "./types";
@@ -52,6 +53,7 @@ async function finishOpen(
     const input = describeInput(handle.name, handle.inputs);
     const detected = detectFormat(handle.name, handle.outputs, {
       task: options.task,
+      input,
       metadata,
       classCount: metadataNames?.length ?? null,
       ...(options.outputName === undefined ? {} : { outputName: options.outputName }),
@@ -98,6 +100,8 @@ function namesFromMetadata(metadata: Readonly<Record<string, string>>, warnings:
 
 function classCount(format: ModelFormat, metadataNames: readonly string[] | undefined): number | null {
   if (format.task === "classify" || format.task === "semantic") return format.classes;
+  // An autoencoder has no classes: its map says where, not what.
+  if (format.task === "reconstruction") return 0;
   return format.head?.nc ?? metadataNames?.length ?? null;
 }
 
@@ -114,7 +118,7 @@ interface ModelParts {
 }
 
 function layoutName(format: ModelFormat, head: DetectionHead | null): string {
-  if (format.task === "classify" || format.task === "semantic") return format.task;
+  if (format.task === "classify" || format.task === "semantic" || format.task === "reconstruction") return format.task;
   if (head === null) return "pending";
   const base = head.layout === "end2end" ? "end2end" : `yolo${head.layout}`;
   return format.task === "segment" ? `${base}-seg` : base;
@@ -142,7 +146,8 @@ function createModel(handle: ModelHandle, parts: ModelParts): SupervisedModel {
     warnings: parts.warnings,
     async predict(tensor: Tensor, transform?: Transform): Promise<SupervisedResult> {
       const tensorSize = checkTensor(handle.name, input, tensor);
-      const results = await handle.run({ [input.name]: toFeed(tensor, input.type) }, outputNames);
+      const feed = toFeed(tensor, input.type);
+      const results = await handle.run({ [input.name]: feed }, outputNames);
       const output = readOutput(handle.name, format.output, results[format.output]);
       switch (format.task) {
         case "classify": {
@@ -152,6 +157,12 @@ function createModel(handle: ModelHandle, parts: ModelParts): SupervisedModel {
         case "semantic": {
           const semantic = decodeSemantic(output, { names, backgroundClass: options.backgroundClass }, tensorSize);
           return { task: "semantic", score: semantic.score, classes: semantic.classes, boxes: [], masks: [], map: semantic.map };
+        }
+        case "reconstruction": {
+          // Compared with what the graph was fed (float16-rounded, or uint8-rounded and clamped), not the float tensor.
+          const fed = readOutput(handle.name, input.name, feed);
+          const reconstruction = decodeReconstruction(handle.name, output, fed, input.layout, options.reconstructionScore);
+          return { task: "reconstruction", score: reconstruction.score, classes: [], boxes: [], masks: [], map: reconstruction.map };
         }
         case "detect":
         case "segment": {

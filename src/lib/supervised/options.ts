@@ -1,6 +1,6 @@
 /** SupervisedOptions checked once at open time, so predict never meets a bad value. */
 import { DefectError } from "../errors";
-import { DEFAULT_SUPERVISED_OPTIONS, SUPERVISED_TASKS, type SupervisedOptions, type TaskChoice } from "./types";
+import { DEFAULT_SUPERVISED_OPTIONS, RECONSTRUCTION_SCORES, SUPERVISED_TASKS, type SupervisedOptions, type TaskChoice } from "./types";
 
 export const TASK_CHOICES: readonly TaskChoice[] = ["auto", ...SUPERVISED_TASKS];
 /** Far above any real max_det, but keeps a typo from meaning "unbounded". */
@@ -29,6 +29,9 @@ function integer(option: string, value: number, min: number, max: number): numbe
 export function resolveSupervisedOptions(options: Partial<SupervisedOptions>): ResolvedSupervisedOptions {
   const merged = { ...DEFAULT_SUPERVISED_OPTIONS, ...stripUndefined(options) };
   if (!TASK_CHOICES.includes(merged.task)) throw invalid("task", `one of ${TASK_CHOICES.join(", ")}`, merged.task);
+  if (!RECONSTRUCTION_SCORES.includes(merged.reconstructionScore)) {
+    throw invalid("reconstructionScore", `one of ${RECONSTRUCTION_SCORES.join(", ")}`, merged.reconstructionScore);
+  }
   return {
     ...merged,
     confidence: fraction("confidence", merged.confidence),

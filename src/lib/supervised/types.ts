@@ -1,10 +1,17 @@
-/** Data shared by the supervised-model adapters (classification, YOLO detection, segmentation). */
+/** Data shared by the supervised-model adapters (classification, YOLO detection, segmentation, reconstruction). */
 import type { PreprocessOptions, ScoreMap, Tensor, Transform } from "../image/types";
 
-/** "segment" = instance segmentation (YOLO-seg); "semantic" = per-pixel class maps. */
-export const SUPERVISED_TASKS = ["classify", "detect", "segment", "semantic"] as const;
+/**
+ * "segment" = instance segmentation (YOLO-seg); "semantic" = per-pixel class maps; "reconstruction" =
+ * an autoencoder whose output has its input's shape, scored by how far the output is from the input.
+ */
+export const SUPERVISED_TASKS = ["classify", "detect", "segment", "semantic", "reconstruction"] as const;
 export type SupervisedTask = (typeof SUPERVISED_TASKS)[number];
 export type TaskChoice = SupervisedTask | "auto";
+
+/** A reconstruction model's image score: the error map's maximum (one bad spot is enough) or its mean (the image's reconstruction loss). */
+export const RECONSTRUCTION_SCORES = ["max", "mean"] as const;
+export type ReconstructionScore = (typeof RECONSTRUCTION_SCORES)[number];
 
 /** score 0..1 */
 export interface ClassScore {
@@ -40,17 +47,21 @@ export interface InstanceMask {
 
 export interface SupervisedResult {
   task: SupervisedTask;
-  /** Image-level score 0..1: top class probability (classify), max box score (detect/segment; 0 when none), map max (semantic). */
+  /**
+   * Image-level score: top class probability (classify), max box score (detect/segment; 0 when none), map max
+   * (semantic), all 0..1; reconstruction: the error map's max or mean, in squared input units (not bounded by 1).
+   */
   score: number;
   /** top-k (classify); for semantic: per-class max probability sorted desc; [] otherwise */
   classes: ClassScore[];
-  /** in ORIGINAL image pixels when a Transform is given, else tensor pixels; [] for classify/semantic */
+  /** in ORIGINAL image pixels when a Transform is given, else tensor pixels; [] for classify/semantic/reconstruction */
   boxes: Box[];
   /** segment only */
   masks: InstanceMask[];
   /**
-   * Per-pixel defect score 0..1 at TENSOR resolution (semantic: 1 - background prob or the single-channel
-   * probability; segment: max over instances of box score inside its mask); null otherwise.
+   * Per-pixel defect score at TENSOR resolution (semantic: 1 - background prob or the single-channel
+   * probability; segment: max over instances of box score inside its mask; reconstruction: the squared
+   * error between output and input, averaged over channels); null otherwise.
    */
   map: ScoreMap | null;
 }
@@ -74,6 +85,8 @@ export interface SupervisedOptions {
   namesFile?: string;
   /** Output to read when several could be the class scores / head / map (e.g. "logits"); guessed when omitted. */
   outputName?: string;
+  /** reconstruction: image score from the error map (default "max"). */
+  reconstructionScore: ReconstructionScore;
 }
 
 export const DEFAULT_SUPERVISED_OPTIONS: Readonly<SupervisedOptions> = {
@@ -82,6 +95,7 @@ export const DEFAULT_SUPERVISED_OPTIONS: Readonly<SupervisedOptions> = {
   iou: 0.45,
   maxDetections: 300,
   topK: 5,
+  reconstructionScore: "max",
 };
 
 export type SupervisedInputType = "float32" | "float16" | "uint8";
@@ -98,12 +112,13 @@ export interface SupervisedModel {
    * Suggested preprocessing for this family:
    * YOLO (detect/segment, Ultralytics metadata or output shapes): letterbox, pad 114, RGB, scale 1, mean 0, std 1,
    * W/H from graph (or metadata imgsz, default 640);
-   * classify/semantic without Ultralytics metadata: stretch, ImageNet mean/std, W/H from graph (default 224).
+   * classify/semantic without Ultralytics metadata: stretch, ImageNet mean/std, W/H from graph (default 224);
+   * reconstruction: stretch, values 0..1 (no mean/std), W/H from graph (default 224).
    */
   readonly preprocess: PreprocessOptions;
   /** ONNX metadata_props */
   readonly metadata: Readonly<Record<string, string>>;
-  /** The decoder in use: "classify", "yolov8", "yolov5", "end2end", "yolov8-seg", "semantic" ("pending" until a dynamic head is first seen). */
+  /** The decoder in use: "classify", "yolov8", "yolov5", "end2end", "yolov8-seg", "semantic", "reconstruction" ("pending" until a dynamic head is first seen). */
   readonly layout: string;
   /** Where the names came from. */
   readonly namesSource: "editor" | "file" | "metadata" | "default";

@@ -1,6 +1,6 @@
 /**
  * Supervised ONNX models for the detector (classification, YOLO detection and segmentation,
- * semantic segmentation): the model is a file trained elsewhere, so nothing is learned or saved.
+ * semantic segmentation, reconstruction): the model is a file trained elsewhere, so nothing is learned or saved.
  */
 import { basename } from "node:path";
 import { DefectError } from "../../errors";
@@ -66,10 +66,9 @@ function checkPreprocessing(file: string, model: SupervisedModel, sample: Sample
 /** One log line: what the model was taken for and how to preprocess for it. */
 function describeModel(file: string, model: SupervisedModel): string {
   const names = model.names.slice(0, MAX_NAMES_SHOWN).join(", ") + (model.names.length > MAX_NAMES_SHOWN ? ", ..." : "");
-  return (
-    `model ${file}: ${model.task} (${model.layout}), ${model.names.length} classes (${names}, from ${model.namesSource}); ` +
-    `suggested preprocessing ${describePreprocess(model.preprocess)}`
-  );
+  // An autoencoder has no classes to list.
+  const classes = model.task === "reconstruction" ? "no classes" : `${model.names.length} classes (${names}, from ${model.namesSource})`;
+  return `model ${file}: ${model.task} (${model.layout}), ${classes}; suggested preprocessing ${describePreprocess(model.preprocess)}`;
 }
 
 /** The name that sums the answer up: top class, top defect class or best box. */
@@ -102,6 +101,7 @@ export async function openSupervisedMethod(config: SupervisedMethodConfig): Prom
     iou: options.iou,
     maxDetections: options.maxDetections,
     topK: options.topK,
+    reconstructionScore: options.reconstructionScore,
     ...(options.classNames === undefined ? {} : { classNames: options.classNames }),
     ...(config.namesFile === "" ? {} : { namesFile: config.namesFile }),
     ...(config.session.intraOpThreads === undefined ? {} : { intraOpThreads: config.session.intraOpThreads }),
