@@ -12,12 +12,15 @@ import { decodeReconstruction } from "../../src/lib/supervised/reconstruction";
 import type { SupervisedModel } from "../../src/lib/supervised/types";
 import {
   croppingAutoencoder,
+  dimmingAutoencoder,
   identityAutoencoder,
   inRect,
   maskingAutoencoder,
   nanAutoencoder,
+  negatingModel,
   offsetAutoencoder,
   rampTensor,
+  softmaxSegmenter,
 } from "../fixtures/reconstruction-models";
 import { ModelTracker, constantModel, isUnknownFormat, tensorOf } from "../fixtures/supervised-models";
 
@@ -56,9 +59,9 @@ describe("supervised: reconstruction models", () => {
   describe("format detection", () => {
     const rgb = identityAutoencoder({ shape: [1, 3, SIZE, SIZE] });
 
-    it("auto refuses an output of the input's shape, naming both readings and the task that settles it", async () => {
+    it("auto refuses an output of the input's shape that its values do not settle, naming both readings and the task that does", async () => {
       await assert.rejects(
-        open(rgb),
+        open(negatingModel({ shape: [1, 3, SIZE, SIZE] })),
         isUnknownFormat(
           `model "${models.lastKey}" is ambiguous: output reconstruction [1,3,8,8] has the shape of its input "input" [1,3,8,8], so it may be an autoencoder ` +
             "(reconstruction: the defect map is the error between output and input) or a semantic segmentation with 3 classes " +
@@ -75,10 +78,40 @@ describe("supervised: reconstruction models", () => {
         { shape: ["batch", 3, SIZE, SIZE] },
       ]) {
         await assert.rejects(
-          open(identityAutoencoder(spec)),
+          open(negatingModel(spec)),
           isUnknownFormat(/is ambiguous: .*set the task to "reconstruction" or "semantic"$/),
           JSON.stringify(spec),
         );
+      }
+    });
+
+    it("auto reads a model that gives a test pattern back as an autoencoder, and says so", async () => {
+      const specs = [
+        { shape: [1, 3, SIZE, SIZE] },
+        { shape: [1, 1, SIZE, SIZE] },
+        { shape: [1, SIZE, SIZE, 3], layout: "NHWC" as const },
+        { shape: [1, 3, "h", "w"] },
+        { shape: ["batch", 3, SIZE, SIZE] },
+        { shape: [1, 3, SIZE, SIZE], type: "uint8" as const },
+        { shape: [1, 3, SIZE, SIZE], type: "float16" as const },
+      ];
+      for (const spec of specs) {
+        const model = await open(identityAutoencoder(spec));
+        assert.equal(model.task, "reconstruction", JSON.stringify(spec));
+        assert.ok(
+          model.warnings.some((w) => /output "reconstruction" has its input's shape and gave a test pattern back .*set the task to say otherwise/.test(w)),
+          model.warnings.join("; "),
+        );
+      }
+      // Not only the identity: a reproduction with less contrast still follows its input.
+      assert.equal((await open(dimmingAutoencoder({ shape: [1, 3, SIZE, SIZE] }))).task, "reconstruction");
+    });
+
+    it("auto reads class probabilities that sum to 1 at every pixel as semantic segmentation", async () => {
+      for (const spec of [{ shape: [1, 3, SIZE, SIZE] }, { shape: [1, SIZE, SIZE, 3], layout: "NHWC" as const }]) {
+        const model = await open(softmaxSegmenter(spec));
+        assert.equal(model.task, "semantic", JSON.stringify(spec));
+        assert.ok(model.warnings.some((w) => /gave class probabilities for a test pattern: read as semantic segmentation/.test(w)));
       }
     });
 

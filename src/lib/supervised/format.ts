@@ -85,15 +85,31 @@ const isSize = (d: number | string | undefined): d is number => typeof d === "nu
 const isClassVector = (s: Shape): boolean => s.length === 2 || (s.length === 4 && s[2] === 1 && s[3] === 1);
 const isMap = (s: Shape): boolean => s.length === 4 && !isClassVector(s);
 
+/** The outputs a task is looked for in: all, or the one named (with a detection head's prototypes). */
+function candidateOutputs(modelName: string, outputs: readonly TensorSpec[], hints: FormatHints): readonly TensorSpec[] {
+  if (hints.outputName === undefined) return outputs;
+  const chosen = outputs.find((o) => o.name === hints.outputName);
+  if (chosen === undefined) throw unknownFormat(modelName, `it has no output "${hints.outputName}"`, outputs);
+  const protos = outputs.filter((o) => o !== chosen && o.shape.length === 4);
+  return chosen.shape.length === 3 ? [chosen, ...protos] : [chosen];
+}
+
+/**
+ * The output that "auto" cannot read from shapes alone (an autoencoder's or a same-shape semantic
+ * segmenter's), or undefined when the shapes or the settings decide. The caller may settle it by
+ * running the model (reconstruction-probe.ts) and passing the task it found.
+ */
+export function sameShapeAmbiguity(modelName: string, outputs: readonly TensorSpec[], hints: FormatHints): TensorSpec | undefined {
+  if (hints.task !== "auto" || hints.metadata["task"] !== undefined) return undefined;
+  const pool = candidateOutputs(modelName, outputs, hints);
+  const [only] = pool;
+  if (pool.length !== 1 || only === undefined) return undefined;
+  return isMap(only.shape) && isReconstructionShaped(only.shape, hints.input) ? only : undefined;
+}
+
 export function detectFormat(modelName: string, outputs: readonly TensorSpec[], hints: FormatHints): DetectedFormat {
   const warnings: string[] = [];
-  let pool = outputs;
-  if (hints.outputName !== undefined) {
-    const chosen = outputs.find((o) => o.name === hints.outputName);
-    if (chosen === undefined) throw unknownFormat(modelName, `it has no output "${hints.outputName}"`, outputs);
-    const protos = outputs.filter((o) => o !== chosen && o.shape.length === 4);
-    pool = chosen.shape.length === 3 ? [chosen, ...protos] : [chosen];
-  }
+  const pool = candidateOutputs(modelName, outputs, hints);
   const task = chooseTask(modelName, pool, outputs, hints);
   const pick = (what: string, fits: (s: Shape) => boolean): TensorSpec => {
     const found = pool.filter((o) => fits(o.shape));

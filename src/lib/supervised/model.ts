@@ -10,12 +10,13 @@ import { type ModelHandle, type SessionOptions, acquireModel, acquireModelFromBy
 import { toProbabilities, topK } from "./classify";
 import { detectCandidates, placeBox } from "./detect-boxes";
 import { type InputDescription, describeInput, suggestPreprocess } from "./family-preprocess";
-import { type DetectionHead, type ModelFormat, detectFormat, resolveHead } from "./format";
+import { type DetectionHead, type FormatHints, type ModelFormat, detectFormat, resolveHead, sameShapeAmbiguity } from "./format";
 import { readOutput, toFeed } from "./io";
 import { parseOnnxMetadata, readOnnxMetadata } from "./metadata";
 import { defaultClassName, parsePythonNames, readNamesFile, resolveClassNames } from "./names";
 import { type ResolvedSupervisedOptions, resolveSupervisedOptions } from "./options";
 import { decodeReconstruction } from "./reconstruction";
+import { probeSameShapeOutput } from "./reconstruction-probe";
 import { decodeInstanceSegmentation } from "./segment-instance";
 import { decodeSemantic } from "./semantic";
 import type { Box, SupervisedModel, SupervisedOptions, SupervisedResult } from "./types";
@@ -51,13 +52,23 @@ async function finishOpen(
     const warnings: string[] = [];
     const metadataNames = namesFromMetadata(metadata, warnings);
     const input = describeInput(handle.name, handle.inputs);
-    const detected = detectFormat(handle.name, handle.outputs, {
+    const hints: FormatHints = {
       task: options.task,
       input,
       metadata,
       classCount: metadataNames?.length ?? null,
       ...(options.outputName === undefined ? {} : { outputName: options.outputName }),
-    });
+    };
+    const ambiguous = sameShapeAmbiguity(handle.name, handle.outputs, hints);
+    if (ambiguous !== undefined) {
+      const verdict = await probeSameShapeOutput(handle, input, ambiguous.name);
+      // Still ambiguous: detectFormat refuses it, naming the Task setting that decides.
+      if (verdict !== "ambiguous") {
+        hints.task = verdict;
+        warnings.push(probeWarning(handle.name, ambiguous.name, verdict));
+      }
+    }
+    const detected = detectFormat(handle.name, handle.outputs, hints);
     warnings.push(...detected.warnings);
     const fileNames = options.namesFile === undefined || (options.classNames?.length ?? 0) > 0 ? undefined : await readNamesFile(options.namesFile);
     const names = resolveClassNames(
@@ -80,6 +91,15 @@ async function finishOpen(
     await handle.release();
     throw error;
   }
+}
+
+/** Says how "auto" decided, since the graph's shapes alone could not, and how to overrule it. */
+function probeWarning(modelName: string, output: string, verdict: "reconstruction" | "semantic"): string {
+  const how =
+    verdict === "reconstruction"
+      ? "gave a test pattern back (an autoencoder): read as reconstruction"
+      : "gave class probabilities for a test pattern: read as semantic segmentation";
+  return `model "${modelName}": output "${output}" has its input's shape and ${how}; set the task to say otherwise`;
 }
 
 function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
