@@ -167,7 +167,8 @@ describe("defect-detector node", function () {
           total: TRAIN,
           // 4 images are few: each is also learned as 7 variants (detector-fewshot_spec.ts).
           // 4 images and 7 variants each, 256 patches an image: 8,192 patches, 5 % kept.
-          model: { bankSize: 409, trainedOn: TRAIN, variants: TRAIN * 7, created: "" },
+          // version 1: the fit is the model's first save (confirmed parts add versions).
+          model: { bankSize: 409, trainedOn: TRAIN, variants: TRAIN * 7, created: "", version: 1 },
         },
       );
       assert.ok(typeof (progress[0]!["timings"] as Record<string, number>)["detectorMs"] === "number");

@@ -5,11 +5,25 @@
  * editor (RED.util.getMessageProperty) stays in src/nodes/shared.
  */
 export { isControlAnswer } from "./answers";
+export { readIdentifier } from "./identifier";
 export { findMessageImage, messageImageSize, setMessageImage, writeMessageImage, type FoundImage } from "./image";
 export { writeQueueInfo, type MessageQueueInfo } from "./queue";
 export { describe, finiteNumber, isRecord, type MessageFields, type MessageView } from "./record";
 export { readRegions, regionCountOf, writeRegions, type RegionBox } from "./regions";
 export { asksToLearn, endCommand, isCalibrationSample, readCommand, teachesTheLine } from "./request";
+export {
+  completeResult,
+  readResultLabels,
+  readResultRef,
+  resultModel,
+  writeResult,
+  type ResultCalibration,
+  type ResultFacts,
+  type ResultLabels,
+  type ResultModel,
+  type ResultRecord,
+  type ResultTimes,
+} from "./result";
 export { readScore, scoreOf } from "./score";
 export {
   gridFaultText,
