@@ -4,8 +4,8 @@
  * once a result: the file holds the first id not yet reserved, and ids are reserved a block at a
  * time (an atomic write each), the next block while half of the current one is still unused. An
  * id is given out only once the write that reserves it has ended, so after any restart the
- * station starts above every id it gave out; what a restart loses is the rest of its block (a gap
- * of at most RESULT_ID_BLOCK ids), never uniqueness or order.
+ * station starts above every id it gave out; what a restart loses is what was reserved and not
+ * used (a gap of at most one and a half RESULT_ID_BLOCKs), never uniqueness or order.
  *
  * A reservation that cannot be written (a full disk, a read-only folder) does not stop the line:
  * numbering goes on in memory, and the failure comes with the next id given out, so the node
@@ -27,7 +27,7 @@ export const RESULT_IDS_FORMAT = "defect-result-ids";
 export const RESULT_IDS_VERSION = 1;
 export const RESULT_IDS_FOLDER = "defect-detection";
 export const RESULT_IDS_EXTENSION = ".results.json";
-/** Ids reserved by one write: at 30 parts a second one write every 3 s, and a restart skips at most this many. */
+/** Ids reserved by one write: at 30 parts a second one write every 3 s, and a restart skips at most 1.5 times this many. */
 export const RESULT_ID_BLOCK = 100;
 
 /** The file of a station (a threshold node): beside its calibration, named after its node id. */
