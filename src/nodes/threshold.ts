@@ -4,18 +4,8 @@
  * labelled good and defect parts) and kept in the user directory across restarts.
  */
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from "node-red";
-import {
-  addTiming,
-  endCommand,
-  isCalibrationSample,
-  isControlAnswer,
-  isRecord,
-  readCommand,
-  readResultLabels,
-  readScore,
-  writeMask,
-  writeResult,
-} from "../lib/message";
+import { addTiming, endCommand, isCalibrationSample, isControlAnswer, isRecord, readCommand, readScore, writeMask } from "../lib/message";
+import { readResultLabels, writeResult } from "../lib/message";
 import {
   calibrationFilePath,
   calibrationParameters,

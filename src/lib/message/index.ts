@@ -5,12 +5,12 @@
  * editor (RED.util.getMessageProperty) stays in src/nodes/shared.
  */
 export { isControlAnswer } from "./answers";
-export { readIdentifier } from "./identifier";
 export { findMessageImage, messageImageSize, setMessageImage, writeMessageImage, type FoundImage } from "./image";
 export { writeQueueInfo, type MessageQueueInfo } from "./queue";
 export { describe, finiteNumber, isRecord, type MessageFields, type MessageView } from "./record";
 export { readRegions, regionCountOf, writeRegions, type RegionBox } from "./regions";
 export { asksToLearn, endCommand, isCalibrationSample, readCommand, teachesTheLine } from "./request";
+export { readIdentifier } from "./identifier";
 export {
   completeResult,
   readResultLabels,
