@@ -5,7 +5,6 @@
  */
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from "node-red";
 import { addTiming, endCommand, isCalibrationSample, isControlAnswer, isRecord, readCommand, readScore, writeMask } from "../lib/message";
-import { readResultLabels, writeResult } from "../lib/message";
 import {
   calibrationFilePath,
   calibrationParameters,
@@ -25,6 +24,7 @@ import {
 } from "../lib/threshold";
 import { attachController, detachController, registerAdminEndpoint, type AdminAction } from "./threshold-admin";
 import { resultCalibration, startResultNumbering } from "./threshold-result";
+import { readResultLabels, writeResult } from "../lib/message";
 import type { ThresholdNodeDef } from "./threshold-def";
 import { createErrorRouter, translateError } from "./shared/errors";
 import { handleInput, rejectInput } from "./shared/input";
