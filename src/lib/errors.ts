@@ -67,7 +67,9 @@ export type ErrorCode =
   | "learningStopped"
   | "noPreviousVersion"
   // overload: a bounded input queue had no room
-  | "queueFull";
+  | "queueFull"
+  // threshold: the station's result id counter could not be read or saved
+  | "resultIdsFailed";
 
 export type ErrorDetails = Record<string, string | number>;
 

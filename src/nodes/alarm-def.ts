@@ -33,7 +33,7 @@ export interface AlarmNodeDef extends NodeDef {
   coilNg: string | number;
   coilError: string | number;
   coilAlarm: string | number;
-  /** First of the 4 holding registers [statusWord, score, regionCount, sequence]. */
+  /** First of the 6 holding registers [statusWord, score, regionCount, sequence, resultId high, resultId low]. */
   registerAddress: string | number;
   /** The score register holds round(score * scoreScale). */
   scoreScale: string | number;
@@ -46,5 +46,7 @@ export interface AlarmNodeDef extends NodeDef {
   nodeScore: string;
   nodeRegionCount: string;
   nodeSequence: string;
+  /** msg.result.id as UInt32. */
+  nodeResultId: string;
   nodeStatusWord: string;
 }

@@ -116,7 +116,7 @@ export = function register(RED: NodeAPI): void {
       }
       // Learning, calibration and command answers of the nodes before travel the same wire; they are no part.
       if (isControlAnswer(msg.payload)) return undefined;
-      const part = readInspection({ payload: msg.payload, regions: msg["regions"], partId: msg["partId"], filename: msg["filename"], msgid: msg._msgid }, now);
+      const part = readInspection(msg, now);
       const step = feed(state, part);
       if (part.verdict === "NG") lastNgAt = clockTime(new Date(now));
       return {
@@ -127,6 +127,7 @@ export = function register(RED: NodeAPI): void {
           score: part.score,
           regionCount: part.regionCount ?? part.regions.length,
           sequence: step.state.results,
+          resultId: part.resultId,
           alarm: alarmActive(step.state),
         },
       };

@@ -5,6 +5,8 @@
  */
 import type { NodeMessageInFlow } from "node-red";
 import type { DetectorEngine, LearningState } from "../lib/detector";
+// Part ids from PLCs are often numbers; both name the same part (the threshold node reads them so too).
+import { readIdentifier as readPartId } from "../lib/message";
 import { DefectError } from "../lib/errors";
 import { asksToLearn, readCommand } from "../lib/message";
 
@@ -18,16 +20,6 @@ export type Request =
   | { kind: "learn" }
   | { kind: "confirm"; verdict: Verdict; partId: string | undefined }
   | { kind: "inspect"; partId: string | undefined };
-
-/** Part ids from PLCs are often numbers; both name the same part. */
-function readPartId(value: unknown, property: string): string | undefined {
-  if (value === undefined || value === null || value === "") return undefined;
-  if (typeof value === "string" || (typeof value === "number" && Number.isFinite(value))) return String(value);
-  throw new DefectError("invalidOption", `msg.${property} must be a string or a number, got ${JSON.stringify(value)}`, {
-    option: `msg.${property}`,
-    value: JSON.stringify(value) ?? String(value),
-  });
-}
 
 /**
  * What a message asks of the detector. The part id comes from `partIdProperty` (the editor's

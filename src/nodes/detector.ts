@@ -116,10 +116,21 @@ function inspectionPayload(result: InspectionResult, method: string): Record<str
   };
 }
 
-function writeInspection(msg: NodeMessage, result: InspectionResult, method: string, mapSize: MapSize, transform: Transform | undefined): void {
+/**
+ * `partId`: the part id read from *Part id in*, handed on in msg.payload.partId so that the
+ * threshold node files the result (msg.result.partId) under it whatever property it came in.
+ */
+function writeInspection(
+  msg: NodeMessage,
+  result: InspectionResult,
+  method: string,
+  mapSize: MapSize,
+  transform: Transform | undefined,
+  partId: string | undefined,
+): void {
   const started = performance.now();
   const map = outputMap(result.map, mapSize, transform);
-  msg.payload = inspectionPayload(result, method);
+  msg.payload = { ...inspectionPayload(result, method), ...(partId === undefined ? {} : { partId }) };
   // `space` tells downstream nodes (threshold, mask-to-region) whether msg.transform still
   // applies, so they never guess it from sizes that can coincide.
   writeAnomalyMap(msg, map === null ? null : { ...map, space: mapSize === "original" && transform !== undefined ? "original" : "model" });
@@ -288,7 +299,8 @@ export = function register(RED: NodeAPI): void {
           // Checked before the inspection, so a bad transform costs no inference.
           const transform = readTensorTransform(msg, sample.tensor);
           // The transform also travels into the model: supervised boxes come back in original pixels.
-          writeInspection(msg, await engine.inspect({ ...sample, transform }, request.partId), engine.methodName, options.mapSize, transform);
+          const result = await engine.inspect({ ...sample, transform }, request.partId);
+          writeInspection(msg, result, engine.methodName, options.mapSize, transform, request.partId);
         }
       }
       addTiming(msg, "detectorMs", performance.now() - t0);

@@ -141,7 +141,11 @@ export = function register(RED: NodeAPI): void {
           // Under "block", each file waits until the detectors downstream have room.
           await queue.room();
           if (stop.signal.aborted) return;
-          send(emitted(fileMsg, await loadImageFileWithin(folder, file, limits, "folder", options.maxBytes)));
+          // Timed from here: the wait for room is the line's, not the reading's.
+          const started = performance.now();
+          const image = await loadImageFileWithin(folder, file, limits, "folder", options.maxBytes);
+          addTiming(fileMsg, "sourceMs", performance.now() - started);
+          send(emitted(fileMsg, image));
           queue.sent(fileMsg);
         } catch (error) {
           errors.report(error, { ...fileMsg, filename: file });
@@ -156,9 +160,11 @@ export = function register(RED: NodeAPI): void {
       try {
         await queue.room();
         if (stop.signal.aborted) return;
+        const started = performance.now();
         // A symbolic link in the watched folder may not lead out of it.
         const image = await loadImageFileWithin(folder, path, limits, "folder", options.maxBytes);
         if (stop.signal.aborted) return;
+        addTiming(msg, "sourceMs", performance.now() - started);
         writeQueueInfo(msg, queue.info());
         node.send(emitted(msg, image));
         queue.sent(msg);

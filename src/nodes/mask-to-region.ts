@@ -5,7 +5,7 @@
  */
 import type { Node, NodeAPI } from "node-red";
 import { performance } from "node:perf_hooks";
-import { addTiming, findMessageImage, isControlAnswer, writeRegions } from "../lib/message";
+import { addTiming, completeResult, findMessageImage, isControlAnswer, writeRegions } from "../lib/message";
 import { extractRegions, parseRegionOptions, readRegionInput, regionSource, startOverlay, type RegionOptions } from "../lib/regions";
 import { createErrorRouter } from "./shared/errors";
 import { handleInput, rejectInput } from "./shared/input";
@@ -72,6 +72,8 @@ export = function register(RED: NodeAPI): void {
         rememberOverlay(node, overlay);
       }
       addTiming(msg, "regionsMs", performance.now() - t0);
+      // The threshold node's record of this result gets its regions and this node's time.
+      completeResult(msg, result.regions);
       const count = result.regions.length;
       status.setText(count === 0 ? "clear" : "found", RED._(`${TYPE}.status.regions`, { count }));
       send(msg);

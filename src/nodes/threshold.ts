@@ -23,6 +23,8 @@ import {
   type Verdict,
 } from "../lib/threshold";
 import { attachController, detachController, registerAdminEndpoint, type AdminAction } from "./threshold-admin";
+import { resultCalibration, startResultNumbering } from "./threshold-result";
+import { readResultLabels, writeResult } from "../lib/message";
 import type { ThresholdNodeDef } from "./threshold-def";
 import { createErrorRouter, translateError } from "./shared/errors";
 import { handleInput, rejectInput } from "./shared/input";
@@ -151,6 +153,7 @@ export = function register(RED: NodeAPI): void {
     }
 
     status.set("loading");
+    const results = startResultNumbering(RED, node, TYPE);
     const opened = open();
     opened.then(showState, (error: unknown) => errors.config(error));
 
@@ -185,7 +188,8 @@ export = function register(RED: NodeAPI): void {
       } else {
         const started = performance.now();
         const score = readScore(detection);
-        // Read before deciding, so a bad map leaves the hysteresis memory as it was.
+        // Read before deciding, so a bad map or part id leaves the hysteresis memory as it was.
+        const labels = readResultLabels(msg, detection);
         const map = readScoreMap(msg);
         const decision = session.inspect(score);
         msg.payload = decision;
@@ -195,8 +199,13 @@ export = function register(RED: NodeAPI): void {
           const threshold = session.pixelThreshold(decision);
           writeMask(msg, { data: thresholdMap(map.data, threshold), width: map.width, height: map.height, space: map.space, threshold });
         }
+        const { id, unsaved } = await results.next();
+        // Numbered anyway: the verdict matters more than the counter; Catch learns it is not saved.
+        if (unsaved !== undefined) errors.report(unsaved, msg);
         showVerdict(VERDICT_STATES[decision.verdict]);
         addTiming(msg, "thresholdMs", performance.now() - started);
+        const calibration = resultCalibration(decision, session.calibration);
+        writeResult(msg, { id, station: node.id, created: new Date(), verdict: decision.verdict, score, calibration, detection, labels });
       }
       if (request.kind !== "command" && isRecord(detection)) msg["detection"] = detection;
       send(msg);
@@ -207,6 +216,7 @@ export = function register(RED: NodeAPI): void {
       void opened
         .catch(() => undefined)
         .then(() => fileWork)
+        .then(() => results.close())
         .finally(() => {
           if (removed) status.clear();
           done();

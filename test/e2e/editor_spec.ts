@@ -290,7 +290,7 @@ describe("editor in a real browser (Chromium, playwright-core)", function () {
     await page.click("#red-ui-view-zoom-zero");
   });
 
-  it("renders the overlay image, the verdict and the counts on the dashboard, and teaches the detector a confirmed part", async function () {
+  it("renders the overlay image, the verdict with its result record and the counts on the dashboard, and teaches the detector a confirmed part", async function () {
     const dashboard = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
     dashboard.setDefaultTimeout(UI_MS);
     let passed = false;
@@ -310,6 +310,13 @@ describe("editor in a real browser (Chromium, playwright-core)", function () {
       assert.equal(counts, "OK2NG2UNCERTAIN0", "two good parts passed, two defects rejected, none for review");
       await dashboard.locator(".defect-verdict", { hasText: "part-004-hole.png" }).waitFor();
       assert.equal(((await dashboard.locator(".defect-verdict-word").textContent()) ?? "").trim(), "NG", "the shown part, a hole, is NG");
+      // Its result record: the station's number for it, and the time each stage took.
+      assert.match(((await dashboard.locator(".defect-result-id").textContent()) ?? "").trim(), /^result #[1-9]\d*$/);
+      assert.match(
+        (await dashboard.locator(".defect-times").textContent()) ?? "",
+        /source \d+, preprocess \d+, model \d+, threshold \d+, regions \d+/,
+        "every stage of the line reported its time",
+      );
       await dashboard.getByText("Regions of the shown part").waitFor();
       // The operator confirms what the dashboard shows: the last part of the line, a hole.
       await dashboard.getByRole("button", { name: /Confirm defect/ }).click();

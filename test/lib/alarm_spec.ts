@@ -35,7 +35,7 @@ function options(overrides: Partial<AlarmOptions> = {}): AlarmOptions {
 }
 
 function part(verdict: Verdict, at: number, extra: Partial<Inspection> = {}): Inspection {
-  return { time: T0 + at, verdict, partId: `p${at}`, score: verdict === "NG" ? 0.9 : 0.1, regions: [], ...extra };
+  return { time: T0 + at, verdict, partId: `p${at}`, resultId: null, score: verdict === "NG" ? 0.9 : 0.1, regions: [], ...extra };
 }
 
 /** Feeds parts one by one; returns the final state and the events each part produced. */
@@ -160,7 +160,7 @@ describe("alarm options", function () {
 describe("alarm rule ng", function () {
   it("raises a complete alarm event for an NG part", function () {
     const regions: RegionLike[] = [{ x: 10, y: 20, width: 5, height: 4, area: 18, maxScore: 0.97 }];
-    const step = feed(createAlarmState(options()), part("NG", 250, { partId: "A-17", score: 0.8125, regions }));
+    const step = feed(createAlarmState(options()), part("NG", 250, { partId: "A-17", resultId: 4711, score: 0.8125, regions }));
     assert.deepEqual(step.events, [
       {
         event: "alarm",
@@ -169,6 +169,7 @@ describe("alarm rule ng", function () {
         reason: "NG part",
         evidence: {
           partId: "A-17",
+          resultId: 4711,
           score: 0.8125,
           verdict: "NG",
           regions: { count: 1, totalArea: 18, top: [{ x: 10, y: 20, width: 5, height: 4, area: 18, maxScore: 0.97 }] },
@@ -431,6 +432,7 @@ describe("alarm evidence", function () {
     const event = feed(createAlarmState(options()), part("NG", 0, { regions, regionCount: 12, score: null })).events[0]!;
     assert.deepEqual(event.evidence, {
       partId: "p0",
+      resultId: null,
       score: null,
       verdict: "NG",
       regions: {
@@ -452,7 +454,7 @@ describe("alarm input messages", function () {
     regions: undefined,
     partId: undefined,
     filename: undefined,
-    msgid: "m1",
+    _msgid: "m1",
     ...extra,
   });
 
@@ -471,13 +473,20 @@ describe("alarm input messages", function () {
       time: T0,
       verdict: "NG",
       partId: "/parts/a.png",
+      resultId: null,
       score: 0.7,
       regions: [{ x: 1, y: 1, width: 2, height: 2, area: 3, maxScore: 0.8 }],
       regionCount: 2,
     });
   });
 
-  it("takes msg.partId first, then msg.filename, then msg._msgid", function () {
+  it("takes the part id of msg.result first, then msg.partId, then msg.filename, then msg._msgid", function () {
+    const result = { id: 17, station: "thr", partId: "serial-9" };
+    assert.deepEqual(
+      [readInspection(message({ verdict: "OK" }, { result, partId: 42 }), T0)].map((p) => [p.partId, p.resultId]),
+      [["serial-9", 17]],
+    );
+    assert.equal(readInspection(message({ verdict: "OK" }, { result: { id: 18, partId: null }, partId: 42 }), T0).partId, "42");
     assert.equal(readInspection(message({ verdict: "OK" }, { partId: 42, filename: "f" }), T0).partId, "42");
     assert.equal(readInspection(message({ verdict: "OK" }, { filename: "f" }), T0).partId, "f");
     assert.equal(readInspection(message({ verdict: "OK" }), T0).partId, "m1");

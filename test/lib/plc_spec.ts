@@ -32,12 +32,14 @@ function throwsOption(fn: () => unknown, option: string): DefectError {
 const MODBUS = parsePlcOptions({});
 const OPCUA = parsePlcOptions({ protocol: "opcua" });
 
-const NG_VERDICT: HandshakeStep = { kind: "verdict", verdict: "NG", score: 0.4567, regionCount: 2, sequence: 7, alarm: true };
-const OK_VERDICT: HandshakeStep = { kind: "verdict", verdict: "OK", score: 0.12, regionCount: 0, sequence: 8, alarm: false };
+/** Result id 70001 = 1 x 65536 + 4465: high word 1, low word 4465 in the register block. */
+const NG_VERDICT: HandshakeStep = { kind: "verdict", verdict: "NG", score: 0.4567, regionCount: 2, sequence: 7, resultId: 70001, alarm: true };
+/** A verdict without a result record (a hand-made one): result id 0. */
+const OK_VERDICT: HandshakeStep = { kind: "verdict", verdict: "OK", score: 0.12, regionCount: 0, sequence: 8, resultId: null, alarm: false };
 
 /** A Flex-Write message for one coil with the default unit id. */
 const coil = (topic: string, address: number, value: boolean) => ({ topic, payload: { value, fc: 5, unitid: 1, address, quantity: 1 } });
-const registers = (value: number[], address = 0, unitid = 1) => ({ topic: "values", payload: { value, fc: 16, unitid, address, quantity: 4 } });
+const registers = (value: number[], address = 0, unitid = 1) => ({ topic: "values", payload: { value, fc: 16, unitid, address, quantity: 6 } });
 const ua = (name: string, datatype: string, payload: boolean | number) => ({ topic: `ns=1;s=Defect.${name}`, datatype, payload, action: "write" });
 
 describe("plc options", function () {
@@ -60,6 +62,7 @@ describe("plc options", function () {
       score: "ns=1;s=Defect.Score",
       regionCount: "ns=1;s=Defect.RegionCount",
       sequence: "ns=1;s=Defect.Sequence",
+      resultId: "ns=1;s=Defect.ResultId",
     });
   });
 
@@ -102,11 +105,11 @@ describe("plc options", function () {
     throwsOption(() => parsePlcOptions({ protocol: "opcua", nodeAlarm: "ns=1;s=Defect.NG" }), "nodeAlarm");
   });
 
-  it("registers may start at 65532, the last block that fits", function () {
-    assert.equal(parsePlcOptions({ registerAddress: "65532" }).modbus.registerAddress, 65532);
+  it("registers may start at 65530, the last block of 6 that fits", function () {
+    assert.equal(parsePlcOptions({ registerAddress: "65530" }).modbus.registerAddress, 65530);
     assert.equal(
-      throwsOption(() => parsePlcOptions({ registerAddress: "65533" }), "registerAddress").message,
-      'Option registerAddress must be an integer from 0 to 65532, got "65533"',
+      throwsOption(() => parsePlcOptions({ registerAddress: "65531" }), "registerAddress").message,
+      'Option registerAddress must be an integer from 0 to 65530, got "65531"',
     );
   });
 
@@ -141,24 +144,24 @@ describe("plc handshake", function () {
       { signal: "ng", value: true },
       { signal: "error", value: false },
       { signal: "alarm", value: true },
-      { signal: "values", values: { statusWord: 0b10010, score: 0.4567, regionCount: 2, sequence: 7 } },
+      { signal: "values", values: { statusWord: 0b10010, score: 0.4567, regionCount: 2, sequence: 7, resultId: 70001 } },
       { signal: "resultReady", value: true },
       { signal: "ready", value: true },
     ]);
   });
 
   it("a verdict without a score writes score 0", function () {
-    const writes = handshakeWrites({ kind: "verdict", verdict: "UNCERTAIN", score: null, regionCount: 0, sequence: 1, alarm: false });
-    assert.deepEqual(writes[4], { signal: "values", values: { statusWord: 0b100, score: 0, regionCount: 0, sequence: 1 } });
+    const writes = handshakeWrites({ kind: "verdict", verdict: "UNCERTAIN", score: null, regionCount: 0, sequence: 1, resultId: 12, alarm: false });
+    assert.deepEqual(writes[4], { signal: "values", values: { statusWord: 0b100, score: 0, regionCount: 0, sequence: 1, resultId: 12 } });
   });
 
-  it("error: Error with the error bit, then Result ready and Ready", function () {
+  it("error: Error with the error bit and result id 0 (no record), then Result ready and Ready", function () {
     assert.deepEqual(handshakeWrites({ kind: "error", sequence: 9, alarm: false }), [
       { signal: "ok", value: false },
       { signal: "ng", value: false },
       { signal: "error", value: true },
       { signal: "alarm", value: false },
-      { signal: "values", values: { statusWord: 0b1000, score: 0, regionCount: 0, sequence: 9 } },
+      { signal: "values", values: { statusWord: 0b1000, score: 0, regionCount: 0, sequence: 9, resultId: 0 } },
       { signal: "resultReady", value: true },
       { signal: "ready", value: true },
     ]);
@@ -204,13 +207,13 @@ describe("plc Modbus Flex-Write messages", function () {
     assert.deepEqual(plcMessages({ kind: "trigger" }, MODBUS), [coil("ready", 0, false), coil("resultReady", 1, false)]);
   });
 
-  it("an NG verdict writes the coils and one FC 16 block [status, score x1000, regions, sequence]", function () {
+  it("an NG verdict writes the coils and one FC 16 block [status, score x1000, regions, sequence, result id high, low]", function () {
     assert.deepEqual(plcMessages(NG_VERDICT, MODBUS), [
       coil("ok", 2, false),
       coil("ng", 3, true),
       coil("error", 4, false),
       coil("alarm", 5, true),
-      registers([18, 457, 2, 7]),
+      registers([18, 457, 2, 7, 1, 4465]),
       coil("resultReady", 1, true),
       coil("ready", 0, true),
     ]);
@@ -222,7 +225,7 @@ describe("plc Modbus Flex-Write messages", function () {
       coil("ng", 3, false),
       coil("error", 4, false),
       coil("alarm", 5, false),
-      registers([1, 120, 0, 8]),
+      registers([1, 120, 0, 8, 0, 0]),
       coil("resultReady", 1, true),
       coil("ready", 0, true),
     ]);
@@ -234,7 +237,7 @@ describe("plc Modbus Flex-Write messages", function () {
       coil("ng", 3, false),
       coil("error", 4, true),
       coil("alarm", 5, true),
-      registers([24, 0, 0, 3]),
+      registers([24, 0, 0, 3, 0, 0]),
       coil("resultReady", 1, true),
       coil("ready", 0, true),
     ]);
@@ -257,7 +260,7 @@ describe("plc Modbus Flex-Write messages", function () {
     const options = parsePlcOptions({ unitId: "7", coilOk: "", coilError: "", coilAlarm: "", coilNg: "100", registerAddress: "40", scoreScale: "10" });
     assert.deepEqual(plcMessages(NG_VERDICT, options), [
       { topic: "ng", payload: { value: true, fc: 5, unitid: 7, address: 100, quantity: 1 } },
-      registers([18, 5, 2, 7], 40, 7),
+      registers([18, 5, 2, 7, 1, 4465], 40, 7),
       { topic: "resultReady", payload: { value: true, fc: 5, unitid: 7, address: 1, quantity: 1 } },
       { topic: "ready", payload: { value: true, fc: 5, unitid: 7, address: 0, quantity: 1 } },
     ]);
@@ -269,13 +272,23 @@ describe("plc Modbus Flex-Write messages", function () {
   });
 
   it("clamps the scaled score and region count to 0..65535 and wraps the sequence", function () {
-    const block = (score: number, regionCount: number, sequence: number): number[] => registerBlock({ statusWord: 2, score, regionCount, sequence }, 1000);
+    const block = (score: number, regionCount: number, sequence: number): number[] =>
+      registerBlock({ statusWord: 2, score, regionCount, sequence, resultId: 0 }, 1000).slice(0, 4);
     assert.deepEqual(block(65.5355, 3, 65535), [2, 65535, 3, 65535]);
     assert.deepEqual(block(70, 70_000, 65536), [2, 65535, 65535, 0]);
     assert.deepEqual(block(-0.2, 0, 65537), [2, 0, 0, 1]);
     assert.deepEqual(block(Number.NaN, 0, 131_074), [2, 0, 0, 2]);
     assert.deepEqual(block(0.0004, 0, 0), [2, 0, 0, 0], "rounds to the nearest step");
     assert.deepEqual(block(0.0005, 0, 0), [2, 1, 0, 0]);
+  });
+
+  it("writes the result id as two registers, high word first, wrapping at 2^32", function () {
+    const words = (resultId: number): number[] => registerBlock({ statusWord: 1, score: 0, regionCount: 0, sequence: 0, resultId }, 1000).slice(4);
+    assert.deepEqual(words(1), [0, 1]);
+    assert.deepEqual(words(65_535), [0, 65_535]);
+    assert.deepEqual(words(65_536), [1, 0]);
+    assert.deepEqual(words(2 ** 32 - 1), [65_535, 65_535]);
+    assert.deepEqual(words(2 ** 32 + 7), [0, 7]);
   });
 
   it("passes through encodeModbus for any list of writes", function () {
@@ -298,6 +311,7 @@ describe("plc OPC-UA client messages", function () {
       ua("Score", "Double", 0.4567),
       ua("RegionCount", "UInt32", 2),
       ua("Sequence", "UInt32", 7),
+      ua("ResultId", "UInt32", 70001),
       ua("ResultReady", "Boolean", true),
       ua("Ready", "Boolean", true),
     ]);
@@ -312,16 +326,26 @@ describe("plc OPC-UA client messages", function () {
       ua("Score", "Double", 0),
       ua("RegionCount", "UInt32", 0),
       ua("Sequence", "UInt32", 4),
+      ua("ResultId", "UInt32", 0),
       ua("ResultReady", "Boolean", true),
       ua("Ready", "Boolean", true),
     ]);
     assert.deepEqual(plcMessages({ kind: "ack", acknowledged: false }, OPCUA), [ua("ResultReady", "Boolean", false), ua("Error", "Boolean", false)]);
   });
 
-  it("writes the status word as UInt16 where configured, and wraps the sequence at 2^32", function () {
+  it("writes the status word as UInt16 where configured, and wraps the sequence and result id at 2^32", function () {
     const options: PlcOptions = parsePlcOptions({ protocol: "opcua", nodeStatusWord: "ns=1;s=Defect.StatusWord", nodeOk: "", nodeNg: "" });
-    const values = encodeOpcUa([{ signal: "values", values: { statusWord: 17, score: 1.5, regionCount: -3, sequence: 2 ** 32 + 5 } }], options.opcua);
-    assert.deepEqual(values, [ua("StatusWord", "UInt16", 17), ua("Score", "Double", 1.5), ua("RegionCount", "UInt32", 0), ua("Sequence", "UInt32", 5)]);
+    const values = encodeOpcUa(
+      [{ signal: "values", values: { statusWord: 17, score: 1.5, regionCount: -3, sequence: 2 ** 32 + 5, resultId: 2 ** 32 + 9 } }],
+      options.opcua,
+    );
+    assert.deepEqual(values, [
+      ua("StatusWord", "UInt16", 17),
+      ua("Score", "Double", 1.5),
+      ua("RegionCount", "UInt32", 0),
+      ua("Sequence", "UInt32", 5),
+      ua("ResultId", "UInt32", 9),
+    ]);
     assert.equal(
       plcMessages(OK_VERDICT, options).some((m) => m.topic === "ns=1;s=Defect.OK"),
       false,

@@ -23,7 +23,8 @@ import {
 const WRITE_WAIT_MS = 5000;
 const COILS = { ready: 10, resultReady: 11, ok: 12, ng: 13, error: 14, alarm: 15 };
 const REGISTERS = 200;
-const BLOCK_SIZE = 4;
+/** Status word, score, region count, sequence, result id high and low word. */
+const BLOCK_SIZE = 6;
 const SCORE_SCALE = 1000;
 /** Status word bits of the contract. */
 const OK_BIT = 0b1;
@@ -36,9 +37,17 @@ const REGIONS = [
   { x: 40, y: 30, width: 4, height: 4, area: 12, maxScore: 0.7 },
   { x: 2, y: 50, width: 3, height: 2, area: 5, maxScore: 0.6 },
 ];
+/** The NG part's result id as the threshold node numbered it: 131074 = 2 x 65536 + 2, past one register. */
+const NG_RESULT_ID = 131_074;
 /** Fresh messages each time: a node may reuse the message it received (the alarm event does). */
 const ngPart = (): NodeMessage =>
-  ({ payload: { verdict: "NG", score: 0.8734, threshold: 0.5, mode: "fixed" }, regions: structuredClone(REGIONS), partId: "part-1" }) as NodeMessage;
+  ({
+    payload: { verdict: "NG", score: 0.8734, threshold: 0.5, mode: "fixed" },
+    regions: structuredClone(REGIONS),
+    partId: "part-1",
+    result: { id: NG_RESULT_ID, station: "thr", partId: "part-1", verdict: "NG", score: 0.8734 },
+  }) as NodeMessage;
+/** A verdict made without a threshold node before it has no record: result id 0. */
 const okPart = (): NodeMessage => ({ payload: { verdict: "OK", score: 0.1204, threshold: 0.5, mode: "fixed" }, regions: [], partId: "part-2" }) as NodeMessage;
 
 function alarm(config: Partial<AlarmNodeDef>): FlowItem {
@@ -101,7 +110,7 @@ describe("defect-alarm driving real PLC peers", function () {
       const events = collectMessages(getNode("events"), 1);
       await send(node, ngPart(), 7);
       assert.deepEqual(coilStates(), { ready: true, resultReady: true, ok: false, ng: true, error: false, alarm: true });
-      assert.deepEqual(peer.registers(REGISTERS, BLOCK_SIZE), [NG_BIT | ALARM_BIT, 873, REGIONS.length, 1]);
+      assert.deepEqual(peer.registers(REGISTERS, BLOCK_SIZE), [NG_BIT | ALARM_BIT, 873, REGIONS.length, 1, 2, 2]);
       // A PLC reading on the rising edge of Result ready must find the values already there.
       const order = peer.writes.slice(start).map((w) => (w.kind === "registers" ? "block" : `${w.address}=${String(w.values[0])}`));
       assert.deepEqual(order, [
@@ -130,7 +139,7 @@ describe("defect-alarm driving real PLC peers", function () {
       assert.deepEqual([peer.coil(COILS.resultReady), peer.coil(COILS.alarm), peer.coil(COILS.error)], [false, false, false]);
       await send(node, okPart(), 7);
       assert.deepEqual(coilStates(), { ready: true, resultReady: true, ok: true, ng: false, error: false, alarm: false });
-      assert.deepEqual(peer.registers(REGISTERS, BLOCK_SIZE), [OK_BIT, 120, 0, 2]);
+      assert.deepEqual(peer.registers(REGISTERS, BLOCK_SIZE), [OK_BIT, 120, 0, 2, 0, 0]);
     });
   });
 
@@ -176,19 +185,19 @@ describe("defect-alarm driving real PLC peers", function () {
       // The client queues the deploy write while it connects.
       await peer.waitForWrites(1, WRITE_WAIT_MS);
       assert.deepEqual(peer.writes[0], { signal: "Ready", value: true, dataType: "Boolean" });
-      await send(node, ngPart(), 10);
+      await send(node, ngPart(), 11);
       assert.deepEqual(values("OK", "NG", "Error", "Alarm", "ResultReady", "Ready"), [false, true, false, true, true, true]);
-      assert.deepEqual(values("StatusWord", "Score", "RegionCount", "Sequence"), [NG_BIT | ALARM_BIT, 0.8734, REGIONS.length, 1]);
+      assert.deepEqual(values("StatusWord", "Score", "RegionCount", "Sequence", "ResultId"), [NG_BIT | ALARM_BIT, 0.8734, REGIONS.length, 1, NG_RESULT_ID]);
       const signals = peer.writes.slice(1).map((w) => w.signal);
-      assert.ok(signals.indexOf("ResultReady") > signals.indexOf("Sequence"), `Result ready after the values: ${signals.join(",")}`);
+      assert.ok(signals.indexOf("ResultReady") > signals.indexOf("ResultId"), `Result ready after the values: ${signals.join(",")}`);
     });
 
     it("an inspection error sets Error and Result ready; ack clears them", async function () {
       const node = await load();
       await peer.waitForWrites(1, WRITE_WAIT_MS);
-      await send(node, { payload: null, error: { message: "camera timeout" } } as NodeMessage, 10);
+      await send(node, { payload: null, error: { message: "camera timeout" } } as NodeMessage, 11);
       assert.deepEqual(values("OK", "NG", "Error", "ResultReady", "Ready"), [false, false, true, true, true]);
-      assert.deepEqual(values("StatusWord", "Score", "RegionCount", "Sequence"), [ERROR_BIT, 0, 0, 1]);
+      assert.deepEqual(values("StatusWord", "Score", "RegionCount", "Sequence", "ResultId"), [ERROR_BIT, 0, 0, 1, 0]);
       await send(node, { payload: null, command: "ack" } as NodeMessage, 2);
       assert.deepEqual(values("ResultReady", "Error"), [false, false]);
     });

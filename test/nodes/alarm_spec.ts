@@ -115,20 +115,22 @@ describe("defect-alarm node", function () {
       coil("ng", 3, false),
       coil("error", 4, false),
       coil("alarm", 5, false),
-      { topic: "values", payload: { value: [1, 100, 0, 1], fc: 16, unitid: 1, address: 0, quantity: 4 } },
+      { topic: "values", payload: { value: [1, 100, 0, 1, 0, 0], fc: 16, unitid: 1, address: 0, quantity: 6 } },
       coil("resultReady", 1, true),
       coil("ready", 0, true),
     ]);
 
     const event = nextMessage(events());
     const regions = [{ x: 4, y: 6, width: 10, height: 8, area: 60, maxScore: 0.95, centroid: { x: 9, y: 10 }, meanScore: 0.7 }];
-    const ngWrites = await writesFor(verdict("NG", { partId: "P-2", regions, image: { note: "travels on" } }));
+    // The threshold node's record numbers the result: the PLC reads its id (70001 = 1 x 65536 + 4465), the event names it.
+    const result = { id: 70001, station: "thr", partId: "P-2", verdict: "NG", score: 0.9 };
+    const ngWrites = await writesFor(verdict("NG", { partId: "P-2", regions, result, image: { note: "travels on" } }));
     assert.deepEqual(ngWrites, [
       coil("ok", 2, false),
       coil("ng", 3, true),
       coil("error", 4, false),
       coil("alarm", 5, true),
-      { topic: "values", payload: { value: [18, 900, 1, 2], fc: 16, unitid: 1, address: 0, quantity: 4 } },
+      { topic: "values", payload: { value: [18, 900, 1, 2, 1, 4465], fc: 16, unitid: 1, address: 0, quantity: 6 } },
       coil("resultReady", 1, true),
       coil("ready", 0, true),
     ]);
@@ -146,6 +148,7 @@ describe("defect-alarm node", function () {
         reason: "NG part",
         evidence: {
           partId: "P-2",
+          resultId: 70001,
           score: 0.9,
           verdict: "NG",
           regions: { count: 1, totalArea: 60, top: [{ x: 4, y: 6, width: 10, height: 8, area: 60, maxScore: 0.95 }] },
@@ -160,9 +163,9 @@ describe("defect-alarm node", function () {
 
   it("acknowledges by message: event, PLC writes and status", async function () {
     await load({ rule: "consecutive", consecutive: "2", protocol: "opcua" });
-    await writesFor(verdict("NG"), 9);
+    await writesFor(verdict("NG"), 10);
     const event = nextMessage(events());
-    await writesFor(verdict("NG"), 9);
+    await writesFor(verdict("NG"), 10);
     assert.equal(((await event).payload as AlarmEvent).reason, "2 consecutive NG");
     await waitForStatus(alarm(), "ALARM (latched): 2 consecutive NG");
 
@@ -181,7 +184,7 @@ describe("defect-alarm node", function () {
     assert.deepEqual(await writesFor({ command: "ack" }, 2), [ua("ResultReady", "Boolean", false), ua("Error", "Boolean", false)]);
     await quiet;
 
-    const okWrites = await writesFor(verdict("OK"), 9);
+    const okWrites = await writesFor(verdict("OK", { result: { id: 41, partId: "P-3" } }), 10);
     assert.deepEqual(okWrites, [
       ua("OK", "Boolean", true),
       ua("NG", "Boolean", false),
@@ -190,6 +193,7 @@ describe("defect-alarm node", function () {
       ua("Score", "Double", 0.1),
       ua("RegionCount", "UInt32", 0),
       ua("Sequence", "UInt32", 3),
+      ua("ResultId", "UInt32", 41),
       ua("ResultReady", "Boolean", true),
       ua("Ready", "Boolean", true),
     ]);
@@ -211,7 +215,7 @@ describe("defect-alarm node", function () {
       coil("ng", 3, false),
       coil("error", 4, true),
       coil("alarm", 5, true),
-      { topic: "values", payload: { value: [24, 0, 0, 2], fc: 16, unitid: 1, address: 0, quantity: 4 } },
+      { topic: "values", payload: { value: [24, 0, 0, 2, 0, 0], fc: 16, unitid: 1, address: 0, quantity: 6 } },
       coil("resultReady", 1, true),
       coil("ready", 0, true),
     ]);
@@ -350,6 +354,7 @@ describe("defect-alarm node", function () {
         nodeScore: true,
         nodeRegionCount: true,
         nodeSequence: true,
+        nodeResultId: true,
         nodeStatusWord: true,
       };
       assert.deepEqual(editorDefaultKeys("alarm").sort(), Object.keys(defined).sort());

@@ -182,7 +182,10 @@ describe("defect-detector few-shot learning (support-set augmentation)", functio
   describe("bank size", function () {
     it("learns 2 images with 7 variants each by default: a larger bank, shown in the fit's answer, status fitting meanwhile", async function () {
       const model = await fitted({}, await goodParts("cast-surface", 2));
-      assert.deepEqual({ ...model, created: "" }, { bankSize: 204 /* 5 % of 2 x 8 x 256 patches */, trainedOn: 2, variants: 2 * VARIANTS, created: "" });
+      assert.deepEqual(
+        { ...model, created: "" },
+        { bankSize: 204 /* 5 % of 2 x 8 x 256 patches */, trainedOn: 2, variants: 2 * VARIANTS, created: "", version: 1 },
+      );
       assert.ok(statusTexts(det()).includes(status("fitting", { count: 2 })));
       assert.equal(statusTexts(det()).at(-1), status("ready"));
       // What the file records: informational, read back with the model.

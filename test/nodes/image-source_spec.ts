@@ -241,6 +241,8 @@ describe("defect-image-source node", function () {
       const msg = await arrived;
       assert.ok(Buffer.isBuffer(msg.payload) && msg.payload.equals(png), "the whole file is sent");
       assert.equal(msg["filename"], path);
+      const sourceMs = (msg["timings"] as Record<string, number>)["sourceMs"];
+      assert.ok(typeof sourceMs === "number" && sourceMs >= 0, "reading the file is timed (msg.timings.sourceMs)");
       await expectNoMessage(out, STABLE_MS * 2);
       assert.deepEqual(statusTexts(getNode("src")), [`${TYPE}.status.loading`, `${TYPE}.status.watching`]);
     });
@@ -256,6 +258,7 @@ describe("defect-image-source node", function () {
         messages.map((m) => m["filename"]),
         ["a.png", "b.png", "c.png"].map((n) => join(dir, n)),
       );
+      for (const m of messages) assert.ok(typeof (m["timings"] as Record<string, number>)["sourceMs"] === "number", "each file's read is timed");
       // Each labelled with its own file, not the first one's (the trigger had no topic).
       assert.deepEqual(
         messages.map((m) => m.topic),

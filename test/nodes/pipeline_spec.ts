@@ -70,7 +70,8 @@ const FEATURE_CELL = (4 * SOURCE_SIZE) / TENSOR_SIZE;
 
 const COILS = { ready: 0, resultReady: 1, ok: 2, ng: 3, error: 4, alarm: 5 };
 const REGISTERS = 100;
-const BLOCK_SIZE = 4;
+/** Status word, score, region count, sequence, result id (high word, low word). */
+const BLOCK_SIZE = 6;
 const SCORE_SCALE = 1000;
 /** Status word bits of the contract. */
 const OK_BIT = 0b1;
@@ -123,7 +124,7 @@ interface Calibration {
 
 interface AlarmEvent {
   event: string;
-  evidence: { partId: string; verdict: string };
+  evidence: { partId: string; resultId: number; verdict: string };
 }
 
 async function goodPart(seed: number): Promise<Part> {
@@ -321,9 +322,12 @@ describe("whole pipeline: image source -> preprocess -> detector -> threshold ->
         `coils after ${part.name}`,
       );
       const status = defective ? NG_BIT | ALARM_BIT : OK_BIT;
+      // The result's number, as its record has it: learning and calibration messages get none.
+      const resultId = (msg["result"] as { id: number }).id;
+      assert.equal(resultId, index + 1);
       assert.deepEqual(
         peer.registers(REGISTERS, BLOCK_SIZE),
-        [status, Math.round(judged.score * SCORE_SCALE), regions.length, index + 1],
+        [status, Math.round(judged.score * SCORE_SCALE), regions.length, index + 1, 0, resultId],
         `registers after ${part.name} (score ${judged.score})`,
       );
     }
@@ -332,6 +336,11 @@ describe("whole pipeline: image source -> preprocess -> detector -> threshold ->
     assert.deepEqual(
       events.map((e) => [e.event, e.evidence.partId]),
       expectedEvents(line),
+    );
+    assert.deepEqual(
+      events.map((e) => e.evidence.resultId),
+      events.map((e) => line.findIndex((p) => p.name === e.evidence.partId) + 1),
+      "each event names the result that raised or cleared it",
     );
     assert.deepEqual(errors, [], "no node failed");
   });

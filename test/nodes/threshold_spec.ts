@@ -417,6 +417,7 @@ describe("defect-threshold node", function () {
         "modelFileVersion",
         "fileReadFailed",
         "fileWriteFailed",
+        "resultIdsFailed",
         "unexpected",
       ]) {
         assert.ok(keys.has(`${TYPE}.errors.${code}`), code);

@@ -23,6 +23,7 @@ export function evidenceOf(part: Inspection): Evidence {
   const all = part.regions.map(evidenceRegion);
   return {
     partId: part.partId,
+    resultId: part.resultId,
     score: part.score,
     verdict: part.verdict,
     regions: {

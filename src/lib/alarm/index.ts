@@ -5,4 +5,4 @@ export type { AlarmState, ActiveAlarm, PartCounts, Step } from "./machine";
 export { countsAsNg, describeRule } from "./rules";
 export { evidenceOf, EVIDENCE_REGIONS } from "./evidence";
 export { readCommand, readInspection, ALARM_COMMANDS } from "./input";
-export type { AlarmCommand, VerdictMessage } from "./input";
+export type { AlarmCommand } from "./input";

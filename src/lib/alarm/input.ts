@@ -3,7 +3,7 @@
  * or not), commands, and the fields that name a part. Message values are unknown until checked.
  */
 import { DefectError } from "../errors";
-import { describe, isRecord, readCommand as readMessageCommand, readRegions, regionCountOf, scoreOf } from "../message";
+import { describe, isRecord, readCommand as readMessageCommand, readRegions, readResultRef, regionCountOf, scoreOf, type MessageView } from "../message";
 import { VERDICTS, type Inspection, type Verdict } from "./types";
 
 export const ALARM_COMMANDS = ["ack", "trigger", "reset"] as const;
@@ -33,23 +33,19 @@ function idText(value: unknown): string | undefined {
   return undefined;
 }
 
-/** The message properties a verdict is read from (a type, not an interface, so that it is a MessageView). */
-export type VerdictMessage = {
-  payload: unknown;
-  regions: unknown;
-  partId: unknown;
-  filename: unknown;
-  msgid: unknown;
-};
-
-/** The part a verdict message describes; part id from msg.partId, else msg.filename, else msg._msgid. */
-export function readInspection(msg: VerdictMessage, time: number): Inspection {
+/**
+ * The part a verdict message describes. Part id from its result record (msg.result.partId, which
+ * follows the detector's *Part id in*), else msg.partId, else msg.filename, else msg._msgid.
+ */
+export function readInspection(msg: MessageView, time: number): Inspection {
   const verdict = readVerdict(msg.payload);
   const count = regionCountOf(msg.payload);
+  const result = readResultRef(msg);
   const part: Inspection = {
     time,
     verdict,
-    partId: idText(msg.partId) ?? idText(msg.filename) ?? idText(msg.msgid) ?? "",
+    partId: result.partId ?? idText(msg.partId) ?? idText(msg.filename) ?? idText(msg._msgid) ?? "",
+    resultId: result.id,
     score: scoreOf(msg.payload) ?? null,
     regions: readRegions(msg),
   };

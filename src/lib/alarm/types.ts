@@ -40,6 +40,8 @@ export interface Inspection {
   time: number;
   verdict: Verdict;
   partId: string;
+  /** msg.result.id, the result's number at its station; null for a verdict without a record. */
+  resultId: number | null;
   /** null when the verdict came without a score. */
   score: number | null;
   regions: readonly RegionLike[];
@@ -59,6 +61,8 @@ export interface EvidenceRegion {
 /** What an operator needs to see why the alarm went off: the part that tipped it. */
 export interface Evidence {
   partId: string;
+  /** The result's msg.result.id, to find its record (archive, dashboard, PLC); null when it had none. */
+  resultId: number | null;
   score: number | null;
   verdict: Verdict;
   regions: { count: number; totalArea: number; top: EvidenceRegion[] };

@@ -10,6 +10,20 @@ export { writeQueueInfo, type MessageQueueInfo } from "./queue";
 export { describe, finiteNumber, isRecord, type MessageFields, type MessageView } from "./record";
 export { readRegions, regionCountOf, writeRegions, type RegionBox } from "./regions";
 export { asksToLearn, endCommand, isCalibrationSample, readCommand, teachesTheLine } from "./request";
+export { readIdentifier } from "./identifier";
+export {
+  completeResult,
+  readResultLabels,
+  readResultRef,
+  resultModel,
+  writeResult,
+  type ResultCalibration,
+  type ResultFacts,
+  type ResultLabels,
+  type ResultModel,
+  type ResultRecord,
+  type ResultTimes,
+} from "./result";
 export { readScore, scoreOf } from "./score";
 export {
   gridFaultText,

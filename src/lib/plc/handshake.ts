@@ -13,7 +13,7 @@ export type HandshakeStep =
   | { kind: "deploy" }
   /** The PLC asked for an inspection: not ready until the result is out. */
   | { kind: "trigger" }
-  | { kind: "verdict"; verdict: Verdict; score: number | null; regionCount: number; sequence: number; alarm: boolean }
+  | { kind: "verdict"; verdict: Verdict; score: number | null; regionCount: number; sequence: number; resultId: number | null; alarm: boolean }
   /** The inspection failed (a message from a Catch node). */
   | { kind: "error"; sequence: number; alarm: boolean }
   /** The PLC took the result; `acknowledged` tells whether a latched alarm was ended by it. */
@@ -53,11 +53,13 @@ export function handshakeWrites(step: HandshakeStep): PlcWrite[] {
         score: step.score ?? 0,
         regionCount: step.regionCount,
         sequence: step.sequence,
+        resultId: step.resultId ?? 0,
       };
       return result(values, step.verdict === "OK", step.verdict === "NG", false, step.alarm);
     }
     case "error": {
-      const values: ResultValues = { statusWord: statusWord("error", step.alarm), score: 0, regionCount: 0, sequence: step.sequence };
+      // An inspection that failed before the threshold node has no result record, so no result id.
+      const values: ResultValues = { statusWord: statusWord("error", step.alarm), score: 0, regionCount: 0, sequence: step.sequence, resultId: 0 };
       return result(values, false, false, true, step.alarm);
     }
     case "ack": {

@@ -1,7 +1,7 @@
 /**
  * Handshake writes as node-red-contrib-modbus Flex-Write messages: one FC 5 (write single coil)
  * a boolean signal, one FC 16 (write multiple registers) for the result block
- * [statusWord, score x scale, regionCount, sequence].
+ * [statusWord, score x scale, regionCount, sequence, resultId high word, resultId low word].
  */
 import type { ModbusOptions } from "./options";
 import { REGISTER_COUNT } from "./options";
@@ -11,6 +11,7 @@ export const FC_WRITE_SINGLE_COIL = 5;
 export const FC_WRITE_MULTIPLE_REGISTERS = 16;
 const REGISTER_MAX = 65_535;
 const REGISTER_MODULUS = 65_536;
+const UINT32_MODULUS = 2 ** 32;
 
 /** msg.payload of a Flex-Write message. */
 export interface FlexWritePayload {
@@ -33,10 +34,18 @@ export function toRegister(value: number): number {
   return Math.min(REGISTER_MAX, Math.max(0, Math.round(value)));
 }
 
+/** `value` modulo `modulus`, for counters that wrap (negative and fractional values too). */
+function wrap(value: number, modulus: number): number {
+  return Number.isFinite(value) ? ((Math.floor(value) % modulus) + modulus) % modulus : 0;
+}
+
 export function registerBlock(values: ResultValues, scoreScale: number): number[] {
   // The sequence wraps instead of sticking: a PLC detects a new result by a change, not a size.
-  const sequence = ((Math.floor(values.sequence) % REGISTER_MODULUS) + REGISTER_MODULUS) % REGISTER_MODULUS;
-  return [toRegister(values.statusWord), toRegister(values.score * scoreScale), toRegister(values.regionCount), sequence];
+  const sequence = wrap(values.sequence, REGISTER_MODULUS);
+  // A 32-bit unsigned integer in two registers, high word first (Modbus's big-endian order).
+  const resultId = wrap(values.resultId, UINT32_MODULUS);
+  const high = Math.floor(resultId / REGISTER_MODULUS);
+  return [toRegister(values.statusWord), toRegister(values.score * scoreScale), toRegister(values.regionCount), sequence, high, resultId % REGISTER_MODULUS];
 }
 
 export function encodeModbus(writes: readonly PlcWrite[], options: ModbusOptions): ModbusWriteMessage[] {

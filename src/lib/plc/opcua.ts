@@ -23,7 +23,13 @@ const VALUE_TYPES: Record<ValueSignal, OpcUaDataType> = {
   score: "Double",
   regionCount: "UInt32",
   sequence: "UInt32",
+  resultId: "UInt32",
 };
+
+/** Counters wrap at 2^32 rather than stick: a PLC sees a new result as a change. */
+function wrapUInt32(value: number): number {
+  return Number.isFinite(value) ? ((Math.floor(value) % UINT32_MODULUS) + UINT32_MODULUS) % UINT32_MODULUS : 0;
+}
 
 function clampUInt32(value: number): number {
   return Number.isNaN(value) ? 0 : Math.min(UINT32_MAX, Math.max(0, Math.round(value)));
@@ -39,12 +45,13 @@ export function encodeOpcUa(writes: readonly PlcWrite[], options: OpcUaOptions):
       add(options.nodeIds[write.signal], "Boolean", write.value);
       continue;
     }
-    const { statusWord, score, regionCount, sequence } = write.values;
+    const { statusWord, score, regionCount, sequence, resultId } = write.values;
     add(options.nodeIds.statusWord, VALUE_TYPES.statusWord, statusWord);
     // Doubles carry the score as it is; a missing score was already made 0 by the handshake.
     add(options.nodeIds.score, VALUE_TYPES.score, Number.isFinite(score) ? score : 0);
     add(options.nodeIds.regionCount, VALUE_TYPES.regionCount, clampUInt32(regionCount));
-    add(options.nodeIds.sequence, VALUE_TYPES.sequence, ((Math.floor(sequence) % UINT32_MODULUS) + UINT32_MODULUS) % UINT32_MODULUS);
+    add(options.nodeIds.sequence, VALUE_TYPES.sequence, wrapUInt32(sequence));
+    add(options.nodeIds.resultId, VALUE_TYPES.resultId, wrapUInt32(resultId));
   }
   return messages;
 }

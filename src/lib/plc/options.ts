@@ -11,8 +11,8 @@ export const PLC_PROTOCOLS = ["modbus", "opcua"] as const;
 export type PlcProtocol = (typeof PLC_PROTOCOLS)[number];
 
 export const MAX_ADDRESS = 65_535;
-/** statusWord, score, regionCount, sequence. */
-export const REGISTER_COUNT = VALUE_SIGNALS.length;
+/** statusWord, score, regionCount, sequence, and the result id's two words (a 32-bit number). */
+export const REGISTER_COUNT = 6;
 /** Modbus TCP unit ids are a byte (serial lines stop at 247, which the PLC side enforces). */
 const MAX_UNIT_ID = 255;
 const MAX_SCORE_SCALE = 1e9;
@@ -32,6 +32,7 @@ export const DEFAULT_NODE_IDS: Record<PlcSignal, string> = {
   score: "ns=1;s=Defect.Score",
   regionCount: "ns=1;s=Defect.RegionCount",
   sequence: "ns=1;s=Defect.Sequence",
+  resultId: "ns=1;s=Defect.ResultId",
   // Optional: the OPC-UA side has typed variables for each bit, so the word is off by default.
   statusWord: "",
 };

@@ -8,7 +8,7 @@ export const BOOLEAN_SIGNALS = ["ready", "resultReady", "ok", "ng", "error", "al
 export type BooleanSignal = (typeof BOOLEAN_SIGNALS)[number];
 
 /** Result values: one Modbus holding-register block, or one OPC-UA variable each. */
-export const VALUE_SIGNALS = ["statusWord", "score", "regionCount", "sequence"] as const;
+export const VALUE_SIGNALS = ["statusWord", "score", "regionCount", "sequence", "resultId"] as const;
 export type ValueSignal = (typeof VALUE_SIGNALS)[number];
 
 export type PlcSignal = BooleanSignal | ValueSignal;
@@ -20,6 +20,12 @@ export interface ResultValues {
   regionCount: number;
   /** Results since deploy; encoders wrap it to their integer width. */
   sequence: number;
+  /**
+   * msg.result.id, the station's result number that the line's records, archive and dashboard
+   * use, so the PLC can name the result it took; 0 when there is none (an inspection error, a
+   * hand-made verdict). Encoders write it modulo 2^32.
+   */
+  resultId: number;
 }
 
 /**

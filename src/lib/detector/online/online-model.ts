@@ -81,9 +81,11 @@ export function onlinePatchCoreModel(extractor: PatchExtractor, bank: OnlineBank
   return {
     get info() {
       // Variant images learned by support-set augmentation; unknown (left out) for older files.
-      const info: Record<string, string | number> = { bankSize: bank.counts().good, trainedOn: record.trainedOn };
+      const counts = bank.counts();
+      const info: Record<string, string | number> = { bankSize: counts.good, trainedOn: record.trainedOn };
       if (record.augmentation !== undefined) info["variants"] = record.augmentation.variants;
-      return { ...info, created: record.created };
+      // created names the fit, version the save since it (1 = the fit): the pair names the model a result came from.
+      return { ...info, created: record.created, version: counts.version };
     },
     check: (sample) => checkSample(shape, sample, "model"),
     inspect: async (tensor) => (await inspectPart(tensor, false)).inspection,

@@ -1,0 +1,154 @@
+/**
+ * msg.result: the record of one inspection result, on every verdict message. The threshold node
+ * makes it when it decides the verdict; mask-to-region completes it with the regions. It holds
+ * what a result is filed and traced by (ids, times, the model and calibration that made it), in
+ * plain JSON, so a PLC write, a dashboard, an archive or an OPC UA result (OPC 40100's
+ * ResultDataType: ResultId, PartId, JobId, recipe ids, CreationTime, ProcessingTimes, with the
+ * verdict as ResultContent) can take it as it is.
+ */
+import type { Region } from "../regions/types";
+import type { ThresholdMode, Verdict } from "../threshold/types";
+import { readIdentifier } from "./identifier";
+import { finiteNumber, isRecord, type MessageFields, type MessageView } from "./record";
+import { readTimings } from "./timings";
+
+/** Milliseconds each stage spent on this part (msg.timings); null for a stage that did not run or did not say. */
+export interface ResultTimes {
+  sourceMs: number | null;
+  preprocessMs: number | null;
+  detectorMs: number | null;
+  thresholdMs: number | null;
+  regionsMs: number | null;
+}
+
+/** The msg.timings entries the record keeps, one per node of the line. */
+const STAGE_TIMINGS = ["sourceMs", "preprocessMs", "detectorMs", "thresholdMs", "regionsMs"] as const satisfies ReadonlyArray<keyof ResultTimes>;
+
+/**
+ * The model that scored the part, as the detector described it in its msg.payload. `created` (the
+ * fit) and `version` (saves since that fit: confirmed parts, refreshes) together name a learned
+ * model; `file` names a model made elsewhere (anomalib export, supervised ONNX model).
+ */
+export interface ResultModel {
+  method: string | null;
+  created: string | null;
+  version: number | null;
+  file: string | null;
+}
+
+/** The threshold that decided: its mode, the calibration's time (null in fixed mode) and the thresholds in effect. */
+export interface ResultCalibration {
+  mode: ThresholdMode;
+  created: string | null;
+  threshold: number;
+  lowThreshold: number | null;
+}
+
+/** What the flow says the part is: part, job and recipe ids (null when it says nothing). */
+export interface ResultLabels {
+  partId: string | null;
+  jobId: string | null;
+  recipe: string | null;
+}
+
+export interface ResultRecord extends ResultLabels {
+  /** 1, 2, 3...: unique and increasing per station, also across restarts (a restart may skip some). */
+  id: number;
+  /** The station that numbered it: the threshold node's id. */
+  station: string;
+  /** ISO 8601 UTC time the verdict was decided. */
+  created: string;
+  verdict: Verdict;
+  score: number;
+  times: ResultTimes;
+  model: ResultModel;
+  calibration: ResultCalibration;
+  /** From mask-to-region, in original image pixels; null when no mask-to-region has run on the message. */
+  regions: Region[] | null;
+}
+
+/** What the threshold node knows when it decides, besides what the message carries. */
+export interface ResultFacts {
+  id: number;
+  station: string;
+  created: Date;
+  verdict: Verdict;
+  score: number;
+  calibration: ResultCalibration;
+  /** The detector's msg.payload as the threshold node received it (its model description and handed-over part id). */
+  detection: unknown;
+  labels: ResultLabels;
+}
+
+function text(value: unknown): string | null {
+  return typeof value === "string" && value !== "" ? value : null;
+}
+
+/**
+ * The part, job and recipe ids of a message; invalidOption for one that is neither text nor a
+ * number. The part id is the one the detector handed over in its msg.payload.partId (read from
+ * its *Part id in* property), else msg.partId.
+ */
+export function readResultLabels(msg: MessageView, detection: unknown): ResultLabels {
+  const handed = isRecord(detection) ? text(detection["partId"]) : null;
+  return {
+    partId: handed ?? readIdentifier(msg.partId, "partId") ?? null,
+    jobId: readIdentifier(msg.jobId, "jobId") ?? null,
+    recipe: readIdentifier(msg.recipe, "recipe") ?? null,
+  };
+}
+
+/** The model description in the detector's msg.payload; all null for a bare score. */
+export function resultModel(detection: unknown): ResultModel {
+  if (!isRecord(detection)) return { method: null, created: null, version: null, file: null };
+  const model = isRecord(detection["model"]) ? detection["model"] : {};
+  // An anomalib export's model.version is its export contract ("v2"), not a version of the model.
+  const version = finiteNumber(model["version"]);
+  return { method: text(detection["method"]), created: text(model["created"]), version: version ?? null, file: text(model["file"]) };
+}
+
+function resultTimes(msg: MessageView): ResultTimes {
+  const timings = readTimings(msg);
+  const times = {} as ResultTimes;
+  for (const stage of STAGE_TIMINGS) times[stage] = timings[stage] ?? null;
+  return times;
+}
+
+/** Writes msg.result (replacing any incoming one) with the stage times msg.timings holds now; returns it. */
+export function writeResult(msg: MessageFields, facts: ResultFacts): ResultRecord {
+  const record: ResultRecord = {
+    id: facts.id,
+    station: facts.station,
+    ...facts.labels,
+    created: facts.created.toISOString(),
+    verdict: facts.verdict,
+    score: facts.score,
+    times: resultTimes(msg),
+    model: resultModel(facts.detection),
+    calibration: facts.calibration,
+    regions: null,
+  };
+  msg["result"] = record;
+  return record;
+}
+
+/**
+ * mask-to-region's part: the regions (a copy, so a later change to msg.regions does not rewrite
+ * the record) and its time. A message without a record (no threshold node before) is left as it is.
+ */
+export function completeResult(msg: MessageFields, regions: readonly Region[]): void {
+  const record = msg["result"];
+  if (!isRecord(record)) return;
+  record["regions"] = regions.map((region) => ({ ...region, centroid: { ...region.centroid } }));
+  const times = isRecord(record["times"]) ? record["times"] : {};
+  times["regionsMs"] = readTimings(msg)["regionsMs"] ?? null;
+  record["times"] = times;
+}
+
+/** The result id and part id of msg.result, for the alarm; null where the message has none (a hand-made verdict). */
+export function readResultRef(msg: MessageView): { id: number | null; partId: string | null } {
+  const record = msg.result;
+  if (!isRecord(record)) return { id: null, partId: null };
+  const id = finiteNumber(record["id"]);
+  return { id: id !== undefined && Number.isSafeInteger(id) && id > 0 ? id : null, partId: text(record["partId"]) };
+}
