@@ -128,25 +128,25 @@ describe("defect-detector learning on the line", function () {
     assert.deepEqual(await send({ confirm: "good", partId: "p1", payload: "button" }), {
       confirmed: "good",
       partId: "p1",
-      bank: { good: FIT_BANK + PATCHES, defect: 0, pending: 0 },
+      bank: { good: FIT_BANK + PATCHES, defect: 0, labelled: 0, pending: 0 },
       version: 2,
     });
     const defectRows = Math.ceil(PATCHES * DEFECT_PATCH_FRACTION);
     assert.deepEqual(await send({ confirm: "defect", partId: "p3" }), {
       confirmed: "defect",
       partId: "p3",
-      bank: { good: FIT_BANK + PATCHES, defect: defectRows, pending: 0 },
+      bank: { good: FIT_BANK + PATCHES, defect: defectRows, labelled: 0, pending: 0 },
       version: 3,
     });
     assert.deepEqual(await send(msgOf(good[2]!, { confirm: "good" })), {
       confirmed: "good",
       partId: null,
-      bank: { good: FIT_BANK + 2 * PATCHES, defect: defectRows, pending: 0 },
+      bank: { good: FIT_BANK + 2 * PATCHES, defect: defectRows, labelled: 0, pending: 0 },
       version: 4,
     });
     // Part 2 was never confirmed; p1 was and is not remembered any more.
     await expectCaught({ confirm: "good", partId: "p1" }, "unknownPart", translate(`${TYPE}.errors.unknownPart`, { partId: "p1", capacity: 50 }));
-    assert.deepEqual((await send({ confirm: "good", partId: "2" }))["bank"], { good: FIT_BANK + 3 * PATCHES, defect: defectRows, pending: 0 });
+    assert.deepEqual((await send({ confirm: "good", partId: "2" }))["bank"], { good: FIT_BANK + 3 * PATCHES, defect: defectRows, labelled: 0, pending: 0 });
     await expectCaught({ confirm: "maybe", partId: "p1" }, "invalidOption", "Invalid msg.confirm: maybe");
 
     const model = (await send(msgOf(good[3]!)))["model"] as Record<string, unknown>;
@@ -232,7 +232,7 @@ describe("defect-detector learning on the line", function () {
 
       await send(msgOf(defect, { partId: "h" }));
       const answer = await send({ confirm: "defect", partId: "h" });
-      assert.deepEqual(answer["bank"], { good: FIT_BANK, defect: Math.ceil(PATCHES * DEFECT_PATCH_FRACTION), pending: 0 });
+      assert.deepEqual(answer["bank"], { good: FIT_BANK, defect: Math.ceil(PATCHES * DEFECT_PATCH_FRACTION), labelled: 0, pending: 0 });
       const after = await inspectAll(parts);
 
       const [hole, ...rest] = after as [Record<string, unknown>, ...Array<Record<string, unknown>>];
@@ -299,6 +299,7 @@ describe("defect-detector learning on the line", function () {
           defectsLearned: 0,
           bankSize: FIT_BANK + PATCHES,
           defectBank: 0,
+          labelledDefects: 0,
           pending: 0,
           refreshing: false,
           version: 2,

@@ -10,6 +10,13 @@ import type { SessionOptions } from "../../lib/onnx";
 
 export type { RegionSample };
 
+/**
+ * The evaluation's l2: chosen by leave-one-out on its labelled deeppcb training images (0.01 / 0.1 / 1:
+ * 1.000 / 0.988 / 0.666), with good shots as negatives. The detector's own (region-head.ts HEAD_L2)
+ * was chosen for its negatives, the good bank's rows.
+ */
+export const EVAL_HEAD_L2 = 0.01;
+
 /** Trained on every labelled image but `leaveOut`, with every STRIDE-th patch of the good shots as negatives. */
 export function trainRegionClassifier(goodShots: readonly PatchEmbedding[], labelled: readonly RegionSample[], leaveOut = -1): PatchClassifier {
   const used = labelled.filter((_, i) => i !== leaveOut).map((s) => regionRows(s));
@@ -18,6 +25,7 @@ export function trainRegionClassifier(goodShots: readonly PatchEmbedding[], labe
     used.map((r) => r.positive),
     [...good, ...used.map((r) => r.negative)],
     goodShots[0]?.dim ?? 0,
+    EVAL_HEAD_L2,
   );
 }
 
