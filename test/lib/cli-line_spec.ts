@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { runCli } from "../../src/cli/main";
 import { captureCli } from "../fixtures/cli-io";
 import { encodePng } from "../fixtures/images";
-import { generateDefect } from "../../src/offline/synth";
+import { generateDefect, type DefectKind, type TextureKind } from "../../src/offline/synth";
 
 /**
  * Labelled defects beside a synthetic data set, in the layout `line --defect-shots` reads:
@@ -14,14 +14,14 @@ import { generateDefect } from "../../src/offline/synth";
  * the last, which has boxes in annotations/train/<stem>.json (DeepPCB's layout: x2, y2 exclusive).
  * Their seeds are not the synthetic set's test seeds: these are other parts.
  */
-async function writeLabelledDefects(data: string, kind: string, size: number): Promise<void> {
-  const samples = [
+async function writeLabelledDefects(data: string, kind: TextureKind, size: number): Promise<void> {
+  const samples: Array<{ type: DefectKind; stem: string; seed: number }> = [
     { type: "hole", stem: "100", seed: 9001 },
     { type: "hole", stem: "101", seed: 9002 },
     { type: "spot", stem: "102", seed: 9003 },
   ];
   for (const [i, s] of samples.entries()) {
-    const { image, mask } = generateDefect(kind as Parameters<typeof generateDefect>[0], s.type as Parameters<typeof generateDefect>[1], s.seed, size);
+    const { image, mask } = generateDefect(kind, s.type, s.seed, size);
     await mkdir(join(data, "train_defect", s.type), { recursive: true });
     await writeFile(join(data, "train_defect", s.type, `${s.stem}.png`), await encodePng(image));
     if (i < samples.length - 1) {
