@@ -54,7 +54,8 @@ embeddings.forEach((e, i) => all.set(e.data, i * patches * dim));
 const patchcore = { ...DEFAULT_PATCHCORE_OPTIONS, maxBankSize: cap };
 const start = await buildMemoryBank(all, embeddings.length * patches, dim, { ...patchcore, coresetRatio: 1, maxBankSize: Math.floor(cap * 0.75) }, session);
 const empty = new Float32Array(0);
-const bank = await OnlineBank.open({ bank: start, pending: empty, defect: empty, counters: freshCounters(), drift: emptyDrift() }, patchcore, session);
+const snapshot = { bank: start, pending: empty, defect: empty, counters: freshCounters(), drift: emptyDrift(), labelled: [], labelledRevision: 0, head: null };
+const bank = await OnlineBank.open(snapshot, patchcore, session);
 
 async function inspect(i) {
   const t0 = performance.now();

@@ -8,6 +8,7 @@ import { readFile } from "node:fs/promises";
 import sharp from "sharp";
 import { MAX_FEW_SHOTS, MAX_TRAIN_COUNT } from "../lib/detector/options";
 import { openAnomalibEvalModel } from "../offline/eval/anomalib-eval-model";
+import { listLabelledDefects } from "../offline/eval/defect-aware-data";
 import { readMvtecDataset } from "../offline/eval/mvtec-dataset";
 import { EMBEDDED_BACKBONE } from "../lib/features/embedded";
 import { DEFAULT_MAX_PIXELS, parsePreprocessOptions, type PreprocessOptions } from "../lib/image";
@@ -44,6 +45,7 @@ export interface LineValues {
   rotations?: string;
   standardize?: boolean;
   "no-standardize"?: boolean;
+  "defect-shots"?: string;
 }
 
 type Hooks = Pick<LinePlan, "progress" | "log">;
@@ -146,8 +148,14 @@ export async function buildLinePlan(values: LineValues & { data: string }, hooks
   const trainLimit = parseIntegerOption(values["train-limit"], "--train-limit", 1, 1_000_000);
   const shots = parseIntegerOption(values.shots, "--shots", 1, MAX_FEW_SHOTS);
   const calibrate = parseIntegerOption(values.calibrate, "--calibrate", MIN_CALIBRATION, MAX_CALIBRATION_COUNT) ?? DEFAULT_CALIBRATION_COUNT;
+  const defectShots = parseIntegerOption(values["defect-shots"], "--defect-shots", 1, 1_000_000);
+  if (defectShots !== undefined && method !== "patchcore") {
+    throw new UsageError(`--defect-shots works with --method patchcore (the detector learns confirmed defects with PatchCore), got "${method}"`);
+  }
   const data = absolute(values.data);
   const dataset = readMvtecDataset(data);
+  // The first N sorted, as an operator would confirm them; none is left out for its board being learned (test boards are new ones).
+  const defects = defectShots === undefined ? [] : listLabelledDefects(data, defectShots);
   const pre = imagenet(size);
   if (method === "template") {
     // The hook decides the detector and what it learns (the references); the rest is the line's.
@@ -160,6 +168,7 @@ export async function buildLinePlan(values: LineValues & { data: string }, hooks
       size: Math.max(native.width, native.height),
       preprocess: templatePre.fields,
       detector: setup.detector,
+      defects,
       ...calibrationSplit(dataset.train, setup.learn, calibrate),
       ...hooks,
     };
@@ -167,7 +176,7 @@ export async function buildLinePlan(values: LineValues & { data: string }, hooks
   if (method === "anomalib") {
     // Trained elsewhere: nothing is learned, every training image may calibrate.
     const anomalib = await anomalibPlan(values, size, threads);
-    return { dataset, size, ...anomalib, ...calibrationSplit(dataset.train, [], calibrate), ...hooks };
+    return { dataset, size, ...anomalib, defects, ...calibrationSplit(dataset.train, [], calibrate), ...hooks };
   }
   const learnCount = Math.min(dataset.train.length, shots ?? trainLimit ?? dataset.train.length);
   if (learnCount > MAX_TRAIN_COUNT)
@@ -182,6 +191,7 @@ export async function buildLinePlan(values: LineValues & { data: string }, hooks
     preprocess: pre.fields,
     detector,
     rawBackbone,
+    defects,
     ...calibrationSplit(dataset.train, dataset.train.slice(0, learnCount), calibrate),
     ...hooks,
   };

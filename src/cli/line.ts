@@ -13,7 +13,9 @@ export const LINE_USAGE = `Usage: defect-detection line --data DIR [options]
 
 Runs the package's six nodes in an embedded Node-RED (127.0.0.1, a throw-away user
 directory, nothing downloaded): image source -> preprocess -> detector -> threshold ->
-mask to region -> alarm. The detector learns DIR/train/good (msg.learn); the threshold node
+mask to region -> alarm. The detector learns DIR/train/good (msg.learn); with --defect-shots N
+the first N sorted DIR/train_defect images are then confirmed to it as defects (msg.confirm, with
+their masks or boxes where the dataset has them); the threshold node
 calibrates itself (false-reject rate, its default 1 %) on training images held back from learning
 (what --train-limit or --shots leave over, else the learned ones), never on test images. Every
 image of DIR/test/<type>/ is then inspected one at a time (latency: image source in to mask
@@ -46,12 +48,15 @@ Detector options mean what they mean for eval; one left out takes the detector n
   --threads N          onnxruntime intra-op threads (default: all cores)
 
 Line options:
+  --defect-shots N     patchcore: after learning, confirm the first N sorted DIR/train_defect/<type>/
+                       images to the detector as an operator would (msg.confirm "defect" with the
+                       image and its mask from DIR/ground_truth_train, else its boxes from
+                       DIR/annotations/train/<stem>.json): with a region they teach its patch head
   --calibrate N        training images the threshold calibrates on (default 200, at least 2)
   --json               print one JSON object instead of the table
   -h, --help           show this help
 
-Not available here (the detector node has no such field): --neighbors, --min-bank,
---defect-shots.
+Not available here (the detector node has no such field): --neighbors, --min-bank.
 `;
 
 const OPTIONS = {
@@ -65,7 +70,6 @@ const OPTIONS = {
 const NODE_LACKS: ReadonlyArray<[keyof typeof OPTIONS, string]> = [
   ["neighbors", "the detector node uses PatchCore's default neighbours for the image score"],
   ["min-bank", "the detector node keeps its own minimum bank in the few-shot setting"],
-  ["defect-shots", "the detector node learns defects only from parts confirmed on the line (msg.confirm)"],
 ];
 
 function num(value: number | null, digits = 3): string {
@@ -93,6 +97,7 @@ export function formatLineReport(method: string, r: LineReport): string {
     `event-loop delay        p99 ${num(r.event_loop_delay_p99_ms, 1)} ms, max ${num(r.event_loop_delay_max_ms, 1)} ms`,
     `memory                  ${r.rss_peak_mb.toFixed(0)} MB peak resident`,
     `fit                     ${r.fit_seconds.toFixed(1)} s, ${r.alarms} alarm events`,
+    ...(r.defect_shots === 0 ? [] : [`confirmed defects       ${r.defect_shots} (regions: ${r.defect_regions ?? "-"}) in ${r.confirm_seconds.toFixed(1)} s`]),
     "",
   ].join("\n");
 }

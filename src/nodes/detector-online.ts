@@ -1,24 +1,21 @@
 /**
  * The detector's messages beyond "inspect this tensor": commands (fit, reset, rollback,
- * start/stop learning), operator verdicts (msg.confirm with msg.partId or an image), and the
- * learning state the status, the answers and the editor show.
+ * start/stop learning), operator verdicts (msg.confirm with msg.partId or an image, and for a
+ * defect optionally where it is), and the learning state the status, the answers and the editor show.
  */
 import type { NodeMessageInFlow } from "node-red";
 import type { DetectorEngine, LearningState } from "../lib/detector";
 // Part ids from PLCs are often numbers; both name the same part (the threshold node reads them so too).
 import { readIdentifier as readPartId } from "../lib/message";
 import { DefectError } from "../lib/errors";
-import { asksToLearn, readCommand } from "../lib/message";
+import { asksToLearn, readCommand, readConfirm, type ConfirmVerdict, type DefectRegion } from "../lib/message";
 
 export const COMMANDS = ["fit", "reset", "rollback", "start-learning", "stop-learning"] as const;
 export type Command = (typeof COMMANDS)[number];
-const VERDICTS = ["good", "defect"] as const;
-type Verdict = (typeof VERDICTS)[number];
-
 export type Request =
   | { kind: "command"; command: Command }
   | { kind: "learn" }
-  | { kind: "confirm"; verdict: Verdict; partId: string | undefined }
+  | { kind: "confirm"; verdict: ConfirmVerdict; partId: string | undefined; region: DefectRegion | undefined }
   | { kind: "inspect"; partId: string | undefined };
 
 /**
@@ -32,17 +29,8 @@ export function readRequest(
 ): Request {
   const command = readCommand(msg, COMMANDS);
   if (command !== undefined) return { kind: "command", command };
-  const confirm = msg["confirm"];
-  if (confirm !== undefined) {
-    const verdict = VERDICTS.find((v) => v === confirm);
-    if (verdict === undefined) {
-      throw new DefectError("invalidOption", `msg.confirm must be "good" or "defect", got ${JSON.stringify(confirm)}`, {
-        option: "msg.confirm",
-        value: String(confirm),
-      });
-    }
-    return { kind: "confirm", verdict, partId: readPartId(partIdOf(msg), partIdProperty) };
-  }
+  const confirm = readConfirm(msg);
+  if (confirm !== undefined) return { kind: "confirm", ...confirm, partId: readPartId(partIdOf(msg), partIdProperty) };
   if (asksToLearn(msg)) return { kind: "learn" };
   return { kind: "inspect", partId: readPartId(partIdOf(msg), partIdProperty) };
 }
@@ -73,6 +61,7 @@ export function learningJson(state: LearningState): Record<string, unknown> {
     defectsLearned: counts?.defectsLearned ?? 0,
     bankSize: counts?.good ?? 0,
     defectBank: counts?.defect ?? 0,
+    labelledDefects: counts?.labelled ?? 0,
     pending: counts?.pending ?? 0,
     refreshing: counts?.refreshing ?? false,
     version: counts?.version ?? null,

@@ -102,6 +102,7 @@ function inspectionPayload(result: InspectionResult, method: string): Record<str
       model: result.model,
       ...(result.drift === undefined ? {} : { drift: result.drift }),
       ...(result.defectEvidence === undefined ? {} : { defectEvidence: result.defectEvidence }),
+      ...(result.headEvidence === undefined ? {} : { headEvidence: result.headEvidence }),
       ...(result.reference === undefined ? {} : { reference: result.reference }),
     };
   }
@@ -287,8 +288,10 @@ export = function register(RED: NodeAPI): void {
       } else if (request.kind === "confirm") {
         // The image is optional: a verdict on an earlier inspection needs only its part id, and a
         // dashboard button's payload (a string, a timestamp) is not an image.
-        const sample = isRecord(msg.payload) && "data" in msg.payload ? readSample(msg) : undefined;
-        msg.payload = await engine.confirm({ verdict: request.verdict, partId: request.partId, sample });
+        const given = isRecord(msg.payload) && "data" in msg.payload ? readSample(msg) : undefined;
+        // A region in original pixels is placed through the image's own transform (a remembered part keeps its inspection's).
+        const sample = given === undefined ? undefined : { ...given, transform: readTensorTransform(msg, given.tensor) };
+        msg.payload = await engine.confirm({ verdict: request.verdict, partId: request.partId, sample, region: request.region });
         // Handled here: a threshold wired after must not take the verdict for a calibration sample.
         delete msg["confirm"];
       } else {

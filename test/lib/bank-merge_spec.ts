@@ -10,7 +10,9 @@ import { join } from "node:path";
 import { mergeBankFiles } from "../../src/offline/patchcore/bank-merge";
 import { loadMemoryBank } from "../../src/lib/anomaly/patchcore/bank-store";
 import { emptyDrift } from "../../src/lib/detector/online/drift";
-import { freshCounters, onlineBankFrom, saveOnlineBank } from "../../src/lib/detector/storage/online-store";
+import { freshCounters, onlineBankFrom, saveOnlineBank, type LabelledPart } from "../../src/lib/detector/storage/online-store";
+import { OnlineBank } from "../../src/lib/detector/online/online-bank";
+import { DEFAULT_PATCHCORE_OPTIONS } from "../../src/lib/anomaly/patchcore/patchcore";
 import { DefectError } from "../../src/lib/errors";
 import { readModelFile } from "../../src/lib/persist";
 import { Rng } from "../../src/lib/random";
@@ -34,14 +36,23 @@ function record(overrides: Record<string, unknown> = {}): Record<string, unknown
   };
 }
 
-async function writeBank(path: string, size: number, seed: number, defectRows = 0, metadata = record()): Promise<Float32Array> {
+async function writeBank(path: string, size: number, seed: number, defectRows = 0, metadata = record(), labelled: LabelledPart[] = []): Promise<Float32Array> {
   const rng = new Rng(seed);
   const data = Float32Array.from({ length: size * DIM }, () => rng.next() + seed);
   const defect = Float32Array.from({ length: defectRows * DIM }, () => -seed);
   const counters = { ...freshCounters(), shotsLearned: seed, defectsLearned: defectRows };
   await saveOnlineBank(
     path,
-    { bank: { data, size, dim: DIM, projection: null }, pending: new Float32Array(0), defect, counters, drift: emptyDrift() },
+    {
+      bank: { data, size, dim: DIM, projection: null },
+      pending: new Float32Array(0),
+      defect,
+      counters,
+      drift: emptyDrift(),
+      labelled,
+      labelledRevision: labelled.length,
+      head: null,
+    },
     metadata,
   );
   return data;
@@ -93,6 +104,30 @@ describe("merging banks across lines", function () {
     assert.equal(merged.defect.length, 5 * DIM);
     assert.deepEqual([merged.counters.shotsLearned, merged.counters.defectsLearned], [3, 5]);
     assert.deepEqual([file.metadata["trainedOn"], file.metadata["layers"]], [8, ["l1", "l2"]]);
+  });
+
+  it("keeps every line's confirmed defects with regions, and the detector fits one head on all of them", async function () {
+    const part = (value: number): LabelledPart => ({ positive: new Float32Array(DIM).fill(value + 10), negative: new Float32Array(2 * DIM).fill(value) });
+    await writeBank(a, 30, 1, 0, record(), [part(1)]);
+    await writeBank(b, 40, 2, 0, record(), [part(2), part(3)]);
+    const out = join(dir, "merged.ddm");
+    await mergeBankFiles([a, b], out, { maxBankSize: 1000 });
+    const merged = onlineBankFrom(await readModelFile(out), out);
+    assert.deepEqual(
+      merged.labelled.map((p) => [p.positive[0], p.negative.length / DIM]),
+      [
+        [11, 2],
+        [12, 2],
+        [13, 2],
+      ],
+    );
+    assert.deepEqual([merged.labelledRevision, merged.head], [3, null], "no line's head fits the merged bank: none is kept");
+    const opened = await OnlineBank.open(merged, { ...DEFAULT_PATCHCORE_OPTIONS, projectionDim: DIM }, {});
+    try {
+      assert.equal(opened.snapshot().head?.revision, 3, "fitted when opened");
+    } finally {
+      await opened.release();
+    }
   });
 
   it("keeps every row when the union fits under the cap", async function () {

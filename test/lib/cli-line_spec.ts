@@ -1,10 +1,44 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCli } from "../../src/cli/main";
 import { captureCli } from "../fixtures/cli-io";
+import { encodePng } from "../fixtures/images";
+import { generateDefect, type DefectKind, type TextureKind } from "../../src/offline/synth";
+
+/**
+ * Labelled defects beside a synthetic data set, in the layout `line --defect-shots` reads:
+ * train_defect/<type>/<stem>.png with a mask in ground_truth_train/<type>/<stem>_mask.png, except
+ * the last, which has boxes in annotations/train/<stem>.json (DeepPCB's layout: x2, y2 exclusive).
+ * Their seeds are not the synthetic set's test seeds: these are other parts.
+ */
+async function writeLabelledDefects(data: string, kind: TextureKind, size: number): Promise<void> {
+  const samples: Array<{ type: DefectKind; stem: string; seed: number }> = [
+    { type: "hole", stem: "100", seed: 9001 },
+    { type: "hole", stem: "101", seed: 9002 },
+    { type: "spot", stem: "102", seed: 9003 },
+  ];
+  for (const [i, s] of samples.entries()) {
+    const { image, mask } = generateDefect(kind, s.type, s.seed, size);
+    await mkdir(join(data, "train_defect", s.type), { recursive: true });
+    await writeFile(join(data, "train_defect", s.type, `${s.stem}.png`), await encodePng(image));
+    if (i < samples.length - 1) {
+      await mkdir(join(data, "ground_truth_train", s.type), { recursive: true });
+      await writeFile(join(data, "ground_truth_train", s.type, `${s.stem}_mask.png`), await encodePng(mask));
+      continue;
+    }
+    let [x1, y1, x2, y2] = [size, size, 0, 0];
+    mask.data.forEach((v, p) => {
+      if (v === 0) return;
+      const [x, y] = [p % size, Math.floor(p / size)];
+      [x1, y1, x2, y2] = [Math.min(x1, x), Math.min(y1, y), Math.max(x2, x + 1), Math.max(y2, y + 1)];
+    });
+    await mkdir(join(data, "annotations", "train"), { recursive: true });
+    await writeFile(join(data, "annotations", "train", `${s.stem}.json`), JSON.stringify({ defects: [{ box: [x1, y1, x2, y2], type: s.type }] }));
+  }
+}
 
 /** The compiled command beside the compiled test (build-test/src/cli/main.js). */
 const MAIN = join(__dirname, "../../src/cli/main.js");
@@ -61,6 +95,7 @@ describe("defect-detection line", function () {
     const code = await runCli(["synth", "--out", dir, "--seed", "5", "--count", "12", "--size", SIZE, "--kinds", "cast-surface"], synth.io);
     assert.equal(code, 0, synth.stderr());
     data = join(dir, "cast-surface");
+    await writeLabelledDefects(data, "cast-surface", Number(SIZE));
   });
 
   after(async function () {
@@ -121,6 +156,24 @@ describe("defect-detection line", function () {
     assert.equal(report["raw_backbone_ms"], null, "no ONNX backbone to time");
   });
 
+  it("confirms the first N labelled defects to the detector with their masks or boxes (--defect-shots), then inspects", async function () {
+    this.timeout(90_000);
+    const run = await runLine(["--data", data, ...EMBEDDED, "--size", SIZE, "--train-limit", "8", "--defect-shots", "3", "--json"], tmp, 90_000);
+    assert.equal(run.code, 0, run.stderr);
+    const report = JSON.parse(run.stdout) as Record<string, unknown>;
+    assert.deepEqual([report["defect_shots"], report["defect_regions"], report["images"]], [3, "mask+boxes", 18]);
+    positive(report, "confirm_seconds");
+    const imageAuroc = inUnit(report, "image_auroc");
+    assert.ok(inUnit(report, "recall_at_frr_5") >= inUnit(report, "recall_at_frr_1"));
+    // Holes and a spot confirmed: the test set's defects still rank above its good parts.
+    assert.ok(imageAuroc > 0.8, `image AUROC ${imageAuroc}`);
+    assert.ok(Number.isFinite(report["threshold"]), "calibrated after the confirmations");
+
+    const table = await runLine(["--data", data, ...EMBEDDED, "--size", SIZE, "--train-limit", "8", "--defect-shots", "1"], tmp, 90_000);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /\nconfirmed defects {7}1 \(regions: mask\) in \d+\.\d s\n/);
+  });
+
   it("runs PaDiM, calibrating on the learned images when none are left over", async function () {
     this.timeout(60_000);
     const run = await runLine(["--data", data, "--method", "padim", "--backbone", "embedded", "--layers", "stage1,stage2", "--size", "64", "--json"], tmp);
@@ -156,6 +209,8 @@ describe("defect-detection line", function () {
       [["line", "--data", data, "--method", "padim"], /--backbone FILE is required for padim/],
       [["line", "--data", data, ...EMBEDDED, "--reference-dir", dir], /--reference-dir DIR is for --method template/],
       [["line", "--data", data, "--method", "anomalib"], /--model FILE is required for anomalib/],
+      [["line", "--data", data, "--method", "padim", ...EMBEDDED, "--defect-shots", "2"], /--defect-shots works with --method patchcore/],
+      [["line", "--data", data, ...EMBEDDED, "--defect-shots", "0"], /--defect-shots must be a whole number from 1 to/],
     ];
     for (const [args, message] of cases) {
       const run = captureCli();

@@ -20,8 +20,8 @@ import {
   selectDefectPatches,
 } from "../../src/lib/anomaly/patchcore/defect-bank";
 import { openNearestSearch } from "../../src/lib/anomaly/patchcore/nearest";
-import { classifyPatches, patchLogits, trainPatchClassifier } from "../../src/offline/patchcore/patch-classifier";
-import { classifierEvidence } from "../../src/offline/eval/defect-aware-classifier";
+import { classifyPatches, patchLogits, trainPatchClassifier } from "../../src/lib/anomaly/patchcore/patch-classifier";
+import { openHeadScorer } from "../../src/lib/anomaly/patchcore/region-head";
 import type { PatchEmbedding } from "../../src/lib/features/types";
 import { openPatchExtractor } from "../../src/lib/features/extractor";
 import { parsePreprocessOptions } from "../../src/lib/image";
@@ -142,7 +142,7 @@ describe("logistic patch head", function () {
     assert.throws(() => classifyPatches(head, new Float32Array(3), 1), { code: "inputShapeMismatch" });
   });
 
-  it("gives a finite logit, and a finite defect-aware score, for a patch far beyond every learned one", function () {
+  it("gives a finite logit, and a finite defect-aware score, for a patch far beyond every learned one", async function () {
     const positive = Float32Array.from([3, 3, 3.2, 2.9, 2.8, 3.1]);
     const negative = Float32Array.from(Array.from({ length: 40 }, (_, i) => [(i % 5) * 0.1, Math.floor(i / 5) * 0.05]).flat());
     const head = trainPatchClassifier(positive, negative, 2);
@@ -152,7 +152,9 @@ describe("logistic patch head", function () {
     const [logit] = patchLogits(head, far, 1);
     assert.ok(Number.isFinite(logit) && (logit as number) > 100, String(logit));
     const embedding: PatchEmbedding = { data: far, patches: 1, dim: 2, gridWidth: 1, gridHeight: 1 };
-    const [evidence] = classifierEvidence(head, embedding);
+    const scorer = await openHeadScorer(head);
+    const [evidence] = await scorer.evidence(embedding).finally(() => scorer.release());
+    assert.ok(Number.isFinite(evidence) && (evidence as number) > 100, String(evidence));
     assert.ok(Number.isFinite(defectAwareScore({ goodScore: 1, maxEvidence: evidence as number }, 0)));
   });
 });

@@ -15,6 +15,7 @@ import {
   isRecord,
   readAnomalyMap,
   readCommand,
+  readConfirm,
   readMask,
   readPreprocessing,
   readRegions,
@@ -220,8 +221,64 @@ describe("message contract (src/lib/message)", function () {
       assert.equal(isControlAnswer({ learning: true, count: 1, total: 4 }), true);
       assert.equal(isControlAnswer({ calibrating: true }), true);
       assert.equal(isControlAnswer({ command: "fit", model: {} }), true);
+      // A verdict's answer carries no score: a threshold wired after the detector passes it on.
+      assert.equal(isControlAnswer({ confirmed: "defect", partId: null, bank: {}, version: 2 }), true);
       assert.equal(isControlAnswer({ score: 1 }), false);
       assert.equal(isControlAnswer(["learning"]), false);
+    });
+  });
+
+  describe("operator verdicts (msg.confirm)", function () {
+    it("reads a plain verdict, and a defect with boxes or a mask", function () {
+      assert.equal(readConfirm({}), undefined);
+      assert.deepEqual(readConfirm({ confirm: "good" }), { verdict: "good", region: undefined });
+      assert.deepEqual(readConfirm({ confirm: { verdict: "defect" } }), { verdict: "defect", region: undefined });
+      // Extra fields of a box (mask to region's area, scores) are left out.
+      const boxes = [{ x: 1, y: 2, width: 3, height: 4, area: 12 }];
+      assert.deepEqual(readConfirm({ confirm: { verdict: "defect", boxes } }), {
+        verdict: "defect",
+        region: { kind: "boxes", boxes: [{ x: 1, y: 2, width: 3, height: 4 }] },
+      });
+      const mask = { data: [0, 1, 0, 0], width: 2, height: 2, space: "model" };
+      assert.deepEqual(readConfirm({ confirm: { verdict: "defect", mask } }), {
+        verdict: "defect",
+        region: { kind: "mask", mask: { data: [0, 1, 0, 0], width: 2, height: 2, space: "model" } },
+      });
+      // JSON round trips turn a Buffer into { type: "Buffer", data }: still a mask; space defaults to original.
+      const jsonMask = readConfirm({ confirm: { verdict: "defect", mask: { data: { type: "Buffer", data: [255, 0] }, width: 2, height: 1 } } });
+      assert.deepEqual(jsonMask?.region, { kind: "mask", mask: { data: [255, 0], width: 2, height: 1, space: "original" } });
+    });
+
+    it("refuses a region it cannot use, naming the property and why", function () {
+      const cases: Array<[unknown, string, string]> = [
+        ["maybe", "msg.confirm", 'msg.confirm must be "good" or "defect", got "maybe"'],
+        [{ verdict: "bad" }, "msg.confirm.verdict", 'msg.confirm.verdict must be "good" or "defect", got "bad"'],
+        [{ verdict: "defect", box: [] }, "msg.confirm", 'msg.confirm has an unknown key "box" (it takes verdict, boxes, mask)'],
+        [{ verdict: "defect", boxes: [], mask: {} }, "msg.confirm", "msg.confirm holds boxes and a mask: give one of them"],
+        [
+          { verdict: "good", boxes: [{ x: 0, y: 0, width: 1, height: 1 }] },
+          "msg.confirm.boxes",
+          'msg.confirm.boxes says where a defect is: the verdict must be "defect", got "good"',
+        ],
+        [{ verdict: "defect", boxes: [] }, "msg.confirm.boxes", "msg.confirm.boxes must be a list of at least one {x, y, width, height}, got array"],
+        [
+          {
+            verdict: "defect",
+            boxes: [
+              { x: 0, y: 0, width: 2, height: 2 },
+              { x: 1, y: "2", width: 0, height: 1 },
+            ],
+          },
+          "msg.confirm.boxes[1]",
+          "msg.confirm.boxes[1] needs finite x and y and a width and height above 0, got 1, string, 0, 1",
+        ],
+        [{ verdict: "defect", mask: { data: [0, 0], width: 2, height: 1 } }, "msg.confirm.mask", "msg.confirm.mask has no defect pixel (every value is 0)"],
+        [{ verdict: "defect", mask: { data: [1, 0, 0], width: 2, height: 1 } }, "msg.confirm.mask", "msg.confirm.mask data holds 3 values but 2x1 needs 2"],
+      ];
+      for (const [confirm, option, message] of cases) {
+        const error = refused(() => readConfirm({ confirm }), "invalidOption");
+        assert.deepEqual([error.details["option"], error.message], [option, message]);
+      }
     });
   });
 

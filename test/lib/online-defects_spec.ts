@@ -82,6 +82,9 @@ describe("confirmed defects in scoring", function () {
       defect: empty,
       counters: freshCounters(),
       drift: emptyDrift(),
+      labelled: [],
+      labelledRevision: 0,
+      head: null,
     };
     const bank = await OnlineBank.open(snapshot, options(cap), {}, weight);
     open.push(bank);
@@ -93,7 +96,7 @@ describe("confirmed defects in scoring", function () {
   /** As the detector does: inspect, then the operator's verdict with the features it kept. */
   async function confirmDefect(bank: OnlineBank, part: PatchEmbedding): Promise<void> {
     const scored = await score(bank, part);
-    bank.add("defect", { data: part.data, patches: part.patches, dim: DIM, patchScores: scored.goodGrid.data, score: scored.goodScore });
+    bank.add("defect", { ...part, patchScores: scored.goodGrid.data, score: scored.goodScore });
     await bank.flush();
   }
 
@@ -163,7 +166,7 @@ describe("confirmed defects in scoring", function () {
     const [confirmed, nextA] = [partOf("A", rng), partOf("A", rng)];
     const plain = await score(bank, nextA);
     const scored = await score(bank, confirmed);
-    bank.add("defect", { data: confirmed.data, patches: PATCHES, dim: DIM, patchScores: scored.goodGrid.data, score: scored.goodScore });
+    bank.add("defect", { ...confirmed, patchScores: scored.goodGrid.data, score: scored.goodScore });
     // The lease is taken when score() is called, before the flush below installs the defect search.
     const during = score(bank, nextA);
     await bank.flush();
@@ -184,7 +187,7 @@ describe("confirmed defects in scoring", function () {
     // Three good parts (12 rows) pass the cap of 72: the flush starts a refresh down to 80 %.
     for (let i = 0; i < 3; i++) {
       const g = partOf("good", rng);
-      bank.add("good", { data: g.data, patches: PATCHES, dim: DIM, patchScores: new Float32Array(PATCHES), score: 0 });
+      bank.add("good", { ...g, patchScores: new Float32Array(PATCHES), score: 0 });
     }
     await bank.flush();
     assert.equal(bank.counts().refreshing, true);

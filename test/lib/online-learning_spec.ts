@@ -14,7 +14,7 @@ import { driftReport, emptyDrift, median, recordGoodScore } from "../../src/lib/
 import { ModelVersions, versionPath } from "../../src/lib/detector/storage/model-versions";
 import { DEFECT_PATCH_FRACTION, OnlineBank, REFRESH_FILL } from "../../src/lib/detector/online/online-bank";
 import { freshCounters, onlineBankFrom, saveOnlineBank, type OnlineSnapshot } from "../../src/lib/detector/storage/online-store";
-import { RecentParts } from "../../src/lib/detector/online/recent-parts";
+import { RecentParts, type RememberedPart } from "../../src/lib/detector/online/recent-parts";
 import type { PartFeatures } from "../../src/lib/detector/types";
 import { DefectError } from "../../src/lib/errors";
 import { readModelFile, writeFileAtomic } from "../../src/lib/persist";
@@ -32,6 +32,8 @@ function part(rng: Rng, offset = 0, patches = PATCHES): PartFeatures {
     data: rows(patches, rng, offset),
     patches,
     dim: DIM,
+    gridWidth: patches,
+    gridHeight: 1,
     patchScores: Float32Array.from({ length: patches }, (_, i) => i),
     score: 1,
   };
@@ -39,7 +41,7 @@ function part(rng: Rng, offset = 0, patches = PATCHES): PartFeatures {
 
 function snapshotOf(bank: MemoryBank): OnlineSnapshot {
   const empty = new Float32Array(0);
-  return { bank, pending: empty, defect: empty, counters: freshCounters(), drift: emptyDrift() };
+  return { bank, pending: empty, defect: empty, counters: freshCounters(), drift: emptyDrift(), labelled: [], labelledRevision: 0, head: null };
 }
 
 function options(cap: number): PatchCoreOptions {
@@ -83,6 +85,7 @@ describe("learning on the line", function () {
         good: 10,
         pending: 12,
         defect: 2,
+        labelled: 0,
         shotsLearned: 3,
         defectsLearned: 1,
         version: 1,
@@ -102,7 +105,7 @@ describe("learning on the line", function () {
 
     it("refuses a part of another feature size", async function () {
       const bank = await openBank(10, 100);
-      const wrong: PartFeatures = { data: new Float32Array(12), patches: 2, dim: 6, patchScores: new Float32Array(2), score: 0 };
+      const wrong: PartFeatures = { data: new Float32Array(12), patches: 2, dim: 6, gridWidth: 2, gridHeight: 1, patchScores: new Float32Array(2), score: 0 };
       assert.throws(
         () => bank.add("good", wrong),
         (e: unknown) => e instanceof DefectError && e.code === "inputShapeMismatch" && e.message === "the part's features have 6 values, the memory bank 8",
@@ -214,11 +217,12 @@ describe("learning on the line", function () {
     it("remembers the last M parts by id and gives each once", function () {
       const recent = new RecentParts(3);
       const rng = new Rng(5);
-      for (const id of ["a", "b", "c", "d"]) recent.remember(id, part(rng));
+      const remembered = (rng: Rng): RememberedPart => ({ part: part(rng), geometry: { width: 8, height: 8, transform: undefined } });
+      for (const id of ["a", "b", "c", "d"]) recent.remember(id, remembered(rng));
       assert.deepEqual(recent.ids, ["b", "c", "d"]);
-      recent.remember("b", part(rng));
+      recent.remember("b", remembered(rng));
       assert.deepEqual(recent.ids, ["c", "d", "b"]);
-      assert.equal(recent.take("c").patches, PATCHES);
+      assert.equal(recent.take("c").part.patches, PATCHES);
       assert.deepEqual(recent.ids, ["d", "b"]);
       assert.throws(
         () => recent.take("a"),

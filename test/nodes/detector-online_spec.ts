@@ -65,6 +65,17 @@ async function prepare(image: RawImage): Promise<Prepared> {
   return { tensor, transform, preprocessing: OPTIONS };
 }
 
+/** The smallest box around a mask's non-zero pixels (x, y inclusive, width and height in pixels). */
+function boundingBox(mask: Uint8Array, width: number): { x: number; y: number; width: number; height: number } {
+  let [x0, y0, x1, y1] = [width, width, -1, -1];
+  mask.forEach((v, i) => {
+    if (v === 0) return;
+    const [x, y] = [i % width, Math.floor(i / width)];
+    [x0, y0, x1, y1] = [Math.min(x0, x), Math.min(y0, y), Math.max(x1, x), Math.max(y1, y)];
+  });
+  return { x: x0, y: y0, width: x1 - x0 + 1, height: y1 - y0 + 1 };
+}
+
 function msgOf(p: Prepared, extra: Record<string, unknown> = {}): NodeMessage {
   return { payload: p.tensor, transform: p.transform, preprocessing: { ...p.preprocessing }, ...extra };
 }
@@ -77,6 +88,9 @@ describe("defect-detector learning on the line", function () {
   let train: Prepared[] = [];
   let good: Prepared[] = [];
   let defect: Prepared;
+  /** The hole's own mask (96 x 96, 0 or 255) and its bounding box, in the original image's pixels. */
+  let holeMask: Uint8Array;
+  let holeBox: { x: number; y: number; width: number; height: number };
 
   const modelFile = (): string => join(userDir(), "defect-detection", "det.ddm");
   const det = (): Node => getNode("det");
@@ -107,7 +121,10 @@ describe("defect-detector learning on the line", function () {
     backbone = await writeTinyBackbone(dir);
     train = await Promise.all([1, 2, 3, 4].map((seed) => prepare(generateGood(KIND, seed, 96))));
     good = await Promise.all([100, 101, 102, 103].map((seed) => prepare(generateGood(KIND, seed, 96))));
-    defect = await prepare(generateDefect(KIND, "hole", 200, 96).image);
+    const hole = generateDefect(KIND, "hole", 200, 96);
+    defect = await prepare(hole.image);
+    holeMask = Uint8Array.from(hole.mask.data);
+    holeBox = boundingBox(holeMask, 96);
   });
 
   after(async function () {
@@ -128,25 +145,25 @@ describe("defect-detector learning on the line", function () {
     assert.deepEqual(await send({ confirm: "good", partId: "p1", payload: "button" }), {
       confirmed: "good",
       partId: "p1",
-      bank: { good: FIT_BANK + PATCHES, defect: 0, pending: 0 },
+      bank: { good: FIT_BANK + PATCHES, defect: 0, labelled: 0, pending: 0 },
       version: 2,
     });
     const defectRows = Math.ceil(PATCHES * DEFECT_PATCH_FRACTION);
     assert.deepEqual(await send({ confirm: "defect", partId: "p3" }), {
       confirmed: "defect",
       partId: "p3",
-      bank: { good: FIT_BANK + PATCHES, defect: defectRows, pending: 0 },
+      bank: { good: FIT_BANK + PATCHES, defect: defectRows, labelled: 0, pending: 0 },
       version: 3,
     });
     assert.deepEqual(await send(msgOf(good[2]!, { confirm: "good" })), {
       confirmed: "good",
       partId: null,
-      bank: { good: FIT_BANK + 2 * PATCHES, defect: defectRows, pending: 0 },
+      bank: { good: FIT_BANK + 2 * PATCHES, defect: defectRows, labelled: 0, pending: 0 },
       version: 4,
     });
     // Part 2 was never confirmed; p1 was and is not remembered any more.
     await expectCaught({ confirm: "good", partId: "p1" }, "unknownPart", translate(`${TYPE}.errors.unknownPart`, { partId: "p1", capacity: 50 }));
-    assert.deepEqual((await send({ confirm: "good", partId: "2" }))["bank"], { good: FIT_BANK + 3 * PATCHES, defect: defectRows, pending: 0 });
+    assert.deepEqual((await send({ confirm: "good", partId: "2" }))["bank"], { good: FIT_BANK + 3 * PATCHES, defect: defectRows, labelled: 0, pending: 0 });
     await expectCaught({ confirm: "maybe", partId: "p1" }, "invalidOption", "Invalid msg.confirm: maybe");
 
     const model = (await send(msgOf(good[3]!)))["model"] as Record<string, unknown>;
@@ -232,7 +249,7 @@ describe("defect-detector learning on the line", function () {
 
       await send(msgOf(defect, { partId: "h" }));
       const answer = await send({ confirm: "defect", partId: "h" });
-      assert.deepEqual(answer["bank"], { good: FIT_BANK, defect: Math.ceil(PATCHES * DEFECT_PATCH_FRACTION), pending: 0 });
+      assert.deepEqual(answer["bank"], { good: FIT_BANK, defect: Math.ceil(PATCHES * DEFECT_PATCH_FRACTION), labelled: 0, pending: 0 });
       const after = await inspectAll(parts);
 
       const [hole, ...rest] = after as [Record<string, unknown>, ...Array<Record<string, unknown>>];
@@ -272,6 +289,66 @@ describe("defect-detector learning on the line", function () {
       assert.equal("defectEvidence" in rolled, false);
     });
 
+    it("learns the patch head from a defect confirmed with a box: the same defect scores higher, good parts stay, a restart keeps it, a rollback undoes it", async function () {
+      await load();
+      const parts = [nextHole, ...good];
+      const before = await inspectAll(parts);
+      await send(msgOf(defect, { partId: "h" }));
+      const answer = await send({ confirm: { verdict: "defect", boxes: [holeBox] }, partId: "h" });
+      assert.deepEqual(answer, { confirmed: "defect", partId: "h", bank: { good: FIT_BANK, defect: 0, labelled: 1, pending: 0 }, version: 2 });
+      const after = await inspectAll(parts);
+      const [hole, ...rest] = after as [Record<string, unknown>, ...Array<Record<string, unknown>>];
+      assert.ok((hole["headEvidence"] as number) > 0, `evidence ${String(hole["headEvidence"])}`);
+      assert.equal("defectEvidence" in hole, false, "a region teaches the head, not the defect bank");
+      assert.ok(scoreOf(hole) > scoreOf(before[0]!), `${scoreOf(hole)} after, ${scoreOf(before[0]!)} before`);
+      for (const [i, payload] of rest.entries()) {
+        assert.equal(payload["headEvidence"], 0, `good part ${i}`);
+        assert.equal(scoreOf(payload), scoreOf(before[i + 1]!), `good part ${i}`);
+      }
+
+      // A restart reads the fitted head from the saved model: the same scores, to the bit.
+      await redeploy();
+      const restarted = await inspectAll([nextHole]);
+      assert.deepEqual([scoreOf(restarted[0]!), restarted[0]!["headEvidence"]], [scoreOf(hole), hole["headEvidence"]]);
+      assert.equal(((await helper.request().get(`/${TYPE}/det/state`).expect(200)).body as Record<string, unknown>)["labelledDefects"], 1);
+
+      // A rollback to the fit forgets the head.
+      assert.equal(((await send({ command: "rollback" }))["model"] as Record<string, unknown>)["bankSize"], FIT_BANK);
+      const rolled = await send(msgOf(nextHole));
+      assert.equal(scoreOf(rolled), scoreOf(before[0]!));
+      assert.equal("headEvidence" in rolled, false);
+    });
+
+    it("learns the patch head from a defect confirmed with its image and a mask", async function () {
+      await load();
+      const [before] = await inspectAll([nextHole]);
+      const mask = { data: holeMask, width: 96, height: 96, space: "original" };
+      const answer = await send(msgOf(defect, { confirm: { verdict: "defect", mask } }));
+      assert.deepEqual(answer["bank"], { good: FIT_BANK, defect: 0, labelled: 1, pending: 0 });
+      const [after] = await inspectAll([nextHole]);
+      assert.ok((after!["headEvidence"] as number) > 0, `evidence ${String(after!["headEvidence"])}`);
+      assert.ok(scoreOf(after!) > scoreOf(before!));
+    });
+
+    it("refuses boxes outside the image and masks of another size at Catch, and keeps the part to confirm again", async function () {
+      await load();
+      await send(msgOf(defect, { partId: "h" }));
+      await expectCaught(
+        { confirm: { verdict: "defect", boxes: [{ x: 90, y: 10, width: 10, height: 10 }] }, partId: "h" },
+        "invalidOption",
+        "Invalid msg.confirm.boxes[0]: x 90, y 10, 10 x 10, not inside the 96 x 96 image",
+      );
+      await expectCaught(
+        { confirm: { verdict: "defect", mask: { data: new Uint8Array(64 * 64).fill(1), width: 64, height: 64 } }, partId: "h" },
+        "maskSizeMismatch",
+        translate(`${TYPE}.errors.maskSizeMismatch`, { message: "msg.confirm.mask is 64 x 64 but the original image is 96 x 96" }),
+      );
+      await expectCaught({ confirm: { verdict: "good", boxes: [holeBox] }, partId: "h" }, "invalidOption", "Invalid msg.confirm.boxes: with verdict good");
+      await expectCaught({ confirm: { verdict: "defect", boxes: [] }, partId: "h" }, "invalidOption", "Invalid msg.confirm.boxes: array");
+      const answer = await send({ confirm: { verdict: "defect", boxes: [holeBox] }, partId: "h" });
+      assert.deepEqual(answer["bank"], { good: FIT_BANK, defect: 0, labelled: 1, pending: 0 });
+    });
+
     for (const weight of ["65", "-1", "x"]) {
       it(`refuses a defect weight of ${weight} at deploy (0..64)`, async function () {
         const item: FlowItem<DetectorNodeDef> = { id: "det", type: TYPE, wires: [["out"]], backbone, layers: "l1,l2", defectWeight: weight };
@@ -299,6 +376,7 @@ describe("defect-detector learning on the line", function () {
           defectsLearned: 0,
           bankSize: FIT_BANK + PATCHES,
           defectBank: 0,
+          labelledDefects: 0,
           pending: 0,
           refreshing: false,
           version: 2,

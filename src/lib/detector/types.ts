@@ -63,6 +63,11 @@ export interface Inspection {
    * than to good parts). Absent when no defect bank is used.
    */
   defectEvidence?: number;
+  /**
+   * PatchCore learning on the line with a patch head in use (confirmed defects with regions): the
+   * part's largest head evidence max_p max(0, logit_p) (0 = no patch looks like a labelled defect).
+   */
+  headEvidence?: number;
   /** Template comparison: the learned reference the part was compared with. */
   reference?: ReferenceUsed;
 }
@@ -102,6 +107,9 @@ export interface PartFeatures {
   data: Float32Array;
   patches: number;
   dim: number;
+  /** The patch grid, gridWidth x gridHeight = patches: where a confirmed defect's region falls. */
+  gridWidth: number;
+  gridHeight: number;
   /** One score a patch (distance to the good bank), for picking a defect's patches. */
   patchScores: Float32Array;
   /**
@@ -119,6 +127,8 @@ export interface OnlineCounts {
   pending: number;
   /** Rows of the defect bank. */
   defect: number;
+  /** Confirmed defects with a region (boxes or a mask) the patch head learns from. */
+  labelled: number;
   /** Parts confirmed good / defect since the fit. */
   shotsLearned: number;
   defectsLearned: number;
@@ -138,8 +148,11 @@ export interface OnlineModel {
    */
   inspectPart(tensor: Tensor): Promise<{ inspection: Inspection; part: PartFeatures }>;
   inspectPart(tensor: Tensor, remember: boolean): Promise<{ inspection: Inspection; part: PartFeatures | undefined }>;
-  /** Queues a confirmed part; flush() puts it in the bank. */
-  add(verdict: Verdict, part: PartFeatures): void;
+  /**
+   * Queues a confirmed part; flush() puts it in the bank. `region`: where a confirmed defect is,
+   * on the part's patch grid (1 = defect cell); such a part teaches the patch head.
+   */
+  add(verdict: Verdict, part: PartFeatures, region?: Uint8Array): void;
   /** Puts queued parts in the bank, or starts a background refresh when they would pass the cap. */
   flush(): Promise<void>;
   counts(): OnlineCounts;

@@ -9,6 +9,7 @@ export { findMessageImage, messageImageSize, setMessageImage, writeMessageImage,
 export { writeQueueInfo, type MessageQueueInfo } from "./queue";
 export { describe, finiteNumber, isRecord, type MessageFields, type MessageView } from "./record";
 export { readRegions, regionCountOf, writeRegions, type RegionBox } from "./regions";
+export { readConfirm, VERDICTS, type ConfirmRequest, type ConfirmVerdict, type DefectRegion } from "./confirm";
 export { asksToLearn, endCommand, isCalibrationSample, readCommand, teachesTheLine } from "./request";
 export { readIdentifier } from "./identifier";
 export {
@@ -30,6 +31,7 @@ export {
   invalidGrid,
   readAnomalyMap,
   readMask,
+  readMaskValue,
   writeAnomalyMap,
   writeMask,
   type GridError,

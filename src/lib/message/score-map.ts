@@ -11,7 +11,7 @@ import { describe, finiteNumber, isRecord, type MessageFields, type MessageView 
 
 const SPACES: readonly MapSpace[] = ["original", "model"];
 
-export type GridProperty = "msg.anomalyMap" | "msg.mask";
+export type GridProperty = "msg.anomalyMap" | "msg.mask" | "msg.confirm.mask";
 
 /** What is wrong with a grid, for the caller to word its error. */
 export type GridFault =
@@ -95,7 +95,12 @@ export function readAnomalyMap(msg: MessageView, fail: GridError = invalidGrid):
 export function readMask(msg: MessageView, fail: GridError = invalidGrid): BinaryMask | undefined {
   const value = msg.mask;
   if (value === undefined || value === null) return undefined;
-  const grid = readGrid(value, "msg.mask", fail);
+  return readMaskValue(value, "msg.mask", fail);
+}
+
+/** A binary mask found at `property` (msg.mask, or one inside another property), its data as given. */
+export function readMaskValue(value: unknown, property: GridProperty, fail: GridError = invalidGrid): BinaryMask {
+  const grid = readGrid(value, property, fail);
   const mask: BinaryMask = { data: grid.data, width: grid.width, height: grid.height, space: grid.space };
   const threshold = finiteNumber(grid.fields["threshold"]);
   if (threshold !== undefined) mask.threshold = threshold;

@@ -44,7 +44,8 @@ import {
   type ScoredSample,
 } from "../../lib/anomaly/patchcore/defect-bank";
 import { listLabelledDefects, loadDefectRegion } from "./defect-aware-data";
-import { classifierEvidence, trainRegionClassifier, type RegionSample } from "./defect-aware-classifier";
+import { maxHeadEvidence, trainRegionClassifier, type RegionSample } from "./defect-aware-classifier";
+import { openHeadScorer, type HeadScorer } from "../../lib/anomaly/patchcore/region-head";
 import { scoreTestSet, type OperatingPoint } from "./defect-aware-test";
 import { cachedEmbedding, type EmbeddingCache } from "./embedding-cache";
 import { readMvtecDataset } from "./mvtec-dataset";
@@ -154,6 +155,7 @@ export async function evaluateDefectAware(options: DefectAwareEvalOptions): Prom
   const scorer = await PatchCoreScorer.open(bank, patchcore, options.session);
   log(`good bank: ${bank.size} patches from ${options.shots} shots`);
   let defectSearch: DefectBankSearch | undefined;
+  let headScorer: HeadScorer | undefined;
   try {
     const scoreGood = async (embedding: PatchEmbedding): Promise<Scored> => {
       const patches = await scorer.scorePatches(embedding);
@@ -192,13 +194,23 @@ export async function evaluateDefectAware(options: DefectAwareEvalOptions): Prom
     let head: Parameters<typeof scoreTestSet>[0]["head"];
     if ((options.classifier ?? true) && regions.length === labelled.length) {
       const full = trainRegionClassifier(shots, regions);
-      const maxOfHead = (e: PatchEmbedding, c = full): number => maxOf(classifierEvidence(c, e));
-      const good = calibration.map((c) => ({ goodScore: c.goodScore, maxEvidence: maxOfHead(c.embedding) }));
-      const bad = defects.map((d, i) => ({ goodScore: d.goodScore, maxEvidence: maxOfHead(d.embedding, trainRegionClassifier(shots, regions, i)) }));
+      const goodEvidence = await maxHeadEvidence(
+        full,
+        calibration.map((c) => c.embedding),
+        options.session,
+      );
+      const good = calibration.map((c, i) => ({ goodScore: c.goodScore, maxEvidence: goodEvidence[i] as number }));
+      const bad: ScoredSample[] = [];
+      for (const [i, d] of defects.entries()) {
+        const [maxEvidence] = await maxHeadEvidence(trainRegionClassifier(shots, regions, i), [d.embedding], options.session);
+        bad.push({ goodScore: d.goodScore, maxEvidence: maxEvidence as number });
+      }
       const mu = chooseLambda(good, bad, options.lambdas ?? DEFAULT_LAMBDAS);
       log(`classifier mu ${mu.lambda} (training AUROC ${mu.aurocs.map((a) => `${a.lambda}: ${a.auroc.toFixed(3)}`).join(", ")})`);
+      headScorer = await openHeadScorer(full, options.session);
+      const scorerOfHead = headScorer;
       head = {
-        evidence: (e: PatchEmbedding) => classifierEvidence(full, e),
+        evidence: (e: PatchEmbedding) => scorerOfHead.evidence(e),
         mu: mu.lambda,
         mu_aurocs: mu.aurocs,
         threshold: f1Threshold(
@@ -225,5 +237,6 @@ export async function evaluateDefectAware(options: DefectAwareEvalOptions): Prom
   } finally {
     await scorer.release();
     await defectSearch?.release();
+    await headScorer?.release();
   }
 }

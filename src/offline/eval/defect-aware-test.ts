@@ -35,7 +35,7 @@ export interface TestScoring {
   height: number;
   log: (line: string) => void;
   /** The logistic patch head: its evidence per patch, weight mu and calibrated threshold. */
-  head?: { evidence(embedding: PatchEmbedding): Float32Array; mu: number; mu_aurocs: Array<{ lambda: number; auroc: number }>; threshold: number };
+  head?: { evidence(embedding: PatchEmbedding): Promise<Float32Array>; mu: number; mu_aurocs: Array<{ lambda: number; auroc: number }>; threshold: number };
 }
 
 const PROGRESS_EVERY = 50;
@@ -98,7 +98,7 @@ export async function scoreTestSet(t: TestScoring): Promise<{
     good.push(patches.score);
     aware.push(defectAwareImageScore(patches.score, evidence, t.lambda));
     labels.push(sample.defective ? 1 : 0);
-    const headEvidence = t.head?.evidence(embedding);
+    const headEvidence = t.head === undefined ? undefined : await t.head.evidence(embedding);
     if (t.head !== undefined && headEvidence !== undefined) headScores.push(defectAwareImageScore(patches.score, headEvidence, t.head.mu));
     if (t.dataset.hasMasks) {
       const mask = await loadMask(sample, t.width, t.height);

@@ -25,6 +25,14 @@ export interface CalibrationAnswer {
   promisedFrr: number | null;
 }
 
+/** The detector's answer to a verdict (it passes threshold and mask to region untouched). */
+export interface ConfirmAnswer {
+  /** Confirmed defects with a region the detector's patch head has learned from. */
+  labelled: number;
+  /** Rows of its defect bank (defects confirmed without a region). */
+  defect: number;
+}
+
 export interface Inspected {
   score: number;
   verdict: string;
@@ -64,6 +72,13 @@ export function readCalibrationAnswer(msg: Message): CalibrationAnswer {
   const threshold = isRecord(calibration) ? (finiteNumber(calibration["threshold"]) ?? null) : null;
   const promise = isRecord(calibration) && isRecord(calibration["promise"]) ? (finiteNumber(calibration["promise"]["frr"]) ?? null) : null;
   return { count: finiteNumber(payload["count"]) ?? 0, total: finiteNumber(payload["total"]) ?? 0, threshold, promisedFrr: promise };
+}
+
+export function readConfirmAnswer(msg: Message): ConfirmAnswer {
+  const payload = payloadOf(msg, "a confirmed defect");
+  const bank = payload["bank"];
+  if (payload["confirmed"] !== "defect" || !isRecord(bank)) throw new LineFailure("the detector did not answer a confirmed defect as a verdict");
+  return { labelled: finiteNumber(bank["labelled"]) ?? 0, defect: finiteNumber(bank["defect"]) ?? 0 };
 }
 
 /** Nearest-neighbour resampling of a row-major map onto a size x size grid. */

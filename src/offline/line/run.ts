@@ -1,7 +1,8 @@
 /**
  * `defect-detection line`: the six nodes in an embedded Node-RED, run over a dataset as a plant
- * would run them. Learns train images through the line (msg.learn), calibrates the threshold
- * node on training images (msg.calibrate), then inspects every test image twice: one at a time
+ * would run them. Learns train images through the line (msg.learn), confirms labelled defects to
+ * the detector where asked (msg.confirm), calibrates the threshold node on training images
+ * (msg.calibrate), then inspects every test image twice: one at a time
  * (latency, image source in to mask to region out) and as a stream that keeps the queues full
  * (throughput), watching the event loop and resident memory meanwhile.
  */
@@ -57,6 +58,7 @@ function thresholdFields(samples: number): Record<string, string> {
 interface Measured {
   version: string;
   learned: { seconds: number; model: LearnAnswer["model"] };
+  confirmed: { seconds: number };
   threshold: number;
   promisedFrr: number | null;
   inspected: OneAtATime;
@@ -87,6 +89,8 @@ async function measure(plan: LinePlan): Promise<Measured> {
       plan.progress?.(`Node-RED ${runtime.version} on 127.0.0.1:${runtime.port}, user directory ${runtime.userDir}`);
       const session = new LineSession(plan, source, tap, loop);
       const learned = await session.learn();
+      // Before the calibration: the threshold is set on the scores the detector gives once it has learned them.
+      const confirmed = await session.confirmDefects();
       const { threshold, promisedFrr } = await session.calibrate();
       const backbone = plan.rawBackbone;
       const raw =
@@ -100,7 +104,18 @@ async function measure(plan: LinePlan): Promise<Measured> {
         await raw?.release();
       }
       const streamed = await session.stream();
-      return { version: runtime.version, learned, threshold, promisedFrr, inspected, streamed, loop: loop.summary(), rssPeak: rss.stop(), alarms: tap.alarms };
+      return {
+        version: runtime.version,
+        learned,
+        confirmed,
+        threshold,
+        promisedFrr,
+        inspected,
+        streamed,
+        loop: loop.summary(),
+        rssPeak: rss.stop(),
+        alarms: tap.alarms,
+      };
     } finally {
       loop.pause();
       tap.abandonAll("the line stopped before it came out");
@@ -138,6 +153,9 @@ export async function runLine(plan: LinePlan): Promise<LineReport> {
     rss_peak_mb: round(m.rssPeak, 1),
     raw_backbone_ms: m.inspected.rawMs.length === 0 ? null : round(median(m.inspected.rawMs)),
     fit_seconds: round(m.learned.seconds),
+    defect_shots: plan.defects.length,
+    defect_regions: plan.defects.length === 0 ? null : [...new Set(plan.defects.map((d) => d.region?.kind ?? "none"))].join("+"),
+    confirm_seconds: round(m.confirmed.seconds),
     model: m.learned.model,
   };
 }

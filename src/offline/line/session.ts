@@ -10,7 +10,17 @@ import { LINE_QUEUE_SIZE } from "./flow";
 import type { LoopDelay } from "./probes";
 import { pump, results } from "./pump";
 import type { RawBackbone } from "./raw-backbone";
-import { inspectionReader, readCalibrationAnswer, readLearnAnswer, readStreamed, type Inspected, type LearnAnswer } from "./read";
+import { confirmationOf } from "./confirm";
+import {
+  inspectionReader,
+  readCalibrationAnswer,
+  readConfirmAnswer,
+  readLearnAnswer,
+  readStreamed,
+  type ConfirmAnswer,
+  type Inspected,
+  type LearnAnswer,
+} from "./read";
 import type { RuntimeNode } from "./runtime";
 import { describeCaught, type LineTap, type Outcome, type Reader } from "./tap";
 import type { LinePlan } from "./types";
@@ -19,6 +29,8 @@ import type { LinePlan } from "./types";
 const IMAGE_TIMEOUT_MS = 120_000;
 /** The image that completes a learning round waits for the fit. */
 const FIT_TIMEOUT_MS = 30 * 60_000;
+/** A verdict with a region waits for the patch head's fit over every labelled part so far. */
+const CONFIRM_TIMEOUT_MS = 10 * 60_000;
 /** Learned images in flight: one decoding while one is embedded; learning is sequential anyway. */
 const LEARN_WINDOW = 2;
 /** Plain backbone runs timed, spread over the test images, between one-at-a-time inspections. */
@@ -73,6 +85,27 @@ export class LineSession {
     const seconds = (performance.now() - started) / 1000;
     this.say(`fitted in ${seconds.toFixed(1)} s`);
     return { seconds, model };
+  }
+
+  /**
+   * Confirms the labelled defects one after another, as an operator would at a rework station:
+   * the image through the line with msg.confirm (and its region), each answered once learned.
+   */
+  async confirmDefects(): Promise<{ seconds: number; answer: ConfirmAnswer | null }> {
+    const defects = this.plan.defects;
+    if (defects.length === 0) return { seconds: 0, answer: null };
+    const started = performance.now();
+    this.say(`confirming ${defects.length} labelled defects to the detector`);
+    const files = defects.map((d) => d.path);
+    const outcomes = await pump(defects.length, {
+      window: 1,
+      failFast: true,
+      send: async (i) => this.send(files[i] as string, { confirm: await confirmationOf(defects[i]!) }, readConfirmAnswer, CONFIRM_TIMEOUT_MS),
+    });
+    const answer = results(outcomes, files, "confirming defects").at(-1)?.value ?? null;
+    const seconds = (performance.now() - started) / 1000;
+    this.say(`confirmed in ${seconds.toFixed(1)} s`);
+    return { seconds, answer };
   }
 
   async calibrate(): Promise<{ threshold: number; promisedFrr: number | null }> {

@@ -1,5 +1,6 @@
 /** What `defect-detection line` is asked to run, and what it reports. */
 import type { MvtecDataset } from "../eval/mvtec-dataset";
+import type { LabelledDefect } from "../eval/defect-aware-data";
 import type { PreprocessOptions } from "../../lib/image";
 import type { AccuracyFigures } from "./metrics";
 
@@ -12,6 +13,11 @@ export interface LinePlan {
   detector: Readonly<Record<string, string>>;
   /** Images taught with msg.learn, in order; empty for models trained elsewhere. */
   learn: readonly string[];
+  /**
+   * Labelled defects confirmed to the detector after learning (msg.confirm "defect" with the image,
+   * and its mask or boxes where the dataset has them), before the threshold calibrates.
+   */
+  defects: readonly LabelledDefect[];
   /** Images sent with msg.calibrate (training images only). */
   calibration: readonly string[];
   /** Whether the calibration images were held back from learning (else they are learned ones). */
@@ -55,6 +61,12 @@ export interface LineReport extends AccuracyFigures {
   raw_backbone_ms: number | null;
   /** Learning (feeding the images and the fit the last one waits for), seconds. */
   fit_seconds: number;
+  /** Labelled defects confirmed to the detector (`--defect-shots`), 0 without. */
+  defect_shots: number;
+  /** Where their regions came from: "mask", "boxes", "none" (image label only), joined with "+" when mixed; null without. */
+  defect_regions: string | null;
+  /** Confirming them (each answered once the detector's head that holds it scores), seconds. */
+  confirm_seconds: number;
   /** What the detector says it fitted (bank size, images, variants...). */
   model: Readonly<Record<string, string | number>> | null;
 }

@@ -1,7 +1,8 @@
 /**
  * Merging memory banks learned on several lines into one, without the images: the union of
  * their rows (bank and confirmed rows still waiting for a refresh) reduced by greedy coreset to
- * the cap, their defect rows kept side by side. Banks are comparable only when they come from
+ * the cap, their defect rows and their confirmed defects with regions kept side by side (the
+ * patch head is fitted on all of them when a detector opens the merged file). Banks are comparable only when they come from
  * the same backbone file (by content), the same layers and the same preprocessing; anything else
  * is refused with an error naming what differs between which files.
  */
@@ -11,6 +12,7 @@ import { readModelFile, requireSection, writeModelFile, type ModelFile, type Sec
 import type { SessionOptions } from "../../lib/onnx";
 import { BANK_FILE_KIND, memoryBankFrom } from "../../lib/anomaly/patchcore/bank-store";
 import { buildMemoryBank, DEFAULT_PATCHCORE_OPTIONS, type MemoryBank } from "../../lib/anomaly/patchcore/patchcore";
+import { onlineBankFrom, writeHeadRecord } from "../../lib/detector/storage/online-store";
 
 export interface MergeOptions {
   /** Rows of the merged bank at most. */
@@ -148,6 +150,9 @@ export async function mergeBankFiles(paths: readonly string[], out: string, opti
   const sections: Record<string, SectionArray> = { bank: bank.data };
   if (bank.projection !== null) sections["projection"] = bank.projection;
   if (defect.length > 0) sections["defect"] = defect;
+  // Each line's head was fitted on its own bank: the merged file keeps what they learned from, not the heads.
+  const labelled = sources.flatMap((s) => onlineBankFrom(s.file, s.path).labelled);
+  const head = labelled.length === 0 ? undefined : writeHeadRecord({ labelled, labelledRevision: labelled.length, head: null }, dim, sections);
   const metadata = {
     ...first.file.metadata,
     created: new Date().toISOString(),
@@ -165,6 +170,7 @@ export async function mergeBankFiles(paths: readonly string[], out: string, opti
       drift: { baseline: null, recent: [] },
       pendingRows: 0,
       defectRows: defect.length / dim,
+      ...(head === undefined ? {} : { head }),
     },
     merged: sources.map((s) => ({ file: basename(s.path), rows: s.bank.size })),
   };

@@ -8,6 +8,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { fitGaussians } from "../../anomaly/padim/covariance";
 import { searchProjection, selectBankRows } from "../../anomaly/patchcore/bank-select";
 import { buildMemoryBank } from "../../anomaly/patchcore/patchcore";
+import { trainRegionHead } from "../../anomaly/patchcore/region-head";
 import { describeError, isDefectError } from "../../errors";
 import { leaveOneOutScores } from "./leave-one-out";
 import type { FitJob, FitReply } from "./off-thread";
@@ -28,6 +29,8 @@ async function answer(job: FitJob): Promise<FitReply> {
       const scores = job.leaveOneOut === null ? [] : await leaveOneOutScores(bank, job.leaveOneOut, job.options, job.session);
       return { ok: true, kind: "finish", bank, scores };
     }
+    case "head":
+      return { ok: true, kind: "head", classifier: trainRegionHead([job.positive], [job.negative], job.dim, job.l2) };
     case "padim":
       return {
         ok: true,
@@ -53,7 +56,9 @@ function transferables(reply: FitReply): ArrayBuffer[] {
       ? [reply.bank.data, reply.bank.projection]
       : reply.kind === "select"
         ? [reply.rows]
-        : [reply.grid.mean, reply.grid.inverse];
+        : reply.kind === "head"
+          ? [reply.classifier.mean, reply.classifier.invStd, reply.classifier.weights]
+          : [reply.grid.mean, reply.grid.inverse];
   return arrays.filter((a): a is Float32Array | Int32Array => a !== null).map((a) => a.buffer as ArrayBuffer);
 }
 

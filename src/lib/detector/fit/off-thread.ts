@@ -10,6 +10,7 @@ import { Worker } from "node:worker_threads";
 import type { GaussianGrid } from "../../anomaly/padim/covariance";
 import type { MemoryBank, PatchCoreOptions } from "../../anomaly/patchcore/patchcore";
 import type { RowBlocks } from "../../anomaly/patchcore/row-blocks";
+import type { PatchClassifier } from "../../anomaly/patchcore/patch-classifier";
 import { DefectError, type ErrorCode, type ErrorDetails } from "../../errors";
 import type { SessionOptions } from "../../onnx";
 import type { LeaveOneOutInput } from "./leave-one-out";
@@ -21,6 +22,8 @@ export type FitJob =
   | { kind: "select"; space: RowBlocks; options: PatchCoreOptions; session: SessionOptions }
   /** The search subspace of a gathered bank, and optionally the shots' leave-one-out scores. */
   | { kind: "finish"; bank: MemoryBank; options: PatchCoreOptions; session: SessionOptions; leaveOneOut: LeaveOneOutInput | null }
+  /** The patch head from [rows, dim] defect-region and good rows (region-head.ts). */
+  | { kind: "head"; positive: Float32Array; negative: Float32Array; dim: number; l2: number }
   /** One [positions, dim] embedding an image, float32 or float16 bits. */
   | { kind: "padim"; images: (Float32Array | Uint16Array)[]; positions: number; dim: number; regularisation: number; session: SessionOptions };
 
@@ -28,6 +31,7 @@ export type FitReply =
   | { ok: true; kind: "patchcore"; bank: MemoryBank }
   | { ok: true; kind: "select"; rows: Int32Array }
   | { ok: true; kind: "finish"; bank: MemoryBank; scores: number[] }
+  | { ok: true; kind: "head"; classifier: PatchClassifier }
   | { ok: true; kind: "padim"; grid: GaussianGrid }
   | { ok: false; code: ErrorCode | undefined; message: string; details: ErrorDetails };
 
@@ -129,6 +133,24 @@ export async function finishBankOffThread(
   const transfer = [bank.data, ...(leaveOneOut?.shots ?? [])].map((a) => a.buffer as ArrayBuffer);
   const reply = await runJob({ kind: "finish", bank, options, session, leaveOneOut }, [...new Set(transfer)], signal);
   return { bank: reply.bank, scores: reply.scores };
+}
+
+/**
+ * The patch head (region-head.ts trainRegionHead) from blocks of defect-region rows and of good
+ * rows, [rows, dim] each. The blocks are copied into one buffer a side, which is handed over: the
+ * caller keeps its own.
+ */
+export async function fitHeadOffThread(
+  positives: readonly Float32Array[],
+  negatives: readonly Float32Array[],
+  dim: number,
+  l2: number,
+  signal: AbortSignal,
+): Promise<PatchClassifier> {
+  const positive = await concatenate(positives);
+  const negative = await concatenate(negatives);
+  const job: FitJob & { kind: "head" } = { kind: "head", positive, negative, dim, l2 };
+  return (await runJob(job, buffersOf([positive, negative]), signal)).classifier;
 }
 
 /** `images`: one [positions, dim] embedding per learned image, handed over to the worker. */

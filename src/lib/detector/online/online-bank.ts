@@ -16,6 +16,14 @@
  * was built for, in one swap, so inspections go on leasing the previous pair meanwhile. Installs
  * run one at a time, so a background refresh and a defect confirmed during it never install a
  * pair that forgets the other's change.
+ *
+ * A confirmed defect with a region (boxes or a mask on its patch grid) teaches the patch head
+ * instead of the defect bank: its region patches are positives, every 8th of its other patches
+ * and the good bank's rows negatives (region-head.ts). The flush that follows fits the head again
+ * on a worker thread (fit-worker.ts) over every labelled part, and installs it with the scorers in
+ * the same swap, so the verdict is answered once the head that holds it scores. The fitted head is
+ * saved with the labelled rows and the revision it was fitted on; a file whose head is older than
+ * its labelled parts (saved between a verdict and its fit) is fitted again when opened.
  */
 import { PatchCoreScorer, type MemoryBank, type PatchCoreOptions } from "../../anomaly/patchcore/patchcore";
 import { DefectError } from "../../errors";
@@ -26,9 +34,10 @@ import type { SessionOptions } from "../../onnx";
 import { Rng } from "../../random";
 import { emptyDrift, type DriftRecord } from "./drift";
 import { ModelSlot } from "../storage/model-slot";
-import { buildBankOffThread } from "../fit/off-thread";
+import { buildBankOffThread, fitHeadOffThread } from "../fit/off-thread";
 import { BankScorers, DEFAULT_DEFECT_WEIGHT, openDefectSearch, Shared, type OnlineScores, type TensorInspection } from "./online-scorers";
-import { freshCounters, type OnlineCounters, type OnlineSnapshot } from "../storage/online-store";
+import { HEAD_L2, openHeadScorer, regionRows, type HeadScorer } from "../../anomaly/patchcore/region-head";
+import { freshCounters, type FittedHead, type LabelledPart, type OnlineCounters, type OnlineSnapshot } from "../storage/online-store";
 import type { OnlineCounts, PartFeatures, Verdict } from "../types";
 
 /** A refresh leaves the bank at this fraction of the cap: room for new parts before the next. */
@@ -40,6 +49,15 @@ export const DEFECT_PATCH_FRACTION = 0.05;
  * inspections use; it only has to finish before the queue fills, not fast.
  */
 export const REFRESH_THREADS = 1;
+/**
+ * Good-bank rows a head fit takes as negatives at most, evenly spread beyond it (a 200-image bank
+ * at the default coreset holds 10,240: every 2nd). Chosen on deeppcb's training boards
+ * (experiments/patch-head-validation.mjs, held-out boards, weight 1): all 8,192 rows of a 160-board
+ * bank caught 0.975 / 0.975 of the defective boards at 5 % / 1 % false rejects, every 2nd row
+ * 0.975 / 0.950 in a third of the time, every 8th 0.975 / 0.825. The fit's time grows with its
+ * rows: a full 40,000-row bank would take five times as long as this cap.
+ */
+export const MAX_HEAD_BANK_NEGATIVES = 8192;
 /** Seed of the choice of queued parts dropped when the queue is full (reproducible runs). */
 const DROP_SEED = 0x5eed;
 
@@ -51,6 +69,17 @@ function concatenate(chunks: readonly Float32Array[]): Float32Array {
     offset += chunk.length;
   }
   return all;
+}
+
+/** The good bank's rows a head fit learns as negatives, at most MAX_HEAD_BANK_NEGATIVES. */
+function bankNegatives(bank: MemoryBank): Float32Array {
+  const { size, dim } = bank;
+  if (size <= MAX_HEAD_BANK_NEGATIVES) return bank.data.subarray(0, size * dim);
+  const stride = Math.ceil(size / MAX_HEAD_BANK_NEGATIVES);
+  const rows = Math.ceil(size / stride);
+  const out = new Float32Array(rows * dim);
+  for (let i = 0; i < rows; i++) out.set(bank.data.subarray(i * stride * dim, (i * stride + 1) * dim), i * dim);
+  return out;
 }
 
 /** Rows of the `count` highest patch scores, in patch order. */
@@ -72,6 +101,10 @@ export class OnlineBank {
   /** Changes of the defect bank, and the one whose search is installed. */
   private defectRevision = 0;
   private defectInstalled = 0;
+  /** Confirmed defects with regions, and the head fitted on them (saved together). */
+  private labelled: LabelledPart[];
+  private labelledRevision: number;
+  private head: FittedHead | null;
   /** Installs in progress, chained so they run one at a time. */
   private installs: Promise<void> = Promise.resolve();
   private refreshing: Promise<void> | undefined;
@@ -93,6 +126,9 @@ export class OnlineBank {
     this.bank = snapshot.bank;
     this.pending = snapshot.pending.length > 0 ? [snapshot.pending] : [];
     this.defect = snapshot.defect.length > 0 ? [snapshot.defect] : [];
+    this.labelled = [...snapshot.labelled];
+    this.labelledRevision = snapshot.labelledRevision;
+    this.head = snapshot.head;
     this.counters = { ...snapshot.counters };
     this.drift = snapshot.drift;
   }
@@ -105,10 +141,15 @@ export class OnlineBank {
   ): Promise<OnlineBank> {
     const online = new OnlineBank(snapshot, options, session, defectWeight);
     const good = new Shared(await PatchCoreScorer.open(snapshot.bank, options, session));
+    let head: Shared<HeadScorer> | null = null;
     try {
-      online.slot.replace(new BankScorers(good, await openDefectSearch(online.defect, snapshot.bank, defectWeight, session), defectWeight));
+      // Saved between a verdict and the fit that followed it, or merged: fitted now, so nothing labelled is left out.
+      if (online.headStale(online.labelledRevision)) online.head = await online.fitHead(snapshot.bank, online.labelled, online.labelledRevision);
+      head = await online.openHead(online.head);
+      online.slot.replace(new BankScorers(good, await openDefectSearch(online.defect, snapshot.bank, defectWeight, session), defectWeight, head));
     } catch (error) {
       await good.drop();
+      await head?.drop();
       throw error;
     }
     return online;
@@ -117,7 +158,12 @@ export class OnlineBank {
   /** A bank just fitted: nothing learned on the line yet. */
   static fitted(bank: MemoryBank, options: PatchCoreOptions, session: SessionOptions, defectWeight?: number): Promise<OnlineBank> {
     const empty = new Float32Array(0);
-    return OnlineBank.open({ bank, pending: empty, defect: empty, counters: freshCounters(), drift: emptyDrift() }, options, session, defectWeight);
+    return OnlineBank.open(
+      { bank, pending: empty, defect: empty, counters: freshCounters(), drift: emptyDrift(), labelled: [], labelledRevision: 0, head: null },
+      options,
+      session,
+      defectWeight,
+    );
   }
 
   get cap(): number {
@@ -153,7 +199,7 @@ export class OnlineBank {
     }
   }
 
-  add(verdict: Verdict, part: PartFeatures): void {
+  add(verdict: Verdict, part: PartFeatures, region?: Uint8Array): void {
     if (part.dim !== this.bank.dim) {
       throw new DefectError("inputShapeMismatch", `the part's features have ${part.dim} values, the memory bank ${this.bank.dim}`, {
         expected: this.bank.dim,
@@ -165,6 +211,12 @@ export class OnlineBank {
       this.counters.shotsLearned += 1;
       this.pending.push(part.data.subarray(0, part.patches * part.dim));
       this.trim(this.pending, (chunks) => this.drops.int(0, chunks.length - 1));
+    } else if (region !== undefined) {
+      this.counters.defectsLearned += 1;
+      this.labelled.push(regionRows({ embedding: part, region }));
+      // The oldest labelled parts go first beyond the cap, as the defect bank's.
+      while (this.labelled.length > 1 && this.labelledRows() > this.cap) this.labelled.shift();
+      this.labelledRevision += 1;
     } else {
       this.counters.defectsLearned += 1;
       this.defect.push(topPatches(part, Math.max(1, Math.ceil(part.patches * DEFECT_PATCH_FRACTION))));
@@ -192,7 +244,7 @@ export class OnlineBank {
         await this.install({ data, size: size + rows, dim, projection: this.bank.projection });
       }
     }
-    if (this.defectRevision !== this.defectInstalled) await this.install(undefined);
+    if (this.defectRevision !== this.defectInstalled || this.headStale(this.labelledRevision)) await this.install(undefined);
   }
 
   counts(): OnlineCounts {
@@ -200,6 +252,7 @@ export class OnlineBank {
       good: this.bank.size,
       pending: this.rowsOf(this.pending) + this.rowsOf(this.inFlight),
       defect: this.rowsOf(this.defect),
+      labelled: this.labelled.length,
       shotsLearned: this.counters.shotsLearned,
       defectsLearned: this.counters.defectsLearned,
       version: this.counters.version,
@@ -215,6 +268,9 @@ export class OnlineBank {
       defect: concatenate(this.defect),
       counters: { ...this.counters },
       drift: this.drift,
+      labelled: [...this.labelled],
+      labelledRevision: this.labelledRevision,
+      head: this.head,
     };
   }
 
@@ -240,6 +296,34 @@ export class OnlineBank {
     await this.refreshing;
     await this.installs;
     await this.slot.close();
+  }
+
+  private labelledRows(): number {
+    return this.labelled.reduce((n, p) => n + (p.positive.length + p.negative.length) / this.bank.dim, 0);
+  }
+
+  /** Whether the fitted head misses labelled parts up to `revision` (or outlived them). */
+  private headStale(revision: number): boolean {
+    return this.labelled.length === 0 ? this.head !== null : this.head?.revision !== revision;
+  }
+
+  /** A head over `labelled`, with `bank`'s rows as good patches, on a worker thread; null without labelled parts. */
+  private async fitHead(bank: MemoryBank, labelled: readonly LabelledPart[], revision: number): Promise<FittedHead | null> {
+    if (labelled.length === 0) return null;
+    const classifier = await fitHeadOffThread(
+      labelled.map((p) => p.positive),
+      [bankNegatives(bank), ...labelled.map((p) => p.negative)],
+      bank.dim,
+      HEAD_L2,
+      this.stop.signal,
+    );
+    return { classifier, revision };
+  }
+
+  /** The head's scorer for the triple, or null: none fitted, or weight 0 (kept and saved, not used). */
+  private async openHead(head: FittedHead | null): Promise<Shared<HeadScorer> | null> {
+    if (head === null || this.defectWeight === 0) return null;
+    return new Shared(await openHeadScorer(head.classifier, this.session));
   }
 
   private rowsOf(chunks: readonly Float32Array[]): number {
@@ -293,13 +377,24 @@ export class OnlineBank {
     const bank = next ?? this.bank;
     // A new good bank may search another subspace: its defect search is always built for it.
     const good = next === undefined ? current.good.retain() : new Shared(await PatchCoreScorer.open(next, this.options, this.session));
-    // Read together (openDefectSearch copies the rows before it awaits anything).
+    // Read together (openDefectSearch copies the rows before it awaits anything; the head fit takes this list).
     const revision = this.defectRevision;
+    const labelledRevision = this.labelledRevision;
+    const labelled = [...this.labelled];
+    let fitted = this.head;
+    let head: Shared<HeadScorer> | null = null;
     let pair: BankScorers;
     try {
-      pair = new BankScorers(good, await openDefectSearch(this.defect, bank, this.defectWeight, this.session), this.defectWeight);
+      if (this.headStale(labelledRevision)) {
+        fitted = await this.fitHead(bank, labelled, labelledRevision);
+        head = await this.openHead(fitted);
+      } else {
+        head = current.head?.retain() ?? null;
+      }
+      pair = new BankScorers(good, await openDefectSearch(this.defect, bank, this.defectWeight, this.session), this.defectWeight, head);
     } catch (error) {
       await good.drop();
+      await head?.drop();
       throw error;
     }
     if (this.stop.signal.aborted) {
@@ -308,6 +403,7 @@ export class OnlineBank {
     }
     this.bank = bank;
     this.defectInstalled = revision;
+    this.head = fitted;
     this.slot.replace(pair);
   }
 }

@@ -8,10 +8,12 @@
  * before it started; each verdict is answered after the save that holds it.
  */
 import { DefectError } from "../../errors";
+import type { DefectRegion } from "../../message";
+import { partGeometry, regionGrid } from "./defect-region";
 import { DEFAULT_DRIFT_RATIO, DEFAULT_DRIFT_WINDOW, driftReport, recordGoodScore, type DriftReport } from "./drift";
 import type { ModelVersions } from "../storage/model-versions";
-import { DEFAULT_RECENT_PARTS, RecentParts } from "./recent-parts";
-import type { DetectorModel, Inspection, OnlineCounts, OnlineModel, PartFeatures, Sample, Verdict } from "../types";
+import { DEFAULT_RECENT_PARTS, RecentParts, type RememberedPart } from "./recent-parts";
+import type { DetectorModel, Inspection, OnlineCounts, OnlineModel, Sample, Verdict } from "../types";
 
 export interface OnlineConfig {
   /** Inspections remembered by part id (M). */
@@ -34,13 +36,15 @@ export interface Confirmation {
   partId?: string | undefined;
   /** ...or from this image when given. */
   sample?: Sample | undefined;
+  /** Where the defect is (verdict "defect" only): the part then teaches the patch head. */
+  region?: DefectRegion | undefined;
 }
 
 /** msg.payload of a confirmation. */
 export interface ConfirmAnswer {
   confirmed: Verdict;
   partId: string | null;
-  bank: { good: number; defect: number; pending: number };
+  bank: { good: number; defect: number; labelled: number; pending: number };
   version: number;
 }
 
@@ -73,7 +77,7 @@ export class OnlineLearner {
   async inspect(model: OnlineCapable, sample: Sample, partId: string | undefined): Promise<Inspection & { drift: DriftReport }> {
     this.attach(model.online);
     const { inspection, part } = await model.online.inspectPart(sample.tensor, partId !== undefined);
-    if (partId !== undefined && part !== undefined) this.recent.remember(partId, part);
+    if (partId !== undefined && part !== undefined) this.recent.remember(partId, { part, geometry: partGeometry(sample) });
     return { ...inspection, drift: this.drift(model.online) };
   }
 
@@ -84,14 +88,23 @@ export class OnlineLearner {
   async confirm(model: OnlineCapable, request: Confirmation): Promise<ConfirmAnswer> {
     const online = model.online;
     this.attach(online);
-    const part = await this.features(model, request);
-    online.add(request.verdict, part);
+    if (request.region !== undefined && request.verdict !== "defect") {
+      throw new DefectError("invalidOption", `a region says where a defect is: the verdict must be "defect", got "${request.verdict}"`, {
+        option: "msg.confirm.verdict",
+        value: request.verdict,
+      });
+    }
+    const { part, geometry } = await this.features(model, request);
+    // Checked before the part is taken: a region the operator got wrong leaves the part to confirm again.
+    const region = request.region === undefined ? undefined : regionGrid(request.region, geometry, part.gridWidth, part.gridHeight);
+    if (request.sample === undefined && request.partId !== undefined) this.recent.take(request.partId);
+    online.add(request.verdict, part, region);
     if (request.verdict === "good") online.drift = recordGoodScore(online.drift, part.score, this.config.driftWindow);
     const counts = await this.saveSoon(online);
     return {
       confirmed: request.verdict,
       partId: request.partId ?? null,
-      bank: { good: counts.good, defect: counts.defect, pending: counts.pending },
+      bank: { good: counts.good, defect: counts.defect, labelled: counts.labelled, pending: counts.pending },
       version: counts.version,
     };
   }
@@ -108,10 +121,12 @@ export class OnlineLearner {
     }
   }
 
-  private async features(model: OnlineCapable, request: Confirmation): Promise<PartFeatures> {
-    if (request.sample !== undefined) {
-      model.check(request.sample);
-      return (await model.online.inspectPart(request.sample.tensor)).part;
+  private async features(model: OnlineCapable, request: Confirmation): Promise<RememberedPart> {
+    const sample = request.sample;
+    if (sample !== undefined) {
+      model.check(sample);
+      const { part } = await model.online.inspectPart(sample.tensor);
+      return { part, geometry: partGeometry(sample) };
     }
     if (request.partId === undefined) {
       throw new DefectError("noTensorInput", "a confirmation needs msg.partId (an inspected part) or the image tensor in msg.payload", {
@@ -119,7 +134,7 @@ export class OnlineLearner {
         reason: "no part id and no tensor",
       });
     }
-    return this.recent.take(request.partId);
+    return this.recent.peek(request.partId);
   }
 
   /** Background refreshes save their bank too, and flush what was queued while they ran. */

@@ -13,6 +13,14 @@ import { saveOnlineBank } from "../storage/online-store";
 import { checkSample } from "../sample";
 import type { DetectorModel, Inspection, OnlineModel, PartFeatures } from "../types";
 
+/** The evidence an inspection reports: of the defect bank and of the patch head, where each is used. */
+function evidenceOf(scores: { defectEvidence: number | undefined; headEvidence: number | undefined }): Pick<Inspection, "defectEvidence" | "headEvidence"> {
+  return {
+    ...(scores.defectEvidence === undefined ? {} : { defectEvidence: scores.defectEvidence }),
+    ...(scores.headEvidence === undefined ? {} : { headEvidence: scores.headEvidence }),
+  };
+}
+
 export type OnlineDetectorModel = DetectorModel & { readonly online: OnlineModel };
 
 /**
@@ -31,10 +39,18 @@ export async function scoreEmbedding(
   const total = performance.now() - t0;
   const timings = { scoringMs: total - scored.mapMs, postMs: scored.mapMs };
   return {
-    inspection: { score: scored.score, map: scored.map, timings, ...(scored.defectEvidence === undefined ? {} : { defectEvidence: scored.defectEvidence }) },
+    inspection: { score: scored.score, map: scored.map, timings, ...evidenceOf(scored) },
     // Against the good bank alone: a defect's patches are picked by how far they are from good
     // parts, and drift follows PatchCore scores whatever defects were learned.
-    part: { data: embedding.data, patches: embedding.patches, dim: embedding.dim, patchScores: scored.goodGrid.data, score: scored.goodScore },
+    part: {
+      data: embedding.data,
+      patches: embedding.patches,
+      dim: embedding.dim,
+      gridWidth: embedding.gridWidth,
+      gridHeight: embedding.gridHeight,
+      patchScores: scored.goodGrid.data,
+      score: scored.goodScore,
+    },
   };
 }
 
@@ -50,17 +66,18 @@ export function onlinePatchCoreModel(extractor: PatchExtractor, bank: OnlineBank
       score: scores.score,
       map: scores.map,
       timings,
-      ...(scores.defectEvidence === undefined ? {} : { defectEvidence: scores.defectEvidence }),
+      ...evidenceOf(scores),
     };
     if (!remember || run.embedding === undefined) return { inspection, part: undefined };
     const e = run.embedding;
     // Against the good bank alone, as scoreEmbedding.
-    return { inspection, part: { data: e.data, patches: e.patches, dim: e.dim, patchScores: scores.goodGrid.data, score: scores.goodScore } };
+    const part = { data: e.data, patches: e.patches, dim: e.dim, gridWidth: e.gridWidth, gridHeight: e.gridHeight };
+    return { inspection, part: { ...part, patchScores: scores.goodGrid.data, score: scores.goodScore } };
   }
 
   const online: OnlineModel = {
     inspectPart: inspectPart as OnlineModel["inspectPart"],
-    add: (verdict, part) => bank.add(verdict, part),
+    add: (verdict, part, region) => bank.add(verdict, part, region),
     flush: () => bank.flush(),
     counts: () => bank.counts(),
     get drift() {

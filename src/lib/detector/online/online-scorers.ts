@@ -10,12 +10,18 @@
  * A patch closer to good than to every known defect (good parts, and defect types never
  * confirmed) has e_p = 0 and keeps its PatchCore score exactly.
  *
+ * Confirmed defects with a region (boxes or a mask) teach the patch head instead (region-head.ts),
+ * whose evidence h_p = max(0, logit_p) is added the same way, with the same weight:
+ *   s_p = d_good + weight * (e_p + h_p),  S = S_good + weight * max_p (e_p + h_p).
+ * The pair above is then a triple (good scorer, defect search, head), leased as one unit too.
+ *
  * The good scorer is reference-counted: a confirmed defect installs a new pair that shares the
  * good scorer of the pair before it, so the (large) good search is not rebuilt for it, and it is
  * released only when no installed or leased pair holds it.
  */
 import { DefectBankSearch, defectAwareImageScore, defectAwarePatchScores, defectEvidence } from "../../anomaly/patchcore/defect-bank";
 import type { MemoryBank, PatchCoreScorer, PatchScores } from "../../anomaly/patchcore/patchcore";
+import type { HeadScorer } from "../../anomaly/patchcore/region-head";
 import type { PatchExtractor } from "../../features/extractor";
 import type { PatchEmbedding } from "../../features/types";
 import type { Tensor } from "../../image/types";
@@ -59,6 +65,8 @@ export interface OnlineScores extends PatchScores {
   goodGrid: ScoreMap;
   /** max_p e_p; undefined when no defect bank is used. */
   defectEvidence: number | undefined;
+  /** max_p h_p of the patch head; undefined when no head is used. */
+  headEvidence: number | undefined;
 }
 
 /** An image scored from its tensor, with the time of each stage. */
@@ -71,13 +79,26 @@ export interface TensorInspection {
   scoringMs: number;
 }
 
+function largest(values: Float32Array): number {
+  let max = 0;
+  for (const v of values) if (v > max) max = v;
+  return max;
+}
+
 export class BankScorers implements Releasable {
   constructor(
     readonly good: Shared<PatchCoreScorer>,
     /** null: no defect rows, or weight 0 (the defect bank is kept but not used for scoring). */
     readonly defect: DefectBankSearch | null,
     private readonly weight: number,
+    /** null: no head fitted, or weight 0 (kept and saved, not used for scoring). Shared with the triple before it. */
+    readonly head: Shared<HeadScorer> | null = null,
   ) {}
+
+  /** Whether scoring needs the patch features beside the good bank's distances. */
+  get needsFeatures(): boolean {
+    return this.defect !== null || this.head !== null;
+  }
 
   async score(embedding: PatchEmbedding, width: number, height: number): Promise<OnlineScores> {
     return this.combine(await this.good.value.scorePatches(embedding), embedding, width, height, undefined);
@@ -95,20 +116,25 @@ export class BankScorers implements Releasable {
     plainMap: ScoreMap | undefined,
   ): Promise<OnlineScores> {
     const good = this.good.value;
-    if (this.defect === null) {
+    if (!this.needsFeatures) {
       const t0 = performance.now();
       const map = plainMap ?? good.anomalyMap(plain.grid, width, height);
       const mapMs = performance.now() - t0;
       const score = good.imageScoreOf(plain.score, map);
-      return { score, grid: plain.grid, map, mapMs, goodScore: score, goodGrid: plain.grid, defectEvidence: undefined };
+      return { score, grid: plain.grid, map, mapMs, goodScore: score, goodGrid: plain.grid, defectEvidence: undefined, headEvidence: undefined };
     }
     if (embedding === undefined) throw new Error("scoring against confirmed defects needs the patch features");
     // The good bank's own map is made only when the image score is its peak.
     const goodScore = good.imageScoreOf(plain.score, () => plainMap ?? good.anomalyMap(plain.grid, width, height));
-    const evidence = defectEvidence(plain.grid.data, await this.defect.distances(embedding));
+    const [bankEvidence, headEvidence] = await Promise.all([
+      this.defect === null ? undefined : this.defect.distances(embedding).then((d) => defectEvidence(plain.grid.data, d)),
+      this.head === null ? undefined : this.head.value.evidence(embedding),
+    ]);
+    // One term: exactly the defect-aware scores of defect-bank.ts. Both: their sum, weighted once.
+    let evidence = bankEvidence ?? headEvidence;
+    if (bankEvidence !== undefined && headEvidence !== undefined) evidence = bankEvidence.map((e, p) => e + (headEvidence[p] as number));
+    if (evidence === undefined) throw new Error("unreachable: scoring needs features only with a defect bank or a head");
     const grid: ScoreMap = { ...plain.grid, data: defectAwarePatchScores(plain.grid.data, evidence, this.weight) };
-    let largest = 0;
-    for (const e of evidence) if (e > largest) largest = e;
     const t0 = performance.now();
     const map = good.anomalyMap(grid, width, height);
     return {
@@ -118,7 +144,8 @@ export class BankScorers implements Releasable {
       mapMs: performance.now() - t0,
       goodScore,
       goodGrid: plain.grid,
-      defectEvidence: largest,
+      defectEvidence: bankEvidence === undefined ? undefined : largest(bankEvidence),
+      headEvidence: headEvidence === undefined ? undefined : largest(headEvidence),
     };
   }
 
@@ -133,7 +160,7 @@ export class BankScorers implements Releasable {
     const good = this.good.value;
     const backbone = extractor.fusable?.();
     if (good.canScoreTensor(backbone)) {
-      const run = await good.scoreTensor(backbone, tensor, withEmbedding || this.defect !== null, { width, height });
+      const run = await good.scoreTensor(backbone, tensor, withEmbedding || this.needsFeatures, { width, height });
       const t0 = performance.now();
       const scores = await this.combine(run, run.embedding, width, height, run.map);
       return { scores, embedding: run.embedding, backboneMs: run.backboneMs, scoringMs: run.scoringMs + (performance.now() - t0) - scores.mapMs };
@@ -146,7 +173,7 @@ export class BankScorers implements Releasable {
   }
 
   async release(): Promise<void> {
-    await Promise.all([this.good.drop(), this.defect?.release()]);
+    await Promise.all([this.good.drop(), this.defect?.release(), this.head?.drop()]);
   }
 }
 

@@ -6,12 +6,19 @@
  */
 import { DefectError } from "../../errors";
 import type { PartFeatures } from "../types";
+import type { PartGeometry } from "./defect-region";
+
+/** An inspection kept for a verdict: its features, and its tensor's geometry for a defect's region. */
+export interface RememberedPart {
+  part: PartFeatures;
+  geometry: PartGeometry;
+}
 
 export const DEFAULT_RECENT_PARTS = 50;
 export const MAX_RECENT_PARTS = 10_000;
 
 export class RecentParts {
-  private readonly parts = new Map<string, PartFeatures>();
+  private readonly parts = new Map<string, RememberedPart>();
 
   constructor(readonly capacity: number = DEFAULT_RECENT_PARTS) {}
 
@@ -24,7 +31,7 @@ export class RecentParts {
     return [...this.parts.keys()];
   }
 
-  remember(partId: string, part: PartFeatures): void {
+  remember(partId: string, part: RememberedPart): void {
     // Re-inspecting a part makes it the newest: the map keeps insertion order.
     this.parts.delete(partId);
     this.parts.set(partId, part);
@@ -36,7 +43,14 @@ export class RecentParts {
   }
 
   /** The features of `partId`, removed so one inspection is learned once. */
-  take(partId: string): PartFeatures {
+  take(partId: string): RememberedPart {
+    const part = this.peek(partId);
+    this.parts.delete(partId);
+    return part;
+  }
+
+  /** The features of `partId`, kept (a verdict checks its region against them before taking them). */
+  peek(partId: string): RememberedPart {
     const part = this.parts.get(partId);
     if (part === undefined) {
       throw new DefectError(
@@ -45,7 +59,6 @@ export class RecentParts {
         { partId, capacity: this.capacity },
       );
     }
-    this.parts.delete(partId);
     return part;
   }
 

@@ -4,7 +4,7 @@
  * gradient descent on standardised features. Classes are weighted to equal total weight because
  * a few labelled defects give tens of defect patches against thousands of good ones.
  */
-import { DefectError } from "../../lib/errors";
+import { DefectError } from "../../errors";
 
 export interface PatchClassifierOptions {
   /** L2 penalty on the weights (standardised features). */
