@@ -10,7 +10,7 @@ import { LINE_QUEUE_SIZE } from "./flow";
 import type { LoopDelay } from "./probes";
 import { pump, results } from "./pump";
 import type { RawBackbone } from "./raw-backbone";
-import { inspectionReader, readCalibrationAnswer, readLearnAnswer, readStreamed, type Inspected, type LearnAnswer } from "./read";
+import { inspectionReader, readCalibrationAnswer, readLearnAnswer, readStreamed, type CalibrationAnswer, type Inspected, type LearnAnswer } from "./read";
 import type { RuntimeNode } from "./runtime";
 import { describeCaught, type LineTap, type Outcome, type Reader } from "./tap";
 import type { LinePlan } from "./types";
@@ -54,9 +54,10 @@ export class LineSession {
     return this.tap.send(this.source, msg, read, timeoutMs, file);
   }
 
-  async learn(): Promise<{ seconds: number; model: LearnAnswer["model"] }> {
+  /** `calibration`: the threshold's answer where it calibrated from the good scores the fit handed over. */
+  async learn(): Promise<{ seconds: number; model: LearnAnswer["model"]; calibration: CalibrationAnswer | null }> {
     const files = this.plan.learn;
-    if (files.length === 0) return { seconds: 0, model: null };
+    if (files.length === 0) return { seconds: 0, model: null, calibration: null };
     const started = performance.now();
     this.say(`learning ${files.length} good images through the line`);
     const outcomes = await pump(files.length, {
@@ -70,9 +71,10 @@ export class LineSession {
     const answers = results(outcomes, files, "learning");
     const model = answers.map((a) => a.value.model).find((m) => m !== null) ?? null;
     if (model === null) throw new LineFailure(`learning: the detector learned ${files.length} images but fitted no model`);
+    const calibration = answers.map((a) => a.value.calibration).find((c) => c !== null) ?? null;
     const seconds = (performance.now() - started) / 1000;
     this.say(`fitted in ${seconds.toFixed(1)} s`);
-    return { seconds, model };
+    return { seconds, model, calibration };
   }
 
   async calibrate(): Promise<{ threshold: number; promisedFrr: number | null }> {
