@@ -13,6 +13,7 @@ import type { SessionOptions } from "../lib/onnx";
 import { EXIT_OK, UsageError, parseIntegerOption, parseOptions, type CliIo } from "./args";
 import { FEWSHOT_OPTIONS, FEWSHOT_USAGE, runFewShotEval, wantsFewShot } from "./eval-fewshot";
 import { DETECTOR_CLI_OPTIONS, parseEvalDetector, type DetectorFlags } from "./eval-options";
+import { parseFrr } from "./line-plan";
 
 export const EVAL_SUMMARY = "train on DIR/train/good, score DIR/test and print the metrics";
 
@@ -48,7 +49,10 @@ Options:
   --image-score RULE   patchcore image score: auto (the setting's: the paper's re-weighted
                        largest patch score, or with --shots the anomaly map's maximum),
                        reweighted or map-max
-${FEWSHOT_USAGE}  --threads N          onnxruntime intra-op threads (default: all cores)
+${FEWSHOT_USAGE}  --frr PERCENT        the threshold node's false-reject rate for calibrated_recall and
+                       calibrated_frr (default: the node's, 1): its good-only calibration
+                       from the scores the detector hands over with its fit (PatchCore)
+  --threads N          onnxruntime intra-op threads (default: all cores)
   --json               print one JSON object instead of the table
   -h, --help           show this help
 
@@ -58,6 +62,7 @@ Not available (the detector node has no such field): --neighbors, --min-bank.
 const OPTIONS = {
   ...DETECTOR_CLI_OPTIONS,
   ...FEWSHOT_OPTIONS,
+  frr: { type: "string" },
 } as const;
 
 const METHODS = ["patchcore", "padim", "template", "anomalib"] as const;
@@ -83,6 +88,9 @@ export function formatReport(method: string, report: AnomalyEvalReport): string 
     `F1-max          ${formatNumber(report.f1_max)} at score ${report.f1_threshold.toPrecision(4)}`,
     `avg precision   ${formatNumber(report.average_precision)}`,
     `recall @ FRR    ${formatNumber(report.recall_at_frr_1)} at 1 %, ${formatNumber(report.recall_at_frr_5)} at 5 % (best any threshold can do)`,
+    report.calibration_error === null
+      ? `calibrated      recall ${formatNumber(report.calibrated_recall)}, FRR ${formatNumber(report.calibrated_frr)} (promised ${formatNumber(report.promised_frr)}, from ${report.calibration_images} ${report.calibration} scores of training images)`
+      : `calibrated      - (${report.calibration_error})`,
     `ms / image      ${report.ms_per_image.toFixed(1)} (pre ${s.preprocess.toFixed(1)} / backbone ${s.backbone.toFixed(1)} / scoring ${s.scoring.toFixed(1)} / post ${s.post.toFixed(1)})`,
     `fit             ${report.fit_seconds.toFixed(1)} s, bank ${report.bank_size ?? "-"}`,
     `memory          ${report.rss_mb} MB resident, ${report.rss_peak_mb} MB at most`,
@@ -155,6 +163,7 @@ async function runDetectorEval(
   values: DetectorFlags & { data: string; json?: boolean },
   method: "patchcore" | "padim",
   trainLimit: number | undefined,
+  frr: number | undefined,
   io: CliIo,
 ): Promise<number> {
   const options = parseEvalDetector(values, method, undefined);
@@ -168,6 +177,7 @@ async function runDetectorEval(
       preprocess: options.folderPreprocess,
       subject: evalSubjectOf(subject, skip),
       progress,
+      ...(frr === undefined ? {} : { frr }),
     });
     printReport(method, report, values.json === true, io);
     return EXIT_OK;
@@ -191,6 +201,7 @@ export async function runEval(args: string[], io: CliIo): Promise<number> {
   if (fewShot && values["train-limit"] !== undefined) throw new UsageError("--shots K already picks the first K training images: drop --train-limit");
   if (method === "template") return runTemplateEval(values.data, values["reference-dir"], values.json === true, io);
   const trainLimit = parseIntegerOption(values["train-limit"], "--train-limit", 1, 1_000_000);
+  const frr = parseFrr(values.frr);
   if (method === "anomalib") {
     if (values.model === undefined) throw new UsageError("--model FILE is required for anomalib");
     const size = parseIntegerOption(values.size, "--size", 32, 2048) ?? 256;
@@ -201,5 +212,5 @@ export async function runEval(args: string[], io: CliIo): Promise<number> {
   if (values.backbone === undefined) throw new UsageError(`--backbone FILE is required for ${method}`);
   const given = { ...values, data: values.data, backbone: values.backbone };
   if (fewShot) return runFewShotEval(given, io);
-  return runDetectorEval(given, method === "padim" ? "padim" : "patchcore", trainLimit, io);
+  return runDetectorEval(given, method === "padim" ? "padim" : "patchcore", trainLimit, frr, io);
 }

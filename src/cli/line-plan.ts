@@ -40,6 +40,7 @@ export interface LineValues {
   "reference-dir"?: string;
   threads?: string;
   calibrate?: string;
+  frr?: string;
   shots?: string;
   augment?: string;
   rotations?: string;
@@ -139,6 +140,15 @@ function calibrationSplit(
   return { learn, calibration, calibrationHeldOut: heldOut };
 }
 
+/** --frr: the threshold node's false-reject rate, percent (its own range). */
+export function parseFrr(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n <= 0 || n >= 100)
+    throw new UsageError(`--frr must be a percentage above 0 and below 100, got "${value}"`);
+  return n;
+}
+
 export async function buildLinePlan(values: LineValues & { data: string }, hooks: Hooks): Promise<LinePlan> {
   const method = oneOf(values.method ?? "patchcore", "--method", LINE_METHODS) as LineMethod;
   if (values["reference-dir"] !== undefined && method !== "template") throw new UsageError("--reference-dir DIR is for --method template");
@@ -152,6 +162,8 @@ export async function buildLinePlan(values: LineValues & { data: string }, hooks
   if (defectShots !== undefined && method !== "patchcore") {
     throw new UsageError(`--defect-shots works with --method patchcore (the detector learns confirmed defects with PatchCore), got "${method}"`);
   }
+  const frr = parseFrr(values.frr);
+  const hooksAndRate = { ...hooks, ...(frr === undefined ? {} : { frr }) };
   const data = absolute(values.data);
   const dataset = readMvtecDataset(data);
   // The first N sorted, as an operator would confirm them; none is left out for its board being learned (test boards are new ones).
@@ -170,13 +182,13 @@ export async function buildLinePlan(values: LineValues & { data: string }, hooks
       detector: setup.detector,
       defects,
       ...calibrationSplit(dataset.train, setup.learn, calibrate),
-      ...hooks,
+      ...hooksAndRate,
     };
   }
   if (method === "anomalib") {
     // Trained elsewhere: nothing is learned, every training image may calibrate.
     const anomalib = await anomalibPlan(values, size, threads);
-    return { dataset, size, ...anomalib, defects, ...calibrationSplit(dataset.train, [], calibrate), ...hooks };
+    return { dataset, size, ...anomalib, defects, ...calibrationSplit(dataset.train, [], calibrate), ...hooksAndRate };
   }
   const learnCount = Math.min(dataset.train.length, shots ?? trainLimit ?? dataset.train.length);
   if (learnCount > MAX_TRAIN_COUNT)
@@ -185,14 +197,13 @@ export async function buildLinePlan(values: LineValues & { data: string }, hooks
   const backbone = detector["backbone"] as string;
   const layers = (detector["layers"] as string).split(",").map((l) => l.trim());
   const rawBackbone = backbone === EMBEDDED_BACKBONE ? undefined : { file: backbone, layers, threads, preprocess: pre.options };
-  return {
-    dataset,
-    size,
-    preprocess: pre.fields,
-    detector,
-    rawBackbone,
-    defects,
-    ...calibrationSplit(dataset.train, dataset.train.slice(0, learnCount), calibrate),
-    ...hooks,
-  };
+  const learn = dataset.train.slice(0, learnCount);
+  // Unsupervised PatchCore hands over its learned images' leave-one-out scores with the fit: the
+  // threshold calibrates from them, and no training image is held back or read again for it.
+  const handsOver = method === "patchcore" && shots === undefined;
+  if (handsOver && values.calibrate !== undefined) {
+    throw new UsageError("--calibrate is not used with unsupervised PatchCore: the threshold calibrates from the scores the detector hands over with its fit");
+  }
+  const split = handsOver ? { learn, calibration: [], calibrationHeldOut: false } : calibrationSplit(dataset.train, learn, calibrate);
+  return { dataset, size, preprocess: pre.fields, detector, rawBackbone, defects, ...split, ...hooksAndRate };
 }

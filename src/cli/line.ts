@@ -16,8 +16,11 @@ directory, nothing downloaded): image source -> preprocess -> detector -> thresh
 mask to region -> alarm. The detector learns DIR/train/good (msg.learn); with --defect-shots N
 the first N sorted DIR/train_defect images are then confirmed to it as defects (msg.confirm, with
 their masks or boxes where the dataset has them); the threshold node
-calibrates itself (false-reject rate, its default 1 %) on training images held back from learning
-(what --train-limit or --shots leave over, else the learned ones), never on test images. Every
+calibrates itself (false-reject rate, its default 1 %) from training images only, never test
+images: unsupervised PatchCore hands over each learned image's score against its model without
+that image (leave-one-out) with its fit, and the threshold calibrates from those; the other
+methods and --shots send it training images held back from learning (what --train-limit or
+--shots leave over, else the learned ones; with --shots the shots' own scores join them). Every
 image of DIR/test/<type>/ is then inspected one at a time (latency: image source in to mask
 to region out) and once more as a stream that keeps the queues full (throughput). Prints image
 and pixel AUROC, the threshold's recall and false-reject rate, the regions' defect recall and
@@ -52,7 +55,11 @@ Line options:
                        images to the detector as an operator would (msg.confirm "defect" with the
                        image and its mask from DIR/ground_truth_train, else its boxes from
                        DIR/annotations/train/<stem>.json): with a region they teach its patch head
-  --calibrate N        training images the threshold calibrates on (default 200, at least 2)
+  --calibrate N        padim, template, anomalib, --shots: training images sent to the threshold
+                       to calibrate on (default 200, at least 2); not used with unsupervised
+                       PatchCore, whose fit hands the threshold its scores
+  --frr PERCENT        the threshold's false-reject rate (default: the node's, 1); a rate a
+                       needs at least 1/a - 1 good scores
   --json               print one JSON object instead of the table
   -h, --help           show this help
 
@@ -62,6 +69,7 @@ Not available here (the detector node has no such field): --neighbors, --min-ban
 const OPTIONS = {
   ...DETECTOR_CLI_OPTIONS,
   calibrate: { type: "string" },
+  frr: { type: "string" },
   // eval's few-shot options, by the same names.
   ...FEWSHOT_OPTIONS,
 } as const;

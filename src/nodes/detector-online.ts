@@ -39,7 +39,7 @@ export function readRequest(
 export async function runCommand(engine: DetectorEngine, command: Command): Promise<Record<string, unknown>> {
   switch (command) {
     case "fit":
-      return { command, model: await engine.fit() };
+      return { command, ...(await engine.fit()) };
     case "reset":
       return { command, deleted: await engine.reset() };
     case "rollback":

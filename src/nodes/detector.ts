@@ -260,8 +260,12 @@ export = function register(RED: NodeAPI): void {
             }),
           );
         }
-        const model = await engine.learnAll(folderSamples(files, options.folderPreprocess, { maxPixels: DEFAULT_MAX_PIXELS }, skip), skip);
-        node.log(`learned ${model["trainedOn"] ?? files.length} of ${all.length} images from ${folder}`);
+        const fitted = await engine.learnAll(folderSamples(files, options.folderPreprocess, { maxPixels: DEFAULT_MAX_PIXELS }, skip), skip);
+        const learned = fitted.model["trainedOn"] ?? files.length;
+        node.log(`learned ${learned} of ${all.length} images from ${folder}`);
+        // The learning result, as for learned messages: a threshold wired after calibrates from
+        // the good scores it hands over (PatchCore), without the folder being read again.
+        if (!closing) node.send({ _msgid: RED.util.generateId(), topic: folder, payload: { learning: true, count: learned, total: files.length, ...fitted } });
       } catch (error) {
         if (!closing) errors.report(error, { _msgid: RED.util.generateId(), topic: folder });
       }

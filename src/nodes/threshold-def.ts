@@ -15,8 +15,10 @@ export interface ThresholdNodeDef extends NodeDef {
   k: string | number;
   /** Quantile mode: target false-reject rate in percent. */
   frr: string | number;
-  /** Recall mode: target recall in percent. */
+  /** Recall mode: target recall in percent; band from defects: share of them at or above the band's start. */
   recall: string | number;
+  /** Calibrated modes: where the uncertain band starts, "fraction" (of the threshold) or "defects" (labelled defects; empty = "fraction"). */
+  bandFrom: string;
   /** Calibrated modes: uncertain band as a fraction of the threshold (0 = none). */
   band: string | number;
   /** Fraction of the threshold an NG stream must fall below to return to OK (0 = off). */

@@ -4,7 +4,18 @@
  * labelled good and defect parts) and kept in the user directory across restarts.
  */
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from "node-red";
-import { addTiming, endCommand, isCalibrationSample, isControlAnswer, isRecord, readCommand, readScore, writeMask } from "../lib/message";
+import {
+  addTiming,
+  endCommand,
+  isCalibrationSample,
+  isControlAnswer,
+  isRecord,
+  readCommand,
+  readHandedCalibration,
+  readScore,
+  writeMask,
+} from "../lib/message";
+import { isDefectError } from "../lib/errors";
 import {
   calibrationFilePath,
   calibrationParameters,
@@ -64,6 +75,11 @@ function formatThreshold(value: number): string {
   return String(Number(value.toPrecision(STATUS_DIGITS)));
 }
 
+/** 0.00995 -> "0.995" (percent, 3 significant digits). */
+function formatPercent(rate: number): string {
+  return String(Number((rate * 100).toPrecision(3)));
+}
+
 export = function register(RED: NodeAPI): void {
   registerAdminEndpoint(RED, TYPE);
 
@@ -100,8 +116,13 @@ export = function register(RED: NodeAPI): void {
         case "uncalibrated":
           status.set(session.savedRefusal === undefined ? "uncalibrated" : "recalibrate");
           return;
-        case "ready":
-          status.setText("ready", RED._(`${TYPE}.status.ready`, { mode: state.mode, threshold: formatThreshold(state.thresholds.threshold) }));
+        case "ready": {
+          const values = { mode: state.mode, threshold: formatThreshold(state.thresholds.threshold) };
+          // The rate a good-only calibration promises, so the line sees what it was set to keep.
+          const promise = session.calibration?.promise;
+          if (promise === undefined) status.setText("ready", RED._(`${TYPE}.status.ready`, values));
+          else status.setText("ready", RED._(`${TYPE}.status.readyPromise`, { ...values, frr: formatPercent(promise.frr) }));
+        }
       }
     }
 
@@ -152,6 +173,31 @@ export = function register(RED: NodeAPI): void {
       return { deleted: await queued(() => deleteCalibration(filePath)) };
     }
 
+    /**
+     * A learning result that hands over good scores becomes this node's calibration answer
+     * (msg.payload as for the sample that completes a calibration, the detector's answer in
+     * msg.detection). When the scores cannot calibrate (too few for the false-reject rate) the
+     * log says why and how many are needed, and the learning result goes on unchanged: the fit
+     * itself succeeded, and good samples sent later add to the kept scores.
+     */
+    async function calibrateFromHandover(session: ThresholdSession, msg: NodeMessage, detection: unknown): Promise<void> {
+      const handed = readHandedCalibration(detection);
+      if (handed === undefined) return;
+      let calibration: CalibrationRecord;
+      try {
+        calibration = session.handover(handed, new Date());
+      } catch (error) {
+        if (!isDefectError(error) || error.code !== "calibrationFailed") throw error;
+        node.warn(translateError(RED, TYPE, error).message);
+        return;
+      }
+      await save(calibration, msg);
+      const count = handed.scores.length;
+      msg.payload = { calibrating: true, count, total: count, label: "good", handover: handed.kind, calibration };
+      msg["detection"] = detection;
+      showState(session);
+    }
+
     status.set("loading");
     const results = startResultNumbering(RED, node, TYPE);
     const opened = open();
@@ -174,7 +220,9 @@ export = function register(RED: NodeAPI): void {
         endCommand(msg);
         showState(session);
       } else if (request.kind === "inspect" && isControlAnswer(detection)) {
-        // The detector's learning and command answers carry no score: passed on as they are.
+        // The detector's learning and command answers carry no score: passed on, after a
+        // good-only mode calibrated from the good scores a new fit hands over.
+        if (session.takesHandover) await calibrateFromHandover(session, msg, detection);
         send(msg);
         return;
       } else if (request.kind === "sample") {

@@ -91,6 +91,26 @@ describe("few-shot eval and the detector's few-shot rounds (tiny backbone)", fun
     assert.ok(Math.abs((r.f1_max as number) - 1) < 1e-9, String(r.f1_max));
   });
 
+  it("eval reports the recall and false-reject rate at the threshold calibrated from the detector's handed-over scores", async function () {
+    // 3 learned images: 3 leave-one-out scores keep 30 % (k = ceil(4 * 0.7) = 3), not 1 % (99 needed).
+    const r = await evalJson(["--frr", "30"]);
+    assert.deepEqual([r.calibration, r.calibration_images, r.calibration_error], ["leave-one-out", 3, null]);
+    assert.ok(Math.abs((r.promised_frr as number) - 1 / 4) < 1e-12, String(r.promised_frr));
+    assert.equal(typeof r.calibrated_threshold, "number");
+    for (const key of ["calibrated_recall", "calibrated_frr", "recall_at_frr_1", "recall_at_frr_5"]) {
+      const value = r[key];
+      assert.ok(typeof value === "number" && value >= 0 && value <= 1, `${key} = ${String(value)}`);
+    }
+    // The tiny backbone tells the dark squares apart: they are caught at that threshold.
+    assert.equal(r.calibrated_recall, 1);
+    const strict = await evalJson([]);
+    assert.deepEqual([strict.calibrated_recall, strict.calibrated_frr, strict.promised_frr], [null, null, null]);
+    assert.equal(strict.calibration_error, "a false-reject rate of 1 % needs at least 99 good scores of parts the model did not learn from, got 3");
+    const run = captureCli();
+    assert.equal(await runCli(["eval", "--data", data, "--backbone", backbone, "--frr", "0"], run.io), 2);
+    assert.match(run.stderr(), /--frr must be a percentage above 0 and below 100, got "0"/);
+  });
+
   it("--augment off learns only the shots; --coreset 1 keeps every patch", async function () {
     const off = await evalJson(["--shots", "2", "--augment", "off"]);
     assert.equal(off.augmented, false);

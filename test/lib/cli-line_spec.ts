@@ -113,7 +113,8 @@ describe("defect-detection line", function () {
 
   it("runs PatchCore through the six nodes and reports accuracy, latency, throughput and memory", async function () {
     this.timeout(60_000);
-    const run = await runLine(["--data", data, ...EMBEDDED, "--size", SIZE, "--train-limit", "8", "--json"], tmp);
+    // 8 learned images' scores can keep a 25 % false-reject rate (1 % needs 99).
+    const run = await runLine(["--data", data, ...EMBEDDED, "--size", SIZE, "--train-limit", "8", "--frr", "25", "--json"], tmp);
     assert.equal(run.code, 0, run.stderr);
     assert.doesNotMatch(run.stderr, /\n\s+at /, "no stack trace");
     const lines = run.stdout.trim().split("\n");
@@ -123,11 +124,12 @@ describe("defect-detection line", function () {
     assert.equal(report["method"], "patchcore");
     assert.equal(report["images"], 18);
     assert.equal(report["train_images"], 8);
-    assert.equal(report["calibration_images"], 4);
-    assert.equal(report["calibration"], "held-out", "calibrated on training images not learned");
+    // The detector hands over its 8 learned images' leave-one-out scores; no training image is sent again.
+    assert.equal(report["calibration_images"], 8);
+    assert.equal(report["calibration"], "leave-one-out", "calibrated from the scores the fit handed over");
     assert.ok(Number.isFinite(report["threshold"]), "a calibrated threshold");
-    // 4 held-back images cannot promise 1 %: the largest score is the threshold, promising 1/5.
-    assert.ok(Math.abs((report["promised_frr"] as number) - 1 / 5) < 1e-12, String(report["promised_frr"]));
+    // n = 8 at 25 %: k = ceil(9 * 0.75) = 7, promising 1 - 7/9 = 2/9.
+    assert.ok(Math.abs((report["promised_frr"] as number) - 2 / 9) < 1e-12, String(report["promised_frr"]));
     const imageAuroc = inUnit(report, "image_auroc");
     inUnit(report, "pixel_auroc");
     const recall = inUnit(report, "calibrated_recall");
@@ -158,7 +160,7 @@ describe("defect-detection line", function () {
 
   it("confirms the first N labelled defects to the detector with their masks or boxes (--defect-shots), then inspects", async function () {
     this.timeout(90_000);
-    const run = await runLine(["--data", data, ...EMBEDDED, "--size", SIZE, "--train-limit", "8", "--defect-shots", "3", "--json"], tmp, 90_000);
+    const run = await runLine(["--data", data, ...EMBEDDED, "--size", SIZE, "--train-limit", "8", "--defect-shots", "3", "--frr", "25", "--json"], tmp, 90_000);
     assert.equal(run.code, 0, run.stderr);
     const report = JSON.parse(run.stdout) as Record<string, unknown>;
     assert.deepEqual([report["defect_shots"], report["defect_regions"], report["images"]], [3, "mask+boxes", 18]);
@@ -169,19 +171,23 @@ describe("defect-detection line", function () {
     assert.ok(imageAuroc > 0.8, `image AUROC ${imageAuroc}`);
     assert.ok(Number.isFinite(report["threshold"]), "calibrated after the confirmations");
 
-    const table = await runLine(["--data", data, ...EMBEDDED, "--size", SIZE, "--train-limit", "8", "--defect-shots", "1"], tmp, 90_000);
+    const table = await runLine(["--data", data, ...EMBEDDED, "--size", SIZE, "--train-limit", "8", "--defect-shots", "1", "--frr", "25"], tmp, 90_000);
     assert.equal(table.code, 0, table.stderr);
     assert.match(table.stdout, /\nconfirmed defects {7}1 \(regions: mask\) in \d+\.\d s\n/);
   });
 
   it("runs PaDiM, calibrating on the learned images when none are left over", async function () {
     this.timeout(60_000);
-    const run = await runLine(["--data", data, "--method", "padim", "--backbone", "embedded", "--layers", "stage1,stage2", "--size", "64", "--json"], tmp);
+    const run = await runLine(
+      ["--data", data, "--method", "padim", "--backbone", "embedded", "--layers", "stage1,stage2", "--size", "64", "--frr", "25", "--json"],
+      tmp,
+    );
     assert.equal(run.code, 0, run.stderr);
     const report = JSON.parse(run.stdout) as Record<string, unknown>;
     assert.equal(report["method"], "padim");
     assert.equal(report["train_images"], 12);
     assert.equal(report["calibration"], "learned");
+    assert.equal(report["calibration_images"], 12, "PaDiM hands over no scores: the training images are sent to the threshold");
     assert.ok(inUnit(report, "image_auroc") > 0.5);
     inUnit(report, "calibrated_recall");
     inUnit(report, "calibrated_frr");
@@ -211,6 +217,11 @@ describe("defect-detection line", function () {
       [["line", "--data", data, "--method", "anomalib"], /--model FILE is required for anomalib/],
       [["line", "--data", data, "--method", "padim", ...EMBEDDED, "--defect-shots", "2"], /--defect-shots works with --method patchcore/],
       [["line", "--data", data, ...EMBEDDED, "--defect-shots", "0"], /--defect-shots must be a whole number from 1 to/],
+      [
+        ["line", "--data", data, ...EMBEDDED, "--calibrate", "20"],
+        /--calibrate is not used with unsupervised PatchCore: the threshold calibrates from the scores/,
+      ],
+      [["line", "--data", data, ...EMBEDDED, "--frr", "100"], /--frr must be a percentage above 0 and below 100, got "100"/],
     ];
     for (const [args, message] of cases) {
       const run = captureCli();

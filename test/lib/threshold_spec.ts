@@ -9,7 +9,8 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DefectError } from "../../src/lib/errors";
-import { readScore } from "../../src/lib/message";
+import { readHandedCalibration, readScore } from "../../src/lib/message";
+import { calibratedFigures } from "../../src/offline/eval/calibrated";
 import {
   bandThresholds,
   calibrationFilePath,
@@ -20,13 +21,16 @@ import {
   f1Threshold,
   INITIAL_STREAM,
   labelFromPath,
+  labelledReport,
   loadCalibration,
   mean,
   parseCalibrationRecord,
   parseThresholdOptions,
   quantile,
   conformalThreshold,
+  minimumGoodScores,
   readScoreMap,
+  recallLowerBound,
   recallThreshold,
   sampleLabel,
   sampleStandardDeviation,
@@ -103,14 +107,35 @@ describe("threshold core", function () {
       const five = conformalThreshold([30, 0, 40, 10, 20], 25);
       assert.ok(five.threshold > 40 && five.threshold < 40.000001, String(five.threshold));
       assert.ok(Math.abs(five.promise.frr - 1 / 6) < 1e-12);
-      // 12.5 % needs k = 6 > 5: the largest score again, and a promise looser than asked (1/6).
-      assert.ok(Math.abs(conformalThreshold([0, 10, 20, 30, 40], 12.5).promise.frr - 1 / 6) < 1e-12);
+      // 12.5 % needs k = 6 > 5: no threshold of 5 scores keeps it, and the error says how many would.
+      throwsCode(
+        () => conformalThreshold([0, 10, 20, 30, 40], 12.5),
+        "calibrationFailed",
+        "a false-reject rate of 12.5 % needs at least 7 good scores of parts the model did not learn from, got 5",
+      );
       // 200 good scores 1..200 at 1 %: k = ceil(201 * 0.99) = 199, so only 200 is rejected.
       const scores = Array.from({ length: 200 }, (_, i) => i + 1);
       const { threshold, promise } = conformalThreshold(scores, 1);
       assert.equal(scores.filter((s) => s >= threshold).length, 1);
       assert.ok(Math.abs(promise.frr - 2 / 201) < 1e-12 && promise.frr <= 0.01, String(promise.frr));
       assert.ok(promise.frrBound95 > promise.frr && promise.frrBound95 < 0.04, String(promise.frrBound95));
+      assert.equal(promise.confidence, 0.95);
+    });
+
+    it("needs about 1/rate - 1 good scores, and says so", function () {
+      for (const [rate, needed] of [
+        [1, 99],
+        [5, 19],
+        [25, 3],
+        [12.5, 7],
+        [0.5, 199],
+        [50, 1],
+      ] as const) {
+        assert.equal(minimumGoodScores(rate), needed, `${rate} %`);
+        const enough = Array.from({ length: needed }, (_, i) => i);
+        assert.ok(conformalThreshold(enough, rate).promise.frr <= rate / 100 + 1e-12, `${needed} scores keep ${rate} %`);
+        if (needed > 1) throwsCode(() => conformalThreshold(enough.slice(1), rate), "calibrationFailed");
+      }
     });
 
     it("keeps its promise on good parts it did not see (uniform scores, 2,000 calibrations)", function () {
@@ -171,13 +196,14 @@ describe("threshold core", function () {
       const record = computeCalibration("sigma", options({ mode: "sigma", k: "1", band: "0.25" }), { good: [0, 10, 20, 30, 40], defect: [] }, CREATED);
       assert.deepEqual(record, {
         format: "defect-threshold",
-        version: 1,
+        version: 2,
         mode: "sigma",
         parameters: { k: 1 },
         threshold: 20 + Math.sqrt(250),
         lowThreshold: (20 + Math.sqrt(250)) * 0.75,
         samples: { good: 5, defect: 0 },
-        stats: { falseRejects: 1, missed: 0, good: { count: 5, mean: 20, sd: Math.sqrt(250), min: 0, max: 40 } },
+        // The band from 26.9 to 35.8 holds the good sample 30: sent to review.
+        stats: { falseRejects: 1, missed: 0, review: { good: 1, defect: 0 }, good: { count: 5, mean: 20, sd: Math.sqrt(250), min: 0, max: 40 } },
         created: "2024-01-02T03:04:05.000Z",
       });
       const quantile = computeCalibration("quantile", options({ mode: "quantile", frr: "25" }), { good: [0, 10, 20, 30, 40], defect: [] }, CREATED);
@@ -219,10 +245,14 @@ describe("threshold core", function () {
       const saved = record();
       assert.deepEqual(parseCalibrationRecord(JSON.parse(serialiseCalibration(saved)), "c.json"), saved);
       throwsCode(
-        () => parseCalibrationRecord({ ...saved, version: 2 }, "c.json"),
+        () => parseCalibrationRecord({ ...saved, version: 3 }, "c.json"),
         "modelFileVersion",
-        "c.json has calibration format 2; this package reads format 1",
+        "c.json has calibration format 3; this package reads formats 1 and 2",
       );
+      // Version 1 (before handed-over scores and labelled reports) is read as it is.
+      assert.deepEqual(parseCalibrationRecord({ ...saved, version: 1 }, "c.json"), { ...saved, version: 1 });
+      throwsCode(() => parseCalibrationRecord({ ...saved, handover: { kind: "leave-one-out", scores: [1, null] } }, "c.json"), "modelFileInvalid");
+      throwsCode(() => parseCalibrationRecord({ ...saved, labelled: { recall: 1 } }, "c.json"), "modelFileInvalid");
       throwsCode(
         () => parseCalibrationRecord({ ...saved, format: "other" }, "c.json"),
         "modelFileInvalid",
@@ -261,7 +291,7 @@ describe("threshold core", function () {
         assert.equal(await loadCalibration(path), undefined, "nothing saved yet");
         await saveCalibration(path, record());
         const json = JSON.parse(await readFile(path, "utf8")) as Record<string, unknown>;
-        assert.deepEqual([json["format"], json["version"], json["threshold"]], ["defect-threshold", 1, 10]);
+        assert.deepEqual([json["format"], json["version"], json["threshold"]], ["defect-threshold", 2, 10]);
         assert.deepEqual(await loadCalibration(path), record());
         await writeFile(path, "{ not json");
         await assert.rejects(loadCalibration(path), (error: unknown) => error instanceof DefectError && error.code === "modelFileInvalid");
@@ -275,9 +305,15 @@ describe("threshold core", function () {
 
   describe("verdicts", function () {
     it("places the band below the threshold, also for negative scores", function () {
-      assert.deepEqual(bandThresholds(8, 0.25), { threshold: 8, lowThreshold: 6 });
-      assert.deepEqual(bandThresholds(-4, 0.5), { threshold: -4, lowThreshold: -6 });
-      assert.deepEqual(bandThresholds(8, 0), { threshold: 8 });
+      const fraction = (band: number) => ({ band, bandFrom: "fraction" as const, recall: 99 });
+      assert.deepEqual(bandThresholds(8, fraction(0.25)), { threshold: 8, lowThreshold: 6 });
+      assert.deepEqual(bandThresholds(-4, fraction(0.5)), { threshold: -4, lowThreshold: -6 });
+      assert.deepEqual(bandThresholds(8, fraction(0)), { threshold: 8 });
+      // From labelled defects: T1 below the lowest defect that Recall % must include, halfway to the next lower.
+      const defects = { band: 0, bandFrom: "defects" as const, recall: 75 };
+      assert.deepEqual(bandThresholds(8, defects, [3, 5, 7, 9]), { threshold: 8, lowThreshold: 4 }, "3 of 4 from 4 on");
+      assert.deepEqual(bandThresholds(8, { ...defects, recall: 25 }, [3, 5, 7, 9]), { threshold: 8 }, "T2 already catches 1 of 4");
+      assert.deepEqual(bandThresholds(8, defects, []), { threshold: 8 }, "no defects, no band");
     });
 
     it("OK below the band, UNCERTAIN in it, NG at and above the threshold", function () {
@@ -354,6 +390,7 @@ describe("threshold core", function () {
         frr: 1,
         recall: 99,
         band: 0,
+        bandFrom: "fraction",
         hysteresis: 0,
         pixelThreshold: undefined,
         calibrationCount: 200,
@@ -442,5 +479,140 @@ describe("threshold core", function () {
         "mode f1 has no calibration yet (the saved calibration was not used: it has format 2): send labelled good and defect samples with msg.calibrate = true",
       );
     });
+  });
+});
+
+describe("calibration from the detector's handed-over scores", function () {
+  /** 200 good scores 1..200 (shuffled: the order must not matter) and a handful of labelled defects. */
+  const good = Array.from({ length: 200 }, (_, i) => ((i * 37) % 200) + 1);
+  const handed = { kind: "leave-one-out" as const, scores: good };
+
+  it("reads msg.payload.calibration, and refuses NaN, null and unknown kinds", function () {
+    assert.equal(readHandedCalibration({ learning: true, count: 3 }), undefined);
+    assert.deepEqual(readHandedCalibration({ learning: true, calibration: { kind: "held-back", scores: [1, 2.5] } }), { kind: "held-back", scores: [1, 2.5] });
+    throwsCode(
+      () => readHandedCalibration({ calibration: { kind: "leave-one-out", scores: [1, NaN, 3] } }),
+      "invalidOption",
+      "msg.payload.calibration is not a set of good scores: scores[1] is NaN, not a finite number",
+    );
+    // NaN goes through JSON as null.
+    throwsCode(
+      () => readHandedCalibration(JSON.parse(JSON.stringify({ calibration: { kind: "leave-one-out", scores: [1, NaN] } }))),
+      "invalidOption",
+      "msg.payload.calibration is not a set of good scores: scores[1] is null, not a finite number",
+    );
+    throwsCode(() => readHandedCalibration({ calibration: { kind: "guess", scores: [1] } }), "invalidOption");
+    throwsCode(() => readHandedCalibration({ calibration: [1, 2] }), "invalidOption");
+  });
+
+  it("calibrates the false-reject rate from them at once, and keeps them for the next calibration", function () {
+    const session = new ThresholdSession(options({ mode: "quantile" }));
+    assert.equal(session.takesHandover, true);
+    const record = session.handover(handed, CREATED);
+    // n = 200 at 1 %: k = ceil(201 * 0.99) = 199: 199 is the last accepted score, 200 is rejected.
+    assert.ok(record.threshold > 199 && record.threshold < 199.0001, String(record.threshold));
+    assert.deepEqual(record.samples, { good: 200, defect: 0 });
+    assert.ok(Math.abs((record.promise?.frr ?? 0) - 2 / 201) < 1e-12, "it promises 2/201 <= 1 %");
+    assert.equal(record.promise?.confidence, 0.95);
+    assert.deepEqual(record.handover, handed);
+    assert.equal(record.labelled, undefined, "no defects: nothing to expect of them");
+    assert.equal(session.inspect(200).verdict, "NG");
+    assert.equal(session.inspect(199).verdict, "OK");
+    // A few labelled defects, then the calibrate command: the handed scores are the good samples again.
+    for (const score of [150, 195, 199.5, 250, 300]) session.addSample(score, "defect", CREATED);
+    const withDefects = session.calibrate(CREATED);
+    assert.equal(withDefects.threshold, record.threshold);
+    assert.deepEqual(withDefects.samples, { good: 200, defect: 5 });
+    assert.deepEqual(withDefects.defectScores, [150, 195, 199.5, 250, 300]);
+    assert.deepEqual(withDefects.handover, handed);
+    // 3 of 5 defects at or above 199.00..: recall 0.6. Recall 99 % needs all 5: T1 = 150 (the lowest defect).
+    const labelled = withDefects.labelled;
+    assert.equal(labelled?.recall, 0.6);
+    assert.ok(labelled !== undefined && labelled.recallLow95 > 0.18 && labelled.recallLow95 < 0.2, String(labelled?.recallLow95));
+    // 150 <= s < T2: good 150..199 (50) and defects 150, 195 (2) of 205 samples go to review.
+    assert.deepEqual(labelled?.band, { lowThreshold: 150, recall: 1, review: 52 / 205, reviewGood: 50, reviewDefect: 2 });
+    // The default band is a fraction (0 = none); from labelled defects it is T1.
+    assert.deepEqual(session.thresholds(), { threshold: record.threshold });
+    const reviewing = new ThresholdSession(options({ mode: "quantile", bandFrom: "defects", recall: "99" }));
+    reviewing.restore(withDefects);
+    assert.deepEqual(reviewing.thresholds(), { threshold: record.threshold, lowThreshold: 150 });
+    assert.equal(reviewing.inspect(160).verdict, "UNCERTAIN");
+    // Restored, the handed scores are still the good base of the next calibration.
+    reviewing.addSample(400, "defect", CREATED);
+    const again = reviewing.calibrate(CREATED);
+    assert.deepEqual([again.samples.good, again.samples.defect, again.threshold], [200, 1, record.threshold]);
+  });
+
+  it("a new fit's scores replace the old ones and drop samples scored by the old model", function () {
+    // 50 %: of 3 scores the 2nd smallest is the last accepted.
+    const session = new ThresholdSession(options({ mode: "quantile", frr: "50" }));
+    session.handover({ kind: "leave-one-out", scores: [1, 2, 3] }, CREATED);
+    session.addSample(50, "good", CREATED);
+    const record = session.handover({ kind: "leave-one-out", scores: [10, 20, 30] }, CREATED);
+    assert.ok(record.threshold > 20 && record.threshold < 20.0001, String(record.threshold));
+    assert.deepEqual(record.samples, { good: 3, defect: 0 });
+    session.reset();
+    throwsCode(() => session.inspect(1), "notCalibrated");
+  });
+
+  it("says how many scores the rate needs, keeps too few, and adds later good samples to them", function () {
+    const session = new ThresholdSession(options({ mode: "quantile", frr: "5", calibrationCount: "10" }));
+    throwsCode(
+      () => session.handover({ kind: "leave-one-out", scores: good.slice(0, 12) }, CREATED),
+      "calibrationFailed",
+      "a false-reject rate of 5 % needs at least 19 good scores of parts the model did not learn from, got 12",
+    );
+    throwsCode(() => session.inspect(1), "notCalibrated");
+    for (let i = 0; i < 9; i++) session.addSample(300 + i, "good", CREATED);
+    const answer = session.addSample(309, "good", CREATED);
+    assert.deepEqual(answer.calibration?.samples, { good: 22, defect: 0 });
+  });
+
+  it("only the false-reject-rate mode calibrates from them", function () {
+    for (const mode of ["sigma", "f1", "recall"]) {
+      const session = new ThresholdSession(options({ mode }));
+      assert.equal(session.takesHandover, false, mode);
+      throwsCode(
+        () => session.handover(handed, CREATED),
+        "calibrationFailed",
+        `mode ${mode} calibrates from the samples it is sent, not from a detector's scores`,
+      );
+    }
+  });
+
+  it("the review band's report on hand-made scores, and the recall's lower bound", function () {
+    assert.equal(labelledReport([1, 2], [], 3, 99), undefined);
+    // Every defect caught: no band to suggest.
+    assert.deepEqual(labelledReport([1, 2, 3], [5, 6], 4, 99), { recall: 1, recallLow95: recallLowerBound(2, 2), band: null });
+    // P(Bin(5, p) >= 5) = p^5 = 0.05 at the bound.
+    assert.ok(Math.abs(recallLowerBound(5, 5) - 0.05 ** (1 / 5)) < 1e-9);
+    assert.equal(recallLowerBound(0, 5), 0);
+  });
+});
+
+describe("eval's calibrated figures on hand-made score lists", function () {
+  const handed = { kind: "leave-one-out" as const, scores: Array.from({ length: 99 }, (_, i) => i + 1) };
+
+  it("judges the test scores at the threshold the handed scores set", function () {
+    // n = 99 at 1 %: k = 99, the largest (99) is the last accepted: NG from just above 99.
+    const scores = [10, 99, 99.5, 150, 50, 120, 98, 200];
+    const labels = [0, 0, 0, 0, 1, 1, 1, 1];
+    const figures = calibratedFigures(scores, labels, handed);
+    assert.equal(figures.calibrated_frr, 2 / 4, "99.5 and 150 of the good parts are rejected");
+    assert.equal(figures.calibrated_recall, 2 / 4, "120 and 200 of the defective parts are caught");
+    assert.ok(Math.abs((figures.promised_frr ?? 0) - 1 / 100) < 1e-12);
+    assert.ok(figures.calibrated_threshold !== null && figures.calibrated_threshold > 99 && figures.calibrated_threshold < 99.0001);
+    assert.deepEqual([figures.calibration, figures.calibration_images, figures.calibration_error], ["leave-one-out", 99, null]);
+    // At 5 % (k = 95): NG from above 95, so 98 and 99 count too.
+    const five = calibratedFigures(scores, labels, handed, 5);
+    assert.deepEqual([five.calibrated_frr, five.calibrated_recall], [3 / 4, 3 / 4]);
+  });
+
+  it("has no figures without handed scores, or with too few for the rate", function () {
+    const none = calibratedFigures([1, 2], [0, 1], undefined);
+    assert.deepEqual([none.calibrated_recall, none.calibrated_frr, none.promised_frr, none.calibration], [null, null, null, null]);
+    const few = calibratedFigures([1, 2], [0, 1], { kind: "leave-one-out", scores: [1, 2, 3, 4] });
+    assert.equal(few.calibrated_frr, null);
+    assert.equal(few.calibration_error, "a false-reject rate of 1 % needs at least 99 good scores of parts the model did not learn from, got 4");
   });
 });

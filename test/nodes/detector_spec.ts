@@ -162,9 +162,19 @@ describe("defect-detector node", function () {
         progress.slice(0, 3).map((m) => m.payload),
         [1, 2, 3].map((count) => ({ learning: true, count, total: TRAIN })),
       );
-      const last = progress[3]!.payload as { learning: boolean; count: number; total: number; model: Record<string, unknown> };
+      type Handed = { kind: string; scores: number[] };
+      const last = progress[3]!.payload as { learning: boolean; count: number; total: number; model: Record<string, unknown>; calibration: Handed };
+      // The fit hands over each learned image's score against the model without its own rows
+      // (and its variants'): good scores a threshold calibrates from without reading an image again.
+      const handed = last.calibration;
+      assert.equal(handed.kind, "leave-one-out");
+      assert.equal(handed.scores.length, TRAIN);
+      assert.ok(
+        handed.scores.every((s) => Number.isFinite(s) && s > 0),
+        handed.scores.join(", "),
+      );
       assert.deepEqual(
-        { ...last, model: { ...last.model, created: "" } },
+        { ...last, calibration: undefined, model: { ...last.model, created: "" } },
         {
           learning: true,
           count: TRAIN,
@@ -172,6 +182,7 @@ describe("defect-detector node", function () {
           // 4 images are few: each is also learned as 7 variants (detector-fewshot_spec.ts).
           // 4 images and 7 variants each, 256 patches an image: 8,192 patches, 5 % kept.
           model: { bankSize: 409, trainedOn: TRAIN, variants: TRAIN * 7, created: "" },
+          calibration: undefined,
         },
       );
       assert.ok(typeof (progress[0]!["timings"] as Record<string, number>)["detectorMs"] === "number");
@@ -200,6 +211,11 @@ describe("defect-detector node", function () {
       assert.equal(inspected.topic, "part-200");
       const timings = inspected["timings"] as Record<string, number>;
       for (const key of ["detectorMs", "backboneMs", "scoringMs", "postMs"]) assert.ok(timings[key]! >= 0, key);
+      // Against the whole bank each learned image finds its own rows: it scores lower than left out.
+      const learnedScores = [];
+      for (const p of train) learnedScores.push(await score(p));
+      const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
+      assert.ok(sum(handed.scores) > sum(learnedScores), `left out ${handed.scores.join(", ")} vs in the bank ${learnedScores.join(", ")}`);
 
       await helper.unload();
       assert.equal(openSessionCount(), sessions, "closing releases every session");
@@ -221,9 +237,10 @@ describe("defect-detector node", function () {
       await load(patchcore({ trainCount: "10" }));
       await learn(train.slice(0, 2));
       const fitted = await send({ command: "fit" }, FIT_WAIT_MS);
-      const payload = fitted.payload as { command: string; model: Record<string, unknown> };
+      const payload = fitted.payload as { command: string; model: Record<string, unknown>; calibration: { kind: string; scores: number[] } };
       assert.equal(payload.command, "fit");
       assert.equal(payload.model["trainedOn"], 2);
+      assert.deepEqual([payload.calibration.kind, payload.calibration.scores.length], ["leave-one-out", 2], "the fit's answer hands over the scores too");
       await stat(modelFile());
       assert.ok((await score(good[0]!)) >= 0);
 
@@ -373,8 +390,16 @@ describe("defect-detector node", function () {
       await writeFile(join(folder, "broken.png"), "not a png");
       await load(patchcore({ trainCount: "50", trainFolder: folder, folderPreset: "imagenet", folderSize: String(TENSOR_SIZE) }));
       const caught = nextMessage(getNode("caught"), FIT_WAIT_MS);
+      const learned = nextMessage(getNode("out"), FIT_WAIT_MS);
       await waitForStatus(det(), status("ready"), FIT_WAIT_MS);
       assert.equal((await caught)["filename"], join(folder, "broken.png"), "a bad file is reported and skipped");
+      // The fit of the folder is answered like a learned message's: a threshold wired after
+      // calibrates from the scores it hands over.
+      const result = await learned;
+      const answer = result.payload as { learning: boolean; count: number; total: number; model: Record<string, unknown>; calibration: { scores: number[] } };
+      assert.deepEqual([answer.learning, answer.count, answer.total, answer.model["trainedOn"]], [true, 3, 4, 3]);
+      assert.equal(answer.calibration.scores.length, 3);
+      assert.equal(result.topic, folder);
       const inspected = await send(msgOf(good[0]!));
       assert.equal((inspected.payload as { model: Record<string, unknown> }).model["trainedOn"], 3);
       const other = parsePreprocessOptions({ preset: "none", width: TENSOR_SIZE, height: TENSOR_SIZE });
@@ -392,7 +417,9 @@ describe("defect-detector node", function () {
       await mkdir(folder, { recursive: true });
       for (const seed of [1, 2, 3, 4, 5]) await writeFile(join(folder, `good-${seed}.png`), await encodePng(generateGood(KIND, seed, SOURCE_SIZE)));
       await load(patchcore({ trainCount: "3", trainFolder: folder, folderPreset: "imagenet", folderSize: String(TENSOR_SIZE) }));
+      const learned = nextMessage(getNode("out"), FIT_WAIT_MS);
       await waitForStatus(det(), status("ready"), FIT_WAIT_MS);
+      assert.deepEqual(((await learned).payload as { count: number; total: number }).count, 3);
       const model = ((await send(msgOf(good[0]!))).payload as { model: Record<string, unknown> }).model;
       assert.equal(model["trainedOn"], 3);
       const spy = det().warn as unknown as SinonSpy<[unknown], void>;
@@ -413,7 +440,10 @@ describe("defect-detector node", function () {
       await mkdir(folder, { recursive: true });
       for (const seed of [1, 2, 3, 4, 5]) await writeFile(join(folder, `good-${seed}.png`), await encodePng(generateGood(KIND, seed, SOURCE_SIZE)));
       await load(patchcore({ setting: "fewshot", trainCount: "3", trainFolder: folder, folderPreset: "imagenet", folderSize: String(TENSOR_SIZE) }));
+      const learned = nextMessage(getNode("out"), FIT_WAIT_MS);
       await waitForStatus(det(), status("ready"), FIT_WAIT_MS);
+      // The few-shot fit hands over its shots' leave-one-out scores (leave-one-out.ts), one a shot.
+      assert.equal(((await learned).payload as { calibration: { scores: number[] } }).calibration.scores.length, 3);
       const model = ((await send(msgOf(good[0]!))).payload as { model: Record<string, unknown> }).model;
       // Default augmentation: 7 variants a shot (three mirrors, four small turns and shifts).
       assert.deepEqual([model["trainedOn"], model["variants"]], [3, 21]);

@@ -209,7 +209,7 @@ const CASES: NodeCase[] = [
   {
     name: "threshold",
     runtime: (c) => void parseThresholdOptions(c),
-    contexts: [{ mode: "fixed" }, { mode: "sigma" }, { mode: "quantile" }, { mode: "f1" }, { mode: "recall" }],
+    contexts: [{ mode: "fixed" }, { mode: "sigma" }, { mode: "quantile" }, { mode: "quantile", bandFrom: "defects" }, { mode: "f1" }, { mode: "recall" }],
   },
   {
     name: "mask-to-region",

@@ -57,7 +57,9 @@ interface SampleAnswer {
     lowThreshold?: number;
     mode: string;
     samples: { good: number; defect: number };
-    promise?: { frr: number; frrBound95: number };
+    promise?: { frr: number; frrBound95: number; confidence?: number };
+    handover?: { kind: string; scores: number[] };
+    labelled?: { recall: number; recallLow95: number; band: { lowThreshold: number; recall: number; review: number } | null };
   };
 }
 
@@ -180,7 +182,7 @@ describe("defect-threshold node", function () {
       const saved = JSON.parse(await readFile(calibrationFile(), "utf8")) as Record<string, unknown>;
       assert.deepEqual(
         [saved["format"], saved["version"], saved["mode"], saved["parameters"], saved["threshold"]],
-        ["defect-threshold", 1, "sigma", { k: 3 }, 10],
+        ["defect-threshold", 2, "sigma", { k: 3 }, 10],
       );
       const out = await send({ payload: { score: 10 } });
       assert.deepEqual(out.payload, { verdict: "NG", score: 10, threshold: 10, mode: "sigma" });
@@ -193,9 +195,9 @@ describe("defect-threshold node", function () {
       const calibration = answers[6]!.calibration!;
       assert.ok(calibration.threshold > 50 && calibration.threshold < 50.000001, String(calibration.threshold));
       assert.equal(calibration.lowThreshold, calibration.threshold * 0.5);
-      assert.deepEqual(calibration.promise, { frr: 1 - 6 / 8, frrBound95: calibration.promise!.frrBound95 });
+      assert.deepEqual(calibration.promise, { frr: 1 - 6 / 8, frrBound95: calibration.promise!.frrBound95, confidence: 0.95 });
       assert.ok(calibration.promise!.frrBound95 > 0.25 && calibration.promise!.frrBound95 < 0.6);
-      assert.equal(statusTexts(thr()).at(-1), "ready (quantile 50)");
+      assert.equal(statusTexts(thr()).at(-1), "ready (quantile 50, FRR 25 %)", "the status states the rate promised");
       const verdict = async (score: number): Promise<unknown> => ((await send({ payload: score })).payload as { verdict: string }).verdict;
       assert.equal(await verdict(50), "UNCERTAIN");
       assert.equal(await verdict(60), "NG");
@@ -234,6 +236,82 @@ describe("defect-threshold node", function () {
       await assert.rejects(stat(calibrationFile()), /ENOENT/);
       assert.equal(statusTexts(thr()).at(-1), status("uncalibrated"));
       assert.deepEqual((await send({ command: "reset" })).payload, { command: "reset", deleted: false });
+    });
+  });
+
+  describe("calibration from the detector's learning result", function () {
+    /** Scores 1..n in a shuffled order, as the detector hands over its learned images' leave-one-out scores. */
+    const scores = (n: number): number[] => Array.from({ length: n }, (_, i) => ((i * 37) % n) + 1);
+    const learned = (handed: unknown) => ({ learning: true, count: 200, total: 200, model: { bankSize: 10, trainedOn: 200 }, calibration: handed });
+
+    it("calibrates from the handed-over scores without any image, saves them, and keeps them across a restart", async function () {
+      await load({ mode: "quantile" });
+      await waitForStatus(thr(), status("uncalibrated"));
+      const handed = { kind: "leave-one-out", scores: scores(200) };
+      const out = await send({ payload: learned(handed), topic: "learned" });
+      const answer = out.payload as SampleAnswer & { handover: string };
+      assert.deepEqual([answer.calibrating, answer.count, answer.total, answer.label, answer.handover], [true, 200, 200, "good", "leave-one-out"]);
+      // n = 200 at 1 %: k = 199, the last accepted score is 199.
+      const calibration = answer.calibration!;
+      assert.ok(calibration.threshold > 199 && calibration.threshold < 199.0001, String(calibration.threshold));
+      assert.deepEqual(calibration.samples, { good: 200, defect: 0 });
+      assert.ok(Math.abs(calibration.promise!.frr - 2 / 201) < 1e-12 && calibration.promise!.confidence === 0.95);
+      assert.deepEqual(out["detection"], learned(handed), "the detector's answer travels on as msg.detection");
+      assert.equal(statusTexts(thr()).at(-1), "ready (quantile 199, FRR 0.995 %)");
+      const saved = JSON.parse(await readFile(calibrationFile(), "utf8")) as { version: number; handover: unknown };
+      assert.deepEqual([saved.version, saved.handover], [2, handed]);
+      assert.equal(((await send({ payload: { score: 199.5 } })).payload as { verdict: string }).verdict, "NG");
+
+      // A restart: the calibration and the handed-over scores are back; a few labelled defects then
+      // calibrate again with those good scores, and report the recall they expect and a review band.
+      await helper.unload();
+      await load({ mode: "quantile", bandFrom: "defects", recall: "99" });
+      await waitForStatus(thr(), "ready (quantile 199, FRR 0.995 %)");
+      await calibrate([150, 195, 250].map((score) => ({ payload: { score }, label: "defect" })));
+      const again = ((await send({ command: "calibrate" })).payload as { calibration: NonNullable<SampleAnswer["calibration"]> }).calibration;
+      assert.deepEqual(again.samples, { good: 200, defect: 3 });
+      assert.equal(again.threshold, calibration.threshold);
+      assert.equal(again.labelled?.recall, 1 / 3);
+      // Recall 99 % of 3 defects: all of them, so the band starts at the lowest, 150; goods 150..199 and two defects are in it.
+      assert.deepEqual(again.labelled?.band, { lowThreshold: 150, recall: 1, review: 52 / 203, reviewGood: 50, reviewDefect: 2 });
+      assert.deepEqual((await send({ payload: 160 })).payload, {
+        verdict: "UNCERTAIN",
+        score: 160,
+        threshold: calibration.threshold,
+        lowThreshold: 150,
+        mode: "quantile",
+      });
+    });
+
+    it("with too few scores for the rate, warns how many are needed and passes the learning result on", async function () {
+      await load({ mode: "quantile" });
+      await waitForStatus(thr(), status("uncalibrated"));
+      const payload = learned({ kind: "leave-one-out", scores: scores(4) });
+      const out = await send({ payload });
+      assert.deepEqual(out.payload, payload);
+      assert.deepEqual(warnings(), [
+        "Calibration failed: a false-reject rate of 1 % needs at least 99 good scores of parts the model did not learn from, got 4",
+      ]);
+      await expectCaught({ payload: 1 }, "notCalibrated");
+    });
+
+    it("refuses handed-over scores that are not all finite numbers", async function () {
+      await load({ mode: "quantile" });
+      await expectCaught(
+        { payload: learned({ kind: "leave-one-out", scores: [1, null, 3] }) },
+        "invalidOption",
+        "Invalid msg.payload.calibration: scores[1] is null, not a finite number",
+      );
+      await expectCaught({ payload: 1 }, "notCalibrated", "mode quantile has no calibration yet: send good samples with msg.calibrate = true");
+    });
+
+    it("the other modes pass the learning result on as it is", async function () {
+      for (const mode of ["fixed", "sigma", "f1"]) {
+        await load({ mode });
+        const payload = learned({ kind: "leave-one-out", scores: scores(200) });
+        assert.deepEqual((await send({ payload })).payload, payload, mode);
+        await helper.unload();
+      }
     });
   });
 
@@ -279,12 +357,12 @@ describe("defect-threshold node", function () {
 
     it("is not used, and kept, when written in another format version", async function () {
       await mkdir(join(userDir(), "defect-detection"), { recursive: true });
-      const future = JSON.stringify({ format: "defect-threshold", version: 2, mode: "sigma", parameters: { k: 3 }, threshold: 1 });
+      const future = JSON.stringify({ format: "defect-threshold", version: 3, mode: "sigma", parameters: { k: 3 }, threshold: 1 });
       await writeFile(calibrationFile(), future);
       await load({ mode: "sigma" });
       await waitForStatus(thr(), status("recalibrate"));
       assert.deepEqual(warnings(), [
-        `The saved calibration ${calibrationFile()} has format 2; this version of the package reads format 1. It is kept: calibrate again to replace it`,
+        `The saved calibration ${calibrationFile()} has format 3; this version of the package reads formats 1, 2. It is kept: calibrate again to replace it`,
       ]);
       await expectCaught({ payload: 1 }, "notCalibrated");
       assert.equal(await readFile(calibrationFile(), "utf8"), future);
@@ -444,6 +522,7 @@ describe("defect-threshold node", function () {
         frr: true,
         recall: true,
         band: true,
+        bandFrom: true,
         hysteresis: true,
         pixelThreshold: true,
         calibrationCount: true,

@@ -12,7 +12,7 @@ import type { DriftReport } from "./online/drift";
 import { ModelSlot, type Lease } from "./storage/model-slot";
 import { DEFAULT_KEEP_VERSIONS, ModelVersions } from "./storage/model-versions";
 import { DEFAULT_ONLINE_CONFIG, isOnline, OnlineLearner, type ConfirmAnswer, type Confirmation, type OnlineConfig } from "./online/online-learner";
-import type { DetectorModel, DetectorState, Inspection, LearningRound, MethodHandle, ModelInfo, OnlineCounts, Sample } from "./types";
+import type { DetectorModel, DetectorState, HandedCalibration, Inspection, LearningRound, MethodHandle, ModelInfo, OnlineCounts, Sample } from "./types";
 
 export interface EngineOptions {
   /** Learned images after which a round is fitted without being asked. */
@@ -30,11 +30,19 @@ export interface EngineOptions {
   onReleaseError(error: unknown): void;
 }
 
+/** What a fit ends with: the model now answering, and the good scores it hands over (PatchCore). */
+export interface FitAnswer {
+  model: ModelInfo;
+  calibration?: HandedCalibration;
+}
+
 export interface LearnProgress {
   count: number;
   total: number;
   /** Present when this sample completed the round: the model now answering. */
   model?: ModelInfo;
+  /** With `model`, where the method scores good parts it did not learn from. */
+  calibration?: HandedCalibration;
 }
 
 export interface LabelledSample {
@@ -207,7 +215,7 @@ export class DetectorEngine {
         this.emit();
         return progress;
       }
-      return { ...progress, model: await this.fitRound() };
+      return { ...progress, ...(await this.fitRound()) };
     });
   }
 
@@ -215,7 +223,7 @@ export class DetectorEngine {
    * Learns every sample as one round, whatever trainCount says, then fits once. A sample the
    * round rejects is reported with its label (e.g. a file name) and skipped.
    */
-  learnAll(samples: AsyncIterable<LabelledSample>, onSkip: (error: unknown, label: string) => void): Promise<ModelInfo> {
+  learnAll(samples: AsyncIterable<LabelledSample>, onSkip: (error: unknown, label: string) => void): Promise<FitAnswer> {
     return this.exclusive(async () => {
       const round = await this.openRound();
       for await (const { sample, label } of samples) {
@@ -232,7 +240,7 @@ export class DetectorEngine {
   }
 
   /** Fits what the current round has, however few. */
-  fit(): Promise<ModelInfo> {
+  fit(): Promise<FitAnswer> {
     return this.exclusive(async () => {
       this.requireLearning();
       if (this.round === undefined || this.round.count === 0) {
@@ -323,20 +331,21 @@ export class DetectorEngine {
   }
 
   /** Fits the current round; the next learned image starts a new one. */
-  private async fitRound(): Promise<ModelInfo> {
+  private async fitRound(): Promise<FitAnswer> {
     const round = this.round as LearningRound;
     this.round = undefined;
     this.fitting = round.count;
     this.emit();
     try {
       const fitted = await round.fit(this.stop.signal);
+      const answer = { model: fitted.model.info, ...(fitted.calibration === undefined ? {} : { calibration: fitted.calibration }) };
       if (this.closed) {
         await fitted.model.release();
-        return fitted.model.info;
+        return answer;
       }
       this.slot.replace(fitted.model);
       await this.versions.commit((path) => fitted.save(path));
-      return fitted.model.info;
+      return answer;
     } finally {
       await round.release();
       this.fitting = undefined;

@@ -8,6 +8,10 @@ import type { DefectError } from "../errors";
 import type { DriftRecord } from "./online/drift";
 import type { PreprocessOptions, ScoreMap, Tensor, Transform } from "../image/types";
 import type { Box, ClassScore, SupervisedTask } from "../supervised/types";
+import type { HandedCalibration } from "../message/calibration";
+
+/** Image scores of good parts the fitted model did not learn from (msg.payload.calibration of a learning result). */
+export type { HandedCalibration } from "../message/calibration";
 
 /**
  * The problem the detector solves: "unsupervised" learns "good" and flags what differs;
@@ -172,6 +176,8 @@ export interface OnlineModel {
 export interface FittedModel {
   model: DetectorModel;
   save(path: string): Promise<void>;
+  /** Methods that score good parts they did not learn from (PatchCore), handed over with the learning result. */
+  calibration?: HandedCalibration;
 }
 
 /** Good images collected for one fit. */

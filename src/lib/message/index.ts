@@ -5,6 +5,7 @@
  * editor (RED.util.getMessageProperty) stays in src/nodes/shared.
  */
 export { isControlAnswer } from "./answers";
+export { HANDED_CALIBRATION_KINDS, readHandedCalibration, type HandedCalibration, type HandedCalibrationKind } from "./calibration";
 export { findMessageImage, messageImageSize, setMessageImage, writeMessageImage, type FoundImage } from "./image";
 export { writeQueueInfo, type MessageQueueInfo } from "./queue";
 export { describe, finiteNumber, isRecord, type MessageFields, type MessageView } from "./record";

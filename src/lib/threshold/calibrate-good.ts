@@ -1,4 +1,5 @@
 /** Thresholds calibrated from good parts only: no defect has to be collected. */
+import { DefectError } from "../errors";
 import { mean, sampleStandardDeviation } from "./statistics";
 
 const PERCENT = 100;
@@ -12,8 +13,10 @@ export function sigmaThreshold(good: readonly number[], k: number): number {
 export interface FrrPromise {
   /** Expected false-reject rate of new good parts (split-conformal, exact for exchangeable scores). */
   frr: number;
-  /** The false-reject rate this calibration stays under with 95 % confidence over calibration sets. */
+  /** The false-reject rate this calibration stays under with `confidence` over calibration sets. */
   frrBound95: number;
+  /** The confidence of frrBound95 (0.95); absent in calibrations saved before it was stated. */
+  confidence?: number;
 }
 
 /** Confidence of FrrPromise.frrBound95. */
@@ -23,7 +26,7 @@ export const PROMISE_CONFIDENCE = 0.95;
  * P(Binomial(n, p) >= m), summed in log space so that tens of thousands of samples stay exact
  * enough for a bound.
  */
-function binomialTailAtLeast(n: number, p: number, m: number): number {
+export function binomialTailAtLeast(n: number, p: number, m: number): number {
   if (m <= 0) return 1;
   if (m > n) return 0;
   if (p <= 0) return 0;
@@ -41,20 +44,45 @@ function binomialTailAtLeast(n: number, p: number, m: number): number {
   return Math.min(1, sum);
 }
 
+/** k of the split-conformal order statistic: ceil((n + 1)(1 - a)), guarded against 0.99 * 100 = 98.99999999999999. */
+function conformalRank(n: number, frrPercent: number): number {
+  return Math.ceil((n + 1) * (1 - frrPercent / PERCENT) - 1e-9);
+}
+
+/**
+ * The fewest good scores that can promise `frrPercent`: the smallest n with k <= n, about
+ * 1/a - 1 (99 for 1 %, 19 for 5 %). With fewer, even the largest score leaves a new good part a
+ * chance of 1/(n + 1) > a to score above it.
+ */
+export function minimumGoodScores(frrPercent: number): number {
+  let n = Math.max(1, Math.floor(PERCENT / frrPercent) - 2);
+  while (conformalRank(n, frrPercent) > n) n++;
+  return n;
+}
+
 /**
  * The threshold of a split-conformal false-reject rate: with good scores the model did not learn
- * from (held back), a new good part scores above the k-th smallest of n, k = ceil((n + 1)(1 - a)),
- * with probability 1 - k/(n + 1) <= a (exchangeable scores), whatever their distribution. A part
- * scoring at or below that score is accepted, so the threshold ("NG at or above") sits just above
- * it. With too few scores for the target (k > n) the largest score is the threshold and the
- * promise, 1/(n + 1), is looser than asked: the record says so. The realised rate of one
- * calibration is Beta(n + 1 - k, k); frrBound95 is its 95 % quantile.
+ * from (held back, or each learned image scored without itself), a new good part scores above the
+ * k-th smallest of n, k = ceil((n + 1)(1 - a)), with probability 1 - k/(n + 1) <= a
+ * (exchangeable scores), whatever their distribution. A part scoring at or below that score is
+ * accepted, so the threshold ("NG at or above") sits just above it. Too few scores for the target
+ * (k > n) cannot keep it: calibrationFailed says how many are needed, rather than a threshold that
+ * promises less than the node was set to. The realised rate of one calibration is
+ * Beta(n + 1 - k, k); frrBound95 is its 95 % quantile.
  */
 export function conformalThreshold(good: readonly number[], frrPercent: number): { threshold: number; promise: FrrPromise } {
   const n = good.length;
+  const needed = minimumGoodScores(frrPercent);
+  if (n < needed) {
+    throw new DefectError(
+      "calibrationFailed",
+      `a false-reject rate of ${frrPercent} % needs at least ${needed} good scores of parts the model did not learn from, got ${n}`,
+      { needed, count: n, frr: frrPercent },
+    );
+  }
   const sorted = [...good].sort((a, b) => a - b);
-  const k = Math.min(n, Math.ceil((n + 1) * (1 - frrPercent / PERCENT) - 1e-9));
-  const kept = sorted[Math.max(0, k - 1)] as number;
+  const k = conformalRank(n, frrPercent);
+  const kept = sorted[k - 1] as number;
   // The smallest x with P(Beta(n + 1 - k, k) <= x) >= 95 %: P(Bin(n, x) >= n + 1 - k) >= 95 %.
   let low = 0;
   let high = 1;
@@ -63,7 +91,7 @@ export function conformalThreshold(good: readonly number[], frrPercent: number):
     if (binomialTailAtLeast(n, mid, n + 1 - k) >= PROMISE_CONFIDENCE) high = mid;
     else low = mid;
   }
-  return { threshold: nextAbove(kept), promise: { frr: 1 - k / (n + 1), frrBound95: high } };
+  return { threshold: nextAbove(kept), promise: { frr: 1 - k / (n + 1), frrBound95: high, confidence: PROMISE_CONFIDENCE } };
 }
 
 /** The smallest number above `x` (x finite): a threshold a score equal to x stays under. */

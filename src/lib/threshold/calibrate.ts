@@ -1,7 +1,9 @@
 /** From collected samples to a calibration record, for any calibrated mode. */
 import { DefectError } from "../errors";
-import { conformalThreshold, nextAbove, sigmaThreshold } from "./calibrate-good";
+import { conformalThreshold, nextAbove, sigmaThreshold, type FrrPromise } from "./calibrate-good";
 import { f1Threshold, recallThreshold } from "./calibrate-labelled";
+import { labelledReport } from "./calibrate-review";
+import type { HandedCalibration } from "../message/calibration";
 import { calibrationParameters, type ThresholdOptions } from "./options";
 import { CALIBRATION_FORMAT, CALIBRATION_VERSION, type CalibrationRecord, type CalibrationStats } from "./record";
 import { summarize } from "./statistics";
@@ -11,6 +13,8 @@ import { bandThresholds } from "./verdict";
 export interface CalibrationSamples {
   good: readonly number[];
   defect: readonly number[];
+  /** The good scores a detector handed over, when `good` holds them (kept in the record for later calibrations). */
+  handover?: HandedCalibration;
 }
 
 /** Sample counts below which a mode has nothing to compute (sigma needs two for a spread). */
@@ -45,16 +49,16 @@ function requireSamples(mode: CalibratedMode, samples: CalibrationSamples): void
   }
 }
 
-function computeThreshold(mode: CalibratedMode, options: ThresholdOptions, samples: CalibrationSamples): number {
+function computeThreshold(mode: CalibratedMode, options: ThresholdOptions, samples: CalibrationSamples): { threshold: number; promise?: FrrPromise } {
   switch (mode) {
     case "sigma":
-      return aboveTiedGood(sigmaThreshold(samples.good, options.k), samples.good);
+      return { threshold: aboveTiedGood(sigmaThreshold(samples.good, options.k), samples.good) };
     case "quantile":
-      return conformalThreshold(samples.good, options.frr).threshold;
+      return conformalThreshold(samples.good, options.frr);
     case "f1":
-      return f1Threshold(samples.good, samples.defect).threshold;
+      return { threshold: f1Threshold(samples.good, samples.defect).threshold };
     case "recall":
-      return recallThreshold(samples.good, samples.defect, options.recall).threshold;
+      return { threshold: recallThreshold(samples.good, samples.defect, options.recall).threshold };
   }
 }
 
@@ -70,11 +74,15 @@ function aboveTiedGood(threshold: number, good: readonly number[]): number {
   return nextAbove(first);
 }
 
-function statsAt(threshold: number, samples: CalibrationSamples): CalibrationStats {
+function statsAt(threshold: number, lowThreshold: number | undefined, samples: CalibrationSamples): CalibrationStats {
   const falseRejects = samples.good.filter((s) => s >= threshold).length;
   const found = samples.defect.filter((s) => s >= threshold).length;
   const missed = samples.defect.length - found;
   const stats: CalibrationStats = { falseRejects, missed };
+  if (lowThreshold !== undefined) {
+    const inBand = (s: number): boolean => s >= lowThreshold && s < threshold;
+    stats.review = { good: samples.good.filter(inBand).length, defect: samples.defect.filter(inBand).length };
+  }
   if (samples.good.length > 0) stats.good = summarize(samples.good);
   if (samples.defect.length > 0) {
     stats.defect = summarize(samples.defect);
@@ -83,19 +91,28 @@ function statsAt(threshold: number, samples: CalibrationSamples): CalibrationSta
   return stats;
 }
 
-/** Throws calibrationFailed naming what is missing when the samples cannot calibrate `mode`. */
+/**
+ * Throws calibrationFailed naming what is missing when the samples cannot calibrate `mode` (for
+ * quantile: fewer good scores than its false-reject rate needs, and how many it needs).
+ */
 export function computeCalibration(mode: CalibratedMode, options: ThresholdOptions, samples: CalibrationSamples, created: Date): CalibrationRecord {
   requireSamples(mode, samples);
-  const threshold = computeThreshold(mode, options, samples);
+  const { threshold, promise } = computeThreshold(mode, options, samples);
+  const defectScores = [...samples.defect];
+  const band = bandThresholds(threshold, options, defectScores);
+  const labelled = labelledReport(samples.good, samples.defect, threshold, options.recall);
   return {
     format: CALIBRATION_FORMAT,
     version: CALIBRATION_VERSION,
     mode,
     parameters: calibrationParameters(options),
-    ...bandThresholds(threshold, options.band),
+    ...band,
     samples: { good: samples.good.length, defect: samples.defect.length },
-    stats: statsAt(threshold, samples),
-    ...(mode === "quantile" ? { promise: conformalThreshold(samples.good, options.frr).promise } : {}),
+    stats: statsAt(threshold, band.lowThreshold, samples),
+    ...(promise === undefined ? {} : { promise }),
+    ...(samples.handover === undefined ? {} : { handover: { kind: samples.handover.kind, scores: [...samples.handover.scores] } }),
+    ...(defectScores.length === 0 ? {} : { defectScores }),
+    ...(labelled === undefined ? {} : { labelled }),
     created: created.toISOString(),
   };
 }

@@ -1,11 +1,13 @@
 /** Turning anomaly scores into OK / UNCERTAIN / NG, with thresholds fixed or calibrated in the flow. */
-export { conformalThreshold, PROMISE_CONFIDENCE, sigmaThreshold, type FrrPromise } from "./calibrate-good";
+export { conformalThreshold, minimumGoodScores, PROMISE_CONFIDENCE, sigmaThreshold, type FrrPromise } from "./calibrate-good";
+export { defectBandStart, labelledReport, recallLowerBound, type LabelledReport, type ReviewBand } from "./calibrate-review";
 export { f1Threshold, recallThreshold, type F1Choice, type RecallChoice } from "./calibrate-labelled";
 export { computeCalibration, type CalibrationSamples } from "./calibrate";
 export { readScoreMap } from "./input";
 export { labelFromPath, sampleLabel } from "./labels";
 export { thresholdMap } from "./mask";
 export {
+  BAND_SOURCES,
   DEFAULT_CALIBRATION_COUNT,
   DEFAULT_FIXED_THRESHOLD,
   DEFAULT_FRR_PERCENT,
@@ -14,6 +16,7 @@ export {
   MAX_CALIBRATION_COUNT,
   calibrationParameters,
   parseThresholdOptions,
+  type BandSource,
   type ThresholdOptions,
 } from "./options";
 export {

@@ -23,6 +23,13 @@ export const MAX_CALIBRATION_COUNT = 100_000;
 const PERCENT = 100;
 /** Where calibration samples carry "good" / "defect" unless the editor names another property. */
 export const DEFAULT_LABEL_PROPERTY = "label";
+/**
+ * Where a calibrated mode's uncertain (review) band starts: "fraction", T1 = T2 (1 - band);
+ * "defects", T1 = the score at or above which *Recall* % of the labelled defect samples of the
+ * calibration lie (no band without defect samples, or when T2 already catches that many).
+ */
+export const BAND_SOURCES = ["fraction", "defects"] as const;
+export type BandSource = (typeof BAND_SOURCES)[number];
 
 export interface ThresholdOptions {
   mode: ThresholdMode;
@@ -34,10 +41,12 @@ export interface ThresholdOptions {
   k: number;
   /** Quantile mode: target false-reject rate of good parts, percent. */
   frr: number;
-  /** Recall mode: target share of defects caught, percent. */
+  /** Recall mode: target share of defects caught, percent; band "defects": share of them at or above T1. */
   recall: number;
   /** Calibrated modes: uncertain band as a fraction of the threshold; 0 = none. */
   band: number;
+  /** Calibrated modes: where the uncertain band comes from (see BAND_SOURCES). */
+  bandFrom: BandSource;
   /** Fraction of the threshold an NG stream must fall below to leave NG; 0 = off. */
   hysteresis: number;
   /** Mask threshold for maps; undefined = the image threshold. */
@@ -63,6 +72,7 @@ export function parseThresholdOptions(input: Record<string, unknown>): Threshold
     throw invalidOption("lowThreshold", `below the threshold ${threshold}`, input["lowThreshold"]);
   }
   const calibrated = isCalibratedMode(mode);
+  const bandFrom = calibrated ? oneOf("bandFrom", input["bandFrom"], BAND_SOURCES, "fraction") : "fraction";
   return {
     mode,
     threshold,
@@ -73,10 +83,11 @@ export function parseThresholdOptions(input: Record<string, unknown>): Threshold
         ? numberWhere("frr", input["frr"], DEFAULT_FRR_PERCENT, "a percentage above 0 and below 100", (n) => n > 0 && n < PERCENT)
         : DEFAULT_FRR_PERCENT,
     recall:
-      mode === "recall"
+      mode === "recall" || bandFrom === "defects"
         ? numberWhere("recall", input["recall"], DEFAULT_RECALL_PERCENT, "a percentage above 0 and at most 100", (n) => n > 0 && n <= PERCENT)
         : DEFAULT_RECALL_PERCENT,
-    band: calibrated ? numberWhere("band", input["band"], 0, "a fraction from 0 up to (not including) 1", fractionBelowOne) : 0,
+    band: calibrated && bandFrom === "fraction" ? numberWhere("band", input["band"], 0, "a fraction from 0 up to (not including) 1", fractionBelowOne) : 0,
+    bandFrom,
     hysteresis: numberWhere("hysteresis", input["hysteresis"], 0, "a fraction from 0 up to (not including) 1", fractionBelowOne),
     pixelThreshold: optionalNumber("pixelThreshold", input["pixelThreshold"]),
     calibrationCount: calibrated

@@ -5,12 +5,19 @@
  */
 import { DefectError } from "../errors";
 import type { FrrPromise } from "./calibrate-good";
+import type { LabelledReport } from "./calibrate-review";
+import { HANDED_CALIBRATION_KINDS, type HandedCalibration } from "../message/calibration";
 import type { ScoreStats } from "./statistics";
 import { CALIBRATED_MODES, type CalibratedMode, type CalibrationParameters } from "./types";
 import { isRecord } from "../message";
 
 export const CALIBRATION_FORMAT = "defect-threshold";
-export const CALIBRATION_VERSION = 1;
+/**
+ * 2 adds the good scores a detector handed over, the labelled defect scores, what those predict
+ * (labelled) and the promise's confidence. Files of version 1 are read as they are (none of that).
+ */
+export const CALIBRATION_VERSION = 2;
+const READABLE_VERSIONS: readonly number[] = [1, CALIBRATION_VERSION];
 /** Indentation of the saved JSON: the file is small and people open it. */
 const JSON_INDENT = 2;
 
@@ -24,11 +31,14 @@ export interface CalibrationStats {
   missed: number;
   /** F1 on the samples; only when there were defect samples. */
   f1?: number;
+  /** With an uncertain band at calibration: the samples in it (sent to review), by label. */
+  review?: { good: number; defect: number };
 }
 
 export interface CalibrationRecord {
   format: typeof CALIBRATION_FORMAT;
-  version: typeof CALIBRATION_VERSION;
+  /** Written as CALIBRATION_VERSION; a file of version 1 reads as 1. */
+  version: number;
   mode: CalibratedMode;
   parameters: CalibrationParameters;
   /** NG at or above this score. */
@@ -39,6 +49,15 @@ export interface CalibrationRecord {
   stats: CalibrationStats;
   /** Quantile mode: the false-reject rate promised for good parts not calibrated on. */
   promise?: FrrPromise;
+  /**
+   * The good scores a detector handed over with its learning result: the good samples of this
+   * calibration and of the next ones (with labelled defects sent later) until the next fit.
+   */
+  handover?: HandedCalibration;
+  /** The labelled defect samples' scores: the review band's start is placed from them again when *Recall* changes. */
+  defectScores?: number[];
+  /** With labelled defect samples: the recall expected at the threshold and the review band they suggest. */
+  labelled?: LabelledReport;
   /** ISO time of the calibration. */
   created: string;
 }
@@ -70,11 +89,34 @@ function isScoreStats(value: unknown): value is ScoreStats {
   );
 }
 
+function isScoreList(value: unknown): value is number[] {
+  return Array.isArray(value) && value.every(isFiniteNumber);
+}
+
+function isHandover(value: unknown): value is HandedCalibration {
+  return isRecord(value) && HANDED_CALIBRATION_KINDS.some((k) => k === value["kind"]) && isScoreList(value["scores"]);
+}
+
+function isReviewBand(value: unknown): boolean {
+  return (
+    isRecord(value) &&
+    ["lowThreshold", "recall", "review"].every((key) => isFiniteNumber(value[key])) &&
+    isCount(value["reviewGood"]) &&
+    isCount(value["reviewDefect"])
+  );
+}
+
+function isLabelled(value: unknown): value is LabelledReport {
+  return isRecord(value) && isFiniteNumber(value["recall"]) && isFiniteNumber(value["recallLow95"]) && (value["band"] === null || isReviewBand(value["band"]));
+}
+
 function isStats(value: unknown): value is CalibrationStats {
+  const review = isRecord(value) ? value["review"] : undefined;
   return (
     isRecord(value) &&
     isCount(value["falseRejects"]) &&
     isCount(value["missed"]) &&
+    (review === undefined || (isRecord(review) && isCount(review["good"]) && isCount(review["defect"]))) &&
     (value["good"] === undefined || isScoreStats(value["good"])) &&
     (value["defect"] === undefined || isScoreStats(value["defect"])) &&
     (value["f1"] === undefined || isFiniteNumber(value["f1"]))
@@ -99,8 +141,14 @@ function badField(value: Record<string, unknown>): string | undefined {
     [
       "promise",
       value["promise"] === undefined ||
-        (isRecord(value["promise"]) && isFiniteNumber(value["promise"]["frr"]) && isFiniteNumber(value["promise"]["frrBound95"])),
+        (isRecord(value["promise"]) &&
+          isFiniteNumber(value["promise"]["frr"]) &&
+          isFiniteNumber(value["promise"]["frrBound95"]) &&
+          (value["promise"]["confidence"] === undefined || isFiniteNumber(value["promise"]["confidence"]))),
     ],
+    ["handover", value["handover"] === undefined || isHandover(value["handover"])],
+    ["defectScores", value["defectScores"] === undefined || isScoreList(value["defectScores"])],
+    ["labelled", value["labelled"] === undefined || isLabelled(value["labelled"])],
     ["created", typeof value["created"] === "string"],
   ];
   return checks.find(([, ok]) => !ok)?.[0];
@@ -110,12 +158,12 @@ function badField(value: Record<string, unknown>): string | undefined {
 export function parseCalibrationRecord(value: unknown, path: string): CalibrationRecord {
   if (!isRecord(value) || value["format"] !== CALIBRATION_FORMAT) throw invalid(path, `it is not a ${CALIBRATION_FORMAT} file`);
   const version = value["version"];
-  if (version !== CALIBRATION_VERSION) {
+  if (!READABLE_VERSIONS.some((v) => v === version)) {
     const shown = isFiniteNumber(version) ? version : String(version);
-    throw new DefectError("modelFileVersion", `${path} has calibration format ${shown}; this package reads format ${CALIBRATION_VERSION}`, {
+    throw new DefectError("modelFileVersion", `${path} has calibration format ${shown}; this package reads formats ${READABLE_VERSIONS.join(" and ")}`, {
       path,
       version: shown,
-      supported: CALIBRATION_VERSION,
+      supported: READABLE_VERSIONS.join(", "),
     });
   }
   const field = badField(value);

@@ -4,6 +4,7 @@
  */
 import { DefectError } from "../errors";
 import { computeCalibration } from "./calibrate";
+import type { HandedCalibration } from "../message/calibration";
 import type { ThresholdOptions } from "./options";
 import type { CalibrationRecord } from "./record";
 import { isCalibratedMode, type SampleLabel, type ThresholdMode, type Thresholds, type Verdict } from "./types";
@@ -35,6 +36,8 @@ export class ThresholdSession {
   private record: CalibrationRecord | undefined;
   private good: number[] = [];
   private defect: number[] = [];
+  /** The good scores the detector handed over with its last fit: the good base of every calibration until the next. */
+  private handed: HandedCalibration | undefined;
   private stream: StreamState = INITIAL_STREAM;
   /** Why a saved calibration was not used; appended to notCalibrated so Catch flows learn it. */
   private refusal: string | undefined;
@@ -65,6 +68,36 @@ export class ThresholdSession {
   restore(record: CalibrationRecord): void {
     this.requireCalibrated("saved calibration");
     this.use(record);
+    this.handed = record.handover;
+  }
+
+  /**
+   * Whether the node calibrates from the scores a detector hands over: the false-reject-rate mode,
+   * whose promise needs exactly such scores (good parts the model did not learn from). Mean + k
+   * sigma keeps calibrating from the samples it is sent, as flows built on it expect.
+   */
+  get takesHandover(): boolean {
+    return this.options.mode === "quantile";
+  }
+
+  /**
+   * Calibrates from the good scores a detector handed over with a new fit. They replace the
+   * previous fit's, and samples collected before it are dropped: they were scored by the model
+   * the fit replaced. Labelled defects sent afterwards (msg.calibrate, then the calibrate
+   * command) calibrate again with these good scores. When the scores cannot calibrate the mode
+   * (too few for the false-reject rate) calibrationFailed says so, and they are kept: good
+   * samples sent later add to them.
+   */
+  handover(scores: HandedCalibration, now: Date): CalibrationRecord {
+    if (!this.takesHandover) {
+      throw new DefectError("calibrationFailed", `mode ${this.options.mode} calibrates from the samples it is sent, not from a detector's scores`, {
+        mode: this.options.mode,
+      });
+    }
+    this.handed = { kind: scores.kind, scores: [...scores.scores] };
+    this.good = [];
+    this.defect = [];
+    return this.calibrate(now);
   }
 
   /** The thresholds in effect; notCalibrated in a calibrated mode before any calibration. */
@@ -81,7 +114,7 @@ export class ThresholdSession {
       });
     }
     // The band is applied again from the options, so changing it needs no new calibration.
-    return bandThresholds(this.record.threshold, options.band);
+    return bandThresholds(this.record.threshold, options, this.record.defectScores);
   }
 
   /** What the status should show. */
@@ -116,16 +149,22 @@ export class ThresholdSession {
     return { calibrating: true, count, total, label, calibration: this.calibrate(now) };
   }
 
-  /** Calibrates from the samples so far and starts a new round; throws calibrationFailed. */
+  /**
+   * Calibrates from the samples so far, with the handed-over good scores where there are some,
+   * and starts a new round; throws calibrationFailed.
+   */
   calibrate(now: Date): CalibrationRecord {
     const mode = this.requireCalibrated("calibrate");
-    const record = computeCalibration(mode, this.options, { good: this.good, defect: this.defect }, now);
+    const handed = this.handed;
+    const good = handed === undefined ? this.good : [...handed.scores, ...this.good];
+    const record = computeCalibration(mode, this.options, { good, defect: this.defect, ...(handed === undefined ? {} : { handover: handed }) }, now);
     this.use(record);
     return record;
   }
 
-  /** Forgets the samples and the calibration. */
+  /** Forgets the samples, the handed-over scores and the calibration. */
   reset(): void {
+    this.handed = undefined;
     this.good = [];
     this.defect = [];
     this.record = undefined;

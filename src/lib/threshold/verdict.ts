@@ -2,6 +2,8 @@
  * From a score to OK / UNCERTAIN / NG. Pure: the stream's memory (for hysteresis) is passed in
  * and the next one returned, so tests replay sequences without a node.
  */
+import { defectBandStart } from "./calibrate-review";
+import type { ThresholdOptions } from "./options";
 import type { Thresholds, Verdict } from "./types";
 
 /** What the verdict of the previous message leaves for the next one. */
@@ -21,9 +23,19 @@ export function lowerBy(threshold: number, fraction: number): number {
   return threshold - Math.abs(threshold) * fraction;
 }
 
-/** The uncertain band's lower threshold (T1 = T2 (1 - band)); none when the band is 0. */
-export function bandThresholds(threshold: number, band: number): Thresholds {
-  return band > 0 ? { threshold, lowThreshold: lowerBy(threshold, band) } : { threshold };
+/**
+ * The uncertain band's lower threshold T1: T2 (1 - band) (none when the band is 0), or with the
+ * band from defects the score at or above which *Recall* % of the labelled defect scores lie
+ * (none without them, or when T2 already catches that many).
+ */
+export function bandThresholds(
+  threshold: number,
+  options: Pick<ThresholdOptions, "band" | "bandFrom" | "recall">,
+  defectScores: readonly number[] = [],
+): Thresholds {
+  const low =
+    options.bandFrom === "defects" ? defectBandStart(defectScores, threshold, options.recall) : options.band > 0 ? lowerBy(threshold, options.band) : undefined;
+  return low === undefined ? { threshold } : { threshold, lowThreshold: low };
 }
 
 export interface VerdictResult {

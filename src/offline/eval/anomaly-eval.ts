@@ -6,8 +6,10 @@
 import { readFile } from "node:fs/promises";
 import type { StageTimings } from "../../lib/anomaly/types";
 import { DEFAULT_MAX_PIXELS, preprocessImage, type PreprocessOptions } from "../../lib/image";
+import type { HandedCalibration } from "../../lib/detector/types";
 import type { ScoreMap, Tensor } from "../../lib/image/types";
 import { aupro, auroc, averagePrecision, f1Max, pixelAuroc as pixelAurocOfMaps, recallAtFrr, type MapWithMask } from "../../lib/metrics";
+import { calibratedFigures, type CalibratedFigures } from "./calibrated";
 import { loadMask, readMvtecDataset } from "./mvtec-dataset";
 
 export interface EvalTimings {
@@ -17,7 +19,7 @@ export interface EvalTimings {
   post: number;
 }
 
-export interface AnomalyEvalReport {
+export interface AnomalyEvalReport extends CalibratedFigures {
   dataset: string;
   train_images: number;
   test_images: number;
@@ -51,8 +53,11 @@ export interface EvalInspection {
 
 /** What is evaluated: learns from train/good (unless trained elsewhere), then inspects test images. */
 export interface EvalSubject {
-  /** Learns the training images; absent for a model trained elsewhere. */
-  learn?(files: readonly string[]): Promise<{ learned: number; size: number | null }>;
+  /**
+   * Learns the training images; absent for a model trained elsewhere. `calibration`: the good
+   * scores the detector hands over with its learning result (PatchCore).
+   */
+  learn?(files: readonly string[]): Promise<{ learned: number; size: number | null; calibration?: HandedCalibration }>;
   inspect(tensor: Tensor): Promise<EvalInspection>;
   /** Model size for the report (bank rows, Gaussians) when it does not come from learning. */
   size?(): number | null;
@@ -69,6 +74,8 @@ export interface AnomalyEvalOptions {
   /** How test images become tensors (the training images' too, for subjects that learn). */
   preprocess: PreprocessOptions;
   subject: EvalSubject;
+  /** The threshold node's *False rejects* (percent) for the calibrated figures; undefined = its default, 1. */
+  frr?: number;
   /** Per-image options where they depend on the image (anomalib 0.x centre crops). */
   preprocessFor?: (bytes: Buffer) => Promise<PreprocessOptions>;
   /** False where the model gives no maps: pixel metrics are then null. */
@@ -149,6 +156,7 @@ export async function evaluateAnomalyMethod(options: AnomalyEvalOptions): Promis
     f1_max: best.f1,
     recall_at_frr_1: recallAtFrr(scores, labels, 0.01),
     recall_at_frr_5: recallAtFrr(scores, labels, 0.05),
+    ...calibratedFigures(scores, labels, "calibration" in learned ? learned.calibration : undefined, options.frr),
     f1_threshold: best.threshold,
     ms_per_image: median(times.total),
     ms_split: {

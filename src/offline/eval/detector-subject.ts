@@ -8,7 +8,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DetectorEngine } from "../../lib/detector/engine";
+import { DetectorEngine, type FitAnswer } from "../../lib/detector/engine";
 import { folderSamples } from "../../lib/detector/folder";
 import { readLearnedRecord, type LearnedRecord } from "../../lib/detector/storage/learned-record";
 import { modelFilePath, openMethod, type MethodExtras } from "../../lib/detector/methods/open-method";
@@ -21,8 +21,12 @@ import type { EvalSubject } from "./anomaly-eval";
 
 export interface DetectorSubject {
   readonly options: DetectorOptions;
-  /** Learns `files` as one round and fits; a file the round refuses is reported and skipped, as the node does. */
-  learn(files: readonly string[], onSkip: (error: unknown, file: string) => void): Promise<ModelInfo>;
+  /**
+   * Learns `files` as one round and fits; a file the round refuses is reported and skipped, as the
+   * node does. Answers what the node's learning result carries: the model, and the good scores it
+   * hands over for a threshold's calibration (PatchCore).
+   */
+  learn(files: readonly string[], onSkip: (error: unknown, file: string) => void): Promise<FitAnswer>;
   /** `tensor` made with options.folderPreprocess, as the training images were. */
   inspect(tensor: Tensor): Promise<Inspection>;
   /** What the saved model records about its fit (readable until release). */
@@ -86,8 +90,12 @@ function modelSize(info: ModelInfo): number | null {
 export function evalSubjectOf(subject: DetectorSubject, onSkip: (error: unknown, file: string) => void): EvalSubject {
   return {
     async learn(files) {
-      const info = await subject.learn(files, onSkip);
-      return { learned: typeof info["trainedOn"] === "number" ? info["trainedOn"] : files.length, size: modelSize(info) };
+      const { model: info, calibration } = await subject.learn(files, onSkip);
+      return {
+        learned: typeof info["trainedOn"] === "number" ? info["trainedOn"] : files.length,
+        size: modelSize(info),
+        ...(calibration === undefined ? {} : { calibration }),
+      };
     },
     inspect: (tensor) => subject.inspect(tensor),
     done: () => subject.close(),

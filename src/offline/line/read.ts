@@ -14,6 +14,11 @@ export interface LearnAnswer {
   total: number;
   /** Present on the answer that completed the round: what the model was fitted on. */
   model: Readonly<Record<string, string | number>> | null;
+  /**
+   * Present when the threshold node calibrated from the good scores the fit handed over: the
+   * answer then comes out as the threshold's calibration answer, the detector's in msg.detection.
+   */
+  calibration: CalibrationAnswer | null;
 }
 
 export interface CalibrationAnswer {
@@ -60,9 +65,16 @@ function payloadOf(msg: Message, what: string): Record<string, unknown> {
 
 export function readLearnAnswer(msg: Message): LearnAnswer {
   const payload = payloadOf(msg, "a learned image");
-  if (payload["learning"] !== true) throw new LineFailure("the detector did not answer a learned image as learning");
-  const model = isRecord(payload["model"]) ? (payload["model"] as Record<string, string | number>) : null;
-  return { count: finiteNumber(payload["count"]) ?? 0, total: finiteNumber(payload["total"]) ?? 0, model };
+  const calibrated = payload["calibrating"] === true && isRecord(msg["detection"]);
+  const learning = calibrated ? (msg["detection"] as Record<string, unknown>) : payload;
+  if (learning["learning"] !== true) throw new LineFailure("the detector did not answer a learned image as learning");
+  const model = isRecord(learning["model"]) ? (learning["model"] as Record<string, string | number>) : null;
+  return {
+    count: finiteNumber(learning["count"]) ?? 0,
+    total: finiteNumber(learning["total"]) ?? 0,
+    model,
+    calibration: calibrated ? readCalibrationAnswer(msg) : null,
+  };
 }
 
 export function readCalibrationAnswer(msg: Message): CalibrationAnswer {

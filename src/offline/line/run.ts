@@ -1,8 +1,9 @@
 /**
  * `defect-detection line`: the six nodes in an embedded Node-RED, run over a dataset as a plant
  * would run them. Learns train images through the line (msg.learn), confirms labelled defects to
- * the detector where asked (msg.confirm), calibrates the threshold node on training images
- * (msg.calibrate), then inspects every test image twice: one at a time
+ * the detector where asked (msg.confirm), calibrates the threshold node from the good scores the
+ * detector's fit hands over (PatchCore) or on held-back training images (msg.calibrate), then
+ * inspects every test image twice: one at a time
  * (latency, image source in to mask to region out) and as a stream that keeps the queues full
  * (throughput), watching the event loop and resident memory meanwhile.
  */
@@ -11,7 +12,7 @@ import { lineFlow, LINE_GLOBALS, LINE_NODES, LINE_QUEUE_SIZE } from "./flow";
 import { accuracyFigures, percentile } from "./metrics";
 import { LoopDelay, RssPeak } from "./probes";
 import { openRawBackbone } from "./raw-backbone";
-import type { Inspected, LearnAnswer } from "./read";
+import type { CalibrationAnswer, Inspected, LearnAnswer } from "./read";
 import { startEmbeddedRuntime, type RuntimeLogRecord } from "./runtime";
 import { LineSession, type OneAtATime, type Streamed } from "./session";
 import { LineTap } from "./tap";
@@ -47,12 +48,16 @@ function timingMedians(records: readonly Inspected[]): Record<string, number> {
 }
 
 /**
- * The threshold node in its good-only mode "false-reject rate" at its own default rate (1 %,
- * split-conformal on held-back training images), calibrating by itself once every calibration
- * image has been sent.
+ * The threshold node in its good-only mode "false-reject rate" (split-conformal) at the plan's
+ * rate (its own default, 1 %, unless --frr), calibrating from the good scores the detector hands
+ * over with its fit, or by itself once every held-back calibration image has been sent.
  */
-function thresholdFields(samples: number): Record<string, string> {
-  return { mode: "quantile", calibrationCount: String(samples) };
+function thresholdFields(plan: LinePlan): Record<string, string> {
+  return {
+    mode: "quantile",
+    ...(plan.calibration.length > 0 ? { calibrationCount: String(plan.calibration.length) } : {}),
+    ...(plan.frr === undefined ? {} : { frr: String(plan.frr) }),
+  };
 }
 
 interface Measured {
@@ -61,11 +66,29 @@ interface Measured {
   confirmed: { seconds: number };
   threshold: number;
   promisedFrr: number | null;
+  /** Good scores the threshold was calibrated on. */
+  calibrationCount: number;
   inspected: OneAtATime;
   streamed: Streamed;
   loop: { p99: number | null; max: number | null };
   rssPeak: number;
   alarms: number;
+}
+
+/**
+ * The threshold the line inspects with: from the scores the fit handed over (no calibration
+ * images in the plan), else from the held-back images sent now.
+ */
+async function calibrated(
+  plan: LinePlan,
+  session: LineSession,
+  handed: CalibrationAnswer | null,
+): Promise<{ threshold: number; promisedFrr: number | null; count: number }> {
+  if (plan.calibration.length > 0) return { ...(await session.calibrate()), count: plan.calibration.length };
+  if (handed === null || handed.threshold === null) {
+    throw new LineFailure("calibration: the threshold node did not calibrate from the good scores the detector's fit handed over (see the log above)");
+  }
+  return { threshold: handed.threshold, promisedFrr: handed.promisedFrr, count: handed.count };
 }
 
 /** Everything that runs inside Node-RED; the runtime is stopped and its directory removed, whatever happens. */
@@ -75,7 +98,7 @@ async function measure(plan: LinePlan): Promise<Measured> {
   const loop = new LoopDelay();
   try {
     const runtime = await startEmbeddedRuntime({
-      flows: lineFlow({ preprocess: plan.preprocess, detector: plan.detector, threshold: thresholdFields(plan.calibration.length) }),
+      flows: lineFlow({ preprocess: plan.preprocess, detector: plan.detector, threshold: thresholdFields(plan) }),
       globals: { [LINE_GLOBALS.result]: tap.result, [LINE_GLOBALS.caught]: tap.caught, [LINE_GLOBALS.alarm]: tap.alarm },
       log: (record) => {
         // The runtime's own start-up warnings (projects off, plain credentials) are how this runtime is meant to be.
@@ -89,9 +112,9 @@ async function measure(plan: LinePlan): Promise<Measured> {
       plan.progress?.(`Node-RED ${runtime.version} on 127.0.0.1:${runtime.port}, user directory ${runtime.userDir}`);
       const session = new LineSession(plan, source, tap, loop);
       const learned = await session.learn();
-      // Before the calibration: the threshold is set on the scores the detector gives once it has learned them.
+      // The good scores were handed over with the fit, before any defect was confirmed.
       const confirmed = await session.confirmDefects();
-      const { threshold, promisedFrr } = await session.calibrate();
+      const { threshold, promisedFrr, count } = await calibrated(plan, session, learned.calibration);
       const backbone = plan.rawBackbone;
       const raw =
         backbone === undefined
@@ -110,6 +133,7 @@ async function measure(plan: LinePlan): Promise<Measured> {
         confirmed,
         threshold,
         promisedFrr,
+        calibrationCount: count,
         inspected,
         streamed,
         loop: loop.summary(),
@@ -134,8 +158,8 @@ export async function runLine(plan: LinePlan): Promise<LineReport> {
     dataset: plan.dataset.root,
     node_red: m.version,
     train_images: plan.learn.length,
-    calibration_images: plan.calibration.length,
-    calibration: plan.calibrationHeldOut ? "held-out" : "learned",
+    calibration_images: m.calibrationCount,
+    calibration: plan.calibration.length === 0 ? "leave-one-out" : plan.calibrationHeldOut ? "held-out" : "learned",
     images: m.inspected.records.length,
     test_images: plan.dataset.test.length,
     ...accuracy,

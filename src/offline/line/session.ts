@@ -17,6 +17,7 @@ import {
   readConfirmAnswer,
   readLearnAnswer,
   readStreamed,
+  type CalibrationAnswer,
   type ConfirmAnswer,
   type Inspected,
   type LearnAnswer,
@@ -66,9 +67,10 @@ export class LineSession {
     return this.tap.send(this.source, msg, read, timeoutMs, file);
   }
 
-  async learn(): Promise<{ seconds: number; model: LearnAnswer["model"] }> {
+  /** `calibration`: the threshold's answer where it calibrated from the good scores the fit handed over. */
+  async learn(): Promise<{ seconds: number; model: LearnAnswer["model"]; calibration: CalibrationAnswer | null }> {
     const files = this.plan.learn;
-    if (files.length === 0) return { seconds: 0, model: null };
+    if (files.length === 0) return { seconds: 0, model: null, calibration: null };
     const started = performance.now();
     this.say(`learning ${files.length} good images through the line`);
     const outcomes = await pump(files.length, {
@@ -82,9 +84,10 @@ export class LineSession {
     const answers = results(outcomes, files, "learning");
     const model = answers.map((a) => a.value.model).find((m) => m !== null) ?? null;
     if (model === null) throw new LineFailure(`learning: the detector learned ${files.length} images but fitted no model`);
+    const calibration = answers.map((a) => a.value.calibration).find((c) => c !== null) ?? null;
     const seconds = (performance.now() - started) / 1000;
     this.say(`fitted in ${seconds.toFixed(1)} s`);
-    return { seconds, model };
+    return { seconds, model, calibration };
   }
 
   /**

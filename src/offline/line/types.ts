@@ -18,10 +18,15 @@ export interface LinePlan {
    * and its mask or boxes where the dataset has them), before the threshold calibrates.
    */
   defects: readonly LabelledDefect[];
-  /** Images sent with msg.calibrate (training images only). */
+  /**
+   * Images sent with msg.calibrate (training images only); empty where the threshold calibrates
+   * from the good scores the detector hands over with its fit (PatchCore, unsupervised).
+   */
   calibration: readonly string[];
   /** Whether the calibration images were held back from learning (else they are learned ones). */
   calibrationHeldOut: boolean;
+  /** The threshold's false-reject rate in percent (its frr field); undefined = the node's default (1 %). */
+  frr?: number;
   /** An ONNX backbone to time a plain session.run of; undefined without one. */
   rawBackbone?: { file: string; layers: readonly string[]; threads?: number; preprocess: PreprocessOptions };
   /** msg.preprocess for one image, where the preprocessing depends on the image. */
@@ -36,8 +41,10 @@ export interface LineReport extends AccuracyFigures {
   dataset: string;
   node_red: string;
   train_images: number;
+  /** Good scores the threshold calibrated on. */
   calibration_images: number;
-  calibration: "held-out" | "learned";
+  /** "leave-one-out": the detector's handed-over scores of the images it learned; else images sent to the threshold. */
+  calibration: "leave-one-out" | "held-out" | "learned";
   /** Test images inspected (each once one at a time, and once more in the stream). */
   images: number;
   test_images: number;

@@ -43,6 +43,8 @@ export interface ShotCalibration {
 
 export interface BankFit {
   bank: MemoryBank;
+  /** The learned image each bank row came from (leave-one-image-out.ts). */
+  rowImages: Int32Array;
   /** One score a shot; null when no calibration was asked for. */
   leaveOneOut: number[] | null;
 }
@@ -106,5 +108,6 @@ export async function fitPatchCoreBank(
   const bank: MemoryBank = { data, size: rows.length, dim, projection: null };
   const leaveOneOut: LeaveOneOutInput | null = calibration === null ? null : { owners, shots, grid: calibration.grid, map: calibration.map };
   const finished = await finishBankOffThread(bank, options, session, leaveOneOut, signal);
-  return { bank: finished.bank, leaveOneOut: calibration === null ? null : finished.scores };
+  const rowImages = Int32Array.from(rows, (row) => Math.floor(row / patches));
+  return { bank: finished.bank, rowImages, leaveOneOut: calibration === null ? null : finished.scores };
 }

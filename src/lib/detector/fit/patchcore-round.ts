@@ -20,13 +20,14 @@ import type { Tensor } from "../../image/types";
 import type { SessionOptions } from "../../onnx";
 import { learnedRecord } from "../methods/backbone-context";
 import { fitPatchCoreBank, type ShotCalibration } from "./bank-fit";
+import { leaveOneImageOutScores } from "./leave-one-image-out";
 import type { LearnedWith } from "../storage/learned-record";
 import { fitStopped } from "./off-thread";
 import { OnlineBank } from "../online/online-bank";
 import { onlinePatchCoreModel } from "../online/online-model";
 import { checkSample, shapeOf, type SampleShape } from "../sample";
 import { supportVariants, type AugmentChoice, type Variant } from "./support-set";
-import type { FittedModel, LearningRound } from "../types";
+import type { FittedModel, HandedCalibration, LearningRound } from "../types";
 
 export interface PatchCoreRoundConfig {
   /** Owned by the round until a fit hands it to the model. */
@@ -36,7 +37,11 @@ export interface PatchCoreRoundConfig {
   session: SessionOptions;
   augment: AugmentChoice;
   defectWeight: number | undefined;
-  /** Record the shots' leave-one-out scores with the model (leave-one-out.ts). */
+  /**
+   * Score each learned image against the fitted bank without its own rows and hand the scores
+   * over with the model (a good-only threshold's calibration): few-shot rounds in the fit worker
+   * (leave-one-out.ts), others one image at a time after the fit (leave-one-image-out.ts).
+   */
   leaveOneOut: boolean;
 }
 
@@ -115,14 +120,17 @@ export function createPatchCoreRound(config: PatchCoreRoundConfig): LearningRoun
       const shots = tensors.length;
       const variantOf = (image: number): Variant => variants[image - shots] as Variant;
       const sourceOf = (image: number): Tensor => (image < shots ? (tensors[image] as Tensor) : variantOf(image).make());
-      const calibration: ShotCalibration | null = config.leaveOneOut
-        ? {
-            owners: Int32Array.from({ length: shots + variants.length }, (_, i) => (i < shots ? i : variantOf(i).shot)),
-            shots,
-            grid: { width: grid.width, height: grid.height },
-            map: tensorSize(tensors[0] as Tensor),
-          }
-        : null;
+      // Few shots: their features are gathered by the fit anyway, and scored in its worker.
+      const fewShot = config.learnedWith.setting === "fewshot";
+      const calibration: ShotCalibration | null =
+        config.leaveOneOut && fewShot
+          ? {
+              owners: Int32Array.from({ length: shots + variants.length }, (_, i) => (i < shots ? i : variantOf(i).shot)),
+              shots,
+              grid: { width: grid.width, height: grid.height },
+              map: tensorSize(tensors[0] as Tensor),
+            }
+          : null;
       const space = grid.space.finish();
       const { patches, projected } = grid;
       const learned = {
@@ -133,7 +141,15 @@ export function createPatchCoreRound(config: PatchCoreRoundConfig): LearningRoun
         // Unprojected, the space rows are the features themselves: read, not embedded again.
         features: async (image: number) => (projected ? (await extractor.embed(sourceOf(image))).data : copyRows(space, image * patches, patches)),
       };
-      const { bank, leaveOneOut } = await fitPatchCoreBank(learned, options, session, signal, { calibration, keepSpace: !projected });
+      const fit = await fitPatchCoreBank(learned, options, session, signal, { calibration, keepSpace: !projected });
+      const { bank } = fit;
+      let leaveOneOut = fit.leaveOneOut;
+      if (config.leaveOneOut && !fewShot) {
+        // A variant's rows are its shot's: an image is scored without every copy of itself.
+        const owners = Int32Array.from(fit.rowImages, (image) => (image < shots ? image : variantOf(image).shot));
+        const input = { owners, images: shots, embed: (image: number) => extractor.embed(tensors[image] as Tensor), map: tensorSize(tensors[0] as Tensor) };
+        leaveOneOut = await leaveOneImageOutScores(bank, input, options, session, signal);
+      }
       const online = await OnlineBank.fitted(bank, options, session, config.defectWeight);
       const record = {
         ...learnedRecord(config.learnedWith, first, shots, options),
@@ -142,7 +158,8 @@ export function createPatchCoreRound(config: PatchCoreRoundConfig): LearningRoun
       };
       owned = false;
       const model = onlinePatchCoreModel(extractor, online, record);
-      return { model, save: (path) => model.online.save(path, 1) };
+      const handed: HandedCalibration | undefined = leaveOneOut === null ? undefined : { kind: "leave-one-out", scores: leaveOneOut };
+      return { model, save: (path) => model.online.save(path, 1), ...(handed === undefined ? {} : { calibration: handed }) };
     },
     async release() {
       tensors.length = 0;

@@ -24,7 +24,7 @@ export function modelFilePath(baseDir: string, nodeId: string): string {
 
 /** What only an evaluation asks of a method, beyond the node's options. */
 export interface MethodExtras {
-  /** PatchCore: record the shots' leave-one-out scores with each fit (leave-one-out.ts). */
+  /** PatchCore: false to skip the learned images' leave-one-out scores at each fit (default: computed and handed over). */
   leaveOneOut?: boolean;
 }
 
@@ -43,7 +43,7 @@ export async function openMethod(options: DetectorOptions, baseDir: string, extr
         augment: options.augment,
         standardize: options.standardize,
         session,
-        leaveOneOut: extras.leaveOneOut === true,
+        leaveOneOut: extras.leaveOneOut !== false,
       });
     case "padim":
       return openPadimMethod({ setting: options.setting, backbone, layers: options.layers, options: options.padim, session });

@@ -23,7 +23,11 @@ export interface PatchCoreMethodConfig extends BackboneMethodConfig {
   defectWeight?: number;
   /** Support-set augmentation of small rounds (default: "auto", no extra turns). */
   augment?: AugmentChoice;
-  /** Record the shots' leave-one-out scores with each fit (the few-shot evaluation's calibration). */
+  /**
+   * Score each learned image against the fit without its own rows, record the scores and hand
+   * them over with the learning result (a good-only threshold's calibration). Default on; off
+   * saves one backbone pass and one search a learned image at each fit.
+   */
   leaveOneOut?: boolean;
 }
 
@@ -49,7 +53,7 @@ export async function openPatchCoreMethod(config: PatchCoreMethodConfig): Promis
         session,
         augment: config.augment ?? DEFAULT_AUGMENT_CHOICE,
         defectWeight,
-        leaveOneOut: config.leaveOneOut === true,
+        leaveOneOut: config.leaveOneOut !== false,
       }),
     async load(path) {
       const { file, record } = await context.readChecked(path);

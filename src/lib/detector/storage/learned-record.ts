@@ -45,9 +45,9 @@ export interface LearnedRecord extends LearnedWith {
    */
   augmentation?: AugmentationRecord;
   /**
-   * PatchCore rounds asked for it (the few-shot evaluation): each shot's score against the bank
-   * without its own rows (leave-one-out.ts), a good-only calibration. Informational, like
-   * `augmentation`.
+   * PatchCore fits: each learned image's score against the bank without its own rows
+   * (leave-one-out.ts, leave-one-image-out.ts), the good scores handed over for a threshold's
+   * calibration. Informational, like `augmentation`.
    */
   leaveOneOut?: number[];
 }
