@@ -6,9 +6,8 @@
 import type { NodeMessageInFlow } from "node-red";
 import type { DetectorEngine, LearningState } from "../lib/detector";
 // Part ids from PLCs are often numbers; both name the same part (the threshold node reads them so too).
-import { readIdentifier as readPartId } from "../lib/message";
 import { DefectError } from "../lib/errors";
-import { asksToLearn, readCommand, readConfirm, type ConfirmVerdict, type DefectRegion } from "../lib/message";
+import { asksToLearn, readCommand, readConfirm, readIdentifier as readPartId, type ConfirmVerdict, type DefectRegion } from "../lib/message";
 
 export const COMMANDS = ["fit", "reset", "rollback", "start-learning", "stop-learning"] as const;
 export type Command = (typeof COMMANDS)[number];

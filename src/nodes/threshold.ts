@@ -14,6 +14,8 @@ import {
   readHandedCalibration,
   readScore,
   writeMask,
+  readResultLabels,
+  writeResult,
 } from "../lib/message";
 import { isDefectError } from "../lib/errors";
 import {
@@ -35,7 +37,6 @@ import {
 } from "../lib/threshold";
 import { attachController, detachController, registerAdminEndpoint, type AdminAction } from "./threshold-admin";
 import { resultCalibration, startResultNumbering } from "./threshold-result";
-import { readResultLabels, writeResult } from "../lib/message";
 import type { ThresholdNodeDef } from "./threshold-def";
 import { createErrorRouter, translateError } from "./shared/errors";
 import { handleInput, rejectInput } from "./shared/input";
