@@ -10,7 +10,8 @@ import type { FeatureMap, PatchEmbedding } from "../../features/types";
 import type { ScoreMap, Tensor } from "../../image/types";
 import { acquireModelFromBytes, runChain, type ModelHandle, type SessionOptions } from "../../onnx";
 import type { MemoryBank } from "./patchcore";
-import { buildScoringModel, SCORING_OUTPUTS } from "./scoring-model";
+import { buildGraphOffThread } from "./graph-thread";
+import { SCORING_OUTPUTS, type ScoringModelSpec } from "./scoring-model";
 
 /** What the fused path needs of a backbone: its session, its input and the layers' shapes. */
 export interface FusableBackbone {
@@ -123,7 +124,7 @@ export class FusedScoring {
     const known = this.models.get(key);
     if (known !== undefined) return known;
     const projection = this.bank.projection === null ? undefined : { matrix: this.bank.projection, outDim: this.bank.projection.length / this.bank.dim };
-    const bytes = buildScoringModel({
+    const spec: ScoringModelSpec = {
       layers: backbone.shapes,
       pool: backbone.pool,
       searchBank: this.searchBank,
@@ -132,8 +133,10 @@ export class FusedScoring {
       neighbours: this.neighbours,
       embedding,
       ...(map === undefined ? {} : { map }),
-    });
-    const loading = acquireModelFromBytes(`patchcore-scoring:${++built}:${this.bank.size}`, bytes, this.session, { beside: backbone.model });
+    };
+    const loading = buildGraphOffThread({ kind: "scoring", spec }).then((bytes) =>
+      acquireModelFromBytes(`patchcore-scoring:${++built}:${this.bank.size}`, bytes, this.session, { beside: backbone.model }),
+    );
     this.models.set(key, loading);
     loading.catch(() => {
       if (this.models.get(key) === loading) this.models.delete(key);

@@ -13,7 +13,7 @@ import { attr, GraphBuilder, Value } from "../../onnx/graph-builder";
 import { addPooledLayers, resizeToGrid, type LayerShape, type PooledLayers } from "../../features/patch-head";
 import { resampleMatrix } from "../map-ops";
 import { addBankConstants, addNearestRows, quantiseBank } from "./candidate-search";
-import { searchConstants, type SearchProjection } from "./nearest";
+import { searchConstants, type SearchProjection } from "./nearest-model";
 
 /**
  * Patches ranked per Gemm + TopK. The standalone search (nearest.ts) gains from blocks of 128 that
