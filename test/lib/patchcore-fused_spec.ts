@@ -125,6 +125,32 @@ describe("PatchCore scored from the image tensor (fused)", function () {
     });
   }
 
+  it("readies the scoring graph before the first image once the layer shapes are known, and the image loads nothing more", async function () {
+    const scorer = await scorerFor({ ...DEFAULT_PATCHCORE_OPTIONS, coresetRatio: 0.3 });
+    const fresh = await openPatchExtractor({ model: join(dir, "tiny-backbone.onnx"), layers: ["l1", "l2"] });
+    try {
+      const cold = fresh.fusable!()!;
+      const before = openSessionCount();
+      await scorer.prepareTensorScoring(cold, false, { width: SIZE, height: SIZE });
+      assert.equal(openSessionCount(), before, "nothing to build before the backbone has shown its layer shapes");
+      const backbone = extractor.fusable!()!;
+      await scorer.prepareTensorScoring(backbone, false, { width: SIZE, height: SIZE });
+      const prepared = openSessionCount();
+      assert.equal(prepared, before + 1, "the scoring graph is loaded");
+      const calls = countRequests();
+      try {
+        await scorer.scoreTensor(backbone, tests[1]!, false, { width: SIZE, height: SIZE });
+      } finally {
+        calls.restore();
+      }
+      assert.equal(openSessionCount(), prepared, "the image used the prepared graph");
+      assert.deepEqual(calls.ops, ["chain"], "one exchange with the worker, no load");
+    } finally {
+      await fresh.release();
+      await scorer.release();
+    }
+  });
+
   it("scores the first image of a fresh extractor as every later one (the same graph, to the bit)", async function () {
     const scorer = await scorerFor({ ...DEFAULT_PATCHCORE_OPTIONS, coresetRatio: 0.3 });
     const fresh = await openPatchExtractor({ model: join(dir, "tiny-backbone.onnx"), layers: ["l1", "l2"] });

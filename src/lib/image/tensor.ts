@@ -13,7 +13,7 @@ export interface TensorSize {
   channels: number;
 }
 
-export function tensorSize(tensor: Tensor): TensorSize {
+export function tensorSize(tensor: Pick<Tensor, "dims" | "layout">): TensorSize {
   const nchw = tensor.layout === "NCHW";
   return {
     channels: tensor.dims[nchw ? 1 : 3] as number,

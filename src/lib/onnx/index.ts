@@ -12,7 +12,7 @@ export type {
   TensorAttribute,
   TensorData,
 } from "./graph-builder";
-export { acquireModel, acquireModelFromBytes, defaultIntraOpThreads, openSessionCount, runChain, toOrtOptions } from "./session";
+export { acquireBuiltModel, acquireModel, acquireModelFromBytes, defaultIntraOpThreads, openSessionCount, runChain, toOrtOptions } from "./session";
 export type { ChainLink, KeptFeeds, ModelHandle, Placement, RunOptions, SessionOptions } from "./session";
 export { defaultWorkerCount, MAX_POOL_WORKERS, sessionPool } from "./worker-pool";
 export { formatShape, validateFeeds } from "./feeds";

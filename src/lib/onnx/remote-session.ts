@@ -9,9 +9,13 @@ import { buffersOf, toCompactWire, type ChainStep, type ModelSource, type WireTe
 
 let instances = 0;
 
-function wireFeeds(feeds: Record<string, ort.Tensor>): Record<string, WireTensor> {
+/** `copies`: the feeds made compact copies of (toCompactWire), which nobody else holds. */
+function wireFeeds(feeds: Record<string, ort.Tensor>, copies: WireTensor[]): Record<string, WireTensor> {
   const wire: Record<string, WireTensor> = {};
-  for (const [name, tensor] of Object.entries(feeds)) wire[name] = toCompactWire(tensor);
+  for (const [name, tensor] of Object.entries(feeds)) {
+    wire[name] = toCompactWire(tensor);
+    if (wire[name].data !== tensor.data) copies.push(wire[name]);
+  }
   return wire;
 }
 
@@ -66,8 +70,10 @@ export class RemoteSession {
     options: { transferFeeds?: boolean; kept?: string },
   ): Promise<Array<Record<string, ort.Tensor>>> {
     if (!this.worker.alive) await this.reload();
-    const wire = feeds.map(wireFeeds);
-    const transfer = options.transferFeeds === true ? buffersOf(wire.flatMap((w) => Object.values(w))) : [];
+    const copies: WireTensor[] = [];
+    const wire = feeds.map((each) => wireFeeds(each, copies));
+    // Copies are handed over, not cloned a second time: a bank's rows in blocks cost one copy, not two.
+    const transfer = buffersOf(options.transferFeeds === true ? wire.flatMap((w) => Object.values(w)) : copies);
     const reply = await this.pool.request(this.worker, { op: "run", key: this.key, feeds: wire, outputNames, kept: options.kept }, transfer);
     return reply.outputs.map((each) => {
       const outputs: Record<string, ort.Tensor> = {};
@@ -88,8 +94,9 @@ export class RemoteSession {
     if (first === undefined) return null;
     const worker = first.worker;
     if (!worker.alive || links.some((l) => l.session.worker !== worker || l.session.pool !== first.pool || l.session.released)) return null;
-    const steps: ChainStep[] = links.map((l) => ({ ...l.step, key: l.session.key, feeds: wireFeeds(l.feeds) }));
-    const reply = await first.pool.request(worker, { op: "chain", steps });
+    const copies: WireTensor[] = [];
+    const steps: ChainStep[] = links.map((l) => ({ ...l.step, key: l.session.key, feeds: wireFeeds(l.feeds, copies) }));
+    const reply = await first.pool.request(worker, { op: "chain", steps }, buffersOf(copies));
     const outputs: Record<string, ort.Tensor> = {};
     for (const [name, tensor] of Object.entries(reply.outputs)) outputs[name] = fromWire(tensor);
     return { outputs, ms: reply.ms };
@@ -99,7 +106,8 @@ export class RemoteSession {
   async keep(token: string, feeds: Record<string, ort.Tensor>): Promise<void> {
     if (!this.worker.alive) await this.reload();
     this.kept.set(token, feeds);
-    await this.pool.request(this.worker, { op: "keep", key: this.key, token, feeds: wireFeeds(feeds) });
+    const copies: WireTensor[] = [];
+    await this.pool.request(this.worker, { op: "keep", key: this.key, token, feeds: wireFeeds(feeds, copies) }, buffersOf(copies));
   }
 
   async forget(token: string): Promise<void> {
@@ -124,7 +132,10 @@ export class RemoteSession {
       const worker = this.pool.place();
       try {
         await this.pool.request(worker, { op: "load", key: this.key, where: this.where, name: this.name, source: this.source, options: this.options });
-        for (const [token, feeds] of this.kept) await this.pool.request(worker, { op: "keep", key: this.key, token, feeds: wireFeeds(feeds) });
+        for (const [token, feeds] of this.kept) {
+          const copies: WireTensor[] = [];
+          await this.pool.request(worker, { op: "keep", key: this.key, token, feeds: wireFeeds(feeds, copies) }, buffersOf(copies));
+        }
       } catch (error) {
         await this.pool.leave(worker);
         throw error;

@@ -9,6 +9,7 @@ import { parentPort } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
 import { describeError } from "../errors";
 import { describeSession, loadSession, runSession, type LoadedSession } from "./local-session";
+import { loadable } from "./model-source";
 import { yieldToMainThread } from "./worker-priority";
 import { buffersOf, errorToWire, toWire, type ChainStep, type WireTensor, type WorkerReply, type WorkerRequest } from "./worker-protocol";
 
@@ -59,8 +60,7 @@ async function runChain(steps: readonly ChainStep[]): Promise<{ outputs: Record<
 async function handle(request: WorkerRequest): Promise<WorkerReply> {
   switch (request.op) {
     case "load": {
-      const source = request.source.kind === "file" ? request.source.path : request.source.bytes;
-      const session = await loadSession(request.where, source, request.options);
+      const session = await loadSession(request.where, loadable(request.source), request.options);
       sessions.set(request.key, { session, name: request.name, kept: new Map() });
       return { id: request.id, ok: true, op: "load", ...describeSession(session) };
     }

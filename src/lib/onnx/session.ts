@@ -12,8 +12,9 @@ import { isMainThread } from "node:worker_threads";
 import { DefectError } from "../errors";
 import { type TensorSpec, validateFeeds } from "./feeds";
 import { describeSession, loadSession, runSession } from "./local-session";
+import { loadable } from "./model-source";
 import { RemoteSession } from "./remote-session";
-import type { ModelSource } from "./worker-protocol";
+import type { BuildJob, ModelSource } from "./worker-protocol";
 
 export type { TensorSpec } from "./feeds";
 
@@ -131,6 +132,24 @@ export async function acquireModelFromBytes(key: string, bytes: Uint8Array, opti
   const cacheKey = `bytes:${key}|${optionsKey(options)}`;
   const beside = placement.beside === undefined ? undefined : loadedOf.get(placement.beside)?.remote;
   return acquire(cacheKey, key, key, () => loadModel(cacheKey, key, key, { kind: "bytes", bytes }, ortOptions, beside));
+}
+
+/**
+ * A model whose bytes `buildModel(job)` of the module at `builder` makes on the thread that loads
+ * it (a session worker), not here: for graphs with large constants. `key` must always stand for
+ * the same job, as with acquireModelFromBytes.
+ */
+export async function acquireBuiltModel(
+  key: string,
+  builder: string,
+  job: BuildJob,
+  options: SessionOptions = {},
+  placement: Placement = {},
+): Promise<ModelHandle> {
+  const ortOptions = toOrtOptions(options);
+  const cacheKey = `built:${key}|${optionsKey(options)}`;
+  const beside = placement.beside === undefined ? undefined : loadedOf.get(placement.beside)?.remote;
+  return acquire(cacheKey, key, key, () => loadModel(cacheKey, key, key, { kind: "built", builder, job }, ortOptions, beside));
 }
 
 export interface Placement {
@@ -323,7 +342,7 @@ async function loadModel(
       release: () => remote.release(),
     };
   }
-  const session = await loadSession(where, source.kind === "file" ? source.path : source.bytes, options);
+  const session = await loadSession(where, loadable(source), options);
   const kept = new Map<string, Record<string, ort.Tensor>>();
   return {
     ...describeSession(session),

@@ -26,7 +26,21 @@ export interface ChainStep {
   kept: string | undefined;
 }
 
-export type ModelSource = { kind: "file"; path: string } | { kind: "bytes"; bytes: Uint8Array };
+/**
+ * Where a session's model comes from. "built": the bytes are made on the thread that loads it, by
+ * `buildModel(job)` of the module at `builder` (graph-builder code for large in-memory graphs,
+ * whose serialisation would otherwise stall Node-RED's thread); a session moved to a new worker
+ * after a crash builds it again there.
+ */
+export type ModelSource = { kind: "file"; path: string } | { kind: "bytes"; bytes: Uint8Array } | { kind: "built"; builder: string; job: BuildJob };
+
+/** What a "built" source's module is given: structured-cloneable data. */
+export type BuildJob = Readonly<Record<string, unknown>>;
+
+/** The contract of a "built" source's module. */
+export interface ModelBuilder {
+  buildModel(job: BuildJob): Uint8Array;
+}
 
 export type WorkerRequest =
   /** `where`: path or in-memory key, for load errors; `name`: the short name run errors use. */

@@ -8,9 +8,9 @@ import { DefectError } from "../../errors";
 import { layerShapes, type LayerShape } from "../../features/patch-head";
 import type { FeatureMap, PatchEmbedding } from "../../features/types";
 import type { ScoreMap, Tensor } from "../../image/types";
-import { acquireModelFromBytes, runChain, type ModelHandle, type SessionOptions } from "../../onnx";
+import { runChain, type ModelHandle, type SessionOptions } from "../../onnx";
 import type { MemoryBank } from "./patchcore";
-import { buildGraphOffThread } from "./graph-thread";
+import { acquireBankGraph } from "./bank-graphs";
 import { SCORING_OUTPUTS, type ScoringModelSpec } from "./scoring-model";
 
 /** What the fused path needs of a backbone: its session, its input and the layers' shapes. */
@@ -119,6 +119,15 @@ export class FusedScoring {
     };
   }
 
+  /**
+   * Builds and loads the graph `run` would use, ahead of the first image, once the backbone's
+   * layer shapes are known (after a fit); otherwise the first image builds it.
+   */
+  async prepare(backbone: FusableBackbone, withEmbedding: boolean, map?: MapRequest): Promise<void> {
+    const shapes = backbone.shapes;
+    if (shapes !== undefined) await this.modelFor({ ...backbone, shapes }, withEmbedding, map);
+  }
+
   private modelFor(backbone: FusableBackbone & { shapes: readonly LayerShape[] }, embedding: boolean, map: MapRequest | undefined): Promise<ModelHandle> {
     const key = `${shapesKey(backbone)}|${embedding}|${map === undefined ? "-" : `${map.width}x${map.height}@${map.sigma}`}`;
     const known = this.models.get(key);
@@ -134,9 +143,8 @@ export class FusedScoring {
       embedding,
       ...(map === undefined ? {} : { map }),
     };
-    const loading = buildGraphOffThread({ kind: "scoring", spec }).then((bytes) =>
-      acquireModelFromBytes(`patchcore-scoring:${++built}:${this.bank.size}`, bytes, this.session, { beside: backbone.model }),
-    );
+    const loading = acquireBankGraph(`patchcore-scoring:${++built}:${this.bank.size}`, { kind: "scoring", spec }, this.session, { beside: backbone.model });
+
     this.models.set(key, loading);
     loading.catch(() => {
       if (this.models.get(key) === loading) this.models.delete(key);

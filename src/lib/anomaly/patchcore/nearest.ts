@@ -6,9 +6,9 @@
  * best candidates by their exact distances (candidate-search.ts).
  */
 import * as ort from "onnxruntime-node";
-import { acquireModelFromBytes, type ModelHandle, type SessionOptions } from "../../onnx";
+import type { ModelHandle, SessionOptions } from "../../onnx";
 import { matmul } from "../../linalg/matmul";
-import { buildGraphOffThread } from "./graph-thread";
+import { acquireBankGraph } from "./bank-graphs";
 import type { SearchProjection } from "./nearest-model";
 
 export type { SearchProjection } from "./nearest-model";
@@ -69,11 +69,9 @@ export async function openSearchOver(
 ): Promise<NearestSearch> {
   const searchDim = projection?.outDim ?? dim;
   // Each bank is its own session: the key only has to be unique while it lives.
-  const model: ModelHandle = await acquireModelFromBytes(
-    `nearest:${++searchCounter}:${size}x${searchDim}`,
-    await buildGraphOffThread({ kind: "nearest", bank: searchBank, size, dim: searchDim, ...(projection === undefined ? {} : { projection }), inputDim: dim }),
-    session,
-  );
+  const job = { kind: "nearest", bank: searchBank, size, dim: searchDim, ...(projection === undefined ? {} : { projection }), inputDim: dim } as const;
+  const model: ModelHandle = await acquireBankGraph(`nearest:${++searchCounter}:${size}x${searchDim}`, job, session);
+
   return {
     bankSize: size,
     dim,

@@ -13,7 +13,7 @@ import type { Tensor } from "../../image/types";
 import { upsampleNearestBlurred } from "../map-ops";
 import { bankSizeFor, openCoresetProjector, searchProjection, selectBankRows } from "./bank-select";
 import { openSearchOver, searchSpaceBank, type NearestSearch, type Neighbours } from "./nearest";
-import { FusedScoring, type FusableBackbone } from "./fused-scoring";
+import { FusedScoring, type FusableBackbone, type MapRequest } from "./fused-scoring";
 import { singleBlock } from "./row-blocks";
 
 export { bankSizeFor } from "./bank-select";
@@ -162,10 +162,7 @@ export class PatchCoreScorer {
    * scores (and the features, with `withEmbedding`) come back. Same values as embed + scorePatches.
    */
   async scoreTensor(backbone: FusableBackbone, tensor: Tensor, withEmbedding: boolean, mapSize?: { width: number; height: number }): Promise<TensorScores> {
-    if (this.searchBank === null) throw new Error("scoreTensor needs a scorer opened over its own bank");
-    this.fused ??= new FusedScoring(this.searchBank, this.bank, this.options.numNeighbors, this.session);
-    const map = mapSize === undefined ? undefined : { ...mapSize, sigma: this.options.blurSigma };
-    const run = await this.fused.run(backbone, tensor, withEmbedding, map);
+    const run = await this.fusedScoring().run(backbone, tensor, withEmbedding, this.mapRequest(mapSize));
     const patches = run.distances.length;
     const score = this.reweightWith(run.worstRow, run.distances[run.worstPatch] as number, run.support);
     return {
@@ -176,6 +173,25 @@ export class PatchCoreScorer {
       backboneMs: run.backboneMs,
       scoringMs: run.scoringMs,
     };
+  }
+
+  /**
+   * Makes scoreTensor's graph for these arguments ready before the first image needs it (sending
+   * the bank to the worker that builds it stalls the sending thread ~30 ms); a no-op until the
+   * backbone's layer shapes are known.
+   */
+  async prepareTensorScoring(backbone: FusableBackbone, withEmbedding: boolean, mapSize?: { width: number; height: number }): Promise<void> {
+    if (this.canScoreTensor(backbone)) await this.fusedScoring().prepare(backbone, withEmbedding, this.mapRequest(mapSize));
+  }
+
+  private fusedScoring(): FusedScoring {
+    if (this.searchBank === null) throw new Error("scoreTensor needs a scorer opened over its own bank");
+    this.fused ??= new FusedScoring(this.searchBank, this.bank, this.options.numNeighbors, this.session);
+    return this.fused;
+  }
+
+  private mapRequest(mapSize: { width: number; height: number } | undefined): MapRequest | undefined {
+    return mapSize === undefined ? undefined : { ...mapSize, sigma: this.options.blurSigma };
   }
 
   get bankSize(): number {

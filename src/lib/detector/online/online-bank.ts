@@ -112,6 +112,8 @@ export class OnlineBank {
   private readonly listeners: Array<() => void> = [];
   private readonly problems: Array<(error: unknown) => void> = [];
   private readonly drops = new Rng(DROP_SEED);
+  /** Readies a pair for inspections before it is installed (see prepareWith). */
+  private preparer: ((pair: BankScorers) => Promise<void>) | undefined;
   counters: OnlineCounters;
   drift: DriftRecord;
 
@@ -401,9 +403,26 @@ export class OnlineBank {
       await pair.release();
       return;
     }
+    // Best effort: a graph that fails to build now is built, or fails, at the next inspection.
+    await this.preparer?.(pair).catch(() => undefined);
     this.bank = bank;
     this.defectInstalled = revision;
     this.head = fitted;
     this.slot.replace(pair);
+  }
+
+  /**
+   * `prepare` readies the installed pair now and every later one before it replaces the current:
+   * a bank learned on the line then does not build its scoring graph in an inspection.
+   */
+  async prepareWith(prepare: (pair: BankScorers) => Promise<void>): Promise<void> {
+    this.preparer = prepare;
+    const lease = this.slot.acquire();
+    if (lease === undefined) return;
+    try {
+      await prepare(lease.value).catch(() => undefined);
+    } finally {
+      lease.release();
+    }
   }
 }

@@ -75,6 +75,10 @@ export function onlinePatchCoreModel(extractor: PatchExtractor, bank: OnlineBank
     return { inspection, part: { ...part, patchScores: scores.goodGrid.data, score: scores.goodScore } };
   }
 
+  // The fused graph for this input size, built before the first inspection rather than in it.
+  const { width, height } = tensorSize(record.input);
+  void bank.prepareWith((pair) => pair.prepare(extractor, width, height));
+
   const online: OnlineModel = {
     inspectPart: inspectPart as OnlineModel["inspectPart"],
     add: (verdict, part, region) => bank.add(verdict, part, region),

@@ -172,6 +172,12 @@ export class BankScorers implements Releasable {
     return { scores, embedding, backboneMs: t1 - t0, scoringMs: performance.now() - t1 - scores.mapMs };
   }
 
+  /** Readies inspect's fused graph for images of this size (PatchCoreScorer.prepareTensorScoring). */
+  async prepare(extractor: PatchExtractor, width: number, height: number): Promise<void> {
+    const backbone = extractor.fusable?.();
+    if (backbone !== undefined) await this.good.value.prepareTensorScoring(backbone, this.needsFeatures, { width, height });
+  }
+
   async release(): Promise<void> {
     await Promise.all([this.good.drop(), this.defect?.release(), this.head?.drop()]);
   }
