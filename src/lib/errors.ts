@@ -69,7 +69,13 @@ export type ErrorCode =
   // overload: a bounded input queue had no room
   | "queueFull"
   // threshold: the station's result id counter could not be read or saved
-  | "resultIdsFailed";
+  | "resultIdsFailed"
+  // join views: the views of one part
+  | "missingView"
+  | "duplicateView"
+  | "lateView"
+  | "unknownView"
+  | "noPartId";
 
 export type ErrorDetails = Record<string, string | number>;
 

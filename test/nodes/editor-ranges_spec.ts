@@ -13,6 +13,7 @@ import { parseQueueOptions } from "../../src/lib/queue";
 import { parseRegionOptions } from "../../src/lib/regions";
 import { parseSourceOptions } from "../../src/lib/source";
 import { parseThresholdOptions } from "../../src/lib/threshold";
+import { parseJoinViewsOptions } from "../../src/lib/views";
 import { parseDecodeLimits } from "../../src/nodes/shared/settings";
 import { catalogKeys } from "../fixtures/node-red";
 import { defaultNode, editorVerdict, loadEditorDefinition, type EditorDefinition } from "../fixtures/editor-definitions";
@@ -228,6 +229,11 @@ const CASES: NodeCase[] = [
       { rule: "rate-count", protocol: "modbus" },
       { rule: "rate-time", protocol: "opcua" },
     ],
+  },
+  {
+    name: "join-views",
+    runtime: (c) => void parseJoinViewsOptions(c),
+    contexts: [{}],
   },
 ];
 

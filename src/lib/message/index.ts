@@ -9,22 +9,29 @@ export { HANDED_CALIBRATION_KINDS, readHandedCalibration, type HandedCalibration
 export { findMessageImage, messageImageSize, setMessageImage, writeMessageImage, type FoundImage } from "./image";
 export { writeQueueInfo, type MessageQueueInfo } from "./queue";
 export { describe, finiteNumber, isRecord, type MessageFields, type MessageView } from "./record";
-export { readRegions, regionCountOf, writeRegions, type RegionBox } from "./regions";
+export { readRegions, readRegionsIfAny, regionCountOf, writeRegions, writeViewRegions, type RegionBox, type ViewRegion } from "./regions";
 export { readConfirm, VERDICTS, type ConfirmRequest, type ConfirmVerdict, type DefectRegion } from "./confirm";
 export { asksToLearn, endCommand, isCalibrationSample, readCommand, teachesTheLine } from "./request";
 export { readIdentifier } from "./identifier";
+export { readPartId } from "./part-id";
 export {
   completeResult,
   readResultLabels,
   readResultRef,
+  readResultSource,
   resultModel,
+  writeJoinedResult,
   writeResult,
+  type JoinedResultFacts,
+  type JoinedResultRecord,
   type ResultCalibration,
   type ResultFacts,
   type ResultLabels,
   type ResultModel,
   type ResultRecord,
+  type ResultSource,
   type ResultTimes,
+  type ResultView,
 } from "./result";
 export { readScore, scoreOf } from "./score";
 export {

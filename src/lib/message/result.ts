@@ -10,6 +10,7 @@ import type { Region } from "../regions/types";
 import type { ThresholdMode, Verdict } from "../threshold/types";
 import { readIdentifier } from "./identifier";
 import { finiteNumber, isRecord, type MessageFields, type MessageView } from "./record";
+import type { RegionBox, ViewRegion } from "./regions";
 import { readTimings } from "./timings";
 
 /** Milliseconds each stage spent on this part (msg.timings); null for a stage that did not run or did not say. */
@@ -151,4 +152,105 @@ export function readResultRef(msg: MessageView): { id: number | null; partId: st
   if (!isRecord(record)) return { id: null, partId: null };
   const id = finiteNumber(record["id"]);
   return { id: id !== undefined && Number.isSafeInteger(id) && id > 0 ? id : null, partId: text(record["partId"]) };
+}
+
+/** Where a view's verdict was numbered, and what its record says beyond the verdict (for the join views node). */
+export interface ResultSource {
+  station: string | null;
+  id: number | null;
+  jobId: string | null;
+  recipe: string | null;
+  /** The record's stage times; null without a record. */
+  times: ResultTimes | null;
+}
+
+/** The station, id, job, recipe and stage times of msg.result; nulls where the message has no record (a hand-made verdict). */
+export function readResultSource(msg: MessageView): ResultSource {
+  const record = msg.result;
+  if (!isRecord(record)) return { station: null, id: null, jobId: null, recipe: null, times: null };
+  const stored = isRecord(record["times"]) ? record["times"] : {};
+  const times = {} as ResultTimes;
+  for (const stage of STAGE_TIMINGS) times[stage] = finiteNumber(stored[stage]) ?? null;
+  return { station: text(record["station"]), id: readResultRef(msg).id, jobId: text(record["jobId"]), recipe: text(record["recipe"]), times };
+}
+
+/** One view of a part in a joined record: its verdict, score, where it was numbered, and its regions. */
+export interface ResultView {
+  view: string;
+  verdict: Verdict;
+  score: number | null;
+  /** The station (threshold node) that numbered the view's own result, and that result's id; null without a record. */
+  station: string | null;
+  resultId: number | null;
+  /** msg.regions of the view, in its own image's pixels; null when no mask to region ran on it. */
+  regions: RegionBox[] | null;
+}
+
+/**
+ * The record of a part seen in several views, made by the join views node, which is then its
+ * station. Fields as a threshold node's record; model and calibration are each view's own (in
+ * its record, named by station and resultId), so they are null here.
+ */
+export interface JoinedResultRecord extends ResultLabels {
+  id: number;
+  station: string;
+  created: string;
+  verdict: Verdict;
+  /** The highest score of the views; null when no view had one. */
+  score: number | null;
+  /** Per stage, the longest time any view took; null where no view reported the stage. */
+  times: ResultTimes;
+  model: null;
+  calibration: null;
+  /** Every view's regions, each named by its view; null when no view had regions. */
+  regions: ViewRegion[] | null;
+  /** The views that arrived, in the order the node expects them. */
+  views: ResultView[];
+  /** Expected views that did not arrive in time; [] when all did. */
+  missing: string[];
+}
+
+/** What the join views node knows when it has joined a part. */
+export interface JoinedResultFacts {
+  id: number;
+  station: string;
+  created: Date;
+  verdict: Verdict;
+  score: number | null;
+  labels: ResultLabels;
+  views: readonly ResultView[];
+  missing: readonly string[];
+  /** The stage times of each view's record (null for a view without one). */
+  times: ReadonlyArray<ResultTimes | null>;
+}
+
+function longestTimes(all: ReadonlyArray<ResultTimes | null>): ResultTimes {
+  const times = {} as ResultTimes;
+  for (const stage of STAGE_TIMINGS) {
+    const values = all.map((t) => t?.[stage] ?? null).filter((v): v is number => v !== null);
+    times[stage] = values.length > 0 ? Math.max(...values) : null;
+  }
+  return times;
+}
+
+/** Writes the joined record as msg.result (replacing the last view's own); returns it. */
+export function writeJoinedResult(msg: MessageFields, facts: JoinedResultFacts): JoinedResultRecord {
+  const views = facts.views.map((v) => ({ ...v, regions: v.regions === null ? null : v.regions.map((region) => ({ ...region })) }));
+  const withRegions = views.filter((v) => v.regions !== null);
+  const record: JoinedResultRecord = {
+    id: facts.id,
+    station: facts.station,
+    ...facts.labels,
+    created: facts.created.toISOString(),
+    verdict: facts.verdict,
+    score: facts.score,
+    times: longestTimes(facts.times),
+    model: null,
+    calibration: null,
+    regions: withRegions.length === 0 ? null : withRegions.flatMap((v) => (v.regions ?? []).map((region) => ({ ...region, view: v.view }))),
+    views,
+    missing: [...facts.missing],
+  };
+  msg["result"] = record;
+  return record;
 }
