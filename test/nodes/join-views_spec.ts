@@ -17,9 +17,12 @@ import thresholdNode from "../../src/nodes/threshold";
 import type { ThresholdNodeDef } from "../../src/nodes/threshold-def";
 import { catalogTranslator, withCatalog } from "../fixtures/catalog";
 import {
+  catalogKeys,
   catchAll,
   caughtError,
   collectMessages,
+  editorDefaultKeys,
+  editorI18nKeys,
   expectNoMessage,
   getNode,
   helper,
@@ -27,6 +30,7 @@ import {
   onTab,
   useNodeRedHelper,
   waitForStatus,
+  type EditorKeys,
   type FlowItem,
 } from "../fixtures/node-red";
 
@@ -287,5 +291,36 @@ describe("defect-join-views node", function () {
     );
     await new Promise((resolve) => setTimeout(resolve, timeout + QUIET_MS));
     assert.deepEqual(sent, [], "no timeout fired after close");
+  });
+
+  describe("catalog and editor", function () {
+    const keys = catalogKeys("join-views");
+    it("has a message for every error code and status the node uses", function () {
+      for (const code of [
+        "invalidOption",
+        "noVerdictInput",
+        "noPartId",
+        "unknownView",
+        "duplicateView",
+        "lateView",
+        "missingView",
+        "resultIdsFailed",
+        "unexpected",
+      ]) {
+        assert.ok(keys.has(`${TYPE}.errors.${code}`), code);
+      }
+      for (const state of ["ready", "verdict", "ng", "missing", "open", "error"]) assert.ok(keys.has(`${TYPE}.status.${state}`), state);
+    });
+
+    it("has every key the editor uses", function () {
+      const used = editorI18nKeys("join-views");
+      assert.ok(used.length > 10, `${used.length} keys`);
+      for (const key of used) assert.ok(keys.has(key), key);
+    });
+
+    it("edits exactly the properties of JoinViewsNodeDef", function () {
+      const defined: EditorKeys<JoinViewsNodeDef> = { name: true, views: true, viewProperty: true, timeout: true, maxParts: true };
+      assert.deepEqual(editorDefaultKeys("join-views").sort(), Object.keys(defined).sort());
+    });
   });
 });
