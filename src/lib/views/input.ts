@@ -4,7 +4,7 @@
  */
 import { readVerdict } from "../alarm/input";
 import { DefectError } from "../errors";
-import { readPartId, readRegionsIfAny, readResultSource, scoreOf, type MessageView } from "../message";
+import { readIdentifier, readPartId, readRegionsIfAny, readResultSource, scoreOf, type MessageView } from "../message";
 import type { ViewArrival } from "./types";
 
 function viewText(value: unknown): string | undefined {
@@ -42,7 +42,10 @@ export function readViewPart(msg: MessageView, view: string): string {
   return partId;
 }
 
-/** One view's verdict message, read whole: noVerdictInput without a verdict, noPartId without a part id. */
+/**
+ * One view's verdict message, read whole: noVerdictInput without a verdict, noPartId without a
+ * part id, invalidOption for a part, job or recipe id that is neither text nor a number.
+ */
 export function readViewArrival(msg: MessageView, view: string): ViewArrival {
   const verdict = readVerdict(msg.payload);
   const partId = readViewPart(msg, view);
@@ -55,8 +58,8 @@ export function readViewArrival(msg: MessageView, view: string): ViewArrival {
     station: source.station,
     resultId: source.id,
     regions: readRegionsIfAny(msg),
-    jobId: source.jobId ?? viewText(msg.jobId) ?? null,
-    recipe: source.recipe ?? viewText(msg.recipe) ?? null,
+    jobId: source.jobId ?? readIdentifier(msg.jobId, "jobId") ?? null,
+    recipe: source.recipe ?? readIdentifier(msg.recipe, "recipe") ?? null,
     times: source.times,
   };
 }
