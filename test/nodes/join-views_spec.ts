@@ -127,6 +127,11 @@ describe("defect-join-views node", function () {
         ["side", "thr-side", 1, "NG"],
       ],
     );
+    assert.deepEqual(
+      record.views.map((v) => Object.keys(v).sort()),
+      [0, 1].map(() => ["regions", "resultId", "score", "station", "verdict", "view"]),
+      "each view lists what the contract names, nothing more",
+    );
     // The 2x2 block above the threshold, in the side camera's pixels, named by its view.
     assert.deepEqual(
       record.regions?.map((r) => [r.view, r.x, r.y, r.width, r.height, r.area]),

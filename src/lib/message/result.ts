@@ -235,7 +235,15 @@ function longestTimes(all: ReadonlyArray<ResultTimes | null>): ResultTimes {
 
 /** Writes the joined record as msg.result (replacing the last view's own); returns it. */
 export function writeJoinedResult(msg: MessageFields, facts: JoinedResultFacts): JoinedResultRecord {
-  const views = facts.views.map((v) => ({ ...v, regions: v.regions === null ? null : v.regions.map((region) => ({ ...region })) }));
+  // Field by field: a caller's view objects may carry more (part id, times) than the record lists.
+  const views: ResultView[] = facts.views.map((v) => ({
+    view: v.view,
+    verdict: v.verdict,
+    score: v.score,
+    station: v.station,
+    resultId: v.resultId,
+    regions: v.regions === null ? null : v.regions.map((region) => ({ ...region })),
+  }));
   const withRegions = views.filter((v) => v.regions !== null);
   const record: JoinedResultRecord = {
     id: facts.id,
