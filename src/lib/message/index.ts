@@ -13,6 +13,7 @@ export { readRegions, regionCountOf, writeRegions, type RegionBox } from "./regi
 export { readConfirm, VERDICTS, type ConfirmRequest, type ConfirmVerdict, type DefectRegion } from "./confirm";
 export { asksToLearn, endCommand, isCalibrationSample, readCommand, teachesTheLine } from "./request";
 export { readIdentifier } from "./identifier";
+export { MAX_RECIPE_LENGTH, readRecipe, writeRecipe } from "./recipe";
 export {
   completeResult,
   readResultLabels,
