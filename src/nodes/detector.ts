@@ -288,21 +288,20 @@ export = function register(RED: NodeAPI): void {
       (opened) => {
         engine = opened;
         showState(opened.state);
+        /** The editor's view: the current recipe's learning state and the recipes the node knows. */
+        const stateJson = async (shown: DetectorEngine): Promise<Record<string, unknown>> => ({
+          ...learningJson(shown.learning),
+          state: shown.state.kind,
+          recipe: current ?? null,
+          recipes: { open: engines.open.map((r) => r ?? null), saved: await recipesOnDisk(modelPath), evictions: engines.evictions },
+        });
         attachDetectorController(node, {
-          state: async () => {
-            const shown = await engines.use(current, (e) => e);
-            return {
-              ...learningJson(shown.learning),
-              state: shown.state.kind,
-              recipe: current ?? null,
-              recipes: { open: engines.open.map((r) => r ?? null), saved: await recipesOnDisk(modelPath), evictions: engines.evictions },
-            };
-          },
+          state: () => engines.use(current, stateJson),
           act: async (action) =>
             engines.use(current, async (shown) => {
               const answer = await runCommand(shown, ACTION_COMMANDS[action]);
               showState(shown.state);
-              return { action, ...answer, state: learningJson(shown.learning) };
+              return { action, ...answer, state: await stateJson(shown) };
             }),
         });
         const learns = options.method !== "anomalib" && options.method !== "onnx";

@@ -9,7 +9,17 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readRecipe } from "../../src/lib/message";
-import { loadSelection, RecipeCache, recipeFromToken, recipePath, recipesOnDisk, recipeToken, saveSelection, selectionPath } from "../../src/lib/recipes";
+import {
+  loadSelection,
+  parseRecipeSettings,
+  RecipeCache,
+  recipeFromToken,
+  recipePath,
+  recipesOnDisk,
+  recipeToken,
+  saveSelection,
+  selectionPath,
+} from "../../src/lib/recipes";
 
 describe("recipes", function () {
   let dir = "";
@@ -115,6 +125,36 @@ describe("recipes", function () {
       );
       await writeFile(path, "{");
       await assert.rejects(loadSelection(path), /is not JSON/);
+    });
+  });
+
+  describe("settings by recipe", function () {
+    it("reads each recipe's settings with the node's own reader, naming the recipe whose settings are wrong", function () {
+      const parse = (s: Record<string, unknown>): number => {
+        if (typeof s["n"] !== "number") throw new Error("n must be a number");
+        return s["n"];
+      };
+      assert.deepEqual([...parseRecipeSettings("", "recipes", parse)], []);
+      assert.deepEqual(
+        [...parseRecipeSettings('{" B-200 ": {"n": 2}, "7": {"n": 3}}', "recipes", parse)],
+        [
+          ["7", 3],
+          ["B-200", 2],
+        ],
+      );
+      for (const [text, reason] of [
+        ["{", /must be a JSON object of recipe name to settings/],
+        ["[1]", /must be a JSON object/],
+        ['{"A": 1}', /the settings of recipe "A" must be an object/],
+        ['{"A": {"n": "x"}}', /recipe "A": n must be a number/],
+        ['{"": {"n": 1}}', /a recipe needs a name/],
+      ] as const) {
+        assert.throws(
+          () => parseRecipeSettings(text, "recipes", parse),
+          (error: Error & { code?: string }) => error.code === "invalidOption" && reason.test(error.message),
+          text,
+        );
+      }
     });
   });
 

@@ -2,3 +2,4 @@
 export { DEFAULT_RECIPE_CACHE, MAX_RECIPE_CACHE, RecipeCache, type RecipeCacheOptions } from "./cache";
 export { recipeFromToken, recipePath, recipesOnDisk, recipeToken } from "./names";
 export { loadSelection, saveSelection, selectionPath } from "./selection";
+export { parseRecipeSettings } from "./settings";
