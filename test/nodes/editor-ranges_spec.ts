@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { parseAlarmOptions } from "../../src/lib/alarm";
 import { parseDetectorOptions } from "../../src/lib/detector";
 import { parsePreprocessOptions } from "../../src/lib/image";
+import { parseRecipeSettings } from "../../src/lib/recipes";
 import { parsePlcOptions } from "../../src/lib/plc";
 import { parseQueueOptions } from "../../src/lib/queue";
 import { parseRegionOptions } from "../../src/lib/regions";
@@ -183,7 +184,8 @@ const CASES: NodeCase[] = [
     name: "preprocess",
     runtime: (c) => {
       const { preset, width, height, resizeMode: resize, kernel, padValue, roi, color, layout, scale, mean, std } = c;
-      parsePreprocessOptions({ preset, width, height, resize, kernel, padValue, roi, color, layout, scale, mean, std });
+      const base = parsePreprocessOptions({ preset, width, height, resize, kernel, padValue, roi, color, layout, scale, mean, std });
+      parseRecipeSettings(c["recipes"], "recipes", (settings) => parsePreprocessOptions(settings, base));
       parseDecodeLimits(c["maxPixels"]);
       parseQueueOptions(c);
     },

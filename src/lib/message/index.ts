@@ -14,6 +14,7 @@ export { readConfirm, VERDICTS, type ConfirmRequest, type ConfirmVerdict, type D
 export { asksToLearn, endCommand, isCalibrationSample, readCommand, teachesTheLine } from "./request";
 export { readIdentifier } from "./identifier";
 export { readPartId } from "./part-id";
+export { MAX_RECIPE_LENGTH, readRecipe, writeRecipe } from "./recipe";
 export {
   completeResult,
   readResultLabels,

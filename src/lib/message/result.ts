@@ -9,6 +9,7 @@
 import type { Region } from "../regions/types";
 import type { ThresholdMode, Verdict } from "../threshold/types";
 import { readIdentifier } from "./identifier";
+import { readRecipe } from "./recipe";
 import { finiteNumber, isRecord, type MessageFields, type MessageView } from "./record";
 import type { RegionBox, ViewRegion } from "./regions";
 import { readTimings } from "./timings";
@@ -95,7 +96,7 @@ export function readResultLabels(msg: MessageView, detection: unknown): ResultLa
   return {
     partId: handed ?? readIdentifier(msg.partId, "partId") ?? null,
     jobId: readIdentifier(msg.jobId, "jobId") ?? null,
-    recipe: readIdentifier(msg.recipe, "recipe") ?? null,
+    recipe: readRecipe(msg) ?? null,
   };
 }
 

@@ -4,7 +4,7 @@
  */
 import { readVerdict } from "../alarm/input";
 import { DefectError } from "../errors";
-import { readIdentifier, readPartId, readRegionsIfAny, readResultSource, scoreOf, type MessageView } from "../message";
+import { readIdentifier, readPartId, readRecipe, readRegionsIfAny, readResultSource, scoreOf, type MessageView } from "../message";
 import type { ViewArrival } from "./types";
 
 function viewText(value: unknown): string | undefined {
@@ -59,7 +59,7 @@ export function readViewArrival(msg: MessageView, view: string): ViewArrival {
     resultId: source.id,
     regions: readRegionsIfAny(msg),
     jobId: source.jobId ?? readIdentifier(msg.jobId, "jobId") ?? null,
-    recipe: source.recipe ?? readIdentifier(msg.recipe, "recipe") ?? null,
+    recipe: source.recipe ?? readRecipe(msg) ?? null,
     times: source.times,
   };
 }
