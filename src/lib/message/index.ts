@@ -17,6 +17,7 @@ export {
   completeResult,
   readResultLabels,
   readResultRef,
+  readVerdictRecord,
   resultModel,
   writeResult,
   type ResultCalibration,
@@ -25,7 +26,9 @@ export {
   type ResultModel,
   type ResultRecord,
   type ResultTimes,
+  type VerdictRecord,
 } from "./result";
+export { readOverlay } from "./overlay";
 export { readScore, scoreOf } from "./score";
 export {
   gridFaultText,
