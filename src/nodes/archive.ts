@@ -7,9 +7,28 @@
  */
 import type { Node, NodeAPI, NodeMessageInFlow } from "node-red";
 import { resolve } from "node:path";
-import { Archive, ArchiveFiler, BYTES_PER_MB, parseArchiveOptions, type ArchiveOptions, type ConfirmedPart, type Filing, type InspectedPart } from "../lib/archive";
+import {
+  Archive,
+  ArchiveFiler,
+  BYTES_PER_MB,
+  parseArchiveOptions,
+  type ArchiveOptions,
+  type ConfirmedPart,
+  type Filing,
+  type InspectedPart,
+} from "../lib/archive";
 import { DefectError } from "../lib/errors";
-import { findMessageImage, isControlAnswer, isRecord, readConfirm, readIdentifier, readOverlay, readTransform, readVerdictRecord, VERDICTS } from "../lib/message";
+import {
+  findMessageImage,
+  isControlAnswer,
+  isRecord,
+  readConfirm,
+  readIdentifier,
+  readOverlay,
+  readTransform,
+  readVerdictRecord,
+  VERDICTS,
+} from "../lib/message";
 import type { ArchiveNodeDef } from "./archive-def";
 import { createErrorRouter } from "./shared/errors";
 import { handleInput, rejectInput } from "./shared/input";
@@ -63,7 +82,9 @@ function readJob(msg: NodeMessageInFlow): Job | undefined {
   }
   const verdict = readVerdictRecord(msg);
   if (verdict === undefined) {
-    throw new DefectError("noVerdictInput", "the message has no msg.result with a verdict: wire the archive after a threshold node", { reason: "no msg.result" });
+    throw new DefectError("noVerdictInput", "the message has no msg.result with a verdict: wire the archive after a threshold node", {
+      reason: "no msg.result",
+    });
   }
   const image = messageImage(msg);
   if (image === undefined) throw new DefectError("noImageInput", "the verdict has no image: msg.image.buffer or a Buffer msg.payload", {});

@@ -221,7 +221,8 @@ export class Archive {
       // Sidecars first, the image last: the image's rename is what makes the entry.
       const mask = item.mask === undefined ? undefined : await write(maskPath(this.root, item.place, name), item.mask);
       if (mask !== undefined) written.push(mask);
-      const overlay = item.overlay === undefined ? undefined : await write(join(records, `${name}${OVERLAY_SUFFIX}${overlayExtension(item.overlay)}`), item.overlay);
+      const overlay =
+        item.overlay === undefined ? undefined : await write(join(records, `${name}${OVERLAY_SUFFIX}${overlayExtension(item.overlay)}`), item.overlay);
       if (overlay !== undefined) written.push(overlay);
       const recordFile = await write(join(records, `${name}${RECORD_EXTENSION}`), record);
       written.push(recordFile);
@@ -247,7 +248,8 @@ export class Archive {
   }
 
   private async moveNow(entry: ArchiveEntry, place: Place, update: Record<string, unknown>, mask: Buffer | undefined): Promise<WriteOutcome> {
-    if (!this.index.has(entry.name)) throw new DefectError("unknownPart", `The archived part ${entry.name} was removed before it could be filed`, { partId: entry.partKey });
+    if (!this.index.has(entry.name))
+      throw new DefectError("unknownPart", `The archived part ${entry.name} was removed before it could be filed`, { partId: entry.partKey });
     const record = recordBytes({ ...(await this.readRecord(entry)), ...update });
     const extra = record.length + (mask?.length ?? 0) - (entry.record?.bytes ?? 0) - (entry.mask?.bytes ?? 0);
     if (entryBytes(entry) + extra > this.bounds.maxBytes) return { written: false, reason: "tooLarge", bytes: entryBytes(entry) + extra };
@@ -259,7 +261,9 @@ export class Archive {
     // New sidecars first; then the image moves (the entry is now filed there); then the old sidecars go.
     const recordFile = await write(join(records, `${entry.name}${RECORD_EXTENSION}`), record);
     const newMask = mask === undefined ? undefined : await write(maskPath(this.root, place, entry.name), mask);
-    const image = same ? entry.image : await moveFile(entry.image, join(imageFolder(this.root, place), `${entry.name}${entry.image.path.slice(entry.image.path.lastIndexOf("."))}`));
+    const image = same
+      ? entry.image
+      : await moveFile(entry.image, join(imageFolder(this.root, place), `${entry.name}${entry.image.path.slice(entry.image.path.lastIndexOf("."))}`));
     this.index.remove(entry);
     const moved: ArchiveEntry = { ...entry, place, image, record: recordFile, mask: newMask ?? (same ? entry.mask : undefined), overlay: entry.overlay };
     // Accounted before the old files go, so a failure below leaves at worst orphans the next open removes.

@@ -52,9 +52,13 @@ const CONFIRMED_PLACES: Record<ConfirmVerdict, Place> = { good: PLACES.good, def
 export function archivedExtension(image: Buffer): string {
   const extension = imageExtension(image);
   if (extension === undefined) {
-    throw new DefectError("unsupportedFormat", "The archive keeps PNG, JPEG, TIFF, WebP and BMP images (what the dataset readers read); this image is none of them", {
-      format: "unknown",
-    });
+    throw new DefectError(
+      "unsupportedFormat",
+      "The archive keeps PNG, JPEG, TIFF, WebP and BMP images (what the dataset readers read); this image is none of them",
+      {
+        format: "unknown",
+      },
+    );
   }
   return extension;
 }
@@ -80,7 +84,12 @@ export class ArchiveFiler {
     this.recent = new RecentParts(options.rememberParts);
   }
 
-  private sidecar(verdict: Verdict | null, partId: string | null, result: Record<string, unknown> | null, transform: Transform | undefined): Record<string, unknown> {
+  private sidecar(
+    verdict: Verdict | null,
+    partId: string | null,
+    result: Record<string, unknown> | null,
+    transform: Transform | undefined,
+  ): Record<string, unknown> {
     return {
       format: RECORD_FORMAT,
       version: RECORD_VERSION,
@@ -101,13 +110,30 @@ export class ArchiveFiler {
       const n = this.okSeen++;
       if (this.options.okEvery === 0 || n % this.options.okEvery !== 0) {
         if (part.partId !== null) {
-          this.recent.remember({ partId: part.partId, image: part.image, extension, record, overlay: part.overlay, transform: part.transform, resultId: part.resultId });
+          this.recent.remember({
+            partId: part.partId,
+            image: part.image,
+            extension,
+            record,
+            overlay: part.overlay,
+            transform: part.transform,
+            resultId: part.resultId,
+          });
         }
         return { action: "notSampled" };
       }
     }
     const place = VERDICT_PLACES[part.verdict];
-    const written = await this.archive.add({ place, image: part.image, extension, record, overlay: part.overlay, mask: undefined, resultId: part.resultId, partId: part.partId });
+    const written = await this.archive.add({
+      place,
+      image: part.image,
+      extension,
+      record,
+      overlay: part.overlay,
+      mask: undefined,
+      resultId: part.resultId,
+      partId: part.partId,
+    });
     return outcome(written, place);
   }
 

@@ -101,7 +101,8 @@ export function maskPath(root: string, place: Place, name: string): string {
 export function imageExtension(bytes: Buffer): string | undefined {
   if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return ".jpg";
   if (bytes.length >= 8 && bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return ".png";
-  if (bytes.length >= 4 && (bytes.subarray(0, 4).equals(Buffer.from("II*\0", "latin1")) || bytes.subarray(0, 4).equals(Buffer.from("MM\0*", "latin1")))) return ".tif";
+  if (bytes.length >= 4 && (bytes.subarray(0, 4).equals(Buffer.from("II*\0", "latin1")) || bytes.subarray(0, 4).equals(Buffer.from("MM\0*", "latin1"))))
+    return ".tif";
   if (bytes.length >= 12 && bytes.toString("latin1", 0, 4) === "RIFF" && bytes.toString("latin1", 8, 12) === "WEBP") return ".webp";
   if (bytes.length >= 2 && bytes[0] === 0x42 && bytes[1] === 0x4d) return ".bmp";
   return undefined;

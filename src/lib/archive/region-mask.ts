@@ -58,11 +58,10 @@ export function rasterizeRegion(region: DefectRegion, size: ImageSize, transform
     return out;
   }
   if (mask.width !== size.width || mask.height !== size.height) {
-    throw new DefectError(
-      "maskSizeMismatch",
-      `msg.confirm.mask is ${mask.width}x${mask.height} but the image is ${size.width}x${size.height}`,
-      { mask: `${mask.width}x${mask.height}`, image: `${size.width}x${size.height}` },
-    );
+    throw new DefectError("maskSizeMismatch", `msg.confirm.mask is ${mask.width}x${mask.height} but the image is ${size.width}x${size.height}`, {
+      mask: `${mask.width}x${mask.height}`,
+      image: `${size.width}x${size.height}`,
+    });
   }
   for (let i = 0; i < out.length; i++) if (mask.data[i] !== 0) out[i] = DEFECT;
   return out;
