@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { parseAlarmOptions } from "../../src/lib/alarm";
+import { parseArchiveOptions } from "../../src/lib/archive";
 import { parseDetectorOptions } from "../../src/lib/detector";
 import { parsePreprocessOptions } from "../../src/lib/image";
 import { parsePlcOptions } from "../../src/lib/plc";
@@ -228,6 +229,11 @@ const CASES: NodeCase[] = [
       { rule: "rate-count", protocol: "modbus" },
       { rule: "rate-time", protocol: "opcua" },
     ],
+  },
+  {
+    name: "archive",
+    runtime: (c) => void parseArchiveOptions(c),
+    contexts: [{}],
   },
 ];
 
