@@ -6,12 +6,14 @@
  * The filing, the bounds and the disk work are in src/lib/archive.
  */
 import type { Node, NodeAPI, NodeMessageInFlow } from "node-red";
-import { resolve } from "node:path";
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
 import {
   Archive,
   ArchiveFiler,
   BYTES_PER_MB,
   parseArchiveOptions,
+  PLACES,
   type ArchiveOptions,
   type ConfirmedPart,
   type Filing,
@@ -119,6 +121,13 @@ export = function register(RED: NodeAPI): void {
     let pendingStatus: NodeJS.Timeout | undefined;
     let ageTimer: NodeJS.Timeout | undefined;
 
+    // train/good at once (a single mkdir, at deploy only): an image source watching it to retrain
+    // the detector, deployed in the same flow, finds it there. A failure is reported by the open below.
+    try {
+      mkdirSync(join(root, PLACES.good.split, PLACES.good.label), { recursive: true });
+    } catch {
+      // Reported with the folder's reason when the archive opens.
+    }
     status.set("loading");
     const opened: Promise<ArchiveFiler> = Archive.open(root, bounds).then(({ archive, scan, removed }) => {
       if (scan.staleTemps + scan.orphans + removed > 0) {

@@ -177,7 +177,8 @@ describe("defect-archive node", function () {
     getNode("archive").receive({ payload: { learning: true, count: 3, total: 50 }, image: { buffer: image } });
     assert.deepEqual((await out).payload, { learning: true, count: 3, total: 50 });
     await delay(POLL_MS * 5);
-    assert.deepEqual(await readdir(at()).catch(() => []), []);
+    // Only the empty train/good made at deploy.
+    assert.deepEqual(await readdir(at(), { recursive: true }), ["train", join("train", "good")]);
   });
 
   it("refuses a bad configuration with a clear error", async function () {
