@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import sharp from "sharp";
-import { Archive, ArchiveFiler, PLACES, type ArchiveBounds, type FreeSpace, type InspectedPart } from "../../src/lib/archive";
+import { Archive, ArchiveFiler, rasterizeRegion, type ArchiveBounds, type FreeSpace, type InspectedPart } from "../../src/lib/archive";
 import { listTrainingImages } from "../../src/lib/detector/folder";
 import { isDefectError } from "../../src/lib/errors";
 import type { Verdict } from "../../src/lib/threshold/types";
@@ -365,6 +365,44 @@ describe("NG archive (lib)", function () {
       [],
     );
     assert.equal(reopened.archive.bytes, await bytesUnder(root));
+  });
+
+  it("draws a confirmed region on the original image: boxes, an original-space mask, a model-space mask through the transform", function () {
+    const size = { width: 8, height: 6 };
+    const rows = (pixels: Uint8Array): string[] =>
+      Array.from({ length: size.height }, (_, y) => Array.from(pixels.subarray(y * size.width, (y + 1) * size.width), (v) => (v === 255 ? "#" : ".")).join(""));
+    // A box from (1.5, 1) to (3.5, 2): every pixel it touches.
+    assert.deepEqual(rows(rasterizeRegion({ kind: "boxes", boxes: [{ x: 1.5, y: 1, width: 2, height: 1 }] }, size, undefined)), [
+      "........",
+      ".###....",
+      "........",
+      "........",
+      "........",
+      "........",
+    ]);
+    const original = new Uint8Array(48);
+    original[5 * 8 + 7] = 1;
+    assert.equal(rasterizeRegion({ kind: "mask", mask: { data: original, width: 8, height: 6, space: "original" } }, size, undefined)[47], 255);
+    assert.throws(
+      () => rasterizeRegion({ kind: "mask", mask: { data: new Uint8Array(4), width: 2, height: 2, space: "original" } }, size, undefined),
+      (error: unknown) => isDefectError(error) && error.code === "maskSizeMismatch",
+    );
+    // A 4x3 tensor stretched from the 8x6 image: each tensor pixel stands for 2x2 original pixels.
+    const transform = { source: size, roi: { x: 0, y: 0, width: 8, height: 6 }, scaleX: 0.5, scaleY: 0.5, offsetX: 0, offsetY: 0, width: 4, height: 3 };
+    const model = new Uint8Array(12);
+    model[1 * 4 + 2] = 1;
+    assert.deepEqual(rows(rasterizeRegion({ kind: "mask", mask: { data: model, width: 4, height: 3, space: "model" } }, size, transform)), [
+      "........",
+      "........",
+      "....##..",
+      "....##..",
+      "........",
+      "........",
+    ]);
+    assert.throws(
+      () => rasterizeRegion({ kind: "mask", mask: { data: model, width: 4, height: 3, space: "model" } }, size, undefined),
+      (error: unknown) => isDefectError(error) && error.code === "noTransformInput",
+    );
   });
 
   it("creates its folder, and says which folder cannot be written", async function () {
