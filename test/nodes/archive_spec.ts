@@ -191,7 +191,7 @@ describe("defect-archive node", function () {
     assert.equal(statusCalls(getNode("archive")).at(-1)?.fill, "red");
   });
 
-  it("passes on a message it cannot archive and says why at Catch: no record, a bad confirmation", async function () {
+  it("passes on a message it cannot archive and says why at Catch: no record, no image, a bad confirmation", async function () {
     await load();
     const out = getNode("out");
     const caught = getNode("caught");
@@ -201,6 +201,12 @@ describe("defect-archive node", function () {
     assert.equal((await passed).payload, 0.7);
     assert.equal(caughtError(await error).code, "noVerdictInput");
     assert.match(caughtError(await error).message, /wire the archive after a threshold node/);
+
+    passed = nextMessage(out);
+    error = nextMessage(caught);
+    getNode("archive").receive({ ...verdict("NG", 2), image: undefined });
+    assert.equal(((await passed)["result"] as Record<string, unknown>)["id"], 2);
+    assert.equal(caughtError(await error).code, "noImageInput");
 
     passed = nextMessage(out);
     error = nextMessage(caught);

@@ -104,12 +104,13 @@ export class ArchiveFiler {
 
   /** An inspected part: NG and UNCERTAIN kept, OK sampled (1 in okEvery, the first one included). */
   async inspected(part: InspectedPart): Promise<Filing> {
-    const extension = archivedExtension(part.image);
     const record = this.sidecar(part.verdict, part.partId, part.result, part.transform);
     if (part.verdict === "OK") {
       const n = this.okSeen++;
       if (this.options.okEvery === 0 || n % this.options.okEvery !== 0) {
-        if (part.partId !== null) {
+        // Remembered for a later confirmation; an image the archive cannot file is no error until then.
+        const extension = imageExtension(part.image);
+        if (part.partId !== null && extension !== undefined) {
           this.recent.remember({
             partId: part.partId,
             image: part.image,
@@ -123,6 +124,7 @@ export class ArchiveFiler {
         return { action: "notSampled" };
       }
     }
+    const extension = archivedExtension(part.image);
     const place = VERDICT_PLACES[part.verdict];
     const written = await this.archive.add({
       place,
