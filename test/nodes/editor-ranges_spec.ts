@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { parseAlarmOptions } from "../../src/lib/alarm";
+import { parseArchiveOptions } from "../../src/lib/archive";
 import { parseDetectorOptions } from "../../src/lib/detector";
 import { parsePreprocessOptions } from "../../src/lib/image";
 import { parseRecipeSettings } from "../../src/lib/recipes";
@@ -235,6 +236,11 @@ const CASES: NodeCase[] = [
   {
     name: "join-views",
     runtime: (c) => void parseJoinViewsOptions(c),
+    contexts: [{}],
+  },
+  {
+    name: "archive",
+    runtime: (c) => void parseArchiveOptions(c),
     contexts: [{}],
   },
 ];

@@ -20,6 +20,7 @@ export {
   readResultLabels,
   readResultRef,
   readResultSource,
+  readVerdictRecord,
   resultModel,
   writeJoinedResult,
   writeResult,
@@ -33,7 +34,9 @@ export {
   type ResultSource,
   type ResultTimes,
   type ResultView,
+  type VerdictRecord,
 } from "./result";
+export { readOverlay } from "./overlay";
 export { readScore, scoreOf } from "./score";
 export {
   gridFaultText,

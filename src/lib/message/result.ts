@@ -263,3 +263,25 @@ export function writeJoinedResult(msg: MessageFields, facts: JoinedResultFacts):
   msg["result"] = record;
   return record;
 }
+
+/** A verdict message's record as the archive files it: the verdict, its ids and the record itself. */
+export interface VerdictRecord {
+  verdict: Verdict;
+  /** The result's number at its station; null when the record has none. */
+  id: number | null;
+  partId: string | null;
+  /** The whole record, plain JSON, as the threshold node and mask-to-region wrote it. */
+  record: Record<string, unknown>;
+}
+
+const RECORD_VERDICTS: readonly Verdict[] = ["OK", "NG", "UNCERTAIN"];
+
+/** msg.result when it carries a verdict (OK, NG, UNCERTAIN); undefined otherwise. */
+export function readVerdictRecord(msg: MessageView): VerdictRecord | undefined {
+  const record = msg.result;
+  if (!isRecord(record)) return undefined;
+  const verdict = RECORD_VERDICTS.find((v) => v === record["verdict"]);
+  if (verdict === undefined) return undefined;
+  const ref = readResultRef(msg);
+  return { verdict, id: ref.id, partId: ref.partId, record };
+}
