@@ -224,6 +224,7 @@ const CASES: NodeCase[] = [
     name: "alarm",
     runtime: (c) => {
       parseAlarmOptions(c);
+      parseRecipeSettings(c["recipes"], "recipes", (settings) => parseAlarmOptions({ ...c, ...settings }));
       parsePlcOptions(c);
     },
     contexts: [
