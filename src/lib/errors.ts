@@ -69,7 +69,12 @@ export type ErrorCode =
   // overload: a bounded input queue had no room
   | "queueFull"
   // threshold: the station's result id counter could not be read or saved
-  | "resultIdsFailed";
+  | "resultIdsFailed"
+  // scale-out over MQTT: parts, results and models on the wire
+  | "wireFormatInvalid"
+  | "wireVersion"
+  | "partLost"
+  | "partIdReused";
 
 export type ErrorDetails = Record<string, string | number>;
 

@@ -230,6 +230,11 @@ export = function register(RED: NodeAPI): void {
             showState(opened.state);
             return { action, ...answer, state: learningJson(opened.learning) };
           },
+          reload: async () => {
+            const answer = await runCommand(opened, "reload");
+            showState(opened.state);
+            return answer;
+          },
         });
         const learns = options.method !== "anomalib" && options.method !== "onnx";
         if (!closing && options.trainFolder !== "" && opened.state.kind === "untrained" && learns) {
