@@ -21,7 +21,10 @@ export {
   readSavedModel,
   savedModelVersion,
   writeIncomingModel,
-  MODEL_FORMAT, type ModelShare, type ModelShareFields } from "./model-share";
+  MODEL_FORMAT,
+  type ModelShare,
+  type ModelShareFields,
+} from "./model-share";
 export {
   DEFAULT_LEDGER,
   parseLedgerOptions,
