@@ -11,6 +11,7 @@ import { parsePreprocessOptions } from "../../src/lib/image";
 import { parsePlcOptions } from "../../src/lib/plc";
 import { parseQueueOptions } from "../../src/lib/queue";
 import { parseRegionOptions } from "../../src/lib/regions";
+import { parseLedgerOptions, parseShareOptions, parseWireOptions } from "../../src/lib/scale";
 import { parseSourceOptions } from "../../src/lib/source";
 import { parseThresholdOptions } from "../../src/lib/threshold";
 import { parseDecodeLimits } from "../../src/nodes/shared/settings";
@@ -227,6 +228,24 @@ const CASES: NodeCase[] = [
       { rule: "consecutive", protocol: "opcua" },
       { rule: "rate-count", protocol: "modbus" },
       { rule: "rate-time", protocol: "opcua" },
+    ],
+  },
+  {
+    name: "part-wire",
+    runtime: (c) => void parseWireOptions(c, "worker"),
+    contexts: [{ mode: "part-out" }, { mode: "part-in" }, { mode: "result-out" }],
+  },
+  {
+    name: "part-collector",
+    runtime: (c) => void parseLedgerOptions(c),
+    contexts: [{}],
+  },
+  {
+    name: "model-share",
+    runtime: (c) => void parseShareOptions(c, "worker"),
+    contexts: [
+      { mode: "publish", detector: "d1" },
+      { mode: "receive", detector: "d1" },
     ],
   },
 ];
