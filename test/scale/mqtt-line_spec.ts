@@ -35,6 +35,8 @@ const TIMEOUT_S = 5;
 const RETRIES = 5;
 /** Bounded waits: a loaded 2-core CI machine gets room, a missing message still fails. */
 const WAIT_MS = 60_000;
+const LEARN_TRIES = 6;
+const LEARN_WAIT_MS = 5000;
 
 interface Event {
   topic: string;
@@ -105,7 +107,17 @@ describe("scale-out over MQTT: a line and inspection workers behind mosquitto", 
     ]);
     processes.push(...started);
     // The line learns its one reference; the fit answer makes model share publish the model.
-    await client.publishAsync(TOPICS.learn, images[0] as Buffer, { qos: 1 });
+    // The line subscribes once its broker connection is up, a moment after its flows started: a
+    // learning image published before that is nobody's, so it is sent again until the model comes.
+    for (let tries = 0; sharedModel === undefined; tries++) {
+      if (tries >= LEARN_TRIES) assert.fail(`the line published no model after ${LEARN_TRIES} learning images\n${diagnose()}`);
+      await client.publishAsync(TOPICS.learn, images[0] as Buffer, { qos: 1 });
+      await waitUntil(
+        () => sharedModel !== undefined,
+        () => "the model",
+        LEARN_WAIT_MS,
+      ).catch(() => undefined);
+    }
     await waitUntil(() => ["w1", "w2", "w3"].every((w) => loaded(w) !== undefined) || errors().length > 0, diagnose, WAIT_MS);
     assert.deepEqual(errors(), [], diagnose());
   });
