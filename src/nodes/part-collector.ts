@@ -7,7 +7,7 @@
  */
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from "node-red";
 import { DefectError } from "../lib/errors";
-import { readMqttDelivery, writeMqttPublication, writeResultRecord } from "../lib/message";
+import { clearMqttFields, readMqttDelivery, writeMqttPublication, writeResultRecord } from "../lib/message";
 import { decodePart, decodeResult, encodePart, looksLikePart, parseLedgerOptions, PartLedger, type WirePart, type WireResult } from "../lib/scale";
 import type { PartCollectorNodeDef } from "./part-collector-def";
 import { createErrorRouter } from "./shared/errors";
@@ -89,9 +89,11 @@ export = function register(RED: NodeAPI): void {
     }
 
     function collect(msg: NodeMessageInFlow, result: WireResult, send: SendFunction): void {
-      const fate = ledger.receive(result, Date.now());
+      const fate = ledger.receive(result);
       if (fate !== "first") return;
       topics.delete(result.partId);
+      // The delivery's MQTT fields would otherwise go out again with an archive's or a bridge's mqtt out.
+      clearMqttFields(msg);
       msg.payload = {
         partId: result.partId,
         verdict: result.record.verdict,

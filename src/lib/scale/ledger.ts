@@ -83,8 +83,7 @@ export class PartLedger {
   }
 
   /** Files a result: the first for a pending part ends it; any other is counted and dropped. */
-  receive(result: WireResult, now: number): ResultFate {
-    void now;
+  receive(result: WireResult): ResultFate {
     if (this.pending.delete(result.partId)) {
       this.end(result.partId, "result");
       this.tally.results += 1;
