@@ -75,7 +75,12 @@ export type ErrorCode =
   | "duplicateView"
   | "lateView"
   | "unknownView"
-  | "noPartId";
+  | "noPartId"
+  // scale-out over MQTT: parts, results and models on the wire
+  | "wireFormatInvalid"
+  | "wireVersion"
+  | "partLost"
+  | "partIdReused";
 
 export type ErrorDetails = Record<string, string | number>;
 

@@ -16,6 +16,8 @@ export type LearningAction = (typeof LEARNING_ACTIONS)[number];
 export interface DetectorController {
   state(): Promise<Record<string, unknown>>;
   act(action: LearningAction): Promise<Record<string, unknown>>;
+  /** Takes the model waiting at `<id>.incoming.ddm` (a model share wrote it); its description. */
+  reload?(): Promise<Record<string, unknown>>;
 }
 
 const controllers = new DeployedNodes<DetectorController>();
@@ -26,6 +28,11 @@ export function attachDetectorController(node: Node, controller: DetectorControl
 
 export function detachDetectorController(node: Node): void {
   controllers.detach(node);
+}
+
+/** The deployed detector of that id, for a model share on the same runtime; undefined when there is none. */
+export function findDetectorController(RED: NodeAPI, type: string, id: string): DetectorController | undefined {
+  return controllers.find(RED, type, id);
 }
 
 export function registerDetectorAdmin(RED: NodeAPI, type: string): void {

@@ -9,7 +9,7 @@ import type { DetectorEngine, LearningState } from "../lib/detector";
 import { DefectError } from "../lib/errors";
 import { asksToLearn, readCommand, readConfirm, readIdentifier as readPartId, type ConfirmVerdict, type DefectRegion } from "../lib/message";
 
-export const COMMANDS = ["fit", "reset", "rollback", "start-learning", "stop-learning", "recipe"] as const;
+export const COMMANDS = ["fit", "reset", "rollback", "start-learning", "stop-learning", "recipe", "reload"] as const;
 export type Command = (typeof COMMANDS)[number];
 export type Request =
   | { kind: "command"; command: Command }
@@ -43,6 +43,8 @@ export async function runCommand(engine: DetectorEngine, command: Command): Prom
       return { command, deleted: await engine.reset() };
     case "rollback":
       return { command, model: await engine.rollback() };
+    case "reload":
+      return { command, model: await engine.reload() };
     case "start-learning":
     case "stop-learning":
       engine.setLearning(command === "start-learning");

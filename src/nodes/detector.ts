@@ -303,6 +303,13 @@ export = function register(RED: NodeAPI): void {
               showState(shown.state);
               return { action, ...answer, state: await stateJson(shown) };
             }),
+          // A model share's model goes to the recipe the node inspects now (its own model before one is named).
+          reload: () =>
+            engines.use(current, async (shown) => {
+              const answer = await runCommand(shown, "reload");
+              showState(shown.state);
+              return answer;
+            }),
         });
         const learns = options.method !== "anomalib" && options.method !== "onnx";
         if (!closing && options.trainFolder !== "" && opened.state.kind === "untrained" && learns) {

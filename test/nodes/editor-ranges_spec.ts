@@ -13,6 +13,7 @@ import { parseRecipeSettings } from "../../src/lib/recipes";
 import { parsePlcOptions } from "../../src/lib/plc";
 import { parseQueueOptions } from "../../src/lib/queue";
 import { parseRegionOptions } from "../../src/lib/regions";
+import { parseLedgerOptions, parseShareOptions, parseWireOptions } from "../../src/lib/scale";
 import { parseSourceOptions } from "../../src/lib/source";
 import { parseThresholdOptions } from "../../src/lib/threshold";
 import { parseJoinViewsOptions } from "../../src/lib/views";
@@ -243,6 +244,24 @@ const CASES: NodeCase[] = [
     name: "archive",
     runtime: (c) => void parseArchiveOptions(c),
     contexts: [{}],
+  },
+  {
+    name: "part-wire",
+    runtime: (c) => void parseWireOptions(c, "worker"),
+    contexts: [{ mode: "part-out" }, { mode: "part-in" }, { mode: "result-out" }],
+  },
+  {
+    name: "part-collector",
+    runtime: (c) => void parseLedgerOptions(c),
+    contexts: [{}],
+  },
+  {
+    name: "model-share",
+    runtime: (c) => void parseShareOptions(c, "worker"),
+    contexts: [
+      { mode: "publish", detector: "d1" },
+      { mode: "receive", detector: "d1" },
+    ],
   },
 ];
 

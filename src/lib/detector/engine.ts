@@ -8,9 +8,10 @@
  */
 import { setTimeout as delay } from "node:timers/promises";
 import { DefectError, isDefectError } from "../errors";
+import { deleteFile } from "../persist";
 import type { DriftReport } from "./online/drift";
 import { ModelSlot, type Lease } from "./storage/model-slot";
-import { DEFAULT_KEEP_VERSIONS, ModelVersions } from "./storage/model-versions";
+import { DEFAULT_KEEP_VERSIONS, incomingPath, ModelVersions } from "./storage/model-versions";
 import { DEFAULT_ONLINE_CONFIG, isOnline, OnlineLearner, type ConfirmAnswer, type Confirmation, type OnlineConfig } from "./online/online-learner";
 import type { DetectorModel, DetectorState, HandedCalibration, Inspection, LearningRound, MethodHandle, ModelInfo, OnlineCounts, Sample } from "./types";
 
@@ -172,6 +173,38 @@ export class DetectorEngine {
         this.emit();
       }
       return this.slot.value?.info ?? null;
+    });
+  }
+
+  /**
+   * Takes the model waiting at `<id>.incoming.ddm` (written there by a model share): it is loaded
+   * and checked as a saved model is (checksum, format, learned with the same backbone, layers and
+   * method: modelMismatch otherwise) and only then becomes the saved model (the present one kept
+   * for rollback) and the one answering, in one step between two inspections. A file that fails
+   * is deleted and the model in use stays: nothing half-loaded is ever used.
+   */
+  reload(): Promise<ModelInfo | null> {
+    return this.exclusive(async () => {
+      const method = this.learningMethod();
+      const incoming = incomingPath(this.options.modelPath);
+      let model: DetectorModel;
+      try {
+        model = await method.load(incoming);
+      } catch (error) {
+        await deleteFile(incoming).catch(() => undefined);
+        throw error;
+      }
+      try {
+        await this.versions.adopt(incoming);
+      } catch (error) {
+        await model.release();
+        throw error;
+      }
+      this.blocked = undefined;
+      this.slot.replace(model);
+      this.learner.recent.clear();
+      this.emit();
+      return model.info;
     });
   }
 

@@ -53,3 +53,15 @@ export {
 export { readPreprocessing, readTensor, writePreprocessed, type Preprocessed } from "./tensor";
 export { addTiming, readTimings } from "./timings";
 export { readTensorTransform, readTransform, writeTransform } from "./transform";
+export {
+  clearMqttFields,
+  readMqttDelivery,
+  readPartInfo,
+  readResultRecord,
+  writeMqttPublication,
+  writePartInfo,
+  writeResultRecord,
+  type MqttDelivery,
+  type MqttPublication,
+  type PartInfo,
+} from "./mqtt";

@@ -22,6 +22,14 @@ export function versionPath(path: string, k: number): string {
   return MODEL_SUFFIX.test(path) ? path.replace(MODEL_SUFFIX, `.v${k}.ddm`) : `${path}.v${k}`;
 }
 
+/**
+ * `<id>.incoming.ddm` beside `<id>.ddm`: a model made elsewhere (a model share) waits there until
+ * the detector has loaded and checked it, so a file that fails is never the saved model.
+ */
+export function incomingPath(path: string): string {
+  return MODEL_SUFFIX.test(path) ? path.replace(MODEL_SUFFIX, ".incoming.ddm") : `${path}.incoming`;
+}
+
 function failed(path: string, what: string, error: unknown): DefectError {
   const reason = errnoCode(error) ?? describeError(error);
   return new DefectError("fileWriteFailed", `Could not ${what} ${path}: ${describeError(error)}`, { path, reason }, { cause: error });
@@ -58,6 +66,15 @@ export class ModelVersions {
   async commit(write: (path: string) => Promise<void>): Promise<void> {
     await this.pushCurrent();
     await write(this.path);
+  }
+
+  /** Makes the file at `from` (already complete, on the same file system) the current one, the present one kept as `.v1`. */
+  async adopt(from: string): Promise<void> {
+    await this.commit(async (path) => {
+      await rename(from, path).catch((error: unknown) => {
+        throw failed(from, "move", error);
+      });
+    });
   }
 
   /** Moves the current file into the history and removes it; resolves whether there was one. */
