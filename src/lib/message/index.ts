@@ -13,9 +13,11 @@ export { readRegions, regionCountOf, writeRegions, type RegionBox } from "./regi
 export { readConfirm, VERDICTS, type ConfirmRequest, type ConfirmVerdict, type DefectRegion } from "./confirm";
 export { asksToLearn, endCommand, isCalibrationSample, readCommand, teachesTheLine } from "./request";
 export { readIdentifier } from "./identifier";
+export { writeJobMessage, type JobMessage } from "./job";
 export {
   completeResult,
   readResultLabels,
+  readResultRecord,
   readResultRef,
   resultModel,
   writeResult,
