@@ -69,7 +69,11 @@ export type ErrorCode =
   // overload: a bounded input queue had no room
   | "queueFull"
   // threshold: the station's result id counter could not be read or saved
-  | "resultIdsFailed";
+  | "resultIdsFailed"
+  // vision station: an optional package is not installed, the OPC UA server failed, a message without a record
+  | "dependencyMissing"
+  | "serverFailed"
+  | "noResultInput";
 
 export type ErrorDetails = Record<string, string | number>;
 

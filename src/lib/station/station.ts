@@ -56,10 +56,13 @@ export interface Station {
  * Job ids: the start time (base 36) and a counter, so ids of an earlier deploy or restart are not
  * given out again (results are filed by job id too).
  */
-function jobIds(now: () => number): () => string {
+function jobIds(now: () => number): { peek(): string; take(): void } {
   const prefix = now().toString(36);
   let next = 1;
-  return () => `${prefix}-${next++}`;
+  return {
+    peek: () => `${prefix}-${next}`,
+    take: () => void next++,
+  };
 }
 
 export function createStation(options: Pick<StationOptions, "recipes" | "maxResults">, listener: StationListener, now: () => number = Date.now): Station {
@@ -83,14 +86,17 @@ export function createStation(options: Pick<StationOptions, "recipes" | "maxResu
     before.job === null ? null : { command: "Abort", jobId: before.job, recipe: before.recipe, partId: null };
 
   function start(command: JobCommand, step: (m: MachineState, jobId: string, recipe: string | null) => machine.Step, args: StartArguments) {
-    const jobId = nextJobId();
+    // Numbered only when the job starts: refused calls use no number.
+    const jobId = nextJobId.peek();
     const status = apply(step(state, jobId, args.recipe === "" ? null : args.recipe), (_before, after) => ({
       command,
       jobId,
       recipe: after.recipe,
       partId: args.partId === "" ? null : args.partId,
     }));
-    return { status, jobId: status === "Good" ? jobId : "" };
+    if (status !== "Good") return { status, jobId: "" };
+    nextJobId.take();
+    return { status, jobId };
   }
 
   function end(command: "Stop" | "Abort"): MethodStatus {
