@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
+import Module from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -333,4 +334,26 @@ describe("defect-vision-station deploy-time refusals", function () {
       assert.ok(error.message.includes(`Invalid ${option}: `), error.message);
     });
   }
+
+  it("without node-opcua installed: a red status naming the command, an error naming the package, Catch for every message", async function () {
+    // Node's resolver, made to fail for node-opcua alone as it does where the package is not installed.
+    const resolver = Module as unknown as { _resolveFilename: (request: string, ...rest: unknown[]) => string };
+    const resolve = resolver._resolveFilename;
+    resolver._resolveFilename = function (request: string, ...rest: unknown[]): string {
+      if (request === "node-opcua") throw Object.assign(new Error("Cannot find module 'node-opcua'"), { code: "MODULE_NOT_FOUND" });
+      return resolve.call(this, request, ...rest);
+    };
+    try {
+      await helper.load(station, onTab([{ id: "station", type: "defect-vision-station", port: "0", wires: [[]] } as FlowItem, ...catchAll()]));
+    } finally {
+      resolver._resolveFilename = resolve;
+    }
+    const node = getNode("station");
+    assert.deepEqual(statusCalls(node).at(-1), { fill: "red", shape: "ring", text: "npm install node-opcua" });
+    const caught = nextMessage(getNode("caught"));
+    node.receive({ payload: "x" } as NodeMessage);
+    const error = caughtError(await caught);
+    assert.equal(error.code, "dependencyMissing");
+    assert.match(error.message, /needs the package node-opcua: run "npm install node-opcua" in the Node-RED user directory/);
+  });
 });
