@@ -12,6 +12,7 @@ import { parsePlcOptions } from "../../src/lib/plc";
 import { parseQueueOptions } from "../../src/lib/queue";
 import { parseRegionOptions } from "../../src/lib/regions";
 import { parseSourceOptions } from "../../src/lib/source";
+import { parseStationOptions } from "../../src/lib/station";
 import { parseThresholdOptions } from "../../src/lib/threshold";
 import { parseDecodeLimits } from "../../src/nodes/shared/settings";
 import { catalogKeys } from "../fixtures/node-red";
@@ -229,6 +230,7 @@ const CASES: NodeCase[] = [
       { rule: "rate-time", protocol: "opcua" },
     ],
   },
+  { name: "vision-station", runtime: (c) => parseStationOptions(c), contexts: [{}] },
 ];
 
 describe("edit dialogs and runtime agree on valid settings", function () {
