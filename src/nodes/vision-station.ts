@@ -60,6 +60,8 @@ export = function register(RED: NodeAPI): void {
       return;
     }
     let server: VisionServer | undefined;
+    /** Why the server did not start: every message fails with it, so Catch nodes learn the station is down. */
+    let startError: unknown;
     let closed = false;
 
     function stateText(state: MachineState): string {
@@ -108,10 +110,12 @@ export = function register(RED: NodeAPI): void {
       },
       (error: unknown) => {
         errors.config(error);
+        startError = error;
       },
     );
 
     handleInput(node, errors, async (msg: NodeMessageInFlow) => {
+      if (startError !== undefined) throw startError;
       // Learning, calibration and command answers of the nodes before travel the same wire; they are no result.
       if (isControlAnswer(msg.payload)) return;
       if (msg["error"] !== undefined && msg["error"] !== null) {

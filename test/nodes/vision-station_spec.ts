@@ -335,6 +335,27 @@ describe("defect-vision-station deploy-time refusals", function () {
     });
   }
 
+  it("on a port another program holds: a red status, and every message reaches Catch with serverFailed naming the port", async function () {
+    const holder = createServer();
+    const port = await new Promise<number>((resolve) => holder.listen(0, LOOPBACK, () => resolve((holder.address() as { port: number }).port)));
+    try {
+      await helper.load(
+        station,
+        onTab([{ id: "station", type: "defect-vision-station", port: String(port), host: LOOPBACK, wires: [[]] } as FlowItem, ...catchAll()]),
+      );
+      const node = getNode("station");
+      await waitForStatus(node, "defect-vision-station.status.error", SERVER_WAIT_MS);
+      assert.equal(statusCalls(node).at(-1)?.fill, "red");
+      const caught = nextMessage(getNode("caught"));
+      node.receive({ payload: "x" } as NodeMessage);
+      const error = caughtError(await caught);
+      assert.equal(error.code, "serverFailed");
+      assert.ok(error.message.includes(`could not start on port ${port}`), error.message);
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
+  });
+
   it("without node-opcua installed: a red status naming the command, an error naming the package, Catch for every message", async function () {
     // Node's resolver, made to fail for node-opcua alone as it does where the package is not installed.
     const resolver = Module as unknown as { _resolveFilename: (request: string, ...rest: unknown[]) => string };
