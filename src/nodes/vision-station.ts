@@ -6,6 +6,7 @@
  * kept for GetResultById. The station core is in src/lib/station; node-opcua (an optional peer
  * dependency) is loaded only here, when the node is deployed.
  */
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from "node-red";
 import { DefectError, isDefectError } from "../lib/errors";
@@ -89,6 +90,8 @@ export = function register(RED: NodeAPI): void {
       },
     });
 
+    // node-opcua keeps the server's certificate here, so clients that trusted it keep trusting it after a redeploy.
+    const pkiFolder = join(baseDirectory(RED), STATION_FOLDER, `${node.id}.opcua-pki`);
     status.set("starting");
     const started = startVisionServer(
       opcua,
@@ -96,7 +99,7 @@ export = function register(RED: NodeAPI): void {
         port: options.port,
         host: options.host,
         path: options.path,
-        pkiFolder: join(baseDirectory(RED), STATION_FOLDER, `${node.id}.opcua-pki`),
+        pkiFolder,
         applicationName: config.name || RED._(`${TYPE}.label.default`),
       },
       station,
@@ -140,6 +143,8 @@ export = function register(RED: NodeAPI): void {
         await started;
         if (server !== undefined) await server.stop();
         server = undefined;
+        // A deleted station's certificate goes with it; a redeployed one keeps its own.
+        if (removed) await rm(pkiFolder, { recursive: true, force: true });
       };
       stop().then(
         () => {

@@ -8,7 +8,7 @@
  * shows the port freed. Then deploy-time refusals, which start no server.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import Module from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -310,6 +310,16 @@ describe("defect-vision-station (OPC 40100 VisionSystem, real client)", function
     await waitForStatus(getNode("station"), `preoperational · ${endpoint}`, SERVER_WAIT_MS);
     client = await connectVisionClient(endpoint);
     assert.equal(await client.currentState(MAIN), "Preoperational");
+  });
+
+  it("keeps its certificate across a redeploy, and deleting the node frees the port and removes the certificate folder", async function () {
+    const pki = join(userDir, "defect-detection", "station.opcua-pki");
+    assert.ok(existsSync(pki), "the redeployed station kept its certificate folder");
+    await client.close();
+    // A deploy without the station: Node-RED closes it as removed.
+    await helper.setFlows(onTab([{ id: "other", type: "helper" }]), "full");
+    assert.equal(await portIsFree(port), true);
+    assert.equal(existsSync(pki), false);
   });
 });
 
