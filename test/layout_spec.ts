@@ -38,7 +38,7 @@ function importsOf(file: string): string[] {
 }
 
 /** The msg properties whose reading and writing src/lib/message owns (docs/messages.md). */
-const OWNED_PROPERTIES = new Set(["transform", "anomalyMap", "mask", "timings", "image", "preprocessing", "queue", "result"]);
+const OWNED_PROPERTIES = new Set(["transform", "anomalyMap", "mask", "timings", "image", "preprocessing", "queue", "result", "recipe"]);
 
 /**
  * The package calls a message `msg` (or `message`) throughout, so a use of an owned property is

@@ -70,6 +70,12 @@ export type ErrorCode =
   | "queueFull"
   // threshold: the station's result id counter could not be read or saved
   | "resultIdsFailed"
+  // join views: the views of one part
+  | "missingView"
+  | "duplicateView"
+  | "lateView"
+  | "unknownView"
+  | "noPartId"
   // vision station: an optional package is not installed, the OPC UA server failed, a message without a record
   | "dependencyMissing"
   | "serverFailed"

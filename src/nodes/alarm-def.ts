@@ -24,6 +24,8 @@ export interface AlarmNodeDef extends NodeDef {
   /** "warning" | "critical". */
   severity: string;
   uncertainAsNg: boolean;
+  /** JSON: recipe name -> that recipe's rule options (the keys above); "" for none. */
+  recipes: string;
   /** "modbus" | "opcua". */
   protocol: string;
   unitId: string | number;

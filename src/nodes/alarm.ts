@@ -15,10 +15,12 @@ import {
   recordError,
   reset,
   type AlarmEvent,
+  type AlarmOptions,
   type AlarmState,
   type Step,
 } from "../lib/alarm";
-import { isControlAnswer } from "../lib/message";
+import { isControlAnswer, readRecipe } from "../lib/message";
+import { MAX_RECIPE_CACHE, parseRecipeSettings } from "../lib/recipes";
 import { parsePlcOptions, plcMessages, type HandshakeStep, type PlcOptions } from "../lib/plc";
 import type { AlarmNodeDef } from "./alarm-def";
 import { createErrorRouter } from "./shared/errors";
@@ -50,13 +52,41 @@ export = function register(RED: NodeAPI): void {
     const errors = createErrorRouter(RED, node, TYPE, status);
     let state: AlarmState;
     let plc: PlcOptions;
+    let base: AlarmOptions;
+    /** Each recipe's own rules (msg.recipe), from the *Recipes* field over the node's. */
+    let byRecipe: Map<string, AlarmOptions>;
     try {
-      state = createAlarmState(parseAlarmOptions({ ...config }));
+      base = parseAlarmOptions({ ...config });
+      byRecipe = parseRecipeSettings(config.recipes, "recipes", (settings) => parseAlarmOptions({ ...config, ...settings }));
+      state = createAlarmState(base);
       plc = parsePlcOptions({ ...config });
     } catch (error) {
       rejectInput(node, errors.config(error));
       return;
     }
+    /** The product of the parts counted in `state` (msg.recipe); the other products' streams wait in `others`. */
+    let current: string | undefined;
+    const others = new Map<string | undefined, AlarmState>();
+
+    /**
+     * Each product is its own stream (its counts, its consecutive NGs, its latched alarm) under its
+     * own rules; the PLC handshake is one, as the station is. Streams of products not running
+     * are kept, the oldest without an active alarm dropped beyond MAX_RECIPE_CACHE products.
+     */
+    function switchTo(recipe: string | undefined): void {
+      if (recipe === current) return;
+      others.set(current, state);
+      state = others.get(recipe) ?? createAlarmState((recipe === undefined ? undefined : byRecipe.get(recipe)) ?? base);
+      others.delete(recipe);
+      current = recipe;
+      acknowledged = undefined;
+      lastNgAt = undefined;
+      for (const [key, kept] of others) {
+        if (others.size < MAX_RECIPE_CACHE) break;
+        if (kept.active === null) others.delete(key);
+      }
+    }
+
     /** Reason of the alarm just acknowledged, shown until the next part. */
     let acknowledged: string | undefined;
     /** Clock time of the last NG part since deploy or reset, shown after the counts. */
@@ -67,7 +97,7 @@ export = function register(RED: NodeAPI): void {
 
     function countsText(): string {
       const { ok, ng, uncertain, errors: failed } = state.counts;
-      let text = RED._(`${TYPE}.status.counts`, { ok, ng });
+      let text = (current === undefined ? "" : `${current}: `) + RED._(`${TYPE}.status.counts`, { ok, ng });
       if (uncertain > 0) text += RED._(`${TYPE}.status.uncertain`, { count: uncertain });
       if (failed > 0) text += RED._(`${TYPE}.status.errors`, { count: failed });
       if (lastNgAt !== undefined) text += RED._(`${TYPE}.status.lastNg`, { time: lastNgAt });
@@ -155,6 +185,8 @@ export = function register(RED: NodeAPI): void {
     }
 
     handleInput(node, errors, async (msg, send) => {
+      // A message naming no product belongs to the one named last.
+      switchTo(readRecipe(msg) ?? current);
       const outcome = handle(msg, Date.now());
       if (outcome === undefined) return;
       const previous = state;

@@ -6,14 +6,15 @@
  * found by its object, so a redeployed node is found and a closed one is not.
  */
 import type { Node, NodeAPI } from "node-red";
-import { answerAction, answerNotFound, DeployedNodes, HTTP_BAD_REQUEST, serveOnce } from "./shared/admin";
+import { answerAction, answerNotFound, DeployedNodes, HTTP_BAD_REQUEST, HTTP_CONFLICT, serveOnce } from "./shared/admin";
+import { describeError } from "../lib/errors";
 import { isRecord } from "../lib/message";
 
 export const LEARNING_ACTIONS = ["start", "stop", "reset", "rollback"] as const;
 export type LearningAction = (typeof LEARNING_ACTIONS)[number];
 
 export interface DetectorController {
-  state(): Record<string, unknown>;
+  state(): Promise<Record<string, unknown>>;
   act(action: LearningAction): Promise<Record<string, unknown>>;
 }
 
@@ -32,7 +33,11 @@ export function registerDetectorAdmin(RED: NodeAPI, type: string): void {
     RED.httpAdmin.get(`/${type}/:id/state`, RED.auth.needsPermission(`${type}.read`), (req, res) => {
       const controller = controllers.find(RED, type, req.params["id"]);
       if (controller === undefined) answerNotFound(res, type, req.params["id"]);
-      else res.json(controller.state());
+      else
+        controller.state().then(
+          (state) => res.json(state),
+          (error: unknown) => res.status(HTTP_CONFLICT).json({ error: describeError(error) }),
+        );
     });
 
     RED.httpAdmin.post(`/${type}/:id/learning`, RED.auth.needsPermission(`${type}.write`), (req, res) => {

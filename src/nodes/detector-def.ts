@@ -63,6 +63,8 @@ export interface DetectorNodeDef extends NodeDef {
   recentParts: string | number;
   /** Previous versions of the saved model kept for rollback. */
   keepVersions: string | number;
+  /** Recipes (products) whose models stay loaded. */
+  recipeCache: string | number;
   /** Confirmed-good parts in the drift window (W). */
   driftWindow: string | number;
   /** Drift ratio above which the status turns yellow. */

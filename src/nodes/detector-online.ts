@@ -1,6 +1,6 @@
 /**
  * The detector's messages beyond "inspect this tensor": commands (fit, reset, rollback,
- * start/stop learning), operator verdicts (msg.confirm with msg.partId or an image, and for a
+ * start/stop learning, recipe: switch the product without an image), operator verdicts (msg.confirm with msg.partId or an image, and for a
  * defect optionally where it is), and the learning state the status, the answers and the editor show.
  */
 import type { NodeMessageInFlow } from "node-red";
@@ -9,7 +9,7 @@ import type { DetectorEngine, LearningState } from "../lib/detector";
 import { DefectError } from "../lib/errors";
 import { asksToLearn, readCommand, readConfirm, readIdentifier as readPartId, type ConfirmVerdict, type DefectRegion } from "../lib/message";
 
-export const COMMANDS = ["fit", "reset", "rollback", "start-learning", "stop-learning"] as const;
+export const COMMANDS = ["fit", "reset", "rollback", "start-learning", "stop-learning", "recipe"] as const;
 export type Command = (typeof COMMANDS)[number];
 export type Request =
   | { kind: "command"; command: Command }
@@ -47,6 +47,9 @@ export async function runCommand(engine: DetectorEngine, command: Command): Prom
     case "stop-learning":
       engine.setLearning(command === "start-learning");
       return { command, learning: engine.learning.learning };
+    case "recipe":
+      // The switch itself happened before (the node's recipe cache): this says what the recipe holds.
+      return { command, state: engine.state.kind, ...learningJson(engine.learning) };
   }
 }
 

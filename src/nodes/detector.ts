@@ -23,7 +23,19 @@ import {
 } from "../lib/detector";
 import type { Transform } from "../lib/image/types";
 import { DefectError } from "../lib/errors";
-import { addTiming, endCommand, isRecord, readPreprocessing, readTensor, readTensorTransform, teachesTheLine, writeAnomalyMap } from "../lib/message";
+import {
+  addTiming,
+  endCommand,
+  isRecord,
+  readPreprocessing,
+  readRecipe,
+  readTensor,
+  readTensorTransform,
+  teachesTheLine,
+  writeAnomalyMap,
+  writeRecipe,
+} from "../lib/message";
+import { loadSelection, RecipeCache, recipePath, recipesOnDisk, saveSelection, selectionPath } from "../lib/recipes";
 import { sessionPool } from "../lib/onnx";
 import { DEFAULT_MAX_PIXELS } from "../lib/image";
 import { parseQueueOptions, type QueueOptions } from "../lib/queue";
@@ -160,21 +172,40 @@ export = function register(RED: NodeAPI): void {
     sessionPool.demand(node.id, options.workers);
     const baseDir = baseDirectory(RED);
     const modelPath = modelFilePath(baseDir, node.id);
+    const selectionFile = selectionPath(modelPath);
     let closing = false;
     let reportedBlock: DefectError | undefined;
-    /** Known once started; the status of a ready node depends on its learning state. */
+    /** The product inspected now (msg.recipe; undefined: the node's own model, no recipe named yet). */
+    let current: string | undefined;
+    /** The current recipe's engine once open; the status of a ready node depends on its learning state. */
     let engine: DetectorEngine | undefined;
+    const engines = new RecipeCache<DetectorEngine>({
+      size: options.recipeCache,
+      open: openEngine,
+      close: (opened) => opened.close(CLOSE_WAIT_MS),
+      onCloseError: (error) => node.warn(translateError(RED, TYPE, error).message),
+    });
+
+    /** The state, with the product the node inspects now when it has one: "ready (B-200)". */
+    function show(state: keyof typeof STATES, text?: string): void {
+      if (current === undefined) {
+        if (text === undefined) status.set(state);
+        else status.setText(state, text);
+        return;
+      }
+      status.setText(state, `${text ?? RED._(`${TYPE}.status.${state}`)} (${current})`);
+    }
 
     function showState(state: DetectorState): void {
       switch (state.kind) {
         case "learning":
-          status.setText("learning", RED._(`${TYPE}.status.learning`, { count: state.count, total: state.total }));
+          show("learning", RED._(`${TYPE}.status.learning`, { count: state.count, total: state.total }));
           return;
         case "fitting":
-          status.setText("fitting", RED._(`${TYPE}.status.fitting`, { count: state.count }));
+          show("fitting", RED._(`${TYPE}.status.fitting`, { count: state.count }));
           return;
         case "blocked":
-          status.set(state.error.code === "modelMismatch" ? "mismatch" : "fileError");
+          show(state.error.code === "modelMismatch" ? "mismatch" : "fileError");
           // Logged once: it names what differs, which a red status cannot.
           if (reportedBlock !== state.error) node.error(translateError(RED, TYPE, state.error));
           reportedBlock = state.error;
@@ -183,7 +214,7 @@ export = function register(RED: NodeAPI): void {
           showReady(engine);
           return;
         default:
-          status.set(state.kind);
+          show(state.kind);
       }
     }
 
@@ -192,44 +223,86 @@ export = function register(RED: NodeAPI): void {
       const learning = current?.learning;
       if (learning !== undefined && driftHigh(learning, options.online.driftRatio)) {
         const ratio = (learning.drift?.ratio ?? 0).toFixed(2);
-        status.setText("drift", RED._(`${TYPE}.status.drift`, { ratio }));
+        show("drift", RED._(`${TYPE}.status.drift`, { ratio }));
       } else if (learning !== undefined && !learning.learning && options.method === "patchcore") {
-        status.set("stopped");
+        show("stopped");
       } else {
-        status.set("ready");
+        show("ready");
       }
     }
 
-    status.set("loading");
-    const started = openMethod(options, baseDir).then(async (method) => {
+    /** One recipe's model: its own file beside the node's, its own learning, its own versions. */
+    async function openEngine(recipe: string | undefined): Promise<DetectorEngine> {
+      const method = await openMethod(options, baseDir);
       for (const warning of method.kind === "fixed" ? method.warnings : []) node.warn(warning);
       for (const note of method.kind === "fixed" ? (method.notes ?? []) : []) node.log(note);
+      let opened: DetectorEngine | undefined;
       try {
-        return await DetectorEngine.open(method, {
+        opened = await DetectorEngine.open(method, {
           trainCount: options.trainCount,
-          modelPath,
+          modelPath: recipePath(modelPath, recipe),
           keepVersions: options.keepVersions,
           online: options.online,
           learning: options.learning,
-          onState: showState,
+          // A recipe kept open in the background learns and fits too; the status shows the current one.
+          onState: (state) => {
+            if (recipe === current && opened !== undefined) showState(state);
+          },
           onReleaseError: (error) => node.warn(translateError(RED, TYPE, error).message),
         });
+        return opened;
       } catch (error) {
         await method.release();
         throw error;
       }
-    });
+    }
+
+    /** Selection files written in order, off the message's path (a changeover must not wait for a disk). */
+    let selectionWrites: Promise<void> = Promise.resolve();
+
+    /**
+     * Makes `recipe` the product inspected from now on, and saves the choice so a restart inspects
+     * the same product. A selection that cannot be saved reaches Catch with the message that made
+     * it; the switch holds until the next restart.
+     */
+    function select(recipe: string | undefined, msg: NodeMessage): void {
+      if (recipe === current) return;
+      current = recipe;
+      engine = undefined;
+      const when = new Date();
+      selectionWrites = selectionWrites.then(() => saveSelection(selectionFile, recipe, when)).catch((error: unknown) => errors.report(error, msg));
+    }
+
+    status.set("loading");
+    const started = loadSelection(selectionFile)
+      .catch((error: unknown) => {
+        // An unreadable selection is reported; the node starts on its own model.
+        node.warn(translateError(RED, TYPE, error).message);
+        return undefined;
+      })
+      .then(async (recipe) => {
+        current = recipe;
+        return engines.use(recipe, (opened) => opened);
+      });
     started.then(
       (opened) => {
         engine = opened;
         showState(opened.state);
+        /** The editor's view: the current recipe's learning state and the recipes the node knows. */
+        const stateJson = async (shown: DetectorEngine): Promise<Record<string, unknown>> => ({
+          ...learningJson(shown.learning),
+          state: shown.state.kind,
+          recipe: current ?? null,
+          recipes: { open: engines.open.map((r) => r ?? null), saved: await recipesOnDisk(modelPath), evictions: engines.evictions },
+        });
         attachDetectorController(node, {
-          state: () => ({ ...learningJson(opened.learning), state: opened.state.kind }),
-          act: async (action) => {
-            const answer = await runCommand(opened, ACTION_COMMANDS[action]);
-            showState(opened.state);
-            return { action, ...answer, state: learningJson(opened.learning) };
-          },
+          state: () => engines.use(current, stateJson),
+          act: async (action) =>
+            engines.use(current, async (shown) => {
+              const answer = await runCommand(shown, ACTION_COMMANDS[action]);
+              showState(shown.state);
+              return { action, ...answer, state: await stateJson(shown) };
+            }),
         });
         const learns = options.method !== "anomalib" && options.method !== "onnx";
         if (!closing && options.trainFolder !== "" && opened.state.kind === "untrained" && learns) {
@@ -282,9 +355,29 @@ export = function register(RED: NodeAPI): void {
     });
 
     async function inspectOrLearn(msg: NodeMessageInFlow, send: SendFunction): Promise<void> {
-      const engine = await started;
+      await started;
       const t0 = performance.now();
       const request = readRequest(msg, options.partIdProperty, (m) => messageProperty(RED, m, options.partIdProperty));
+      // Read before anything is switched, so a bad recipe changes nothing.
+      const named = readRecipe(msg);
+      if (request.kind === "command" && request.command === "recipe" && named === undefined) {
+        throw new DefectError("invalidOption", 'msg.command "recipe" needs msg.recipe, the product to switch to', { option: "msg.recipe" });
+      }
+      const recipe = named ?? current;
+      // The message is handled by the recipe it names (learning and verdicts go to that product's model).
+      await engines.use(recipe, async (opened) => {
+        select(recipe, msg);
+        engine = opened;
+        await handle(opened, request, msg);
+      });
+      writeRecipe(msg, recipe);
+      addTiming(msg, "detectorMs", performance.now() - t0);
+      // After a rejected message the status is red; a handled one shows the state again.
+      if (engine !== undefined) showState(engine.state);
+      send(msg);
+    }
+
+    async function handle(engine: DetectorEngine, request: ReturnType<typeof readRequest>, msg: NodeMessageInFlow): Promise<void> {
       if (request.kind === "command") {
         msg.payload = await runCommand(engine, request.command);
         // Handled here: a threshold wired after must not reset its calibration too.
@@ -310,10 +403,6 @@ export = function register(RED: NodeAPI): void {
           writeInspection(msg, result, engine.methodName, options.mapSize, transform, request.partId);
         }
       }
-      addTiming(msg, "detectorMs", performance.now() - t0);
-      // After a rejected message the status is red; a handled one shows the state again.
-      showState(engine.state);
-      send(msg);
     }
 
     node.on("close", (removed: boolean, done: () => void) => {
@@ -321,10 +410,9 @@ export = function register(RED: NodeAPI): void {
       sessionPool.demand(node.id, undefined);
       detachDetectorController(node);
       started
-        .then(
-          (engine) => engine.close(CLOSE_WAIT_MS),
-          () => undefined,
-        )
+        .catch(() => undefined)
+        .then(() => engines.closeAll())
+        .finally(() => selectionWrites)
         .catch((error: unknown) => node.warn(translateError(RED, TYPE, error).message))
         .finally(() => {
           if (removed) status.clear();

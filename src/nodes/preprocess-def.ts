@@ -25,6 +25,8 @@ export interface PreprocessNodeDef extends NodeDef {
   /** Comma-separated, one value a channel. */
   mean: string;
   std: string;
+  /** JSON: recipe name -> that recipe's options (the keys of msg.preprocess); "" for none. */
+  recipes: string;
   /** Megapixels. */
   maxPixels: string | number;
   /** Images that may wait while one is decoded. */

@@ -6,7 +6,8 @@ import type { Node, NodeAPI, NodeMessageInFlow } from "node-red";
 import { performance } from "node:perf_hooks";
 import { DefectError } from "../lib/errors";
 import { MAX_MESSAGE_TENSOR_PIXELS, parsePreprocessOptions, preprocessImage, toImageBuffer, type DecodeLimits, type PreprocessOptions } from "../lib/image";
-import { addTiming, describe, findMessageImage, isRecord, teachesTheLine, writeMessageImage, writePreprocessed } from "../lib/message";
+import { addTiming, describe, findMessageImage, isRecord, readRecipe, teachesTheLine, writeMessageImage, writePreprocessed } from "../lib/message";
+import { parseRecipeSettings } from "../lib/recipes";
 import type { SourceImage } from "../lib/source/load-image";
 import { createErrorRouter } from "./shared/errors";
 import { rejectInput, type SendFunction } from "./shared/input";
@@ -42,7 +43,7 @@ function editorOptions(config: PreprocessNodeDef): Record<string, unknown> {
   return { preset: preset ?? DEFAULT_PRESET, width, height, resize: resizeModeOf(config), kernel, padValue, roi, color, layout, scale, mean, std };
 }
 
-/** Options for one message: the deployed ones, overridden by msg.preprocess when present. */
+/** Options for one message: the deployed ones (or its recipe's), overridden by msg.preprocess when present. */
 function messageOptions(msg: NodeMessageInFlow, deployed: PreprocessOptions): PreprocessOptions {
   const override = msg["preprocess"];
   if (override === undefined) return deployed;
@@ -84,10 +85,14 @@ export = function register(RED: NodeAPI): void {
     const status = createStatus(node, TYPE, COMMON_STATES, (key) => RED._(key));
     const errors = createErrorRouter(RED, node, TYPE, status);
     let deployed: PreprocessOptions;
+    /** Each recipe's own options (msg.recipe), read at deploy from the *Recipes* field. */
+    let byRecipe: Map<string, PreprocessOptions>;
     let limits: DecodeLimits;
     let queueOptions: QueueOptions;
     try {
       deployed = parsePreprocessOptions(editorOptions(config));
+      const base = deployed;
+      byRecipe = parseRecipeSettings(config.recipes, "recipes", (settings) => parsePreprocessOptions(settings, base));
       limits = parseDecodeLimits(config.maxPixels, svgAllowed(RED));
       queueOptions = parseQueueOptions(config, QUEUE_DEFAULTS);
     } catch (error) {
@@ -108,7 +113,8 @@ export = function register(RED: NodeAPI): void {
     async function preprocessMessage(msg: NodeMessageInFlow, send: SendFunction): Promise<void> {
       const started = performance.now();
       const buffer = imageBuffer(msg);
-      const options = messageOptions(msg, deployed);
+      const recipe = readRecipe(msg);
+      const options = messageOptions(msg, (recipe === undefined ? undefined : byRecipe.get(recipe)) ?? deployed);
       const { tensor, transform, info } = await preprocessImage(buffer, options, limits);
       if (findMessageImage(msg) === undefined) {
         const image: SourceImage = { ...info, buffer, source: "payload" };

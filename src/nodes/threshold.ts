@@ -14,9 +14,12 @@ import {
   readHandedCalibration,
   readScore,
   writeMask,
+  readRecipe,
   readResultLabels,
+  writeRecipe,
   writeResult,
 } from "../lib/message";
+import { MAX_RECIPE_CACHE, RecipeCache, recipePath } from "../lib/recipes";
 import { isDefectError } from "../lib/errors";
 import {
   calibrationFilePath,
@@ -108,21 +111,35 @@ export = function register(RED: NodeAPI): void {
       return run;
     }
 
+    /** The product decided now (msg.recipe): each has its own calibration. */
+    let current: string | undefined;
+    const sessions = new RecipeCache<ThresholdSession>({ size: MAX_RECIPE_CACHE, open, close: async () => undefined });
+
+    /** With the product when the line names one: "ready ... (B-200)". */
+    function show(state: keyof typeof STATES, text?: string): void {
+      if (current === undefined) {
+        if (text === undefined) status.set(state);
+        else status.setText(state, text);
+      } else {
+        status.setText(state, `${text ?? RED._(`${TYPE}.status.${state}`)} (${current})`);
+      }
+    }
+
     function showState(session: ThresholdSession): void {
       const state = session.state;
       switch (state.kind) {
         case "calibrating":
-          status.setText("calibrating", RED._(`${TYPE}.status.calibrating`, { count: state.count, total: state.total }));
+          show("calibrating", RED._(`${TYPE}.status.calibrating`, { count: state.count, total: state.total }));
           return;
         case "uncalibrated":
-          status.set(session.savedRefusal === undefined ? "uncalibrated" : "recalibrate");
+          show(session.savedRefusal === undefined ? "uncalibrated" : "recalibrate");
           return;
         case "ready": {
           const values = { mode: state.mode, threshold: formatThreshold(state.thresholds.threshold) };
           // The rate a good-only calibration promises, so the line sees what it was set to keep.
           const promise = session.calibration?.promise;
-          if (promise === undefined) status.setText("ready", RED._(`${TYPE}.status.ready`, values));
-          else status.setText("ready", RED._(`${TYPE}.status.readyPromise`, { ...values, frr: formatPercent(promise.frr) }));
+          if (promise === undefined) show("ready", RED._(`${TYPE}.status.ready`, values));
+          else show("ready", RED._(`${TYPE}.status.readyPromise`, { ...values, frr: formatPercent(promise.frr) }));
         }
       }
     }
@@ -137,13 +154,14 @@ export = function register(RED: NodeAPI): void {
     }
 
     /** A saved calibration of another version, mode or parameters is logged and left on disk. */
-    async function open(): Promise<ThresholdSession> {
+    async function open(recipe: string | undefined): Promise<ThresholdSession> {
       const session = new ThresholdSession(options);
       if (!isCalibratedMode(options.mode)) return session;
+      const path = recipePath(filePath, recipe);
       try {
-        const record = await loadCalibration(filePath);
+        const record = await loadCalibration(path);
         if (record !== undefined) {
-          checkRecordMatches(record, options.mode, calibrationParameters(options), filePath);
+          checkRecordMatches(record, options.mode, calibrationParameters(options), path);
           session.restore(record);
         }
       } catch (error) {
@@ -155,23 +173,23 @@ export = function register(RED: NodeAPI): void {
     }
 
     /** Saved before answering, so a redeploy right after the answer finds the file. */
-    async function save(record: CalibrationRecord, msg: NodeMessage): Promise<void> {
+    async function save(record: CalibrationRecord, msg: NodeMessage, recipe: string | undefined): Promise<void> {
       try {
-        await queued(() => saveCalibration(filePath, record));
+        await queued(() => saveCalibration(recipePath(filePath, recipe), record));
       } catch (error) {
         // The calibration is used anyway until the next restart; Catch learns that it is not saved.
         errors.report(error, msg);
       }
     }
 
-    async function runCommand(session: ThresholdSession, command: AdminAction, msg: NodeMessage): Promise<Record<string, unknown>> {
+    async function runCommand(session: ThresholdSession, command: AdminAction, msg: NodeMessage, recipe: string | undefined): Promise<Record<string, unknown>> {
       if (command === "calibrate") {
         const calibration = session.calibrate(new Date());
-        await save(calibration, msg);
+        await save(calibration, msg, recipe);
         return { calibration };
       }
       session.reset();
-      return { deleted: await queued(() => deleteCalibration(filePath)) };
+      return { deleted: await queued(() => deleteCalibration(recipePath(filePath, recipe))) };
     }
 
     /**
@@ -181,7 +199,7 @@ export = function register(RED: NodeAPI): void {
      * log says why and how many are needed, and the learning result goes on unchanged: the fit
      * itself succeeded, and good samples sent later add to the kept scores.
      */
-    async function calibrateFromHandover(session: ThresholdSession, msg: NodeMessage, detection: unknown): Promise<void> {
+    async function calibrateFromHandover(session: ThresholdSession, msg: NodeMessage, detection: unknown, recipe: string | undefined): Promise<void> {
       const handed = readHandedCalibration(detection);
       if (handed === undefined) return;
       let calibration: CalibrationRecord;
@@ -192,7 +210,7 @@ export = function register(RED: NodeAPI): void {
         node.warn(translateError(RED, TYPE, error).message);
         return;
       }
-      await save(calibration, msg);
+      await save(calibration, msg, recipe);
       const count = handed.scores.length;
       msg.payload = { calibrating: true, count, total: count, label: "good", handover: handed.kind, calibration };
       msg["detection"] = detection;
@@ -201,36 +219,47 @@ export = function register(RED: NodeAPI): void {
 
     status.set("loading");
     const results = startResultNumbering(RED, node, TYPE);
-    const opened = open();
+    const opened = sessions.use(undefined, (session) => session);
     opened.then(showState, (error: unknown) => errors.config(error));
 
     attachController(node, async (action) => {
-      const session = await opened;
-      const result = { action, ...(await runCommand(session, action, { _msgid: RED.util.generateId() })) };
-      showState(session);
-      return result;
+      await opened;
+      const recipe = current;
+      return sessions.use(recipe, async (session) => {
+        const result = { action, ...(await runCommand(session, action, { _msgid: RED.util.generateId() }, recipe)) };
+        showState(session);
+        return result;
+      });
     });
 
     handleInput(node, errors, async (msg, send) => {
-      const session = await opened;
+      await opened;
+      // The product the detector (or the flow) named; a message naming none is the current one's.
+      const recipe = readRecipe(msg) ?? current;
+      current = recipe;
+      await sessions.use(recipe, (session) => decide(session, msg, recipe));
+      writeRecipe(msg, recipe);
+      send(msg);
+    });
+
+    async function decide(session: ThresholdSession, msg: NodeMessageInFlow, recipe: string | undefined): Promise<void> {
       const request = readRequest(msg);
       const detection = msg.payload;
       if (request.kind === "command") {
-        msg.payload = { command: request.command, ...(await runCommand(session, request.command, msg)) };
+        msg.payload = { command: request.command, ...(await runCommand(session, request.command, msg, recipe)) };
         // Handled here: the nodes after must not run the same command again.
         endCommand(msg);
         showState(session);
       } else if (request.kind === "inspect" && isControlAnswer(detection)) {
         // The detector's learning and command answers carry no score: passed on, after a
         // good-only mode calibrated from the good scores a new fit hands over.
-        if (session.takesHandover) await calibrateFromHandover(session, msg, detection);
-        send(msg);
+        if (session.takesHandover) await calibrateFromHandover(session, msg, detection, recipe);
         return;
       } else if (request.kind === "sample") {
         const score = readScore(detection);
         const label = messageProperty(RED, msg, options.labelProperty);
         const answer = session.addSample(score, sampleLabel(label, msg["filename"], options.labelProperty), new Date());
-        if (answer.calibration !== undefined) await save(answer.calibration, msg);
+        if (answer.calibration !== undefined) await save(answer.calibration, msg, recipe);
         msg.payload = answer;
         writeMask(msg, null);
         showState(session);
@@ -257,8 +286,7 @@ export = function register(RED: NodeAPI): void {
         writeResult(msg, { id, station: node.id, created: new Date(), verdict: decision.verdict, score, calibration, detection, labels });
       }
       if (request.kind !== "command" && isRecord(detection)) msg["detection"] = detection;
-      send(msg);
-    });
+    }
 
     node.on("close", (removed: boolean, done: () => void) => {
       detachController(node);

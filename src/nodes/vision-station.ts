@@ -10,7 +10,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from "node-red";
 import { DefectError, isDefectError } from "../lib/errors";
-import { isControlAnswer, readIdentifier, readResultRecord, writeJobMessage } from "../lib/message";
+import { isControlAnswer, readRecipe, readResultRecord, writeJobMessage } from "../lib/message";
 import { createStation, parseStationOptions, visionResult, type MachineState, type Station, type StationOptions } from "../lib/station";
 import { loadNodeOpcua } from "../lib/station/opcua/load";
 import { startVisionServer, type VisionServer } from "../lib/station/opcua/server";
@@ -126,7 +126,7 @@ export = function register(RED: NodeAPI): void {
         station.fail();
         return;
       }
-      const recipe = readIdentifier(msg["recipe"], "recipe");
+      const recipe = readRecipe(msg);
       if (recipe !== undefined) station.seeRecipe(recipe);
       const record = readResultRecord(msg);
       if (record === null) {

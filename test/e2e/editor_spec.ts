@@ -43,6 +43,8 @@ const MAIN_FIELD: Record<string, string> = {
   "defect-threshold": "#node-input-mode",
   "defect-mask-to-region": "#node-input-overlay",
   "defect-alarm": "#node-input-rule",
+  "defect-join-views": "#node-input-views",
+  "defect-archive": "#node-input-folder",
   "defect-vision-station": "#node-input-port",
 };
 
@@ -160,7 +162,7 @@ describe("editor in a real browser (Chromium, playwright-core)", function () {
     await page.locator("#red-ui-editor-stack .red-ui-tray").waitFor({ state: "detached" });
   }
 
-  it("lists the defect detection category with all its nodes in the palette", async function () {
+  it("lists the defect detection category with all the package's nodes in the palette", async function () {
     await page.locator(`${CATEGORY} .red-ui-palette-node`).first().waitFor({ timeout: 60_000 });
     const header = page.locator("#red-ui-palette-header-defect_detection, #red-ui-palette-container-defect_detection .red-ui-palette-header").first();
     assert.match((await header.textContent()) ?? "", /defect detection/);
@@ -248,8 +250,9 @@ describe("editor in a real browser (Chromium, playwright-core)", function () {
     await page.click("#red-ui-header-button-deploy");
     await page.locator(".red-ui-notification", { hasText: /Successfully deployed/ }).waitFor();
     const deployed = (await (await fetch(`${server!.url}/flows`)).json()) as Array<{ type: string }>;
-    // The dashboard example has no PLC; the vision station (an OPC UA server) has an example of its own.
-    for (const type of TYPES.filter((t) => t !== "defect-alarm" && t !== "defect-vision-station"))
+    // The dashboard example has one camera, no alarm (PLC), no join of several views and no archive (examples 03, 09, 10 have them);
+    // the vision station (an OPC UA server) has an example of its own.
+    for (const type of TYPES.filter((t) => t !== "defect-alarm" && t !== "defect-join-views" && t !== "defect-archive" && t !== "defect-vision-station"))
       assert.ok(
         deployed.some((n) => n.type === type),
         `${type} deployed`,

@@ -247,6 +247,33 @@ describe("defect-alarm node", function () {
     assert.ok(statusTexts(alarm()).length <= 4, statusTexts(alarm()).join(", "));
   });
 
+  it("counts each product as its own stream under its own rules (msg.recipe)", async function () {
+    // Every NG alarms, except on product B, which alarms at the third NG in a row.
+    await load({ rule: "ng", recipes: JSON.stringify({ B: { rule: "consecutive", consecutive: 3 } }) });
+    const quiet = expectNoMessage(events(), QUIET_MS);
+    const onB = await writesFor(verdict("NG", { recipe: "B" }));
+    assert.deepEqual(onB[3], coil("alarm", 5, false), "one NG on B raises nothing");
+    await writesFor(verdict("NG"));
+    await quiet;
+    await waitForStatus(alarm(), /^B: OK 0 \/ NG 2 · last NG/);
+    const alarmed = nextMessage(events());
+    const onA = await writesFor(verdict("NG", { recipe: "A" }));
+    assert.deepEqual(onA[3], coil("alarm", 5, true), "A has no rules of its own: every NG alarms");
+    assert.equal(((await alarmed).payload as AlarmEvent).event, "alarm");
+    await waitForStatus(alarm(), /^ALARM \(latched\): NG part$/);
+    // Back on B: its two NGs were kept, the third raises its alarm.
+    const third = nextMessage(events());
+    await writesFor(verdict("NG", { recipe: "B" }));
+    assert.equal(((await third).payload as AlarmEvent).event, "alarm");
+    await expectCaught(verdict("NG", { recipe: { b: 1 } }), "invalidOption");
+  });
+
+  it("refuses recipe rules the node would refuse, at deploy, naming the recipe", async function () {
+    await load({ recipes: JSON.stringify({ B: { rule: "consecutive", consecutive: 0 } }) }, false);
+    await expectCaught(verdict("NG"), "invalidOption");
+    assert.deepEqual(statusTexts(alarm()), [`${TYPE}.status.error`]);
+  });
+
   it("ignores the threshold node's calibration answers", async function () {
     await load();
     const quietEvents = expectNoMessage(events(), QUIET_MS);
@@ -335,6 +362,7 @@ describe("defect-alarm node", function () {
         cooldown: true,
         severity: true,
         uncertainAsNg: true,
+        recipes: true,
         protocol: true,
         unitId: true,
         coilReady: true,

@@ -386,6 +386,9 @@ describe("defect-detector learning on the line", function () {
           state: "ready",
           trainedOn: TRAIN,
           variants: TRAIN * 7,
+          // No product named yet: the node's own model, open, none saved per recipe.
+          recipe: null,
+          recipes: { open: [null], saved: [], evictions: 0 },
         },
       );
       const stopped = (await helper.request().post(`/${TYPE}/det/learning`).send({ action: "stop" }).expect(200)).body as Record<string, unknown>;
@@ -424,7 +427,7 @@ describe("defect-detector learning on the line", function () {
       registerDetectorAdmin(RED, TYPE);
       assert.deepEqual(asked, [`${TYPE}.read`, `${TYPE}.write`], "one route each, registered once");
       attachDetectorController(fake, {
-        state: () => ({ learning: true }),
+        state: async () => ({ learning: true }),
         act: async (action) => {
           actions++;
           return { action };

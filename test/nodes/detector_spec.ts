@@ -653,6 +653,7 @@ describe("defect-detector node", function () {
         learning: true,
         recentParts: true,
         keepVersions: true,
+        recipeCache: true,
         driftWindow: true,
         driftRatio: true,
         defectWeight: true,

@@ -6,14 +6,17 @@
  */
 import assert from "node:assert/strict";
 import { parseAlarmOptions } from "../../src/lib/alarm";
+import { parseArchiveOptions } from "../../src/lib/archive";
 import { parseDetectorOptions } from "../../src/lib/detector";
 import { parsePreprocessOptions } from "../../src/lib/image";
+import { parseRecipeSettings } from "../../src/lib/recipes";
 import { parsePlcOptions } from "../../src/lib/plc";
 import { parseQueueOptions } from "../../src/lib/queue";
 import { parseRegionOptions } from "../../src/lib/regions";
 import { parseSourceOptions } from "../../src/lib/source";
 import { parseStationOptions } from "../../src/lib/station";
 import { parseThresholdOptions } from "../../src/lib/threshold";
+import { parseJoinViewsOptions } from "../../src/lib/views";
 import { parseDecodeLimits } from "../../src/nodes/shared/settings";
 import { catalogKeys } from "../fixtures/node-red";
 import { defaultNode, editorVerdict, loadEditorDefinition, type EditorDefinition } from "../fixtures/editor-definitions";
@@ -183,7 +186,8 @@ const CASES: NodeCase[] = [
     name: "preprocess",
     runtime: (c) => {
       const { preset, width, height, resizeMode: resize, kernel, padValue, roi, color, layout, scale, mean, std } = c;
-      parsePreprocessOptions({ preset, width, height, resize, kernel, padValue, roi, color, layout, scale, mean, std });
+      const base = parsePreprocessOptions({ preset, width, height, resize, kernel, padValue, roi, color, layout, scale, mean, std });
+      parseRecipeSettings(c["recipes"], "recipes", (settings) => parsePreprocessOptions(settings, base));
       parseDecodeLimits(c["maxPixels"]);
       parseQueueOptions(c);
     },
@@ -221,6 +225,7 @@ const CASES: NodeCase[] = [
     name: "alarm",
     runtime: (c) => {
       parseAlarmOptions(c);
+      parseRecipeSettings(c["recipes"], "recipes", (settings) => parseAlarmOptions({ ...c, ...settings }));
       parsePlcOptions(c);
     },
     contexts: [
@@ -229,6 +234,16 @@ const CASES: NodeCase[] = [
       { rule: "rate-count", protocol: "modbus" },
       { rule: "rate-time", protocol: "opcua" },
     ],
+  },
+  {
+    name: "join-views",
+    runtime: (c) => void parseJoinViewsOptions(c),
+    contexts: [{}],
+  },
+  {
+    name: "archive",
+    runtime: (c) => void parseArchiveOptions(c),
+    contexts: [{}],
   },
   { name: "vision-station", runtime: (c) => parseStationOptions(c), contexts: [{}] },
 ];

@@ -11,7 +11,7 @@ import { catalogKeys } from "../fixtures/node-red";
 
 const NODES_DIR = join(process.cwd(), "src", "nodes");
 const LOCALES = join(NODES_DIR, "locales", "en-US");
-const NAMES = ["image-source", "preprocess", "detector", "threshold", "mask-to-region", "alarm", "vision-station"];
+const NAMES = ["image-source", "preprocess", "detector", "threshold", "mask-to-region", "alarm", "join-views", "archive", "vision-station"];
 /** Node-RED's own catalog, which "node-red:" keys (e.g. the Name label) refer to. */
 const CORE_MESSAGES = JSON.parse(readFileSync(require.resolve("@node-red/nodes/locales/en-US/messages.json"), "utf8")) as Record<string, unknown>;
 /** Words the dialogs may show untranslated: tensor layouts are names, not English. */

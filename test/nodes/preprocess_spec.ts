@@ -196,6 +196,23 @@ describe("defect-preprocess node", function () {
     assert.deepEqual((next["preprocessing"] as PreprocessOptions).mean, [0, 0, 0]);
   });
 
+  it("uses a recipe's own options for messages naming it (product changeover), msg.preprocess still on top", async function () {
+    await load({ ...IDENTITY, recipes: JSON.stringify({ "B-200": { roi: "2,0,2,2", width: 2, height: 2 }, 7: { layout: "NHWC" } }) });
+    const b = await send({ payload: known, recipe: "B-200" });
+    assert.deepEqual((b.payload as Tensor).dims, [1, 3, 2, 2]);
+    assert.deepEqual((b["transform"] as Transform).roi, { x: 2, y: 0, width: 2, height: 2 });
+    assert.equal(
+      (await send({ payload: known, recipe: 7 })).payload && ((await send({ payload: known, recipe: 7 })).payload as Tensor).layout,
+      "NHWC",
+      "a PLC's number names the recipe",
+    );
+    const other = await send({ payload: known, recipe: "A-100" });
+    assert.deepEqual((other.payload as Tensor).dims, [1, 3, KNOWN_HEIGHT, KNOWN_WIDTH], "a recipe without settings: the node's own");
+    assert.deepEqual((await send({ payload: known })).payload && ((await send({ payload: known })).payload as Tensor).dims, [1, 3, KNOWN_HEIGHT, KNOWN_WIDTH]);
+    const over = await send({ payload: known, recipe: "B-200", preprocess: { width: 1 } });
+    assert.deepEqual((over.payload as Tensor).dims, [1, 3, 2, 1], "msg.preprocess over the recipe's options");
+  });
+
   describe("errors reach Catch with the message", function () {
     it("a truncated PNG", async function () {
       await load(IDENTITY);
@@ -248,6 +265,9 @@ describe("defect-preprocess node", function () {
       ["a malformed region", { roi: "1,2,3" }],
       ["an unknown preset", { preset: "resnet" }],
       ["a pixel limit of zero", { maxPixels: "0" }],
+      ["recipes that are not JSON", { recipes: "{B-200: 1}" }],
+      ["a recipe whose settings are not an object", { recipes: '{"B-200": 1}' }],
+      ["a recipe with a malformed region", { recipes: '{"B-200": {"roi": "1,2,3"}}' }],
     ] as const) {
       it(`rejects ${what} at deploy and every message after`, async function () {
         await load({ ...IDENTITY, ...config });
@@ -297,6 +317,7 @@ describe("defect-preprocess node", function () {
         scale: true,
         mean: true,
         std: true,
+        recipes: true,
         maxPixels: true,
         queueSize: true,
         overflow: true,

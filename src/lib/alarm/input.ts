@@ -18,7 +18,8 @@ export function readCommand(value: unknown): AlarmCommand | undefined {
   return readMessageCommand({ command: value }, ALARM_COMMANDS);
 }
 
-function readVerdict(payload: unknown): Verdict {
+/** msg.payload.verdict of a threshold node's verdict; noVerdictInput saying what was there instead. */
+export function readVerdict(payload: unknown): Verdict {
   if (!isRecord(payload)) throw noVerdict(`expected an object from the threshold node, got ${describe(payload)}`);
   const value = payload["verdict"];
   if (value === undefined) throw noVerdict("msg.payload.verdict is missing");

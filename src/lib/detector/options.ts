@@ -16,6 +16,7 @@ import { DETECTOR_SETTINGS, SETTING_METHODS, type DetectorMethod, type DetectorS
 import { DEFAULT_TEMPLATE_OPTIONS, MAX_TEMPLATE_SHIFT, MAX_TEMPLATE_TOLERANCE, type TemplateOptions } from "./methods/template-options";
 import { DEFAULT_DRIFT_RATIO, DEFAULT_DRIFT_WINDOW } from "./online/drift";
 import { DEFAULT_KEEP_VERSIONS, MAX_KEEP_VERSIONS } from "./storage/model-versions";
+import { DEFAULT_RECIPE_CACHE, MAX_RECIPE_CACHE } from "../recipes";
 import type { OnlineConfig } from "./online/online-learner";
 import { DEFAULT_DEFECT_WEIGHT, MAX_DEFECT_WEIGHT } from "./online/online-scorers";
 import { DEFAULT_RECENT_PARTS, MAX_RECENT_PARTS } from "./online/recent-parts";
@@ -105,6 +106,8 @@ export interface DetectorOptions {
   defectWeight: number;
   /** Previous versions of the saved model kept for rollback. */
   keepVersions: number;
+  /** Recipes (products, msg.recipe) whose models stay loaded for an instant changeover. */
+  recipeCache: number;
   /** Whether learning is on at deploy (msg.command "start-learning"/"stop-learning" change it). */
   learning: boolean;
   /** The message property naming a part, so a later msg.confirm can refer to its inspection. */
@@ -242,6 +245,7 @@ export function parseDetectorOptions(input: Record<string, unknown>): DetectorOp
     standardize: standardizeOption(input["standardize"], fewShot && standardizesByDefault(optionText(input["backbone"]))),
     defectWeight: rangeOption("defectWeight", input["defectWeight"], 0, MAX_DEFECT_WEIGHT, DEFAULT_DEFECT_WEIGHT, false),
     keepVersions: integerOption("keepVersions", input["keepVersions"], 0, MAX_KEEP_VERSIONS, DEFAULT_KEEP_VERSIONS),
+    recipeCache: integerOption("recipeCache", input["recipeCache"], 1, MAX_RECIPE_CACHE, DEFAULT_RECIPE_CACHE),
     learning: flag("learning", input["learning"], true),
     partIdProperty: propertyOption("partIdProperty", input["partIdProperty"], DEFAULT_PART_ID_PROPERTY),
     template: {

@@ -9,25 +9,36 @@ export { HANDED_CALIBRATION_KINDS, readHandedCalibration, type HandedCalibration
 export { findMessageImage, messageImageSize, setMessageImage, writeMessageImage, type FoundImage } from "./image";
 export { writeQueueInfo, type MessageQueueInfo } from "./queue";
 export { describe, finiteNumber, isRecord, type MessageFields, type MessageView } from "./record";
-export { readRegions, regionCountOf, writeRegions, type RegionBox } from "./regions";
+export { readRegions, readRegionsIfAny, regionCountOf, writeRegions, writeViewRegions, type RegionBox, type ViewRegion } from "./regions";
 export { readConfirm, VERDICTS, type ConfirmRequest, type ConfirmVerdict, type DefectRegion } from "./confirm";
 export { asksToLearn, endCommand, isCalibrationSample, readCommand, teachesTheLine } from "./request";
 export { readIdentifier } from "./identifier";
+export { readPartId } from "./part-id";
+export { MAX_RECIPE_LENGTH, readRecipe, writeRecipe } from "./recipe";
 export { writeJobMessage, type JobMessage } from "./job";
 export {
   completeResult,
   readResultLabels,
   readResultRecord,
   readResultRef,
+  readResultSource,
+  readVerdictRecord,
   resultModel,
+  writeJoinedResult,
   writeResult,
+  type JoinedResultFacts,
+  type JoinedResultRecord,
   type ResultCalibration,
   type ResultFacts,
   type ResultLabels,
   type ResultModel,
   type ResultRecord,
+  type ResultSource,
   type ResultTimes,
+  type ResultView,
+  type VerdictRecord,
 } from "./result";
+export { readOverlay } from "./overlay";
 export { readScore, scoreOf } from "./score";
 export {
   gridFaultText,

@@ -16,6 +16,9 @@ export interface RegionBox {
   maxScore?: number;
 }
 
+/** A region of a part seen in several views (join views), named by the view whose image it lies in. */
+export type ViewRegion = RegionBox & { view: string };
+
 /** Writes msg.regions, and msg.payload.regionCount when the payload is an object (a verdict); other payloads stay as they are. */
 export function writeRegions(msg: MessageFields, regions: readonly Region[]): void {
   msg["regions"] = regions;
@@ -45,4 +48,15 @@ export function readRegions(msg: MessageView): RegionBox[] {
 export function regionCountOf(payload: unknown): number | undefined {
   const count = isRecord(payload) ? finiteNumber(payload["regionCount"]) : undefined;
   return count !== undefined && Number.isInteger(count) && count >= 0 ? count : undefined;
+}
+
+/** The regions as readRegions reads them, or null when the message has no msg.regions list (no mask to region ran). */
+export function readRegionsIfAny(msg: MessageView): RegionBox[] | null {
+  return Array.isArray(msg.regions) ? readRegions(msg) : null;
+}
+
+/** Writes the regions of every view of a part as msg.regions (each naming its view), and their count as msg.payload.regionCount. */
+export function writeViewRegions(msg: MessageFields, regions: readonly ViewRegion[]): void {
+  msg["regions"] = regions;
+  if (isRecord(msg.payload)) msg.payload["regionCount"] = regions.length;
 }

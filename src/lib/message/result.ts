@@ -10,7 +10,9 @@ import type { Region } from "../regions/types";
 import type { ThresholdMode, Verdict } from "../threshold/types";
 import { DefectError } from "../errors";
 import { readIdentifier } from "./identifier";
+import { readRecipe } from "./recipe";
 import { finiteNumber, isRecord, type MessageFields, type MessageView } from "./record";
+import type { RegionBox, ViewRegion } from "./regions";
 import { readTimings } from "./timings";
 
 /** Milliseconds each stage spent on this part (msg.timings); null for a stage that did not run or did not say. */
@@ -95,7 +97,7 @@ export function readResultLabels(msg: MessageView, detection: unknown): ResultLa
   return {
     partId: handed ?? readIdentifier(msg.partId, "partId") ?? null,
     jobId: readIdentifier(msg.jobId, "jobId") ?? null,
-    recipe: readIdentifier(msg.recipe, "recipe") ?? null,
+    recipe: readRecipe(msg) ?? null,
   };
 }
 
@@ -154,7 +156,136 @@ export function readResultRef(msg: MessageView): { id: number | null; partId: st
   return { id: id !== undefined && Number.isSafeInteger(id) && id > 0 ? id : null, partId: text(record["partId"]) };
 }
 
-const RESULT_VERDICTS: readonly Verdict[] = ["OK", "NG", "UNCERTAIN"];
+/** Where a view's verdict was numbered, and what its record says beyond the verdict (for the join views node). */
+export interface ResultSource {
+  station: string | null;
+  id: number | null;
+  jobId: string | null;
+  recipe: string | null;
+  /** The record's stage times; null without a record. */
+  times: ResultTimes | null;
+}
+
+/** The station, id, job, recipe and stage times of msg.result; nulls where the message has no record (a hand-made verdict). */
+export function readResultSource(msg: MessageView): ResultSource {
+  const record = msg.result;
+  if (!isRecord(record)) return { station: null, id: null, jobId: null, recipe: null, times: null };
+  const stored = isRecord(record["times"]) ? record["times"] : {};
+  const times = {} as ResultTimes;
+  for (const stage of STAGE_TIMINGS) times[stage] = finiteNumber(stored[stage]) ?? null;
+  return { station: text(record["station"]), id: readResultRef(msg).id, jobId: text(record["jobId"]), recipe: text(record["recipe"]), times };
+}
+
+/** One view of a part in a joined record: its verdict, score, where it was numbered, and its regions. */
+export interface ResultView {
+  view: string;
+  verdict: Verdict;
+  score: number | null;
+  /** The station (threshold node) that numbered the view's own result, and that result's id; null without a record. */
+  station: string | null;
+  resultId: number | null;
+  /** msg.regions of the view, in its own image's pixels; null when no mask to region ran on it. */
+  regions: RegionBox[] | null;
+}
+
+/**
+ * The record of a part seen in several views, made by the join views node, which is then its
+ * station. Fields as a threshold node's record; model and calibration are each view's own (in
+ * its record, named by station and resultId), so they are null here.
+ */
+export interface JoinedResultRecord extends ResultLabels {
+  id: number;
+  station: string;
+  created: string;
+  verdict: Verdict;
+  /** The highest score of the views; null when no view had one. */
+  score: number | null;
+  /** Per stage, the longest time any view took; null where no view reported the stage. */
+  times: ResultTimes;
+  model: null;
+  calibration: null;
+  /** Every view's regions, each named by its view; null when no view had regions. */
+  regions: ViewRegion[] | null;
+  /** The views that arrived, in the order the node expects them. */
+  views: ResultView[];
+  /** Expected views that did not arrive in time; [] when all did. */
+  missing: string[];
+}
+
+/** What the join views node knows when it has joined a part. */
+export interface JoinedResultFacts {
+  id: number;
+  station: string;
+  created: Date;
+  verdict: Verdict;
+  score: number | null;
+  labels: ResultLabels;
+  views: readonly ResultView[];
+  missing: readonly string[];
+  /** The stage times of each view's record (null for a view without one). */
+  times: ReadonlyArray<ResultTimes | null>;
+}
+
+function longestTimes(all: ReadonlyArray<ResultTimes | null>): ResultTimes {
+  const times = {} as ResultTimes;
+  for (const stage of STAGE_TIMINGS) {
+    const values = all.map((t) => t?.[stage] ?? null).filter((v): v is number => v !== null);
+    times[stage] = values.length > 0 ? Math.max(...values) : null;
+  }
+  return times;
+}
+
+/** Writes the joined record as msg.result (replacing the last view's own); returns it. */
+export function writeJoinedResult(msg: MessageFields, facts: JoinedResultFacts): JoinedResultRecord {
+  // Field by field: a caller's view objects may carry more (part id, times) than the record lists.
+  const views: ResultView[] = facts.views.map((v) => ({
+    view: v.view,
+    verdict: v.verdict,
+    score: v.score,
+    station: v.station,
+    resultId: v.resultId,
+    regions: v.regions === null ? null : v.regions.map((region) => ({ ...region })),
+  }));
+  const withRegions = views.filter((v) => v.regions !== null);
+  const record: JoinedResultRecord = {
+    id: facts.id,
+    station: facts.station,
+    ...facts.labels,
+    created: facts.created.toISOString(),
+    verdict: facts.verdict,
+    score: facts.score,
+    times: longestTimes(facts.times),
+    model: null,
+    calibration: null,
+    regions: withRegions.length === 0 ? null : withRegions.flatMap((v) => (v.regions ?? []).map((region) => ({ ...region, view: v.view }))),
+    views,
+    missing: [...facts.missing],
+  };
+  msg["result"] = record;
+  return record;
+}
+
+/** A verdict message's record as the archive files it: the verdict, its ids and the record itself. */
+export interface VerdictRecord {
+  verdict: Verdict;
+  /** The result's number at its station; null when the record has none. */
+  id: number | null;
+  partId: string | null;
+  /** The whole record, plain JSON, as the threshold node and mask-to-region wrote it. */
+  record: Record<string, unknown>;
+}
+
+const RECORD_VERDICTS: readonly Verdict[] = ["OK", "NG", "UNCERTAIN"];
+
+/** msg.result when it carries a verdict (OK, NG, UNCERTAIN); undefined otherwise. */
+export function readVerdictRecord(msg: MessageView): VerdictRecord | undefined {
+  const record = msg.result;
+  if (!isRecord(record)) return undefined;
+  const verdict = RECORD_VERDICTS.find((v) => v === record["verdict"]);
+  if (verdict === undefined) return undefined;
+  const ref = readResultRef(msg);
+  return { verdict, id: ref.id, partId: ref.partId, record };
+}
 
 /**
  * The whole record of msg.result, for nodes that file results (the vision station): a deep copy,
@@ -177,7 +308,7 @@ export function readResultRecord(msg: MessageView): ResultRecord | null {
   if (text(record["station"]) === null) refuse("station", record["station"]);
   const created = record["created"];
   if (typeof created !== "string" || Number.isNaN(Date.parse(created))) refuse("created", created);
-  if (!RESULT_VERDICTS.includes(record["verdict"] as Verdict)) refuse("verdict", record["verdict"]);
+  if (!RECORD_VERDICTS.includes(record["verdict"] as Verdict)) refuse("verdict", record["verdict"]);
   if (finiteNumber(record["score"]) === undefined) refuse("score", record["score"]);
   for (const label of ["partId", "jobId", "recipe"] as const) {
     const value = record[label];

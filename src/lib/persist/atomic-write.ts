@@ -48,8 +48,22 @@ function isLeftover(folder: string, target: string, name: string): boolean {
   if (!name.startsWith(prefix) || !name.endsWith(TEMP_SUFFIX)) return false;
   const pid = TEMP_MIDDLE.exec(name.slice(prefix.length, -TEMP_SUFFIX.length))?.[1];
   if (pid === undefined) return false;
-  const owner = Number(pid);
+  return writerGone(folder, name, Number(pid));
+}
+
+function writerGone(folder: string, name: string, owner: number): boolean {
   return owner === process.pid ? !writing.has(join(folder, name)) : !processAlive(owner);
+}
+
+const ANY_TEMP = new RegExp(`^\\..+\\.(\\d+)\\.[0-9a-f]{${TEMP_ID_BYTES * 2}}\\${TEMP_SUFFIX}$`);
+
+/**
+ * Whether `name` in `folder` is the temporary file of a write, of any target, whose writer is
+ * gone: for a folder of many targets (an archive) cleaned once at start rather than per target.
+ */
+export function isStaleTempFile(folder: string, name: string): boolean {
+  const pid = ANY_TEMP.exec(name)?.[1];
+  return pid !== undefined && writerGone(folder, name, Number(pid));
 }
 
 /** Best effort: a leftover that cannot be removed now is tried again at the next write. */

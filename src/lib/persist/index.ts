@@ -1,5 +1,5 @@
 /** Saving learned models: an atomic write and a small versioned, checksummed binary format. */
-export { TEMP_SUFFIX, tempPathFor, writeFileAtomic, type ByteChunks } from "./atomic-write";
+export { isStaleTempFile, TEMP_SUFFIX, tempPathFor, writeFileAtomic, type ByteChunks } from "./atomic-write";
 export { HASH_SLICE_BYTES, SHA256_BYTES, fileIdentity, updateHash, type FileIdentity } from "./checksum";
 export {
   MODEL_FILE_EXTENSION,

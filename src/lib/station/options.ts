@@ -3,6 +3,7 @@
  * is invalidOption naming the option, before any server is started.
  */
 import { integerOption, invalidOption, optionText } from "../config/option-values";
+import { MAX_RECIPE_LENGTH } from "../message";
 
 /** OPC UA's registered port. */
 export const DEFAULT_PORT = 4840;
@@ -12,7 +13,6 @@ export const DEFAULT_MAX_RESULTS = 1000;
 export const MAX_RESULTS_LIMIT = 100_000;
 /** OPC 40100's TrimmedString ids are plain text; a recipe list longer than this is a pasted file, not products. */
 export const MAX_RECIPES = 1000;
-const MAX_RECIPE_LENGTH = 255;
 
 export interface StationOptions {
   /** TCP port; 0 lets the system pick a free one (tests). */
