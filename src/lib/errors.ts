@@ -80,7 +80,11 @@ export type ErrorCode =
   | "wireFormatInvalid"
   | "wireVersion"
   | "partLost"
-  | "partIdReused";
+  | "partIdReused"
+  // vision station: an optional package is not installed, the OPC UA server failed, a message without a record
+  | "dependencyMissing"
+  | "serverFailed"
+  | "noResultInput";
 
 export type ErrorDetails = Record<string, string | number>;
 

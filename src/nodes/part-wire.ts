@@ -112,7 +112,7 @@ export = function register(RED: NodeAPI): void {
     /** Worker: the verdict's record, with the part id and the publication it answers. */
     function resultOut(msg: NodeMessageInFlow): boolean {
       const record = readResultRecord(msg);
-      if (record === undefined) {
+      if (record === null) {
         // Learning and command answers travel the same wires; they are no result of a part.
         if (isControlAnswer(msg.payload)) return false;
         throw new DefectError("noVerdictInput", "msg.result holds no verdict record: wire this node after threshold or mask to region", {

@@ -48,6 +48,7 @@ const MAIN_FIELD: Record<string, string> = {
   "defect-part-wire": "#node-input-mode",
   "defect-part-collector": "#node-input-timeout",
   "defect-model-share": "#node-input-mode",
+  "defect-vision-station": "#node-input-port",
 };
 
 /** Nodes of a scale-out line (examples 12 and 13): they need an MQTT broker, which the dashboard example has not. */
@@ -255,8 +256,11 @@ describe("editor in a real browser (Chromium, playwright-core)", function () {
     await page.click("#red-ui-header-button-deploy");
     await page.locator(".red-ui-notification", { hasText: /Successfully deployed/ }).waitFor();
     const deployed = (await (await fetch(`${server!.url}/flows`)).json()) as Array<{ type: string }>;
-    // The dashboard example has one camera, no alarm (PLC), no join of several views, no archive and no broker (examples 03, 09, 10, 12, 13 have them).
-    for (const type of TYPES.filter((t) => t !== "defect-alarm" && t !== "defect-join-views" && t !== "defect-archive" && !SCALE_OUT.has(t)))
+    // The dashboard example has one camera, no alarm (PLC), no join of several views, no archive, no broker and no
+    // OPC UA station (examples 03, 09, 10, 11, 12, 13 have them).
+    for (const type of TYPES.filter(
+      (t) => t !== "defect-alarm" && t !== "defect-join-views" && t !== "defect-archive" && t !== "defect-vision-station" && !SCALE_OUT.has(t),
+    ))
       assert.ok(
         deployed.some((n) => n.type === type),
         `${type} deployed`,

@@ -15,6 +15,7 @@ import { parseQueueOptions } from "../../src/lib/queue";
 import { parseRegionOptions } from "../../src/lib/regions";
 import { parseLedgerOptions, parseShareOptions, parseWireOptions } from "../../src/lib/scale";
 import { parseSourceOptions } from "../../src/lib/source";
+import { parseStationOptions } from "../../src/lib/station";
 import { parseThresholdOptions } from "../../src/lib/threshold";
 import { parseJoinViewsOptions } from "../../src/lib/views";
 import { parseDecodeLimits } from "../../src/nodes/shared/settings";
@@ -263,6 +264,7 @@ const CASES: NodeCase[] = [
       { mode: "receive", detector: "d1" },
     ],
   },
+  { name: "vision-station", runtime: (c) => parseStationOptions(c), contexts: [{}] },
 ];
 
 describe("edit dialogs and runtime agree on valid settings", function () {

@@ -23,6 +23,7 @@ const NAMES = [
   "part-wire",
   "part-collector",
   "model-share",
+  "vision-station",
 ];
 /** Node-RED's own catalog, which "node-red:" keys (e.g. the Name label) refer to. */
 const CORE_MESSAGES = JSON.parse(readFileSync(require.resolve("@node-red/nodes/locales/en-US/messages.json"), "utf8")) as Record<string, unknown>;

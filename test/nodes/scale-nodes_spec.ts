@@ -29,7 +29,7 @@ const translate = catalogTranslator("part-wire", "part-collector", "model-share"
 const nodes = [partWireNode, collectorNode, modelShareNode].map((register) => withCatalog(register as (RED: NodeAPI) => void, translate));
 const QUIET_MS = 300;
 
-const record = { id: 9, station: "t1", partId: "P-1", jobId: null, recipe: null, created: "", verdict: "NG", score: 0.9, regions: [] };
+const record = { id: 9, station: "t1", partId: "P-1", jobId: null, recipe: null, created: "2026-12-06T10:00:00.000Z", verdict: "NG", score: 0.9, regions: [] };
 
 /** Flow items with the nodes' own settings (FlowItem knows only the common keys). */
 async function load(items: Array<Record<string, unknown> & { id: string; type: string }>): Promise<void> {

@@ -15,9 +15,11 @@ export { asksToLearn, endCommand, isCalibrationSample, readCommand, teachesTheLi
 export { readIdentifier } from "./identifier";
 export { readPartId } from "./part-id";
 export { MAX_RECIPE_LENGTH, readRecipe, writeRecipe } from "./recipe";
+export { writeJobMessage, type JobMessage } from "./job";
 export {
   completeResult,
   readResultLabels,
+  readResultRecord,
   readResultRef,
   readResultSource,
   readVerdictRecord,
@@ -57,7 +59,6 @@ export {
   clearMqttFields,
   readMqttDelivery,
   readPartInfo,
-  readResultRecord,
   writeMqttPublication,
   writePartInfo,
   writeResultRecord,

@@ -66,13 +66,6 @@ export function readPartInfo(msg: MessageView): PartInfo | undefined {
   };
 }
 
-/** msg.result when it is a result record (a verdict), else undefined. */
-export function readResultRecord(msg: MessageView): ResultRecord | undefined {
-  const record = msg.result;
-  if (!isRecord(record) || typeof record["verdict"] !== "string" || typeof record["score"] !== "number") return undefined;
-  return record as unknown as ResultRecord;
-}
-
 /** Puts a result record that came over the wire on the message, as the worker's threshold made it. */
 export function writeResultRecord(msg: MessageFields, record: ResultRecord): void {
   msg["result"] = record;

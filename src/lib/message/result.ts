@@ -8,6 +8,7 @@
  */
 import type { Region } from "../regions/types";
 import type { ThresholdMode, Verdict } from "../threshold/types";
+import { DefectError } from "../errors";
 import { readIdentifier } from "./identifier";
 import { readRecipe } from "./recipe";
 import { finiteNumber, isRecord, type MessageFields, type MessageView } from "./record";
@@ -284,4 +285,35 @@ export function readVerdictRecord(msg: MessageView): VerdictRecord | undefined {
   if (verdict === undefined) return undefined;
   const ref = readResultRef(msg);
   return { verdict, id: ref.id, partId: ref.partId, record };
+}
+
+/**
+ * The whole record of msg.result, for nodes that file results (the vision station): a deep copy,
+ * so a later change on the message does not change what was filed. null when the message has no
+ * msg.result; invalidOption naming the field when it is not a record the threshold node wrote
+ * (a positive whole id, a station, an ISO time, a verdict and a finite score).
+ */
+export function readResultRecord(msg: MessageView): ResultRecord | null {
+  const record = msg.result;
+  if (record === undefined || record === null) return null;
+  const refuse = (field: string, value: unknown): never => {
+    throw new DefectError("invalidOption", `msg.result.${field} is not what the threshold node writes, got ${JSON.stringify(value) ?? String(value)}`, {
+      option: `msg.result.${field}`,
+      value: JSON.stringify(value) ?? String(value),
+    });
+  };
+  if (!isRecord(record)) return refuse("", record);
+  const id = record["id"];
+  if (typeof id !== "number" || !Number.isSafeInteger(id) || id < 1) refuse("id", id);
+  if (text(record["station"]) === null) refuse("station", record["station"]);
+  const created = record["created"];
+  if (typeof created !== "string" || Number.isNaN(Date.parse(created))) refuse("created", created);
+  if (!RECORD_VERDICTS.includes(record["verdict"] as Verdict)) refuse("verdict", record["verdict"]);
+  if (finiteNumber(record["score"]) === undefined) refuse("score", record["score"]);
+  for (const label of ["partId", "jobId", "recipe"] as const) {
+    const value = record[label];
+    if (value !== null && value !== undefined && typeof value !== "string") refuse(label, value);
+  }
+  // The record is plain JSON by contract: a JSON round trip is its deep copy.
+  return JSON.parse(JSON.stringify(record)) as ResultRecord;
 }
