@@ -44,6 +44,24 @@
           return verdict(this, opt, empty(v) || (isFinite(n) && n >= min && n <= max), "number", { min: min, max: max });
         };
       },
+      /**
+       * A *Recipes* field (src/lib/recipes/settings.ts): empty, or a JSON object from recipe name to
+       * an object of settings; the settings themselves are checked by the runtime at deploy.
+       */
+      recipeSettings: function (v, opt) {
+        var ok = empty(v);
+        if (!ok) {
+          try {
+            var o = JSON.parse(v);
+            ok = o !== null && typeof o === "object" && !Array.isArray(o) && Object.keys(o).every(function (k) {
+              return k.trim() !== "" && o[k] !== null && typeof o[k] === "object" && !Array.isArray(o[k]);
+            });
+          } catch (e) {
+            ok = false;
+          }
+        }
+        return verdict(this, opt, ok, "recipes");
+      },
     };
   }
 
