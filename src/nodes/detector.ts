@@ -186,26 +186,16 @@ export = function register(RED: NodeAPI): void {
       onCloseError: (error) => node.warn(translateError(RED, TYPE, error).message),
     });
 
-    /** The state, with the product the node inspects now when it has one: "ready (B-200)". */
-    function show(state: keyof typeof STATES, text?: string): void {
-      if (current === undefined) {
-        if (text === undefined) status.set(state);
-        else status.setText(state, text);
-        return;
-      }
-      status.setText(state, `${text ?? RED._(`${TYPE}.status.${state}`)} (${current})`);
-    }
-
     function showState(state: DetectorState): void {
       switch (state.kind) {
         case "learning":
-          show("learning", RED._(`${TYPE}.status.learning`, { count: state.count, total: state.total }));
+          status.setText("learning", RED._(`${TYPE}.status.learning`, { count: state.count, total: state.total }));
           return;
         case "fitting":
-          show("fitting", RED._(`${TYPE}.status.fitting`, { count: state.count }));
+          status.setText("fitting", RED._(`${TYPE}.status.fitting`, { count: state.count }));
           return;
         case "blocked":
-          show(state.error.code === "modelMismatch" ? "mismatch" : "fileError");
+          status.set(state.error.code === "modelMismatch" ? "mismatch" : "fileError");
           // Logged once: it names what differs, which a red status cannot.
           if (reportedBlock !== state.error) node.error(translateError(RED, TYPE, state.error));
           reportedBlock = state.error;
@@ -214,7 +204,7 @@ export = function register(RED: NodeAPI): void {
           showReady(engine);
           return;
         default:
-          show(state.kind);
+          status.set(state.kind);
       }
     }
 
@@ -223,11 +213,11 @@ export = function register(RED: NodeAPI): void {
       const learning = current?.learning;
       if (learning !== undefined && driftHigh(learning, options.online.driftRatio)) {
         const ratio = (learning.drift?.ratio ?? 0).toFixed(2);
-        show("drift", RED._(`${TYPE}.status.drift`, { ratio }));
+        status.setText("drift", RED._(`${TYPE}.status.drift`, { ratio }));
       } else if (learning !== undefined && !learning.learning && options.method === "patchcore") {
-        show("stopped");
+        status.set("stopped");
       } else {
-        show("ready");
+        status.set("ready");
       }
     }
 
@@ -268,6 +258,7 @@ export = function register(RED: NodeAPI): void {
     function select(recipe: string | undefined, msg: NodeMessage): void {
       if (recipe === current) return;
       current = recipe;
+      status.setTag(recipe);
       engine = undefined;
       const when = new Date();
       selectionWrites = selectionWrites.then(() => saveSelection(selectionFile, recipe, when)).catch((error: unknown) => errors.report(error, msg));
@@ -282,6 +273,7 @@ export = function register(RED: NodeAPI): void {
       })
       .then(async (recipe) => {
         current = recipe;
+        status.setTag(recipe);
         return engines.use(recipe, (opened) => opened);
       });
     started.then(

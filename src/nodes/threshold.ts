@@ -90,7 +90,7 @@ export = function register(RED: NodeAPI): void {
   function ThresholdNode(this: Node, config: ThresholdNodeDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
-    const status = createStatus(node, TYPE, STATES);
+    const status = createStatus(node, TYPE, STATES, (key) => RED._(key));
     const errors = createErrorRouter(RED, node, TYPE, status);
     let options: ThresholdOptions;
     try {
@@ -115,31 +115,21 @@ export = function register(RED: NodeAPI): void {
     let current: string | undefined;
     const sessions = new RecipeCache<ThresholdSession>({ size: MAX_RECIPE_CACHE, open, close: async () => undefined });
 
-    /** With the product when the line names one: "ready ... (B-200)". */
-    function show(state: keyof typeof STATES, text?: string): void {
-      if (current === undefined) {
-        if (text === undefined) status.set(state);
-        else status.setText(state, text);
-      } else {
-        status.setText(state, `${text ?? RED._(`${TYPE}.status.${state}`)} (${current})`);
-      }
-    }
-
     function showState(session: ThresholdSession): void {
       const state = session.state;
       switch (state.kind) {
         case "calibrating":
-          show("calibrating", RED._(`${TYPE}.status.calibrating`, { count: state.count, total: state.total }));
+          status.setText("calibrating", RED._(`${TYPE}.status.calibrating`, { count: state.count, total: state.total }));
           return;
         case "uncalibrated":
-          show(session.savedRefusal === undefined ? "uncalibrated" : "recalibrate");
+          status.set(session.savedRefusal === undefined ? "uncalibrated" : "recalibrate");
           return;
         case "ready": {
           const values = { mode: state.mode, threshold: formatThreshold(state.thresholds.threshold) };
           // The rate a good-only calibration promises, so the line sees what it was set to keep.
           const promise = session.calibration?.promise;
-          if (promise === undefined) show("ready", RED._(`${TYPE}.status.ready`, values));
-          else show("ready", RED._(`${TYPE}.status.readyPromise`, { ...values, frr: formatPercent(promise.frr) }));
+          if (promise === undefined) status.setText("ready", RED._(`${TYPE}.status.ready`, values));
+          else status.setText("ready", RED._(`${TYPE}.status.readyPromise`, { ...values, frr: formatPercent(promise.frr) }));
         }
       }
     }
@@ -237,6 +227,7 @@ export = function register(RED: NodeAPI): void {
       // The product the detector (or the flow) named; a message naming none is the current one's.
       const recipe = readRecipe(msg) ?? current;
       current = recipe;
+      status.setTag(recipe);
       await sessions.use(recipe, (session) => decide(session, msg, recipe));
       writeRecipe(msg, recipe);
       send(msg);

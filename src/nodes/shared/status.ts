@@ -31,6 +31,11 @@ export interface StatusReporter<S extends string> {
    * are then sent translated, since the editor translates only a bare key.
    */
   setNote(note: string | undefined): void;
+  /**
+   * A tag shown in brackets after every state ("ready (B-200)": the recipe a node works on), or
+   * none; translated like a note.
+   */
+  setTag(tag: string | undefined): void;
   /** Removes the status, e.g. when the node is deleted. */
   clear(): void;
   readonly current: S | undefined;
@@ -53,10 +58,13 @@ export function createStatus(
   /** What the last state asked for, so a new note can show it again. */
   let base: { state: string; text: string; isKey: boolean } | undefined;
   let note: string | undefined;
+  let tag: string | undefined;
   const render = (): void => {
     if (base === undefined) return;
     const look = looks[base.state];
-    const text = note === undefined ? base.text : `${base.isKey ? translate(base.text) : base.text} · ${note}`;
+    const plain = note === undefined && tag === undefined;
+    const stateText = plain || !base.isKey ? base.text : translate(base.text);
+    const text = `${stateText}${tag === undefined ? "" : ` (${tag})`}${note === undefined ? "" : ` · ${note}`}`;
     if ((base.state === current && text === shown) || look === undefined) return;
     current = base.state;
     shown = text;
@@ -75,6 +83,10 @@ export function createStatus(
     },
     setNote(next) {
       note = next;
+      render();
+    },
+    setTag(next) {
+      tag = next;
       render();
     },
     clear() {
