@@ -53,9 +53,13 @@
         if (!ok) {
           try {
             var o = JSON.parse(v);
-            ok = o !== null && typeof o === "object" && !Array.isArray(o) && Object.keys(o).every(function (k) {
-              return k.trim() !== "" && o[k] !== null && typeof o[k] === "object" && !Array.isArray(o[k]);
-            });
+            ok =
+              o !== null &&
+              typeof o === "object" &&
+              !Array.isArray(o) &&
+              Object.keys(o).every(function (k) {
+                return k.trim() !== "" && o[k] !== null && typeof o[k] === "object" && !Array.isArray(o[k]);
+              });
           } catch (e) {
             ok = false;
           }
