@@ -103,6 +103,7 @@ export function formatLineReport(method: string, r: LineReport): string {
     `raw backbone            ${r.raw_backbone_ms === null ? "-" : `${r.raw_backbone_ms.toFixed(1)} ms`}`,
     `throughput              ${r.images_per_second.toFixed(1)} images/s (${r.stream_window} in flight, ${r.dropped} dropped)`,
     `event-loop delay        p99 ${num(r.event_loop_delay_p99_ms, 1)} ms, max ${num(r.event_loop_delay_max_ms, 1)} ms`,
+    `  while learning        p99 ${num(r.learning_event_loop_delay_p99_ms, 1)} ms, max ${num(r.learning_event_loop_delay_max_ms, 1)} ms`,
     `memory                  ${r.rss_peak_mb.toFixed(0)} MB peak resident`,
     `fit                     ${r.fit_seconds.toFixed(1)} s, ${r.alarms} alarm events`,
     ...(r.defect_shots === 0 ? [] : [`confirmed defects       ${r.defect_shots} (regions: ${r.defect_regions ?? "-"}) in ${r.confirm_seconds.toFixed(1)} s`]),

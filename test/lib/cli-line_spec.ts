@@ -154,6 +154,12 @@ describe("defect-detection line", function () {
       typeof loopP99 === "number" && typeof loopMax === "number" && loopP99 >= 0 && loopMax >= loopP99,
       `event loop ${String(loopP99)} / ${String(loopMax)}`,
     );
+    const learningP99 = report["learning_event_loop_delay_p99_ms"];
+    const learningMax = report["learning_event_loop_delay_max_ms"];
+    assert.ok(
+      typeof learningP99 === "number" && typeof learningMax === "number" && learningP99 >= 0 && learningMax >= learningP99,
+      `event loop while learning ${String(learningP99)} / ${String(learningMax)}`,
+    );
     positive(report, "rss_peak_mb");
     assert.equal(report["raw_backbone_ms"], null, "no ONNX backbone to time");
   });

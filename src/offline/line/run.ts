@@ -71,6 +71,7 @@ interface Measured {
   inspected: OneAtATime;
   streamed: Streamed;
   loop: { p99: number | null; max: number | null };
+  learningLoop: { p99: number | null; max: number | null };
   rssPeak: number;
   alarms: number;
 }
@@ -96,6 +97,7 @@ async function measure(plan: LinePlan): Promise<Measured> {
   const rss = new RssPeak();
   const tap = new LineTap();
   const loop = new LoopDelay();
+  const learningLoop = new LoopDelay();
   try {
     const runtime = await startEmbeddedRuntime({
       flows: lineFlow({ preprocess: plan.preprocess, detector: plan.detector, threshold: thresholdFields(plan) }),
@@ -110,7 +112,7 @@ async function measure(plan: LinePlan): Promise<Measured> {
       if (source === undefined)
         throw new LineFailure(`the line's image source did not start${tap.strayErrors.length > 0 ? `: ${tap.strayErrors.join("; ")}` : ""}`);
       plan.progress?.(`Node-RED ${runtime.version} on 127.0.0.1:${runtime.port}, user directory ${runtime.userDir}`);
-      const session = new LineSession(plan, source, tap, loop);
+      const session = new LineSession(plan, source, tap, loop, learningLoop);
       const learned = await session.learn();
       // The good scores were handed over with the fit, before any defect was confirmed.
       const confirmed = await session.confirmDefects();
@@ -137,11 +139,13 @@ async function measure(plan: LinePlan): Promise<Measured> {
         inspected,
         streamed,
         loop: loop.summary(),
+        learningLoop: learningLoop.summary(),
         rssPeak: rss.stop(),
         alarms: tap.alarms,
       };
     } finally {
       loop.pause();
+      learningLoop.pause();
       tap.abandonAll("the line stopped before it came out");
       await runtime.stop();
     }
@@ -174,6 +178,8 @@ export async function runLine(plan: LinePlan): Promise<LineReport> {
     alarms: m.alarms,
     event_loop_delay_p99_ms: m.loop.p99 === null ? null : round(m.loop.p99),
     event_loop_delay_max_ms: m.loop.max === null ? null : round(m.loop.max),
+    learning_event_loop_delay_p99_ms: m.learningLoop.p99 === null ? null : round(m.learningLoop.p99),
+    learning_event_loop_delay_max_ms: m.learningLoop.max === null ? null : round(m.learningLoop.max),
     rss_peak_mb: round(m.rssPeak, 1),
     raw_backbone_ms: m.inspected.rawMs.length === 0 ? null : round(median(m.inspected.rawMs)),
     fit_seconds: round(m.learned.seconds),

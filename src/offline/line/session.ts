@@ -55,6 +55,7 @@ export class LineSession {
     private readonly source: RuntimeNode,
     private readonly tap: LineTap,
     private readonly loop: LoopDelay,
+    private readonly learningLoop: LoopDelay,
   ) {}
 
   private say(line: string): void {
@@ -73,6 +74,7 @@ export class LineSession {
     if (files.length === 0) return { seconds: 0, model: null, calibration: null };
     const started = performance.now();
     this.say(`learning ${files.length} good images through the line`);
+    this.learningLoop.resume();
     const outcomes = await pump(files.length, {
       window: LEARN_WINDOW,
       failFast: true,
@@ -80,7 +82,7 @@ export class LineSession {
       after: async (i) => {
         if ((i + 1) % 50 === 0) this.say(`learned ${i + 1}/${files.length}`);
       },
-    });
+    }).finally(() => this.learningLoop.pause());
     const answers = results(outcomes, files, "learning");
     const model = answers.map((a) => a.value.model).find((m) => m !== null) ?? null;
     if (model === null) throw new LineFailure(`learning: the detector learned ${files.length} images but fitted no model`);

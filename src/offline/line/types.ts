@@ -64,6 +64,12 @@ export interface LineReport extends AccuracyFigures {
   alarms: number;
   event_loop_delay_p99_ms: number | null;
   event_loop_delay_max_ms: number | null;
+  /**
+   * The same while the line learns (images in, the fit, the scores handed over): not the bar the
+   * inspection figures answer to, but what a flow beside a line that is being taught sees.
+   */
+  learning_event_loop_delay_p99_ms: number | null;
+  learning_event_loop_delay_max_ms: number | null;
   rss_peak_mb: number;
   raw_backbone_ms: number | null;
   /** Learning (feeding the images and the fit the last one waits for), seconds. */

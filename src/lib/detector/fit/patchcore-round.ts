@@ -86,7 +86,7 @@ export function createPatchCoreRound(config: PatchCoreRoundConfig): LearningRoun
       const actual = `${embedding.patches}x${embedding.dim}`;
       throw new DefectError("inputShapeMismatch", `patch features ${actual} differ from the round's ${expected}`, { expected, actual });
     }
-    grid.space.append(grid.projector === null ? embedding.data : await grid.projector.project(embedding.data, embedding.patches));
+    grid.space.append(grid.projector === null ? embedding.data : await grid.projector.project(embedding.data, embedding.patches, { consume: true }));
   }
 
   async function closeProjector(): Promise<void> {
