@@ -15,7 +15,7 @@ import { createErrorRouter } from "./shared/errors";
 import { handleInput, rejectInput, type SendFunction } from "./shared/input";
 import { messageProperty } from "./shared/message";
 import { createStatus, type StatusLook } from "./shared/status";
-import { startResultNumbering } from "./threshold-result";
+import { startResultNumbering } from "./shared/result-numbering";
 
 const TYPE = "defect-join-views";
 /** The open-part count changes with every view: the editor gets it at most this often, a new verdict colour at once. */

@@ -39,7 +39,8 @@ import {
   type Verdict,
 } from "../lib/threshold";
 import { attachController, detachController, registerAdminEndpoint, type AdminAction } from "./threshold-admin";
-import { resultCalibration, startResultNumbering } from "./threshold-result";
+import { resultCalibration } from "./threshold-result";
+import { startResultNumbering } from "./shared/result-numbering";
 import type { ThresholdNodeDef } from "./threshold-def";
 import { createErrorRouter, translateError } from "./shared/errors";
 import { handleInput, rejectInput } from "./shared/input";
