@@ -2,7 +2,7 @@
  * Banks' search and scoring graphs are built by the session worker that loads them
  * (bank-graphs.ts), not serialised on Node-RED's thread: a search over a large bank must still
  * find the right rows, a bad job must fail with the builder's own message, and a worker that dies
- * must leave a search that is built again on the next worker.
+ * must leave a search that is built again on the next worker (its bank staged again).
  */
 import { strict as assert } from "node:assert";
 import { acquireBankGraph } from "../../src/lib/anomaly/patchcore/bank-graphs";
@@ -10,7 +10,8 @@ import { openNearestSearch } from "../../src/lib/anomaly/patchcore/nearest";
 import { sessionPool } from "../../src/lib/onnx";
 import { Rng } from "../../src/lib/random";
 
-const SIZE = 2100;
+/** 4.6 MB of rows: large enough to go to the worker in staged blocks (staging.ts). */
+const SIZE = 9000;
 const DIM = 128;
 
 function randomRows(count: number, dim: number, seed: number): Float32Array {
@@ -45,7 +46,7 @@ describe("bank graphs built on the session worker", () => {
       kind: "scoring",
       spec: { layers: [{ name: "layer", channels: DIM, height: 8, width: 8 }], pool: 3, searchBank: bank, size: SIZE + 1, neighbours: 1, embedding: false },
     } as const;
-    await assert.rejects(acquireBankGraph("bad-bank", job, {}), /search bank holds 268800 values, expected 2101 x 128/);
+    await assert.rejects(acquireBankGraph("bad-bank", job, {}), /search bank holds 1152000 values, expected 9001 x 128/);
   });
 
   it("builds the search again on a new worker when its worker dies", async () => {

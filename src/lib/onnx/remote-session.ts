@@ -5,6 +5,7 @@
 import * as ort from "onnxruntime-node";
 import type { TensorSpec } from "./feeds";
 import { sessionPool, type PoolWorker, type SessionPool } from "./worker-pool";
+import { stageJob } from "./staging";
 import { buffersOf, toCompactWire, type ChainStep, type ModelSource, type WireTensor } from "./worker-protocol";
 
 let instances = 0;
@@ -17,6 +18,20 @@ function wireFeeds(feeds: Record<string, ort.Tensor>, copies: WireTensor[]): Rec
     if (wire[name].data !== tensor.data) copies.push(wire[name]);
   }
   return wire;
+}
+
+/** Loads `source` on `worker`; a "built" source's large arrays go ahead in blocks (staging.ts). */
+async function loadOn(
+  pool: SessionPool,
+  worker: PoolWorker,
+  load: { key: string; where: string; name: string; source: ModelSource; options: ort.InferenceSession.SessionOptions },
+): Promise<{ inputs: TensorSpec[]; outputs: TensorSpec[] }> {
+  const { source } = load;
+  const sent =
+    source.kind === "built"
+      ? { ...source, job: await stageJob(source.job, async (block, transfer) => void (await pool.request(worker, { op: "stage", ...block }, transfer))) }
+      : source;
+  return pool.request(worker, { op: "load", ...load, source: sent });
 }
 
 function fromWire(wire: WireTensor): ort.Tensor {
@@ -55,7 +70,7 @@ export class RemoteSession {
     // Beside another session, so that the two can run as one chain (runChain) on that worker.
     const worker = beside !== undefined && beside.worker.alive && beside.pool === pool ? pool.placeOn(beside.worker) : pool.place();
     try {
-      const reply = await pool.request(worker, { op: "load", key, where, name, source, options });
+      const reply = await loadOn(pool, worker, { key, where, name, source, options });
       return new RemoteSession(pool, key, where, name, source, options, worker, reply.inputs, reply.outputs);
     } catch (error) {
       await pool.leave(worker);
@@ -131,7 +146,7 @@ export class RemoteSession {
       const dead = this.worker;
       const worker = this.pool.place();
       try {
-        await this.pool.request(worker, { op: "load", key: this.key, where: this.where, name: this.name, source: this.source, options: this.options });
+        await loadOn(this.pool, worker, { key: this.key, where: this.where, name: this.name, source: this.source, options: this.options });
         for (const [token, feeds] of this.kept) {
           const copies: WireTensor[] = [];
           await this.pool.request(worker, { op: "keep", key: this.key, token, feeds: wireFeeds(feeds, copies) }, buffersOf(copies));

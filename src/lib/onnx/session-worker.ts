@@ -10,11 +10,13 @@ import * as ort from "onnxruntime-node";
 import { describeError } from "../errors";
 import { describeSession, loadSession, runSession, type LoadedSession } from "./local-session";
 import { loadable } from "./model-source";
+import { StagingArea } from "./staging";
 import { yieldToMainThread } from "./worker-priority";
 import { buffersOf, errorToWire, toWire, type ChainStep, type WireTensor, type WorkerReply, type WorkerRequest } from "./worker-protocol";
 
 yieldToMainThread();
 
+const staging = new StagingArea();
 const sessions = new Map<string, { session: LoadedSession; name: string; kept: Map<string, Record<string, ort.Tensor>> }>();
 
 function tensors(wire: Record<string, WireTensor>): Record<string, ort.Tensor> {
@@ -60,7 +62,8 @@ async function runChain(steps: readonly ChainStep[]): Promise<{ outputs: Record<
 async function handle(request: WorkerRequest): Promise<WorkerReply> {
   switch (request.op) {
     case "load": {
-      const session = await loadSession(request.where, loadable(request.source), request.options);
+      const source = request.source.kind === "built" ? { ...request.source, job: staging.resolve(request.source.job) } : request.source;
+      const session = await loadSession(request.where, loadable(source), request.options);
       sessions.set(request.key, { session, name: request.name, kept: new Map() });
       return { id: request.id, ok: true, op: "load", ...describeSession(session) };
     }
@@ -81,6 +84,11 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
     case "keep": {
       loadedSession(request.key).kept.set(request.token, tensors(request.feeds));
       return { id: request.id, ok: true, op: "keep" };
+    }
+    case "stage": {
+      const { id, op, ...block } = request;
+      staging.put(block);
+      return { id, ok: true, op };
     }
     case "forget": {
       sessions.get(request.key)?.kept.delete(request.token);

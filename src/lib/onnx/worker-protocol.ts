@@ -6,6 +6,7 @@
 import type * as ort from "onnxruntime-node";
 import { DefectError, type ErrorCode, type ErrorDetails } from "../errors";
 import type { TensorSpec } from "./feeds";
+import type { StageBlock } from "./staging";
 
 /** An ort.Tensor's parts; ort.Tensor itself does not survive structured cloning. */
 export interface WireTensor {
@@ -52,6 +53,8 @@ export type WorkerRequest =
   /** Feeds that stay on the worker for every run that names `token` (large constants, e.g. PaDiM's inverses). */
   | { id: number; op: "keep"; key: string; token: string; feeds: Record<string, WireTensor> }
   | { id: number; op: "forget"; key: string; token: string }
+  /** A block of a large array of a "built" job, sent ahead of its load (staging.ts). */
+  | ({ id: number; op: "stage" } & StageBlock)
   /** Ends the worker as a crash in JavaScript would (fault tests): never while onnxruntime runs. */
   | { id: number; op: "exit" }
   | { id: number; op: "release"; key: string };
@@ -70,6 +73,7 @@ export type WorkerReply =
   | { id: number; ok: true; op: "release" }
   | { id: number; ok: true; op: "keep" }
   | { id: number; ok: true; op: "forget" }
+  | { id: number; ok: true; op: "stage" }
   | { id: number; ok: false; error: WireError };
 
 export function toWire(tensor: ort.Tensor): WireTensor {
