@@ -100,6 +100,7 @@ export function formatLineReport(method: string, r: LineReport): string {
     `defect recall           ${num(r.defect_recall)}${r.ground_truth_defects === null ? "" : ` of ${r.ground_truth_defects} ground-truth defects`}`,
     `false regions / image   ${num(r.false_regions_per_image)}`,
     `ms / image              p50 ${r.ms_per_image_p50.toFixed(1)}, p99 ${r.ms_per_image_p99.toFixed(1)} (one in flight; ${split})`,
+    `engine (as eval times)  ${r.engine_ms_per_image_p50 === null ? "-" : `${r.engine_ms_per_image_p50.toFixed(1)} ms p50 (preprocess + detector)`}`,
     `raw backbone            ${r.raw_backbone_ms === null ? "-" : `${r.raw_backbone_ms.toFixed(1)} ms`}`,
     `throughput              ${r.images_per_second.toFixed(1)} images/s (${r.stream_window} in flight, ${r.dropped} dropped)`,
     `event-loop delay        p99 ${num(r.event_loop_delay_p99_ms, 1)} ms, max ${num(r.event_loop_delay_max_ms, 1)} ms`,

@@ -146,6 +146,8 @@ describe("defect-detection line", function () {
 
     const p50 = positive(report, "ms_per_image_p50");
     assert.ok(positive(report, "ms_per_image_p99") >= p50);
+    const engine = positive(report, "engine_ms_per_image_p50");
+    assert.ok(engine < p50, `the preprocess and detector nodes (${engine} ms) are part of the line's ${p50} ms`);
     positive(report, "images_per_second");
     assert.equal(report["dropped"], 0, "the stream keeps the queues full without overflowing them");
     const loopP99 = report["event_loop_delay_p99_ms"];

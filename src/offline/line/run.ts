@@ -39,6 +39,15 @@ function formatLog(record: RuntimeLogRecord): string {
 /** msg.timings names in the order the nodes write them; others after, by name. */
 const TIMING_ORDER = ["sourceMs", "preprocessMs", "backboneMs", "scoringMs", "postMs", "detectorMs", "thresholdMs", "regionsMs"];
 
+/** preprocessMs + detectorMs of each image that has both, as eval times preprocess + inspect. */
+function engineMedian(records: readonly Inspected[]): number | null {
+  const sums = records.flatMap((r) => {
+    const { preprocessMs, detectorMs } = r.timings;
+    return preprocessMs === undefined || detectorMs === undefined ? [] : [preprocessMs + detectorMs];
+  });
+  return sums.length === 0 ? null : round(median(sums));
+}
+
 function timingMedians(records: readonly Inspected[]): Record<string, number> {
   const rank = (name: string): number => (TIMING_ORDER.includes(name) ? TIMING_ORDER.indexOf(name) : TIMING_ORDER.length);
   const names = [...new Set(records.flatMap((r) => Object.keys(r.timings)))].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
@@ -172,6 +181,7 @@ export async function runLine(plan: LinePlan): Promise<LineReport> {
     ms_split: timingMedians(m.inspected.records),
     ms_per_image_p50: round(percentile(m.inspected.latencies, 50)),
     ms_per_image_p99: round(percentile(m.inspected.latencies, 99)),
+    engine_ms_per_image_p50: engineMedian(m.inspected.records),
     images_per_second: round(m.streamed.perSecond),
     stream_window: LINE_QUEUE_SIZE,
     dropped: m.streamed.dropped,

@@ -55,6 +55,12 @@ export interface LineReport extends AccuracyFigures {
   ms_split: Readonly<Record<string, number>>;
   ms_per_image_p50: number;
   ms_per_image_p99: number;
+  /**
+   * Per image, the preprocess and detector nodes' own times added up (their msg.timings): what
+   * `eval` times, measured in this run image by image, so its ratio to ms_per_image_p50 does not
+   * move with the machine's speed between two runs. null where a node reported no time.
+   */
+  engine_ms_per_image_p50: number | null;
   images_per_second: number;
   /** Images in flight during the stream. */
   stream_window: number;
