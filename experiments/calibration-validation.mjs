@@ -19,7 +19,6 @@
 //   DS=magnetic_tile [ORDER=random] node experiments/calibration-validation.mjs
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 const root = resolve(new URL("..", import.meta.url).pathname);
@@ -28,7 +27,6 @@ if (!existsSync(shared)) {
   console.log(`calibration-validation skipped: ${shared} is not here`);
   process.exit(0);
 }
-const sharp = createRequire(join(root, "package.json"))("sharp");
 const L = (p) => import(pathToFileURL(join(root, "dist", p)).href);
 const { parseEvalDetector } = await L("cli/eval-options.js");
 const { openDetectorSubject } = await L("offline/eval/detector-subject.js");
@@ -36,7 +34,7 @@ const { readMvtecDataset } = await L("offline/eval/mvtec-dataset.js");
 const { preprocessImage } = await L("lib/image/index.js");
 const { conformalThreshold } = await L("lib/threshold/calibrate-good.js");
 const { auroc } = await L("lib/metrics/index.js");
-const { paintDefect } = await L("offline/synth/index.js");
+const { paintedTensors } = await import(pathToFileURL(join(root, "experiments", "painted-copies.mjs")).href);
 
 const ds = process.env.DS || "magnetic_tile";
 const PAINTED = Number(process.env.PAINTED || 60);
@@ -70,20 +68,8 @@ async function scoreAll(subject, files) {
   return out;
 }
 
-// Painted copies of the first PAINTED validation images (one defect each, kinds in turn).
-const KINDS = ["scratch", "spot", "crack", "hole", "missing-print"];
-const painted = [];
-for (const [i, path] of validation.slice(0, PAINTED).entries()) {
-  const size = options.folderPreprocess.width;
-  const { data: raw, info } = await sharp(path).resize(size, size, { fit: "fill" }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  const img = { data: new Uint8Array(raw), width: size, height: size, channels: info.channels, bitDepth: 8 };
-  const { image } = paintDefect(img, KINDS[i % KINDS.length], 7919 * i + 1);
-  for (let q = 0; q < image.data.length; q++) image.data[q] = Math.round(img.data[q] + BLEND * (image.data[q] - img.data[q]));
-  const png = await sharp(Buffer.from(image.data), { raw: { width: size, height: size, channels: image.channels } })
-    .png()
-    .toBuffer();
-  painted.push((await preprocessImage(png, options.folderPreprocess, limits)).tensor);
-}
+// Painted copies of the first PAINTED validation images.
+const painted = await paintedTensors(validation.slice(0, PAINTED), options.folderPreprocess, BLEND, limits);
 
 function frrAt(threshold, scores) {
   return scores.filter((s) => s >= threshold).length / scores.length;

@@ -11,7 +11,6 @@
 // of a dataset with each image padded square (letterbox) or contrast-normalised.
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 const root = resolve(new URL("..", import.meta.url).pathname);
@@ -21,7 +20,6 @@ if (!existsSync(data)) {
   console.log(`painted-validation skipped: ${data} is not here`);
   process.exit(0);
 }
-const sharp = createRequire(join(root, "package.json"))("sharp");
 const L = (p) => import(pathToFileURL(join(root, "dist", p)).href);
 const { parseEvalDetector } = await L("cli/eval-options.js");
 const { openDetectorSubject } = await L("offline/eval/detector-subject.js");
@@ -30,7 +28,7 @@ const { preprocessImage } = await L("lib/image/index.js");
 const { conformalThreshold } = await L("lib/threshold/calibrate-good.js");
 const { auroc } = await L("lib/metrics/index.js");
 const { recallAtFrr } = await L("lib/metrics/ranking.js");
-const { paintDefect } = await L("offline/synth/index.js");
+const { paintedTensors } = await import(pathToFileURL(join(root, "experiments", "painted-copies.mjs")).href);
 
 const PAINTED = Number(process.env.PAINTED || 60);
 const BLEND = Number(process.env.BLEND || 0.5);
@@ -51,20 +49,8 @@ const options = parseEvalDetector(
 const limits = { maxPixels: 1e8 };
 const tensorOf = async (path) => (await preprocessImage(await readFile(path), options.folderPreprocess, limits)).tensor;
 
-// Painted copies of the first PAINTED validation images (one defect each, kinds in turn).
-const KINDS = ["scratch", "spot", "crack", "hole", "missing-print"];
-const painted = [];
-for (const [i, path] of validation.slice(0, PAINTED).entries()) {
-  const size = options.folderPreprocess.width;
-  const { data: raw, info } = await sharp(path).resize(size, size, { fit: "fill" }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  const img = { data: new Uint8Array(raw), width: size, height: size, channels: info.channels, bitDepth: 8 };
-  const { image } = paintDefect(img, KINDS[i % KINDS.length], 7919 * i + 1);
-  for (let q = 0; q < image.data.length; q++) image.data[q] = Math.round(img.data[q] + BLEND * (image.data[q] - img.data[q]));
-  const png = await sharp(Buffer.from(image.data), { raw: { width: size, height: size, channels: image.channels } })
-    .png()
-    .toBuffer();
-  painted.push((await preprocessImage(png, options.folderPreprocess, limits)).tensor);
-}
+// Painted copies of the first PAINTED validation images.
+const painted = await paintedTensors(validation.slice(0, PAINTED), options.folderPreprocess, BLEND, limits);
 
 const subject = await openDetectorSubject(options, process.cwd());
 const out = { data, learned: learn.length, validation: validation.length, painted: painted.length, blend: BLEND };
