@@ -16,6 +16,7 @@ export interface DetectorFlags {
   "max-bank"?: string;
   "scoring-dim"?: string;
   "image-score"?: string;
+  "appearance-weight"?: string;
   threads?: string;
   augment?: string;
   rotations?: string;
@@ -34,6 +35,7 @@ const FLAG_OF: Readonly<Record<string, string>> = {
   maxBank: "--max-bank",
   scoringDim: "--scoring-dim",
   imageScore: "--image-score",
+  appearanceWeight: "--appearance-weight",
   threads: "--threads",
   augment: "--augment",
   rotations: "--rotations",
@@ -51,6 +53,7 @@ export function detectorFields(values: DetectorFlags, method: "patchcore" | "pad
     ["maxBank", values["max-bank"]],
     ["scoringDim", values["scoring-dim"]],
     ["imageScore", values["image-score"]],
+    ["appearanceWeight", values["appearance-weight"]],
     ["threads", values.threads],
     ["augment", values.augment],
     ["rotations", values.rotations],
@@ -87,6 +90,7 @@ export const DETECTOR_CLI_OPTIONS = {
   "train-limit": { type: "string" },
   "scoring-dim": { type: "string" },
   "image-score": { type: "string" },
+  "appearance-weight": { type: "string" },
   "reference-dir": { type: "string" },
   threads: { type: "string" },
   json: { type: "boolean" },

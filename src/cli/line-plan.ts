@@ -37,6 +37,7 @@ export interface LineValues {
   "train-limit"?: string;
   "scoring-dim"?: string;
   "image-score"?: string;
+  "appearance-weight"?: string;
   "reference-dir"?: string;
   threads?: string;
   calibrate?: string;

@@ -115,6 +115,7 @@ function inspectionPayload(result: InspectionResult, method: string): Record<str
       ...(result.drift === undefined ? {} : { drift: result.drift }),
       ...(result.defectEvidence === undefined ? {} : { defectEvidence: result.defectEvidence }),
       ...(result.headEvidence === undefined ? {} : { headEvidence: result.headEvidence }),
+      ...(result.appearance === undefined ? {} : { appearance: result.appearance }),
       ...(result.reference === undefined ? {} : { reference: result.reference }),
     };
   }

@@ -52,6 +52,7 @@ async function writeBank(path: string, size: number, seed: number, defectRows = 
       labelled,
       labelledRevision: labelled.length,
       head: null,
+      appearance: null,
     },
     metadata,
   );

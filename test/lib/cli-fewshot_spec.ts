@@ -195,11 +195,15 @@ describe("few-shot eval and the detector's few-shot rounds (tiny backbone)", fun
     assert.equal(typeof padim.pixel_auroc, "number");
   });
 
-  it("full-data eval keeps the paper's re-weighted score unless --image-score map-max", async function () {
+  it("full-data eval scores by the mean of the map's top 1 % unless --image-score says otherwise", async function () {
     const full = await evalJson([]);
+    const topMean = await evalJson(["--image-score", "map-top-mean"]);
     const mapMax = await evalJson(["--image-score", "map-max"]);
+    const paper = await evalJson(["--image-score", "reweighted"]);
     assert.equal(full.bank_size, mapMax.bank_size);
+    assert.equal(full.f1_threshold, topMean.f1_threshold, "the default is map-top-mean");
     assert.notEqual(full.f1_threshold, mapMax.f1_threshold);
+    assert.notEqual(full.f1_threshold, paper.f1_threshold);
   });
 
   it("one shot has no threshold to calibrate (null)", async function () {
@@ -221,7 +225,7 @@ describe("few-shot eval and the detector's few-shot rounds (tiny backbone)", fun
       [["--standardize"], "--standardize and --no-standardize need --shots K (they are few-shot settings)"],
       [["--no-standardize"], "--standardize and --no-standardize need --shots K (they are few-shot settings)"],
       [["--shots", "2", "--standardize", "--no-standardize"], "--standardize and --no-standardize contradict each other"],
-      [["--shots", "2", "--image-score", "mean"], '--image-score must be one of auto, reweighted, map-max, got "mean"'],
+      [["--shots", "2", "--image-score", "mean"], '--image-score must be one of auto, reweighted, map-max, map-top-mean, got "mean"'],
       [
         ["--shots", "2", "--defect-shots", "1", "--image-score", "map-max"],
         "--defect-shots compares raw features with the re-weighted image score: drop --standardize, --no-standardize and --image-score",

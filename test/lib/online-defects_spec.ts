@@ -85,6 +85,7 @@ describe("confirmed defects in scoring", function () {
       labelled: [],
       labelledRevision: 0,
       head: null,
+      appearance: null,
     };
     const bank = await OnlineBank.open(snapshot, options(cap), {}, weight);
     open.push(bank);

@@ -41,7 +41,17 @@ function part(rng: Rng, offset = 0, patches = PATCHES): PartFeatures {
 
 function snapshotOf(bank: MemoryBank): OnlineSnapshot {
   const empty = new Float32Array(0);
-  return { bank, pending: empty, defect: empty, counters: freshCounters(), drift: emptyDrift(), labelled: [], labelledRevision: 0, head: null };
+  return {
+    bank,
+    pending: empty,
+    defect: empty,
+    counters: freshCounters(),
+    drift: emptyDrift(),
+    labelled: [],
+    labelledRevision: 0,
+    head: null,
+    appearance: null,
+  };
 }
 
 function options(cap: number): PatchCoreOptions {

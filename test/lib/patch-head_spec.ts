@@ -193,7 +193,17 @@ describe("the online bank learning confirmed defects with regions", function () 
   function fresh(): OnlineSnapshot {
     const empty = new Float32Array(0);
     const bank = { data: goodRows, size: GOOD_ROWS, dim: DIM, projection: null };
-    return { bank, pending: empty, defect: empty, counters: freshCounters(), drift: emptyDrift(), labelled: [], labelledRevision: 0, head: null };
+    return {
+      bank,
+      pending: empty,
+      defect: empty,
+      counters: freshCounters(),
+      drift: emptyDrift(),
+      labelled: [],
+      labelledRevision: 0,
+      head: null,
+      appearance: null,
+    };
   }
 
   const score = (bank: OnlineBank, part: PatchEmbedding): Promise<OnlineScores> => bank.score(part, 2, 2);

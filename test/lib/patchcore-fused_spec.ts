@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildMemoryBank, DEFAULT_PATCHCORE_OPTIONS, PatchCoreScorer, type PatchCoreOptions } from "../../src/lib/anomaly/patchcore/patchcore";
 import { openPatchExtractor, type PatchExtractor } from "../../src/lib/features/extractor";
+import { meanFeatures } from "../../src/lib/anomaly/patchcore/appearance";
 import type { Tensor } from "../../src/lib/image/types";
 import { openSessionCount, sessionPool } from "../../src/lib/onnx";
 import type { PoolWorker } from "../../src/lib/onnx/worker-pool";
@@ -106,6 +107,7 @@ describe("PatchCore scored from the image tensor (fused)", function () {
           assert.deepEqual([fused.grid.width, fused.grid.height], [expected.grid.width, expected.grid.height]);
           assertClose(fused.grid.data, expected.grid.data, 1e-4, "patch distances");
           assertClose(fused.embedding!.data, embedding.data, 1e-5, "features");
+          assertClose(fused.meanFeatures, meanFeatures(embedding), 1e-5, "the part's appearance (mean features)");
           const map = scorer.anomalyMap(expected.grid, SIZE, SIZE);
           assert.deepEqual([fused.map!.width, fused.map!.height], [SIZE, SIZE]);
           assertClose(fused.map!.data, map.data, 1e-4, "anomaly map");

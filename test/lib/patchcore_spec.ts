@@ -253,4 +253,34 @@ describe("PatchCore on synthetic parts", function () {
       await peak.release();
     }
   });
+
+  it("map-top-mean scores an image by the mean of its map's largest 1 %: below the peak, so an NG part always has a mask", async function () {
+    const dim = 2;
+    const bank = { data: Float32Array.from([0, 0, 0.1, 0, 0, 0.1, 0.1, 0.1]), size: 4, dim, projection: null };
+    const grid = 4;
+    const data = new Float32Array(grid * grid * dim).fill(0.05);
+    data.set([3, 4], 5 * dim);
+    const embedding = { data, patches: grid * grid, dim, gridWidth: grid, gridHeight: grid };
+    const top = await PatchCoreScorer.open(bank, { ...DEFAULT_PATCHCORE_OPTIONS, imageScore: "map-top-mean" });
+    try {
+      const scored = await top.scoreImage(embedding, 32, 32);
+      const values = Array.from(scored.map.data).sort((x, y) => y - x);
+      // 1 % of 1024 map values: the largest 10.
+      const expected = values.slice(0, 10).reduce((s, v) => s + v, 0) / 10;
+      assert.ok(Math.abs(scored.score - expected) < 1e-6, `${scored.score} against ${expected}`);
+      assert.ok(scored.score < (values[0] as number) && scored.score > (values[10] as number));
+      assert.ok(
+        thresholdMap(scored.map.data, scored.score).some((v) => v === 1),
+        "the mask at the score as threshold has pixels",
+      );
+      assert.equal(top.imageScoreOf(123, scored.map), scored.score, "read from the map, not the re-weighted score");
+      assert.equal(
+        top.imageScoreOf(123, () => scored.map),
+        scored.score,
+        "a map given lazily is made",
+      );
+    } finally {
+      await top.release();
+    }
+  });
 });

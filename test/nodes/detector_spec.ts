@@ -657,6 +657,7 @@ describe("defect-detector node", function () {
         driftWindow: true,
         driftRatio: true,
         defectWeight: true,
+        appearanceWeight: true,
         queueSize: true,
         overflow: true,
         partIdProperty: true,

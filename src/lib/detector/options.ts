@@ -19,6 +19,7 @@ import { DEFAULT_KEEP_VERSIONS, MAX_KEEP_VERSIONS } from "./storage/model-versio
 import { DEFAULT_RECIPE_CACHE, MAX_RECIPE_CACHE } from "../recipes";
 import type { OnlineConfig } from "./online/online-learner";
 import { DEFAULT_DEFECT_WEIGHT, MAX_DEFECT_WEIGHT } from "./online/online-scorers";
+import { DEFAULT_APPEARANCE_WEIGHT, MAX_APPEARANCE_WEIGHT } from "../anomaly/patchcore/appearance";
 import { DEFAULT_RECENT_PARTS, MAX_RECENT_PARTS } from "./online/recent-parts";
 import { DEFAULT_AUGMENT_CHOICE, type AugmentChoice } from "./fit/support-set";
 import { DEFAULT_FEW_SHOTS, MAX_FEW_SHOTS, presetFor } from "./setting-presets";
@@ -104,6 +105,8 @@ export interface DetectorOptions {
   standardize: boolean;
   /** PatchCore: weight of confirmed defects' evidence in scores (0..64); 0 = defect bank not used. */
   defectWeight: number;
+  /** PatchCore, learning from good parts: weight w of the whole part's appearance in the image score (0..0.9, appearance.ts). */
+  appearanceWeight: number;
   /** Previous versions of the saved model kept for rollback. */
   keepVersions: number;
   /** Recipes (products, msg.recipe) whose models stay loaded for an instant changeover. */
@@ -244,6 +247,7 @@ export function parseDetectorOptions(input: Record<string, unknown>): DetectorOp
     },
     standardize: standardizeOption(input["standardize"], fewShot && standardizesByDefault(optionText(input["backbone"]))),
     defectWeight: rangeOption("defectWeight", input["defectWeight"], 0, MAX_DEFECT_WEIGHT, DEFAULT_DEFECT_WEIGHT, false),
+    appearanceWeight: rangeOption("appearanceWeight", input["appearanceWeight"], 0, MAX_APPEARANCE_WEIGHT, DEFAULT_APPEARANCE_WEIGHT, false),
     keepVersions: integerOption("keepVersions", input["keepVersions"], 0, MAX_KEEP_VERSIONS, DEFAULT_KEEP_VERSIONS),
     recipeCache: integerOption("recipeCache", input["recipeCache"], 1, MAX_RECIPE_CACHE, DEFAULT_RECIPE_CACHE),
     learning: flag("learning", input["learning"], true),

@@ -72,6 +72,11 @@ export interface Inspection {
    * part's largest head evidence max_p max(0, logit_p) (0 = no patch looks like a labelled defect).
    */
   headEvidence?: number;
+  /**
+   * PatchCore with an appearance model in use (appearance.ts): what the part's appearance as a
+   * whole added to its image score (below 0 for a part that looks more typical than most).
+   */
+  appearance?: number;
   /** Template comparison: the learned reference the part was compared with. */
   reference?: ReferenceUsed;
 }

@@ -46,6 +46,8 @@ export interface FusedRun {
   support: Int32Array;
   embedding?: PatchEmbedding;
   map?: ScoreMap;
+  /** The mean of the patch features (appearance.ts). */
+  meanFeatures: Float32Array;
   backboneMs: number;
   scoringMs: number;
 }
@@ -75,7 +77,13 @@ export class FusedScoring {
   ) {}
 
   async run(backbone: FusableBackbone, tensor: Tensor, withEmbedding: boolean, map?: MapRequest): Promise<FusedRun> {
-    const outputNames: string[] = [SCORING_OUTPUTS.distances, SCORING_OUTPUTS.worst, SCORING_OUTPUTS.worstRow, SCORING_OUTPUTS.support];
+    const outputNames: string[] = [
+      SCORING_OUTPUTS.distances,
+      SCORING_OUTPUTS.worst,
+      SCORING_OUTPUTS.worstRow,
+      SCORING_OUTPUTS.support,
+      SCORING_OUTPUTS.meanFeatures,
+    ];
     if (withEmbedding) outputNames.push(SCORING_OUTPUTS.embedding);
     if (map !== undefined) outputNames.push(SCORING_OUTPUTS.map);
     let shapes = backbone.shapes;
@@ -110,6 +118,7 @@ export class FusedScoring {
       worstPatch: Number(data<BigInt64Array>(outputs, SCORING_OUTPUTS.worst)[0]),
       worstRow: data<Float32Array>(outputs, SCORING_OUTPUTS.worstRow),
       support: Int32Array.from(data<BigInt64Array>(outputs, SCORING_OUTPUTS.support), Number),
+      meanFeatures: data<Float32Array>(outputs, SCORING_OUTPUTS.meanFeatures),
       ...(withEmbedding
         ? { embedding: { data: data<Float32Array>(outputs, SCORING_OUTPUTS.embedding), patches, dim, gridHeight: first.height, gridWidth: first.width } }
         : {}),

@@ -3,14 +3,14 @@
  * patch features of good images, reduced by greedy k-center coreset selection; a patch's score
  * is its distance to the nearest bank entry; the image score is the largest patch score,
  * re-weighted by how isolated its nearest bank entry is (softmax over that entry's neighbours),
- * or, as an option, the largest value of the anomaly map itself.
+ * or one read from the anomaly map itself (its peak, or the mean of its largest 1 %).
  */
 import { DefectError } from "../../errors";
 import type { ScoreMap } from "../../image/types";
 import type { SessionOptions } from "../../onnx";
 import type { PatchEmbedding } from "../../features/types";
 import type { Tensor } from "../../image/types";
-import { upsampleNearestBlurred } from "../map-ops";
+import { mapMax, mapTopMean, upsampleNearestBlurred } from "../map-ops";
 import { bankSizeFor, openCoresetProjector, searchProjection, selectBankRows } from "./bank-select";
 import { openSearchOver, searchSpaceBank, type NearestSearch, type Neighbours } from "./nearest";
 import { FusedScoring, type FusableBackbone, type MapRequest } from "./fused-scoring";
@@ -24,10 +24,15 @@ export { bankSizeFor } from "./bank-select";
  * model's resolution (patch scores upsampled and blurred), so that an image is above a threshold
  * exactly when its map is somewhere: the verdict and the defect mask cut at the same threshold
  * agree, and one stray patch without a close match in a small bank counts only as much as the
- * blur leaves of it.
+ * blur leaves of it. "map-top-mean": the mean of the map's largest 1 % (MAP_TOP_SHARE), a peak
+ * that counts how much of the part stands out, not only how far its worst point does (chosen on
+ * training data, BENCHMARKS.md "Image score rules").
  */
-export const IMAGE_SCORE_RULES = ["reweighted", "map-max"] as const;
+export const IMAGE_SCORE_RULES = ["reweighted", "map-max", "map-top-mean"] as const;
 export type ImageScoreRule = (typeof IMAGE_SCORE_RULES)[number];
+
+/** The share of the anomaly map whose mean is the "map-top-mean" image score. */
+export const MAP_TOP_SHARE = 0.01;
 
 export interface PatchCoreOptions {
   /** Fraction of all training patches kept in the bank. */
@@ -117,6 +122,8 @@ export interface TensorScores extends PatchScores {
   embedding?: PatchEmbedding;
   /** The anomaly map at the size asked for (as anomalyMap), made on the model's worker. */
   map?: ScoreMap;
+  /** The mean of the patch features (appearance.ts). */
+  meanFeatures: Float32Array;
   backboneMs: number;
   scoringMs: number;
 }
@@ -170,6 +177,7 @@ export class PatchCoreScorer {
       grid: { data: run.distances, width: run.gridWidth, height: patches / run.gridWidth },
       ...(run.embedding === undefined ? {} : { embedding: run.embedding }),
       ...(run.map === undefined ? {} : { map: run.map }),
+      meanFeatures: run.meanFeatures,
       backboneMs: run.backboneMs,
       scoringMs: run.scoringMs,
     };
@@ -219,8 +227,10 @@ export class PatchCoreScorer {
    * given as a function is made only when the rule needs it.
    */
   imageScoreOf(reweighted: number, map: ScoreMap | (() => ScoreMap)): number {
-    if (this.options.imageScore !== "map-max") return reweighted;
-    return mapMaximum(typeof map === "function" ? map() : map);
+    const rule = this.options.imageScore;
+    if (rule === "reweighted") return reweighted;
+    const made = typeof map === "function" ? map() : map;
+    return rule === "map-max" ? mapMax(made) : mapTopMean(made, MAP_TOP_SHARE);
   }
 
   private async nearest(embedding: PatchEmbedding): Promise<Neighbours> {
@@ -299,10 +309,4 @@ export class PatchCoreScorer {
 
 function projectionOf(bank: MemoryBank): { matrix: Float32Array; outDim: number } | undefined {
   return bank.projection === null ? undefined : { matrix: bank.projection, outDim: bank.projection.length / bank.dim };
-}
-
-export function mapMaximum(map: ScoreMap): number {
-  let max = -Infinity;
-  for (const v of map.data) if (v > max) max = v;
-  return max;
 }

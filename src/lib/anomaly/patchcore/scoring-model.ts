@@ -54,6 +54,8 @@ export const SCORING_OUTPUTS = {
   embedding: "embedding",
   /** [height, width]: the anomaly map (ScoringModelSpec.map). */
   map: "map",
+  /** [1, dim]: the mean of the patch features, the part's appearance (appearance.ts). */
+  meanFeatures: "meanFeatures",
 } as const;
 
 function splitSizes(count: number, block: number): number[] {
@@ -191,6 +193,14 @@ export function buildScoringModel(spec: ScoringModelSpec): Uint8Array {
   const nearestRow = g.op("Reshape", [g.op("GatherElements", [concat(nearest), worst], { axis: 0 }), one]);
   const support = bank.support(nearestRow, k);
   g.output(support, SCORING_OUTPUTS.support, "int64", [1, k]);
+  // The part's appearance: 1,536 values, where the features themselves are 6 MB.
+  const means = concat(head.parts.map((part) => g.op("ReduceMean", [part], { axes: [1], keepdims: 0 })));
+  g.output(
+    g.op("Reshape", [means, g.constantInt64("meanRow", [1, head.dim])], {}, named(SCORING_OUTPUTS.meanFeatures)),
+    SCORING_OUTPUTS.meanFeatures,
+    "float32",
+    [1, head.dim],
+  );
   if (spec.embedding) {
     g.output(g.op("Transpose", [concat(head.parts)], { perm: [1, 0] }, named(SCORING_OUTPUTS.embedding)), SCORING_OUTPUTS.embedding, "float32", [
       head.patches,

@@ -6,7 +6,8 @@
  * backbone gives the same features for the same tensor, so the bank is the one that keeping
  * every feature would have given, at about a fifth of the memory and one more backbone pass.
  * Features no wider than the coreset space (the embedded backbone's) are the space rows
- * themselves and are read back instead.
+ * themselves and are read back instead. Each learned image's mean features (6 KB) are kept for
+ * the appearance model (appearance.ts), fitted with the leave-one-out scores.
  */
 import { coresetSpaceDim, openCoresetProjector } from "../../anomaly/patchcore/bank-select";
 import type { PatchCoreOptions } from "../../anomaly/patchcore/patchcore";
@@ -28,6 +29,7 @@ import { onlinePatchCoreModel } from "../online/online-model";
 import { checkSample, shapeOf, type SampleShape } from "../sample";
 import { supportVariants, type AugmentChoice, type Variant } from "./support-set";
 import type { FittedModel, HandedCalibration, LearningRound } from "../types";
+import { fitAppearance, leaveOneOutDistances, leaveOneOutWithAppearance, meanFeatures, type Appearance } from "../../anomaly/patchcore/appearance";
 
 export interface PatchCoreRoundConfig {
   /** Owned by the round until a fit hands it to the model. */
@@ -37,6 +39,8 @@ export interface PatchCoreRoundConfig {
   session: SessionOptions;
   augment: AugmentChoice;
   defectWeight: number | undefined;
+  /** Weight of the appearance term; the model is fitted with the leave-one-out scores of a round learned from good parts. */
+  appearanceWeight: number;
   /**
    * Score each learned image against the fitted bank without its own rows and hand the scores
    * over with the model (a good-only threshold's calibration): few-shot rounds in the fit worker
@@ -60,6 +64,8 @@ interface RoundGrid {
 export function createPatchCoreRound(config: PatchCoreRoundConfig): LearningRound {
   const { extractor, options, session } = config;
   const tensors: Tensor[] = [];
+  /** Each learned image's mean features, in learning order. */
+  const means: Float32Array[] = [];
   let grid: RoundGrid | undefined;
   let first: SampleShape | undefined;
   let owned = true;
@@ -101,7 +107,11 @@ export function createPatchCoreRound(config: PatchCoreRoundConfig): LearningRoun
     },
     async add(sample) {
       if (first !== undefined) checkSample(first, sample, "round");
-      await place(await extractor.embed(sample.tensor));
+      const embedding = await extractor.embed(sample.tensor);
+      // Before place(), which hands the features' buffer to the projector.
+      const mean = meanFeatures(embedding);
+      await place(embedding);
+      means.push(mean);
       // A copy: the message that brought it may be changed downstream before the fit embeds it again.
       tensors.push({ data: sample.tensor.data.slice(), dims: [...sample.tensor.dims], layout: sample.tensor.layout });
       // Only a sample the backbone accepted defines the round.
@@ -150,7 +160,17 @@ export function createPatchCoreRound(config: PatchCoreRoundConfig): LearningRoun
         const input = { owners, images: shots, embed: (image: number) => extractor.embed(tensors[image] as Tensor), map: tensorSize(tensors[0] as Tensor) };
         leaveOneOut = await leaveOneImageOutScores(bank, input, options, session, signal);
       }
-      const online = await OnlineBank.fitted(bank, options, session, config.defectWeight);
+      let appearance: Appearance | null = null;
+      if (leaveOneOut !== null && !fewShot) {
+        const dim = grid.dim;
+        const vectors = new Float32Array(shots * dim);
+        means.forEach((mean, i) => vectors.set(mean, i * dim));
+        const distances = await leaveOneOutDistances(vectors, shots, dim, session);
+        appearance = fitAppearance(vectors, shots, dim, distances, leaveOneOut);
+        // What the threshold calibrates on: the image scores the model gives, appearance term included.
+        if (appearance !== null) leaveOneOut = leaveOneOutWithAppearance(appearance, config.appearanceWeight, leaveOneOut, distances);
+      }
+      const online = await OnlineBank.fitted(bank, options, session, config.defectWeight, appearance, config.appearanceWeight);
       const record = {
         ...learnedRecord(config.learnedWith, first, shots, options),
         augmentation,
@@ -163,6 +183,7 @@ export function createPatchCoreRound(config: PatchCoreRoundConfig): LearningRoun
     },
     async release() {
       tensors.length = 0;
+      means.length = 0;
       await closeProjector();
       grid = undefined;
       if (owned) await extractor.release();

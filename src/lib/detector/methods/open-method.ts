@@ -40,6 +40,7 @@ export async function openMethod(options: DetectorOptions, baseDir: string, extr
         layers: options.layers,
         options: options.patchcore,
         defectWeight: options.defectWeight,
+        appearanceWeight: options.appearanceWeight,
         augment: options.augment,
         standardize: options.standardize,
         session,

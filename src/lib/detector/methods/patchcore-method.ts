@@ -21,6 +21,11 @@ export interface PatchCoreMethodConfig extends BackboneMethodConfig {
    * choice, not part of what was learned: changing it keeps the saved model.
    */
   defectWeight?: number;
+  /**
+   * Weight of the whole part's appearance in the image score (appearance.ts); 0 = not used. The fit
+   * hands over leave-one-out scores with it; a saved model keeps its appearance vectors whatever the weight.
+   */
+  appearanceWeight?: number;
   /** Support-set augmentation of small rounds (default: "auto", no extra turns). */
   augment?: AugmentChoice;
   /**
@@ -42,6 +47,7 @@ async function withProjection(bank: MemoryBank, options: PatchCoreOptions, sessi
 export async function openPatchCoreMethod(config: PatchCoreMethodConfig): Promise<LearningMethod> {
   const context = await openBackboneContext(config, "patchcore");
   const { options, session, defectWeight } = config;
+  const appearanceWeight = config.appearanceWeight ?? 0;
   return {
     kind: "learning",
     method: "patchcore",
@@ -53,6 +59,7 @@ export async function openPatchCoreMethod(config: PatchCoreMethodConfig): Promis
         session,
         augment: config.augment ?? DEFAULT_AUGMENT_CHOICE,
         defectWeight,
+        appearanceWeight,
         leaveOneOut: config.leaveOneOut !== false,
       }),
     async load(path) {
@@ -61,7 +68,7 @@ export async function openPatchCoreMethod(config: PatchCoreMethodConfig): Promis
       const bank = await withProjection(snapshot.bank, options, session);
       const extractor = await context.openExtractor();
       try {
-        return onlinePatchCoreModel(extractor, await OnlineBank.open({ ...snapshot, bank }, options, session, defectWeight), record);
+        return onlinePatchCoreModel(extractor, await OnlineBank.open({ ...snapshot, bank }, options, session, defectWeight, appearanceWeight), record);
       } catch (error) {
         await extractor.release();
         throw error;

@@ -24,6 +24,11 @@
  * the same swap, so the verdict is answered once the head that holds it scores. The fitted head is
  * saved with the labelled rows and the revision it was fitted on; a file whose head is older than
  * its labelled parts (saved between a verdict and its fit) is fitted again when opened.
+ *
+ * The good parts' appearance (appearance.ts), where the fit learned one, scores with every pair;
+ * a confirmed good part adds its mean features to it at once, installed with the next pair (the
+ * flush that adds its rows), so a part confirmed good after a false reject for its look as a whole
+ * is not rejected for it again.
  */
 import { PatchCoreScorer, type MemoryBank, type PatchCoreOptions } from "../../anomaly/patchcore/patchcore";
 import { DefectError } from "../../errors";
@@ -35,7 +40,16 @@ import { Rng } from "../../random";
 import { emptyDrift, type DriftRecord } from "./drift";
 import { ModelSlot } from "../storage/model-slot";
 import { buildBankOffThread, fitHeadOffThread } from "../fit/off-thread";
-import { BankScorers, DEFAULT_DEFECT_WEIGHT, openDefectSearch, Shared, type OnlineScores, type TensorInspection } from "./online-scorers";
+import {
+  BankScorers,
+  DEFAULT_DEFECT_WEIGHT,
+  openDefectSearch,
+  Shared,
+  type OnlineScores,
+  type TensorInspection,
+  type WeightedAppearance,
+} from "./online-scorers";
+import { meanFeatures, withConfirmedGood, type Appearance } from "../../anomaly/patchcore/appearance";
 import { HEAD_L2, openHeadScorer, regionRows, type HeadScorer } from "../../anomaly/patchcore/region-head";
 import { freshCounters, type FittedHead, type LabelledPart, type OnlineCounters, type OnlineSnapshot } from "../storage/online-store";
 import type { OnlineCounts, PartFeatures, Verdict } from "../types";
@@ -105,6 +119,7 @@ export class OnlineBank {
   private labelled: LabelledPart[];
   private labelledRevision: number;
   private head: FittedHead | null;
+  private appearance: Appearance | null;
   /** Installs in progress, chained so they run one at a time. */
   private installs: Promise<void> = Promise.resolve();
   private refreshing: Promise<void> | undefined;
@@ -123,6 +138,8 @@ export class OnlineBank {
     private readonly session: SessionOptions,
     /** Weight of the defect evidence in scores; 0 keeps the defect bank out of scoring. */
     private readonly defectWeight: number,
+    /** Weight of the appearance term (appearance.ts); 0 keeps the appearance model out of scoring. */
+    private readonly appearanceWeight: number,
   ) {
     this.slot = new ModelSlot((error) => this.report(error));
     this.bank = snapshot.bank;
@@ -131,6 +148,7 @@ export class OnlineBank {
     this.labelled = [...snapshot.labelled];
     this.labelledRevision = snapshot.labelledRevision;
     this.head = snapshot.head;
+    this.appearance = snapshot.appearance;
     this.counters = { ...snapshot.counters };
     this.drift = snapshot.drift;
   }
@@ -140,15 +158,17 @@ export class OnlineBank {
     options: PatchCoreOptions,
     session: SessionOptions,
     defectWeight: number = DEFAULT_DEFECT_WEIGHT,
+    appearanceWeight = 0,
   ): Promise<OnlineBank> {
-    const online = new OnlineBank(snapshot, options, session, defectWeight);
+    const online = new OnlineBank(snapshot, options, session, defectWeight, appearanceWeight);
     const good = new Shared(await PatchCoreScorer.open(snapshot.bank, options, session));
     let head: Shared<HeadScorer> | null = null;
     try {
       // Saved between a verdict and the fit that followed it, or merged: fitted now, so nothing labelled is left out.
       if (online.headStale(online.labelledRevision)) online.head = await online.fitHead(snapshot.bank, online.labelled, online.labelledRevision);
       head = await online.openHead(online.head);
-      online.slot.replace(new BankScorers(good, await openDefectSearch(online.defect, snapshot.bank, defectWeight, session), defectWeight, head));
+      const defect = await openDefectSearch(online.defect, snapshot.bank, defectWeight, session);
+      online.slot.replace(new BankScorers(good, defect, defectWeight, head, online.weightedAppearance()));
     } catch (error) {
       await good.drop();
       await head?.drop();
@@ -157,15 +177,28 @@ export class OnlineBank {
     return online;
   }
 
-  /** A bank just fitted: nothing learned on the line yet. */
-  static fitted(bank: MemoryBank, options: PatchCoreOptions, session: SessionOptions, defectWeight?: number): Promise<OnlineBank> {
+  /** A bank just fitted (with the appearance model the fit learned, if any): nothing learned on the line yet. */
+  static fitted(
+    bank: MemoryBank,
+    options: PatchCoreOptions,
+    session: SessionOptions,
+    defectWeight?: number,
+    appearance: Appearance | null = null,
+    appearanceWeight = 0,
+  ): Promise<OnlineBank> {
     const empty = new Float32Array(0);
     return OnlineBank.open(
-      { bank, pending: empty, defect: empty, counters: freshCounters(), drift: emptyDrift(), labelled: [], labelledRevision: 0, head: null },
+      { bank, pending: empty, defect: empty, counters: freshCounters(), drift: emptyDrift(), labelled: [], labelledRevision: 0, head: null, appearance },
       options,
       session,
       defectWeight,
+      appearanceWeight,
     );
+  }
+
+  /** The appearance model pairs score with now; null without one, or at weight 0 (kept and saved, not used). */
+  private weightedAppearance(): WeightedAppearance | null {
+    return this.appearance === null || !(this.appearanceWeight > 0) ? null : { model: this.appearance, weight: this.appearanceWeight };
   }
 
   get cap(): number {
@@ -212,6 +245,7 @@ export class OnlineBank {
     if (verdict === "good") {
       this.counters.shotsLearned += 1;
       this.pending.push(part.data.subarray(0, part.patches * part.dim));
+      if (this.appearance !== null) this.appearance = withConfirmedGood(this.appearance, meanFeatures(part));
       this.trim(this.pending, (chunks) => this.drops.int(0, chunks.length - 1));
     } else if (region !== undefined) {
       this.counters.defectsLearned += 1;
@@ -273,6 +307,7 @@ export class OnlineBank {
       labelled: [...this.labelled],
       labelledRevision: this.labelledRevision,
       head: this.head,
+      appearance: this.appearance,
     };
   }
 
@@ -393,7 +428,8 @@ export class OnlineBank {
       } else {
         head = current.head?.retain() ?? null;
       }
-      pair = new BankScorers(good, await openDefectSearch(this.defect, bank, this.defectWeight, this.session), this.defectWeight, head);
+      const defect = await openDefectSearch(this.defect, bank, this.defectWeight, this.session);
+      pair = new BankScorers(good, defect, this.defectWeight, head, this.weightedAppearance());
     } catch (error) {
       await good.drop();
       await head?.drop();

@@ -14,8 +14,13 @@ import { checkSample } from "../sample";
 import type { DetectorModel, Inspection, OnlineModel, PartFeatures } from "../types";
 
 /** The evidence an inspection reports: of the defect bank and of the patch head, where each is used. */
-function evidenceOf(scores: { defectEvidence: number | undefined; headEvidence: number | undefined }): Pick<Inspection, "defectEvidence" | "headEvidence"> {
+function evidenceOf(scores: {
+  defectEvidence: number | undefined;
+  headEvidence: number | undefined;
+  appearance?: number;
+}): Pick<Inspection, "defectEvidence" | "headEvidence" | "appearance"> {
   return {
+    ...(scores.appearance === undefined ? {} : { appearance: scores.appearance }),
     ...(scores.defectEvidence === undefined ? {} : { defectEvidence: scores.defectEvidence }),
     ...(scores.headEvidence === undefined ? {} : { headEvidence: scores.headEvidence }),
   };

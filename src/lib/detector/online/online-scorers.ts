@@ -15,6 +15,9 @@
  *   s_p = d_good + weight * (e_p + h_p),  S = S_good + weight * max_p (e_p + h_p).
  * The pair above is then a triple (good scorer, defect search, head), leased as one unit too.
  *
+ * The learned good parts' appearance (appearance.ts), where the fit learned one, adds its term to
+ * the good bank's image score (and so to S): S_good = S_patch + appearance term.
+ *
  * The good scorer is reference-counted: a confirmed defect installs a new pair that shares the
  * good scorer of the pair before it, so the (large) good search is not rebuilt for it, and it is
  * released only when no installed or leased pair holds it.
@@ -28,6 +31,13 @@ import type { Tensor } from "../../image/types";
 import type { ScoreMap } from "../../image/types";
 import type { SessionOptions } from "../../onnx";
 import type { Releasable } from "../storage/model-slot";
+import { appearanceTerm, meanFeatures, type Appearance } from "../../anomaly/patchcore/appearance";
+
+/** The appearance model a pair scores with, and its weight (appearance.ts). */
+export interface WeightedAppearance {
+  model: Appearance;
+  weight: number;
+}
 
 /** Largest weight of the defect evidence: the top of defect-bank.ts's DEFAULT_LAMBDAS. */
 export const MAX_DEFECT_WEIGHT = 64;
@@ -67,6 +77,8 @@ export interface OnlineScores extends PatchScores {
   defectEvidence: number | undefined;
   /** max_p h_p of the patch head; undefined when no head is used. */
   headEvidence: number | undefined;
+  /** What the part's appearance added to the image score; undefined when no appearance term is used. */
+  appearance?: number;
 }
 
 /** An image scored from its tensor, with the time of each stage. */
@@ -93,7 +105,16 @@ export class BankScorers implements Releasable {
     private readonly weight: number,
     /** null: no head fitted, or weight 0 (kept and saved, not used for scoring). Shared with the triple before it. */
     readonly head: Shared<HeadScorer> | null = null,
+    /** null: no appearance model learned, or weight 0. */
+    readonly appearance: WeightedAppearance | null = null,
   ) {}
+
+  /** The scores with the appearance term of the part whose mean features are `vector` added. */
+  private withAppearance(scores: OnlineScores, vector: () => Float32Array): OnlineScores {
+    if (this.appearance === null) return scores;
+    const term = appearanceTerm(this.appearance.model, this.appearance.weight, vector());
+    return { ...scores, score: scores.score + term, goodScore: scores.goodScore + term, appearance: term };
+  }
 
   /** Whether scoring needs the patch features beside the good bank's distances. */
   get needsFeatures(): boolean {
@@ -101,7 +122,8 @@ export class BankScorers implements Releasable {
   }
 
   async score(embedding: PatchEmbedding, width: number, height: number): Promise<OnlineScores> {
-    return this.combine(await this.good.value.scorePatches(embedding), embedding, width, height, undefined);
+    const scores = await this.combine(await this.good.value.scorePatches(embedding), embedding, width, height, undefined);
+    return this.withAppearance(scores, () => meanFeatures(embedding));
   }
 
   /**
@@ -162,7 +184,7 @@ export class BankScorers implements Releasable {
     if (good.canScoreTensor(backbone)) {
       const run = await good.scoreTensor(backbone, tensor, withEmbedding || this.needsFeatures, { width, height });
       const t0 = performance.now();
-      const scores = await this.combine(run, run.embedding, width, height, run.map);
+      const scores = this.withAppearance(await this.combine(run, run.embedding, width, height, run.map), () => run.meanFeatures);
       return { scores, embedding: run.embedding, backboneMs: run.backboneMs, scoringMs: run.scoringMs + (performance.now() - t0) - scores.mapMs };
     }
     const t0 = performance.now();

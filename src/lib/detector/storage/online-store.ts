@@ -2,7 +2,7 @@
  * A PatchCore bank file that also holds what was learned on the line: confirmed-good rows still
  * waiting for the background coreset refresh ("pending"), the defect bank ("defect"), the
  * confirmed defects with regions and the patch head fitted on them ("head*", a record of its own
- * version inside the online metadata), the counters and the drift history. Same format and kind as a plain bank file (bank-store.ts), so
+ * version inside the online metadata), the good parts' appearance (appearance-store.ts), the counters and the drift history. Same format and kind as a plain bank file (bank-store.ts), so
  * `bank info`, `bank merge` and older readers still see the bank; the extra sections are
  * optional and a file without them is a model with nothing learned on the line yet.
  */
@@ -12,6 +12,8 @@ import type { MemoryBank } from "../../anomaly/patchcore/patchcore";
 import { DefectError } from "../../errors";
 import { requireSection, writeModelFile, type ModelFile, type SectionArray } from "../../persist";
 import { emptyDrift, readDriftRecord, type DriftRecord } from "../online/drift";
+import type { Appearance } from "../../anomaly/patchcore/appearance";
+import { readAppearanceRecord, writeAppearanceRecord } from "./appearance-store";
 
 export interface OnlineCounters {
   shotsLearned: number;
@@ -50,6 +52,8 @@ export interface OnlineSnapshot {
   /** Parts ever labelled: a head fitted on fewer is stale and is fitted again. */
   labelledRevision: number;
   head: FittedHead | null;
+  /** The good parts' appearance (fit and confirmed good parts); null when none was learned. */
+  appearance: Appearance | null;
 }
 
 export function freshCounters(): OnlineCounters {
@@ -68,6 +72,7 @@ export async function saveOnlineBank(path: string, snapshot: OnlineSnapshot, met
   if (snapshot.labelled.length > 0 || snapshot.head !== null) {
     online["head"] = writeHeadRecord(snapshot, bank.dim, sections);
   }
+  if (snapshot.appearance !== null) online["appearance"] = writeAppearanceRecord(snapshot.appearance, sections);
   await writeModelFile(path, { metadata: { ...metadata, kind: BANK_FILE_KIND, bank: { size: bank.size, dim: bank.dim, projectionDim }, online }, sections });
 }
 
@@ -184,5 +189,6 @@ export function onlineBankFrom(file: ModelFile, path: string): OnlineSnapshot {
     },
     drift: online === undefined ? emptyDrift() : readDriftRecord(meta["drift"]),
     ...readHead(file, path, meta["head"], bank.dim),
+    appearance: readAppearanceRecord(file, path, meta["appearance"], bank.dim),
   };
 }

@@ -1,0 +1,65 @@
+// Dumps what the detector node's engine answers for training-data validation images (and,
+// with TEST=1, the test set) so that image-score rules can be compared offline without
+// re-running the backbone: per image its score and its anomaly map pooled to POOL x POOL.
+// Learning and validation sets: experiments/validation-sets.mjs; beside them, painted copies of
+// the first 60 validation good parts (experiments/painted-copies.mjs); `loo`: the learned images'
+// leave-one-out scores the detector hands to the threshold. Read by score-rules.mjs and score-combine.mjs.
+//   [DATA=...] [METHOD=patchcore|padim] [LAYERS=...] [SIZE=256] [IMAGE_SCORE=...] [APPEARANCE_WEIGHT=...] [BACKBONE=embedded|file] [TEST=1] OUT=/tmp/x.json node experiments/score-maps.mjs
+import { existsSync } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+const root = resolve(new URL("..", import.meta.url).pathname);
+const shared = resolve(root, "..", "shared");
+const data = process.env.DATA || join(shared, "datasets", "magnetic_tile");
+if (!existsSync(data)) {
+  console.log(`score-maps skipped: ${data} is not here`);
+  process.exit(0);
+}
+const L = (p) => import(pathToFileURL(join(root, "dist", p)).href);
+const { parseEvalDetector } = await L("cli/eval-options.js");
+const { openDetectorSubject } = await L("offline/eval/detector-subject.js");
+const { preprocessImage } = await L("lib/image/index.js");
+const { paintedTensors } = await import(pathToFileURL(join(root, "experiments", "painted-copies.mjs")).href);
+const { validationSets } = await import(pathToFileURL(join(root, "experiments", "validation-sets.mjs")).href);
+
+const POOL = Number(process.env.POOL || 64);
+const { learn, validation, labelled, test } = validationSets(data);
+const options = parseEvalDetector(
+  {
+    backbone: process.env.BACKBONE || join(shared, "backbones", "resnet50v2_l123.onnx"),
+    layers: process.env.LAYERS,
+    size: process.env.SIZE || "256",
+    "image-score": process.env.IMAGE_SCORE,
+    "appearance-weight": process.env.APPEARANCE_WEIGHT,
+  },
+  process.env.METHOD || "patchcore",
+  undefined,
+);
+const limits = { maxPixels: 1e8 };
+const tensorOf = async (path) => (await preprocessImage(await readFile(path), options.folderPreprocess, limits)).tensor;
+const pooled = (map) => {
+  const out = new Array(POOL * POOL).fill(0);
+  const fx = map.width / POOL,
+    fy = map.height / POOL;
+  for (let y = 0; y < map.height; y++)
+    for (let x = 0; x < map.width; x++) out[Math.floor(y / fy) * POOL + Math.floor(x / fx)] += map.data[y * map.width + x] / (fx * fy);
+  return out.map((v) => +v.toFixed(4));
+};
+const painted = await paintedTensors(validation.slice(0, 60), options.folderPreprocess, 0.5, limits);
+const subject = await openDetectorSubject(options, process.cwd());
+const out = { data, pool: POOL, good: [], painted: [], labelled: [], test: [] };
+const record = (inspection, extra) => ({ score: inspection.score, max: Math.max(...inspection.map.data), map: pooled(inspection.map), ...extra });
+try {
+  const fitted = await subject.learn(learn, (error, file) => process.stderr.write(`skipped ${file}: ${error.message}\n`));
+  out.loo = fitted.calibration?.scores ?? [];
+  for (const file of validation) out.good.push(record(await subject.inspect(await tensorOf(file)), { file }));
+  for (const tensor of painted) out.painted.push(record(await subject.inspect(tensor), {}));
+  for (const file of labelled) out.labelled.push(record(await subject.inspect(await tensorOf(file)), { file }));
+  if (process.env.TEST)
+    for (const s of test) out.test.push(record(await subject.inspect(await tensorOf(s.path)), { file: s.path, defective: s.defective, type: s.type }));
+} finally {
+  await subject.release();
+}
+await writeFile(process.env.OUT || "/tmp/score-maps.json", JSON.stringify(out));
+console.log(`written ${process.env.OUT}: ${out.good.length} good, ${out.painted.length} painted, ${out.labelled.length} labelled, ${out.test.length} test`);

@@ -1,0 +1,143 @@
+/**
+ * The whole part's appearance in the detector's PatchCore score (appearance.ts), as a user sees it:
+ * two detectors learn the same good parts, one at the default Appearance weight, one at 0; a part
+ * that is darker as a whole gets the appearance term on msg.payload.appearance and on its score,
+ * the leave-one-out scores handed to the threshold include it, a restart scores the same, and a
+ * part confirmed good is not held against its look again.
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { NodeMessage } from "node-red";
+import { parsePreprocessOptions, preprocessImage } from "../../src/lib/image";
+import type { RawImage, Tensor, Transform } from "../../src/lib/image/types";
+import { generateGood } from "../../src/offline/synth";
+import detectorNode from "../../src/nodes/detector";
+import { catalogTranslator, withCatalog } from "../fixtures/catalog";
+import { encodePng } from "../fixtures/images";
+import { catchAll, collectMessages, getNode, helper, nextMessage, onTab, useNodeRedHelper, type FlowItem } from "../fixtures/node-red";
+import { writeTinyBackbone } from "../fixtures/tiny-backbone";
+
+const KIND = "cast-surface";
+const SOURCE_SIZE = 96;
+const OPTIONS = parsePreprocessOptions({ preset: "imagenet", width: 64, height: 64 });
+/** More than the 8 images whose rounds are augmented, and at least the 5 the appearance needs. */
+const TRAIN = 10;
+const WAIT_MS = 30_000;
+const node = withCatalog(detectorNode, catalogTranslator("detector"));
+
+interface Prepared {
+  tensor: Tensor;
+  transform: Transform;
+}
+
+async function prepare(image: RawImage): Promise<Prepared> {
+  const { tensor, transform } = await preprocessImage(await encodePng(image), OPTIONS, { maxPixels: 1e8 });
+  return { tensor, transform };
+}
+
+function msgOf(p: Prepared, extra: Record<string, unknown> = {}): NodeMessage {
+  return { payload: p.tensor, transform: p.transform, preprocessing: { ...OPTIONS }, ...extra } as NodeMessage;
+}
+
+/** The same part, darker as a whole: no local defect, a different look. */
+function darker(image: RawImage, factor: number): RawImage {
+  return { ...image, data: Uint8Array.from(image.data, (v) => Math.round(v * factor)) };
+}
+
+interface Inspected {
+  score: number;
+  appearance?: number;
+}
+
+describe("defect-detector node: the whole part's appearance", function () {
+  this.timeout(180_000);
+  useNodeRedHelper();
+  let dir = "";
+  let backbone = "";
+  let train: Prepared[] = [];
+  let good: Prepared[] = [];
+  let dark: Prepared;
+
+  before(async function () {
+    dir = await mkdtemp(join(tmpdir(), "defect-appearance-"));
+    backbone = await writeTinyBackbone(dir);
+    train = await Promise.all(Array.from({ length: TRAIN }, (_, i) => prepare(generateGood(KIND, i + 1, SOURCE_SIZE))));
+    good = await Promise.all([100, 101, 102].map((seed) => prepare(generateGood(KIND, seed, SOURCE_SIZE))));
+    dark = await prepare(darker(generateGood(KIND, 103, SOURCE_SIZE), 0.55));
+  });
+
+  after(async function () {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const flow = (): FlowItem[] => {
+    const common = { type: "defect-detector", backbone, layers: "l1,l2", trainCount: String(TRAIN) };
+    return onTab([
+      { id: "det", ...common, wires: [["detOut"]] },
+      { id: "detOut", type: "helper" },
+      { id: "flat", ...common, appearanceWeight: "0", wires: [["flatOut"]] },
+      { id: "flatOut", type: "helper" },
+      ...catchAll(),
+    ] as FlowItem[]);
+  };
+
+  async function send(id: string, msg: NodeMessage): Promise<NodeMessage> {
+    const out = nextMessage(getNode(`${id}Out`), WAIT_MS);
+    getNode(id).receive(msg);
+    return out;
+  }
+
+  async function learn(id: string): Promise<number[]> {
+    const outs = collectMessages(getNode(`${id}Out`), TRAIN, WAIT_MS);
+    for (const p of train) getNode(id).receive(msgOf(p, { learn: true }));
+    const last = (await outs)[TRAIN - 1]!.payload as { calibration: { scores: number[] } };
+    return last.calibration.scores;
+  }
+
+  const inspect = async (id: string, p: Prepared): Promise<Inspected> => (await send(id, msgOf(p))).payload as Inspected;
+
+  it("adds the appearance term to the score and the handed leave-one-out scores, keeps it across a restart, and learns a confirmed look", async function () {
+    await helper.load(node, flow());
+    const withTerm = await learn("det");
+    const patchesAlone = await learn("flat");
+    assert.equal(withTerm.length, TRAIN);
+    // The same bank, the same leave-one-out PatchCore scores; the default weight adds each image's term.
+    const terms = withTerm.map((s, i) => s - patchesAlone[i]!);
+    assert.ok(
+      terms.some((t) => Math.abs(t) > 1e-6),
+      `terms ${terms.join(", ")}`,
+    );
+    assert.ok(Math.abs(terms.reduce((a, b) => a + b, 0)) < 1e-6 * TRAIN * Math.max(...withTerm), "the terms are centred on the learned images' mean");
+
+    const goodTerms: number[] = [];
+    for (const p of good) {
+      const a = await inspect("det", p);
+      const b = await inspect("flat", p);
+      assert.equal(typeof a.appearance, "number");
+      assert.equal(b.appearance, undefined, "weight 0: no term on the payload");
+      assert.ok(Math.abs(a.score - b.score - a.appearance!) < 1e-5 * Math.max(1, b.score), `good part: ${a.score} = ${b.score} + ${a.appearance}`);
+      goodTerms.push(a.appearance!);
+    }
+    const before = await inspect("det", dark);
+    const flat = await inspect("flat", dark);
+    assert.ok(Math.abs(before.score - flat.score - before.appearance!) < 1e-5 * Math.max(1, flat.score));
+    assert.ok(before.appearance! > Math.max(...goodTerms), `darker part ${before.appearance} against good parts ${goodTerms.join(", ")}`);
+    assert.ok(before.appearance! > 0);
+
+    // A restart loads the saved appearance: the same score, to float precision.
+    await helper.unload();
+    await helper.load(node, flow());
+    const again = await inspect("det", dark);
+    assert.ok(Math.abs(again.score - before.score) < 1e-6 * Math.max(1, before.score), `${again.score} after the restart, ${before.score} before`);
+    assert.ok(Math.abs(again.appearance! - before.appearance!) < 1e-6 * Math.max(1, before.appearance!));
+
+    // The operator accepts the look: the part's appearance is learned, its term falls below 0.
+    const confirmed = await send("det", msgOf(dark, { confirm: "good" }));
+    assert.equal(confirmed.payload && (confirmed.payload as Record<string, unknown>)["confirmed"], "good");
+    const after = await inspect("det", dark);
+    assert.ok(after.appearance! < 0 && after.appearance! < before.appearance!, `after the confirmation ${after.appearance}, before ${before.appearance}`);
+    await helper.unload();
+  });
+});
