@@ -211,6 +211,19 @@ describe("defect-detection line", function () {
     assert.equal(run.stdout, "");
   });
 
+  it("passes --appearance-weight to the detector: 0 scores with the patches alone, another threshold than the default's", async function () {
+    this.timeout(60_000);
+    const args = ["--data", data, ...EMBEDDED, "--size", SIZE, "--train-limit", "8", "--frr", "25", "--json"];
+    const thresholds: number[] = [];
+    for (const extra of [[], ["--appearance-weight", "0"]]) {
+      const run = await runLine([...args, ...extra], tmp);
+      assert.equal(run.code, 0, run.stderr);
+      thresholds.push((JSON.parse(run.stdout) as { threshold: number }).threshold);
+    }
+    assert.ok(thresholds.every(Number.isFinite));
+    assert.notEqual(thresholds[0], thresholds[1], "the default adds the 8 learned parts' appearance terms to the calibration scores");
+  });
+
   it("answers a wrong command line with one line and exit code 2, before starting anything", async function () {
     const help = '(see "defect-detection line --help")';
     const cases: Array<[string[], RegExp]> = [
@@ -230,6 +243,7 @@ describe("defect-detection line", function () {
         /--calibrate is not used with unsupervised PatchCore: the threshold calibrates from the scores/,
       ],
       [["line", "--data", data, ...EMBEDDED, "--frr", "100"], /--frr must be a percentage above 0 and below 100, got "100"/],
+      [["line", "--data", data, ...EMBEDDED, "--appearance-weight", "1"], /--appearance-weight must be a number from 0 to 0.9, got "1"/],
     ];
     for (const [args, message] of cases) {
       const run = captureCli();
