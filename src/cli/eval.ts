@@ -47,10 +47,11 @@ Options:
   --scoring-dim N      patchcore: search the bank's top-N principal subspace (0 = exact;
                        default: the setting's)
   --image-score RULE   patchcore image score: auto (the setting's: the mean of the anomaly
-                       map's largest 1 %, or with --shots the map's maximum), reweighted,
-                       map-max or map-top-mean
+                       map's largest 1 %, re-weighted with --backbone embedded, or with
+                       --shots the map's maximum), reweighted, map-max or map-top-mean
   --appearance-weight W  patchcore: weight of the whole part's appearance in the image
-                       score, 0 to 0.9 (default 0.25; 0 = patches alone)
+                       score, 0 to 0.9 (default 0.25, 0 with --backbone embedded;
+                       0 = patches alone)
 ${FEWSHOT_USAGE}  --frr PERCENT        the threshold node's false-reject rate for calibrated_recall and
                        calibrated_frr (default: the node's, 1): its good-only calibration
                        from the scores the detector hands over with its fit (PatchCore)

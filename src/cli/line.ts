@@ -44,7 +44,8 @@ Detector options mean what they mean for eval; one left out takes the detector n
   --scoring-dim N      patchcore: search the bank's top-N principal subspace (0 = exact)
   --image-score RULE   patchcore image score: reweighted, map-max or map-top-mean
   --appearance-weight W  patchcore: weight of the whole part's appearance in the image
-                       score, 0 to 0.9 (default 0.25; 0 = patches alone)
+                       score, 0 to 0.9 (default 0.25, 0 with --backbone embedded;
+                       0 = patches alone)
   --shots K            few-shot setting: learn the first K sorted good images (1 to 16)
   --augment MODE       support-set augmentation: auto (rounds of at most 8 images), on or off
   --rotations LIST     extra exact rotations learned with the augmentation, in degrees

@@ -23,7 +23,10 @@ export interface DetectorNodeDef extends NodeDef {
   augment?: string;
   /** PatchCore augmentation: extra exact turns, comma-separated degrees; empty = none. */
   rotations?: string;
-  /** PatchCore image score: "auto" (map-max in the few-shot setting, else map-top-mean) | "reweighted" | "map-max" | "map-top-mean". */
+  /**
+   * PatchCore image score: "auto" (map-max in the few-shot setting; else map-top-mean, reweighted with the
+   * embedded backbone) | "reweighted" | "map-max" | "map-top-mean".
+   */
   imageScore?: string;
   /** PatchCore: per-image feature standardisation (checkbox; absent in older flows = off). */
   standardize?: boolean | string;
@@ -71,7 +74,7 @@ export interface DetectorNodeDef extends NodeDef {
   driftRatio: string | number;
   /** Weight of confirmed defects' evidence in PatchCore scores (0..64, 0 = defect bank not used). */
   defectWeight: string | number;
-  /** Weight of the whole part's appearance in PatchCore image scores (0..0.9, 0 = patches alone); absent in older flows = 0.25. */
+  /** Weight of the whole part's appearance in PatchCore image scores (0..0.9, 0 = patches alone); empty or absent: 0.25, 0 with the embedded backbone. */
   appearanceWeight?: string | number;
   /** Inspections that may wait while one is processed. */
   queueSize: string | number;

@@ -164,9 +164,17 @@ describe("appearance: the whole part's mean features beside PatchCore's patches"
     }
   });
 
-  it("is weighted 0.25 unless set, 0 to 0.9; anything else is refused naming the field", () => {
+  it("is weighted 0.25 with an ONNX backbone and 0 with the embedded one unless set, 0 to 0.9; anything else is refused naming the field", () => {
     const base = { backbone: "b.onnx", layers: "l1" };
     assert.equal(parseDetectorOptions(base).appearanceWeight, 0.25);
+    assert.equal(parseDetectorOptions({ ...base, appearanceWeight: "" }).appearanceWeight, 0.25, "the editor's empty field");
+    assert.equal(parseDetectorOptions(base).patchcore.imageScore, "map-top-mean");
+    // The embedded backbone's validation chose the paper's score without appearance.
+    const embedded = parseDetectorOptions({ backbone: "embedded", layers: "stage2,stage3" });
+    assert.equal(embedded.appearanceWeight, 0);
+    assert.equal(embedded.patchcore.imageScore, "reweighted");
+    assert.equal(parseDetectorOptions({ backbone: "embedded", layers: "stage2", appearanceWeight: "0.5" }).appearanceWeight, 0.5);
+    assert.equal(parseDetectorOptions({ ...base, setting: "fewshot" }).patchcore.imageScore, "map-max");
     assert.equal(parseDetectorOptions({ ...base, appearanceWeight: "0" }).appearanceWeight, 0);
     assert.equal(parseDetectorOptions({ ...base, appearanceWeight: "0.9" }).appearanceWeight, 0.9);
     for (const bad of ["1", "-0.1", "abc", "NaN"]) {

@@ -3,6 +3,7 @@
  * from a source, defect rows kept), mismatched ones are refused naming what differs and nothing
  * is written; the CLI's `bank merge` and `bank info` say the same.
  */
+import type { Appearance } from "../../src/lib/anomaly/patchcore/appearance";
 import assert from "node:assert/strict";
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -36,7 +37,15 @@ function record(overrides: Record<string, unknown> = {}): Record<string, unknown
   };
 }
 
-async function writeBank(path: string, size: number, seed: number, defectRows = 0, metadata = record(), labelled: LabelledPart[] = []): Promise<Float32Array> {
+async function writeBank(
+  path: string,
+  size: number,
+  seed: number,
+  defectRows = 0,
+  metadata = record(),
+  labelled: LabelledPart[] = [],
+  appearance: Appearance | null = null,
+): Promise<Float32Array> {
   const rng = new Rng(seed);
   const data = Float32Array.from({ length: size * DIM }, () => rng.next() + seed);
   const defect = Float32Array.from({ length: defectRows * DIM }, () => -seed);
@@ -52,7 +61,7 @@ async function writeBank(path: string, size: number, seed: number, defectRows = 
       labelled,
       labelledRevision: labelled.length,
       head: null,
-      appearance: null,
+      appearance,
     },
     metadata,
   );
@@ -129,6 +138,24 @@ describe("merging banks across lines", function () {
     } finally {
       await opened.release();
     }
+  });
+
+  it("keeps no line's appearance model: each was scaled by its own leave-one-out scores", async function () {
+    const appearance = (seed: number): Appearance => ({
+      vectors: new Float32Array(5 * DIM).fill(seed),
+      count: 5,
+      dim: DIM,
+      fitted: 5,
+      mean: 1,
+      deviation: 0.5,
+      patchDeviation: 0.2,
+    });
+    await writeBank(a, 30, 1, 0, record(), [], appearance(1));
+    await writeBank(b, 40, 2, 0, record(), [], appearance(2));
+    assert.equal(onlineBankFrom(await readModelFile(a), a).appearance?.count, 5, "each line's file holds one");
+    const out = join(dir, "merged.ddm");
+    await mergeBankFiles([a, b], out, { maxBankSize: 1000 });
+    assert.equal(onlineBankFrom(await readModelFile(out), out).appearance, null);
   });
 
   it("keeps every row when the union fits under the cap", async function () {

@@ -211,17 +211,17 @@ describe("defect-detection line", function () {
     assert.equal(run.stdout, "");
   });
 
-  it("passes --appearance-weight to the detector: 0 scores with the patches alone, another threshold than the default's", async function () {
+  it("passes --appearance-weight to the detector: the embedded backbone's default 0 scores with the patches alone, 0.5 adds the appearance", async function () {
     this.timeout(60_000);
     const args = ["--data", data, ...EMBEDDED, "--size", SIZE, "--train-limit", "8", "--frr", "25", "--json"];
     const thresholds: number[] = [];
-    for (const extra of [[], ["--appearance-weight", "0"]]) {
+    for (const extra of [["--appearance-weight", "0.5"], []]) {
       const run = await runLine([...args, ...extra], tmp);
       assert.equal(run.code, 0, run.stderr);
       thresholds.push((JSON.parse(run.stdout) as { threshold: number }).threshold);
     }
     assert.ok(thresholds.every(Number.isFinite));
-    assert.notEqual(thresholds[0], thresholds[1], "the default adds the 8 learned parts' appearance terms to the calibration scores");
+    assert.notEqual(thresholds[0], thresholds[1], "0.5 adds the 8 learned parts' appearance terms to the calibration scores");
   });
 
   it("answers a wrong command line with one line and exit code 2, before starting anything", async function () {

@@ -19,10 +19,10 @@ import { DEFAULT_KEEP_VERSIONS, MAX_KEEP_VERSIONS } from "./storage/model-versio
 import { DEFAULT_RECIPE_CACHE, MAX_RECIPE_CACHE } from "../recipes";
 import type { OnlineConfig } from "./online/online-learner";
 import { DEFAULT_DEFECT_WEIGHT, MAX_DEFECT_WEIGHT } from "./online/online-scorers";
-import { DEFAULT_APPEARANCE_WEIGHT, MAX_APPEARANCE_WEIGHT } from "../anomaly/patchcore/appearance";
+import { MAX_APPEARANCE_WEIGHT } from "../anomaly/patchcore/appearance";
 import { DEFAULT_RECENT_PARTS, MAX_RECENT_PARTS } from "./online/recent-parts";
 import { DEFAULT_AUGMENT_CHOICE, type AugmentChoice } from "./fit/support-set";
-import { DEFAULT_FEW_SHOTS, MAX_FEW_SHOTS, presetFor } from "./setting-presets";
+import { DEFAULT_FEW_SHOTS, MAX_FEW_SHOTS, presetFor, unsupervisedScoring } from "./setting-presets";
 
 export const MAP_SIZES = ["original", "model", "none"] as const;
 export type MapSize = (typeof MAP_SIZES)[number];
@@ -105,7 +105,10 @@ export interface DetectorOptions {
   standardize: boolean;
   /** PatchCore: weight of confirmed defects' evidence in scores (0..64); 0 = defect bank not used. */
   defectWeight: number;
-  /** PatchCore, learning from good parts: weight w of the whole part's appearance in the image score (0..0.9, appearance.ts). */
+  /**
+   * PatchCore, learning from good parts: weight w of the whole part's appearance in the image score
+   * (0..0.9, appearance.ts); empty: 0.25 with an ONNX backbone, 0 with the embedded one (setting-presets.ts).
+   */
   appearanceWeight: number;
   /** Previous versions of the saved model kept for rollback. */
   keepVersions: number;
@@ -214,6 +217,8 @@ export function parseDetectorOptions(input: Record<string, unknown>): DetectorOp
   const imageScore = oneOf("imageScore", input["imageScore"], IMAGE_SCORE_CHOICES, "auto");
   // Left empty (the editor's default), coreset and search dims are the setting's measured best.
   const preset = presetFor(fewShot);
+  // Left on auto / empty: the measured best with this backbone (the few-shot setting has no appearance term).
+  const scoring = fewShot ? { imageScore: preset.imageScore, appearanceWeight: 0 } : unsupervisedScoring(optionText(input["backbone"]));
   const options: DetectorOptions = {
     setting,
     method,
@@ -224,7 +229,7 @@ export function parseDetectorOptions(input: Record<string, unknown>): DetectorOp
       coresetRatio: fraction("coreset", input["coreset"], preset.coresetRatio),
       maxBankSize: integerOption("maxBank", input["maxBank"], 1, MAX_BANK_SIZE, DEFAULT_PATCHCORE_OPTIONS.maxBankSize),
       scoringDim: integerOption("scoringDim", input["scoringDim"], 0, MAX_SCORING_DIM, preset.scoringDim),
-      imageScore: imageScore === "auto" ? preset.imageScore : imageScore,
+      imageScore: imageScore === "auto" ? scoring.imageScore : imageScore,
     },
     padim: { ...DEFAULT_PADIM_OPTIONS },
     trainCount: integerOption("trainCount", input["trainCount"], 1, fewShot ? MAX_FEW_SHOTS : MAX_TRAIN_COUNT, defaultTrainCount(fewShot, method)),
@@ -247,7 +252,7 @@ export function parseDetectorOptions(input: Record<string, unknown>): DetectorOp
     },
     standardize: standardizeOption(input["standardize"], fewShot && standardizesByDefault(optionText(input["backbone"]))),
     defectWeight: rangeOption("defectWeight", input["defectWeight"], 0, MAX_DEFECT_WEIGHT, DEFAULT_DEFECT_WEIGHT, false),
-    appearanceWeight: rangeOption("appearanceWeight", input["appearanceWeight"], 0, MAX_APPEARANCE_WEIGHT, DEFAULT_APPEARANCE_WEIGHT, false),
+    appearanceWeight: rangeOption("appearanceWeight", input["appearanceWeight"], 0, MAX_APPEARANCE_WEIGHT, scoring.appearanceWeight, false),
     keepVersions: integerOption("keepVersions", input["keepVersions"], 0, MAX_KEEP_VERSIONS, DEFAULT_KEEP_VERSIONS),
     recipeCache: integerOption("recipeCache", input["recipeCache"], 1, MAX_RECIPE_CACHE, DEFAULT_RECIPE_CACHE),
     learning: flag("learning", input["learning"], true),
