@@ -3,7 +3,7 @@
 // the learned images' vectors (the first 200 sorted train/good). The same image sets, in the same
 // order, as experiments/score-maps.mjs writes, so experiments/score-combine.mjs can pair them;
 // `loo` holds each learned image's distance to the nearest other learned image.
-//   [DATA=...] [BACKBONE=embedded|file LAYERS=...] [TEST=1] OUT=/tmp/x.json node experiments/image-knn.mjs
+//   [DATA=...] [BACKBONE=embedded|file LAYERS=...] [STATS=mean|meanstd] [TEST=1] OUT=/tmp/x.json node experiments/image-knn.mjs
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
@@ -29,10 +29,16 @@ const options = parseEvalDetector({ backbone, layers, size: "256" }, "patchcore"
 const limits = { maxPixels: 1e8 };
 const tensorOf = async (path) => (await preprocessImage(await readFile(path), options.folderPreprocess, limits)).tensor;
 const extractor = await openPatchExtractor({ model: backbone, layers: layers.split(",") }, { intraOpNumThreads: 2 });
+// STATS=meanstd: each channel's deviation over the patches too (texture, not only level).
+const withDeviation = process.env.STATS === "meanstd";
 const meanVector = async (tensor) => {
   const e = await extractor.embed(tensor);
-  const v = new Float64Array(e.dim);
+  const v = new Float64Array(withDeviation ? 2 * e.dim : e.dim);
   for (let p = 0; p < e.patches; p++) for (let c = 0; c < e.dim; c++) v[c] += e.data[p * e.dim + c] / e.patches;
+  if (withDeviation) {
+    for (let p = 0; p < e.patches; p++) for (let c = 0; c < e.dim; c++) v[e.dim + c] += (e.data[p * e.dim + c] - v[c]) ** 2 / e.patches;
+    for (let c = 0; c < e.dim; c++) v[e.dim + c] = Math.sqrt(v[e.dim + c]);
+  }
   return v;
 };
 const distance = (a, b) => Math.sqrt(a.reduce((s, x, i) => s + (x - b[i]) ** 2, 0));
