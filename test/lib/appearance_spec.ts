@@ -3,7 +3,9 @@ import {
   appearanceScale,
   appearanceTerm,
   fitAppearance,
+  keptImages,
   leaveOneOutDistances,
+  MAX_FITTED_APPEARANCE,
   leaveOneOutWithAppearance,
   MAX_APPEARANCE_VECTORS,
   meanFeatures,
@@ -63,6 +65,35 @@ describe("appearance: the whole part's mean features beside PatchCore's patches"
     }
     assert.ok(found[5]! < 1e-3 * typical && found[9]! < 1e-3 * typical, `a duplicate is at distance 0: ${found[5]}, ${found[9]} (typical ${typical})`);
     assert.deepEqual(await leaveOneOutDistances(LINE, 1, 2), []);
+  });
+
+  it("keeps at most MAX_FITTED_APPEARANCE of a large fit's images, evenly spread, and measures every image against them", async () => {
+    const images = 450;
+    // Image i at (x_i, 0), gaps growing along the line: its nearest kept other is known exactly.
+    const x = (i: number): number => i + (i * i) / 900;
+    const vectors = new Float32Array(images * 2);
+    for (let i = 0; i < images; i++) vectors[2 * i] = x(i);
+    const kept = keptImages(images);
+    assert.equal(kept.length, MAX_FITTED_APPEARANCE);
+    assert.deepEqual([kept[0], kept[1], kept[399]], [0, 1, 448]);
+    assert.deepEqual(Array.from(keptImages(7)), [0, 1, 2, 3, 4, 5, 6]);
+    const distances = await leaveOneOutDistances(vectors, images, 2);
+    const keptSet = new Set(kept);
+    for (let i = 0; i < images; i++) {
+      let nearest = Infinity;
+      for (const k of kept) if (k !== i) nearest = Math.min(nearest, Math.abs(x(k) - x(i)));
+      assert.ok(Math.abs(distances[i]! - nearest) < 1e-2, `image ${i}${keptSet.has(i) ? " (kept)" : ""}: ${distances[i]} against ${nearest}`);
+    }
+    const model = fitAppearance(
+      vectors,
+      images,
+      2,
+      distances,
+      distances.map((d, i) => 1 + (i % 3)),
+    );
+    assert.ok(model !== null);
+    assert.deepEqual([model.count, model.fitted], [MAX_FITTED_APPEARANCE, MAX_FITTED_APPEARANCE]);
+    assert.equal(model.vectors[2 * 399], Math.fround(x(448)), "the kept images' vectors, in order");
   });
 
   it("fits from leave-one-out distances, and puts the term on the patch scores' scale", () => {

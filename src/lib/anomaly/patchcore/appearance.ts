@@ -27,9 +27,18 @@ export const MAX_APPEARANCE_WEIGHT = 0.9;
 export const MIN_APPEARANCE_IMAGES = 5;
 /**
  * Vectors kept at most (the fit's images, then good parts confirmed on the line, the oldest
- * confirmed going first): 2,000 x 1,536 values is 12 MB.
+ * confirmed going first). An inspection measures its part against every one on Node-RED's thread:
+ * 500 x 1,536 values take about 2 ms there, the default fit's 200 under 1 ms.
  */
-export const MAX_APPEARANCE_VECTORS = 2000;
+export const MAX_APPEARANCE_VECTORS = 500;
+/** A fit of more images keeps this many of them, evenly spread, leaving room for confirmed parts. */
+export const MAX_FITTED_APPEARANCE = 400;
+
+/** The learned images whose vectors a fit of `images` keeps: all, or MAX_FITTED_APPEARANCE evenly spread. */
+export function keptImages(images: number): Int32Array {
+  if (images <= MAX_FITTED_APPEARANCE) return Int32Array.from({ length: images }, (_, i) => i);
+  return Int32Array.from({ length: MAX_FITTED_APPEARANCE }, (_, i) => Math.floor((i * images) / MAX_FITTED_APPEARANCE));
+}
 
 /** What a fit learns of the good parts' appearance; the weight is applied when scoring. */
 export interface Appearance {
@@ -85,11 +94,18 @@ function meanDeviation(values: readonly number[]): [number, number] {
 }
 
 /**
- * Each vector's distance to the nearest other, searched on a session worker: 200 learned images
- * are 60 million multiply-adds, 100 ms that Node-RED's thread must not spend.
+ * Each of `count` vectors' distance to the nearest other of the `kept` ones (keptImages), searched
+ * on a session worker: 200 learned images are 60 million multiply-adds, 100 ms that Node-RED's
+ * thread must not spend.
  */
-export async function leaveOneOutDistances(vectors: Float32Array, count: number, dim: number, session?: SessionOptions): Promise<number[]> {
-  if (count < 2) return [];
+export async function leaveOneOutDistances(
+  vectors: Float32Array,
+  count: number,
+  dim: number,
+  session?: SessionOptions,
+  kept: Int32Array = keptImages(count),
+): Promise<number[]> {
+  if (count < 2 || kept.length < 2) return [];
   // Centred: the search's float32 |q|^2 - 2 q.b + |b|^2 then loses to rounding only the parts'
   // spread, not their common mean's size (distances do not change).
   // Plain row loops: a per-value callback here took 40 ms of Node-RED's thread at 200 x 1,536.
@@ -104,20 +120,23 @@ export async function leaveOneOutDistances(vectors: Float32Array, count: number,
     const row = r * dim;
     for (let c = 0; c < dim; c++) centred[row + c] = (vectors[row + c] as number) - (centre[c] as number);
   }
-  const search = await openNearestSearch(centred, count, dim, session);
+  const bank = new Float32Array(kept.length * dim);
+  kept.forEach((image, i) => bank.set(centred.subarray(image * dim, (image + 1) * dim), i * dim));
+  const search = await openNearestSearch(bank, kept.length, dim, session);
   try {
     const { distances, indices } = await search.search(centred, count, 2);
-    // Itself is one of its two nearest (or a duplicate at distance 0): the other is the nearest other.
-    return Array.from({ length: count }, (_, i) => (indices[2 * i] === i ? distances[2 * i + 1] : distances[2 * i]) as number);
+    // A kept image is one of its own two nearest (or a duplicate at distance 0): the other is the nearest other.
+    return Array.from({ length: count }, (_, i) => (kept[indices[2 * i] as number] === i ? distances[2 * i + 1] : distances[2 * i]) as number);
   } finally {
     await search.release();
   }
 }
 
 /**
- * The appearance model of a fit from its images' mean vectors, their leave-one-out distances
- * (leaveOneOutDistances) and their leave-one-out PatchCore scores, in image order; null when
- * there are too few images or no deviation to scale by.
+ * The appearance model of a fit from its `count` images' mean vectors ([count, dim]), their
+ * leave-one-out distances (leaveOneOutDistances over the same `kept`) and leave-one-out PatchCore
+ * scores, in image order; it keeps the `kept` images' vectors. Null when there are too few images
+ * or no deviation to scale by.
  */
 export function fitAppearance(
   vectors: Float32Array,
@@ -125,12 +144,15 @@ export function fitAppearance(
   dim: number,
   distances: readonly number[],
   patchLeaveOneOut: readonly number[],
+  kept: Int32Array = keptImages(count),
 ): Appearance | null {
   if (count < MIN_APPEARANCE_IMAGES || patchLeaveOneOut.length !== count || distances.length !== count) return null;
   const [mean, deviation] = meanDeviation(distances);
   const patchDeviation = meanDeviation(patchLeaveOneOut)[1];
   if (!(deviation > 0) || !(patchDeviation > 0) || !Number.isFinite(mean)) return null;
-  return { vectors: vectors.slice(0, count * dim), count, dim, fitted: count, mean, deviation, patchDeviation };
+  const rows = new Float32Array(kept.length * dim);
+  kept.forEach((image, i) => rows.set(vectors.subarray(image * dim, (image + 1) * dim), i * dim));
+  return { vectors: rows, count: kept.length, dim, fitted: kept.length, mean, deviation, patchDeviation };
 }
 
 /** Factor of the appearance distance in the image score at weight `weight` (0: no term). */
