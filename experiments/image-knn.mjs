@@ -3,7 +3,7 @@
 // the learned images' vectors (the first 200 sorted train/good). The same image sets, in the same
 // order, as experiments/score-maps.mjs writes, so experiments/score-combine.mjs can pair them;
 // `loo` holds each learned image's distance to the nearest other learned image.
-//   [DATA=...] [BACKBONE=embedded|file LAYERS=...] [STATS=mean|meanstd] [TEST=1] OUT=/tmp/x.json node experiments/image-knn.mjs
+//   [DATA=...] [BACKBONE=embedded|file LAYERS=...] [STATS=mean|meanstd] [K=1] [TEST=1] OUT=/tmp/x.json node experiments/image-knn.mjs
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
@@ -44,7 +44,15 @@ const meanVector = async (tensor) => {
 const distance = (a, b) => Math.sqrt(a.reduce((s, x, i) => s + (x - b[i]) ** 2, 0));
 const learned = [];
 for (const file of learn) learned.push(await meanVector(await tensorOf(file)));
-const score = (v, skip = -1) => Math.min(...learned.map((b, i) => (i === skip ? Infinity : distance(v, b))));
+// K=3: the mean distance to the 3 nearest instead of the nearest.
+const K = Number(process.env.K || 1);
+const score = (v, skip = -1) => {
+  const nearest = learned
+    .map((b, i) => (i === skip ? Infinity : distance(v, b)))
+    .sort((a, b) => a - b)
+    .slice(0, K);
+  return nearest.reduce((s, d) => s + d, 0) / K;
+};
 const out = { data, good: [], painted: [], labelled: [], test: [], loo: learned.map((v, i) => score(v, i)) };
 try {
   for (const file of validation) out.good.push({ score: score(await meanVector(await tensorOf(file))), file });
