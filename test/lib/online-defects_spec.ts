@@ -19,10 +19,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_PATCHCORE_OPTIONS, type PatchCoreOptions } from "../../src/lib/anomaly/patchcore/patchcore";
-import { emptyDrift } from "../../src/lib/detector/online/drift";
 import { OnlineBank } from "../../src/lib/detector/online/online-bank";
 import type { OnlineScores } from "../../src/lib/detector/online/online-scorers";
-import { freshCounters, onlineBankFrom, saveOnlineBank } from "../../src/lib/detector/storage/online-store";
+import { freshSnapshot, onlineBankFrom, saveOnlineBank } from "../../src/lib/detector/storage/online-store";
 import type { PatchEmbedding } from "../../src/lib/features/types";
 import { readModelFile } from "../../src/lib/persist";
 import { Rng } from "../../src/lib/random";
@@ -75,18 +74,7 @@ describe("confirmed defects in scoring", function () {
   });
 
   async function openBank(weight?: number, cap = 10_000): Promise<OnlineBank> {
-    const empty = new Float32Array(0);
-    const snapshot = {
-      bank: { data: goodRows, size: GOOD_ROWS, dim: DIM, projection: null },
-      pending: empty,
-      defect: empty,
-      counters: freshCounters(),
-      drift: emptyDrift(),
-      labelled: [],
-      labelledRevision: 0,
-      head: null,
-      appearance: null,
-    };
+    const snapshot = freshSnapshot({ data: goodRows, size: GOOD_ROWS, dim: DIM, projection: null });
     const bank = await OnlineBank.open(snapshot, options(cap), {}, weight);
     open.push(bank);
     return bank;

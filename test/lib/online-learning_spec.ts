@@ -13,7 +13,7 @@ import { DEFAULT_PATCHCORE_OPTIONS, type MemoryBank, type PatchCoreOptions } fro
 import { driftReport, emptyDrift, median, recordGoodScore } from "../../src/lib/detector/online/drift";
 import { ModelVersions, versionPath } from "../../src/lib/detector/storage/model-versions";
 import { DEFECT_PATCH_FRACTION, OnlineBank, REFRESH_FILL } from "../../src/lib/detector/online/online-bank";
-import { freshCounters, onlineBankFrom, saveOnlineBank, type OnlineSnapshot } from "../../src/lib/detector/storage/online-store";
+import { freshSnapshot, onlineBankFrom, saveOnlineBank, type OnlineSnapshot } from "../../src/lib/detector/storage/online-store";
 import { RecentParts, type RememberedPart } from "../../src/lib/detector/online/recent-parts";
 import type { PartFeatures } from "../../src/lib/detector/types";
 import { DefectError } from "../../src/lib/errors";
@@ -40,18 +40,7 @@ function part(rng: Rng, offset = 0, patches = PATCHES): PartFeatures {
 }
 
 function snapshotOf(bank: MemoryBank): OnlineSnapshot {
-  const empty = new Float32Array(0);
-  return {
-    bank,
-    pending: empty,
-    defect: empty,
-    counters: freshCounters(),
-    drift: emptyDrift(),
-    labelled: [],
-    labelledRevision: 0,
-    head: null,
-    appearance: null,
-  };
+  return freshSnapshot(bank);
 }
 
 function options(cap: number): PatchCoreOptions {

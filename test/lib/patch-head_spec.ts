@@ -18,10 +18,9 @@ import { DEFAULT_PATCH_CLASSIFIER_OPTIONS, patchLogits, trainPatchClassifier, ty
 import { DEFAULT_PATCHCORE_OPTIONS, type PatchCoreOptions } from "../../src/lib/anomaly/patchcore/patchcore";
 import { HEAD_L2, openHeadScorer, regionRows } from "../../src/lib/anomaly/patchcore/region-head";
 import { regionGrid, type PartGeometry } from "../../src/lib/detector/online/defect-region";
-import { emptyDrift } from "../../src/lib/detector/online/drift";
 import { OnlineBank } from "../../src/lib/detector/online/online-bank";
 import type { OnlineScores } from "../../src/lib/detector/online/online-scorers";
-import { freshCounters, onlineBankFrom, saveOnlineBank, type OnlineSnapshot } from "../../src/lib/detector/storage/online-store";
+import { freshSnapshot, onlineBankFrom, saveOnlineBank, type OnlineSnapshot } from "../../src/lib/detector/storage/online-store";
 import { DefectError } from "../../src/lib/errors";
 import type { PatchEmbedding } from "../../src/lib/features/types";
 import { computeTransform } from "../../src/lib/image/transform";
@@ -191,19 +190,7 @@ describe("the online bank learning confirmed defects with regions", function () 
   }
 
   function fresh(): OnlineSnapshot {
-    const empty = new Float32Array(0);
-    const bank = { data: goodRows, size: GOOD_ROWS, dim: DIM, projection: null };
-    return {
-      bank,
-      pending: empty,
-      defect: empty,
-      counters: freshCounters(),
-      drift: emptyDrift(),
-      labelled: [],
-      labelledRevision: 0,
-      head: null,
-      appearance: null,
-    };
+    return freshSnapshot({ data: goodRows, size: GOOD_ROWS, dim: DIM, projection: null });
   }
 
   const score = (bank: OnlineBank, part: PatchEmbedding): Promise<OnlineScores> => bank.score(part, 2, 2);

@@ -222,14 +222,18 @@ describe("PatchCore on synthetic parts", function () {
     assert.equal(bankSizeFor(1_000_000_000, DEFAULT_PATCHCORE_OPTIONS), DEFAULT_PATCHCORE_OPTIONS.maxBankSize);
   });
 
-  it("map-max scores an image by its anomaly map's peak, so the verdict and the mask at one threshold agree", async function () {
+  /** A bank of good patch values near the origin, and an image of 4 x 4 patches with one far patch. */
+  function onePatchFar() {
     const dim = 2;
-    // Bank: the good patch values near the origin; the inspected image has one far patch.
     const bank = { data: Float32Array.from([0, 0, 0.1, 0, 0, 0.1, 0.1, 0.1]), size: 4, dim, projection: null };
     const grid = 4;
     const data = new Float32Array(grid * grid * dim).fill(0.05);
     data.set([3, 4], 5 * dim);
-    const embedding = { data, patches: grid * grid, dim, gridWidth: grid, gridHeight: grid };
+    return { bank, embedding: { data, patches: grid * grid, dim, gridWidth: grid, gridHeight: grid } };
+  }
+
+  it("map-max scores an image by its anomaly map's peak, so the verdict and the mask at one threshold agree", async function () {
+    const { bank, embedding } = onePatchFar();
     const paper = await PatchCoreScorer.open(bank, DEFAULT_PATCHCORE_OPTIONS);
     const peak = await PatchCoreScorer.open(bank, { ...DEFAULT_PATCHCORE_OPTIONS, imageScore: "map-max" });
     try {
@@ -255,12 +259,7 @@ describe("PatchCore on synthetic parts", function () {
   });
 
   it("map-top-mean scores an image by the mean of its map's largest 1 %: below the peak, so an NG part always has a mask", async function () {
-    const dim = 2;
-    const bank = { data: Float32Array.from([0, 0, 0.1, 0, 0, 0.1, 0.1, 0.1]), size: 4, dim, projection: null };
-    const grid = 4;
-    const data = new Float32Array(grid * grid * dim).fill(0.05);
-    data.set([3, 4], 5 * dim);
-    const embedding = { data, patches: grid * grid, dim, gridWidth: grid, gridHeight: grid };
+    const { bank, embedding } = onePatchFar();
     const top = await PatchCoreScorer.open(bank, { ...DEFAULT_PATCHCORE_OPTIONS, imageScore: "map-top-mean" });
     try {
       const scored = await top.scoreImage(embedding, 32, 32);

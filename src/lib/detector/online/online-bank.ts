@@ -37,7 +37,7 @@ import type { PatchEmbedding } from "../../features/types";
 import type { Tensor } from "../../image/types";
 import type { SessionOptions } from "../../onnx";
 import { Rng } from "../../random";
-import { emptyDrift, type DriftRecord } from "./drift";
+import type { DriftRecord } from "./drift";
 import { ModelSlot } from "../storage/model-slot";
 import { buildBankOffThread, fitHeadOffThread } from "../fit/off-thread";
 import {
@@ -51,7 +51,7 @@ import {
 } from "./online-scorers";
 import { meanFeatures, withConfirmedGood, type Appearance } from "../../anomaly/patchcore/appearance";
 import { HEAD_L2, openHeadScorer, regionRows, type HeadScorer } from "../../anomaly/patchcore/region-head";
-import { freshCounters, type FittedHead, type LabelledPart, type OnlineCounters, type OnlineSnapshot } from "../storage/online-store";
+import { freshSnapshot, type FittedHead, type LabelledPart, type OnlineCounters, type OnlineSnapshot } from "../storage/online-store";
 import type { OnlineCounts, PartFeatures, Verdict } from "../types";
 
 /** A refresh leaves the bank at this fraction of the cap: room for new parts before the next. */
@@ -186,14 +186,7 @@ export class OnlineBank {
     appearance: Appearance | null = null,
     appearanceWeight = 0,
   ): Promise<OnlineBank> {
-    const empty = new Float32Array(0);
-    return OnlineBank.open(
-      { bank, pending: empty, defect: empty, counters: freshCounters(), drift: emptyDrift(), labelled: [], labelledRevision: 0, head: null, appearance },
-      options,
-      session,
-      defectWeight,
-      appearanceWeight,
-    );
+    return OnlineBank.open(freshSnapshot(bank, appearance), options, session, defectWeight, appearanceWeight);
   }
 
   /** The appearance model pairs score with now; null without one, or at weight 0 (kept and saved, not used). */

@@ -60,6 +60,12 @@ export function freshCounters(): OnlineCounters {
   return { shotsLearned: 0, defectsLearned: 0, version: 1, updated: null };
 }
 
+/** A bank just fitted (with the appearance model the fit learned, if any): nothing learned on the line yet. */
+export function freshSnapshot(bank: MemoryBank, appearance: Appearance | null = null): OnlineSnapshot {
+  const empty = new Float32Array(0);
+  return { bank, pending: empty, defect: empty, counters: freshCounters(), drift: emptyDrift(), labelled: [], labelledRevision: 0, head: null, appearance };
+}
+
 /** `metadata`: the learned record (what the bank must match); the store adds its own keys. */
 export async function saveOnlineBank(path: string, snapshot: OnlineSnapshot, metadata: Record<string, unknown>): Promise<void> {
   const { bank, pending, defect, counters, drift } = snapshot;
