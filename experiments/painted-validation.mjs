@@ -23,18 +23,16 @@ if (!existsSync(data)) {
 const L = (p) => import(pathToFileURL(join(root, "dist", p)).href);
 const { parseEvalDetector } = await L("cli/eval-options.js");
 const { openDetectorSubject } = await L("offline/eval/detector-subject.js");
-const { readMvtecDataset } = await L("offline/eval/mvtec-dataset.js");
 const { preprocessImage } = await L("lib/image/index.js");
 const { conformalThreshold } = await L("lib/threshold/calibrate-good.js");
 const { auroc } = await L("lib/metrics/index.js");
 const { recallAtFrr } = await L("lib/metrics/ranking.js");
 const { paintedTensors } = await import(pathToFileURL(join(root, "experiments", "painted-copies.mjs")).href);
+const { validationSets } = await import(pathToFileURL(join(root, "experiments", "validation-sets.mjs")).href);
 
 const PAINTED = Number(process.env.PAINTED || 60);
 const BLEND = Number(process.env.BLEND || 0.5);
-const train = readMvtecDataset(data).train;
-const learn = train.slice(0, 200);
-const validation = train.slice(400);
+const { learn, validation } = validationSets(data);
 const options = parseEvalDetector(
   {
     backbone: join(shared, "backbones", "resnet50v2_l123.onnx"),

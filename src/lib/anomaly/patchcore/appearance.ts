@@ -66,14 +66,18 @@ export function meanFeatures(embedding: Pick<PatchEmbedding, "data" | "patches" 
   return Float32Array.from(sum, (s) => s / patches);
 }
 
-/** Distance of `vector` to the nearest row of `vectors` ([count, dim]), leaving out row `skip`. */
-export function nearestDistance(vectors: Float32Array, count: number, dim: number, vector: ArrayLike<number>, skip = -1): number {
+function checkDimension(vector: ArrayLike<number>, dim: number): void {
   if (vector.length !== dim) {
     throw new DefectError("inputShapeMismatch", `the part's mean features have ${vector.length} values, the appearance model ${dim}`, {
       expected: dim,
       actual: vector.length,
     });
   }
+}
+
+/** Distance of `vector` to the nearest row of `vectors` ([count, dim]), leaving out row `skip`. */
+export function nearestDistance(vectors: Float32Array, count: number, dim: number, vector: ArrayLike<number>, skip = -1): number {
+  checkDimension(vector, dim);
   let best = Number.POSITIVE_INFINITY;
   for (let i = 0; i < count; i++) {
     if (i === skip) continue;
@@ -180,12 +184,7 @@ export function leaveOneOutWithAppearance(appearance: Appearance, weight: number
 /** The model with a confirmed good part's vector added; beyond MAX_APPEARANCE_VECTORS the oldest confirmed goes. */
 export function withConfirmedGood(appearance: Appearance, vector: Float32Array): Appearance {
   const { dim, fitted } = appearance;
-  if (vector.length !== dim) {
-    throw new DefectError("inputShapeMismatch", `the part's mean features have ${vector.length} values, the appearance model ${dim}`, {
-      expected: dim,
-      actual: vector.length,
-    });
-  }
+  checkDimension(vector, dim);
   let rows = appearance.vectors.subarray(0, appearance.count * dim);
   let count = appearance.count;
   if (count >= Math.max(MAX_APPEARANCE_VECTORS, fitted + 1)) {

@@ -29,7 +29,7 @@ import { onlinePatchCoreModel } from "../online/online-model";
 import { checkSample, shapeOf, type SampleShape } from "../sample";
 import { supportVariants, type AugmentChoice, type Variant } from "./support-set";
 import type { FittedModel, HandedCalibration, LearningRound } from "../types";
-import { fitAppearance, leaveOneOutDistances, leaveOneOutWithAppearance, meanFeatures, type Appearance } from "../../anomaly/patchcore/appearance";
+import { fitAppearance, keptImages, leaveOneOutDistances, leaveOneOutWithAppearance, meanFeatures, type Appearance } from "../../anomaly/patchcore/appearance";
 
 export interface PatchCoreRoundConfig {
   /** Owned by the round until a fit hands it to the model. */
@@ -165,8 +165,10 @@ export function createPatchCoreRound(config: PatchCoreRoundConfig): LearningRoun
         const dim = grid.dim;
         const vectors = new Float32Array(shots * dim);
         means.forEach((mean, i) => vectors.set(mean, i * dim));
-        const distances = await leaveOneOutDistances(vectors, shots, dim, session);
-        appearance = fitAppearance(vectors, shots, dim, distances, leaveOneOut);
+        // The images whose vectors the model keeps: the distances are measured to them.
+        const kept = keptImages(shots);
+        const distances = await leaveOneOutDistances(vectors, shots, dim, session, kept);
+        appearance = fitAppearance(vectors, shots, dim, distances, leaveOneOut, kept);
         // What the threshold calibrates on: the image scores the model gives, appearance term included.
         if (appearance !== null) leaveOneOut = leaveOneOutWithAppearance(appearance, config.appearanceWeight, leaveOneOut, distances);
       }
