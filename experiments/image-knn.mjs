@@ -3,7 +3,8 @@
 // the learned images' vectors (the first 200 sorted train/good). The same image sets, in the same
 // order, as experiments/score-maps.mjs writes, so experiments/score-combine.mjs can pair them;
 // `loo` holds each learned image's distance to the nearest other learned image.
-//   [DATA=...] [BACKBONE=embedded|file LAYERS=...] [STATS=mean|meanstd] [K=1] [TEST=1] OUT=/tmp/x.json node experiments/image-knn.mjs
+// EXPOSURE=even: each image's exposure evened out first, as the detector does by default (even-exposure.ts).
+//   [DATA=...] [BACKBONE=embedded|file LAYERS=...] [STATS=mean|meanstd] [K=1] [EXPOSURE=even] [TEST=1] OUT=/tmp/x.json node experiments/image-knn.mjs
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
@@ -19,6 +20,7 @@ const L = (p) => import(pathToFileURL(join(root, "dist", p)).href);
 const { parseEvalDetector } = await L("cli/eval-options.js");
 const { preprocessImage } = await L("lib/image/index.js");
 const { openPatchExtractor } = await L("lib/features/extractor.js");
+const { exposureEvenedExtractor } = await L("lib/features/even-exposure.js");
 const { paintedTensors } = await import(pathToFileURL(join(root, "experiments", "painted-copies.mjs")).href);
 const { validationSets } = await import(pathToFileURL(join(root, "experiments", "validation-sets.mjs")).href);
 
@@ -28,7 +30,8 @@ const { learn, validation, labelled, test } = validationSets(data);
 const options = parseEvalDetector({ backbone, layers, size: "256" }, "patchcore", undefined);
 const limits = { maxPixels: 1e8 };
 const tensorOf = async (path) => (await preprocessImage(await readFile(path), options.folderPreprocess, limits)).tensor;
-const extractor = await openPatchExtractor({ model: backbone, layers: layers.split(",") }, { intraOpNumThreads: 2 });
+const raw = await openPatchExtractor({ model: backbone, layers: layers.split(",") }, { intraOpNumThreads: 2 });
+const extractor = process.env.EXPOSURE === "even" ? exposureEvenedExtractor(raw, options.folderPreprocess) : raw;
 // STATS=meanstd: each channel's deviation over the patches too (texture, not only level).
 const withDeviation = process.env.STATS === "meanstd";
 const meanVector = async (tensor) => {

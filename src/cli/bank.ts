@@ -92,6 +92,7 @@ async function info(files: string[], io: CliIo): Promise<number> {
     ["preprocessing", field(metadata["preprocessing"])],
     // Files saved before the option was recorded were learned without it.
     ["features", metadata["standardize"] === true ? "standardised per image" : "raw"],
+    ["exposure", metadata["evenExposure"] === true ? "evened out per image" : "as captured"],
     ["trained on", `${field(metadata["trainedOn"])} images, ${field(metadata["created"])}`],
     [
       "learned on the line",

@@ -17,6 +17,7 @@ export interface DetectorFlags {
   "scoring-dim"?: string;
   "image-score"?: string;
   "appearance-weight"?: string;
+  exposure?: string;
   threads?: string;
   augment?: string;
   rotations?: string;
@@ -36,6 +37,7 @@ const FLAG_OF: Readonly<Record<string, string>> = {
   scoringDim: "--scoring-dim",
   imageScore: "--image-score",
   appearanceWeight: "--appearance-weight",
+  exposure: "--exposure",
   threads: "--threads",
   augment: "--augment",
   rotations: "--rotations",
@@ -54,6 +56,7 @@ export function detectorFields(values: DetectorFlags, method: "patchcore" | "pad
     ["scoringDim", values["scoring-dim"]],
     ["imageScore", values["image-score"]],
     ["appearanceWeight", values["appearance-weight"]],
+    ["exposure", values.exposure],
     ["threads", values.threads],
     ["augment", values.augment],
     ["rotations", values.rotations],
@@ -91,6 +94,7 @@ export const DETECTOR_CLI_OPTIONS = {
   "scoring-dim": { type: "string" },
   "image-score": { type: "string" },
   "appearance-weight": { type: "string" },
+  exposure: { type: "string" },
   "reference-dir": { type: "string" },
   threads: { type: "string" },
   json: { type: "boolean" },

@@ -52,6 +52,9 @@ Options:
   --appearance-weight W  patchcore: weight of the whole part's appearance in the image
                        score, 0 to 0.9 (default 0.25, 0 with --backbone embedded;
                        0 = patches alone)
+  --exposure MODE      patchcore, padim: even (each image scaled to one mean brightness
+                       before the backbone), as-captured, or auto (default: even for
+                       patchcore with an ONNX backbone and no --shots)
 ${FEWSHOT_USAGE}  --frr PERCENT        the threshold node's false-reject rate for calibrated_recall and
                        calibrated_frr (default: the node's, 1): its good-only calibration
                        from the scores the detector hands over with its fit (PatchCore)

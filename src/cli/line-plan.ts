@@ -38,6 +38,7 @@ export interface LineValues {
   "scoring-dim"?: string;
   "image-score"?: string;
   "appearance-weight"?: string;
+  exposure?: string;
   "reference-dir"?: string;
   threads?: string;
   calibrate?: string;

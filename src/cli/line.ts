@@ -46,6 +46,9 @@ Detector options mean what they mean for eval; one left out takes the detector n
   --appearance-weight W  patchcore: weight of the whole part's appearance in the image
                        score, 0 to 0.9 (default 0.25, 0 with --backbone embedded;
                        0 = patches alone)
+  --exposure MODE      patchcore, padim: even (each image scaled to one mean brightness
+                       before the backbone), as-captured, or auto (default: even for
+                       patchcore with an ONNX backbone and no --shots)
   --shots K            few-shot setting: learn the first K sorted good images (1 to 16)
   --augment MODE       support-set augmentation: auto (rounds of at most 8 images), on or off
   --rotations LIST     extra exact rotations learned with the augmentation, in degrees

@@ -30,6 +30,8 @@ export interface DetectorNodeDef extends NodeDef {
   imageScore?: string;
   /** PatchCore: per-image feature standardisation (checkbox; absent in older flows = off). */
   standardize?: boolean | string;
+  /** PatchCore, PaDiM: "auto" | "even" (one mean brightness before the backbone) | "as-captured"; absent in older flows = auto. */
+  exposure?: string;
   /** Images learned before the node fits by itself. */
   trainCount: string | number;
   /** Optional folder of good images learned at deploy when nothing is learned yet. */

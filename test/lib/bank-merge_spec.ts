@@ -212,6 +212,20 @@ describe("merging banks across lines", function () {
     await assert.rejects(stat(join(dir, "m2.ddm")), /ENOENT/);
   });
 
+  it("refuses banks learned with the other exposure handling; a file without the record counts as as captured", async function () {
+    const captured = join(dir, "captured.ddm");
+    const even = join(dir, "even.ddm");
+    await writeBank(captured, 20, 3, 0, record({ evenExposure: false }));
+    await writeBank(even, 20, 4, 0, record({ evenExposure: true }));
+    assert.equal((await mergeBankFiles([a, captured], join(dir, "m3.ddm"), { maxBankSize: 1000 })).bankSize, 50);
+    await assert.rejects(mergeBankFiles([a, even], join(dir, "m4.ddm"), { maxBankSize: 50 }), (error: unknown) => {
+      assert.ok(error instanceof DefectError);
+      assert.equal(error.code, "modelMismatch");
+      assert.match(error.message, /^Cannot merge banks learned differently \(exposure: A\.ddm has as-captured, even\.ddm has even\)/);
+      return true;
+    });
+  });
+
   describe("defect-detection bank", function () {
     it("info says when a bank was learned on per-image standardised features", async function () {
       const file = join(dir, "std.ddm");
@@ -221,6 +235,19 @@ describe("merging banks across lines", function () {
       const lines = shown.out().split("\n");
       assert.ok(lines.includes("features             standardised per image"), shown.out());
       assert.ok(lines.includes("method               patchcore (fewshot)"), shown.out());
+    });
+
+    it("info says whether each image's exposure was evened out; a file without the record was learned as captured", async function () {
+      const file = join(dir, "even-info.ddm");
+      await writeBank(file, 20, 3, 0, record({ evenExposure: true }));
+      for (const [path, expected] of [
+        [file, "exposure             evened out per image"],
+        [a, "exposure             as captured"],
+      ] as const) {
+        const shown = io();
+        assert.equal(await runCli(["bank", "info", path], shown.io), 0);
+        assert.ok(shown.out().split("\n").includes(expected), shown.out());
+      }
     });
 
     it("merge writes the merged bank and info describes it", async function () {

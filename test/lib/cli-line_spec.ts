@@ -224,6 +224,20 @@ describe("defect-detection line", function () {
     assert.notEqual(thresholds[0], thresholds[1], "0.5 adds the 8 learned parts' appearance terms to the calibration scores");
   });
 
+  it("passes --exposure to the detector: the embedded backbone keeps the pixels as captured by default, even scales each image", async function () {
+    this.timeout(60_000);
+    const args = ["--data", data, ...EMBEDDED, "--size", SIZE, "--train-limit", "8", "--frr", "25", "--json"];
+    const thresholds: number[] = [];
+    for (const extra of [["--exposure", "even"], [], ["--exposure", "as-captured"]]) {
+      const run = await runLine([...args, ...extra], tmp);
+      assert.equal(run.code, 0, run.stderr);
+      thresholds.push((JSON.parse(run.stdout) as { threshold: number }).threshold);
+    }
+    assert.ok(thresholds.every(Number.isFinite));
+    assert.notEqual(thresholds[0], thresholds[1], "evened out, the learned parts' leave-one-out scores differ");
+    assert.equal(thresholds[1], thresholds[2], "the embedded backbone's default is as captured");
+  });
+
   it("answers a wrong command line with one line and exit code 2, before starting anything", async function () {
     const help = '(see "defect-detection line --help")';
     const cases: Array<[string[], RegExp]> = [
@@ -244,6 +258,7 @@ describe("defect-detection line", function () {
       ],
       [["line", "--data", data, ...EMBEDDED, "--frr", "100"], /--frr must be a percentage above 0 and below 100, got "100"/],
       [["line", "--data", data, ...EMBEDDED, "--appearance-weight", "1"], /--appearance-weight must be a number from 0 to 0.9, got "1"/],
+      [["line", "--data", data, ...EMBEDDED, "--exposure", "bright"], /--exposure must be one of auto, even, as-captured, got "bright"/],
     ];
     for (const [args, message] of cases) {
       const run = captureCli();

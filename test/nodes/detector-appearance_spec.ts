@@ -73,7 +73,8 @@ describe("defect-detector node: the whole part's appearance", function () {
   });
 
   const flow = (): FlowItem[] => {
-    const common = { type: "defect-detector", backbone, layers: "l1,l2", trainCount: String(TRAIN) };
+    // As captured: a darker part stays darker for the backbone (the default evens exposure out, even-exposure.ts).
+    const common = { type: "defect-detector", backbone, layers: "l1,l2", trainCount: String(TRAIN), exposure: "as-captured" };
     return onTab([
       { id: "det", ...common, wires: [["detOut"]] },
       { id: "detOut", type: "helper" },

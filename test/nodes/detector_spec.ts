@@ -631,6 +631,7 @@ describe("defect-detector node", function () {
         method: true,
         backbone: true,
         layers: true,
+        exposure: true,
         coreset: true,
         maxBank: true,
         scoringDim: true,

@@ -11,6 +11,7 @@ import { MAX_POOL_WORKERS } from "../onnx/worker-pool";
 import { parsePreprocessOptions, PRESET_NAMES } from "../image";
 import type { PreprocessOptions } from "../image/types";
 import { DEFAULT_SUPERVISED_OPTIONS, RECONSTRUCTION_SCORES, SUPERVISED_TASKS, type ReconstructionScore, type TaskChoice } from "../supervised/types";
+import { evensExposureByDefault } from "../features/even-exposure";
 import { standardizesByDefault } from "../features/instance-norm";
 import { DETECTOR_SETTINGS, SETTING_METHODS, type DetectorMethod, type DetectorSetting } from "./types";
 import { DEFAULT_TEMPLATE_OPTIONS, MAX_TEMPLATE_SHIFT, MAX_TEMPLATE_TOLERANCE, type TemplateOptions } from "./methods/template-options";
@@ -103,6 +104,11 @@ export interface DetectorOptions {
    * on in the few-shot setting with an ONNX backbone (instance-norm.ts says why not the embedded one).
    */
   standardize: boolean;
+  /**
+   * PatchCore and PaDiM: even out each image's exposure before the backbone (even-exposure.ts).
+   * "auto" (default): on for PatchCore learning from good parts with an ONNX backbone.
+   */
+  evenExposure: boolean;
   /** PatchCore: weight of confirmed defects' evidence in scores (0..64); 0 = defect bank not used. */
   defectWeight: number;
   /**
@@ -189,9 +195,17 @@ function parseLayers(value: unknown): string[] {
   return layers;
 }
 
+/** Exposure: "even" evens it out, "as-captured" keeps the pixels; "auto" (or nothing) the method's and backbone's default. */
+export const EXPOSURE_CHOICES = ["auto", "even", "as-captured"] as const;
+
 /** true / false, or "auto" (or nothing): the setting's and backbone's default. */
 function standardizeOption(value: unknown, byDefault: boolean): boolean {
   return value === "auto" ? byDefault : booleanOption("standardize", value, byDefault);
+}
+
+function exposureOption(value: unknown, byDefault: boolean): boolean {
+  const choice = oneOf("exposure", value, EXPOSURE_CHOICES, "auto");
+  return choice === "auto" ? byDefault : choice === "even";
 }
 
 function requirePath(option: string, value: string, method: DetectorMethod): string {
@@ -251,6 +265,7 @@ export function parseDetectorOptions(input: Record<string, unknown>): DetectorOp
       maxShots: preset.augmentMaxShots,
     },
     standardize: standardizeOption(input["standardize"], fewShot && standardizesByDefault(optionText(input["backbone"]))),
+    evenExposure: exposureOption(input["exposure"], evensExposureByDefault(method, fewShot, optionText(input["backbone"]))),
     defectWeight: rangeOption("defectWeight", input["defectWeight"], 0, MAX_DEFECT_WEIGHT, DEFAULT_DEFECT_WEIGHT, false),
     appearanceWeight: rangeOption("appearanceWeight", input["appearanceWeight"], 0, MAX_APPEARANCE_WEIGHT, scoring.appearanceWeight, false),
     keepVersions: integerOption("keepVersions", input["keepVersions"], 0, MAX_KEEP_VERSIONS, DEFAULT_KEEP_VERSIONS),

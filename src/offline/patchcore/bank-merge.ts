@@ -47,12 +47,13 @@ const IDENTITY_FIELDS: ReadonlyArray<{ key: string; label: string; show: (value:
   { key: "input", label: "input tensor", show: (i) => JSON.stringify(i) },
   { key: "preprocessing", label: "preprocessing", show: (p) => JSON.stringify(p) },
   { key: "standardize", label: "standardize", show: (s) => (s === true ? "on" : "off") },
+  { key: "evenExposure", label: "exposure", show: (s) => (s === true ? "even" : "as-captured") },
 ];
 
 /** What identity compares: the backbone by content, so a renamed copy still matches. */
 function comparable(key: string, value: unknown): string {
-  // Files saved before standardisation was recorded were learned without it.
-  if (key === "standardize") return String(value === true);
+  // Files saved before standardisation or exposure were recorded were learned without them.
+  if (key === "standardize" || key === "evenExposure") return String(value === true);
   if (key !== "backbone" || typeof value !== "object" || value === null) return JSON.stringify(value) ?? "undefined";
   const { size, sha256 } = value as Record<string, unknown>;
   return JSON.stringify({ size, sha256 });

@@ -23,6 +23,8 @@ export interface FusableBackbone {
   shapes: readonly LayerShape[] | undefined;
   /** The layer outputs of one image (the first, to learn the shapes). */
   extract(tensor: Tensor): Promise<FeatureMap[]>;
+  /** The tensor the backbone is fed for `tensor` (its exposure evened out, even-exposure.ts); `tensor` when absent. */
+  feed?(tensor: Tensor): Tensor;
   /** Keeps the shapes the first image showed, for the next images. */
   rememberShapes(shapes: readonly LayerShape[]): void;
   /** The patch head's average-pooling size. */
@@ -104,8 +106,9 @@ export class FusedScoring {
       ms = [t1 - t0, performance.now() - t2];
     } else {
       const model = await this.modelFor({ ...backbone, shapes }, withEmbedding, map);
+      const fed = backbone.feed?.(tensor) ?? tensor;
       ({ outputs, ms } = await runChain([
-        { model: backbone.model, feeds: { [backbone.inputName]: new ort.Tensor("float32", tensor.data, tensor.dims) }, outputNames: [...backbone.layers] },
+        { model: backbone.model, feeds: { [backbone.inputName]: new ort.Tensor("float32", fed.data, fed.dims) }, outputNames: [...backbone.layers] },
         { model, from: Object.fromEntries(backbone.layers.map((layer, i) => [`in${i}`, layer])), outputNames },
       ]));
     }

@@ -7,11 +7,8 @@
 import { DefectError } from "../../errors";
 import { tensorSize } from "../../image/tensor";
 import type { PreprocessOptions, Tensor } from "../../image/types";
-import { PRESETS } from "../../image/options";
+import { IMAGENET_NORMALISATION } from "../../image/exposure";
 import { createPlane, MIN_TEMPLATE_SIDE, type GrayPlane } from "./plane";
-
-/** What a tensor's values mean when the message does not say: the preprocess node's default preset. */
-const IMAGENET = { scale: 1, mean: PRESETS.imagenet.mean ?? [0, 0, 0], std: PRESETS.imagenet.std ?? [1, 1, 1] };
 
 /** `preprocessing` null: ImageNet mean and std, as the preprocess node's default preset. */
 export function tensorToPlane(tensor: Tensor, preprocessing: PreprocessOptions | null): GrayPlane {
@@ -23,7 +20,7 @@ export function tensorToPlane(tensor: Tensor, preprocessing: PreprocessOptions |
       { name: "tensor", width, height, minSide: MIN_TEMPLATE_SIDE },
     );
   }
-  const norm = preprocessing ?? IMAGENET;
+  const norm = preprocessing ?? IMAGENET_NORMALISATION;
   const plane = createPlane(width, height);
   const out = plane.data;
   const n = width * height;

@@ -7,7 +7,9 @@ import { createHash } from "node:crypto";
 import type { AnomalyModel } from "../../anomaly/types";
 import { buildEmbeddedBackbone, EMBEDDED_BACKBONE } from "../../features/embedded";
 import { openPatchExtractor, type PatchExtractor } from "../../features/extractor";
+import { exposureEvenedExtractor } from "../../features/even-exposure";
 import { standardizingExtractor } from "../../features/instance-norm";
+import { IMAGENET_NORMALISATION, type TensorNormalisation } from "../../image/exposure";
 import type { SessionOptions } from "../../onnx";
 import { fileIdentity, readModelFile, type FileIdentity, type ModelFile } from "../../persist";
 import { checkLearnedWith, readLearnedRecord, shapeOfRecord, type LearnedRecord, type LearnedWith } from "../storage/learned-record";
@@ -22,12 +24,19 @@ export interface BackboneMethodConfig {
   session: SessionOptions;
   /** PatchCore: per-image feature standardisation of every embedding (default off). */
   standardize?: boolean;
+  /** Even out each image's exposure before the backbone (even-exposure.ts; default off), for what is learned from now on. */
+  evenExposure?: boolean;
+  /** How the tensors are normalised (the detector's folder preset), to undo for the exposure. */
+  normalisation?: TensorNormalisation;
 }
 
 export interface BackboneContext {
   readonly learnedWith: LearnedWith;
-  /** A new extractor on the shared backbone session, safe for concurrent first calls. */
-  openExtractor(): Promise<PatchExtractor>;
+  /**
+   * A new extractor on the shared backbone session, safe for concurrent first calls. `evenExposure`:
+   * a saved model's record (it runs as it was learned); the configuration's when left out.
+   */
+  openExtractor(evenExposure?: boolean): Promise<PatchExtractor>;
   /** The saved model file, refused (modelMismatch) unless learned with this backbone, layers, method and standardisation. */
   readChecked(path: string): Promise<{ file: ModelFile; record: LearnedRecord }>;
   release(): Promise<void>;
@@ -81,11 +90,14 @@ export async function openBackboneContext(config: BackboneMethodConfig, method: 
     backbone: { ...identity, input: pinned.backbone.identity.inputName },
     layers: [...config.layers],
     standardize: config.standardize === true,
+    evenExposure: config.evenExposure === true,
   };
+  const normalisation = config.normalisation ?? IMAGENET_NORMALISATION;
   return {
     learnedWith,
-    openExtractor: async () => {
-      const extractor = firstCallAlone(await open());
+    openExtractor: async (evenExposure = learnedWith.evenExposure) => {
+      const raw = firstCallAlone(await open());
+      const extractor = evenExposure ? exposureEvenedExtractor(raw, normalisation) : raw;
       return learnedWith.standardize ? standardizingExtractor(extractor) : extractor;
     },
     async readChecked(path) {

@@ -43,11 +43,21 @@ export async function openMethod(options: DetectorOptions, baseDir: string, extr
         appearanceWeight: options.appearanceWeight,
         augment: options.augment,
         standardize: options.standardize,
+        evenExposure: options.evenExposure,
+        normalisation: options.folderPreprocess,
         session,
         leaveOneOut: extras.leaveOneOut !== false,
       });
     case "padim":
-      return openPadimMethod({ setting: options.setting, backbone, layers: options.layers, options: options.padim, session });
+      return openPadimMethod({
+        setting: options.setting,
+        backbone,
+        layers: options.layers,
+        options: options.padim,
+        evenExposure: options.evenExposure,
+        normalisation: options.folderPreprocess,
+        session,
+      });
     case "anomalib":
       return openAnomalibMethod({ setting: options.setting, modelFile: resolveSourcePath(options.modelFile, baseDir), session });
     case "onnx":

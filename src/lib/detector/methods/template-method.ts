@@ -82,7 +82,14 @@ async function templateModel(stored: StoredReferences, record: LearnedRecord, op
 
 export async function openTemplateMethod(config: TemplateMethodConfig): Promise<LearningMethod> {
   const { options } = config;
-  const learnedWith: LearnedWith = { setting: config.setting, method: "template", backbone: { ...NO_BACKBONE }, layers: [], standardize: false };
+  const learnedWith: LearnedWith = {
+    setting: config.setting,
+    method: "template",
+    backbone: { ...NO_BACKBONE },
+    layers: [],
+    standardize: false,
+    evenExposure: false,
+  };
 
   function createRound(): LearningRound {
     const references: Uint8Array[] = [];

@@ -28,6 +28,12 @@ export interface LearnedWith {
    * bank's rows mean something else either way. Files saved before it was recorded: false.
    */
   standardize: boolean;
+  /**
+   * Whether each image's exposure was evened out before the backbone (even-exposure.ts). Not
+   * compared at load: a saved model runs as it was learned, whatever the option says now (it
+   * applies to the next learning round). Files saved before it was recorded: false.
+   */
+  evenExposure: boolean;
 }
 
 export interface LearnedRecord extends LearnedWith {
@@ -121,9 +127,9 @@ function readLeaveOneOut(value: unknown): number[] | undefined {
 }
 
 /** Absent (files saved before it was recorded) means off: they were learned without it. */
-function readStandardize(path: string, value: unknown): boolean {
+function readSwitch(path: string, name: string, value: unknown): boolean {
   if (value === undefined) return false;
-  if (typeof value !== "boolean") throw bad(path, "the standardize record is not true or false");
+  if (typeof value !== "boolean") throw bad(path, `the ${name} record is not true or false`);
   return value;
 }
 
@@ -140,7 +146,8 @@ export function readLearnedRecord(metadata: Record<string, unknown>, path: strin
     method: method as DetectorMethod,
     backbone: readBackbone(path, metadata["backbone"]),
     layers: layers as string[],
-    standardize: readStandardize(path, metadata["standardize"]),
+    standardize: readSwitch(path, "standardize", metadata["standardize"]),
+    evenExposure: readSwitch(path, "evenExposure", metadata["evenExposure"]),
     created,
     trainedOn: trainedOn as number,
     input: readInput(path, metadata["input"]),
