@@ -1,9 +1,20 @@
 import { strict as assert } from "node:assert";
+import * as ort from "onnxruntime-node";
 import { parseDetectorOptions } from "../../src/lib/detector/options";
+import { buildExposureGraph, EXPOSURE_INPUT, EXPOSURE_OUTPUT } from "../../src/lib/features/exposure-graph";
+import { acquireModelFromBytes } from "../../src/lib/onnx";
 import { evensExposureByDefault, exposureEvenedExtractor } from "../../src/lib/features/even-exposure";
 import type { PatchExtractor } from "../../src/lib/features/extractor";
 import { parsePreprocessOptions, preprocessImage } from "../../src/lib/image";
-import { EVEN_EXPOSURE_TARGET, evenExposure, exposureGain, IMAGENET_NORMALISATION, MAX_EXPOSURE_GAIN, meanBrightness } from "../../src/lib/image/exposure";
+import {
+  EVEN_EXPOSURE_TARGET,
+  evenExposure,
+  exposureGain,
+  IMAGENET_NORMALISATION,
+  MAX_EXPOSURE_GAIN,
+  meanBrightness,
+  type TensorNormalisation,
+} from "../../src/lib/image/exposure";
 import type { RawImage, Tensor } from "../../src/lib/image/types";
 import { generateGood } from "../../src/offline/synth";
 import { encodePng } from "../fixtures/images";
@@ -115,11 +126,44 @@ describe("exposure evened out", () => {
     await wrapped.embed(dim);
     const fusable = wrapped.fusable?.();
     await fusable?.extract(dim);
-    const feed = fusable?.feed?.(dim);
-    for (const t of [...seen, ...fed, feed!]) assert.ok(Math.abs(meanBrightness(t, NCHW) - EVEN_EXPOSURE_TARGET) < 1e-4);
+    for (const t of [...seen, ...fed]) assert.ok(Math.abs(meanBrightness(t, NCHW) - EVEN_EXPOSURE_TARGET) < 1e-4);
     assert.equal(seen.length + fed.length, 3);
+    assert.deepEqual(fusable?.exposure, NCHW, "the fused chain evens out with the same normalisation (exposure-graph.ts)");
     const plain = exposureEvenedExtractor({ ...inner, fusable: () => undefined }, NCHW);
     assert.equal(plain.fusable?.(), undefined, "nothing to fuse with: the embed path");
+  });
+
+  it("as a graph on the backbone's worker, gives the values image/exposure.ts gives, NCHW and NHWC, clamped and unlit alike", async () => {
+    const cases: Array<[Tensor, TensorNormalisation]> = [
+      [await tensorOf(scaled(part, 0.5)), NCHW],
+      [await tensorOf(scaled(part, 1.6)), NCHW],
+      [await tensorOf(part, NHWC), NHWC],
+      [
+        { data: new Float32Array(3 * 16).fill(-3), dims: [1, 3, 4, 4], layout: "NCHW" },
+        { mean: [0], std: [1], scale: 1 },
+      ], // no light
+      [
+        { data: new Float32Array(16).fill(0.01), dims: [1, 1, 4, 4], layout: "NCHW" },
+        { mean: [0], std: [1], scale: 1 },
+      ], // 8x at most
+      [
+        { data: new Float32Array(3 * 16).fill(200), dims: [1, 4, 4, 3], layout: "NHWC" },
+        { mean: [0], std: [1], scale: 255 },
+      ], // raw 0..255 inputs
+    ];
+    for (const [i, [tensor, norm]] of cases.entries()) {
+      const channels = tensor.layout === "NCHW" ? tensor.dims[1]! : tensor.dims[3]!;
+      const model = await acquireModelFromBytes(`exposure-spec-${i}`, buildExposureGraph({ norm, channels, layout: tensor.layout }));
+      try {
+        const out = (await model.run({ [EXPOSURE_INPUT]: new ort.Tensor("float32", tensor.data.slice(), tensor.dims) }))[EXPOSURE_OUTPUT]!;
+        const expected = evenExposure(tensor, norm).data;
+        assert.deepEqual(out.dims, tensor.dims);
+        const worst = (out.data as Float32Array).reduce((w, v, j) => Math.max(w, Math.abs(v - (expected[j] as number))), 0);
+        assert.ok(worst < 1e-4, `case ${i}: largest difference ${worst}`);
+      } finally {
+        await model.release();
+      }
+    }
   });
 
   it("is on by default for PatchCore learning from good parts with an ONNX backbone, and set by the Exposure option", () => {

@@ -9,7 +9,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildMemoryBank, DEFAULT_PATCHCORE_OPTIONS, PatchCoreScorer, type PatchCoreOptions } from "../../src/lib/anomaly/patchcore/patchcore";
+import { exposureEvenedExtractor } from "../../src/lib/features/even-exposure";
 import { openPatchExtractor, type PatchExtractor } from "../../src/lib/features/extractor";
+import { IMAGENET_NORMALISATION } from "../../src/lib/image/exposure";
 import { meanFeatures } from "../../src/lib/anomaly/patchcore/appearance";
 import type { Tensor } from "../../src/lib/image/types";
 import { openSessionCount, sessionPool } from "../../src/lib/onnx";
@@ -60,6 +62,17 @@ function countRequests(): { ops: string[]; restore(): void } {
     });
   }
   return { ops, restore: () => restores.forEach((r) => r()) };
+}
+
+/** The same image at half the exposure, normalised as IMAGENET_NORMALISATION says. */
+function dimmed(tensor: Tensor): Tensor {
+  const plane = tensor.data.length / 3;
+  const { mean, std } = IMAGENET_NORMALISATION;
+  const data = tensor.data.map((v, i) => {
+    const c = Math.floor(i / plane);
+    return ((v * std[c]! + mean[c]!) * 0.5 - mean[c]!) / std[c]!;
+  });
+  return { ...tensor, data };
 }
 
 describe("PatchCore scored from the image tensor (fused)", function () {
@@ -182,6 +195,32 @@ describe("PatchCore scored from the image tensor (fused)", function () {
         counted.restore();
       }
       assert.deepEqual(counted.ops, ["chain"]);
+    } finally {
+      await scorer.release();
+    }
+  });
+
+  it("evens exposure out in the same exchange (its graph chained before the backbone), with the step path's scores on the evened tensor", async function () {
+    const scorer = await scorerFor({ ...DEFAULT_PATCHCORE_OPTIONS, coresetRatio: 0.3 });
+    const evened = exposureEvenedExtractor(extractor, IMAGENET_NORMALISATION);
+    try {
+      const backbone = evened.fusable!()!;
+      await scorer.scoreTensor(backbone, tests[0]!, false);
+      for (const tensor of [...tests, dimmed(tests[1]!)]) {
+        const expected = await scorer.scorePatches(await evened.embed(tensor));
+        const counted = countRequests();
+        let fused: Awaited<ReturnType<PatchCoreScorer["scoreTensor"]>>;
+        try {
+          fused = await scorer.scoreTensor(backbone, tensor, false);
+        } finally {
+          counted.restore();
+        }
+        assert.deepEqual(counted.ops, ["chain"], "exposure, backbone and scoring in one exchange");
+        assert.ok(Math.abs(fused.score - expected.score) <= 1e-4 * Math.max(1, expected.score), `image score ${fused.score} vs ${expected.score}`);
+      }
+      const plain = await scorer.scoreTensor(extractor.fusable!()!, dimmed(tests[1]!), false);
+      const even = await scorer.scoreTensor(backbone, dimmed(tests[1]!), false);
+      assert.notEqual(plain.score, even.score, "the chain did even the dim copy out");
     } finally {
       await scorer.release();
     }

@@ -1,7 +1,8 @@
 /**
  * An extractor that evens out each image's exposure before its backbone sees it (image/exposure.ts),
- * on every path an image takes into the features: layer maps (PaDiM), patch embeddings, and the
- * fused PatchCore scoring graph, which feeds the backbone itself.
+ * on every path an image takes into the features: layer maps (PaDiM) and patch embeddings here, and
+ * in the fused PatchCore scoring chain (an inspection) by a graph on the backbone's worker
+ * (exposure-graph.ts), off Node-RED's thread.
  */
 import { EMBEDDED_BACKBONE } from "./embedded";
 import { evenExposure, type TensorNormalisation } from "../image/exposure";
@@ -29,7 +30,8 @@ export function exposureEvenedExtractor(inner: PatchExtractor, norm: TensorNorma
     fusable() {
       const fusable = inner.fusable?.();
       if (fusable === undefined) return undefined;
-      return { ...fusable, extract: (tensor) => fusable.extract(even(tensor)), feed: even };
+      // The first image's layer maps come through extract (evened here); later ones through the graph chained before the backbone.
+      return { ...fusable, extract: (tensor) => fusable.extract(even(tensor)), exposure: norm };
     },
     release: () => inner.release(),
   };

@@ -25,7 +25,7 @@ export const EVEN_EXPOSURE_TARGET = 0.449;
 /** A nearly black image is not brightened beyond this, nor a white one darkened beyond its inverse. */
 export const MAX_EXPOSURE_GAIN = 8;
 
-function channelStats(norm: TensorNormalisation, c: number): { mean: number; std: number } {
+export function channelStats(norm: TensorNormalisation, c: number): { mean: number; std: number } {
   // One value for every channel where the options hold one (a gray preset feeding rgb).
   return { mean: norm.mean[c] ?? norm.mean[0] ?? 0, std: norm.std[c] ?? norm.std[0] ?? 1 };
 }

@@ -8,7 +8,10 @@ import { DefectError } from "../../errors";
 import { layerShapes, type LayerShape } from "../../features/patch-head";
 import type { FeatureMap, PatchEmbedding } from "../../features/types";
 import type { ScoreMap, Tensor } from "../../image/types";
-import { runChain, type ModelHandle, type SessionOptions } from "../../onnx";
+import { runChain, type ChainLink, type ModelHandle, type SessionOptions } from "../../onnx";
+import { acquireExposureGraph, EXPOSURE_INPUT, EXPOSURE_OUTPUT } from "../../features/exposure-graph";
+import type { TensorNormalisation } from "../../image/exposure";
+import { tensorSize } from "../../image/tensor";
 import type { MemoryBank } from "./patchcore";
 import { acquireBankGraph } from "./bank-graphs";
 import { SCORING_OUTPUTS, type ScoringModelSpec } from "./scoring-model";
@@ -23,8 +26,8 @@ export interface FusableBackbone {
   shapes: readonly LayerShape[] | undefined;
   /** The layer outputs of one image (the first, to learn the shapes). */
   extract(tensor: Tensor): Promise<FeatureMap[]>;
-  /** The tensor the backbone is fed for `tensor` (its exposure evened out, even-exposure.ts); `tensor` when absent. */
-  feed?(tensor: Tensor): Tensor;
+  /** Even out each tensor's exposure first, undoing this normalisation (even-exposure.ts): a graph chained before the backbone. */
+  exposure?: TensorNormalisation;
   /** Keeps the shapes the first image showed, for the next images. */
   rememberShapes(shapes: readonly LayerShape[]): void;
   /** The patch head's average-pooling size. */
@@ -106,11 +109,20 @@ export class FusedScoring {
       ms = [t1 - t0, performance.now() - t2];
     } else {
       const model = await this.modelFor({ ...backbone, shapes }, withEmbedding, map);
-      const fed = backbone.feed?.(tensor) ?? tensor;
-      ({ outputs, ms } = await runChain([
-        { model: backbone.model, feeds: { [backbone.inputName]: new ort.Tensor("float32", fed.data, fed.dims) }, outputNames: [...backbone.layers] },
-        { model, from: Object.fromEntries(backbone.layers.map((layer, i) => [`in${i}`, layer])), outputNames },
-      ]));
+      const input = new ort.Tensor("float32", tensor.data, tensor.dims);
+      const layerOutputs = [...backbone.layers];
+      const links: ChainLink[] =
+        backbone.exposure === undefined
+          ? [{ model: backbone.model, feeds: { [backbone.inputName]: input }, outputNames: layerOutputs }]
+          : [
+              { model: await this.exposureFor(backbone, backbone.exposure, tensor), feeds: { [EXPOSURE_INPUT]: input }, outputNames: [EXPOSURE_OUTPUT] },
+              { model: backbone.model, from: { [backbone.inputName]: EXPOSURE_OUTPUT }, outputNames: layerOutputs },
+            ];
+      links.push({ model, from: Object.fromEntries(backbone.layers.map((layer, i) => [`in${i}`, layer])), outputNames });
+      const chained = await runChain(links);
+      outputs = chained.outputs;
+      // The exposure graph's time counts as the backbone's: together they are what the image costs before scoring.
+      ms = [chained.ms.slice(0, -1).reduce((a, b) => a + b, 0), chained.ms[chained.ms.length - 1] ?? 0];
     }
     const first = shapes[0] as LayerShape;
     const dim = shapes.reduce((sum, s) => sum + s.channels, 0);
@@ -138,6 +150,20 @@ export class FusedScoring {
   async prepare(backbone: FusableBackbone, withEmbedding: boolean, map?: MapRequest): Promise<void> {
     const shapes = backbone.shapes;
     if (shapes !== undefined) await this.modelFor({ ...backbone, shapes }, withEmbedding, map);
+  }
+
+  /** The exposure graph for this backbone's tensors, loaded beside it once. */
+  private exposureFor(backbone: FusableBackbone, norm: TensorNormalisation, tensor: Tensor): Promise<ModelHandle> {
+    const { channels } = tensorSize(tensor);
+    const key = `exposure|${tensor.layout}|${channels}`;
+    const known = this.models.get(key);
+    if (known !== undefined) return known;
+    const loading = acquireExposureGraph({ norm, channels, layout: tensor.layout }, backbone.model, this.session, { beside: backbone.model });
+    this.models.set(key, loading);
+    loading.catch(() => {
+      if (this.models.get(key) === loading) this.models.delete(key);
+    });
+    return loading;
   }
 
   private modelFor(backbone: FusableBackbone & { shapes: readonly LayerShape[] }, embedding: boolean, map: MapRequest | undefined): Promise<ModelHandle> {
