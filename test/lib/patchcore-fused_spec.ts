@@ -166,22 +166,24 @@ describe("PatchCore scored from the image tensor (fused)", function () {
     }
   });
 
-  it("scores the first image of a fresh extractor as every later one (the same graph, to the bit)", async function () {
-    const scorer = await scorerFor({ ...DEFAULT_PATCHCORE_OPTIONS, coresetRatio: 0.3 });
-    const fresh = await openPatchExtractor({ model: join(dir, "tiny-backbone.onnx"), layers: ["l1", "l2"] });
-    try {
-      const backbone = fresh.fusable?.();
-      assert.ok(backbone !== undefined && backbone.shapes === undefined, "nothing embedded yet");
-      const cold = await scorer.scoreTensor(backbone, tests[2]!, false);
-      assert.ok(fresh.fusable?.()?.shapes !== undefined, "the first image taught the layer shapes");
-      const warm = await scorer.scoreTensor(fresh.fusable!()!, tests[2]!, false);
-      assert.equal(warm.score, cold.score);
-      assert.deepEqual(warm.grid.data, cold.grid.data);
-    } finally {
-      await fresh.release();
-      await scorer.release();
-    }
-  });
+  for (const evened of [false, true])
+    it(`scores the first image of a fresh extractor as every later one (the same graph, to the bit${evened ? "; exposure evened out" : ""})`, async function () {
+      const scorer = await scorerFor({ ...DEFAULT_PATCHCORE_OPTIONS, coresetRatio: 0.3 });
+      const raw = await openPatchExtractor({ model: join(dir, "tiny-backbone.onnx"), layers: ["l1", "l2"] });
+      const fresh = evened ? exposureEvenedExtractor(raw, IMAGENET_NORMALISATION) : raw;
+      try {
+        const backbone = fresh.fusable?.();
+        assert.ok(backbone !== undefined && backbone.shapes === undefined, "nothing embedded yet");
+        const cold = await scorer.scoreTensor(backbone, tests[2]!, false);
+        assert.ok(fresh.fusable?.()?.shapes !== undefined, "the first image taught the layer shapes");
+        const warm = await scorer.scoreTensor(fresh.fusable!()!, tests[2]!, false);
+        assert.equal(warm.score, cold.score);
+        assert.deepEqual(warm.grid.data, cold.grid.data);
+      } finally {
+        await fresh.release();
+        await scorer.release();
+      }
+    });
 
   it("scores an image in one exchange with the backbone's worker", async function () {
     const scorer = await scorerFor({ ...DEFAULT_PATCHCORE_OPTIONS, coresetRatio: 0.3 });

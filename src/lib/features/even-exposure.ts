@@ -30,8 +30,9 @@ export function exposureEvenedExtractor(inner: PatchExtractor, norm: TensorNorma
     fusable() {
       const fusable = inner.fusable?.();
       if (fusable === undefined) return undefined;
-      // The first image's layer maps come through extract (evened here); later ones through the graph chained before the backbone.
-      return { ...fusable, extract: (tensor) => fusable.extract(even(tensor)), exposure: norm };
+      // The fused scoring evens every image out with its graph (exposure-graph.ts), the first one included,
+      // so an image scores the same bits whether it is the first after a restart or not.
+      return { ...fusable, exposure: norm };
     },
     release: () => inner.release(),
   };

@@ -26,7 +26,7 @@ export interface FusableBackbone {
   shapes: readonly LayerShape[] | undefined;
   /** The layer outputs of one image (the first, to learn the shapes). */
   extract(tensor: Tensor): Promise<FeatureMap[]>;
-  /** Even out each tensor's exposure first, undoing this normalisation (even-exposure.ts): a graph chained before the backbone. */
+  /** Even out each tensor's exposure first, undoing this normalisation (even-exposure.ts): a graph run before the backbone, chained to it. */
   exposure?: TensorNormalisation;
   /** Keeps the shapes the first image showed, for the next images. */
   rememberShapes(shapes: readonly LayerShape[]): void;
@@ -98,7 +98,7 @@ export class FusedScoring {
       // The first image: its layer maps tell the shapes the graph is built for; it is scored by
       // the same graph as every later image, so its score does not depend on being first.
       const t0 = performance.now();
-      const maps = await backbone.extract(tensor);
+      const maps = await backbone.extract(backbone.exposure === undefined ? tensor : await this.evened(backbone, backbone.exposure, tensor));
       const t1 = performance.now();
       shapes = layerShapes(maps);
       backbone.rememberShapes(shapes);
@@ -150,6 +150,14 @@ export class FusedScoring {
   async prepare(backbone: FusableBackbone, withEmbedding: boolean, map?: MapRequest): Promise<void> {
     const shapes = backbone.shapes;
     if (shapes !== undefined) await this.modelFor({ ...backbone, shapes }, withEmbedding, map);
+  }
+
+  /** `tensor` evened out by the exposure graph alone (the first image, whose layer maps teach the shapes). */
+  private async evened(backbone: FusableBackbone, norm: TensorNormalisation, tensor: Tensor): Promise<Tensor> {
+    const model = await this.exposureFor(backbone, norm, tensor);
+    const out = (await model.run({ [EXPOSURE_INPUT]: new ort.Tensor("float32", tensor.data, tensor.dims) }, [EXPOSURE_OUTPUT]))[EXPOSURE_OUTPUT];
+    if (out === undefined) throw new DefectError("inferenceFailed", `the exposure graph gave no "${EXPOSURE_OUTPUT}"`, { output: EXPOSURE_OUTPUT });
+    return { data: out.data as Float32Array, dims: [...tensor.dims], layout: tensor.layout };
   }
 
   /** The exposure graph for this backbone's tensors, loaded beside it once. */
