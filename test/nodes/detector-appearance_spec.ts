@@ -10,13 +10,13 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NodeMessage } from "node-red";
-import { parsePreprocessOptions, preprocessImage } from "../../src/lib/image";
-import type { RawImage, Tensor, Transform } from "../../src/lib/image/types";
+import { parsePreprocessOptions } from "../../src/lib/image";
+import type { RawImage } from "../../src/lib/image/types";
 import { generateGood } from "../../src/offline/synth";
 import detectorNode from "../../src/nodes/detector";
 import { catalogTranslator, withCatalog } from "../fixtures/catalog";
-import { encodePng } from "../fixtures/images";
 import { catchAll, collectMessages, getNode, helper, nextMessage, onTab, useNodeRedHelper, type FlowItem } from "../fixtures/node-red";
+import { prepareImage, preparedMessage, type Prepared } from "../fixtures/prepared";
 import { writeTinyBackbone } from "../fixtures/tiny-backbone";
 
 const KIND = "cast-surface";
@@ -27,19 +27,8 @@ const TRAIN = 10;
 const WAIT_MS = 30_000;
 const node = withCatalog(detectorNode, catalogTranslator("detector"));
 
-interface Prepared {
-  tensor: Tensor;
-  transform: Transform;
-}
-
-async function prepare(image: RawImage): Promise<Prepared> {
-  const { tensor, transform } = await preprocessImage(await encodePng(image), OPTIONS, { maxPixels: 1e8 });
-  return { tensor, transform };
-}
-
-function msgOf(p: Prepared, extra: Record<string, unknown> = {}): NodeMessage {
-  return { payload: p.tensor, transform: p.transform, preprocessing: { ...OPTIONS }, ...extra } as NodeMessage;
-}
+const prepare = (image: RawImage): Promise<Prepared> => prepareImage(image, OPTIONS);
+const msgOf = (p: Prepared, extra: Record<string, unknown> = {}): NodeMessage => preparedMessage(p, OPTIONS, extra);
 
 /** The same part, darker as a whole: no local defect, a different look. */
 function darker(image: RawImage, factor: number): RawImage {
