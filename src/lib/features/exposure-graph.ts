@@ -1,7 +1,8 @@
 /**
  * The exposure evening of image/exposure.ts as an ONNX graph, chained in front of the backbone on
  * its session worker (fused-scoring.ts): an inspection's two passes over the tensor (about 1-1.5 ms
- * at 256 x 256 x 3) then leave Node-RED's thread with the backbone's work.
+ * at 256 x 256 x 3) then leave Node-RED's thread with the backbone's work. Every inspected image is
+ * evened by it, the first after a restart too, so an image scores the same bits either way.
  */
 import { acquireBuiltModel, GraphBuilder, type ModelHandle, type Placement, type SessionOptions } from "../onnx";
 import type { BuildJob } from "../onnx/worker-protocol";
