@@ -79,6 +79,15 @@ export function parseEvalDetector(values: DetectorFlags, method: "patchcore" | "
   }
 }
 
+/** The help of the PatchCore scoring flags, the same for `eval` and `line`. */
+export const SCORING_USAGE = `  --appearance-weight W  patchcore: weight of the whole part's appearance in the image
+                       score, 0 to 0.9 (default 0.25, 0 with --backbone embedded;
+                       0 = patches alone)
+  --exposure MODE      patchcore, padim: even (each image scaled to one mean brightness
+                       before the backbone), as-captured, or auto (default: even for
+                       patchcore with an ONNX backbone and no --shots)
+`;
+
 /** The options `eval` and `line` share, by the same names: the dataset, the method and the detector's fields. */
 export const DETECTOR_CLI_OPTIONS = {
   data: { type: "string" },

@@ -12,7 +12,7 @@ import { describeError } from "../lib/errors";
 import type { SessionOptions } from "../lib/onnx";
 import { EXIT_OK, UsageError, parseIntegerOption, parseOptions, type CliIo } from "./args";
 import { FEWSHOT_OPTIONS, FEWSHOT_USAGE, runFewShotEval, wantsFewShot } from "./eval-fewshot";
-import { DETECTOR_CLI_OPTIONS, parseEvalDetector, type DetectorFlags } from "./eval-options";
+import { DETECTOR_CLI_OPTIONS, parseEvalDetector, SCORING_USAGE, type DetectorFlags } from "./eval-options";
 import { parseFrr } from "./line-plan";
 
 export const EVAL_SUMMARY = "train on DIR/train/good, score DIR/test and print the metrics";
@@ -49,13 +49,7 @@ Options:
   --image-score RULE   patchcore image score: auto (the setting's: the mean of the anomaly
                        map's largest 1 %, re-weighted with --backbone embedded, or with
                        --shots the map's maximum), reweighted, map-max or map-top-mean
-  --appearance-weight W  patchcore: weight of the whole part's appearance in the image
-                       score, 0 to 0.9 (default 0.25, 0 with --backbone embedded;
-                       0 = patches alone)
-  --exposure MODE      patchcore, padim: even (each image scaled to one mean brightness
-                       before the backbone), as-captured, or auto (default: even for
-                       patchcore with an ONNX backbone and no --shots)
-${FEWSHOT_USAGE}  --frr PERCENT        the threshold node's false-reject rate for calibrated_recall and
+${SCORING_USAGE}${FEWSHOT_USAGE}  --frr PERCENT        the threshold node's false-reject rate for calibrated_recall and
                        calibrated_frr (default: the node's, 1): its good-only calibration
                        from the scores the detector hands over with its fit (PatchCore)
   --threads N          onnxruntime intra-op threads (default: all cores)

@@ -4,7 +4,7 @@ import { keepOnnxRuntimeOffline } from "../offline/line/runtime";
 import type { LineReport } from "../offline/line/types";
 import { EXIT_OK, UsageError, parseOptions, type CliIo } from "./args";
 import { FEWSHOT_OPTIONS } from "./eval-fewshot";
-import { DETECTOR_CLI_OPTIONS } from "./eval-options";
+import { DETECTOR_CLI_OPTIONS, SCORING_USAGE } from "./eval-options";
 import { buildLinePlan } from "./line-plan";
 
 export const LINE_SUMMARY = "run the six nodes in a local Node-RED over DIR: accuracy, latency, throughput";
@@ -43,13 +43,7 @@ Detector options mean what they mean for eval; one left out takes the detector n
   --train-limit N      learn only the first N sorted training images
   --scoring-dim N      patchcore: search the bank's top-N principal subspace (0 = exact)
   --image-score RULE   patchcore image score: reweighted, map-max or map-top-mean
-  --appearance-weight W  patchcore: weight of the whole part's appearance in the image
-                       score, 0 to 0.9 (default 0.25, 0 with --backbone embedded;
-                       0 = patches alone)
-  --exposure MODE      patchcore, padim: even (each image scaled to one mean brightness
-                       before the backbone), as-captured, or auto (default: even for
-                       patchcore with an ONNX backbone and no --shots)
-  --shots K            few-shot setting: learn the first K sorted good images (1 to 16)
+${SCORING_USAGE}  --shots K            few-shot setting: learn the first K sorted good images (1 to 16)
   --augment MODE       support-set augmentation: auto (rounds of at most 8 images), on or off
   --rotations LIST     extra exact rotations learned with the augmentation, in degrees
   --standardize        with --shots: standardise each image's patch features

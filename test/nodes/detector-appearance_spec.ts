@@ -16,7 +16,7 @@ import { generateGood } from "../../src/offline/synth";
 import detectorNode from "../../src/nodes/detector";
 import { catalogTranslator, withCatalog } from "../fixtures/catalog";
 import { catchAll, collectMessages, getNode, helper, nextMessage, onTab, useNodeRedHelper, type FlowItem } from "../fixtures/node-red";
-import { prepareImage, preparedMessage, type Prepared } from "../fixtures/prepared";
+import { prepareImage, preparedMessage, scaledImage, type Prepared } from "../fixtures/prepared";
 import { writeTinyBackbone } from "../fixtures/tiny-backbone";
 
 const KIND = "cast-surface";
@@ -29,11 +29,6 @@ const node = withCatalog(detectorNode, catalogTranslator("detector"));
 
 const prepare = (image: RawImage): Promise<Prepared> => prepareImage(image, OPTIONS);
 const msgOf = (p: Prepared, extra: Record<string, unknown> = {}): NodeMessage => preparedMessage(p, OPTIONS, extra);
-
-/** The same part, darker as a whole: no local defect, a different look. */
-function darker(image: RawImage, factor: number): RawImage {
-  return { ...image, data: Uint8Array.from(image.data, (v) => Math.round(v * factor)) };
-}
 
 interface Inspected {
   score: number;
@@ -54,7 +49,7 @@ describe("defect-detector node: the whole part's appearance", function () {
     backbone = await writeTinyBackbone(dir);
     train = await Promise.all(Array.from({ length: TRAIN }, (_, i) => prepare(generateGood(KIND, i + 1, SOURCE_SIZE))));
     good = await Promise.all([100, 101, 102].map((seed) => prepare(generateGood(KIND, seed, SOURCE_SIZE))));
-    dark = await prepare(darker(generateGood(KIND, 103, SOURCE_SIZE), 0.55));
+    dark = await prepare(scaledImage(generateGood(KIND, 103, SOURCE_SIZE), 0.55) /* darker as a whole: no local defect, a different look */);
   });
 
   after(async function () {

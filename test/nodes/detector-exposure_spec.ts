@@ -16,7 +16,7 @@ import { generateGood, paintDefect } from "../../src/offline/synth";
 import detectorNode from "../../src/nodes/detector";
 import { catalogTranslator, withCatalog } from "../fixtures/catalog";
 import { catchAll, collectMessages, getNode, helper, nextMessage, onTab, useNodeRedHelper, type FlowItem } from "../fixtures/node-red";
-import { prepareImage, preparedMessage, type Prepared } from "../fixtures/prepared";
+import { prepareImage, preparedMessage, scaledImage, type Prepared } from "../fixtures/prepared";
 import { writeTinyBackbone } from "../fixtures/tiny-backbone";
 
 const KIND = "cast-surface";
@@ -28,11 +28,6 @@ const node = withCatalog(detectorNode, catalogTranslator("detector"));
 
 const prepare = (image: RawImage): Promise<Prepared> => prepareImage(image, OPTIONS);
 const msgOf = (p: Prepared, extra: Record<string, unknown> = {}): NodeMessage => preparedMessage(p, OPTIONS, extra);
-
-/** The same scene at another exposure: every pixel times `gain`. */
-function exposed(image: RawImage, gain: number): RawImage {
-  return { ...image, data: Uint8Array.from(image.data, (v) => Math.min(255, Math.round(v * gain))) };
-}
 
 describe("defect-detector node: exposure evened out", function () {
   this.timeout(180_000);
@@ -52,7 +47,7 @@ describe("defect-detector node: exposure evened out", function () {
     good = await Promise.all([100, 101, 102].map((seed) => prepare(generateGood(KIND, seed, SOURCE_SIZE))));
     const part = generateGood(KIND, 103, SOURCE_SIZE);
     normal = await prepare(part);
-    dim = await prepare(exposed(part, 0.5));
+    dim = await prepare(scaledImage(part, 0.5));
     defective = await prepare(paintDefect(generateGood(KIND, 104, SOURCE_SIZE), "spot", 5).image);
   });
 

@@ -196,7 +196,7 @@ function parseLayers(value: unknown): string[] {
 }
 
 /** Exposure: "even" evens it out, "as-captured" keeps the pixels; "auto" (or nothing) the method's and backbone's default. */
-export const EXPOSURE_CHOICES = ["auto", "even", "as-captured"] as const;
+const EXPOSURE_CHOICES = ["auto", "even", "as-captured"] as const;
 
 /** true / false, or "auto" (or nothing): the setting's and backbone's default. */
 function standardizeOption(value: unknown, byDefault: boolean): boolean {

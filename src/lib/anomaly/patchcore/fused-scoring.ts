@@ -163,21 +163,17 @@ export class FusedScoring {
   /** The exposure graph for this backbone's tensors, loaded beside it once. */
   private exposureFor(backbone: FusableBackbone, norm: TensorNormalisation, tensor: Tensor): Promise<ModelHandle> {
     const { channels } = tensorSize(tensor);
-    const key = `exposure|${tensor.layout}|${channels}`;
-    const known = this.models.get(key);
-    if (known !== undefined) return known;
-    const loading = acquireExposureGraph({ norm, channels, layout: tensor.layout }, backbone.model, this.session, { beside: backbone.model });
-    this.models.set(key, loading);
-    loading.catch(() => {
-      if (this.models.get(key) === loading) this.models.delete(key);
-    });
-    return loading;
+    return this.cached(`exposure|${tensor.layout}|${channels}`, () =>
+      acquireExposureGraph({ norm, channels, layout: tensor.layout }, backbone.model, this.session, { beside: backbone.model }),
+    );
   }
 
   private modelFor(backbone: FusableBackbone & { shapes: readonly LayerShape[] }, embedding: boolean, map: MapRequest | undefined): Promise<ModelHandle> {
     const key = `${shapesKey(backbone)}|${embedding}|${map === undefined ? "-" : `${map.width}x${map.height}@${map.sigma}`}`;
-    const known = this.models.get(key);
-    if (known !== undefined) return known;
+    return this.cached(key, () => this.loadScoring(backbone, embedding, map));
+  }
+
+  private loadScoring(backbone: FusableBackbone & { shapes: readonly LayerShape[] }, embedding: boolean, map: MapRequest | undefined): Promise<ModelHandle> {
     const projection = this.bank.projection === null ? undefined : { matrix: this.bank.projection, outDim: this.bank.projection.length / this.bank.dim };
     const spec: ScoringModelSpec = {
       layers: backbone.shapes,
@@ -189,8 +185,14 @@ export class FusedScoring {
       embedding,
       ...(map === undefined ? {} : { map }),
     };
-    const loading = acquireBankGraph(`patchcore-scoring:${++built}:${this.bank.size}`, { kind: "scoring", spec }, this.session, { beside: backbone.model });
+    return acquireBankGraph(`patchcore-scoring:${++built}:${this.bank.size}`, { kind: "scoring", spec }, this.session, { beside: backbone.model });
+  }
 
+  /** One load per key while it lives; a failed load is forgotten, so the next image tries again. */
+  private cached(key: string, load: () => Promise<ModelHandle>): Promise<ModelHandle> {
+    const known = this.models.get(key);
+    if (known !== undefined) return known;
+    const loading = load();
     this.models.set(key, loading);
     loading.catch(() => {
       if (this.models.get(key) === loading) this.models.delete(key);
