@@ -28,6 +28,8 @@ const { readMvtecDataset } = await L("offline/eval/mvtec-dataset.js");
 const { listLabelledDefects, loadDefectRegion } = await L("offline/eval/defect-aware-data.js");
 const { cachedEmbedding } = await L("offline/eval/embedding-cache.js");
 const head = await L(process.env.HEAD_MODULE || "lib/anomaly/patchcore/region-head.js");
+const { patchLogits } = await L("lib/anomaly/patchcore/patch-classifier.js");
+const shift = process.env.SHIFT === undefined ? undefined : Number(process.env.SHIFT);
 
 const HOLD = Number(process.env.HOLD || 40);
 const SHOTS = Number(process.env.SHOTS || 10);
@@ -70,7 +72,11 @@ for (const d of labelled) {
 const val = [];
 for (const p of held) val.push({ e: await embed(p), label: 0 });
 for (const d of heldDefects) val.push({ e: await embed(d.path), label: 1 });
-for (const v of val) v.good = (await scorer.scorePatches(v.e)).score;
+for (const v of val) {
+  const patches = await scorer.scorePatches(v.e);
+  v.good = patches.score;
+  v.grid = patches.grid.data;
+}
 const labels = val.map((v) => v.label);
 console.log(
   `PatchCore alone: AUROC ${auroc(
@@ -83,7 +89,7 @@ console.log(
   ).toFixed(3)}`,
 );
 
-const MUS = [0, 0.25, 0.5, 1, 2, 4, 8, 16, 64, 1e6];
+const MUS = (process.env.MUS || "0,0.25,0.5,1,2,4,8,16,64,1e6").split(",").map(Number);
 const negativeSets = (process.env.NEG || "bank").split(",");
 const l2s = (process.env.L2 || "0.001,0.01,0.1").split(",").map(Number);
 for (const neg of negativeSets) {
@@ -100,15 +106,54 @@ for (const neg of negativeSets) {
       dim,
       l2,
     );
+    // SHIFT=q (0..1): the head's operating point set on good bank rows it did not learn (the odd
+    // rows; negatives are then the even ones): its bias lowered so the q-quantile of their logits is 0.
+    if (shift !== undefined) {
+      const heldRows = head.patchRows({ data: bank.data, patches: bank.size, dim }, (r) => r % 2 === 1);
+      const logits = Array.from(patchLogits(classifier, heldRows, heldRows.length / dim)).sort((a, b) => a - b);
+      const q = logits[Math.min(logits.length - 1, Math.floor(shift * logits.length))];
+      console.log(`  held-out good rows ${logits.length}, logit at ${shift}: ${q.toFixed(3)}, max ${logits.at(-1).toFixed(3)}`);
+      if (q > 0) classifier.bias -= q;
+    }
     const fitS = (performance.now() - t1) / 1000;
-    const scorer = await head.openHeadScorer(classifier, session);
+    const scorer2 = await head.openHeadScorer(classifier, session);
     const maxE = [];
-    for (const v of val) maxE.push((await scorer.evidence(v.e)).reduce((m, x) => Math.max(m, x), 0));
-    await scorer.release();
+    for (const v of val) maxE.push((await scorer2.evidence(v.e)).reduce((m, x) => Math.max(m, x), 0));
+    // What a threshold set on the bank's scores alone (the 99 % quantile of the held-out good boards' S_good, standing
+    // for the leave-one-out scores) rejects once the head's evidence is added: the calibration's promise with the head.
+    const goodS = val
+      .filter((v) => v.label === 0)
+      .map((v) => v.good)
+      .sort((a, b) => a - b);
+    const t99 = goodS[Math.floor(0.99 * (goodS.length - 1))];
+    const fires = val.filter((v, i) => v.label === 0 && maxE[i] > 0).length;
+    const rejected = val.filter((v, i) => v.label === 0 && v.good + maxE[i] > t99).length;
+    console.log(`  good boards the head fires on: ${fires} of ${goodS.length}; rejected at the bank's 99 % threshold with mu 1: ${rejected}`);
+    // TOPK=k,...: the head's largest evidence over a good board's k patches farthest from the bank, against over all.
+    for (const k of (process.env.TOPK || "").split(",").filter(Boolean).map(Number)) {
+      let same = 0;
+      let fires = 0;
+      let missed = 0;
+      for (const v of val.filter((x) => x.label === 0)) {
+        const ev = await scorer2.evidence(v.e);
+        const all = ev.reduce((m, x) => Math.max(m, x), 0);
+        const top = Array.from(v.grid.keys())
+          .sort((a, b) => v.grid[b] - v.grid[a])
+          .slice(0, k);
+        const part = top.reduce((m, p) => Math.max(m, ev[p]), 0);
+        if (all > 0) fires += 1;
+        if (Math.abs(part - all) < 1e-6) same += 1;
+        else missed += all - part;
+      }
+      console.log(
+        `  top ${k} patches: the board's largest evidence on ${same} of ${goodS.length} good boards (${fires} fire), mean shortfall ${(missed / goodS.length).toFixed(3)}`,
+      );
+    }
     const line = MUS.map((mu) => {
       const s = val.map((v, i) => v.good + mu * maxE[i]);
       return `mu ${mu}: ${auroc(s, labels).toFixed(3)} / ${recallAtFrr(s, labels, 0.05).toFixed(3)} / ${recallAtFrr(s, labels, 0.01).toFixed(3)}`;
     });
+    await scorer2.release();
     console.log(`neg ${neg} l2 ${l2} (fit ${fitS.toFixed(1)} s): AUROC / recall@5% / recall@1%\n  ${line.join("\n  ")}`);
   }
 }

@@ -79,7 +79,8 @@ function readJob(msg: NodeMessageInFlow): Job | undefined {
     return { kind: "confirmed", part: { ...confirm, partId, image: messageImage(msg), transform: readTransform(msg) } };
   }
   if (isControlAnswer(msg.payload)) {
-    const answer = detectorAnswer(msg.payload);
+    // A threshold that calibrated again from a confirmed defect's answer sends its own answer, the detector's in msg.detection.
+    const answer = detectorAnswer(msg.payload) ?? (isRecord(msg.payload) && msg.payload["calibrating"] === true ? detectorAnswer(msg["detection"]) : undefined);
     return answer === undefined ? undefined : { kind: "confirmed", part: answer };
   }
   const verdict = readVerdictRecord(msg);

@@ -18,11 +18,14 @@ import { DEFAULT_PATCH_CLASSIFIER_OPTIONS, patchLogits, trainPatchClassifier, ty
 import { DEFAULT_PATCHCORE_OPTIONS, type PatchCoreOptions } from "../../src/lib/anomaly/patchcore/patchcore";
 import { HEAD_L2, openHeadScorer, regionRows } from "../../src/lib/anomaly/patchcore/region-head";
 import { regionGrid, type PartGeometry } from "../../src/lib/detector/online/defect-region";
+import { compactTensor, type KeptImage } from "../../src/lib/detector/online/kept-calibration";
 import { OnlineBank } from "../../src/lib/detector/online/online-bank";
 import type { OnlineScores } from "../../src/lib/detector/online/online-scorers";
 import { freshSnapshot, onlineBankFrom, saveOnlineBank, type OnlineSnapshot } from "../../src/lib/detector/storage/online-store";
 import { DefectError } from "../../src/lib/errors";
+import type { PatchExtractor } from "../../src/lib/features/extractor";
 import type { PatchEmbedding } from "../../src/lib/features/types";
+import type { Tensor } from "../../src/lib/image/types";
 import { computeTransform } from "../../src/lib/image/transform";
 import type { DefectRegion } from "../../src/lib/message";
 import { readModelFile } from "../../src/lib/persist";
@@ -232,6 +235,33 @@ describe("the online bank learning confirmed defects with regions", function () 
     assert.deepEqual(restarted.snapshot().head, bank.snapshot().head);
     const again = await score(restarted, nextDefect);
     assert.deepEqual([again.score, again.headEvidence, [...again.map.data]], [defect!.score, defect!.headEvidence, [...defect!.map.data]]);
+  });
+
+  it("scores the learned images it keeps again as the installed scorers would: unchanged without a confirmed defect, plus the head's evidence after one", async function () {
+    const bank = await openSnapshot(fresh());
+    const rng = new Rng(26);
+    const plain = partOf(false, rng);
+    // A good part with a fainter mark where the defect will be: the head fires on it too.
+    const marked = partOf(false, rng);
+    marked.data[3 * DIM] = (marked.data[3 * DIM] as number) + 0.7 * OFFSET;
+    // A stand-in backbone: the tensor's values are the part's patch features, as they were given.
+    const extractor = { embed: async (t: Tensor) => ({ data: t.data, patches: PATCHES, dim: DIM, gridWidth: 2, gridHeight: 2 }) } as unknown as PatchExtractor;
+    const tensorOf = (p: PatchEmbedding): Tensor => ({ data: p.data.slice(), dims: [1, DIM, 2, 2], layout: "NCHW" });
+    const kept: KeptImage[] = [];
+    for (const p of [plain, marked]) {
+      const scored = await score(bank, p);
+      kept.push({ tensor: compactTensor(tensorOf(p)), score: scored.score, grid: scored.goodGrid.data });
+    }
+    assert.equal(await bank.leftOutScores(extractor, kept), undefined, "nothing confirmed: the handed scores stand");
+
+    await confirm(bank, partOf(true, rng), REGION);
+    const again = (await bank.leftOutScores(extractor, kept)) as number[];
+    const now = [await score(bank, plain), await score(bank, marked)];
+    assert.ok(now[1]!.headEvidence! > 1, `the head fires on the marked good part: ${now[1]!.headEvidence}`);
+    assert.equal(again[0], kept[0]!.score, "no evidence on the plain part: its score as handed");
+    // Its score from before plus the head's evidence: what an inspection of it gives now.
+    assert.ok(Math.abs(again[1]! - now[1]!.score) < 1e-9, `${again[1]} again, ${now[1]!.score} inspected`);
+    assert.ok(again[1]! > kept[1]!.score + 1);
   });
 
   it("fits the head again when a file holds labelled parts it was not fitted on", async function () {

@@ -162,13 +162,24 @@ describe("defect-archive node", function () {
     arch.receive({ partId: "P-2", payload: { confirmed: "defect", partId: "P-2", bank: { good: 10, defect: 2, labelled: 0, pending: 0 }, version: 2 } });
     const [defect] = await filesOnceThere(at("test", "defect"), 1);
     assert.match(defect!, /_2_P-2\.png$/);
+    // Through a threshold that calibrated again from the answer's scores: the answer rides in msg.detection.
+    arch.receive(verdict("OK", 4));
+    const answer = {
+      confirmed: "defect",
+      partId: "P-4",
+      bank: { good: 10, defect: 0, labelled: 1, pending: 0 },
+      version: 3,
+      calibration: { kind: "leave-one-out", scores: [1, 2] },
+    };
+    arch.receive({ partId: "P-4", payload: { calibrating: true, count: 2, total: 2, label: "good", handover: "leave-one-out" }, detection: answer });
+    assert.equal((await filesOnceThere(at("test", "defect"), 2)).filter((f) => /_4_P-4\.png$/.test(f)).length, 1);
 
     const mask = new Uint8Array(32 * 24);
     mask[5 * 32 + 6] = 1;
     arch.receive({ confirm: { verdict: "defect", mask: { data: Array.from(mask), width: 32, height: 24 } }, partId: "P-3", image: { buffer: image } });
     const [masked] = await filesOnceThere(at("ground_truth", "defect"), 1);
     assert.match(masked!, /_0_P-3_mask\.png$/);
-    assert.equal((await filesOnceThere(at("test", "defect"), 2)).length, 2);
+    assert.equal((await filesOnceThere(at("test", "defect"), 3)).length, 3);
   });
 
   it("passes on learning, calibration and command answers without archiving them", async function () {

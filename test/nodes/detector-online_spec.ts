@@ -95,12 +95,14 @@ describe("defect-detector learning on the line", function () {
   const modelFile = (): string => join(userDir(), "defect-detection", "det.ddm");
   const det = (): Node => getNode("det");
 
-  async function load(config: Partial<DetectorNodeDef> = {}): Promise<void> {
+  /** Deploys and learns `learned`; the good scores the fit handed over. */
+  async function load(config: Partial<DetectorNodeDef> = {}, learned: Prepared[] = train): Promise<number[]> {
     const item: FlowItem<DetectorNodeDef> = { id: "det", type: TYPE, wires: [["out"]], backbone, layers: "l1,l2", trainCount: String(TRAIN), ...config };
     await helper.load(node, onTab([item, { id: "out", type: "helper" }, ...catchAll()]));
     const outs = collectMessages(getNode("out"), TRAIN, WAIT_MS);
-    for (const s of train) det().receive(msgOf(s, { learn: true }));
-    await outs;
+    for (const s of learned) det().receive(msgOf(s, { learn: true }));
+    const fitted = (await outs).at(-1)!.payload as { calibration: { scores: number[] } };
+    return fitted.calibration.scores;
   }
 
   async function send(msg: NodeMessage): Promise<Record<string, unknown>> {
@@ -149,12 +151,15 @@ describe("defect-detector learning on the line", function () {
       version: 2,
     });
     const defectRows = Math.ceil(PATCHES * DEFECT_PATCH_FRACTION);
-    assert.deepEqual(await send({ confirm: "defect", partId: "p3" }), {
+    // A confirmed defect also hands the learned images' scores over again (detector-online's "hands its learned images' scores").
+    const { calibration, ...verdict } = (await send({ confirm: "defect", partId: "p3" })) as { calibration: { scores: number[] } };
+    assert.deepEqual(verdict, {
       confirmed: "defect",
       partId: "p3",
       bank: { good: FIT_BANK + PATCHES, defect: defectRows, labelled: 0, pending: 0 },
       version: 3,
     });
+    assert.equal(calibration.scores.length, TRAIN);
     assert.deepEqual(await send(msgOf(good[2]!, { confirm: "good" })), {
       confirmed: "good",
       partId: null,
@@ -295,7 +300,10 @@ describe("defect-detector learning on the line", function () {
       const before = await inspectAll(parts);
       await send(msgOf(defect, { partId: "h" }));
       const answer = await send({ confirm: { verdict: "defect", boxes: [holeBox] }, partId: "h" });
-      assert.deepEqual(answer, { confirmed: "defect", partId: "h", bank: { good: FIT_BANK, defect: 0, labelled: 1, pending: 0 }, version: 2 });
+      const { calibration, ...verdict } = answer as { calibration: { kind: string; scores: number[] } };
+      assert.deepEqual(verdict, { confirmed: "defect", partId: "h", bank: { good: FIT_BANK, defect: 0, labelled: 1, pending: 0 }, version: 2 });
+      assert.equal(calibration.kind, "leave-one-out");
+      assert.equal(calibration.scores.length, TRAIN, "the learned images' scores, scored again with the head");
       const after = await inspectAll(parts);
       const [hole, ...rest] = after as [Record<string, unknown>, ...Array<Record<string, unknown>>];
       assert.ok((hole["headEvidence"] as number) > 0, `evidence ${String(hole["headEvidence"])}`);
@@ -317,6 +325,33 @@ describe("defect-detector learning on the line", function () {
       const rolled = await send(msgOf(nextHole));
       assert.equal(scoreOf(rolled), scoreOf(before[0]!));
       assert.equal("headEvidence" in rolled, false);
+    });
+
+    it("hands its learned images' scores over again after a confirmed defect: each one's score from the fit plus the evidence an inspection of it finds now", async function () {
+      const fitted = await load();
+      await send(msgOf(defect, { partId: "h" }));
+      // A box around the whole part: the head learns ordinary surface as defect too, and fires on the learned good parts.
+      const whole = { x: 0, y: 0, width: 96, height: 96 };
+      const answer = (await send({ confirm: { verdict: "defect", boxes: [whole] }, partId: "h" })) as { calibration: { kind: string; scores: number[] } };
+      const evidence = (await inspectAll(train)).map((payload) => payload["headEvidence"] as number);
+      assert.ok(
+        evidence.every((e) => e > 0),
+        `evidence on the learned parts: ${evidence.join(", ")}`,
+      );
+      assert.equal(answer.calibration.kind, "leave-one-out");
+      answer.calibration.scores.forEach((score, i) => {
+        // Weight 1; the learned image is kept exactly (one byte a value); the inspection runs the fused graph, the rescoring the step path (float32 sums in another order).
+        const expected = fitted[i]! + evidence[i]!;
+        assert.ok(Math.abs(score - expected) <= 1e-4 * expected, `image ${i}: ${score} handed, ${fitted[i]} + ${evidence[i]} expected`);
+      });
+
+      // A confirmed good part changes no score of the learned images: nothing is handed over.
+      await send(msgOf(good[0]!, { partId: "g" }));
+      assert.equal("calibration" in (await send({ confirm: "good", partId: "g" })), false);
+      // After a restart the model no longer holds its learned images: nothing to hand over.
+      await redeploy();
+      await send(msgOf(scratch, { partId: "s" }));
+      assert.equal("calibration" in (await send({ confirm: { verdict: "defect", boxes: [holeBox] }, partId: "s" })), false);
     });
 
     it("learns the patch head from a defect confirmed with its image and a mask", async function () {

@@ -244,6 +244,26 @@ describe("defect-threshold node", function () {
     const scores = (n: number): number[] => Array.from({ length: n }, (_, i) => ((i * 37) % n) + 1);
     const learned = (handed: unknown) => ({ learning: true, count: 200, total: 200, model: { bankSize: 10, trainedOn: 200 }, calibration: handed });
 
+    it("calibrates again from the scores a confirmed defect's answer hands over, and passes the answer on", async function () {
+      await load({ mode: "quantile" });
+      await send({ payload: learned({ kind: "leave-one-out", scores: scores(200) }) });
+      assert.equal(statusTexts(thr()).at(-1), "ready (quantile 199, FRR 0.995 %)");
+      // The same learned images scored as the model scores after the confirmation: higher.
+      const handed = { kind: "leave-one-out", scores: scores(200).map((s) => s + 100) };
+      const confirmed = { confirmed: "defect", partId: "p7", bank: { good: 10, defect: 0, labelled: 1, pending: 0 }, version: 2, calibration: handed };
+      const out = await send({ payload: confirmed });
+      const answer = out.payload as SampleAnswer & { handover: string };
+      assert.deepEqual([answer.calibrating, answer.count, answer.handover], [true, 200, "leave-one-out"]);
+      assert.ok(answer.calibration!.threshold > 299 && answer.calibration!.threshold < 299.0001, String(answer.calibration!.threshold));
+      assert.deepEqual(out["detection"], confirmed);
+      assert.equal(statusTexts(thr()).at(-1), "ready (quantile 299, FRR 0.995 %)");
+      assert.equal(((await send({ payload: { score: 250 } })).payload as { verdict: string }).verdict, "OK");
+      // An answer that hands nothing over (a good part confirmed) changes nothing.
+      const plain = { confirmed: "good", partId: "p8", bank: { good: 11, defect: 0, labelled: 1, pending: 0 }, version: 3 };
+      assert.deepEqual((await send({ payload: plain })).payload, plain);
+      assert.equal(((await send({ payload: { score: 299.5 } })).payload as { verdict: string; threshold: number }).threshold, answer.calibration!.threshold);
+    });
+
     it("calibrates from the handed-over scores without any image, saves them, and keeps them across a restart", async function () {
       await load({ mode: "quantile" });
       await waitForStatus(thr(), status("uncalibrated"));

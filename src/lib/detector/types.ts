@@ -175,6 +175,12 @@ export interface OnlineModel {
   onError(listener: (error: unknown) => void): void;
   /** Resolves when no refresh is running and nothing is queued (benchmarks, tests). */
   idle(): Promise<void>;
+  /**
+   * The good scores the fit handed over, scored again as the model scores now (a confirmed
+   * defect adds its evidence to good parts' scores too); undefined when they are unchanged or
+   * the model keeps no learned images (a model opened from its file; kept-calibration.ts).
+   */
+  calibration(): Promise<HandedCalibration | undefined>;
 }
 
 /** A fitted model and how to save it. */

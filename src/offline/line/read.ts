@@ -32,6 +32,11 @@ export interface CalibrationAnswer {
 
 /** The detector's answer to a verdict (it passes threshold and mask to region untouched). */
 export interface ConfirmAnswer {
+  /**
+   * Present when the threshold node calibrated again from the good scores the answer handed
+   * over (scored as the model scores after the verdict), as for LearnAnswer.
+   */
+  calibration: CalibrationAnswer | null;
   /** Confirmed defects with a region the detector's patch head has learned from. */
   labelled: number;
   /** Rows of its defect bank (defects confirmed without a region). */
@@ -88,9 +93,15 @@ export function readCalibrationAnswer(msg: Message): CalibrationAnswer {
 
 export function readConfirmAnswer(msg: Message): ConfirmAnswer {
   const payload = payloadOf(msg, "a confirmed defect");
-  const bank = payload["bank"];
-  if (payload["confirmed"] !== "defect" || !isRecord(bank)) throw new LineFailure("the detector did not answer a confirmed defect as a verdict");
-  return { labelled: finiteNumber(bank["labelled"]) ?? 0, defect: finiteNumber(bank["defect"]) ?? 0 };
+  const calibrated = payload["calibrating"] === true && isRecord(msg["detection"]);
+  const answer = calibrated ? (msg["detection"] as Record<string, unknown>) : payload;
+  const bank = answer["bank"];
+  if (answer["confirmed"] !== "defect" || !isRecord(bank)) throw new LineFailure("the detector did not answer a confirmed defect as a verdict");
+  return {
+    labelled: finiteNumber(bank["labelled"]) ?? 0,
+    defect: finiteNumber(bank["defect"]) ?? 0,
+    calibration: calibrated ? readCalibrationAnswer(msg) : null,
+  };
 }
 
 /** Nearest-neighbour resampling of a row-major map onto a size x size grid. */

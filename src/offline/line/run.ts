@@ -123,9 +123,9 @@ async function measure(plan: LinePlan): Promise<Measured> {
       plan.progress?.(`Node-RED ${runtime.version} on 127.0.0.1:${runtime.port}, user directory ${runtime.userDir}`);
       const session = new LineSession(plan, source, tap, loop, learningLoop);
       const learned = await session.learn();
-      // The good scores were handed over with the fit, before any defect was confirmed.
       const confirmed = await session.confirmDefects();
-      const { threshold, promisedFrr, count } = await calibrated(plan, session, learned.calibration);
+      // The good scores handed over with the fit, scored again after the last confirmed defect where it changed them.
+      const { threshold, promisedFrr, count } = await calibrated(plan, session, confirmed.answer?.calibration ?? learned.calibration);
       const backbone = plan.rawBackbone;
       const raw =
         backbone === undefined

@@ -29,6 +29,8 @@ export interface LeaveOneImageOutInput {
   embed(image: number): Promise<PatchEmbedding>;
   /** The model's input size: the map a "map-max" image score is read from. */
   map: { width: number; height: number };
+  /** Told each scored image's patch distances (kept-calibration.ts scores them again later). */
+  onScored?: (image: number, grid: Float32Array) => void;
 }
 
 /**
@@ -60,6 +62,7 @@ export async function leaveOneImageOutScores(
       );
       const embedding = await input.embed(image);
       const patches = await scorer.scorePatches(embedding);
+      input.onScored?.(image, patches.grid.data);
       scores.push(scorer.imageScoreOf(patches.score, () => scorer.anomalyMap(patches.grid, map.width, map.height)));
     }
     return scores;

@@ -29,6 +29,8 @@ import { onlinePatchCoreModel } from "../online/online-model";
 import { checkSample, shapeOf, type SampleShape } from "../sample";
 import { supportVariants, type AugmentChoice, type Variant } from "./support-set";
 import type { FittedModel, HandedCalibration, LearningRound } from "../types";
+import { compactTensor, expandTensor, type CompactTensor, type KeptImage } from "../online/kept-calibration";
+import { augmentEnabled } from "../../anomaly/patchcore/augment";
 import { fitAppearance, keptImages, leaveOneOutDistances, leaveOneOutWithAppearance, meanFeatures, type Appearance } from "../../anomaly/patchcore/appearance";
 
 export interface PatchCoreRoundConfig {
@@ -63,7 +65,8 @@ interface RoundGrid {
 
 export function createPatchCoreRound(config: PatchCoreRoundConfig): LearningRound {
   const { extractor, options, session } = config;
-  const tensors: Tensor[] = [];
+  /** The learned tensors, compact (kept-calibration.ts): a quarter of the memory, expanded when the fit reads them. */
+  const tensors: CompactTensor[] = [];
   /** Each learned image's mean features, in learning order. */
   const means: Float32Array[] = [];
   let grid: RoundGrid | undefined;
@@ -113,14 +116,20 @@ export function createPatchCoreRound(config: PatchCoreRoundConfig): LearningRoun
       await place(embedding);
       means.push(mean);
       // A copy: the message that brought it may be changed downstream before the fit embeds it again.
-      tensors.push({ data: sample.tensor.data.slice(), dims: [...sample.tensor.dims], layout: sample.tensor.layout });
+      tensors.push(compactTensor(sample.tensor));
       // Only a sample the backbone accepted defines the round.
       first ??= shapeOf(sample);
     },
     async fit(signal): Promise<FittedModel> {
       if (first === undefined || grid === undefined) throw new DefectError("notTrained", "nothing to fit: no good image has been learned yet", { count: 0 });
       // Every sample of the round shares the first one's preprocessing (checkSample).
-      const { variants, record: augmentation } = supportVariants(config.augment, tensors, first.preprocessing);
+      // Only the shots augmentation reads are expanded at once (a round of 200 images is not).
+      const augmenting = augmentEnabled({ mode: config.augment.mode, maxShots: config.augment.maxShots }, tensors.length);
+      const { variants, record: augmentation } = supportVariants(
+        config.augment,
+        augmenting ? tensors.slice(0, config.augment.maxShots).map(expandTensor) : [],
+        first.preprocessing,
+      );
       for (const variant of variants) {
         if (signal.aborted) throw fitStopped();
         await place(await extractor.embed(variant.make()));
@@ -129,7 +138,8 @@ export function createPatchCoreRound(config: PatchCoreRoundConfig): LearningRoun
       // Learned image i: shot i, then the variants in order (the order their rows were placed in).
       const shots = tensors.length;
       const variantOf = (image: number): Variant => variants[image - shots] as Variant;
-      const sourceOf = (image: number): Tensor => (image < shots ? (tensors[image] as Tensor) : variantOf(image).make());
+      const shotOf = (image: number): Tensor => expandTensor(tensors[image] as CompactTensor);
+      const sourceOf = (image: number): Tensor => (image < shots ? shotOf(image) : variantOf(image).make());
       // Few shots: their features are gathered by the fit anyway, and scored in its worker.
       const fewShot = config.learnedWith.setting === "fewshot";
       const calibration: ShotCalibration | null =
@@ -138,7 +148,7 @@ export function createPatchCoreRound(config: PatchCoreRoundConfig): LearningRoun
               owners: Int32Array.from({ length: shots + variants.length }, (_, i) => (i < shots ? i : variantOf(i).shot)),
               shots,
               grid: { width: grid.width, height: grid.height },
-              map: tensorSize(tensors[0] as Tensor),
+              map: tensorSize(first),
             }
           : null;
       const space = grid.space.finish();
@@ -154,10 +164,18 @@ export function createPatchCoreRound(config: PatchCoreRoundConfig): LearningRoun
       const fit = await fitPatchCoreBank(learned, options, session, signal, { calibration, keepSpace: !projected });
       const { bank } = fit;
       let leaveOneOut = fit.leaveOneOut;
+      /** The images scored leave-one-out, in score order, with their patch distances. */
+      const scored: Array<{ image: number; grid: Float32Array }> = [];
       if (config.leaveOneOut && !fewShot) {
         // A variant's rows are its shot's: an image is scored without every copy of itself.
         const owners = Int32Array.from(fit.rowImages, (image) => (image < shots ? image : variantOf(image).shot));
-        const input = { owners, images: shots, embed: (image: number) => extractor.embed(tensors[image] as Tensor), map: tensorSize(tensors[0] as Tensor) };
+        const input = {
+          owners,
+          images: shots,
+          embed: (image: number) => extractor.embed(shotOf(image)),
+          map: tensorSize(first),
+          onScored: (image: number, patchGrid: Float32Array) => scored.push({ image, grid: patchGrid.slice() }),
+        };
         leaveOneOut = await leaveOneImageOutScores(bank, input, options, session, signal);
       }
       let appearance: Appearance | null = null;
@@ -178,8 +196,14 @@ export function createPatchCoreRound(config: PatchCoreRoundConfig): LearningRoun
         augmentation,
         ...(leaveOneOut === null ? {} : { leaveOneOut }),
       };
+      const final = leaveOneOut;
+      // Kept so the handed scores can follow confirmed defects (kept-calibration.ts).
+      const kept: KeptImage[] =
+        final === null || fewShot
+          ? []
+          : scored.map(({ image, grid: patchGrid }, k) => ({ tensor: tensors[image] as CompactTensor, score: final[k] as number, grid: patchGrid }));
       owned = false;
-      const model = onlinePatchCoreModel(extractor, online, record);
+      const model = onlinePatchCoreModel(extractor, online, record, kept);
       const handed: HandedCalibration | undefined = leaveOneOut === null ? undefined : { kind: "leave-one-out", scores: leaveOneOut };
       return { model, save: (path) => model.online.save(path, 1), ...(handed === undefined ? {} : { calibration: handed }) };
     },

@@ -53,6 +53,7 @@ import { meanFeatures, withConfirmedGood, type Appearance } from "../../anomaly/
 import { HEAD_L2, openHeadScorer, regionRows, type HeadScorer } from "../../anomaly/patchcore/region-head";
 import { freshSnapshot, type FittedHead, type LabelledPart, type OnlineCounters, type OnlineSnapshot } from "../storage/online-store";
 import type { OnlineCounts, PartFeatures, Verdict } from "../types";
+import { expandTensor, type KeptImage } from "./kept-calibration";
 
 /** A refresh leaves the bank at this fraction of the cap: room for new parts before the next. */
 export const REFRESH_FILL = 0.8;
@@ -94,6 +95,10 @@ function bankNegatives(bank: MemoryBank): Float32Array {
   const out = new Float32Array(rows * dim);
   for (let i = 0; i < rows; i++) out.set(bank.data.subarray(i * stride * dim, (i * stride + 1) * dim), i * dim);
   return out;
+}
+
+function released(): DefectError {
+  return new DefectError("inferenceFailed", "the memory bank was released (the node was redeployed or shut down)");
 }
 
 /** Rows of the `count` highest patch scores, in patch order. */
@@ -209,7 +214,7 @@ export class OnlineBank {
   /** An image scored from its tensor by the current pair (BankScorers.inspect). */
   async inspect(extractor: PatchExtractor, tensor: Tensor, width: number, height: number, withEmbedding: boolean): Promise<TensorInspection> {
     const lease = this.slot.acquire();
-    if (lease === undefined) throw new DefectError("inferenceFailed", "the memory bank was released (the node was redeployed or shut down)");
+    if (lease === undefined) throw released();
     try {
       return await lease.value.inspect(extractor, tensor, width, height, withEmbedding);
     } finally {
@@ -219,9 +224,30 @@ export class OnlineBank {
 
   async score(embedding: PatchEmbedding, width: number, height: number): Promise<OnlineScores> {
     const lease = this.slot.acquire();
-    if (lease === undefined) throw new DefectError("inferenceFailed", "the memory bank was released (the node was redeployed or shut down)");
+    if (lease === undefined) throw released();
     try {
       return await lease.value.score(embedding, width, height);
+    } finally {
+      lease.release();
+    }
+  }
+
+  /**
+   * The kept learned images scored as the pair installed now scores (BankScorers.leftOutScore),
+   * in order; undefined when the pair adds nothing to their handed scores (no confirmed defect
+   * is in use). Each image is embedded again, one at a time, on the backbone's worker.
+   */
+  async leftOutScores(extractor: PatchExtractor, kept: readonly KeptImage[]): Promise<number[] | undefined> {
+    const lease = this.slot.acquire();
+    if (lease === undefined) throw released();
+    try {
+      if (!lease.value.needsFeatures) return undefined;
+      const scores: number[] = [];
+      for (const image of kept) {
+        if (this.stop.signal.aborted) throw released();
+        scores.push(await lease.value.leftOutScore(await extractor.embed(expandTensor(image.tensor)), image));
+      }
+      return scores;
     } finally {
       lease.release();
     }

@@ -13,7 +13,7 @@ import { partGeometry, regionGrid } from "./defect-region";
 import { DEFAULT_DRIFT_RATIO, DEFAULT_DRIFT_WINDOW, driftReport, recordGoodScore, type DriftReport } from "./drift";
 import type { ModelVersions } from "../storage/model-versions";
 import { DEFAULT_RECENT_PARTS, RecentParts, type RememberedPart } from "./recent-parts";
-import type { DetectorModel, Inspection, OnlineCounts, OnlineModel, Sample, Verdict } from "../types";
+import type { DetectorModel, HandedCalibration, Inspection, OnlineCounts, OnlineModel, Sample, Verdict } from "../types";
 
 export interface OnlineConfig {
   /** Inspections remembered by part id (M). */
@@ -46,6 +46,11 @@ export interface ConfirmAnswer {
   partId: string | null;
   bank: { good: number; defect: number; labelled: number; pending: number };
   version: number;
+  /**
+   * After a confirmed defect: the good scores the fit handed over, scored as the model scores
+   * now, so a good-only threshold calibrates again (kept-calibration.ts); absent when unchanged.
+   */
+  calibration?: HandedCalibration;
 }
 
 export type Queue = <T>(job: () => Promise<T>) => Promise<T>;
@@ -101,11 +106,14 @@ export class OnlineLearner {
     online.add(request.verdict, part, region);
     if (request.verdict === "good") online.drift = recordGoodScore(online.drift, part.score, this.config.driftWindow);
     const counts = await this.saveSoon(online);
+    // A defect's evidence raises good parts' scores too: the threshold's good scores follow.
+    const calibration = request.verdict === "defect" ? await online.calibration() : undefined;
     return {
       confirmed: request.verdict,
       partId: request.partId ?? null,
       bank: { good: counts.good, defect: counts.defect, labelled: counts.labelled, pending: counts.pending },
       version: counts.version,
+      ...(calibration === undefined ? {} : { calibration }),
     };
   }
 

@@ -32,6 +32,7 @@ import type { ScoreMap } from "../../image/types";
 import type { SessionOptions } from "../../onnx";
 import type { Releasable } from "../storage/model-slot";
 import { appearanceTerm, meanFeatures, type Appearance } from "../../anomaly/patchcore/appearance";
+import type { KeptImage } from "./kept-calibration";
 
 /** The appearance model a pair scores with, and its weight (appearance.ts). */
 export interface WeightedAppearance {
@@ -148,14 +149,7 @@ export class BankScorers implements Releasable {
     if (embedding === undefined) throw new Error("scoring against confirmed defects needs the patch features");
     // The good bank's own map is made only when the image score is its peak.
     const goodScore = good.imageScoreOf(plain.score, () => plainMap ?? good.anomalyMap(plain.grid, width, height));
-    const [bankEvidence, headEvidence] = await Promise.all([
-      this.defect === null ? undefined : this.defect.distances(embedding).then((d) => defectEvidence(plain.grid.data, d)),
-      this.head === null ? undefined : this.head.value.evidence(embedding),
-    ]);
-    // One term: exactly the defect-aware scores of defect-bank.ts. Both: their sum, weighted once.
-    let evidence = bankEvidence ?? headEvidence;
-    if (bankEvidence !== undefined && headEvidence !== undefined) evidence = bankEvidence.map((e, p) => e + (headEvidence[p] as number));
-    if (evidence === undefined) throw new Error("unreachable: scoring needs features only with a defect bank or a head");
+    const { evidence, bankEvidence, headEvidence } = await this.evidence(embedding, plain.grid.data);
     const grid: ScoreMap = { ...plain.grid, data: defectAwarePatchScores(plain.grid.data, evidence, this.weight) };
     const t0 = performance.now();
     const map = good.anomalyMap(grid, width, height);
@@ -169,6 +163,34 @@ export class BankScorers implements Releasable {
       defectEvidence: bankEvidence === undefined ? undefined : largest(bankEvidence),
       headEvidence: headEvidence === undefined ? undefined : largest(headEvidence),
     };
+  }
+
+  /** The confirmed defects' evidence for each patch, given the patches' distances to the good bank. */
+  private async evidence(
+    embedding: PatchEmbedding,
+    goodDistances: Float32Array,
+  ): Promise<{ evidence: Float32Array; bankEvidence: Float32Array | undefined; headEvidence: Float32Array | undefined }> {
+    const [bankEvidence, headEvidence] = await Promise.all([
+      this.defect === null ? undefined : this.defect.distances(embedding).then((d) => defectEvidence(goodDistances, d)),
+      this.head === null ? undefined : this.head.value.evidence(embedding),
+    ]);
+    // One term: exactly the defect-aware scores of defect-bank.ts. Both: their sum, weighted once.
+    let evidence = bankEvidence ?? headEvidence;
+    if (bankEvidence !== undefined && headEvidence !== undefined) evidence = bankEvidence.map((e, p) => e + (headEvidence[p] as number));
+    if (evidence === undefined) throw new Error("unreachable: scoring needs features only with a defect bank or a head");
+    return { evidence, bankEvidence, headEvidence };
+  }
+
+  /**
+   * A learned image's score as an inspection by this pair would give it had the image not been
+   * learned: `image.score` and `image.grid` are its image score and patch distances against the
+   * bank without its own rows (kept-calibration.ts), the confirmed defects' evidence of
+   * `embedding` (its features) is added as for an inspection.
+   */
+  async leftOutScore(embedding: PatchEmbedding, image: Pick<KeptImage, "score" | "grid">): Promise<number> {
+    if (!this.needsFeatures) return image.score;
+    const { evidence } = await this.evidence(embedding, image.grid);
+    return defectAwareImageScore(image.score, evidence, this.weight);
   }
 
   /**

@@ -1,0 +1,125 @@
+/**
+ * The learned images a fitted PatchCore model keeps so that the good scores it handed the
+ * threshold can follow its scoring. The fit hands each learned image's leave-one-out score
+ * (leave-one-image-out.ts); a defect confirmed on the line later adds evidence to every score
+ * (the patch head's and the defect bank's, online-scorers.ts), good parts' scores included, and
+ * a threshold calibrated on the scores from before rejects far more good parts than it promised
+ * (deeppcb, 10 boxed defects confirmed: 81 % of good boards instead of 1 %). With each image's
+ * tensor, its leave-one-out score and patch distances kept, the model scores them again as an
+ * inspection would after the change: the same score plus the new evidence of its features.
+ *
+ * Tensors are kept as one byte a value where each channel holds at most 256 distinct values (a
+ * tensor made from an 8-bit image: every value is one of its channel's 256 normalised levels),
+ * exactly; otherwise as two bytes a value, within half a step of 1/65535 of the tensor's range.
+ * 196 KB for 256 x 256 RGB from an 8-bit image instead of 768 KB. (The head's evidence moved by
+ * a tenth when the tensors were kept as 8 bits of their range instead: it is that sensitive.)
+ * They live in memory with the model and are not saved: a model opened from its file after a
+ * restart hands no new scores (the threshold keeps the calibration it has) until it is fitted again.
+ */
+import { tensorSize } from "../../image/tensor";
+import type { Tensor, TensorLayout } from "../../image/types";
+
+export type CompactTensor =
+  | {
+      kind: "levels";
+      /** Each channel's distinct values; a value is levels[channel][code]. */
+      levels: Float32Array[];
+      codes: Uint8Array;
+      dims: number[];
+      layout: TensorLayout;
+    }
+  | {
+      kind: "range";
+      /** value = offset + step * code. */
+      offset: number;
+      step: number;
+      codes: Uint16Array;
+      dims: number[];
+      layout: TensorLayout;
+    };
+
+/** The channel of value i: NCHW [1, C, H, W] in planes, NHWC [1, H, W, C] interleaved. */
+function channelIndex(tensor: Pick<Tensor, "dims" | "layout">): { channels: number; nhwc: boolean; plane: number } {
+  const { channels, width, height } = tensorSize(tensor);
+  return { channels, nhwc: tensor.layout === "NHWC", plane: width * height };
+}
+
+/** Slots of a channel's hash of distinct values: 4x the 256 it may hold. */
+const SLOTS = 1024;
+/** Knuth's multiplicative hash of a value's float bits, to 10 bits. */
+const slotOf = (bits: number): number => Math.imul(bits, 0x9e3779b1) >>> 22;
+
+function asLevels(tensor: Tensor): CompactTensor | undefined {
+  const { channels, nhwc, plane } = channelIndex(tensor);
+  // Distinct values are found by their bits (a typed-array hash: a Map was 5x slower on Node-RED's thread).
+  const bits = new Int32Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.length);
+  const keys = new Int32Array(channels * SLOTS);
+  const slotCodes = new Int16Array(channels * SLOTS).fill(-1);
+  const levels = Array.from({ length: channels }, () => new Float32Array(256));
+  const counts = new Int32Array(channels);
+  const codes = new Uint8Array(bits.length);
+  for (let i = 0; i < bits.length; i++) {
+    const c = nhwc ? i % channels : (i / plane) | 0;
+    const b = bits[i] as number;
+    let slot = slotOf(b);
+    for (;;) {
+      const at = c * SLOTS + slot;
+      const code = slotCodes[at] as number;
+      if (code < 0) {
+        const next = counts[c] as number;
+        if (next === 256) return undefined;
+        keys[at] = b;
+        slotCodes[at] = next;
+        (levels[c] as Float32Array)[next] = tensor.data[i] as number;
+        counts[c] = next + 1;
+        codes[i] = next;
+        break;
+      }
+      if (keys[at] === b) {
+        codes[i] = code;
+        break;
+      }
+      slot = (slot + 1) % SLOTS;
+    }
+  }
+  return { kind: "levels", levels: levels.map((l, c) => l.slice(0, counts[c])), codes, dims: [...tensor.dims], layout: tensor.layout };
+}
+
+function asRange(tensor: Tensor): CompactTensor {
+  let low = Number.POSITIVE_INFINITY;
+  let high = Number.NEGATIVE_INFINITY;
+  for (const v of tensor.data) {
+    if (v < low) low = v;
+    if (v > high) high = v;
+  }
+  if (!(low <= high)) [low, high] = [0, 0];
+  const step = high > low ? (high - low) / 65535 : 1;
+  const codes = new Uint16Array(tensor.data.length);
+  for (let i = 0; i < codes.length; i++) codes[i] = Math.round(((tensor.data[i] as number) - low) / step);
+  return { kind: "range", offset: low, step, codes, dims: [...tensor.dims], layout: tensor.layout };
+}
+
+export function compactTensor(tensor: Tensor): CompactTensor {
+  return asLevels(tensor) ?? asRange(tensor);
+}
+
+export function expandTensor(compact: CompactTensor): Tensor {
+  const data = new Float32Array(compact.codes.length);
+  if (compact.kind === "levels") {
+    const { channels, nhwc, plane } = channelIndex(compact);
+    for (let i = 0; i < data.length; i++)
+      data[i] = (compact.levels[nhwc ? i % channels : (i / plane) | 0] as Float32Array)[compact.codes[i] as number] as number;
+  } else {
+    for (let i = 0; i < data.length; i++) data[i] = compact.offset + compact.step * (compact.codes[i] as number);
+  }
+  return { data, dims: [...compact.dims], layout: compact.layout };
+}
+
+/** One learned image as its leave-one-out scoring saw it. */
+export interface KeptImage {
+  tensor: CompactTensor;
+  /** Its image score against the bank without its own rows, the appearance term included. */
+  score: number;
+  /** Its patch distances to that bank (what the defect bank's evidence is measured against). */
+  grid: Float32Array;
+}
