@@ -75,6 +75,13 @@ function field(value: unknown): string {
   return JSON.stringify(value) ?? "-";
 }
 
+/** The learned images a fit keeps for the threshold's good scores (kept-store.ts), as info shows them. */
+function keptImages(record: unknown): string {
+  const images = typeof record === "object" && record !== null ? (record as Record<string, unknown>)["images"] : undefined;
+  if (!Array.isArray(images) || images.length === 0) return "none";
+  return `${images.length} learned images and their leave-one-out scores, scored again after a confirmed defect`;
+}
+
 async function info(files: string[], io: CliIo): Promise<number> {
   const [path, ...extra] = files;
   if (path === undefined || extra.length > 0) throw new UsageError("info takes exactly one bank file");
@@ -99,6 +106,7 @@ async function info(files: string[], io: CliIo): Promise<number> {
       `${field(online["shotsLearned"] ?? 0)} good, ${field(online["defectsLearned"] ?? 0)} defects; version ${field(online["version"] ?? 1)}, last update ${field(online["updated"] ?? "-")}`,
     ],
     ["waiting rows", `${field(online["pendingRows"] ?? 0)} good rows for the next refresh, ${field(online["defectRows"] ?? 0)} defect rows`],
+    ["kept images", keptImages(online["kept"])],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   io.stdout.write(rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n") + "\n");

@@ -3,6 +3,7 @@
  * from a source, defect rows kept), mismatched ones are refused naming what differs and nothing
  * is written; the CLI's `bank merge` and `bank info` say the same.
  */
+import { compactTensor, type KeptImage } from "../../src/lib/detector/online/kept-calibration";
 import type { Appearance } from "../../src/lib/anomaly/patchcore/appearance";
 import assert from "node:assert/strict";
 import { mkdtemp, rm, stat } from "node:fs/promises";
@@ -45,6 +46,7 @@ async function writeBank(
   metadata = record(),
   labelled: LabelledPart[] = [],
   appearance: Appearance | null = null,
+  kept: KeptImage[] = [],
 ): Promise<Float32Array> {
   const rng = new Rng(seed);
   const data = Float32Array.from({ length: size * DIM }, () => rng.next() + seed);
@@ -58,6 +60,7 @@ async function writeBank(
       defect,
       counters,
       drift: emptyDrift(),
+      kept,
       labelled,
       labelledRevision: labelled.length,
       head: null,
@@ -243,6 +246,23 @@ describe("merging banks across lines", function () {
       for (const [path, expected] of [
         [file, "exposure             evened out per image"],
         [a, "exposure             as captured"],
+      ] as const) {
+        const shown = io();
+        assert.equal(await runCli(["bank", "info", path], shown.io), 0);
+        assert.ok(shown.out().split("\n").includes(expected), shown.out());
+      }
+    });
+
+    it("info says how many learned images the model keeps for the threshold's good scores, and a merge keeps none", async function () {
+      const file = join(dir, "kept.ddm");
+      const tensor = compactTensor({ data: Float32Array.from([0, 1, 2, 3]), dims: [1, 1, 2, 2], layout: "NCHW" });
+      const kept = [1, 2, 3].map((score) => ({ tensor, score, grid: new Float32Array(4) }));
+      await writeBank(file, 20, 3, 0, record(), [], null, kept);
+      const out = join(dir, "merged-kept.ddm");
+      assert.equal(await runCli(["bank", "merge", "--out", out, file, a], io().io), 0);
+      for (const [path, expected] of [
+        [file, "kept images          3 learned images and their leave-one-out scores, scored again after a confirmed defect"],
+        [out, "kept images          none"],
       ] as const) {
         const shown = io();
         assert.equal(await runCli(["bank", "info", path], shown.io), 0);

@@ -237,8 +237,8 @@ describe("the online bank learning confirmed defects with regions", function () 
     assert.deepEqual([again.score, again.headEvidence, [...again.map.data]], [defect!.score, defect!.headEvidence, [...defect!.map.data]]);
   });
 
-  it("scores the learned images it keeps again as the installed scorers would: unchanged without a confirmed defect, plus the head's evidence after one", async function () {
-    const bank = await openSnapshot(fresh());
+  it("scores the learned images it keeps again as the installed scorers would: unchanged without a confirmed defect, plus the head's evidence after one; saved and read back", async function () {
+    const probe = await openSnapshot(fresh());
     const rng = new Rng(26);
     const plain = partOf(false, rng);
     // A good part with a fainter mark where the defect will be: the head fires on it too.
@@ -249,19 +249,25 @@ describe("the online bank learning confirmed defects with regions", function () 
     const tensorOf = (p: PatchEmbedding): Tensor => ({ data: p.data.slice(), dims: [1, DIM, 2, 2], layout: "NCHW" });
     const kept: KeptImage[] = [];
     for (const p of [plain, marked]) {
-      const scored = await score(bank, p);
+      const scored = await score(probe, p);
       kept.push({ tensor: compactTensor(tensorOf(p)), score: scored.score, grid: scored.goodGrid.data });
     }
-    assert.equal(await bank.leftOutScores(extractor, kept), undefined, "nothing confirmed: the handed scores stand");
+    const bank = await openSnapshot({ ...fresh(), kept });
+    assert.equal(await bank.leftOutScores(extractor), undefined, "nothing confirmed: the handed scores stand");
 
     await confirm(bank, partOf(true, rng), REGION);
-    const again = (await bank.leftOutScores(extractor, kept)) as number[];
+    const again = (await bank.leftOutScores(extractor)) as number[];
     const now = [await score(bank, plain), await score(bank, marked)];
     assert.ok(now[1]!.headEvidence! > 1, `the head fires on the marked good part: ${now[1]!.headEvidence}`);
     assert.equal(again[0], kept[0]!.score, "no evidence on the plain part: its score as handed");
     // Its score from before plus the head's evidence: what an inspection of it gives now.
     assert.ok(Math.abs(again[1]! - now[1]!.score) < 1e-9, `${again[1]} again, ${now[1]!.score} inspected`);
     assert.ok(again[1]! > kept[1]!.score + 1);
+
+    // Saved with the model and read back: the same images, scores and distances, so the same scores again.
+    const restarted = await reopen(bank);
+    assert.deepEqual(restarted.snapshot().kept, kept);
+    assert.deepEqual(await restarted.leftOutScores(extractor), again);
   });
 
   it("fits the head again when a file holds labelled parts it was not fitted on", async function () {

@@ -348,10 +348,15 @@ describe("defect-detector learning on the line", function () {
       // A confirmed good part changes no score of the learned images: nothing is handed over.
       await send(msgOf(good[0]!, { partId: "g" }));
       assert.equal("calibration" in (await send({ confirm: "good", partId: "g" })), false);
-      // After a restart the model no longer holds its learned images: nothing to hand over.
+      // The learned images are saved with the model: after a restart the next defect hands their scores over too.
       await redeploy();
       await send(msgOf(scratch, { partId: "s" }));
-      assert.equal("calibration" in (await send({ confirm: { verdict: "defect", boxes: [holeBox] }, partId: "s" })), false);
+      const restarted = (await send({ confirm: { verdict: "defect", boxes: [holeBox] }, partId: "s" })) as { calibration: { scores: number[] } };
+      const now = (await inspectAll(train)).map((payload) => payload["headEvidence"] as number);
+      restarted.calibration.scores.forEach((score, i) => {
+        const expected = fitted[i]! + now[i]!;
+        assert.ok(Math.abs(score - expected) <= 1e-4 * expected, `after the restart, image ${i}: ${score} handed, ${fitted[i]} + ${now[i]} expected`);
+      });
     });
 
     it("learns the patch head from a defect confirmed with its image and a mask", async function () {

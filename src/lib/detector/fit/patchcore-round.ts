@@ -190,20 +190,20 @@ export function createPatchCoreRound(config: PatchCoreRoundConfig): LearningRoun
         // What the threshold calibrates on: the image scores the model gives, appearance term included.
         if (appearance !== null) leaveOneOut = leaveOneOutWithAppearance(appearance, config.appearanceWeight, leaveOneOut, distances);
       }
-      const online = await OnlineBank.fitted(bank, options, session, config.defectWeight, appearance, config.appearanceWeight);
+      const final = leaveOneOut;
+      // Kept so the handed scores can follow confirmed defects (kept-calibration.ts).
+      const calibrationImages: KeptImage[] =
+        final === null || fewShot
+          ? []
+          : scored.map(({ image, grid: patchGrid }, k) => ({ tensor: tensors[image] as CompactTensor, score: final[k] as number, grid: patchGrid }));
+      const online = await OnlineBank.fitted(bank, options, session, config.defectWeight, appearance, config.appearanceWeight, calibrationImages);
       const record = {
         ...learnedRecord(config.learnedWith, first, shots, options),
         augmentation,
         ...(leaveOneOut === null ? {} : { leaveOneOut }),
       };
-      const final = leaveOneOut;
-      // Kept so the handed scores can follow confirmed defects (kept-calibration.ts).
-      const kept: KeptImage[] =
-        final === null || fewShot
-          ? []
-          : scored.map(({ image, grid: patchGrid }, k) => ({ tensor: tensors[image] as CompactTensor, score: final[k] as number, grid: patchGrid }));
       owned = false;
-      const model = onlinePatchCoreModel(extractor, online, record, kept);
+      const model = onlinePatchCoreModel(extractor, online, record);
       const handed: HandedCalibration | undefined = leaveOneOut === null ? undefined : { kind: "leave-one-out", scores: leaveOneOut };
       return { model, save: (path) => model.online.save(path, 1), ...(handed === undefined ? {} : { calibration: handed }) };
     },

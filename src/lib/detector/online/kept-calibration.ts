@@ -13,8 +13,7 @@
  * exactly; otherwise as two bytes a value, within half a step of 1/65535 of the tensor's range.
  * 196 KB for 256 x 256 RGB from an 8-bit image instead of 768 KB. (The head's evidence moved by
  * a tenth when the tensors were kept as 8 bits of their range instead: it is that sensitive.)
- * They live in memory with the model and are not saved: a model opened from its file after a
- * restart hands no new scores (the threshold keeps the calibration it has) until it is fitted again.
+ * They are saved with the model (kept-store.ts), so a restart hands over what it would have before.
  */
 import { tensorSize } from "../../image/tensor";
 import type { Tensor, TensorLayout } from "../../image/types";
@@ -101,6 +100,17 @@ function asRange(tensor: Tensor): CompactTensor {
 
 export function compactTensor(tensor: Tensor): CompactTensor {
   return asLevels(tensor) ?? asRange(tensor);
+}
+
+/** Whether every code of a one-byte tensor names one of its channel's levels (a file read back). */
+export function codesInRange(compact: CompactTensor): boolean {
+  if (compact.kind === "range") return true;
+  const { channels, nhwc, plane } = channelIndex(compact);
+  if (compact.levels.length !== channels) return false;
+  for (let i = 0; i < compact.codes.length; i++) {
+    if ((compact.codes[i] as number) >= (compact.levels[nhwc ? i % channels : (i / plane) | 0] as Float32Array).length) return false;
+  }
+  return true;
 }
 
 export function expandTensor(compact: CompactTensor): Tensor {

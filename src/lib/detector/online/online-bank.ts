@@ -125,6 +125,7 @@ export class OnlineBank {
   private labelledRevision: number;
   private head: FittedHead | null;
   private appearance: Appearance | null;
+  private readonly kept: readonly KeptImage[];
   /** Installs in progress, chained so they run one at a time. */
   private installs: Promise<void> = Promise.resolve();
   private refreshing: Promise<void> | undefined;
@@ -154,6 +155,7 @@ export class OnlineBank {
     this.labelledRevision = snapshot.labelledRevision;
     this.head = snapshot.head;
     this.appearance = snapshot.appearance;
+    this.kept = snapshot.kept;
     this.counters = { ...snapshot.counters };
     this.drift = snapshot.drift;
   }
@@ -190,8 +192,9 @@ export class OnlineBank {
     defectWeight?: number,
     appearance: Appearance | null = null,
     appearanceWeight = 0,
+    kept: readonly KeptImage[] = [],
   ): Promise<OnlineBank> {
-    return OnlineBank.open(freshSnapshot(bank, appearance), options, session, defectWeight, appearanceWeight);
+    return OnlineBank.open(freshSnapshot(bank, appearance, kept), options, session, defectWeight, appearanceWeight);
   }
 
   /** The appearance model pairs score with now; null without one, or at weight 0 (kept and saved, not used). */
@@ -235,13 +238,14 @@ export class OnlineBank {
   /**
    * The kept learned images scored as the pair installed now scores (BankScorers.leftOutScore),
    * in order; undefined when the pair adds nothing to their handed scores (no confirmed defect
-   * is in use). Each image is embedded again, one at a time, on the backbone's worker.
+   * is in use) or none are kept. Each image is embedded again, one at a time, on the backbone's worker.
    */
-  async leftOutScores(extractor: PatchExtractor, kept: readonly KeptImage[]): Promise<number[] | undefined> {
+  async leftOutScores(extractor: PatchExtractor): Promise<number[] | undefined> {
+    const kept = this.kept;
     const lease = this.slot.acquire();
     if (lease === undefined) throw released();
     try {
-      if (!lease.value.needsFeatures) return undefined;
+      if (!lease.value.needsFeatures || kept.length === 0) return undefined;
       const scores: number[] = [];
       for (const image of kept) {
         if (this.stop.signal.aborted) throw released();
@@ -327,6 +331,7 @@ export class OnlineBank {
       labelledRevision: this.labelledRevision,
       head: this.head,
       appearance: this.appearance,
+      kept: this.kept,
     };
   }
 

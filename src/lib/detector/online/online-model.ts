@@ -9,7 +9,6 @@ import { tensorSize } from "../../image/tensor";
 import type { Tensor } from "../../image/types";
 import { learnedRecordMetadata, shapeOfRecord, type LearnedRecord } from "../storage/learned-record";
 import type { OnlineBank } from "./online-bank";
-import type { KeptImage } from "./kept-calibration";
 import { saveOnlineBank } from "../storage/online-store";
 import { checkSample } from "../sample";
 import type { DetectorModel, Inspection, OnlineModel, PartFeatures } from "../types";
@@ -60,11 +59,7 @@ export async function scoreEmbedding(
   };
 }
 
-/**
- * `kept`: the learned images the fit scored leave-one-out (kept-calibration.ts); none for a
- * model opened from its file.
- */
-export function onlinePatchCoreModel(extractor: PatchExtractor, bank: OnlineBank, record: LearnedRecord, kept: readonly KeptImage[] = []): OnlineDetectorModel {
+export function onlinePatchCoreModel(extractor: PatchExtractor, bank: OnlineBank, record: LearnedRecord): OnlineDetectorModel {
   const shape = shapeOfRecord(record);
 
   async function inspectPart(tensor: Tensor, remember = true): Promise<{ inspection: Inspection; part: PartFeatures | undefined }> {
@@ -108,8 +103,7 @@ export function onlinePatchCoreModel(extractor: PatchExtractor, bank: OnlineBank
     onError: (listener) => bank.onError(listener),
     idle: () => bank.idle(),
     async calibration() {
-      if (kept.length === 0) return undefined;
-      const scores = await bank.leftOutScores(extractor, kept);
+      const scores = await bank.leftOutScores(extractor);
       return scores === undefined ? undefined : { kind: "leave-one-out", scores };
     },
   };

@@ -2,7 +2,8 @@
  * A PatchCore bank file that also holds what was learned on the line: confirmed-good rows still
  * waiting for the background coreset refresh ("pending"), the defect bank ("defect"), the
  * confirmed defects with regions and the patch head fitted on them ("head*", a record of its own
- * version inside the online metadata), the good parts' appearance (appearance-store.ts), the counters and the drift history. Same format and kind as a plain bank file (bank-store.ts), so
+ * version inside the online metadata), the good parts' appearance (appearance-store.ts), the
+ * learned images kept for the calibration (kept-store.ts), the counters and the drift history. Same format and kind as a plain bank file (bank-store.ts), so
  * `bank info`, `bank merge` and older readers still see the bank; the extra sections are
  * optional and a file without them is a model with nothing learned on the line yet.
  */
@@ -14,6 +15,8 @@ import { requireSection, writeModelFile, type ModelFile, type SectionArray } fro
 import { emptyDrift, readDriftRecord, type DriftRecord } from "../online/drift";
 import type { Appearance } from "../../anomaly/patchcore/appearance";
 import { readAppearanceRecord, writeAppearanceRecord } from "./appearance-store";
+import type { KeptImage } from "../online/kept-calibration";
+import { readKeptRecord, writeKeptRecord } from "./kept-store";
 
 export interface OnlineCounters {
   shotsLearned: number;
@@ -54,6 +57,8 @@ export interface OnlineSnapshot {
   head: FittedHead | null;
   /** The good parts' appearance (fit and confirmed good parts); null when none was learned. */
   appearance: Appearance | null;
+  /** The learned images the fit scored leave-one-out, kept to hand their scores over again (kept-calibration.ts). */
+  kept: readonly KeptImage[];
 }
 
 export function freshCounters(): OnlineCounters {
@@ -61,9 +66,20 @@ export function freshCounters(): OnlineCounters {
 }
 
 /** A bank just fitted (with the appearance model the fit learned, if any): nothing learned on the line yet. */
-export function freshSnapshot(bank: MemoryBank, appearance: Appearance | null = null): OnlineSnapshot {
+export function freshSnapshot(bank: MemoryBank, appearance: Appearance | null = null, kept: readonly KeptImage[] = []): OnlineSnapshot {
   const empty = new Float32Array(0);
-  return { bank, pending: empty, defect: empty, counters: freshCounters(), drift: emptyDrift(), labelled: [], labelledRevision: 0, head: null, appearance };
+  return {
+    bank,
+    pending: empty,
+    defect: empty,
+    counters: freshCounters(),
+    drift: emptyDrift(),
+    labelled: [],
+    labelledRevision: 0,
+    head: null,
+    appearance,
+    kept,
+  };
 }
 
 /** `metadata`: the learned record (what the bank must match); the store adds its own keys. */
@@ -79,6 +95,7 @@ export async function saveOnlineBank(path: string, snapshot: OnlineSnapshot, met
     online["head"] = writeHeadRecord(snapshot, bank.dim, sections);
   }
   if (snapshot.appearance !== null) online["appearance"] = writeAppearanceRecord(snapshot.appearance, sections);
+  if (snapshot.kept.length > 0) online["kept"] = writeKeptRecord(snapshot.kept, sections);
   await writeModelFile(path, { metadata: { ...metadata, kind: BANK_FILE_KIND, bank: { size: bank.size, dim: bank.dim, projectionDim }, online }, sections });
 }
 
@@ -196,5 +213,6 @@ export function onlineBankFrom(file: ModelFile, path: string): OnlineSnapshot {
     drift: online === undefined ? emptyDrift() : readDriftRecord(meta["drift"]),
     ...readHead(file, path, meta["head"], bank.dim),
     appearance: readAppearanceRecord(file, path, meta["appearance"], bank.dim),
+    kept: readKeptRecord(file, path, meta["kept"]),
   };
 }

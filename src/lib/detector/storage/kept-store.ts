@@ -1,0 +1,121 @@
+/**
+ * The learned images a model keeps for its calibration (kept-calibration.ts) inside its bank
+ * file: every image's codes in one "keptCodes" section (the bytes of one-byte and two-byte codes,
+ * packed four to an int32), the levels of one-byte images in "keptLevels", the patch distances
+ * in "keptGrids", and a record of its own version in the online metadata with each image's
+ * shape, code kind and leave-one-out score (a float64 in JSON: exact). A file without the record
+ * (saved before images were kept, a few-shot fit, a merge) hands nothing over after a defect.
+ */
+import { DefectError } from "../../errors";
+import type { TensorLayout } from "../../image/types";
+import { requireSection, type ModelFile, type SectionArray } from "../../persist";
+import { codesInRange, type CompactTensor, type KeptImage } from "../online/kept-calibration";
+
+/** Version of the kept-images record; a reader refuses any other. */
+export const KEPT_RECORD_VERSION = 1;
+
+interface ImageEntry {
+  dims: number[];
+  layout: TensorLayout;
+  score: number;
+  /** "levels": the levels each channel holds; "range": offset and step. */
+  levels?: number[];
+  offset?: number;
+  step?: number;
+}
+
+const padded = (bytes: number): number => Math.ceil(bytes / 4) * 4;
+
+/** The record (metadata, returned) and its sections (added to `sections`). */
+export function writeKeptRecord(kept: readonly KeptImage[], sections: Record<string, SectionArray>): Record<string, unknown> {
+  const codes = new Uint8Array(kept.reduce((n, k) => n + padded(k.tensor.codes.byteLength), 0));
+  const levels: Float32Array[] = [];
+  let at = 0;
+  const images: ImageEntry[] = kept.map(({ tensor, score }) => {
+    codes.set(new Uint8Array(tensor.codes.buffer, tensor.codes.byteOffset, tensor.codes.byteLength), at);
+    at += padded(tensor.codes.byteLength);
+    const entry = { dims: tensor.dims, layout: tensor.layout, score };
+    if (tensor.kind === "range") return { ...entry, offset: tensor.offset, step: tensor.step };
+    levels.push(...tensor.levels);
+    return { ...entry, levels: tensor.levels.map((l) => l.length) };
+  });
+  sections["keptCodes"] = new Int32Array(codes.buffer);
+  sections["keptLevels"] = concatenate(levels);
+  sections["keptGrids"] = concatenate(kept.map((k) => k.grid));
+  return { version: KEPT_RECORD_VERSION, gridLength: kept[0]?.grid.length ?? 0, images };
+}
+
+function concatenate(chunks: readonly Float32Array[]): Float32Array {
+  const all = new Float32Array(chunks.reduce((n, c) => n + c.length, 0));
+  let offset = 0;
+  for (const c of chunks) {
+    all.set(c, offset);
+    offset += c.length;
+  }
+  return all;
+}
+
+function invalid(path: string, reason: string): DefectError {
+  return new DefectError("modelFileInvalid", `${path} is not a usable model file: ${reason}`, { path, reason });
+}
+
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+const isFiniteNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+
+function readEntry(value: unknown): ImageEntry | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const e = value as Record<string, unknown>;
+  const { dims, layout, score, levels, offset, step } = e;
+  if (!Array.isArray(dims) || dims.length !== 4 || !dims.every((d) => isCount(d) && d > 0)) return undefined;
+  if ((layout !== "NCHW" && layout !== "NHWC") || !isFiniteNumber(score)) return undefined;
+  const base = { dims: dims as number[], layout, score } as const;
+  if (Array.isArray(levels) && levels.every((n) => isCount(n) && n <= 256)) return { ...base, levels: levels as number[] };
+  if (isFiniteNumber(offset) && isFiniteNumber(step) && step > 0) return { ...base, offset, step };
+  return undefined;
+}
+
+export function readKeptRecord(file: ModelFile, path: string, record: unknown): KeptImage[] {
+  if (record === undefined) return [];
+  if (typeof record !== "object" || record === null) throw invalid(path, "the kept images record is not an object");
+  const r = record as Record<string, unknown>;
+  if (r["version"] !== KEPT_RECORD_VERSION) {
+    throw invalid(path, `kept images record version ${JSON.stringify(r["version"])}; this version of the package reads ${KEPT_RECORD_VERSION}`);
+  }
+  const gridLength = r["gridLength"];
+  const listed = r["images"];
+  if (!isCount(gridLength) || !Array.isArray(listed)) throw invalid(path, "bad kept images record");
+  const entries = listed.map(readEntry);
+  if (entries.some((e) => e === undefined)) throw invalid(path, "bad kept image entry");
+  const images = entries as ImageEntry[];
+  const values = (e: ImageEntry): number => (e.dims as [number, number, number, number]).reduce((n, d) => n * d, 1);
+  const codeBytes = (e: ImageEntry): number => values(e) * (e.levels === undefined ? 2 : 1);
+  const bytes = images.reduce((n, e) => n + padded(codeBytes(e)), 0);
+  const codes = requireSection(file, path, "keptCodes", "int32", bytes / 4);
+  const levels = requireSection(
+    file,
+    path,
+    "keptLevels",
+    "float32",
+    images.reduce((n, e) => n + (e.levels ?? []).reduce((s, l) => s + l, 0), 0),
+  );
+  const grids = requireSection(file, path, "keptGrids", "float32", images.length * gridLength);
+  let atCode = 0;
+  let atLevel = 0;
+  return images.map((e, i) => {
+    const raw = new Uint8Array(codes.buffer, codes.byteOffset + atCode, codeBytes(e)).slice();
+    atCode += padded(codeBytes(e));
+    let tensor: CompactTensor;
+    if (e.levels === undefined) {
+      tensor = { kind: "range", offset: e.offset as number, step: e.step as number, codes: new Uint16Array(raw.buffer), dims: e.dims, layout: e.layout };
+    } else {
+      const channelLevels = e.levels.map((n) => {
+        const l = levels.slice(atLevel, atLevel + n);
+        atLevel += n;
+        return l;
+      });
+      tensor = { kind: "levels", levels: channelLevels, codes: raw, dims: e.dims, layout: e.layout };
+      if (!codesInRange(tensor)) throw invalid(path, "a kept image's codes name levels it does not have");
+    }
+    return { tensor, score: e.score, grid: grids.slice(i * gridLength, (i + 1) * gridLength) };
+  });
+}
