@@ -89,9 +89,9 @@ describe("kept learned images in the model file", function () {
     await writeModelFile(path, { metadata: { ...metadata, online: { kept: { ...record, version: 2 } } }, sections });
     const newer = await readModelFile(path);
     assert.throws(() => onlineBankFrom(newer, path), /kept images record version 2; this version of the package reads 1/);
-    const bad = new Int32Array(sections["keptCodes"]!);
+    const bad = new Int32Array(sections["kept0"]!);
     new Uint8Array(bad.buffer)[0] = 9;
-    await writeModelFile(path, { metadata: { ...metadata, online: { kept: record } }, sections: { ...sections, keptCodes: bad } });
+    await writeModelFile(path, { metadata: { ...metadata, online: { kept: record } }, sections: { ...sections, kept0: bad } });
     const corrupt = await readModelFile(path);
     assert.throws(() => onlineBankFrom(corrupt, path), /codes name levels it does not have/);
   });

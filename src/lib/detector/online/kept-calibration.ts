@@ -56,7 +56,7 @@ function asLevels(tensor: Tensor): CompactTensor | undefined {
   const slotCodes = new Int16Array(channels * SLOTS).fill(-1);
   const levels = Array.from({ length: channels }, () => new Float32Array(256));
   const counts = new Int32Array(channels);
-  const codes = new Uint8Array(bits.length);
+  const codes = new Uint8Array(new ArrayBuffer(wordBytes(bits.length)), 0, bits.length);
   for (let i = 0; i < bits.length; i++) {
     const c = nhwc ? i % channels : (i / plane) | 0;
     const b = bits[i] as number;
@@ -93,13 +93,26 @@ function asRange(tensor: Tensor): CompactTensor {
   }
   if (!(low <= high)) [low, high] = [0, 0];
   const step = high > low ? (high - low) / 65535 : 1;
-  const codes = new Uint16Array(tensor.data.length);
+  const codes = new Uint16Array(new ArrayBuffer(wordBytes(2 * tensor.data.length)), 0, tensor.data.length);
   for (let i = 0; i < codes.length; i++) codes[i] = Math.round(((tensor.data[i] as number) - low) / step);
   return { kind: "range", offset: low, step, codes, dims: [...tensor.dims], layout: tensor.layout };
 }
 
 export function compactTensor(tensor: Tensor): CompactTensor {
   return asLevels(tensor) ?? asRange(tensor);
+}
+
+/** Bytes rounded up to whole 4-byte words: codes are allocated so, to be saved as int32 without a copy. */
+export const wordBytes = (bytes: number): number => Math.ceil(bytes / 4) * 4;
+
+/** The codes as the int32 words that hold them (a view, no copy), as the model file stores them. */
+export function codeWords(compact: CompactTensor): Int32Array {
+  const { codes } = compact;
+  const words = wordBytes(codes.byteLength) / 4;
+  if (codes.byteOffset % 4 === 0 && codes.buffer.byteLength - codes.byteOffset >= words * 4) return new Int32Array(codes.buffer, codes.byteOffset, words);
+  const copy = new Uint8Array(words * 4);
+  copy.set(new Uint8Array(codes.buffer, codes.byteOffset, codes.byteLength));
+  return new Int32Array(copy.buffer);
 }
 
 /** Whether every code of a one-byte tensor names one of its channel's levels (a file read back). */

@@ -1,15 +1,17 @@
 /**
  * The learned images a model keeps for its calibration (kept-calibration.ts) inside its bank
- * file: every image's codes in one "keptCodes" section (the bytes of one-byte and two-byte codes,
- * packed four to an int32), the levels of one-byte images in "keptLevels", the patch distances
- * in "keptGrids", and a record of its own version in the online metadata with each image's
- * shape, code kind and leave-one-out score (a float64 in JSON: exact). A file without the record
- * (saved before images were kept, a few-shot fit, a merge) hands nothing over after a defect.
+ * file: each image's codes as a section of its own ("kept0", "kept1", ...: the bytes of its one-
+ * or two-byte codes as int32 words, written straight from the codes' memory: concatenating 40 MB
+ * held Node-RED's thread for 100-200 ms at every save), the levels of one-byte images in
+ * "keptLevels", the patch distances in "keptGrids", and a record of its own version in the
+ * online metadata with each image's shape, code kind and leave-one-out score (a float64 in JSON:
+ * exact). A file without the record (saved before images were kept, a few-shot fit, a merge)
+ * hands nothing over after a defect.
  */
 import { DefectError } from "../../errors";
 import type { TensorLayout } from "../../image/types";
 import { requireSection, type ModelFile, type SectionArray } from "../../persist";
-import { codesInRange, type CompactTensor, type KeptImage } from "../online/kept-calibration";
+import { codeWords, codesInRange, wordBytes, type CompactTensor, type KeptImage } from "../online/kept-calibration";
 
 /** Version of the kept-images record; a reader refuses any other. */
 export const KEPT_RECORD_VERSION = 1;
@@ -24,22 +26,18 @@ interface ImageEntry {
   step?: number;
 }
 
-const padded = (bytes: number): number => Math.ceil(bytes / 4) * 4;
+const sectionOf = (image: number): string => `kept${image}`;
 
 /** The record (metadata, returned) and its sections (added to `sections`). */
 export function writeKeptRecord(kept: readonly KeptImage[], sections: Record<string, SectionArray>): Record<string, unknown> {
-  const codes = new Uint8Array(kept.reduce((n, k) => n + padded(k.tensor.codes.byteLength), 0));
   const levels: Float32Array[] = [];
-  let at = 0;
-  const images: ImageEntry[] = kept.map(({ tensor, score }) => {
-    codes.set(new Uint8Array(tensor.codes.buffer, tensor.codes.byteOffset, tensor.codes.byteLength), at);
-    at += padded(tensor.codes.byteLength);
+  const images: ImageEntry[] = kept.map(({ tensor, score }, i) => {
+    sections[sectionOf(i)] = codeWords(tensor);
     const entry = { dims: tensor.dims, layout: tensor.layout, score };
     if (tensor.kind === "range") return { ...entry, offset: tensor.offset, step: tensor.step };
     levels.push(...tensor.levels);
     return { ...entry, levels: tensor.levels.map((l) => l.length) };
   });
-  sections["keptCodes"] = new Int32Array(codes.buffer);
   sections["keptLevels"] = concatenate(levels);
   sections["keptGrids"] = concatenate(kept.map((k) => k.grid));
   return { version: KEPT_RECORD_VERSION, gridLength: kept[0]?.grid.length ?? 0, images };
@@ -88,9 +86,6 @@ export function readKeptRecord(file: ModelFile, path: string, record: unknown): 
   if (entries.some((e) => e === undefined)) throw invalid(path, "bad kept image entry");
   const images = entries as ImageEntry[];
   const values = (e: ImageEntry): number => (e.dims as [number, number, number, number]).reduce((n, d) => n * d, 1);
-  const codeBytes = (e: ImageEntry): number => values(e) * (e.levels === undefined ? 2 : 1);
-  const bytes = images.reduce((n, e) => n + padded(codeBytes(e)), 0);
-  const codes = requireSection(file, path, "keptCodes", "int32", bytes / 4);
   const levels = requireSection(
     file,
     path,
@@ -99,23 +94,30 @@ export function readKeptRecord(file: ModelFile, path: string, record: unknown): 
     images.reduce((n, e) => n + (e.levels ?? []).reduce((s, l) => s + l, 0), 0),
   );
   const grids = requireSection(file, path, "keptGrids", "float32", images.length * gridLength);
-  let atCode = 0;
   let atLevel = 0;
   return images.map((e, i) => {
-    const raw = new Uint8Array(codes.buffer, codes.byteOffset + atCode, codeBytes(e)).slice();
-    atCode += padded(codeBytes(e));
+    const count = values(e);
+    const bytes = count * (e.levels === undefined ? 2 : 1);
+    const words = requireSection(file, path, sectionOf(i), "int32", wordBytes(bytes) / 4);
     let tensor: CompactTensor;
     if (e.levels === undefined) {
-      tensor = { kind: "range", offset: e.offset as number, step: e.step as number, codes: new Uint16Array(raw.buffer), dims: e.dims, layout: e.layout };
+      tensor = {
+        kind: "range",
+        offset: e.offset as number,
+        step: e.step as number,
+        codes: new Uint16Array(words.buffer, words.byteOffset, count),
+        dims: e.dims,
+        layout: e.layout,
+      };
     } else {
       const channelLevels = e.levels.map((n) => {
-        const l = levels.slice(atLevel, atLevel + n);
+        const l = levels.subarray(atLevel, atLevel + n);
         atLevel += n;
         return l;
       });
-      tensor = { kind: "levels", levels: channelLevels, codes: raw, dims: e.dims, layout: e.layout };
+      tensor = { kind: "levels", levels: channelLevels, codes: new Uint8Array(words.buffer, words.byteOffset, count), dims: e.dims, layout: e.layout };
       if (!codesInRange(tensor)) throw invalid(path, "a kept image's codes name levels it does not have");
     }
-    return { tensor, score: e.score, grid: grids.slice(i * gridLength, (i + 1) * gridLength) };
+    return { tensor, score: e.score, grid: grids.subarray(i * gridLength, (i + 1) * gridLength) };
   });
 }
