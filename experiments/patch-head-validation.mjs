@@ -6,7 +6,12 @@
 // S = S_good + mu * max_p max(0, logit_p) per l2 and mu, and the same with other negative sets:
 // "bank" = every row of the good bank (as the detector takes up to 8,192), "bankN" = every Nth,
 // "shots" = every 8th patch of each learned image (as eval --defect-shots takes them); the labelled
-// boards' own patches outside their regions are negatives too, every 8th.
+// boards' own patches outside their regions are negatives too, every 8th. Also printed: on how many
+// held-out good boards the head fires, and how many a threshold set on S_good alone (the 99 %
+// quantile of their S_good, standing for the fit's leave-one-out scores) rejects once the head's
+// evidence is added; SHIFT=q lowers the head's bias to the q-quantile of its logits on the bank's
+// odd rows (negatives then the even ones); TOPK=k,... tells whether a good board's largest evidence
+// lies among its k patches farthest from the bank; MUS=... the weights printed.
 //   npm run build && HOLD=40 SHOTS=10 NEG=bank,bank2,bank8,shots L2=0.001,0.01,0.1 node experiments/patch-head-validation.mjs
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";

@@ -63,8 +63,12 @@ describe("few-shot leave-one-out calibration", function () {
     const input = { owners, shots: features, grid: { width: GRID, height: GRID }, map: { width: 16, height: 16 } };
     for (const imageScore of ["reweighted", "map-max"] as const) {
       const options: PatchCoreOptions = { ...DEFAULT_PATCHCORE_OPTIONS, numNeighbors: 3, imageScore };
-      const scores = await leaveOneOutScores(bank, input, options, {});
-      assert.equal(scores.length, shots);
+      const leftOut = await leaveOneOutScores(bank, input, options, {});
+      assert.deepEqual(
+        leftOut.map((l) => l.shot),
+        [0, 1, 2, 3],
+      );
+      const scores = leftOut.map((l) => l.score);
       for (let s = 0; s < shots; s++) {
         const keep = Array.from(owners.keys()).filter((r) => owners[r] !== s);
         const left = new Float32Array(keep.length * DIM);
@@ -72,7 +76,13 @@ describe("few-shot leave-one-out calibration", function () {
         const scorer = await PatchCoreScorer.open({ data: left, size: keep.length, dim: DIM, projection: null }, options);
         try {
           const embedding = { data: features[s] as Float32Array, patches: GRID * GRID, dim: DIM, gridWidth: GRID, gridHeight: GRID };
-          const expected = (await scorer.scoreImage(embedding, 16, 16)).score;
+          const scored = await scorer.scoreImage(embedding, 16, 16);
+          const expected = scored.score;
+          const grid = leftOut[s]!.grid;
+          assert.ok(
+            grid.every((d, p) => Math.abs(d - (scored.grid.data[p] as number)) <= 1e-5 * Math.max(1, d)),
+            `shot ${s}: its patch distances without its rows`,
+          );
           assert.ok(
             Math.abs((scores[s] as number) - expected) <= 1e-5 * Math.max(1, Math.abs(expected)),
             `${imageScore} shot ${s}: ${scores[s]} vs ${expected}`,

@@ -359,6 +359,23 @@ describe("defect-detector learning on the line", function () {
       });
     });
 
+    it("hands its shots' scores over again after a confirmed defect in the few-shot setting too", async function () {
+      const fitted = await load({ setting: "fewshot" });
+      await send(msgOf(defect, { partId: "h" }));
+      const whole = { x: 0, y: 0, width: 96, height: 96 };
+      const answer = (await send({ confirm: { verdict: "defect", boxes: [whole] }, partId: "h" })) as { calibration: { kind: string; scores: number[] } };
+      const evidence = (await inspectAll(train)).map((payload) => payload["headEvidence"] as number);
+      assert.ok(
+        evidence.some((e) => e > 0),
+        `evidence on the shots: ${evidence.join(", ")}`,
+      );
+      assert.equal(answer.calibration.scores.length, TRAIN);
+      answer.calibration.scores.forEach((score, i) => {
+        const expected = fitted[i]! + evidence[i]!;
+        assert.ok(Math.abs(score - expected) <= 1e-4 * expected, `shot ${i}: ${score} handed, ${fitted[i]} + ${evidence[i]} expected`);
+      });
+    });
+
     it("learns the patch head from a defect confirmed with its image and a mask", async function () {
       await load();
       const [before] = await inspectAll([nextHole]);

@@ -47,6 +47,8 @@ export interface BankFit {
   rowImages: Int32Array;
   /** One score a shot; null when no calibration was asked for. */
   leaveOneOut: number[] | null;
+  /** The shots those scores are of, with their patch distances, in the same order. */
+  leftOut: Array<{ image: number; grid: Float32Array }>;
 }
 
 export interface BankFitOptions {
@@ -109,5 +111,10 @@ export async function fitPatchCoreBank(
   const leaveOneOut: LeaveOneOutInput | null = calibration === null ? null : { owners, shots, grid: calibration.grid, map: calibration.map };
   const finished = await finishBankOffThread(bank, options, session, leaveOneOut, signal);
   const rowImages = Int32Array.from(rows, (row) => Math.floor(row / patches));
-  return { bank: finished.bank, rowImages, leaveOneOut: calibration === null ? null : finished.scores };
+  return {
+    bank: finished.bank,
+    rowImages,
+    leaveOneOut: calibration === null ? null : finished.leftOut.map((s) => s.score),
+    leftOut: finished.leftOut.map((s) => ({ image: s.shot, grid: s.grid })),
+  };
 }

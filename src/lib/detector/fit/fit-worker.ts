@@ -26,8 +26,8 @@ async function answer(job: FitJob): Promise<FitReply> {
     case "finish": {
       const { data, size, dim } = job.bank;
       const bank = { data, size, dim, projection: await searchProjection(data, size, dim, job.options, job.session) };
-      const scores = job.leaveOneOut === null ? [] : await leaveOneOutScores(bank, job.leaveOneOut, job.options, job.session);
-      return { ok: true, kind: "finish", bank, scores };
+      const leftOut = job.leaveOneOut === null ? [] : await leaveOneOutScores(bank, job.leaveOneOut, job.options, job.session);
+      return { ok: true, kind: "finish", bank, leftOut };
     }
     case "head":
       return { ok: true, kind: "head", classifier: trainRegionHead([job.positive], [job.negative], job.dim, job.l2) };
@@ -52,14 +52,16 @@ async function run(job: FitJob): Promise<FitReply> {
 function transferables(reply: FitReply): ArrayBuffer[] {
   if (!reply.ok) return [];
   const arrays =
-    reply.kind === "patchcore" || reply.kind === "finish"
+    reply.kind === "patchcore"
       ? [reply.bank.data, reply.bank.projection]
-      : reply.kind === "select"
-        ? [reply.rows]
-        : reply.kind === "head"
-          ? [reply.classifier.mean, reply.classifier.invStd, reply.classifier.weights]
-          : [reply.grid.mean, reply.grid.inverse];
-  return arrays.filter((a): a is Float32Array | Int32Array => a !== null).map((a) => a.buffer as ArrayBuffer);
+      : reply.kind === "finish"
+        ? [reply.bank.data, reply.bank.projection, ...reply.leftOut.map((s) => s.grid)]
+        : reply.kind === "select"
+          ? [reply.rows]
+          : reply.kind === "head"
+            ? [reply.classifier.mean, reply.classifier.invStd, reply.classifier.weights]
+            : [reply.grid.mean, reply.grid.inverse];
+  return [...new Set(arrays.filter((a): a is Float32Array | Int32Array => a !== null).map((a) => a.buffer as ArrayBuffer))];
 }
 
 void run(workerData as FitJob).then((reply) => parentPort?.postMessage(reply, transferables(reply)));

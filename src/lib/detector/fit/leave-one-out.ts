@@ -49,20 +49,29 @@ async function searchesByShot(bank: MemoryBank, owners: Int32Array, shots: numbe
   }
 }
 
-/** One score a shot, in shot order; none with fewer than two shots (nothing to leave one out against). */
-export async function leaveOneOutScores(bank: MemoryBank, input: LeaveOneOutInput, options: PatchCoreOptions, session: SessionOptions): Promise<number[]> {
+/** A shot scored without its rows: its image score and patch distances (kept-calibration.ts keeps both). */
+export interface LeftOutShot {
+  shot: number;
+  score: number;
+  grid: Float32Array;
+}
+
+/** One per shot that has others to be scored against, in shot order; none with fewer than two shots. */
+export async function leaveOneOutScores(bank: MemoryBank, input: LeaveOneOutInput, options: PatchCoreOptions, session: SessionOptions): Promise<LeftOutShot[]> {
   const { owners, shots, grid, map } = input;
   if (shots.length < 2) return [];
   const parts = await searchesByShot(bank, owners, shots.length, session);
   try {
-    const scores: number[] = [];
+    const scores: LeftOutShot[] = [];
     for (const [shot, features] of shots.entries()) {
       const others = parts.filter((p, owner): p is SearchPart => p !== null && owner !== shot);
       if (others.length === 0) continue;
       // Exact search: a search subspace fitted per left-out bank would cost more than the scoring.
       const scorer = PatchCoreScorer.over({ ...bank, projection: null }, unionSearch(others, bank.dim), options);
       const embedding = { data: features, patches: grid.width * grid.height, dim: bank.dim, gridWidth: grid.width, gridHeight: grid.height };
-      scores.push((await scorer.scoreImage(embedding, map.width, map.height)).score);
+      const scored = await scorer.scoreImage(embedding, map.width, map.height);
+      // A copy: the grid is handed to the main thread, and must not take a shared buffer along.
+      scores.push({ shot, score: scored.score, grid: scored.grid.data.slice() });
     }
     return scores;
   } finally {

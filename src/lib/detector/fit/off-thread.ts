@@ -13,7 +13,7 @@ import type { RowBlocks } from "../../anomaly/patchcore/row-blocks";
 import type { PatchClassifier } from "../../anomaly/patchcore/patch-classifier";
 import { DefectError, type ErrorCode, type ErrorDetails } from "../../errors";
 import type { SessionOptions } from "../../onnx";
-import type { LeaveOneOutInput } from "./leave-one-out";
+import type { LeaveOneOutInput, LeftOutShot } from "./leave-one-out";
 
 export type FitJob =
   /** A whole bank from [rows, dim] full features. */
@@ -30,7 +30,7 @@ export type FitJob =
 export type FitReply =
   | { ok: true; kind: "patchcore"; bank: MemoryBank }
   | { ok: true; kind: "select"; rows: Int32Array }
-  | { ok: true; kind: "finish"; bank: MemoryBank; scores: number[] }
+  | { ok: true; kind: "finish"; bank: MemoryBank; leftOut: LeftOutShot[] }
   | { ok: true; kind: "head"; classifier: PatchClassifier }
   | { ok: true; kind: "padim"; grid: GaussianGrid }
   | { ok: false; code: ErrorCode | undefined; message: string; details: ErrorDetails };
@@ -120,8 +120,8 @@ export async function selectBankRowsOffThread(
 }
 
 /**
- * The gathered bank with its search subspace, and the leave-one-out scores when asked for (else
- * []). The bank and the shots' features are handed over to the worker.
+ * The gathered bank with its search subspace, and the shots scored leave-one-out when asked for
+ * (else []). The bank and the shots' features are handed over to the worker.
  */
 export async function finishBankOffThread(
   bank: MemoryBank,
@@ -129,10 +129,10 @@ export async function finishBankOffThread(
   session: SessionOptions,
   leaveOneOut: LeaveOneOutInput | null,
   signal: AbortSignal,
-): Promise<{ bank: MemoryBank; scores: number[] }> {
+): Promise<{ bank: MemoryBank; leftOut: LeftOutShot[] }> {
   const transfer = [bank.data, ...(leaveOneOut?.shots ?? [])].map((a) => a.buffer as ArrayBuffer);
   const reply = await runJob({ kind: "finish", bank, options, session, leaveOneOut }, [...new Set(transfer)], signal);
-  return { bank: reply.bank, scores: reply.scores };
+  return { bank: reply.bank, leftOut: reply.leftOut };
 }
 
 /**

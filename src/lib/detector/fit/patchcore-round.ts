@@ -164,8 +164,8 @@ export function createPatchCoreRound(config: PatchCoreRoundConfig): LearningRoun
       const fit = await fitPatchCoreBank(learned, options, session, signal, { calibration, keepSpace: !projected });
       const { bank } = fit;
       let leaveOneOut = fit.leaveOneOut;
-      /** The images scored leave-one-out, in score order, with their patch distances. */
-      const scored: Array<{ image: number; grid: Float32Array }> = [];
+      /** The images scored leave-one-out, in score order, with their patch distances (few shots: by the fit). */
+      const scored: Array<{ image: number; grid: Float32Array }> = [...fit.leftOut];
       if (config.leaveOneOut && !fewShot) {
         // A variant's rows are its shot's: an image is scored without every copy of itself.
         const owners = Int32Array.from(fit.rowImages, (image) => (image < shots ? image : variantOf(image).shot));
@@ -193,7 +193,7 @@ export function createPatchCoreRound(config: PatchCoreRoundConfig): LearningRoun
       const final = leaveOneOut;
       // Kept so the handed scores can follow confirmed defects (kept-calibration.ts).
       const calibrationImages: KeptImage[] =
-        final === null || fewShot
+        final === null
           ? []
           : scored.map(({ image, grid: patchGrid }, k) => ({ tensor: tensors[image] as CompactTensor, score: final[k] as number, grid: patchGrid }));
       const online = await OnlineBank.fitted(bank, options, session, config.defectWeight, appearance, config.appearanceWeight, calibrationImages);

@@ -5,7 +5,7 @@
  * held Node-RED's thread for 100-200 ms at every save), the levels of one-byte images in
  * "keptLevels", the patch distances in "keptGrids", and a record of its own version in the
  * online metadata with each image's shape, code kind and leave-one-out score (a float64 in JSON:
- * exact). A file without the record (saved before images were kept, a few-shot fit, a merge)
+ * exact). A file without the record (saved before images were kept, a merge)
  * hands nothing over after a defect.
  */
 import { DefectError } from "../../errors";
