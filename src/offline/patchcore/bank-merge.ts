@@ -13,6 +13,7 @@ import type { SessionOptions } from "../../lib/onnx";
 import { BANK_FILE_KIND, memoryBankFrom } from "../../lib/anomaly/patchcore/bank-store";
 import { buildMemoryBank, DEFAULT_PATCHCORE_OPTIONS, type MemoryBank } from "../../lib/anomaly/patchcore/patchcore";
 import { onlineBankFrom, writeHeadRecord } from "../../lib/detector/storage/online-store";
+import { concatFloat32 } from "../../lib/float32-concat";
 
 export interface MergeOptions {
   /** Rows of the merged bank at most. */
@@ -105,16 +106,6 @@ export function checkMergeable(sources: ReadonlyArray<{ path: string; metadata: 
   );
 }
 
-function concatenate(arrays: readonly Float32Array[]): Float32Array {
-  const all = new Float32Array(arrays.reduce((sum, a) => sum + a.length, 0));
-  let offset = 0;
-  for (const a of arrays) {
-    all.set(a, offset);
-    offset += a.length;
-  }
-  return all;
-}
-
 function sum(sources: readonly Source[], read: (s: Source) => unknown): number {
   return sources.reduce((total, s) => total + (Number.isSafeInteger(read(s)) ? (read(s) as number) : 0), 0);
 }
@@ -137,7 +128,7 @@ export async function mergeBankFiles(paths: readonly string[], out: string, opti
   checkMergeable(sources.map((s) => ({ path: s.path, metadata: s.file.metadata, dim: s.bank.dim })));
   const first = sources[0] as Source;
   const dim = first.bank.dim;
-  const union = concatenate(sources.flatMap((s) => [s.bank.data.subarray(0, s.bank.size * dim), extraRows(s, "pending")]));
+  const union = concatFloat32(sources.flatMap((s) => [s.bank.data.subarray(0, s.bank.size * dim), extraRows(s, "pending")]));
   const unionRows = union.length / dim;
   const scoringDim = first.bank.projection === null ? 0 : first.bank.projection.length / dim;
   const bank = await buildMemoryBank(
@@ -147,7 +138,7 @@ export async function mergeBankFiles(paths: readonly string[], out: string, opti
     { ...DEFAULT_PATCHCORE_OPTIONS, coresetRatio: 1, maxBankSize: options.maxBankSize, scoringDim, seed: options.seed ?? DEFAULT_PATCHCORE_OPTIONS.seed },
     options.session,
   );
-  const defect = concatenate(sources.map((s) => extraRows(s, "defect")));
+  const defect = concatFloat32(sources.map((s) => extraRows(s, "defect")));
   const sections: Record<string, SectionArray> = { bank: bank.data };
   if (bank.projection !== null) sections["projection"] = bank.projection;
   if (defect.length > 0) sections["defect"] = defect;

@@ -17,6 +17,7 @@ import type { PatchEmbedding } from "../../features/types";
 import { GraphBuilder } from "../../onnx/graph-builder";
 import { acquireModelFromBytes, type SessionOptions } from "../../onnx";
 import { DEFAULT_PATCH_CLASSIFIER_OPTIONS, trainPatchClassifier, type PatchClassifier } from "./patch-classifier";
+import { concatFloat32 } from "../../float32-concat";
 
 /** Every STRIDE-th good patch of an image is a negative: enough of them, at a fraction of the training time. */
 export const HEAD_NEGATIVE_STRIDE = 8;
@@ -61,19 +62,9 @@ export function regionRows(sample: RegionSample, stride = HEAD_NEGATIVE_STRIDE):
   };
 }
 
-function concatenate(chunks: readonly Float32Array[]): Float32Array {
-  const out = new Float32Array(chunks.reduce((n, c) => n + c.length, 0));
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.length;
-  }
-  return out;
-}
-
 /** The head from positive and negative row blocks ([rows, dim] each). */
 export function trainRegionHead(positives: readonly Float32Array[], negatives: readonly Float32Array[], dim: number, l2 = HEAD_L2): PatchClassifier {
-  return trainPatchClassifier(concatenate(positives), concatenate(negatives), dim, { ...DEFAULT_PATCH_CLASSIFIER_OPTIONS, l2 });
+  return trainPatchClassifier(concatFloat32(positives), concatFloat32(negatives), dim, { ...DEFAULT_PATCH_CLASSIFIER_OPTIONS, l2 });
 }
 
 /**

@@ -54,6 +54,7 @@ import { HEAD_L2, openHeadScorer, regionRows, type HeadScorer } from "../../anom
 import { freshSnapshot, type FittedHead, type LabelledPart, type OnlineCounters, type OnlineSnapshot } from "../storage/online-store";
 import type { OnlineCounts, PartFeatures, Verdict } from "../types";
 import { expandTensor, type KeptImage } from "./kept-calibration";
+import { concatFloat32 } from "../../float32-concat";
 
 /** A refresh leaves the bank at this fraction of the cap: room for new parts before the next. */
 export const REFRESH_FILL = 0.8;
@@ -75,16 +76,6 @@ export const REFRESH_THREADS = 1;
 export const MAX_HEAD_BANK_NEGATIVES = 8192;
 /** Seed of the choice of queued parts dropped when the queue is full (reproducible runs). */
 const DROP_SEED = 0x5eed;
-
-function concatenate(chunks: readonly Float32Array[]): Float32Array {
-  const all = new Float32Array(chunks.reduce((sum, c) => sum + c.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return all;
-}
 
 /** The good bank's rows a head fit learns as negatives, at most MAX_HEAD_BANK_NEGATIVES. */
 function bankNegatives(bank: MemoryBank): Float32Array {
@@ -297,7 +288,7 @@ export class OnlineBank {
       if (size + rows > this.cap) {
         this.startRefresh();
       } else {
-        const data = concatenate([this.bank.data.subarray(0, size * dim), ...this.pending]);
+        const data = concatFloat32([this.bank.data.subarray(0, size * dim), ...this.pending]);
         this.pending = [];
         // The search projection of the fit stays: a few more rows hardly move the principal subspace.
         await this.install({ data, size: size + rows, dim, projection: this.bank.projection });
@@ -323,8 +314,8 @@ export class OnlineBank {
   snapshot(): OnlineSnapshot {
     return {
       bank: this.bank,
-      pending: concatenate([...this.inFlight, ...this.pending]),
-      defect: concatenate(this.defect),
+      pending: concatFloat32([...this.inFlight, ...this.pending]),
+      defect: concatFloat32(this.defect),
       counters: { ...this.counters },
       drift: this.drift,
       labelled: [...this.labelled],

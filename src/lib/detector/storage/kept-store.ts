@@ -12,6 +12,7 @@ import { DefectError } from "../../errors";
 import type { TensorLayout } from "../../image/types";
 import { requireSection, type ModelFile, type SectionArray } from "../../persist";
 import { codeWords, codesInRange, wordBytes, type CompactTensor, type KeptImage } from "../online/kept-calibration";
+import { concatFloat32 } from "../../float32-concat";
 
 /** Version of the kept-images record; a reader refuses any other. */
 export const KEPT_RECORD_VERSION = 1;
@@ -38,19 +39,9 @@ export function writeKeptRecord(kept: readonly KeptImage[], sections: Record<str
     levels.push(...tensor.levels);
     return { ...entry, levels: tensor.levels.map((l) => l.length) };
   });
-  sections["keptLevels"] = concatenate(levels);
-  sections["keptGrids"] = concatenate(kept.map((k) => k.grid));
+  sections["keptLevels"] = concatFloat32(levels);
+  sections["keptGrids"] = concatFloat32(kept.map((k) => k.grid));
   return { version: KEPT_RECORD_VERSION, gridLength: kept[0]?.grid.length ?? 0, images };
-}
-
-function concatenate(chunks: readonly Float32Array[]): Float32Array {
-  const all = new Float32Array(chunks.reduce((n, c) => n + c.length, 0));
-  let offset = 0;
-  for (const c of chunks) {
-    all.set(c, offset);
-    offset += c.length;
-  }
-  return all;
 }
 
 function invalid(path: string, reason: string): DefectError {

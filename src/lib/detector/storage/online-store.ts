@@ -17,6 +17,7 @@ import type { Appearance } from "../../anomaly/patchcore/appearance";
 import { readAppearanceRecord, writeAppearanceRecord } from "./appearance-store";
 import type { KeptImage } from "../online/kept-calibration";
 import { readKeptRecord, writeKeptRecord } from "./kept-store";
+import { concatFloat32 } from "../../float32-concat";
 
 export interface OnlineCounters {
   shotsLearned: number;
@@ -120,8 +121,8 @@ export function writeHeadRecord(
   sections: Record<string, SectionArray>,
 ): Record<string, unknown> {
   const { labelled, head } = snapshot;
-  sections["headPositive"] = concatenate(labelled.map((p) => p.positive));
-  sections["headNegative"] = concatenate(labelled.map((p) => p.negative));
+  sections["headPositive"] = concatFloat32(labelled.map((p) => p.positive));
+  sections["headNegative"] = concatFloat32(labelled.map((p) => p.negative));
   if (head !== null) {
     sections["headMean"] = head.classifier.mean;
     sections["headInvStd"] = head.classifier.invStd;
@@ -134,16 +135,6 @@ export function writeHeadRecord(
     // The bias is a float64 in JSON, exact; the rest are the float32 the head was fitted as.
     fitted: head === null ? null : { revision: head.revision, bias: head.classifier.bias },
   };
-}
-
-function concatenate(chunks: readonly Float32Array[]): Float32Array {
-  const all = new Float32Array(chunks.reduce((n, c) => n + c.length, 0));
-  let offset = 0;
-  for (const c of chunks) {
-    all.set(c, offset);
-    offset += c.length;
-  }
-  return all;
 }
 
 function invalidHead(path: string, reason: string): DefectError {
