@@ -9,7 +9,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BANK_FILE_KIND } from "../../src/lib/anomaly/patchcore/bank-store";
-import { compactTensor, expandTensor, type KeptImage } from "../../src/lib/detector/online/kept-calibration";
+import { compactTensor, expandTensor, MAX_KEPT_IMAGES, spreadEvenly, type KeptImage } from "../../src/lib/detector/online/kept-calibration";
 import { writeKeptRecord } from "../../src/lib/detector/storage/kept-store";
 import { freshSnapshot, onlineBankFrom, saveOnlineBank } from "../../src/lib/detector/storage/online-store";
 import { readModelFile, writeModelFile, type SectionArray } from "../../src/lib/persist";
@@ -47,6 +47,17 @@ describe("a kept learned image's tensor", function () {
   it("keeps a tensor of one value exactly (an unlit image)", function () {
     const tensor: Tensor = { data: new Float32Array(12).fill(-1.5), dims: [1, 2, 2, 3], layout: "NHWC" };
     assert.deepEqual(expandTensor(compactTensor(tensor)), tensor);
+  });
+});
+
+describe("which learned images are kept", function () {
+  it("all of a round of at most 200, else 200 spread evenly over it in learning order", function () {
+    const round = Array.from({ length: 1000 }, (_, i) => i);
+    assert.equal(MAX_KEPT_IMAGES, 200);
+    assert.deepEqual(spreadEvenly(round.slice(0, 200), MAX_KEPT_IMAGES), round.slice(0, 200));
+    const kept = spreadEvenly(round, MAX_KEPT_IMAGES);
+    assert.deepEqual([kept.length, kept[0], kept[1], kept.at(-1)], [200, 0, 5, 995]);
+    assert.deepEqual(spreadEvenly(round.slice(0, 300), 200).slice(0, 4), [0, 1, 3, 4]);
   });
 });
 

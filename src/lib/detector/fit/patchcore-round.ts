@@ -29,7 +29,7 @@ import { onlinePatchCoreModel } from "../online/online-model";
 import { checkSample, shapeOf, type SampleShape } from "../sample";
 import { supportVariants, type AugmentChoice, type Variant } from "./support-set";
 import type { FittedModel, HandedCalibration, LearningRound } from "../types";
-import { compactTensor, expandTensor, type CompactTensor, type KeptImage } from "../online/kept-calibration";
+import { compactTensor, expandTensor, MAX_KEPT_IMAGES, spreadEvenly, type CompactTensor, type KeptImage } from "../online/kept-calibration";
 import { augmentEnabled } from "../../anomaly/patchcore/augment";
 import { fitAppearance, keptImages, leaveOneOutDistances, leaveOneOutWithAppearance, meanFeatures, type Appearance } from "../../anomaly/patchcore/appearance";
 
@@ -195,7 +195,10 @@ export function createPatchCoreRound(config: PatchCoreRoundConfig): LearningRoun
       const calibrationImages: KeptImage[] =
         final === null
           ? []
-          : scored.map(({ image, grid: patchGrid }, k) => ({ tensor: tensors[image] as CompactTensor, score: final[k] as number, grid: patchGrid }));
+          : spreadEvenly(
+              scored.map(({ image, grid: patchGrid }, k) => ({ tensor: tensors[image] as CompactTensor, score: final[k] as number, grid: patchGrid })),
+              MAX_KEPT_IMAGES,
+            );
       const online = await OnlineBank.fitted(bank, options, session, config.defectWeight, appearance, config.appearanceWeight, calibrationImages);
       const record = {
         ...learnedRecord(config.learnedWith, first, shots, options),
