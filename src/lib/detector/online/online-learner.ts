@@ -107,7 +107,7 @@ export class OnlineLearner {
     if (request.verdict === "good") online.drift = recordGoodScore(online.drift, part.score, this.config.driftWindow);
     const counts = await this.saveSoon(online);
     // A defect's evidence raises good parts' scores too: the threshold's good scores follow.
-    const calibration = request.verdict === "defect" ? await online.calibration() : undefined;
+    const calibration = request.verdict === "defect" ? await this.freshCalibration(online) : undefined;
     return {
       confirmed: request.verdict,
       partId: request.partId ?? null,
@@ -115,6 +115,20 @@ export class OnlineLearner {
       version: counts.version,
       ...(calibration === undefined ? {} : { calibration }),
     };
+  }
+
+  /**
+   * The kept learned images' scores now. The verdict is saved by then: a failure to score them is
+   * reported (the threshold keeps the calibration it has) and the verdict answered without them,
+   * so the operator is not told that a part learned was not.
+   */
+  private async freshCalibration(online: OnlineModel): Promise<HandedCalibration | undefined> {
+    try {
+      return await online.calibration();
+    } catch (error) {
+      this.onError(error);
+      return undefined;
+    }
   }
 
   /** Resolves when no refresh runs and every queued part is in a saved bank (benchmarks, tests). */
