@@ -21,6 +21,7 @@ import {
 } from "../lib/archive";
 import { DefectError } from "../lib/errors";
 import {
+  detectorAnswerOf,
   findMessageImage,
   isControlAnswer,
   isRecord,
@@ -79,8 +80,8 @@ function readJob(msg: NodeMessageInFlow): Job | undefined {
     return { kind: "confirmed", part: { ...confirm, partId, image: messageImage(msg), transform: readTransform(msg) } };
   }
   if (isControlAnswer(msg.payload)) {
-    // A threshold that calibrated again from a confirmed defect's answer sends its own answer, the detector's in msg.detection.
-    const answer = detectorAnswer(msg.payload) ?? (isRecord(msg.payload) && msg.payload["calibrating"] === true ? detectorAnswer(msg["detection"]) : undefined);
+    // Through a threshold that calibrated again from a confirmed defect's answer, the detector's is in msg.detection.
+    const answer = detectorAnswer(detectorAnswerOf(msg).answer);
     return answer === undefined ? undefined : { kind: "confirmed", part: answer };
   }
   const verdict = readVerdictRecord(msg);

@@ -6,6 +6,16 @@
  */
 import { isRecord } from "./record";
 
+/**
+ * The detector's own answer on a message: msg.payload, or msg.detection where a threshold node
+ * calibrated from the scores the answer handed over and answered for it (`{ calibrating: true }`).
+ */
+export function detectorAnswerOf(msg: Readonly<Record<string, unknown>>): { answer: unknown; calibrated: boolean } {
+  const payload = msg["payload"];
+  const calibrated = isRecord(payload) && payload["calibrating"] === true && isRecord(msg["detection"]);
+  return { answer: calibrated ? msg["detection"] : payload, calibrated };
+}
+
 /** True for `{ learning: true }`, `{ calibrating: true }`, `{ command: "..." }` and `{ confirmed: "good" | "defect" }` payloads. */
 export function isControlAnswer(payload: unknown): boolean {
   return (

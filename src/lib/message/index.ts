@@ -4,7 +4,7 @@
  * accepts and produces the same shapes. No Node-RED here: reading a property named in the
  * editor (RED.util.getMessageProperty) stays in src/nodes/shared.
  */
-export { isControlAnswer } from "./answers";
+export { detectorAnswerOf, isControlAnswer } from "./answers";
 export { HANDED_CALIBRATION_KINDS, readHandedCalibration, type HandedCalibration, type HandedCalibrationKind } from "./calibration";
 export { findMessageImage, messageImageSize, setMessageImage, writeMessageImage, type FoundImage } from "./image";
 export { writeQueueInfo, type MessageQueueInfo } from "./queue";

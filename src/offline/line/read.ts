@@ -5,7 +5,7 @@
  */
 import type { Rect } from "../../lib/image/types";
 import { LineFailure } from "./failure";
-import { finiteNumber, isRecord, messageImageSize, readAnomalyMap, readRegions, readTimings } from "../../lib/message";
+import { detectorAnswerOf, finiteNumber, isRecord, messageImageSize, readAnomalyMap, readRegions, readTimings } from "../../lib/message";
 
 type Message = Readonly<Record<string, unknown>>;
 
@@ -68,10 +68,15 @@ function payloadOf(msg: Message, what: string): Record<string, unknown> {
   return payload;
 }
 
+/** The detector's answer (through a threshold that calibrated from it, in msg.detection). */
+function detectorAnswer(msg: Message, what: string): { answer: Record<string, unknown>; calibrated: boolean } {
+  payloadOf(msg, what);
+  const { answer, calibrated } = detectorAnswerOf(msg);
+  return { answer: answer as Record<string, unknown>, calibrated };
+}
+
 export function readLearnAnswer(msg: Message): LearnAnswer {
-  const payload = payloadOf(msg, "a learned image");
-  const calibrated = payload["calibrating"] === true && isRecord(msg["detection"]);
-  const learning = calibrated ? (msg["detection"] as Record<string, unknown>) : payload;
+  const { answer: learning, calibrated } = detectorAnswer(msg, "a learned image");
   if (learning["learning"] !== true) throw new LineFailure("the detector did not answer a learned image as learning");
   const model = isRecord(learning["model"]) ? (learning["model"] as Record<string, string | number>) : null;
   return {
@@ -92,9 +97,7 @@ export function readCalibrationAnswer(msg: Message): CalibrationAnswer {
 }
 
 export function readConfirmAnswer(msg: Message): ConfirmAnswer {
-  const payload = payloadOf(msg, "a confirmed defect");
-  const calibrated = payload["calibrating"] === true && isRecord(msg["detection"]);
-  const answer = calibrated ? (msg["detection"] as Record<string, unknown>) : payload;
+  const { answer, calibrated } = detectorAnswer(msg, "a confirmed defect");
   const bank = answer["bank"];
   if (answer["confirmed"] !== "defect" || !isRecord(bank)) throw new LineFailure("the detector did not answer a confirmed defect as a verdict");
   return {

@@ -106,14 +106,13 @@ export function compactTensor(tensor: Tensor): CompactTensor {
 /** Bytes rounded up to whole 4-byte words: codes are allocated so, to be saved as int32 without a copy. */
 export const wordBytes = (bytes: number): number => Math.ceil(bytes / 4) * 4;
 
-/** The codes as the int32 words that hold them (a view, no copy), as the model file stores them. */
+/**
+ * The codes as the int32 words that hold them (a view, no copy), as the model file stores them:
+ * codes are always word-padded (compactTensor allocates them so, kept-store reads them from sections).
+ */
 export function codeWords(compact: CompactTensor): Int32Array {
   const { codes } = compact;
-  const words = wordBytes(codes.byteLength) / 4;
-  if (codes.byteOffset % 4 === 0 && codes.buffer.byteLength - codes.byteOffset >= words * 4) return new Int32Array(codes.buffer, codes.byteOffset, words);
-  const copy = new Uint8Array(words * 4);
-  copy.set(new Uint8Array(codes.buffer, codes.byteOffset, codes.byteLength));
-  return new Int32Array(copy.buffer);
+  return new Int32Array(codes.buffer, codes.byteOffset, wordBytes(codes.byteLength) / 4);
 }
 
 /** Whether every code of a one-byte tensor names one of its channel's levels (a file read back). */
