@@ -11,8 +11,9 @@ Extracts the patch features of DIR/train/good and DIR/test once, then fits and s
 setting on them with the detector node's own bank fit and scoring, and prints accuracy and the
 median time per image split into preprocess / backbone / scoring / post, next to a raw
 onnxruntime session.run of the backbone. The score is the bank's (re-weighted PatchCore of the
-features as captured): the detector's exposure evening, top-mean image score and appearance
-term need a whole learning round, and \`line\` measures them.
+features as captured, each patch in the neighbourhood an unedited detector learns with): the
+detector's exposure evening, top-mean image score and appearance term need a whole learning
+round, and \`line\` measures them.
 
 Options:
   --data DIR          dataset folder in MVTec AD layout (required)

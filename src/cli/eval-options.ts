@@ -18,6 +18,7 @@ export interface DetectorFlags {
   "image-score"?: string;
   "appearance-weight"?: string;
   exposure?: string;
+  neighbourhood?: string;
   threads?: string;
   augment?: string;
   rotations?: string;
@@ -38,6 +39,7 @@ const FLAG_OF: Readonly<Record<string, string>> = {
   imageScore: "--image-score",
   appearanceWeight: "--appearance-weight",
   exposure: "--exposure",
+  neighbourhood: "--neighbourhood",
   threads: "--threads",
   augment: "--augment",
   rotations: "--rotations",
@@ -57,6 +59,7 @@ export function detectorFields(values: DetectorFlags, method: "patchcore" | "pad
     ["imageScore", values["image-score"]],
     ["appearanceWeight", values["appearance-weight"]],
     ["exposure", values.exposure],
+    ["neighbourhood", values.neighbourhood],
     ["threads", values.threads],
     ["augment", values.augment],
     ["rotations", values.rotations],
@@ -86,6 +89,9 @@ export const SCORING_USAGE = `  --appearance-weight W  patchcore: weight of the 
   --exposure MODE      patchcore, padim: even (each image scaled to one mean brightness
                        before the backbone), as-captured, or auto (default: even for
                        patchcore with an ONNX backbone and no --shots)
+  --neighbourhood N    patchcore: each patch's features averaged over its N x N
+                       neighbourhood before the search, 1 or 3, or auto (default:
+                       1 with an ONNX backbone and no --shots, else 3)
 `;
 
 /** The options `eval` and `line` share, by the same names: the dataset, the method and the detector's fields. */
@@ -104,6 +110,7 @@ export const DETECTOR_CLI_OPTIONS = {
   "image-score": { type: "string" },
   "appearance-weight": { type: "string" },
   exposure: { type: "string" },
+  neighbourhood: { type: "string" },
   "reference-dir": { type: "string" },
   threads: { type: "string" },
   json: { type: "boolean" },

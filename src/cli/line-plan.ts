@@ -39,6 +39,7 @@ export interface LineValues {
   "image-score"?: string;
   "appearance-weight"?: string;
   exposure?: string;
+  neighbourhood?: string;
   "reference-dir"?: string;
   threads?: string;
   calibrate?: string;

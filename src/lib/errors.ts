@@ -49,6 +49,7 @@ export type ErrorCode =
   | "modelMismatch"
   | "modelFileInvalid"
   | "modelFileVersion"
+  | "noKeptImages"
   // threshold: calibration
   | "noScoreInput"
   | "notCalibrated"

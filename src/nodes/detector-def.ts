@@ -32,6 +32,8 @@ export interface DetectorNodeDef extends NodeDef {
   standardize?: boolean | string;
   /** PatchCore, PaDiM: "auto" | "even" (one mean brightness before the backbone) | "as-captured"; absent in older flows = auto. */
   exposure?: string;
+  /** PatchCore: "auto" | "1" | "3", the neighbourhood each patch's features are averaged over; absent in older flows = auto. */
+  neighbourhood?: string;
   /** Images learned before the node fits by itself. */
   trainCount: string | number;
   /** Optional folder of good images learned at deploy when nothing is learned yet. */

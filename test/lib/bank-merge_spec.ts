@@ -229,6 +229,21 @@ describe("merging banks across lines", function () {
     });
   });
 
+  it("refuses banks learned with another patch neighbourhood; a file without the record was learned with 3 x 3", async function () {
+    const three = join(dir, "three.ddm");
+    const one = join(dir, "one.ddm");
+    await writeBank(three, 20, 3, 0, record({ neighbourhood: 3 }));
+    await writeBank(one, 20, 4, 0, record({ neighbourhood: 1 }));
+    assert.equal((await mergeBankFiles([a, three], join(dir, "m5.ddm"), { maxBankSize: 1000 })).bankSize, 50);
+    await assert.rejects(mergeBankFiles([a, one], join(dir, "m6.ddm"), { maxBankSize: 50 }), (error: unknown) => {
+      assert.ok(error instanceof DefectError);
+      assert.equal(error.code, "modelMismatch");
+      assert.match(error.message, /^Cannot merge banks learned differently \(neighbourhood: A\.ddm has 3 x 3, one\.ddm has 1 x 1\)/);
+      return true;
+    });
+    await assert.rejects(stat(join(dir, "m6.ddm")), /ENOENT/);
+  });
+
   describe("defect-detection bank", function () {
     it("info says when a bank was learned on per-image standardised features", async function () {
       const file = join(dir, "std.ddm");
@@ -246,6 +261,19 @@ describe("merging banks across lines", function () {
       for (const [path, expected] of [
         [file, "exposure             evened out per image"],
         [a, "exposure             as captured"],
+      ] as const) {
+        const shown = io();
+        assert.equal(await runCli(["bank", "info", path], shown.io), 0);
+        assert.ok(shown.out().split("\n").includes(expected), shown.out());
+      }
+    });
+
+    it("info says which neighbourhood each patch was averaged over; a file without the record was learned with 3 x 3", async function () {
+      const file = join(dir, "one-info.ddm");
+      await writeBank(file, 20, 3, 0, record({ neighbourhood: 1 }));
+      for (const [path, expected] of [
+        [file, "neighbourhood        1 x 1 (each patch alone)"],
+        [a, "neighbourhood        3 x 3 patches averaged"],
       ] as const) {
         const shown = io();
         assert.equal(await runCli(["bank", "info", path], shown.io), 0);

@@ -238,6 +238,20 @@ describe("defect-detection line", function () {
     assert.equal(thresholds[1], thresholds[2], "the embedded backbone's default is as captured");
   });
 
+  it("passes --neighbourhood to the detector: the embedded backbone averages 3 x 3 by default, 1 keeps each patch alone", async function () {
+    this.timeout(60_000);
+    const args = ["--data", data, ...EMBEDDED, "--size", SIZE, "--train-limit", "8", "--frr", "25", "--json"];
+    const thresholds: number[] = [];
+    for (const extra of [["--neighbourhood", "1"], [], ["--neighbourhood", "3"]]) {
+      const run = await runLine([...args, ...extra], tmp);
+      assert.equal(run.code, 0, run.stderr);
+      thresholds.push((JSON.parse(run.stdout) as { threshold: number }).threshold);
+    }
+    assert.ok(thresholds.every(Number.isFinite));
+    assert.notEqual(thresholds[0], thresholds[1], "each patch alone, the learned parts' leave-one-out scores differ");
+    assert.equal(thresholds[1], thresholds[2], "the embedded backbone's default is 3 x 3");
+  });
+
   it("answers a wrong command line with one line and exit code 2, before starting anything", async function () {
     const help = '(see "defect-detection line --help")';
     const cases: Array<[string[], RegExp]> = [
@@ -259,6 +273,7 @@ describe("defect-detection line", function () {
       [["line", "--data", data, ...EMBEDDED, "--frr", "100"], /--frr must be a percentage above 0 and below 100, got "100"/],
       [["line", "--data", data, ...EMBEDDED, "--appearance-weight", "1"], /--appearance-weight must be a number from 0 to 0.9, got "1"/],
       [["line", "--data", data, ...EMBEDDED, "--exposure", "bright"], /--exposure must be one of auto, even, as-captured, got "bright"/],
+      [["line", "--data", data, ...EMBEDDED, "--neighbourhood", "5"], /--neighbourhood must be one of auto, 1, 3, got "5"/],
     ];
     for (const [args, message] of cases) {
       const run = captureCli();

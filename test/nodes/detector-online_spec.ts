@@ -11,7 +11,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import express from "express";
 import type { Node, NodeAPI, NodeMessage } from "node-red";
+import type { SinonSpy } from "sinon";
 import { DEFECT_PATCH_FRACTION } from "../../src/lib/detector/online/online-bank";
+import { readModelFile, writeModelFile } from "../../src/lib/persist";
 import { parsePreprocessOptions, preprocessImage } from "../../src/lib/image";
 import type { PreprocessOptions, Tensor, Transform, RawImage } from "../../src/lib/image/types";
 import { generateDefect, generateGood } from "../../src/offline/synth";
@@ -357,6 +359,43 @@ describe("defect-detector learning on the line", function () {
         const expected = fitted[i]! + now[i]!;
         assert.ok(Math.abs(score - expected) <= 1e-4 * expected, `after the restart, image ${i}: ${score} handed, ${fitted[i]} + ${now[i]} expected`);
       });
+    });
+
+    it("warns once, and answers without scores, when a defect is confirmed on a model that keeps no learned images (an earlier version's file)", async function () {
+      await load();
+      await helper.unload();
+      // What a file saved before learned images were kept holds.
+      const file = await readModelFile(modelFile());
+      const online = { ...(file.metadata["online"] as Record<string, unknown>) };
+      assert.ok("kept" in online);
+      delete online["kept"];
+      const sections = Object.fromEntries(Object.entries(file.sections).filter(([name]) => !name.startsWith("kept")));
+      await writeModelFile(modelFile(), { metadata: { ...file.metadata, online }, sections });
+      await redeploy();
+      const answers: Array<Record<string, unknown>> = [];
+      for (const [part, id] of [
+        [defect, "a"],
+        [nextHole, "b"],
+      ] as const) {
+        await send(msgOf(part, { partId: id }));
+        answers.push(await send({ confirm: { verdict: "defect", boxes: [holeBox] }, partId: id }));
+      }
+      assert.deepEqual(
+        answers.map((a) => [a["confirmed"], "calibration" in a, (a["bank"] as { labelled: number }).labelled]),
+        [
+          ["defect", false, 1],
+          ["defect", false, 2],
+        ],
+        "both verdicts are learned and answered",
+      );
+      const warned = (det().warn as unknown as SinonSpy<[unknown], void>)
+        .getCalls()
+        .filter((call) => call.thisValue === det())
+        .map((call) => String(call.args[0]));
+      assert.deepEqual(warned, [
+        "The threshold cannot follow this confirmed defect: the model keeps no learned images (saved by an earlier version, or merged from other banks), " +
+          "so good parts may now score above the threshold. Calibrate the threshold again on good parts, or reset the detector and learn again",
+      ]);
     });
 
     it("hands its shots' scores over again after a confirmed defect in the few-shot setting too", async function () {

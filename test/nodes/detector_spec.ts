@@ -507,6 +507,7 @@ describe("defect-detector node", function () {
       ["an unknown map size", { mapSize: "huge" }, "mapSize"],
       ["an empty layer name", { layers: "l1,,l2" }, "layers"],
       ["no backbone", { backbone: "" }, "backbone"],
+      ["a neighbourhood of 5", { neighbourhood: "5" }, "neighbourhood"],
     ] as const) {
       it(`rejects ${what} at deploy and every message after`, async function () {
         await load(patchcore(config));
@@ -632,6 +633,7 @@ describe("defect-detector node", function () {
         backbone: true,
         layers: true,
         exposure: true,
+        neighbourhood: true,
         coreset: true,
         maxBank: true,
         scoringDim: true,

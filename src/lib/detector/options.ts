@@ -13,6 +13,7 @@ import type { PreprocessOptions } from "../image/types";
 import { DEFAULT_SUPERVISED_OPTIONS, RECONSTRUCTION_SCORES, SUPERVISED_TASKS, type ReconstructionScore, type TaskChoice } from "../supervised/types";
 import { evensExposureByDefault } from "../features/even-exposure";
 import { standardizesByDefault } from "../features/instance-norm";
+import { neighbourhoodByDefault, type Neighbourhood } from "../features/neighbourhood";
 import { DETECTOR_SETTINGS, SETTING_METHODS, type DetectorMethod, type DetectorSetting } from "./types";
 import { DEFAULT_TEMPLATE_OPTIONS, MAX_TEMPLATE_SHIFT, MAX_TEMPLATE_TOLERANCE, type TemplateOptions } from "./methods/template-options";
 import { DEFAULT_DRIFT_RATIO, DEFAULT_DRIFT_WINDOW } from "./online/drift";
@@ -109,6 +110,11 @@ export interface DetectorOptions {
    * "auto" (default): on for PatchCore learning from good parts with an ONNX backbone.
    */
   evenExposure: boolean;
+  /**
+   * PatchCore: the p x p neighbourhood each layer's features are averaged over before the search
+   * (neighbourhood.ts). "auto" (default): 1 learning from good parts with an ONNX backbone, else 3.
+   */
+  neighbourhood: Neighbourhood;
   /** PatchCore: weight of confirmed defects' evidence in scores (0..64); 0 = defect bank not used. */
   defectWeight: number;
   /**
@@ -208,6 +214,14 @@ function exposureOption(value: unknown, byDefault: boolean): boolean {
   return choice === "auto" ? byDefault : choice === "even";
 }
 
+/** Neighbourhood: "1" (each patch alone) or "3" (3 x 3 averaged); "auto" (or nothing) the setting's and backbone's default. */
+const NEIGHBOURHOOD_CHOICES = ["auto", "1", "3"] as const;
+
+function neighbourhoodOption(value: unknown, byDefault: Neighbourhood): Neighbourhood {
+  const choice = oneOf("neighbourhood", value, NEIGHBOURHOOD_CHOICES, "auto");
+  return choice === "auto" ? byDefault : choice === "1" ? 1 : 3;
+}
+
 function requirePath(option: string, value: string, method: DetectorMethod): string {
   if (value === "") throw new DefectError("invalidOption", `Option ${option} must name a file for method ${method}`, { option, value });
   return value;
@@ -266,6 +280,7 @@ export function parseDetectorOptions(input: Record<string, unknown>): DetectorOp
     },
     standardize: standardizeOption(input["standardize"], fewShot && standardizesByDefault(optionText(input["backbone"]))),
     evenExposure: exposureOption(input["exposure"], evensExposureByDefault(method, fewShot, optionText(input["backbone"]))),
+    neighbourhood: neighbourhoodOption(input["neighbourhood"], neighbourhoodByDefault(method, fewShot, optionText(input["backbone"]))),
     defectWeight: rangeOption("defectWeight", input["defectWeight"], 0, MAX_DEFECT_WEIGHT, DEFAULT_DEFECT_WEIGHT, false),
     appearanceWeight: rangeOption("appearanceWeight", input["appearanceWeight"], 0, MAX_APPEARANCE_WEIGHT, scoring.appearanceWeight, false),
     keepVersions: integerOption("keepVersions", input["keepVersions"], 0, MAX_KEEP_VERSIONS, DEFAULT_KEEP_VERSIONS),

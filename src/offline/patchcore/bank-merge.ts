@@ -14,6 +14,7 @@ import { BANK_FILE_KIND, memoryBankFrom } from "../../lib/anomaly/patchcore/bank
 import { buildMemoryBank, DEFAULT_PATCHCORE_OPTIONS, type MemoryBank } from "../../lib/anomaly/patchcore/patchcore";
 import { onlineBankFrom, writeHeadRecord } from "../../lib/detector/storage/online-store";
 import { concatFloat32 } from "../../lib/float32-concat";
+import { RECORDED_BEFORE_NEIGHBOURHOOD } from "../../lib/features/neighbourhood";
 
 export interface MergeOptions {
   /** Rows of the merged bank at most. */
@@ -49,12 +50,18 @@ const IDENTITY_FIELDS: ReadonlyArray<{ key: string; label: string; show: (value:
   { key: "preprocessing", label: "preprocessing", show: (p) => JSON.stringify(p) },
   { key: "standardize", label: "standardize", show: (s) => (s === true ? "on" : "off") },
   { key: "evenExposure", label: "exposure", show: (s) => (s === true ? "even" : "as-captured") },
+  {
+    key: "neighbourhood",
+    label: "neighbourhood",
+    show: (n) => `${String(n ?? RECORDED_BEFORE_NEIGHBOURHOOD)} x ${String(n ?? RECORDED_BEFORE_NEIGHBOURHOOD)}`,
+  },
 ];
 
 /** What identity compares: the backbone by content, so a renamed copy still matches. */
 function comparable(key: string, value: unknown): string {
-  // Files saved before standardisation or exposure were recorded were learned without them.
+  // Files saved before standardisation, exposure or the neighbourhood were recorded were learned without the first two, with 3 x 3.
   if (key === "standardize" || key === "evenExposure") return String(value === true);
+  if (key === "neighbourhood") return String(value ?? RECORDED_BEFORE_NEIGHBOURHOOD);
   if (key !== "backbone" || typeof value !== "object" || value === null) return JSON.stringify(value) ?? "undefined";
   const { size, sha256 } = value as Record<string, unknown>;
   return JSON.stringify({ size, sha256 });

@@ -9,6 +9,7 @@ import { buildEmbeddedBackbone, EMBEDDED_BACKBONE } from "../../features/embedde
 import { openPatchExtractor, type PatchExtractor } from "../../features/extractor";
 import { exposureEvenedExtractor } from "../../features/even-exposure";
 import { standardizingExtractor } from "../../features/instance-norm";
+import { RECORDED_BEFORE_NEIGHBOURHOOD, type Neighbourhood } from "../../features/neighbourhood";
 import { IMAGENET_NORMALISATION, type TensorNormalisation } from "../../image/exposure";
 import type { SessionOptions } from "../../onnx";
 import { fileIdentity, readModelFile, type FileIdentity, type ModelFile } from "../../persist";
@@ -28,15 +29,20 @@ export interface BackboneMethodConfig {
   evenExposure?: boolean;
   /** How the tensors are normalised (the detector's folder preset), to undo for the exposure. */
   normalisation?: TensorNormalisation;
+  /** PatchCore: the p x p neighbourhood of each patch's features (neighbourhood.ts; default 3), for what is learned from now on. */
+  neighbourhood?: Neighbourhood;
 }
+
+/** How a model's images become features, beyond what must match: a saved model runs as it was learned. */
+export type FeatureRecipe = Pick<LearnedWith, "evenExposure" | "neighbourhood">;
 
 export interface BackboneContext {
   readonly learnedWith: LearnedWith;
   /**
-   * A new extractor on the shared backbone session, safe for concurrent first calls. `evenExposure`:
+   * A new extractor on the shared backbone session, safe for concurrent first calls. `recipe`:
    * a saved model's record (it runs as it was learned); the configuration's when left out.
    */
-  openExtractor(evenExposure?: boolean): Promise<PatchExtractor>;
+  openExtractor(recipe?: FeatureRecipe): Promise<PatchExtractor>;
   /** The saved model file, refused (modelMismatch) unless learned with this backbone, layers, method and standardisation. */
   readChecked(path: string): Promise<{ file: ModelFile; record: LearnedRecord }>;
   release(): Promise<void>;
@@ -80,7 +86,8 @@ function firstCallAlone(extractor: PatchExtractor): PatchExtractor {
 
 export async function openBackboneContext(config: BackboneMethodConfig, method: DetectorMethod): Promise<BackboneContext> {
   const identity = await backboneIdentity(config.backbone);
-  const open = (): Promise<PatchExtractor> => openPatchExtractor({ model: config.backbone, layers: config.layers }, config.session);
+  const open = (neighbourhood?: Neighbourhood): Promise<PatchExtractor> =>
+    openPatchExtractor({ model: config.backbone, layers: config.layers }, config.session, neighbourhood);
   // Held for the node's lifetime: validates the file and layers at deploy, and keeps the shared
   // backbone session loaded so each round's and model's extractor opens from the cache.
   const pinned = await open();
@@ -91,13 +98,14 @@ export async function openBackboneContext(config: BackboneMethodConfig, method: 
     layers: [...config.layers],
     standardize: config.standardize === true,
     evenExposure: config.evenExposure === true,
+    neighbourhood: config.neighbourhood ?? RECORDED_BEFORE_NEIGHBOURHOOD,
   };
   const normalisation = config.normalisation ?? IMAGENET_NORMALISATION;
   return {
     learnedWith,
-    openExtractor: async (evenExposure = learnedWith.evenExposure) => {
-      const raw = firstCallAlone(await open());
-      const extractor = evenExposure ? exposureEvenedExtractor(raw, normalisation) : raw;
+    openExtractor: async (recipe = learnedWith) => {
+      const raw = firstCallAlone(await open(recipe.neighbourhood));
+      const extractor = recipe.evenExposure ? exposureEvenedExtractor(raw, normalisation) : raw;
       return learnedWith.standardize ? standardizingExtractor(extractor) : extractor;
     },
     async readChecked(path) {

@@ -44,6 +44,7 @@ export async function openMethod(options: DetectorOptions, baseDir: string, extr
         augment: options.augment,
         standardize: options.standardize,
         evenExposure: options.evenExposure,
+        neighbourhood: options.neighbourhood,
         normalisation: options.folderPreprocess,
         session,
         leaveOneOut: extras.leaveOneOut !== false,

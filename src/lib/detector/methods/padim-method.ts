@@ -90,7 +90,7 @@ export async function openPadimMethod(config: PadimMethodConfig): Promise<Learni
     async load(path) {
       const { file, record } = await context.readChecked(path);
       const statistics = padimStatisticsFrom(file, path);
-      const extractor = await context.openExtractor(record.evenExposure);
+      const extractor = await context.openExtractor(record);
       try {
         return detectorModel(extractor, await openPadimModel(extractor, statistics, options, session), record, padimInfo(statistics));
       } catch (error) {

@@ -66,7 +66,7 @@ export async function openPatchCoreMethod(config: PatchCoreMethodConfig): Promis
       const { file, record } = await context.readChecked(path);
       const snapshot = onlineBankFrom(file, path);
       const bank = await withProjection(snapshot.bank, options, session);
-      const extractor = await context.openExtractor(record.evenExposure);
+      const extractor = await context.openExtractor(record);
       try {
         return onlinePatchCoreModel(extractor, await OnlineBank.open({ ...snapshot, bank }, options, session, defectWeight, appearanceWeight), record);
       } catch (error) {

@@ -92,6 +92,15 @@ function released(): DefectError {
   return new DefectError("inferenceFailed", "the memory bank was released (the node was redeployed or shut down)");
 }
 
+/** A confirmed defect raises good parts' scores too; with no learned images kept there is nothing to score them on. */
+function noKeptImages(): DefectError {
+  return new DefectError(
+    "noKeptImages",
+    "the model keeps no learned images (saved by an earlier version, or merged from other banks), so the threshold cannot follow the confirmed defect: " +
+      "good parts may now score above it. Calibrate the threshold again on good parts, or reset the detector and learn again",
+  );
+}
+
 /** Rows of the `count` highest patch scores, in patch order. */
 function topPatches(part: PartFeatures, count: number): Float32Array {
   const order = Array.from({ length: part.patches }, (_, i) => i).sort((a, b) => (part.patchScores[b] as number) - (part.patchScores[a] as number));
@@ -229,14 +238,16 @@ export class OnlineBank {
   /**
    * The kept learned images scored as the pair installed now scores (BankScorers.leftOutScore),
    * in order; undefined when the pair adds nothing to their handed scores (no confirmed defect
-   * is in use) or none are kept. Each image is embedded again, one at a time, on the backbone's worker.
+   * is in use); noKeptImages when it does and none are kept. Each image is embedded again, one at
+   * a time, on the backbone's worker.
    */
   async leftOutScores(extractor: PatchExtractor): Promise<number[] | undefined> {
     const kept = this.kept;
     const lease = this.slot.acquire();
     if (lease === undefined) throw released();
     try {
-      if (!lease.value.needsFeatures || kept.length === 0) return undefined;
+      if (!lease.value.needsFeatures) return undefined;
+      if (kept.length === 0) throw noKeptImages();
       const scores: number[] = [];
       for (const image of kept) {
         if (this.stop.signal.aborted) throw released();

@@ -7,7 +7,7 @@
  * queue into the bank, write the file) runs on the engine's queue for all verdicts that arrived
  * before it started; each verdict is answered after the save that holds it.
  */
-import { DefectError } from "../../errors";
+import { DefectError, isDefectError } from "../../errors";
 import type { DefectRegion } from "../../message";
 import { partGeometry, regionGrid } from "./defect-region";
 import { DEFAULT_DRIFT_RATIO, DEFAULT_DRIFT_WINDOW, driftReport, recordGoodScore, type DriftReport } from "./drift";
@@ -65,6 +65,8 @@ export class OnlineLearner {
   readonly recent: RecentParts;
   private scheduled: Promise<OnlineCounts> | undefined;
   private readonly attached = new WeakSet<OnlineModel>();
+  /** Models already warned that they keep no learned images: once each is enough. */
+  private readonly toldNoKept = new WeakSet<OnlineModel>();
 
   constructor(
     readonly config: OnlineConfig,
@@ -120,13 +122,16 @@ export class OnlineLearner {
   /**
    * The kept learned images' scores now. The verdict is saved by then: a failure to score them is
    * reported (the threshold keeps the calibration it has) and the verdict answered without them,
-   * so the operator is not told that a part learned was not.
+   * so the operator is not told that a part learned was not. A model without kept images is
+   * reported once.
    */
   private async freshCalibration(online: OnlineModel): Promise<HandedCalibration | undefined> {
     try {
       return await online.calibration();
     } catch (error) {
-      this.onError(error);
+      const noKept = isDefectError(error) && error.code === "noKeptImages";
+      if (!noKept || !this.toldNoKept.has(online)) this.onError(error);
+      if (noKept) this.toldNoKept.add(online);
       return undefined;
     }
   }

@@ -11,6 +11,7 @@ import type { FileIdentity } from "../../persist";
 import type { SampleShape } from "../sample";
 import type { DetectorMethod, DetectorSetting } from "../types";
 import { isRecord } from "../../message";
+import { isNeighbourhood, NEIGHBOURHOODS, RECORDED_BEFORE_NEIGHBOURHOOD, type Neighbourhood } from "../../features/neighbourhood";
 
 export interface BackboneRecord extends FileIdentity {
   /** Graph input name. */
@@ -34,6 +35,11 @@ export interface LearnedWith {
    * applies to the next learning round). Files saved before it was recorded: false.
    */
   evenExposure: boolean;
+  /**
+   * PatchCore: the p x p neighbourhood each layer's features were averaged over (neighbourhood.ts).
+   * Not compared at load, like `evenExposure`. Files saved before it was recorded: 3.
+   */
+  neighbourhood: Neighbourhood;
 }
 
 export interface LearnedRecord extends LearnedWith {
@@ -133,6 +139,13 @@ function readSwitch(path: string, name: string, value: unknown): boolean {
   return value;
 }
 
+/** Absent (files saved before it was recorded): PatchCore's 3 x 3, what they were learned with. */
+function readNeighbourhood(path: string, value: unknown): Neighbourhood {
+  if (value === undefined) return RECORDED_BEFORE_NEIGHBOURHOOD;
+  if (!isNeighbourhood(value)) throw bad(path, `the neighbourhood record is not one of ${NEIGHBOURHOODS.join(", ")}`);
+  return value;
+}
+
 /** The record from a model file's metadata; modelFileInvalid when a part is missing. */
 export function readLearnedRecord(metadata: Record<string, unknown>, path: string): LearnedRecord {
   const { setting, method, layers, created, trainedOn } = metadata;
@@ -148,6 +161,7 @@ export function readLearnedRecord(metadata: Record<string, unknown>, path: strin
     layers: layers as string[],
     standardize: readSwitch(path, "standardize", metadata["standardize"]),
     evenExposure: readSwitch(path, "evenExposure", metadata["evenExposure"]),
+    neighbourhood: readNeighbourhood(path, metadata["neighbourhood"]),
     created,
     trainedOn: trainedOn as number,
     input: readInput(path, metadata["input"]),
