@@ -3,7 +3,9 @@
 // what resampling the validation parts moves: 1,000 bootstrap resamples of each set's good and
 // defective parts, the difference rule - default (0.75 a + 0.25 b) each time. Inputs: pairs of
 // experiments/score-maps.mjs (APPEARANCE_WEIGHT=0) and image-knn.mjs files over the same sets.
-//   node experiments/combine-bootstrap.mjs mag-w0.json mag-knn.json cast-w0.json cast-knn.json
+// RULES=ensemble: two detectors' scores instead (e.g. two patch neighbourhoods), the default a alone
+// against (1 - w) a + w b.
+//   [RULES=ensemble] node experiments/combine-bootstrap.mjs mag-w0.json mag-knn.json cast-w0.json cast-knn.json
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -26,11 +28,18 @@ for (let i = 0; i < files.length; i += 2) {
   const good = a.good.map((r, k) => z(r, b.good[k]));
   for (const key of ["painted", "labelled"]) if ((a[key] ?? []).length > 0) sets.push({ good, bad: a[key].map((r, k) => z(r, b[key][k])) });
 }
-const RULES = {
-  default: ([x, y]) => 0.75 * x + 0.25 * y,
-  "max(a, b)": ([x, y]) => Math.max(x, y),
-  "log(e^a + e^b)": ([x, y]) => Math.log(Math.exp(x) + Math.exp(y)),
-};
+const RULES =
+  process.env.RULES === "ensemble"
+    ? {
+        default: ([x]) => x,
+        "0.75 a + 0.25 b": ([x, y]) => 0.75 * x + 0.25 * y,
+        "0.5 a + 0.5 b": ([x, y]) => 0.5 * x + 0.5 * y,
+      }
+    : {
+        default: ([x, y]) => 0.75 * x + 0.25 * y,
+        "max(a, b)": ([x, y]) => Math.max(x, y),
+        "log(e^a + e^b)": ([x, y]) => Math.log(Math.exp(x) + Math.exp(y)),
+      };
 function criterion(rule, picks) {
   let total = 0;
   sets.forEach((set, k) => {
