@@ -22,8 +22,10 @@ const meanDeviation = (xs) => {
 const sets = [];
 for (let i = 0; i < files.length; i += 2) {
   const [a, b] = [files[i], files[i + 1]].map((f) => JSON.parse(readFileSync(f, "utf8")));
-  const [meanA, devA] = meanDeviation(a.loo);
-  const [meanB, devB] = meanDeviation(b.loo);
+  // As score-combine.mjs: a detector that hands no leave-one-out scores (PaDiM) is standardised by the validation good parts'.
+  const normOf = (d) => meanDeviation(d.loo?.length > 0 ? d.loo : d.good.map((r) => r.score));
+  const [meanA, devA] = normOf(a);
+  const [meanB, devB] = normOf(b);
   const z = (ra, rb) => [(ra.score - meanA) / devA, (rb.score - meanB) / devB];
   const good = a.good.map((r, k) => z(r, b.good[k]));
   for (const key of ["painted", "labelled"]) if ((a[key] ?? []).length > 0) sets.push({ good, bad: a[key].map((r, k) => z(r, b[key][k])) });

@@ -15,7 +15,8 @@ import type { RawImage } from "../../src/lib/image/types";
 import { generateGood } from "../../src/offline/synth";
 import detectorNode from "../../src/nodes/detector";
 import { catalogTranslator, withCatalog } from "../fixtures/catalog";
-import { catchAll, collectMessages, getNode, helper, nextMessage, onTab, useNodeRedHelper, type FlowItem } from "../fixtures/node-red";
+import { answerOf, learnOn, sideBySide } from "../fixtures/detectors-side-by-side";
+import { helper, useNodeRedHelper, type FlowItem } from "../fixtures/node-red";
 import { prepareImage, preparedMessage, scaledImage, type Prepared } from "../fixtures/prepared";
 import { writeTinyBackbone } from "../fixtures/tiny-backbone";
 
@@ -24,7 +25,6 @@ const SOURCE_SIZE = 96;
 const OPTIONS = parsePreprocessOptions({ preset: "imagenet", width: 64, height: 64 });
 /** More than the 8 images whose rounds are augmented, and at least the 5 the appearance needs. */
 const TRAIN = 10;
-const WAIT_MS = 30_000;
 const node = withCatalog(detectorNode, catalogTranslator("detector"));
 
 const prepare = (image: RawImage): Promise<Prepared> => prepareImage(image, OPTIONS);
@@ -56,29 +56,17 @@ describe("defect-detector node: the whole part's appearance", function () {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const flow = (): FlowItem[] => {
-    // As captured: a darker part stays darker for the backbone (the default evens exposure out, even-exposure.ts).
-    const common = { type: "defect-detector", backbone, layers: "l1,l2", trainCount: String(TRAIN), exposure: "as-captured" };
-    return onTab([
-      { id: "det", ...common, wires: [["detOut"]] },
-      { id: "detOut", type: "helper" },
-      { id: "flat", ...common, appearanceWeight: "0", wires: [["flatOut"]] },
-      { id: "flatOut", type: "helper" },
-      ...catchAll(),
-    ] as FlowItem[]);
-  };
-
-  async function send(id: string, msg: NodeMessage): Promise<NodeMessage> {
-    const out = nextMessage(getNode(`${id}Out`), WAIT_MS);
-    getNode(id).receive(msg);
-    return out;
-  }
+  // As captured: a darker part stays darker for the backbone (the default evens exposure out, even-exposure.ts).
+  const flow = (): FlowItem[] =>
+    sideBySide({ backbone, layers: "l1,l2", trainCount: String(TRAIN), exposure: "as-captured" }, { det: {}, flat: { appearanceWeight: "0" } });
+  const send = answerOf;
 
   async function learn(id: string): Promise<number[]> {
-    const outs = collectMessages(getNode(`${id}Out`), TRAIN, WAIT_MS);
-    for (const p of train) getNode(id).receive(msgOf(p, { learn: true }));
-    const last = (await outs)[TRAIN - 1]!.payload as { calibration: { scores: number[] } };
-    return last.calibration.scores;
+    const outs = await learnOn(
+      id,
+      train.map((p) => msgOf(p, { learn: true })),
+    );
+    return (outs[TRAIN - 1]!.payload as { calibration: { scores: number[] } }).calibration.scores;
   }
 
   const inspect = async (id: string, p: Prepared): Promise<Inspected> => (await send(id, msgOf(p))).payload as Inspected;

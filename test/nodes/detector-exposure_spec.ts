@@ -15,7 +15,8 @@ import type { RawImage } from "../../src/lib/image/types";
 import { generateGood, paintDefect } from "../../src/offline/synth";
 import detectorNode from "../../src/nodes/detector";
 import { catalogTranslator, withCatalog } from "../fixtures/catalog";
-import { catchAll, collectMessages, getNode, helper, nextMessage, onTab, useNodeRedHelper, type FlowItem } from "../fixtures/node-red";
+import { learnOn, scoreOf, sideBySide } from "../fixtures/detectors-side-by-side";
+import { helper, useNodeRedHelper, type FlowItem } from "../fixtures/node-red";
 import { prepareImage, preparedMessage, scaledImage, type Prepared } from "../fixtures/prepared";
 import { writeTinyBackbone } from "../fixtures/tiny-backbone";
 
@@ -23,7 +24,6 @@ const KIND = "cast-surface";
 const SOURCE_SIZE = 96;
 const OPTIONS = parsePreprocessOptions({ preset: "imagenet", width: 64, height: 64 });
 const TRAIN = 10;
-const WAIT_MS = 30_000;
 const node = withCatalog(detectorNode, catalogTranslator("detector"));
 
 const prepare = (image: RawImage): Promise<Prepared> => prepareImage(image, OPTIONS);
@@ -55,29 +55,15 @@ describe("defect-detector node: exposure evened out", function () {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const flow = (capturedExposure = "as-captured"): FlowItem[] => {
-    // Patches alone, so the scores compare the features the backbone saw.
-    const common = { type: "defect-detector", backbone, layers: "l1,l2", trainCount: String(TRAIN), appearanceWeight: "0" };
-    return onTab([
-      { id: "even", ...common, wires: [["evenOut"]] },
-      { id: "evenOut", type: "helper" },
-      { id: "captured", ...common, exposure: capturedExposure, wires: [["capturedOut"]] },
-      { id: "capturedOut", type: "helper" },
-      ...catchAll(),
-    ] as FlowItem[]);
-  };
-
-  async function score(id: string, p: Prepared): Promise<number> {
-    const out = nextMessage(getNode(`${id}Out`), WAIT_MS);
-    getNode(id).receive(msgOf(p));
-    return ((await out).payload as { score: number }).score;
-  }
-
-  async function learn(id: string): Promise<void> {
-    const outs = collectMessages(getNode(`${id}Out`), TRAIN, WAIT_MS);
-    for (const p of train) getNode(id).receive(msgOf(p, { learn: true }));
-    await outs;
-  }
+  // Patches alone, so the scores compare the features the backbone saw.
+  const flow = (capturedExposure = "as-captured"): FlowItem[] =>
+    sideBySide({ backbone, layers: "l1,l2", trainCount: String(TRAIN), appearanceWeight: "0" }, { even: {}, captured: { exposure: capturedExposure } });
+  const score = (id: string, p: Prepared): Promise<number> => scoreOf(id, msgOf(p));
+  const learn = (id: string): Promise<unknown> =>
+    learnOn(
+      id,
+      train.map((p) => msgOf(p, { learn: true })),
+    );
 
   it("scores a part shot at half the exposure like a good part, still finds a defect, and a saved model keeps its exposure", async function () {
     await helper.load(node, flow());

@@ -16,7 +16,8 @@ import { readModelFile } from "../../src/lib/persist";
 import { generateGood, paintDefect } from "../../src/offline/synth";
 import detectorNode from "../../src/nodes/detector";
 import { catalogTranslator, withCatalog } from "../fixtures/catalog";
-import { catchAll, collectMessages, getNode, helper, nextMessage, onTab, useNodeRedHelper, type FlowItem } from "../fixtures/node-red";
+import { learnOn, scoreOf, sideBySide } from "../fixtures/detectors-side-by-side";
+import { helper, useNodeRedHelper, type FlowItem } from "../fixtures/node-red";
 import { prepareImage, preparedMessage, type Prepared } from "../fixtures/prepared";
 import { writeTinyBackbone } from "../fixtures/tiny-backbone";
 
@@ -24,7 +25,6 @@ const KIND = "cast-surface";
 const SOURCE_SIZE = 96;
 const OPTIONS = parsePreprocessOptions({ preset: "imagenet", width: 64, height: 64 });
 const TRAIN = 10;
-const WAIT_MS = 30_000;
 const node = withCatalog(detectorNode, catalogTranslator("detector"));
 
 const prepare = (image: RawImage): Promise<Prepared> => prepareImage(image, OPTIONS);
@@ -51,28 +51,14 @@ describe("defect-detector node: patch neighbourhood", function () {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const flow = (wideNeighbourhood = "3"): FlowItem[] => {
-    const common = { type: "defect-detector", backbone, layers: "l1,l2", trainCount: String(TRAIN) };
-    return onTab([
-      { id: "alone", ...common, wires: [["aloneOut"]] },
-      { id: "aloneOut", type: "helper" },
-      { id: "wide", ...common, neighbourhood: wideNeighbourhood, wires: [["wideOut"]] },
-      { id: "wideOut", type: "helper" },
-      ...catchAll(),
-    ] as FlowItem[]);
-  };
-
-  async function score(id: string, p: Prepared): Promise<number> {
-    const out = nextMessage(getNode(`${id}Out`), WAIT_MS);
-    getNode(id).receive(msgOf(p));
-    return ((await out).payload as { score: number }).score;
-  }
-
-  async function learn(id: string): Promise<void> {
-    const outs = collectMessages(getNode(`${id}Out`), TRAIN, WAIT_MS);
-    for (const p of train) getNode(id).receive(msgOf(p, { learn: true }));
-    await outs;
-  }
+  const flow = (wideNeighbourhood = "3"): FlowItem[] =>
+    sideBySide({ backbone, layers: "l1,l2", trainCount: String(TRAIN) }, { alone: {}, wide: { neighbourhood: wideNeighbourhood } });
+  const score = (id: string, p: Prepared): Promise<number> => scoreOf(id, msgOf(p));
+  const learn = (id: string): Promise<unknown> =>
+    learnOn(
+      id,
+      train.map((p) => msgOf(p, { learn: true })),
+    );
 
   async function savedNeighbourhood(id: string): Promise<number> {
     const path = join(userDir(), "defect-detection", `${id}.ddm`);
