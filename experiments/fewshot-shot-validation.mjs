@@ -3,7 +3,8 @@
 // image (and its three mirrors) as good is scored against copies of it with one synthetic defect
 // painted on (scratch, spot, crack, hole, worn patch; BLEND 1 = as painted, 0.2 = a fifth of the
 // way, i.e. faint). Image AUROC per feature setting and image score rule.
-//   DS=magnetic_tile K=4 BLEND=0.3 [BB=embedded] [SEEDS=2] node experiments/fewshot-shot-validation.mjs
+// POOL: the patch neighbourhood (1 or 3, the default; src/lib/features/neighbourhood.ts).
+//   DS=magnetic_tile K=4 BLEND=0.3 [BB=embedded] [SEEDS=2] [POOL=1|3] node experiments/fewshot-shot-validation.mjs
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
@@ -36,7 +37,7 @@ const bb =
   process.env.BB === "embedded"
     ? { model: "embedded", layers: ["stage2", "stage3"] }
     : { model: join(shared, "backbones", "resnet50v2_l123.onnx"), layers: ["layer2", "layer3"] };
-const extractor = await openPatchExtractor(bb, session);
+const extractor = await openPatchExtractor(bb, session, Number(process.env.POOL || 3));
 // The detector's augmentation choice (detector/fit/support-set.ts), every shot augmented.
 const aug = { mode: "on", rotations: [], maxShots: K, ...(process.env.AUGX ? JSON.parse(process.env.AUGX) : {}) };
 const set = await shotFeatures(dataset, K, extractor, preprocess, aug);
