@@ -4,7 +4,7 @@
 // defective parts, the difference rule - default (0.75 a + 0.25 b) each time. Inputs: pairs of
 // experiments/score-maps.mjs (APPEARANCE_WEIGHT=0) and image-knn.mjs files over the same sets.
 // RULES=ensemble: two detectors' scores instead (e.g. two patch neighbourhoods), the default a alone
-// against (1 - w) a + w b.
+// against (1 - w) a + w b and against b alone.
 //   [RULES=ensemble] node experiments/combine-bootstrap.mjs mag-w0.json mag-knn.json cast-w0.json cast-knn.json
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -36,6 +36,7 @@ const RULES =
         default: ([x]) => x,
         "0.75 a + 0.25 b": ([x, y]) => 0.75 * x + 0.25 * y,
         "0.5 a + 0.5 b": ([x, y]) => 0.5 * x + 0.5 * y,
+        "b alone": ([, y]) => y,
       }
     : {
         default: ([x, y]) => 0.75 * x + 0.25 * y,

@@ -8,7 +8,8 @@ import { parseArgs } from "node:util";
 import { loadMemoryBank } from "../lib/anomaly/patchcore/bank-store";
 import { mergeBankFiles } from "../offline/patchcore/bank-merge";
 import { DEFAULT_PATCHCORE_OPTIONS } from "../lib/anomaly/patchcore/patchcore";
-import { isNeighbourhood, RECORDED_BEFORE_NEIGHBOURHOOD } from "../lib/features/neighbourhood";
+import { describeNeighbourhood } from "../lib/features/neighbourhood";
+import { recordedNeighbourhood } from "../offline/patchcore/bank-merge";
 import { EXIT_OK, UsageError, parseIntegerOption, type CliIo } from "./args";
 
 export const BANK_SUMMARY = "merge memory banks from several lines, or show what a bank file holds";
@@ -76,10 +77,11 @@ function field(value: unknown): string {
   return JSON.stringify(value) ?? "-";
 }
 
-/** Files saved before the neighbourhood was recorded were learned with PatchCore's 3 x 3. */
-function neighbourhood(value: unknown): string {
-  const side = isNeighbourhood(value) ? value : RECORDED_BEFORE_NEIGHBOURHOOD;
-  return side === 1 ? "1 x 1 (each patch alone)" : `${side} x ${side} patches averaged`;
+/** Each layer's window, as recorded; files saved before the record were learned with 3 x 3. */
+function neighbourhood(metadata: Record<string, unknown>): string {
+  const layers = Array.isArray(metadata["layers"]) ? (metadata["layers"] as unknown[]).map(String) : [];
+  const windows = recordedNeighbourhood(metadata);
+  return windows.length === 0 ? "-" : windows.map((w, i) => `${layers[i] ?? `layer ${i + 1}`} ${describeNeighbourhood([w])}`).join(", ");
 }
 
 /** The learned images a fit keeps for the threshold's good scores (kept-store.ts), as info shows them. */
@@ -107,7 +109,7 @@ async function info(files: string[], io: CliIo): Promise<number> {
     // Files saved before the option was recorded were learned without it.
     ["features", metadata["standardize"] === true ? "standardised per image" : "raw"],
     ["exposure", metadata["evenExposure"] === true ? "evened out per image" : "as captured"],
-    ["neighbourhood", neighbourhood(metadata["neighbourhood"])],
+    ["neighbourhood", neighbourhood(metadata)],
     ["trained on", `${field(metadata["trainedOn"])} images, ${field(metadata["created"])}`],
     [
       "learned on the line",

@@ -89,9 +89,10 @@ export const SCORING_USAGE = `  --appearance-weight W  patchcore: weight of the 
   --exposure MODE      patchcore, padim: even (each image scaled to one mean brightness
                        before the backbone), as-captured, or auto (default: even for
                        patchcore with an ONNX backbone and no --shots)
-  --neighbourhood N    patchcore: each patch's features averaged over its N x N
-                       neighbourhood before the search, 1 or 3, or auto (default:
-                       1 with an ONNX backbone and no --shots, else 3)
+  --neighbourhood N    patchcore: each layer's features averaged over an N x N window
+                       before the search: 1, 3, 1,3 (the first layer 1, the others 3)
+                       or auto (default: 1,3 with an ONNX backbone and no --shots,
+                       else 3)
 `;
 
 /** The options `eval` and `line` share, by the same names: the dataset, the method and the detector's fields. */

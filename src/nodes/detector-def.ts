@@ -32,7 +32,7 @@ export interface DetectorNodeDef extends NodeDef {
   standardize?: boolean | string;
   /** PatchCore, PaDiM: "auto" | "even" (one mean brightness before the backbone) | "as-captured"; absent in older flows = auto. */
   exposure?: string;
-  /** PatchCore: "auto" | "1" | "3", the neighbourhood each patch's features are averaged over; absent in older flows = auto. */
+  /** PatchCore: "auto" | "1" | "3" | "1,3" (the finest layer 1 x 1, the others 3 x 3): each layer's averaging window; absent in older flows = auto. */
   neighbourhood?: string;
   /** Images learned before the node fits by itself. */
   trainCount: string | number;

@@ -232,13 +232,13 @@ describe("merging banks across lines", function () {
   it("refuses banks learned with another patch neighbourhood; a file without the record was learned with 3 x 3", async function () {
     const three = join(dir, "three.ddm");
     const one = join(dir, "one.ddm");
-    await writeBank(three, 20, 3, 0, record({ neighbourhood: 3 }));
-    await writeBank(one, 20, 4, 0, record({ neighbourhood: 1 }));
+    await writeBank(three, 20, 3, 0, record({ neighbourhood: [3, 3] }));
+    await writeBank(one, 20, 4, 0, record({ neighbourhood: [1, 3] }));
     assert.equal((await mergeBankFiles([a, three], join(dir, "m5.ddm"), { maxBankSize: 1000 })).bankSize, 50);
     await assert.rejects(mergeBankFiles([a, one], join(dir, "m6.ddm"), { maxBankSize: 50 }), (error: unknown) => {
       assert.ok(error instanceof DefectError);
       assert.equal(error.code, "modelMismatch");
-      assert.match(error.message, /^Cannot merge banks learned differently \(neighbourhood: A\.ddm has 3 x 3, one\.ddm has 1 x 1\)/);
+      assert.match(error.message, /^Cannot merge banks learned differently \(neighbourhood: A\.ddm has 3 x 3, 3 x 3, one\.ddm has 1 x 1, 3 x 3\)/);
       return true;
     });
     await assert.rejects(stat(join(dir, "m6.ddm")), /ENOENT/);
@@ -270,10 +270,10 @@ describe("merging banks across lines", function () {
 
     it("info says which neighbourhood each patch was averaged over; a file without the record was learned with 3 x 3", async function () {
       const file = join(dir, "one-info.ddm");
-      await writeBank(file, 20, 3, 0, record({ neighbourhood: 1 }));
+      await writeBank(file, 20, 3, 0, record({ neighbourhood: [1, 3] }));
       for (const [path, expected] of [
-        [file, "neighbourhood        1 x 1 (each patch alone)"],
-        [a, "neighbourhood        3 x 3 patches averaged"],
+        [file, "neighbourhood        l1 1 x 1, l2 3 x 3"],
+        [a, "neighbourhood        l1 3 x 3, l2 3 x 3"],
       ] as const) {
         const shown = io();
         assert.equal(await runCli(["bank", "info", path], shown.io), 0);

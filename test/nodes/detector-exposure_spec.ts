@@ -81,7 +81,9 @@ describe("defect-detector node: exposure evened out", function () {
 
     // As captured, the dim part is far from every learned part; evened out it is the same part.
     assert.ok(captured.dim > Math.max(...captured.good) + spread(captured), `as captured: dim ${captured.dim}, good ${captured.good.join(", ")}`);
-    assert.ok(Math.abs(even.dim - even.normal) < 0.25 * Math.max(spread(even), 1e-3), `even: dim ${even.dim}, same part at its exposure ${even.normal}`);
+    // Evened out, at most a tenth of what the exposure moved the score as captured is left (8-bit rounding of the dim copy).
+    const shift = { even: Math.abs(even.dim - even.normal), captured: Math.abs(captured.dim - captured.normal) };
+    assert.ok(shift.even < 0.1 * shift.captured, `dim against the same part at its exposure: even ${shift.even}, as captured ${shift.captured}`);
     assert.ok(even.dim <= Math.max(...even.good) * 1.05, `even: dim ${even.dim}, good ${even.good.join(", ")}`);
     // A defect keeps its contrast against its own part.
     assert.ok(even.defective > Math.max(...even.good), `even: defective ${even.defective}, good ${even.good.join(", ")}`);

@@ -1,8 +1,9 @@
 /**
- * The patch neighbourhood (neighbourhood.ts), as a user sees it: two detectors learn the same good
- * parts, one at the default Neighbourhood (1 x 1 with an ONNX backbone), one at 3 x 3. Both find a
- * small defect; the saved model records what it was learned with and keeps answering that way
- * when the option changes (it applies to the next round), after a redeploy.
+ * The patch neighbourhood (neighbourhood.ts), as a user sees it: three detectors learn the same good
+ * parts, one at the default Neighbourhood (with an ONNX backbone: the finest layer 1 x 1, the other
+ * 3 x 3), one at 3 x 3 and one at 1 x 1 on every layer. Each finds a small defect; the saved model
+ * records what it was learned with and keeps answering that way when the option changes (it applies
+ * to the next round), after a redeploy.
  */
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -52,7 +53,10 @@ describe("defect-detector node: patch neighbourhood", function () {
   });
 
   const flow = (wideNeighbourhood = "3"): FlowItem[] =>
-    sideBySide({ backbone, layers: "l1,l2", trainCount: String(TRAIN) }, { alone: {}, wide: { neighbourhood: wideNeighbourhood } });
+    sideBySide(
+      { backbone, layers: "l1,l2", trainCount: String(TRAIN) },
+      { mixed: {}, wide: { neighbourhood: wideNeighbourhood }, alone: { neighbourhood: "1" } },
+    );
   const score = (id: string, p: Prepared): Promise<number> => scoreOf(id, msgOf(p));
   const learn = (id: string): Promise<unknown> =>
     learnOn(
@@ -60,38 +64,40 @@ describe("defect-detector node: patch neighbourhood", function () {
       train.map((p) => msgOf(p, { learn: true })),
     );
 
-  async function savedNeighbourhood(id: string): Promise<number> {
+  async function savedNeighbourhood(id: string): Promise<readonly number[]> {
     const path = join(userDir(), "defect-detection", `${id}.ddm`);
     return readLearnedRecord((await readModelFile(path)).metadata, path).neighbourhood;
   }
 
-  it("learns each patch alone by default with an ONNX backbone, finds a small defect either way, and a saved model keeps its neighbourhood", async function () {
+  it("keeps the finest layer alone by default with an ONNX backbone, finds a small defect with each choice, and a saved model keeps its neighbourhood", async function () {
     await helper.load(node, flow());
-    await learn("alone");
-    await learn("wide");
-    assert.equal(await savedNeighbourhood("alone"), 1);
-    assert.equal(await savedNeighbourhood("wide"), 3);
+    for (const id of ["mixed", "wide", "alone"]) await learn(id);
+    assert.deepEqual(await savedNeighbourhood("mixed"), [1, 3]);
+    assert.deepEqual(await savedNeighbourhood("wide"), [3, 3]);
+    assert.deepEqual(await savedNeighbourhood("alone"), [1, 1]);
 
     const scores = async (id: string) => ({
       good: [await score(id, good[0]!), await score(id, good[1]!), await score(id, good[2]!)],
       defective: await score(id, defective),
     });
-    const alone = await scores("alone");
+    const mixed = await scores("mixed");
     const wide = await scores("wide");
+    const alone = await scores("alone");
     for (const [name, s] of [
-      ["1 x 1", alone],
+      ["1 x 1, 3 x 3", mixed],
       ["3 x 3", wide],
+      ["1 x 1", alone],
     ] as const) {
       assert.ok(s.defective > Math.max(...s.good), `${name}: defective ${s.defective}, good ${s.good.join(", ")}`);
     }
-    assert.notEqual(alone.defective, wide.defective, "the two neighbourhoods give other features");
+    assert.equal(new Set([mixed.defective, wide.defective, alone.defective]).size, 3, "each neighbourhood gives other features");
 
-    // Redeployed with Neighbourhood on auto (1 x 1 for what is learned next), the model learned with 3 x 3 still answers with it.
+    // Redeployed with Neighbourhood on auto (1 x 1, 3 x 3 for what is learned next), the model learned with 3 x 3 still answers with it.
     await helper.unload();
     await helper.load(node, flow("auto"));
     const again = await score("wide", defective);
     assert.ok(Math.abs(again - wide.defective) < 1e-6 * Math.max(1, wide.defective), `${again} after the redeploy, ${wide.defective} before`);
-    assert.equal(await savedNeighbourhood("wide"), 3);
+    assert.deepEqual(await savedNeighbourhood("wide"), [3, 3]);
     await helper.unload();
   });
 });

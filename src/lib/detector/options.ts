@@ -13,7 +13,7 @@ import type { PreprocessOptions } from "../image/types";
 import { DEFAULT_SUPERVISED_OPTIONS, RECONSTRUCTION_SCORES, SUPERVISED_TASKS, type ReconstructionScore, type TaskChoice } from "../supervised/types";
 import { evensExposureByDefault } from "../features/even-exposure";
 import { standardizesByDefault } from "../features/instance-norm";
-import { neighbourhoodByDefault, type Neighbourhood } from "../features/neighbourhood";
+import { NEIGHBOURHOOD_CHOICES, neighbourhoodByDefault, neighbourhoodOf, type Neighbourhood, type NeighbourhoodChoice } from "../features/neighbourhood";
 import { DETECTOR_SETTINGS, SETTING_METHODS, type DetectorMethod, type DetectorSetting } from "./types";
 import { DEFAULT_TEMPLATE_OPTIONS, MAX_TEMPLATE_SHIFT, MAX_TEMPLATE_TOLERANCE, type TemplateOptions } from "./methods/template-options";
 import { DEFAULT_DRIFT_RATIO, DEFAULT_DRIFT_WINDOW } from "./online/drift";
@@ -111,8 +111,9 @@ export interface DetectorOptions {
    */
   evenExposure: boolean;
   /**
-   * PatchCore: the p x p neighbourhood each layer's features are averaged over before the search
-   * (neighbourhood.ts). "auto" (default): 1 learning from good parts with an ONNX backbone, else 3.
+   * PatchCore: the p x p window each layer's features are averaged over before the search, one a
+   * layer (neighbourhood.ts). "auto" (default): the finest layer 1 x 1 and the others 3 x 3 learning
+   * from good parts with an ONNX backbone, else 3 x 3 everywhere.
    */
   neighbourhood: Neighbourhood;
   /** PatchCore: weight of confirmed defects' evidence in scores (0..64); 0 = defect bank not used. */
@@ -214,12 +215,10 @@ function exposureOption(value: unknown, byDefault: boolean): boolean {
   return choice === "auto" ? byDefault : choice === "even";
 }
 
-/** Neighbourhood: "1" (each patch alone) or "3" (3 x 3 averaged); "auto" (or nothing) the setting's and backbone's default. */
-const NEIGHBOURHOOD_CHOICES = ["auto", "1", "3"] as const;
-
-function neighbourhoodOption(value: unknown, byDefault: Neighbourhood): Neighbourhood {
-  const choice = oneOf("neighbourhood", value, NEIGHBOURHOOD_CHOICES, "auto");
-  return choice === "auto" ? byDefault : choice === "1" ? 1 : 3;
+/** Neighbourhood: "1", "3" or "1,3" (neighbourhood.ts); "auto" (or nothing) the setting's and backbone's default. */
+function neighbourhoodOption(value: unknown, byDefault: NeighbourhoodChoice, layers: number): Neighbourhood {
+  const choice = oneOf("neighbourhood", value, ["auto", ...NEIGHBOURHOOD_CHOICES] as const, "auto");
+  return neighbourhoodOf(choice === "auto" ? byDefault : choice, layers);
 }
 
 function requirePath(option: string, value: string, method: DetectorMethod): string {
@@ -247,11 +246,12 @@ export function parseDetectorOptions(input: Record<string, unknown>): DetectorOp
   const preset = presetFor(fewShot);
   // Left on auto / empty: the measured best with this backbone (the few-shot setting has no appearance term).
   const scoring = fewShot ? { imageScore: preset.imageScore, appearanceWeight: 0 } : unsupervisedScoring(optionText(input["backbone"]));
+  const layers = parseLayers(input["layers"]);
   const options: DetectorOptions = {
     setting,
     method,
     backbone: optionText(input["backbone"]),
-    layers: parseLayers(input["layers"]),
+    layers,
     patchcore: {
       ...DEFAULT_PATCHCORE_OPTIONS,
       coresetRatio: fraction("coreset", input["coreset"], preset.coresetRatio),
@@ -280,7 +280,7 @@ export function parseDetectorOptions(input: Record<string, unknown>): DetectorOp
     },
     standardize: standardizeOption(input["standardize"], fewShot && standardizesByDefault(optionText(input["backbone"]))),
     evenExposure: exposureOption(input["exposure"], evensExposureByDefault(method, fewShot, optionText(input["backbone"]))),
-    neighbourhood: neighbourhoodOption(input["neighbourhood"], neighbourhoodByDefault(method, fewShot, optionText(input["backbone"]))),
+    neighbourhood: neighbourhoodOption(input["neighbourhood"], neighbourhoodByDefault(method, fewShot, optionText(input["backbone"])), layers.length),
     defectWeight: rangeOption("defectWeight", input["defectWeight"], 0, MAX_DEFECT_WEIGHT, DEFAULT_DEFECT_WEIGHT, false),
     appearanceWeight: rangeOption("appearanceWeight", input["appearanceWeight"], 0, MAX_APPEARANCE_WEIGHT, scoring.appearanceWeight, false),
     keepVersions: integerOption("keepVersions", input["keepVersions"], 0, MAX_KEEP_VERSIONS, DEFAULT_KEEP_VERSIONS),

@@ -7,7 +7,7 @@ import { DefectError } from "../errors";
 import type { Tensor } from "../image/types";
 import type { SessionOptions } from "../onnx";
 import { openOnnxBackbone, type Backbone, type BackboneConfig } from "./backbone";
-import { layerShapes, openPatchHead, type LayerShape, type PatchHead } from "./patch-head";
+import { layerShapes, openPatchHead, type LayerShape, type PatchHead, type PoolWindows } from "./patch-head";
 import type { FusableBackbone } from "../anomaly/patchcore/fused-scoring";
 import type { FeatureMap, PatchEmbedding } from "./types";
 
@@ -24,7 +24,7 @@ export interface PatchExtractor {
   release(): Promise<void>;
 }
 
-export async function openPatchExtractor(config: BackboneConfig, session?: SessionOptions, pool = 3): Promise<PatchExtractor> {
+export async function openPatchExtractor(config: BackboneConfig, session?: SessionOptions, pool: PoolWindows = 3): Promise<PatchExtractor> {
   const backbone = await openOnnxBackbone({ ...config, session });
   // A promise, so two images arriving together share one head instead of each building one.
   let head: Promise<PatchHead> | undefined;

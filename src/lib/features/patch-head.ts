@@ -36,12 +36,22 @@ export function resizeToGrid(g: GraphBuilder, map: Value, channels: number, grid
   return g.op("Resize", [map, null, null, sizes], { mode: "linear", coordinate_transformation_mode: "half_pixel" });
 }
 
-export function addPooledLayers(g: GraphBuilder, layers: readonly LayerShape[], pool = 3): PooledLayers {
+/** Each layer's averaging window: one for all, or one a layer (neighbourhood.ts). */
+export type PoolWindows = number | readonly number[];
+
+/** A key part naming the windows, for caches of graphs built with them. */
+export function poolKey(pool: PoolWindows): string {
+  return typeof pool === "number" ? String(pool) : pool.join("/");
+}
+
+export function addPooledLayers(g: GraphBuilder, layers: readonly LayerShape[], windows: PoolWindows = 3): PooledLayers {
   const first = layers[0];
   if (first === undefined) throw new RangeError("at least one layer is needed");
+  if (typeof windows !== "number" && windows.length !== layers.length) throw new RangeError(`${windows.length} pooling windows for ${layers.length} layers`);
   const patches = first.height * first.width;
   const pooled = layers.map((layer, i) => {
     const x = g.input(`in${i}`, "float32", [1, layer.channels, layer.height, layer.width]);
+    const pool = typeof windows === "number" ? windows : (windows[i] as number);
     return pool > 1 ? g.op("AveragePool", [x], { kernel_shape: [pool, pool], strides: [1, 1], pads: Array(4).fill((pool - 1) / 2), count_include_pad: 1 }) : x;
   });
   const parts = layers.map((layer, i) => {
@@ -54,7 +64,7 @@ export function addPooledLayers(g: GraphBuilder, layers: readonly LayerShape[], 
   return { parts, pooled, patches, dim: layers.reduce((sum, l) => sum + l.channels, 0) };
 }
 
-export function buildPatchHeadModel(layers: readonly LayerShape[], pool = 3): Uint8Array {
+export function buildPatchHeadModel(layers: readonly LayerShape[], pool: PoolWindows = 3): Uint8Array {
   const g = new GraphBuilder({ name: "patch-head" });
   const head = addPooledLayers(g, layers, pool);
   const joined = head.parts.length > 1 ? g.op("Concat", head.parts, { axis: 0 }) : (head.parts[0] as Value);
@@ -68,8 +78,8 @@ export interface PatchHead {
   release(): Promise<void>;
 }
 
-export async function openPatchHead(layers: readonly LayerShape[], session?: SessionOptions, pool = 3): Promise<PatchHead> {
-  const key = `patch-head:${pool}:${layers.map((l) => `${l.channels}x${l.height}x${l.width}`).join("+")}`;
+export async function openPatchHead(layers: readonly LayerShape[], session?: SessionOptions, pool: PoolWindows = 3): Promise<PatchHead> {
+  const key = `patch-head:${poolKey(pool)}:${layers.map((l) => `${l.channels}x${l.height}x${l.width}`).join("+")}`;
   const model: ModelHandle = await acquireModelFromBytes(key, buildPatchHeadModel(layers, pool), session);
   const first = layers[0] as LayerShape;
   const dim = layers.reduce((sum, l) => sum + l.channels, 0);

@@ -9,7 +9,7 @@
 import { readFile } from "node:fs/promises";
 import * as ort from "onnxruntime-node";
 import { openPatchExtractor } from "../../lib/features/extractor";
-import { neighbourhoodByDefault } from "../../lib/features/neighbourhood";
+import { neighbourhoodByDefault, neighbourhoodOf } from "../../lib/features/neighbourhood";
 import type { PatchEmbedding } from "../../lib/features/types";
 import { DEFAULT_MAX_PIXELS, preprocessImage, type PreprocessOptions, type Tensor } from "../../lib/image";
 import { aupro, aurocSplit, auroc, f1Max, type MapWithMask } from "../../lib/metrics";
@@ -111,7 +111,7 @@ export async function benchPatchCore(options: {
   const dataset = readMvtecDataset(options.data, options.trainLimit);
   const { width, height } = options.preprocess;
   // The neighbourhood an unedited detector learns with, so the bank scored is the one it builds.
-  const neighbourhood = neighbourhoodByDefault("patchcore", false, options.backbone);
+  const neighbourhood = neighbourhoodOf(neighbourhoodByDefault("patchcore", false, options.backbone), options.layers.length);
   const extractor = await openPatchExtractor({ model: options.backbone, layers: options.layers }, session, neighbourhood);
   const featureStart = performance.now();
   try {

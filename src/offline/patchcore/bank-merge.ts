@@ -14,7 +14,7 @@ import { BANK_FILE_KIND, memoryBankFrom } from "../../lib/anomaly/patchcore/bank
 import { buildMemoryBank, DEFAULT_PATCHCORE_OPTIONS, type MemoryBank } from "../../lib/anomaly/patchcore/patchcore";
 import { onlineBankFrom, writeHeadRecord } from "../../lib/detector/storage/online-store";
 import { concatFloat32 } from "../../lib/float32-concat";
-import { RECORDED_BEFORE_NEIGHBOURHOOD } from "../../lib/features/neighbourhood";
+import { describeNeighbourhood, isPatchWindow, recordedBefore, type PatchWindow } from "../../lib/features/neighbourhood";
 
 export interface MergeOptions {
   /** Rows of the merged bank at most. */
@@ -33,35 +33,45 @@ export interface MergeSummary {
   dim: number;
 }
 
-/** Header fields that must be equal, with how they are shown in the error. */
-const IDENTITY_FIELDS: ReadonlyArray<{ key: string; label: string; show: (value: unknown) => string }> = [
-  { key: "setting", label: "setting", show: String },
-  { key: "method", label: "method", show: String },
-  {
-    key: "backbone",
-    label: "backbone",
-    show: (b) => {
-      const r = typeof b === "object" && b !== null ? (b as Record<string, unknown>) : {};
-      return `${String(r["name"])} (${String(r["size"])} bytes, sha256 ${String(r["sha256"]).slice(0, 12)})`;
+/**
+ * Each layer's window as a file records it (learned-record.ts); files saved before the record were
+ * learned with 3 x 3 on every layer. An unreadable record counts as what it says, to be shown.
+ */
+export function recordedNeighbourhood(metadata: Record<string, unknown>): readonly PatchWindow[] {
+  const value = metadata["neighbourhood"];
+  if (Array.isArray(value) && value.every(isPatchWindow)) return value;
+  return recordedBefore(layerCount(metadata));
+}
+
+function layerCount(metadata: Record<string, unknown>): number {
+  return Array.isArray(metadata["layers"]) ? metadata["layers"].length : 0;
+}
+
+/** Header fields that must be equal, with how they are shown in the error; `read` when the field needs the rest of the header. */
+const IDENTITY_FIELDS: ReadonlyArray<{ key: string; label: string; show: (value: unknown) => string; read?: (metadata: Record<string, unknown>) => unknown }> =
+  [
+    { key: "setting", label: "setting", show: String },
+    { key: "method", label: "method", show: String },
+    {
+      key: "backbone",
+      label: "backbone",
+      show: (b) => {
+        const r = typeof b === "object" && b !== null ? (b as Record<string, unknown>) : {};
+        return `${String(r["name"])} (${String(r["size"])} bytes, sha256 ${String(r["sha256"]).slice(0, 12)})`;
+      },
     },
-  },
-  { key: "layers", label: "layers", show: (l) => (Array.isArray(l) ? l.join(",") : String(l)) },
-  { key: "input", label: "input tensor", show: (i) => JSON.stringify(i) },
-  { key: "preprocessing", label: "preprocessing", show: (p) => JSON.stringify(p) },
-  { key: "standardize", label: "standardize", show: (s) => (s === true ? "on" : "off") },
-  { key: "evenExposure", label: "exposure", show: (s) => (s === true ? "even" : "as-captured") },
-  {
-    key: "neighbourhood",
-    label: "neighbourhood",
-    show: (n) => `${String(n ?? RECORDED_BEFORE_NEIGHBOURHOOD)} x ${String(n ?? RECORDED_BEFORE_NEIGHBOURHOOD)}`,
-  },
-];
+    { key: "layers", label: "layers", show: (l) => (Array.isArray(l) ? l.join(",") : String(l)) },
+    { key: "input", label: "input tensor", show: (i) => JSON.stringify(i) },
+    { key: "preprocessing", label: "preprocessing", show: (p) => JSON.stringify(p) },
+    { key: "standardize", label: "standardize", show: (s) => (s === true ? "on" : "off") },
+    { key: "evenExposure", label: "exposure", show: (s) => (s === true ? "even" : "as-captured") },
+    { key: "neighbourhood", label: "neighbourhood", read: recordedNeighbourhood, show: (n) => describeNeighbourhood(n as readonly PatchWindow[]) },
+  ];
 
 /** What identity compares: the backbone by content, so a renamed copy still matches. */
 function comparable(key: string, value: unknown): string {
-  // Files saved before standardisation, exposure or the neighbourhood were recorded were learned without the first two, with 3 x 3.
+  // Files saved before standardisation or exposure were recorded were learned without them.
   if (key === "standardize" || key === "evenExposure") return String(value === true);
-  if (key === "neighbourhood") return String(value ?? RECORDED_BEFORE_NEIGHBOURHOOD);
   if (key !== "backbone" || typeof value !== "object" || value === null) return JSON.stringify(value) ?? "undefined";
   const { size, sha256 } = value as Record<string, unknown>;
   return JSON.stringify({ size, sha256 });
@@ -92,10 +102,13 @@ export function checkMergeable(sources: ReadonlyArray<{ path: string; metadata: 
   const differences: string[] = [];
   const fields = new Set<string>();
   for (const other of rest) {
-    for (const { key, label, show } of IDENTITY_FIELDS) {
-      if (comparable(key, first.metadata[key]) === comparable(key, other.metadata[key])) continue;
+    for (const { key, label, show, read } of IDENTITY_FIELDS) {
+      const [mine, theirs] = [first.metadata, other.metadata].map((m) => (read === undefined ? m[key] : read(m)));
+      if (comparable(key, mine) === comparable(key, theirs)) continue;
+      // One window a layer: with other layers the layers' difference says it already.
+      if (key === "neighbourhood" && layerCount(first.metadata) !== layerCount(other.metadata)) continue;
       fields.add(label);
-      differences.push(`${label}: ${basename(first.path)} has ${show(first.metadata[key])}, ${basename(other.path)} has ${show(other.metadata[key])}`);
+      differences.push(`${label}: ${basename(first.path)} has ${show(mine)}, ${basename(other.path)} has ${show(theirs)}`);
     }
     if (other.dim !== first.dim) {
       fields.add("feature size");

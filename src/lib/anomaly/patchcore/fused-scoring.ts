@@ -5,7 +5,7 @@
  */
 import * as ort from "onnxruntime-node";
 import { DefectError } from "../../errors";
-import { layerShapes, type LayerShape } from "../../features/patch-head";
+import { layerShapes, poolKey, type LayerShape, type PoolWindows } from "../../features/patch-head";
 import type { FeatureMap, PatchEmbedding } from "../../features/types";
 import type { ScoreMap, Tensor } from "../../image/types";
 import { runChain, type ChainLink, type ModelHandle, type SessionOptions } from "../../onnx";
@@ -30,8 +30,8 @@ export interface FusableBackbone {
   exposure?: TensorNormalisation;
   /** Keeps the shapes the first image showed, for the next images. */
   rememberShapes(shapes: readonly LayerShape[]): void;
-  /** The patch head's average-pooling size. */
-  pool: number;
+  /** The patch head's average-pooling windows (one for all layers, or one a layer). */
+  pool: PoolWindows;
 }
 
 /** The anomaly map the scoring also makes: at the tensor's size, blurred with `sigma`. */
@@ -61,7 +61,7 @@ let built = 0;
 
 function shapesKey(backbone: FusableBackbone & { shapes: readonly LayerShape[] }): string {
   // The pool size and every layer's shape: what the graph is built for.
-  return `${backbone.pool}:${backbone.shapes.map((s) => `${s.channels}x${s.height}x${s.width}`).join("+")}`;
+  return `${poolKey(backbone.pool)}:${backbone.shapes.map((s) => `${s.channels}x${s.height}x${s.width}`).join("+")}`;
 }
 
 function data<T>(outputs: Record<string, ort.Tensor>, name: string): T {

@@ -10,7 +10,7 @@
  * test/lib/patchcore-fused_spec.ts compares the two.
  */
 import { attr, GraphBuilder, Value } from "../../onnx/graph-builder";
-import { addPooledLayers, resizeToGrid, type LayerShape, type PooledLayers } from "../../features/patch-head";
+import { addPooledLayers, resizeToGrid, type LayerShape, type PooledLayers, type PoolWindows } from "../../features/patch-head";
 import { resampleMatrix } from "../map-ops";
 import { addBankConstants, addNearestRows, quantiseBank } from "./candidate-search";
 import { searchConstants, type SearchProjection } from "./nearest-model";
@@ -26,8 +26,8 @@ const SCORING_BLOCK = 1024;
 
 export interface ScoringModelSpec {
   layers: readonly LayerShape[];
-  /** The patch head's average-pooling size. */
-  pool: number;
+  /** The patch head's average-pooling windows (one for all layers, or one a layer). */
+  pool: PoolWindows;
   /** The bank in its search space, row-major [size, searchDim] (nearest.ts searchSpaceBank). */
   searchBank: Float32Array;
   size: number;

@@ -9,7 +9,7 @@ import { buildEmbeddedBackbone, EMBEDDED_BACKBONE } from "../../features/embedde
 import { openPatchExtractor, type PatchExtractor } from "../../features/extractor";
 import { exposureEvenedExtractor } from "../../features/even-exposure";
 import { standardizingExtractor } from "../../features/instance-norm";
-import { RECORDED_BEFORE_NEIGHBOURHOOD, type Neighbourhood } from "../../features/neighbourhood";
+import { recordedBefore, type Neighbourhood } from "../../features/neighbourhood";
 import { IMAGENET_NORMALISATION, type TensorNormalisation } from "../../image/exposure";
 import type { SessionOptions } from "../../onnx";
 import { fileIdentity, readModelFile, type FileIdentity, type ModelFile } from "../../persist";
@@ -29,7 +29,7 @@ export interface BackboneMethodConfig {
   evenExposure?: boolean;
   /** How the tensors are normalised (the detector's folder preset), to undo for the exposure. */
   normalisation?: TensorNormalisation;
-  /** PatchCore: the p x p neighbourhood of each patch's features (neighbourhood.ts; default 3), for what is learned from now on. */
+  /** PatchCore: each layer's p x p window (neighbourhood.ts; default 3 x 3 everywhere), for what is learned from now on. */
   neighbourhood?: Neighbourhood;
 }
 
@@ -98,7 +98,7 @@ export async function openBackboneContext(config: BackboneMethodConfig, method: 
     layers: [...config.layers],
     standardize: config.standardize === true,
     evenExposure: config.evenExposure === true,
-    neighbourhood: config.neighbourhood ?? RECORDED_BEFORE_NEIGHBOURHOOD,
+    neighbourhood: config.neighbourhood ?? recordedBefore(config.layers.length),
   };
   const normalisation = config.normalisation ?? IMAGENET_NORMALISATION;
   return {

@@ -13,7 +13,6 @@ import { DEFAULT_REGISTRATION, type RegistrationOptions } from "../../anomaly/te
 import { tensorToPlane } from "../../anomaly/template/tensor-plane";
 import { OPERATING_POINT } from "../../anomaly/template/template-score";
 import { DefectError } from "../../errors";
-import { RECORDED_BEFORE_NEIGHBOURHOOD } from "../../features/neighbourhood";
 import { readModelFile } from "../../persist";
 import { learnedRecord } from "./backbone-context";
 import {
@@ -90,7 +89,7 @@ export async function openTemplateMethod(config: TemplateMethodConfig): Promise<
     layers: [],
     standardize: false,
     evenExposure: false,
-    neighbourhood: RECORDED_BEFORE_NEIGHBOURHOOD,
+    neighbourhood: [],
   };
 
   function createRound(): LearningRound {

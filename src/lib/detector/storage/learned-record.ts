@@ -11,7 +11,7 @@ import type { FileIdentity } from "../../persist";
 import type { SampleShape } from "../sample";
 import type { DetectorMethod, DetectorSetting } from "../types";
 import { isRecord } from "../../message";
-import { isNeighbourhood, NEIGHBOURHOODS, RECORDED_BEFORE_NEIGHBOURHOOD, type Neighbourhood } from "../../features/neighbourhood";
+import { isPatchWindow, PATCH_WINDOWS, recordedBefore, type Neighbourhood } from "../../features/neighbourhood";
 
 export interface BackboneRecord extends FileIdentity {
   /** Graph input name. */
@@ -36,8 +36,9 @@ export interface LearnedWith {
    */
   evenExposure: boolean;
   /**
-   * PatchCore: the p x p neighbourhood each layer's features were averaged over (neighbourhood.ts).
-   * Not compared at load, like `evenExposure`. Files saved before it was recorded: 3.
+   * PatchCore: the p x p window each layer's features were averaged over, one a layer
+   * (neighbourhood.ts). Not compared at load, like `evenExposure`. Files saved before it was
+   * recorded: 3 x 3 on every layer.
    */
   neighbourhood: Neighbourhood;
 }
@@ -139,11 +140,13 @@ function readSwitch(path: string, name: string, value: unknown): boolean {
   return value;
 }
 
-/** Absent (files saved before it was recorded): PatchCore's 3 x 3, what they were learned with. */
-function readNeighbourhood(path: string, value: unknown): Neighbourhood {
-  if (value === undefined) return RECORDED_BEFORE_NEIGHBOURHOOD;
-  if (!isNeighbourhood(value)) throw bad(path, `the neighbourhood record is not one of ${NEIGHBOURHOODS.join(", ")}`);
-  return value;
+/** Absent (files saved before it was recorded): PatchCore's 3 x 3 on every layer, what they were learned with. */
+function readNeighbourhood(path: string, value: unknown, layers: number): Neighbourhood {
+  if (value === undefined) return recordedBefore(layers);
+  if (!Array.isArray(value) || value.length !== layers || !value.every(isPatchWindow)) {
+    throw bad(path, `the neighbourhood record is not one window (${PATCH_WINDOWS.join(" or ")}) for each of the ${layers} layers`);
+  }
+  return [...value];
 }
 
 /** The record from a model file's metadata; modelFileInvalid when a part is missing. */
@@ -161,7 +164,7 @@ export function readLearnedRecord(metadata: Record<string, unknown>, path: strin
     layers: layers as string[],
     standardize: readSwitch(path, "standardize", metadata["standardize"]),
     evenExposure: readSwitch(path, "evenExposure", metadata["evenExposure"]),
-    neighbourhood: readNeighbourhood(path, metadata["neighbourhood"]),
+    neighbourhood: readNeighbourhood(path, metadata["neighbourhood"], layers.length),
     created,
     trainedOn: trainedOn as number,
     input: readInput(path, metadata["input"]),
