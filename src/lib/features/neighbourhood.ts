@@ -44,7 +44,7 @@ export function describeNeighbourhood(windows: Neighbourhood): string {
  * from good parts with an ImageNet backbone, chosen on the training-data validations of
  * magnetic_tile and casting (mean recall at 1 % and 5 % FRR 0.847 against 0.753 with every layer
  * 1 x 1 and 0.702 with every layer 3 x 3, above both in every bootstrap resample; BENCHMARKS.md
- * "Each patch alone by default"). With the embedded backbone the same validation keeps 3 x 3
+ * "The finest layer alone by default"). With the embedded backbone the same validation keeps 3 x 3
  * (0.377 against 0.363 for 1 x 1), and so does the few-shot check on the shots alone (mean image
  * AUROC 0.761 against 0.687).
  */
