@@ -262,11 +262,16 @@ describe("defect-detector learning on the line", function () {
       const [hole, ...rest] = after as [Record<string, unknown>, ...Array<Record<string, unknown>>];
       assert.ok((hole["defectEvidence"] as number) > 0, `evidence ${String(hole["defectEvidence"])}`);
       assert.ok(scoreOf(hole) > scoreOf(before[0]!), `${scoreOf(hole)} after, ${scoreOf(before[0]!)} before`);
-      // Good parts: every patch is nearer the good bank than the confirmed hole's patches (the
-      // hole's 13 highest-scoring patches), so e = 0 and the PatchCore score stays, bit for bit.
+      // Good parts: their patches are nearer the good bank than the confirmed hole's patches (the
+      // hole's 13 highest-scoring patches), so e is 0 or next to nothing (with the default
+      // neighbourhood one good part's patch lies 0.009 nearer the hole's than the good bank, the
+      // hole's evidence is ~30x that) and the score is PatchCore's plus e.
+      const holeEvidence = hole["defectEvidence"] as number;
       for (const [i, payload] of rest.slice(0, good.length).entries()) {
-        assert.equal(payload["defectEvidence"], 0, `good part ${i}`);
-        assert.equal(scoreOf(payload), scoreOf(before[i + 1]!), `good part ${i}`);
+        const evidence = payload["defectEvidence"] as number;
+        assert.ok(evidence >= 0 && evidence < 0.1 * holeEvidence, `good part ${i}: evidence ${evidence}, the hole's ${holeEvidence}`);
+        const expected = scoreOf(before[i + 1]!) + evidence;
+        assert.ok(Math.abs(scoreOf(payload) - expected) <= 1e-6 * expected, `good part ${i}: ${scoreOf(payload)}, PatchCore's plus e ${expected}`);
       }
 
       // A restart reads the defect bank from the saved model: the same scores.
