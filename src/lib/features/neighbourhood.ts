@@ -18,9 +18,6 @@ export type Neighbourhood = readonly PatchWindow[];
 export const NEIGHBOURHOOD_CHOICES = ["1", "3", "1,3"] as const;
 export type NeighbourhoodChoice = (typeof NEIGHBOURHOOD_CHOICES)[number];
 
-/** What models saved before the neighbourhood was recorded were learned with, on every layer. */
-export const RECORDED_BEFORE_NEIGHBOURHOOD: PatchWindow = 3;
-
 export function isPatchWindow(value: unknown): value is PatchWindow {
   return PATCH_WINDOWS.some((w) => w === value);
 }
