@@ -9,7 +9,7 @@ import { loadMemoryBank } from "../lib/anomaly/patchcore/bank-store";
 import { mergeBankFiles } from "../offline/patchcore/bank-merge";
 import { DEFAULT_PATCHCORE_OPTIONS } from "../lib/anomaly/patchcore/patchcore";
 import { describeNeighbourhood } from "../lib/features/neighbourhood";
-import { recordedNeighbourhood } from "../offline/patchcore/bank-merge";
+import { recordedNeighbourhood } from "../lib/detector/storage/learned-record";
 import { EXIT_OK, UsageError, parseIntegerOption, type CliIo } from "./args";
 
 export const BANK_SUMMARY = "merge memory banks from several lines, or show what a bank file holds";

@@ -14,7 +14,8 @@ import { BANK_FILE_KIND, memoryBankFrom } from "../../lib/anomaly/patchcore/bank
 import { buildMemoryBank, DEFAULT_PATCHCORE_OPTIONS, type MemoryBank } from "../../lib/anomaly/patchcore/patchcore";
 import { onlineBankFrom, writeHeadRecord } from "../../lib/detector/storage/online-store";
 import { concatFloat32 } from "../../lib/float32-concat";
-import { describeNeighbourhood, isPatchWindow, recordedBefore, type PatchWindow } from "../../lib/features/neighbourhood";
+import { describeNeighbourhood, type PatchWindow } from "../../lib/features/neighbourhood";
+import { recordedNeighbourhood } from "../../lib/detector/storage/learned-record";
 
 export interface MergeOptions {
   /** Rows of the merged bank at most. */
@@ -31,16 +32,6 @@ export interface MergeSummary {
   bankSize: number;
   defectRows: number;
   dim: number;
-}
-
-/**
- * Each layer's window as a file records it (learned-record.ts); files saved before the record were
- * learned with 3 x 3 on every layer. An unreadable record counts as what it says, to be shown.
- */
-export function recordedNeighbourhood(metadata: Record<string, unknown>): readonly PatchWindow[] {
-  const value = metadata["neighbourhood"];
-  if (Array.isArray(value) && value.every(isPatchWindow)) return value;
-  return recordedBefore(layerCount(metadata));
 }
 
 function layerCount(metadata: Record<string, unknown>): number {

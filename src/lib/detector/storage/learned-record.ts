@@ -149,6 +149,17 @@ function readNeighbourhood(path: string, value: unknown, layers: number): Neighb
   return [...value];
 }
 
+/**
+ * Each layer's window as a header records it, for tools that show or compare headers (bank info,
+ * merge) without refusing them: files saved before the record, or with one unreadable, count as
+ * learned with 3 x 3 on every layer.
+ */
+export function recordedNeighbourhood(metadata: Record<string, unknown>): Neighbourhood {
+  const { neighbourhood, layers } = metadata;
+  if (Array.isArray(neighbourhood) && neighbourhood.every(isPatchWindow)) return neighbourhood;
+  return recordedBefore(Array.isArray(layers) ? layers.length : 0);
+}
+
 /** The record from a model file's metadata; modelFileInvalid when a part is missing. */
 export function readLearnedRecord(metadata: Record<string, unknown>, path: string): LearnedRecord {
   const { setting, method, layers, created, trainedOn } = metadata;
