@@ -11,7 +11,8 @@
 // quantile of their S_good, standing for the fit's leave-one-out scores) rejects once the head's
 // evidence is added; SHIFT=q lowers the head's bias to the q-quantile of its logits on the bank's
 // odd rows (negatives then the even ones); TOPK=k,... tells whether a good board's largest evidence
-// lies among its k patches farthest from the bank; MUS=... the weights printed.
+// lies among its k patches farthest from the bank; MUS=... the weights printed; POOL=1|3|1,3 the
+// neighbourhood (the detector's Neighbourhood option; default 1,3, what `line` uses for the boards).
 //   npm run build && HOLD=40 SHOTS=10 NEG=bank,bank2,bank8,shots L2=0.001,0.01,0.1 node experiments/patch-head-validation.mjs
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -34,6 +35,7 @@ const { listLabelledDefects, loadDefectRegion } = await L("offline/eval/defect-a
 const { cachedEmbedding } = await L("offline/eval/embedding-cache.js");
 const head = await L(process.env.HEAD_MODULE || "lib/anomaly/patchcore/region-head.js");
 const { patchLogits } = await L("lib/anomaly/patchcore/patch-classifier.js");
+const { neighbourhoodOf } = await L("lib/features/neighbourhood.js");
 const shift = process.env.SHIFT === undefined ? undefined : Number(process.env.SHIFT);
 
 const HOLD = Number(process.env.HOLD || 40);
@@ -43,8 +45,10 @@ const data = join(shared, "datasets", "deeppcb");
 const dataset = readMvtecDataset(data);
 const preprocess = parsePreprocessOptions({ preset: "imagenet", width: SIZE, height: SIZE, resize: "stretch" });
 const session = { intraOpThreads: 2 };
-const extractor = await openPatchExtractor({ model: join(shared, "backbones", "resnet50v2_l123.onnx"), layers: ["layer2", "layer3"] }, session);
-const cache = { dir: join(root, ".tmp", "head-cache"), key: `resnet50v2_l123 layer2,layer3 ${SIZE}` };
+const POOL = process.env.POOL || "1,3";
+const windows = neighbourhoodOf(POOL, 2);
+const extractor = await openPatchExtractor({ model: join(shared, "backbones", "resnet50v2_l123.onnx"), layers: ["layer2", "layer3"] }, session, windows);
+const cache = { dir: join(root, ".tmp", "head-cache"), key: `resnet50v2_l123 layer2,layer3 ${SIZE} ${windows.join("/")}` };
 const embed = (path) =>
   cachedEmbedding(cache, path, async () => extractor.embed((await preprocessImage(await readFile(path), preprocess, { maxPixels: 1e8 })).tensor));
 
@@ -54,7 +58,7 @@ const heldStems = new Set(held.map((p) => basename(p, extname(p))));
 const all = listLabelledDefects(data, 200);
 const labelled = all.slice(0, SHOTS);
 const heldDefects = all.filter((d) => heldStems.has(basename(d.path, extname(d.path))));
-console.log(`bank ${learned.length} boards, head ${labelled.length} labelled, held out ${held.length} good + ${heldDefects.length} defective`);
+console.log(`neighbourhood ${windows.join(",")}: bank ${learned.length} boards, head ${labelled.length} labelled, held out ${held.length} good + ${heldDefects.length} defective`);
 
 const t0 = performance.now();
 const goods = [];
