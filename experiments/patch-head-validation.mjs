@@ -58,7 +58,9 @@ const heldStems = new Set(held.map((p) => basename(p, extname(p))));
 const all = listLabelledDefects(data, 200);
 const labelled = all.slice(0, SHOTS);
 const heldDefects = all.filter((d) => heldStems.has(basename(d.path, extname(d.path))));
-console.log(`neighbourhood ${windows.join(",")}: bank ${learned.length} boards, head ${labelled.length} labelled, held out ${held.length} good + ${heldDefects.length} defective`);
+console.log(
+  `neighbourhood ${windows.join(",")}: bank ${learned.length} boards, head ${labelled.length} labelled, held out ${held.length} good + ${heldDefects.length} defective`,
+);
 
 const t0 = performance.now();
 const goods = [];

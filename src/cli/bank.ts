@@ -91,6 +91,12 @@ function keptImages(record: unknown): string {
   return `${images.length} learned images and their leave-one-out scores, scored again after a confirmed defect`;
 }
 
+/** Place weights (places-store.ts), as info shows them. */
+function placeWeights(record: unknown): string {
+  const count = typeof record === "object" && record !== null ? (record as Record<string, unknown>)["count"] : undefined;
+  return typeof count === "number" ? `${count} places: distances count less where the learned good parts vary most` : "none";
+}
+
 async function info(files: string[], io: CliIo): Promise<number> {
   const [path, ...extra] = files;
   if (path === undefined || extra.length > 0) throw new UsageError("info takes exactly one bank file");
@@ -117,6 +123,7 @@ async function info(files: string[], io: CliIo): Promise<number> {
     ],
     ["waiting rows", `${field(online["pendingRows"] ?? 0)} good rows for the next refresh, ${field(online["defectRows"] ?? 0)} defect rows`],
     ["kept images", keptImages(online["kept"])],
+    ["place weights", placeWeights(online["places"])],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   io.stdout.write(rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n") + "\n");

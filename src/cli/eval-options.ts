@@ -19,6 +19,7 @@ export interface DetectorFlags {
   "appearance-weight"?: string;
   exposure?: string;
   neighbourhood?: string;
+  "place-weights"?: string;
   threads?: string;
   augment?: string;
   rotations?: string;
@@ -40,6 +41,7 @@ const FLAG_OF: Readonly<Record<string, string>> = {
   appearanceWeight: "--appearance-weight",
   exposure: "--exposure",
   neighbourhood: "--neighbourhood",
+  placeWeights: "--place-weights",
   threads: "--threads",
   augment: "--augment",
   rotations: "--rotations",
@@ -60,6 +62,7 @@ export function detectorFields(values: DetectorFlags, method: "patchcore" | "pad
     ["appearanceWeight", values["appearance-weight"]],
     ["exposure", values.exposure],
     ["neighbourhood", values.neighbourhood],
+    ["placeWeights", values["place-weights"]],
     ["threads", values.threads],
     ["augment", values.augment],
     ["rotations", values.rotations],
@@ -93,6 +96,9 @@ export const SCORING_USAGE = `  --appearance-weight W  patchcore: weight of the 
                        before the search: 1, 3, 1,3 (the first layer 1, the others 3)
                        or auto (default: 1,3 with an ONNX backbone and no --shots,
                        else 3)
+  --place-weights M    patchcore: on (distances count less where the learned good parts
+                       vary most), off, or auto (default: on with an image score read
+                       from the map, the default with an ONNX backbone and no --shots)
 `;
 
 /** The options `eval` and `line` share, by the same names: the dataset, the method and the detector's fields. */
@@ -112,6 +118,7 @@ export const DETECTOR_CLI_OPTIONS = {
   "appearance-weight": { type: "string" },
   exposure: { type: "string" },
   neighbourhood: { type: "string" },
+  "place-weights": { type: "string" },
   "reference-dir": { type: "string" },
   threads: { type: "string" },
   json: { type: "boolean" },

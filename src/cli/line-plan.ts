@@ -40,6 +40,7 @@ export interface LineValues {
   "appearance-weight"?: string;
   exposure?: string;
   neighbourhood?: string;
+  "place-weights"?: string;
   "reference-dir"?: string;
   threads?: string;
   calibrate?: string;

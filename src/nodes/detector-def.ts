@@ -34,6 +34,7 @@ export interface DetectorNodeDef extends NodeDef {
   exposure?: string;
   /** PatchCore: "auto" | "1" | "3" | "1,3" (the finest layer 1 x 1, the others 3 x 3): each layer's averaging window; absent in older flows = auto. */
   neighbourhood?: string;
+  placeWeights?: string;
   /** Images learned before the node fits by itself. */
   trainCount: string | number;
   /** Optional folder of good images learned at deploy when nothing is learned yet. */

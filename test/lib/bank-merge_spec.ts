@@ -47,6 +47,7 @@ async function writeBank(
   labelled: LabelledPart[] = [],
   appearance: Appearance | null = null,
   kept: KeptImage[] = [],
+  places: Float32Array | null = null,
 ): Promise<Float32Array> {
   const rng = new Rng(seed);
   const data = Float32Array.from({ length: size * DIM }, () => rng.next() + seed);
@@ -65,6 +66,7 @@ async function writeBank(
       labelledRevision: labelled.length,
       head: null,
       appearance,
+      places,
     },
     metadata,
   );
@@ -159,6 +161,16 @@ describe("merging banks across lines", function () {
     const out = join(dir, "merged.ddm");
     await mergeBankFiles([a, b], out, { maxBankSize: 1000 });
     assert.equal(onlineBankFrom(await readModelFile(out), out).appearance, null);
+  });
+
+  it("keeps no line's place weights: each measured where its own good parts vary", async function () {
+    const places = (low: number): Float32Array => Float32Array.from({ length: 16 }, (_, p) => (p === 0 ? low : 1));
+    await writeBank(a, 30, 1, 0, record(), [], null, [], places(0.5));
+    await writeBank(b, 40, 2, 0, record(), [], null, [], places(0.25));
+    assert.deepEqual(Array.from(onlineBankFrom(await readModelFile(a), a).places ?? []), Array.from(places(0.5)), "each line's file holds its own");
+    const out = join(dir, "merged.ddm");
+    await mergeBankFiles([a, b], out, { maxBankSize: 1000 });
+    assert.equal(onlineBankFrom(await readModelFile(out), out).places, null);
   });
 
   it("keeps every row when the union fits under the cap", async function () {
@@ -291,6 +303,31 @@ describe("merging banks across lines", function () {
       for (const [path, expected] of [
         [file, "kept images          3 learned images and their leave-one-out scores, scored again after a confirmed defect"],
         [out, "kept images          none"],
+      ] as const) {
+        const shown = io();
+        assert.equal(await runCli(["bank", "info", path], shown.io), 0);
+        assert.ok(shown.out().split("\n").includes(expected), shown.out());
+      }
+    });
+
+    it("info says whether distances are weighted by place, and a merge keeps no weights", async function () {
+      const file = join(dir, "places.ddm");
+      await writeBank(
+        file,
+        20,
+        3,
+        0,
+        record(),
+        [],
+        null,
+        [],
+        Float32Array.from({ length: 16 }, (_, p) => (p < 2 ? 0.5 : 1)),
+      );
+      const out = join(dir, "merged-places.ddm");
+      assert.equal(await runCli(["bank", "merge", "--out", out, file, a], io().io), 0);
+      for (const [path, expected] of [
+        [file, "place weights        16 places: distances count less where the learned good parts vary most"],
+        [out, "place weights        none"],
       ] as const) {
         const shown = io();
         assert.equal(await runCli(["bank", "info", path], shown.io), 0);

@@ -274,6 +274,11 @@ describe("defect-detection line", function () {
       [["line", "--data", data, ...EMBEDDED, "--appearance-weight", "1"], /--appearance-weight must be a number from 0 to 0.9, got "1"/],
       [["line", "--data", data, ...EMBEDDED, "--exposure", "bright"], /--exposure must be one of auto, even, as-captured, got "bright"/],
       [["line", "--data", data, ...EMBEDDED, "--neighbourhood", "5"], /--neighbourhood must be one of auto, 1, 3, 1,3, got "5"/],
+      [["line", "--data", data, ...EMBEDDED, "--place-weights", "yes"], /--place-weights must be one of auto, on, off, got "yes"/],
+      [
+        ["line", "--data", data, ...EMBEDDED, "--place-weights", "on"],
+        /--place-weights must be auto or off with the re-weighted image score \(the weights need a score read from the map: map-top-mean or map-max\), got "on"/,
+      ],
     ];
     for (const [args, message] of cases) {
       const run = captureCli();

@@ -85,7 +85,7 @@ describe("kept learned images in the model file", function () {
       ["levels", "range"],
     );
     const path = join(dir, "m.ddm");
-    await saveOnlineBank(path, freshSnapshot(bank, null, kept), {});
+    await saveOnlineBank(path, freshSnapshot(bank, { appearance: null, kept, places: null }), {});
     const back = onlineBankFrom(await readModelFile(path), path).kept;
     assert.deepEqual(back, kept);
     assert.deepEqual(expandTensor(back[0]!.tensor), levels);

@@ -93,14 +93,14 @@ describe("PatchCore scored from the image tensor (fused)", function () {
     assert.equal(openSessionCount(), 0, "every session released");
   });
 
-  async function scorerFor(options: PatchCoreOptions): Promise<PatchCoreScorer> {
+  async function scorerFor(options: PatchCoreOptions, places: Float32Array | null = null): Promise<PatchCoreScorer> {
     const embeddings = [];
     for (const t of train) embeddings.push(await extractor.embed(t));
     const { dim, patches } = embeddings[0]!;
     const features = new Float32Array(embeddings.length * patches * dim);
     embeddings.forEach((e, i) => features.set(e.data, i * patches * dim));
     const bank = await buildMemoryBank(features, embeddings.length * patches, dim, options);
-    return PatchCoreScorer.open(bank, options);
+    return PatchCoreScorer.open(bank, options, undefined, places);
   }
 
   for (const [name, options] of [
@@ -139,6 +139,36 @@ describe("PatchCore scored from the image tensor (fused)", function () {
       }
     });
   }
+
+  it("weighs each place's distance in the graph as the step-by-step path does (place weights)", async function () {
+    const options = { ...DEFAULT_PATCHCORE_OPTIONS, coresetRatio: 0.3, scoringDim: 16, imageScore: "map-top-mean" as const };
+    const plain = await scorerFor(options);
+    const patches = (await extractor.embed(tests[0]!)).patches;
+    // Four places in every eight count half.
+    const places = Float32Array.from({ length: patches }, (_, p) => (p % 8 < 4 ? 0.5 : 1));
+    const weighed = await scorerFor(options, places);
+    try {
+      const backbone = extractor.fusable!()!;
+      for (const tensor of tests) {
+        const embedding = await extractor.embed(tensor);
+        const unweighted = await plain.scorePatches(embedding);
+        const step = await weighed.scorePatches(embedding);
+        assertClose(
+          step.grid.data,
+          unweighted.grid.data.map((d, p) => d * places[p]!),
+          1e-6,
+          "step path: distances times the weights",
+        );
+        const fused = await weighed.scoreTensor(backbone, tensor, false, { width: SIZE, height: SIZE });
+        assertClose(fused.grid.data, step.grid.data, 1e-4, "fused patch distances");
+        assertClose(fused.map!.data, weighed.anomalyMap(step.grid, SIZE, SIZE).data, 1e-4, "the map of the weighted distances");
+        assert.ok(Math.abs(fused.score - step.score) <= 1e-4 * Math.max(1, step.score), `image score ${fused.score} vs ${step.score}`);
+      }
+    } finally {
+      await plain.release();
+      await weighed.release();
+    }
+  });
 
   it("readies the scoring graph before the first image once the layer shapes are known, and the image loads nothing more", async function () {
     const scorer = await scorerFor({ ...DEFAULT_PATCHCORE_OPTIONS, coresetRatio: 0.3 });

@@ -508,6 +508,9 @@ describe("defect-detector node", function () {
       ["an empty layer name", { layers: "l1,,l2" }, "layers"],
       ["no backbone", { backbone: "" }, "backbone"],
       ["a neighbourhood of 5", { neighbourhood: "5" }, "neighbourhood"],
+      ["place weights of yes", { placeWeights: "yes" }, "placeWeights"],
+      ["place weights on with the re-weighted image score", { placeWeights: "on", imageScore: "reweighted" }, "placeWeights"],
+      ["place weights on with a few shots", { placeWeights: "on", setting: "fewshot" }, "placeWeights"],
     ] as const) {
       it(`rejects ${what} at deploy and every message after`, async function () {
         await load(patchcore(config));
@@ -634,6 +637,7 @@ describe("defect-detector node", function () {
         layers: true,
         exposure: true,
         neighbourhood: true,
+        placeWeights: true,
         coreset: true,
         maxBank: true,
         scoringDim: true,

@@ -4,7 +4,7 @@
  */
 import { DEFAULT_PADIM_OPTIONS, type PadimOptions } from "../anomaly/padim/padim";
 import { AUGMENT_MODES, isTurn, MAX_TURN_DEG } from "../anomaly/patchcore/augment";
-import { DEFAULT_PATCHCORE_OPTIONS, IMAGE_SCORE_RULES, type PatchCoreOptions } from "../anomaly/patchcore/patchcore";
+import { DEFAULT_PATCHCORE_OPTIONS, IMAGE_SCORE_RULES, type ImageScoreRule, type PatchCoreOptions } from "../anomaly/patchcore/patchcore";
 import { booleanOption, integerOption, invalidOption, numberWhere, oneOf, optionText, propertyOption, rangeOption } from "../config/option-values";
 import { DefectError } from "../errors";
 import { MAX_POOL_WORKERS } from "../onnx/worker-pool";
@@ -123,6 +123,12 @@ export interface DetectorOptions {
    * (0..0.9, appearance.ts); empty: 0.25 with an ONNX backbone, 0 with the embedded one (setting-presets.ts).
    */
   appearanceWeight: number;
+  /**
+   * PatchCore learning from good parts: distances count less at places where the learned good parts
+   * vary most (place-weights.ts). "auto" (default): on where the image score is read from the map
+   * (map-top-mean, map-max: the default with an ONNX backbone), which the weights need.
+   */
+  placeWeights: boolean;
   /** Previous versions of the saved model kept for rollback. */
   keepVersions: number;
   /** Recipes (products, msg.recipe) whose models stay loaded for an instant changeover. */
@@ -221,6 +227,22 @@ function neighbourhoodOption(value: unknown, byDefault: NeighbourhoodChoice, lay
   return neighbourhoodOf(choice === "auto" ? byDefault : choice, layers);
 }
 
+/** Place weights: "on", "off", or "auto" (or nothing): on where the setting and image score allow them. */
+function placeWeightsOption(value: unknown, fewShot: boolean, imageScore: ImageScoreRule): boolean {
+  const choice = oneOf("placeWeights", value, ["auto", "on", "off"] as const, "auto");
+  if (choice === "auto") return !fewShot && imageScore !== "reweighted";
+  if (choice === "on" && fewShot)
+    throw invalidOption("placeWeights", "auto or off in the few-shot setting (a few shots cannot tell where good parts vary)", value);
+  if (choice === "on" && imageScore === "reweighted") {
+    throw invalidOption(
+      "placeWeights",
+      "auto or off with the re-weighted image score (the weights need a score read from the map: map-top-mean or map-max)",
+      value,
+    );
+  }
+  return choice === "on";
+}
+
 function requirePath(option: string, value: string, method: DetectorMethod): string {
   if (value === "") throw new DefectError("invalidOption", `Option ${option} must name a file for method ${method}`, { option, value });
   return value;
@@ -283,6 +305,7 @@ export function parseDetectorOptions(input: Record<string, unknown>): DetectorOp
     neighbourhood: neighbourhoodOption(input["neighbourhood"], neighbourhoodByDefault(method, fewShot, optionText(input["backbone"])), layers.length),
     defectWeight: rangeOption("defectWeight", input["defectWeight"], 0, MAX_DEFECT_WEIGHT, DEFAULT_DEFECT_WEIGHT, false),
     appearanceWeight: rangeOption("appearanceWeight", input["appearanceWeight"], 0, MAX_APPEARANCE_WEIGHT, scoring.appearanceWeight, false),
+    placeWeights: placeWeightsOption(input["placeWeights"], fewShot, imageScore === "auto" ? scoring.imageScore : imageScore),
     keepVersions: integerOption("keepVersions", input["keepVersions"], 0, MAX_KEEP_VERSIONS, DEFAULT_KEEP_VERSIONS),
     recipeCache: integerOption("recipeCache", input["recipeCache"], 1, MAX_RECIPE_CACHE, DEFAULT_RECIPE_CACHE),
     learning: flag("learning", input["learning"], true),

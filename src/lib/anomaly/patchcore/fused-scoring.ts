@@ -79,6 +79,8 @@ export class FusedScoring {
     private readonly bank: MemoryBank,
     private readonly neighbours: number,
     private readonly session: SessionOptions | undefined,
+    /** Each patch's place weight (place-weights.ts), applied in the graph; null: none. */
+    private readonly places: Float32Array | null = null,
   ) {}
 
   async run(backbone: FusableBackbone, tensor: Tensor, withEmbedding: boolean, map?: MapRequest): Promise<FusedRun> {
@@ -184,6 +186,7 @@ export class FusedScoring {
       neighbours: this.neighbours,
       embedding,
       ...(map === undefined ? {} : { map }),
+      ...(this.places === null ? {} : { places: this.places }),
     };
     return acquireBankGraph(`patchcore-scoring:${++built}:${this.bank.size}`, { kind: "scoring", spec }, this.session, { beside: backbone.model });
   }

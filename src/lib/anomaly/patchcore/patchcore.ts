@@ -15,6 +15,7 @@ import { bankSizeFor, openCoresetProjector, searchProjection, selectBankRows } f
 import { openSearchOver, searchSpaceBank, type NearestSearch, type Neighbours } from "./nearest";
 import { FusedScoring, type FusableBackbone, type MapRequest } from "./fused-scoring";
 import { singleBlock } from "./row-blocks";
+import { weighPlaces } from "./place-weights";
 
 export { bankSizeFor } from "./bank-select";
 
@@ -139,12 +140,14 @@ export class PatchCoreScorer {
     search: NearestSearch | undefined,
     private readonly options: PatchCoreOptions,
     private readonly session: SessionOptions | undefined,
+    /** Each patch's place weight (place-weights.ts); null: every place counts alike. */
+    private readonly places: Float32Array | null,
   ) {
     this.search = search === undefined ? undefined : Promise.resolve(search);
   }
 
-  static async open(bank: MemoryBank, options: PatchCoreOptions, session?: SessionOptions): Promise<PatchCoreScorer> {
-    return new PatchCoreScorer(bank, await searchSpaceBank(bank.data, bank.size, bank.dim, projectionOf(bank), session), undefined, options, session);
+  static async open(bank: MemoryBank, options: PatchCoreOptions, session?: SessionOptions, places: Float32Array | null = null): Promise<PatchCoreScorer> {
+    return new PatchCoreScorer(bank, await searchSpaceBank(bank.data, bank.size, bank.dim, projectionOf(bank), session), undefined, options, session, places);
   }
 
   /**
@@ -152,7 +155,7 @@ export class PatchCoreScorer {
    * over some of its rows, union-search.ts); releasing the scorer releases `search`.
    */
   static over(bank: MemoryBank, search: NearestSearch, options: PatchCoreOptions): PatchCoreScorer {
-    return new PatchCoreScorer(bank, null, search, options, undefined);
+    return new PatchCoreScorer(bank, null, search, options, undefined, null);
   }
 
   /**
@@ -194,7 +197,7 @@ export class PatchCoreScorer {
 
   private fusedScoring(): FusedScoring {
     if (this.searchBank === null) throw new Error("scoreTensor needs a scorer opened over its own bank");
-    this.fused ??= new FusedScoring(this.searchBank, this.bank, this.options.numNeighbors, this.session);
+    this.fused ??= new FusedScoring(this.searchBank, this.bank, this.options.numNeighbors, this.session, this.places);
     return this.fused;
   }
 
@@ -206,13 +209,14 @@ export class PatchCoreScorer {
     return this.bank.size;
   }
 
-  /** Patch scores and the re-weighted image score (the paper's rule, whatever the options say). */
+  /** Patch scores (place-weighted, where the scorer has weights) and the re-weighted image score (the paper's rule, whatever the options say). */
   async scorePatches(embedding: PatchEmbedding): Promise<PatchScores> {
     const nearest = await this.nearest(embedding);
+    const distances = weighPlaces(nearest.distances, this.places);
     let maxPatch = 0;
-    for (let p = 1; p < embedding.patches; p++) if ((nearest.distances[p] as number) > (nearest.distances[maxPatch] as number)) maxPatch = p;
-    const score = await this.reweight(embedding, maxPatch, nearest.distances[maxPatch] as number, nearest.indices[maxPatch] as number);
-    return { score, grid: { data: nearest.distances, width: embedding.gridWidth, height: embedding.gridHeight } };
+    for (let p = 1; p < embedding.patches; p++) if ((distances[p] as number) > (distances[maxPatch] as number)) maxPatch = p;
+    const score = await this.reweight(embedding, maxPatch, distances[maxPatch] as number, nearest.indices[maxPatch] as number);
+    return { score, grid: { data: distances, width: embedding.gridWidth, height: embedding.gridHeight } };
   }
 
   /** Patch scores, the anomaly map at width x height, and the image score by the options' rule. */
@@ -229,8 +233,7 @@ export class PatchCoreScorer {
   imageScoreOf(reweighted: number, map: ScoreMap | (() => ScoreMap)): number {
     const rule = this.options.imageScore;
     if (rule === "reweighted") return reweighted;
-    const made = typeof map === "function" ? map() : map;
-    return rule === "map-max" ? mapMax(made) : mapTopMean(made, MAP_TOP_SHARE);
+    return mapImageScore(rule, typeof map === "function" ? map() : map);
   }
 
   private async nearest(embedding: PatchEmbedding): Promise<Neighbours> {
@@ -305,6 +308,11 @@ export class PatchCoreScorer {
       this.fused?.release(),
     ]);
   }
+}
+
+/** An image score read from the anomaly map by one of the map rules. */
+export function mapImageScore(rule: Exclude<ImageScoreRule, "reweighted">, map: ScoreMap): number {
+  return rule === "map-max" ? mapMax(map) : mapTopMean(map, MAP_TOP_SHARE);
 }
 
 function projectionOf(bank: MemoryBank): { matrix: Float32Array; outDim: number } | undefined {

@@ -38,6 +38,8 @@ export interface ScoringModelSpec {
   embedding: boolean;
   /** Also output the anomaly map at this size (upsampled and blurred, as map-ops.ts upsampleNearestBlurred). */
   map?: { width: number; height: number; sigma: number };
+  /** Each patch's place weight (place-weights.ts): the distances are weighted before anything reads them. */
+  places?: Float32Array;
 }
 
 /** The graph's outputs. */
@@ -176,7 +178,11 @@ export function buildScoringModel(spec: ScoringModelSpec): Uint8Array {
   const found = bank.nearestByBlock(head, splitSizes(head.patches, SCORING_BLOCK));
   const squared = found.map((f) => f.squared);
   const nearest = found.map((f) => f.indices);
-  const distances = g.op("Sqrt", [g.op("Max", [concat(squared), g.constantFloat("zero", [0], [])])], {}, named(SCORING_OUTPUTS.distances));
+  const clamped = g.op("Max", [concat(squared), g.constantFloat("zero", [0], [])]);
+  const distances =
+    spec.places === undefined
+      ? g.op("Sqrt", [clamped], {}, named(SCORING_OUTPUTS.distances))
+      : g.op("Mul", [g.op("Sqrt", [clamped]), placeWeights(g, spec.places, head.patches)], {}, named(SCORING_OUTPUTS.distances));
   g.output(distances, SCORING_OUTPUTS.distances, "float32", [head.patches, 1]);
 
   const worst = g.op("ArgMax", [distances], { axis: 0, keepdims: 1 }, named(SCORING_OUTPUTS.worst));
@@ -222,6 +228,11 @@ export function buildScoringModel(spec: ScoringModelSpec): Uint8Array {
     );
   }
   return g.build();
+}
+
+function placeWeights(g: GraphBuilder, places: Float32Array, patches: number): Value {
+  if (places.length !== patches) throw new RangeError(`${places.length} place weights for ${patches} patches`);
+  return g.constant("placeWeights", places, [patches, 1]);
 }
 
 function transpose(m: Float32Array, rows: number, cols: number): Float32Array {

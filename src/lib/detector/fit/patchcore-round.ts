@@ -31,6 +31,8 @@ import { supportVariants, type AugmentChoice, type Variant } from "./support-set
 import type { FittedModel, HandedCalibration, LearningRound } from "../types";
 import { compactTensor, expandTensor, MAX_KEPT_IMAGES, spreadEvenly, type CompactTensor, type KeptImage } from "../online/kept-calibration";
 import { augmentEnabled } from "../../anomaly/patchcore/augment";
+import { MIN_PLACE_IMAGES } from "../../anomaly/patchcore/place-weights";
+import { fitPlaceWeights } from "./place-fit";
 import { fitAppearance, keptImages, leaveOneOutDistances, leaveOneOutWithAppearance, meanFeatures, type Appearance } from "../../anomaly/patchcore/appearance";
 
 export interface PatchCoreRoundConfig {
@@ -43,6 +45,11 @@ export interface PatchCoreRoundConfig {
   defectWeight: number | undefined;
   /** Weight of the appearance term; the model is fitted with the leave-one-out scores of a round learned from good parts. */
   appearanceWeight: number;
+  /**
+   * Fit place weights (place-weights.ts) from the leave-one-out distances of a round learned from
+   * good parts (at least MIN_PLACE_IMAGES images, an image score read from the map).
+   */
+  placeWeights: boolean;
   /**
    * Score each learned image against the fitted bank without its own rows and hand the scores
    * over with the model (a good-only threshold's calibration): few-shot rounds in the fit worker
@@ -164,6 +171,8 @@ export function createPatchCoreRound(config: PatchCoreRoundConfig): LearningRoun
       const fit = await fitPatchCoreBank(learned, options, session, signal, { calibration, keepSpace: !projected });
       const { bank } = fit;
       let leaveOneOut = fit.leaveOneOut;
+      /** Place weights, where the round fits them (a round learned from good parts). */
+      let places: Float32Array | null = null;
       /** The images scored leave-one-out, in score order, with their patch distances (few shots: by the fit). */
       const scored: Array<{ image: number; grid: Float32Array }> = [...fit.leftOut];
       if (config.leaveOneOut && !fewShot) {
@@ -177,6 +186,18 @@ export function createPatchCoreRound(config: PatchCoreRoundConfig): LearningRoun
           onScored: (image: number, patchGrid: Float32Array) => scored.push({ image, grid: patchGrid.slice() }),
         };
         leaveOneOut = await leaveOneImageOutScores(bank, input, options, session, signal);
+        if (config.placeWeights && scored.length >= MIN_PLACE_IMAGES) {
+          const fitted = await fitPlaceWeights(
+            scored.map((image) => image.grid),
+            grid,
+            input.map,
+            options,
+          );
+          if (signal.aborted) throw fitStopped();
+          places = fitted.places;
+          leaveOneOut = fitted.scores;
+          scored.forEach((image, k) => (image.grid = fitted.grids[k] as Float32Array));
+        }
       }
       let appearance: Appearance | null = null;
       if (leaveOneOut !== null && !fewShot) {
@@ -199,7 +220,13 @@ export function createPatchCoreRound(config: PatchCoreRoundConfig): LearningRoun
               scored.map(({ image, grid: patchGrid }, k) => ({ tensor: tensors[image] as CompactTensor, score: final[k] as number, grid: patchGrid })),
               MAX_KEPT_IMAGES,
             );
-      const online = await OnlineBank.fitted(bank, options, session, config.defectWeight, appearance, config.appearanceWeight, calibrationImages);
+      const online = await OnlineBank.fitted(bank, options, session, {
+        defectWeight: config.defectWeight,
+        appearance,
+        appearanceWeight: config.appearanceWeight,
+        kept: calibrationImages,
+        places,
+      });
       const record = {
         ...learnedRecord(config.learnedWith, first, shots, options),
         augmentation,

@@ -26,6 +26,8 @@ export interface PatchCoreMethodConfig extends BackboneMethodConfig {
    * hands over leave-one-out scores with it; a saved model keeps its appearance vectors whatever the weight.
    */
   appearanceWeight?: number;
+  /** Fit place weights at each round learned from good parts (place-weights.ts; default off). A saved model scores with the weights it was fitted with. */
+  placeWeights?: boolean;
   /** Support-set augmentation of small rounds (default: "auto", no extra turns). */
   augment?: AugmentChoice;
   /**
@@ -60,6 +62,7 @@ export async function openPatchCoreMethod(config: PatchCoreMethodConfig): Promis
         augment: config.augment ?? DEFAULT_AUGMENT_CHOICE,
         defectWeight,
         appearanceWeight,
+        placeWeights: config.placeWeights === true,
         leaveOneOut: config.leaveOneOut !== false,
       }),
     async load(path) {

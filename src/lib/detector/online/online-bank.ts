@@ -56,6 +56,15 @@ import type { OnlineCounts, PartFeatures, Verdict } from "../types";
 import { expandTensor, type KeptImage } from "./kept-calibration";
 import { concatFloat32 } from "../../float32-concat";
 
+/** What a fit learned beside its bank, and the weights to score with (OnlineBank.fitted). */
+export interface FitLearned {
+  defectWeight?: number;
+  appearance?: Appearance | null;
+  appearanceWeight?: number;
+  kept?: readonly KeptImage[];
+  places?: Float32Array | null;
+}
+
 /** A refresh leaves the bank at this fraction of the cap: room for new parts before the next. */
 export const REFRESH_FILL = 0.8;
 /** A confirmed defect adds its highest-scoring patches (the defect region) to the defect bank. */
@@ -126,6 +135,8 @@ export class OnlineBank {
   private head: FittedHead | null;
   private appearance: Appearance | null;
   private readonly kept: readonly KeptImage[];
+  /** Place weights the good scorer weighs distances with (place-weights.ts); null: none learned. */
+  private readonly places: Float32Array | null;
   /** Installs in progress, chained so they run one at a time. */
   private installs: Promise<void> = Promise.resolve();
   private refreshing: Promise<void> | undefined;
@@ -156,6 +167,7 @@ export class OnlineBank {
     this.head = snapshot.head;
     this.appearance = snapshot.appearance;
     this.kept = snapshot.kept;
+    this.places = snapshot.places;
     this.counters = { ...snapshot.counters };
     this.drift = snapshot.drift;
   }
@@ -168,7 +180,7 @@ export class OnlineBank {
     appearanceWeight = 0,
   ): Promise<OnlineBank> {
     const online = new OnlineBank(snapshot, options, session, defectWeight, appearanceWeight);
-    const good = new Shared(await PatchCoreScorer.open(snapshot.bank, options, session));
+    const good = new Shared(await PatchCoreScorer.open(snapshot.bank, options, session, snapshot.places));
     let head: Shared<HeadScorer> | null = null;
     try {
       // Saved between a verdict and the fit that followed it, or merged: fitted now, so nothing labelled is left out.
@@ -184,17 +196,10 @@ export class OnlineBank {
     return online;
   }
 
-  /** A bank just fitted (with the appearance model the fit learned, if any): nothing learned on the line yet. */
-  static fitted(
-    bank: MemoryBank,
-    options: PatchCoreOptions,
-    session: SessionOptions,
-    defectWeight?: number,
-    appearance: Appearance | null = null,
-    appearanceWeight = 0,
-    kept: readonly KeptImage[] = [],
-  ): Promise<OnlineBank> {
-    return OnlineBank.open(freshSnapshot(bank, appearance, kept), options, session, defectWeight, appearanceWeight);
+  /** A bank just fitted (with what else the fit learned, if anything): nothing learned on the line yet. */
+  static fitted(bank: MemoryBank, options: PatchCoreOptions, session: SessionOptions, learned: FitLearned = {}): Promise<OnlineBank> {
+    const snapshot = freshSnapshot(bank, { appearance: learned.appearance ?? null, kept: learned.kept ?? [], places: learned.places ?? null });
+    return OnlineBank.open(snapshot, options, session, learned.defectWeight, learned.appearanceWeight ?? 0);
   }
 
   /** The appearance model pairs score with now; null without one, or at weight 0 (kept and saved, not used). */
@@ -334,6 +339,7 @@ export class OnlineBank {
       head: this.head,
       appearance: this.appearance,
       kept: this.kept,
+      places: this.places,
     };
   }
 
@@ -439,7 +445,7 @@ export class OnlineBank {
     if (current === undefined || this.stop.signal.aborted) return;
     const bank = next ?? this.bank;
     // A new good bank may search another subspace: its defect search is always built for it.
-    const good = next === undefined ? current.good.retain() : new Shared(await PatchCoreScorer.open(next, this.options, this.session));
+    const good = next === undefined ? current.good.retain() : new Shared(await PatchCoreScorer.open(next, this.options, this.session, this.places));
     // Read together (openDefectSearch copies the rows before it awaits anything; the head fit takes this list).
     const revision = this.defectRevision;
     const labelledRevision = this.labelledRevision;

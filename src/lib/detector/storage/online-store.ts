@@ -3,7 +3,7 @@
  * waiting for the background coreset refresh ("pending"), the defect bank ("defect"), the
  * confirmed defects with regions and the patch head fitted on them ("head*", a record of its own
  * version inside the online metadata), the good parts' appearance (appearance-store.ts), the
- * learned images kept for the calibration (kept-store.ts), the counters and the drift history. Same format and kind as a plain bank file (bank-store.ts), so
+ * learned images kept for the calibration (kept-store.ts), the place weights (places-store.ts), the counters and the drift history. Same format and kind as a plain bank file (bank-store.ts), so
  * `bank info`, `bank merge` and older readers still see the bank; the extra sections are
  * optional and a file without them is a model with nothing learned on the line yet.
  */
@@ -17,6 +17,7 @@ import type { Appearance } from "../../anomaly/patchcore/appearance";
 import { readAppearanceRecord, writeAppearanceRecord } from "./appearance-store";
 import type { KeptImage } from "../online/kept-calibration";
 import { readKeptRecord, writeKeptRecord } from "./kept-store";
+import { readPlacesRecord, writePlacesRecord } from "./places-store";
 import { concatFloat32 } from "../../float32-concat";
 
 export interface OnlineCounters {
@@ -60,14 +61,20 @@ export interface OnlineSnapshot {
   appearance: Appearance | null;
   /** The learned images the fit scored leave-one-out, kept to hand their scores over again (kept-calibration.ts). */
   kept: readonly KeptImage[];
+  /** Place weights of the good bank's distances (place-weights.ts); null when none were fitted. */
+  places: Float32Array | null;
 }
 
 export function freshCounters(): OnlineCounters {
   return { shotsLearned: 0, defectsLearned: 0, version: 1, updated: null };
 }
 
-/** A bank just fitted (with the appearance model the fit learned, if any): nothing learned on the line yet. */
-export function freshSnapshot(bank: MemoryBank, appearance: Appearance | null = null, kept: readonly KeptImage[] = []): OnlineSnapshot {
+/** A bank just fitted (with what else the fit learned, if anything): nothing learned on the line yet. */
+export function freshSnapshot(
+  bank: MemoryBank,
+  learned: Pick<OnlineSnapshot, "appearance" | "kept" | "places"> = { appearance: null, kept: [], places: null },
+): OnlineSnapshot {
+  const { appearance, kept, places } = learned;
   const empty = new Float32Array(0);
   return {
     bank,
@@ -80,6 +87,7 @@ export function freshSnapshot(bank: MemoryBank, appearance: Appearance | null = 
     head: null,
     appearance,
     kept,
+    places,
   };
 }
 
@@ -97,6 +105,7 @@ export async function saveOnlineBank(path: string, snapshot: OnlineSnapshot, met
   }
   if (snapshot.appearance !== null) online["appearance"] = writeAppearanceRecord(snapshot.appearance, sections);
   if (snapshot.kept.length > 0) online["kept"] = writeKeptRecord(snapshot.kept, sections);
+  if (snapshot.places !== null) online["places"] = writePlacesRecord(snapshot.places, sections);
   await writeModelFile(path, { metadata: { ...metadata, kind: BANK_FILE_KIND, bank: { size: bank.size, dim: bank.dim, projectionDim }, online }, sections });
 }
 
@@ -205,5 +214,6 @@ export function onlineBankFrom(file: ModelFile, path: string): OnlineSnapshot {
     ...readHead(file, path, meta["head"], bank.dim),
     appearance: readAppearanceRecord(file, path, meta["appearance"], bank.dim),
     kept: readKeptRecord(file, path, meta["kept"]),
+    places: readPlacesRecord(file, path, meta["places"]),
   };
 }
