@@ -4,7 +4,7 @@
 // Learning and validation sets: experiments/validation-sets.mjs; beside them, painted copies of
 // the first 60 validation good parts (experiments/painted-copies.mjs); `loo`: the learned images'
 // leave-one-out scores the detector hands to the threshold. Read by score-rules.mjs and score-combine.mjs.
-//   [DATA=...] [METHOD=patchcore|padim] [LAYERS=...] [SIZE=256] [IMAGE_SCORE=...] [APPEARANCE_WEIGHT=...] [EXPOSURE=...] [NEIGHBOURHOOD=1|3] [BACKBONE=embedded|file] [TEST=1] OUT=/tmp/x.json node experiments/score-maps.mjs
+//   [DATA=...] [METHOD=patchcore|padim] [LAYERS=...] [SIZE=256] [IMAGE_SCORE=...] [APPEARANCE_WEIGHT=...] [EXPOSURE=...] [NEIGHBOURHOOD=1|3|1,3] [PLACE_WEIGHTS=on|off] [BACKBONE=embedded|file] [TEST=1] OUT=/tmp/x.json node experiments/score-maps.mjs
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
@@ -34,6 +34,7 @@ const options = parseEvalDetector(
     "appearance-weight": process.env.APPEARANCE_WEIGHT,
     exposure: process.env.EXPOSURE,
     neighbourhood: process.env.NEIGHBOURHOOD,
+    "place-weights": process.env.PLACE_WEIGHTS,
   },
   process.env.METHOD || "patchcore",
   undefined,

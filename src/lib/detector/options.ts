@@ -228,8 +228,10 @@ function neighbourhoodOption(value: unknown, byDefault: NeighbourhoodChoice, lay
 }
 
 /** Place weights: "on", "off", or "auto" (or nothing): on where the setting and image score allow them. */
-function placeWeightsOption(value: unknown, fewShot: boolean, imageScore: ImageScoreRule): boolean {
+function placeWeightsOption(value: unknown, method: DetectorMethod, fewShot: boolean, imageScore: ImageScoreRule): boolean {
   const choice = oneOf("placeWeights", value, ["auto", "on", "off"] as const, "auto");
+  // Only PatchCore weighs places: other methods leave the option aside, as they do PatchCore's others.
+  if (method !== "patchcore") return false;
   if (choice === "auto") return !fewShot && imageScore !== "reweighted";
   if (choice === "on" && fewShot)
     throw invalidOption("placeWeights", "auto or off in the few-shot setting (a few shots cannot tell where good parts vary)", value);
@@ -305,7 +307,7 @@ export function parseDetectorOptions(input: Record<string, unknown>): DetectorOp
     neighbourhood: neighbourhoodOption(input["neighbourhood"], neighbourhoodByDefault(method, fewShot, optionText(input["backbone"])), layers.length),
     defectWeight: rangeOption("defectWeight", input["defectWeight"], 0, MAX_DEFECT_WEIGHT, DEFAULT_DEFECT_WEIGHT, false),
     appearanceWeight: rangeOption("appearanceWeight", input["appearanceWeight"], 0, MAX_APPEARANCE_WEIGHT, scoring.appearanceWeight, false),
-    placeWeights: placeWeightsOption(input["placeWeights"], fewShot, imageScore === "auto" ? scoring.imageScore : imageScore),
+    placeWeights: placeWeightsOption(input["placeWeights"], method, fewShot, imageScore === "auto" ? scoring.imageScore : imageScore),
     keepVersions: integerOption("keepVersions", input["keepVersions"], 0, MAX_KEEP_VERSIONS, DEFAULT_KEEP_VERSIONS),
     recipeCache: integerOption("recipeCache", input["recipeCache"], 1, MAX_RECIPE_CACHE, DEFAULT_RECIPE_CACHE),
     learning: flag("learning", input["learning"], true),
