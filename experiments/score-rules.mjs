@@ -1,7 +1,7 @@
 // Image-score rules compared offline on what experiments/score-maps.mjs wrote: for each rule, the
 // image AUROC and recall at 1 % / 5 % false rejects of painted and labelled defects against the
 // validation good parts (and, with TEST=1, of the test set: report once, never choose with it).
-//   node experiments/score-rules.mjs /tmp/x.json
+//   [TEST=1] node experiments/score-rules.mjs /tmp/x.json   (TEST=1: also the test set, and by defect type)
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -60,3 +60,15 @@ if (process.env.TEST)
     dump.test.filter((r) => !r.defective),
     dump.test.filter((r) => r.defective),
   );
+if (process.env.TEST) {
+  // The detector's own score by defect type: the share of each type above the scores that reject 1 % and 5 % of the good test parts.
+  const good = sorted(dump.test.filter((r) => !r.defective).map((r) => r.score));
+  const rejecting = (rate) => good[Math.ceil((1 - rate) * good.length) - 1];
+  const byType = new Map();
+  for (const r of dump.test.filter((x) => x.defective)) byType.set(r.type, [...(byType.get(r.type) ?? []), r]);
+  console.log("\nTEST by defect type, the detector's score: recall at FRR 1 % / 5 %");
+  for (const [type, parts] of byType) {
+    const caught = (rate) => f(parts.filter((r) => r.score > rejecting(rate)).length / parts.length);
+    console.log(`${String(type).padEnd(22)} ${parts.length} parts  ${caught(0.01)} / ${caught(0.05)}`);
+  }
+}
