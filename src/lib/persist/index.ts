@@ -8,6 +8,7 @@ export {
   parseModelFile,
   readModelFile,
   requireSection,
+  unusableModelFile,
   writeModelFile,
   type ModelFile,
   type ModelFileContent,

@@ -70,12 +70,13 @@ function bytesOf(array: SectionArray): Uint8Array {
   return new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
 }
 
-function invalid(path: string, reason: string): DefectError {
+/** The error for a file that is not a usable model file (the format's readers and the stores that read its sections). */
+export function unusableModelFile(path: string, reason: string): DefectError {
   return new DefectError("modelFileInvalid", `${path} is not a usable model file: ${reason}`, { path, reason });
 }
 
 function requireLittleEndian(path: string): void {
-  if (endianness() !== LITTLE_ENDIAN) throw invalid(path, "model files are only supported on little-endian machines");
+  if (endianness() !== LITTLE_ENDIAN) throw unusableModelFile(path, "model files are only supported on little-endian machines");
 }
 
 /** The header bytes and where each section goes. */
@@ -132,7 +133,7 @@ function parseEntry(path: string, value: unknown): SectionEntry {
     (value["offset"] as number) >= 0 &&
     (value["length"] as number) >= 0 &&
     (value["offset"] as number) % SECTION_ALIGN === 0;
-  if (!ok) throw invalid(path, `malformed section entry ${JSON.stringify(value)}`);
+  if (!ok) throw unusableModelFile(path, `malformed section entry ${JSON.stringify(value)}`);
   return value as unknown as SectionEntry;
 }
 
@@ -141,12 +142,12 @@ function parseHeader(path: string, bytes: Uint8Array, length: number): { metadat
   try {
     header = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + PREFIX_BYTES, length).toString("utf8"));
   } catch (error) {
-    throw invalid(path, `the header is not JSON (${describeError(error)})`);
+    throw unusableModelFile(path, `the header is not JSON (${describeError(error)})`);
   }
   if (!isRecord(header) || !isRecord(header["metadata"]) || !Array.isArray(header["sections"])) {
-    throw invalid(path, "the header lacks metadata or sections");
+    throw unusableModelFile(path, "the header lacks metadata or sections");
   }
-  if (header["endianness"] !== LITTLE_ENDIAN) throw invalid(path, `unsupported byte order ${String(header["endianness"])}`);
+  if (header["endianness"] !== LITTLE_ENDIAN) throw unusableModelFile(path, `unsupported byte order ${String(header["endianness"])}`);
   return { metadata: header["metadata"], entries: header["sections"].map((entry) => parseEntry(path, entry)) };
 }
 
@@ -161,8 +162,8 @@ function sectionArray(bytes: Uint8Array, start: number, entry: SectionEntry): Se
 /** Checks structure, version and checksum; never trusts a length it has not bounded. */
 export async function parseModelFile(bytes: Uint8Array, path: string): Promise<ModelFile> {
   requireLittleEndian(path);
-  if (bytes.length < PREFIX_BYTES + SHA256_BYTES) throw invalid(path, `only ${bytes.length} bytes: the file is truncated or empty`);
-  if (!MODEL_FILE_MAGIC.equals(bytes.subarray(0, MODEL_FILE_MAGIC.length))) throw invalid(path, "it does not start with the DDMODEL signature");
+  if (bytes.length < PREFIX_BYTES + SHA256_BYTES) throw unusableModelFile(path, `only ${bytes.length} bytes: the file is truncated or empty`);
+  if (!MODEL_FILE_MAGIC.equals(bytes.subarray(0, MODEL_FILE_MAGIC.length))) throw unusableModelFile(path, "it does not start with the DDMODEL signature");
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint32(VERSION_OFFSET, true);
   if (version !== MODEL_FILE_VERSION) {
@@ -176,22 +177,22 @@ export async function parseModelFile(bytes: Uint8Array, path: string): Promise<M
   const headerLength = view.getUint32(HEADER_LENGTH_OFFSET, true);
   const dataStart = alignUp(PREFIX_BYTES + headerLength);
   const dataEnd = bytes.length - SHA256_BYTES;
-  if (headerLength > MAX_HEADER_BYTES || dataStart > dataEnd) throw invalid(path, "the file is truncated (header incomplete)");
+  if (headerLength > MAX_HEADER_BYTES || dataStart > dataEnd) throw unusableModelFile(path, "the file is truncated (header incomplete)");
   const { metadata, entries } = parseHeader(path, bytes, headerLength);
   let expectedEnd = dataStart;
   for (const entry of entries) {
     const end = dataStart + entry.offset + entry.length * BYTES_PER_ELEMENT;
-    if (end > dataEnd) throw invalid(path, `the file is truncated (section "${entry.name}" ends at byte ${end}, the data at ${dataEnd})`);
+    if (end > dataEnd) throw unusableModelFile(path, `the file is truncated (section "${entry.name}" ends at byte ${end}, the data at ${dataEnd})`);
     expectedEnd = Math.max(expectedEnd, dataStart + alignUp(entry.offset + entry.length * BYTES_PER_ELEMENT));
   }
-  if (expectedEnd !== dataEnd) throw invalid(path, `the file has ${dataEnd - expectedEnd} unexpected bytes before its checksum`);
+  if (expectedEnd !== dataEnd) throw unusableModelFile(path, `the file has ${dataEnd - expectedEnd} unexpected bytes before its checksum`);
   const hash = createHash("sha256");
   await updateHash(hash, bytes.subarray(0, dataEnd));
-  if (!hash.digest().equals(bytes.subarray(dataEnd))) throw invalid(path, "the checksum does not match: the file is damaged");
+  if (!hash.digest().equals(bytes.subarray(dataEnd))) throw unusableModelFile(path, "the checksum does not match: the file is damaged");
   // No prototype: a section named "__proto__" (or "constructor") is a section like any other.
   const sections: Record<string, SectionArray> = Object.create(null) as Record<string, SectionArray>;
   for (const entry of entries) {
-    if (Object.hasOwn(sections, entry.name)) throw invalid(path, `section "${entry.name}" appears twice`);
+    if (Object.hasOwn(sections, entry.name)) throw unusableModelFile(path, `section "${entry.name}" appears twice`);
     sections[entry.name] = sectionArray(bytes, dataStart + entry.offset, entry);
   }
   return { version, metadata, sections };
@@ -226,7 +227,7 @@ export function requireSection<T extends SectionType>(
   const array = Object.hasOwn(file.sections, name) ? file.sections[name] : undefined;
   if (array === undefined || typeOf(array) !== type || array.length !== length) {
     const found = array === undefined ? "none" : `${typeOf(array)}[${array.length}]`;
-    throw invalid(path, `section "${name}" should be ${type}[${length}], found ${found}`);
+    throw unusableModelFile(path, `section "${name}" should be ${type}[${length}], found ${found}`);
   }
   return array as T extends "float32" ? Float32Array : Int32Array;
 }

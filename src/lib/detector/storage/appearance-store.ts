@@ -4,8 +4,7 @@
  * the appearance model existed, or by a fit of too few images) scores without the appearance term.
  */
 import type { Appearance } from "../../anomaly/patchcore/appearance";
-import { DefectError } from "../../errors";
-import { requireSection, type ModelFile, type SectionArray } from "../../persist";
+import { requireSection, type ModelFile, type SectionArray, unusableModelFile } from "../../persist";
 
 /** Version of the appearance record; a reader refuses any other. */
 export const APPEARANCE_RECORD_VERSION = 1;
@@ -18,25 +17,21 @@ export function writeAppearanceRecord(appearance: Appearance, sections: Record<s
   return { version: APPEARANCE_RECORD_VERSION, count, fitted, mean, deviation, patchDeviation };
 }
 
-function invalid(path: string, reason: string): DefectError {
-  return new DefectError("modelFileInvalid", `${path} is not a usable model file: ${reason}`, { path, reason });
-}
-
 const positive = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v) && v > 0;
 
 export function readAppearanceRecord(file: ModelFile, path: string, record: unknown, dim: number): Appearance | null {
   if (record === undefined) return null;
-  if (typeof record !== "object" || record === null) throw invalid(path, "the appearance record is not an object");
+  if (typeof record !== "object" || record === null) throw unusableModelFile(path, "the appearance record is not an object");
   const r = record as Record<string, unknown>;
   if (r["version"] !== APPEARANCE_RECORD_VERSION) {
-    throw invalid(path, `appearance record version ${JSON.stringify(r["version"])}; this version of the package reads ${APPEARANCE_RECORD_VERSION}`);
+    throw unusableModelFile(path, `appearance record version ${JSON.stringify(r["version"])}; this version of the package reads ${APPEARANCE_RECORD_VERSION}`);
   }
   const { count, fitted, mean, deviation, patchDeviation } = r;
   if (!Number.isSafeInteger(count) || !Number.isSafeInteger(fitted) || (fitted as number) < 1 || (count as number) < (fitted as number)) {
-    throw invalid(path, "bad appearance vector counts");
+    throw unusableModelFile(path, "bad appearance vector counts");
   }
   if (typeof mean !== "number" || !Number.isFinite(mean) || !positive(deviation) || !positive(patchDeviation)) {
-    throw invalid(path, "bad appearance scale");
+    throw unusableModelFile(path, "bad appearance scale");
   }
   const vectors = requireSection(file, path, "appearance", "float32", (count as number) * dim);
   return { vectors, count: count as number, dim, fitted: fitted as number, mean, deviation, patchDeviation };

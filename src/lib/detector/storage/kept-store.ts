@@ -8,9 +8,8 @@
  * exact). A file without the record (saved before images were kept, a merge)
  * hands nothing over after a defect.
  */
-import { DefectError } from "../../errors";
 import type { TensorLayout } from "../../image/types";
-import { requireSection, type ModelFile, type SectionArray } from "../../persist";
+import { requireSection, type ModelFile, type SectionArray, unusableModelFile } from "../../persist";
 import { codeWords, codesInRange, wordBytes, type CompactTensor, type KeptImage } from "../online/kept-calibration";
 import { concatFloat32 } from "../../float32-concat";
 
@@ -44,10 +43,6 @@ export function writeKeptRecord(kept: readonly KeptImage[], sections: Record<str
   return { version: KEPT_RECORD_VERSION, gridLength: kept[0]?.grid.length ?? 0, images };
 }
 
-function invalid(path: string, reason: string): DefectError {
-  return new DefectError("modelFileInvalid", `${path} is not a usable model file: ${reason}`, { path, reason });
-}
-
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 const isFiniteNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
 
@@ -65,16 +60,16 @@ function readEntry(value: unknown): ImageEntry | undefined {
 
 export function readKeptRecord(file: ModelFile, path: string, record: unknown): KeptImage[] {
   if (record === undefined) return [];
-  if (typeof record !== "object" || record === null) throw invalid(path, "the kept images record is not an object");
+  if (typeof record !== "object" || record === null) throw unusableModelFile(path, "the kept images record is not an object");
   const r = record as Record<string, unknown>;
   if (r["version"] !== KEPT_RECORD_VERSION) {
-    throw invalid(path, `kept images record version ${JSON.stringify(r["version"])}; this version of the package reads ${KEPT_RECORD_VERSION}`);
+    throw unusableModelFile(path, `kept images record version ${JSON.stringify(r["version"])}; this version of the package reads ${KEPT_RECORD_VERSION}`);
   }
   const gridLength = r["gridLength"];
   const listed = r["images"];
-  if (!isCount(gridLength) || !Array.isArray(listed)) throw invalid(path, "bad kept images record");
+  if (!isCount(gridLength) || !Array.isArray(listed)) throw unusableModelFile(path, "bad kept images record");
   const entries = listed.map(readEntry);
-  if (entries.some((e) => e === undefined)) throw invalid(path, "bad kept image entry");
+  if (entries.some((e) => e === undefined)) throw unusableModelFile(path, "bad kept image entry");
   const images = entries as ImageEntry[];
   const values = (e: ImageEntry): number => (e.dims as [number, number, number, number]).reduce((n, d) => n * d, 1);
   const levels = requireSection(
@@ -107,7 +102,7 @@ export function readKeptRecord(file: ModelFile, path: string, record: unknown): 
         return l;
       });
       tensor = { kind: "levels", levels: channelLevels, codes: new Uint8Array(words.buffer, words.byteOffset, count), dims: e.dims, layout: e.layout };
-      if (!codesInRange(tensor)) throw invalid(path, "a kept image's codes name levels it does not have");
+      if (!codesInRange(tensor)) throw unusableModelFile(path, "a kept image's codes name levels it does not have");
     }
     return { tensor, score: e.score, grid: grids.subarray(i * gridLength, (i + 1) * gridLength) };
   });

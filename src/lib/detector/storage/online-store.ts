@@ -11,7 +11,7 @@ import { BANK_FILE_KIND, memoryBankFrom } from "../../anomaly/patchcore/bank-sto
 import type { PatchClassifier } from "../../anomaly/patchcore/patch-classifier";
 import type { MemoryBank } from "../../anomaly/patchcore/patchcore";
 import { DefectError } from "../../errors";
-import { requireSection, writeModelFile, type ModelFile, type SectionArray } from "../../persist";
+import { requireSection, writeModelFile, type ModelFile, type SectionArray, unusableModelFile } from "../../persist";
 import { emptyDrift, readDriftRecord, type DriftRecord } from "../online/drift";
 import type { Appearance } from "../../anomaly/patchcore/appearance";
 import { readAppearanceRecord, writeAppearanceRecord } from "./appearance-store";
@@ -146,22 +146,18 @@ export function writeHeadRecord(
   };
 }
 
-function invalidHead(path: string, reason: string): DefectError {
-  return new DefectError("modelFileInvalid", `${path} is not a usable model file: ${reason}`, { path, reason });
-}
-
 /** The labelled parts and the fitted head of a file; none in a file without a head record. */
 function readHead(file: ModelFile, path: string, record: unknown, dim: number): Pick<OnlineSnapshot, "labelled" | "labelledRevision" | "head"> {
   if (record === undefined) return { labelled: [], labelledRevision: 0, head: null };
-  if (typeof record !== "object" || record === null) throw invalidHead(path, "the patch head record is not an object");
+  if (typeof record !== "object" || record === null) throw unusableModelFile(path, "the patch head record is not an object");
   const head = record as Record<string, unknown>;
   if (head["version"] !== HEAD_RECORD_VERSION) {
-    throw invalidHead(path, `patch head record version ${JSON.stringify(head["version"])}; this version of the package reads ${HEAD_RECORD_VERSION}`);
+    throw unusableModelFile(path, `patch head record version ${JSON.stringify(head["version"])}; this version of the package reads ${HEAD_RECORD_VERSION}`);
   }
   const parts = head["parts"];
   const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
   if (!Array.isArray(parts) || !parts.every((p) => Array.isArray(p) && p.length === 2 && isCount(p[0]) && isCount(p[1]))) {
-    throw invalidHead(path, "bad patch head parts");
+    throw unusableModelFile(path, "bad patch head parts");
   }
   const sizes = parts as Array<[number, number]>;
   const positive = requireSection(file, path, "headPositive", "float32", sizes.reduce((n, p) => n + p[0], 0) * dim);
@@ -175,11 +171,11 @@ function readHead(file: ModelFile, path: string, record: unknown, dim: number): 
     return part;
   });
   const revision = head["revision"];
-  if (!isCount(revision)) throw invalidHead(path, "bad patch head revision");
+  if (!isCount(revision)) throw unusableModelFile(path, "bad patch head revision");
   const fitted = head["fitted"];
   if (fitted === null || fitted === undefined) return { labelled, labelledRevision: revision, head: null };
   const f = fitted as Record<string, unknown>;
-  if (!isCount(f["revision"]) || typeof f["bias"] !== "number" || !Number.isFinite(f["bias"])) throw invalidHead(path, "bad fitted patch head");
+  if (!isCount(f["revision"]) || typeof f["bias"] !== "number" || !Number.isFinite(f["bias"])) throw unusableModelFile(path, "bad fitted patch head");
   const classifier: PatchClassifier = {
     dim,
     mean: requireSection(file, path, "headMean", "float32", dim),

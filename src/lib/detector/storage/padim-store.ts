@@ -3,8 +3,7 @@
  * per-position means and inverse covariances (float32), with the caller's metadata.
  */
 import type { PadimStatistics } from "../../anomaly/padim/padim";
-import { DefectError } from "../../errors";
-import { requireSection, writeModelFile, type ModelFile } from "../../persist";
+import { requireSection, writeModelFile, type ModelFile, unusableModelFile } from "../../persist";
 
 /** Tells a statistics file from other model files of the same format. */
 export const PADIM_FILE_KIND = "padim-statistics";
@@ -26,10 +25,6 @@ export async function savePadimStatistics(path: string, statistics: PadimStatist
   });
 }
 
-function invalid(path: string, reason: string): DefectError {
-  return new DefectError("modelFileInvalid", `${path} is not a usable model file: ${reason}`, { path, reason });
-}
-
 function readShape(path: string, value: unknown): StatisticsShape {
   const r = typeof value === "object" && value !== null ? (value as Record<string, unknown>) : {};
   const positive = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 1;
@@ -42,7 +37,7 @@ function readShape(path: string, value: unknown): StatisticsShape {
     !positive(dim) ||
     positions !== gridWidth * gridHeight
   ) {
-    throw invalid(path, `bad PaDiM statistics shape ${JSON.stringify(value)}`);
+    throw unusableModelFile(path, `bad PaDiM statistics shape ${JSON.stringify(value)}`);
   }
   return { layers, gridWidth, gridHeight, positions, dim };
 }
@@ -50,7 +45,7 @@ function readShape(path: string, value: unknown): StatisticsShape {
 /** The statistics in a model file already read. */
 export function padimStatisticsFrom(file: ModelFile, path: string): PadimStatistics {
   const kind = file.metadata["kind"];
-  if (kind !== PADIM_FILE_KIND) throw invalid(path, `it holds "${String(kind)}", not PaDiM statistics`);
+  if (kind !== PADIM_FILE_KIND) throw unusableModelFile(path, `it holds "${String(kind)}", not PaDiM statistics`);
   const shape = readShape(path, file.metadata["padim"]);
   return {
     channels: requireSection(file, path, "channels", "int32", shape.dim),

@@ -5,8 +5,7 @@
  * The bytes live in shared memory, which the worker reads without a copy.
  */
 import { setImmediate as nextTurn } from "node:timers/promises";
-import { DefectError } from "../../errors";
-import { requireSection, writeModelFile, type ModelFile } from "../../persist";
+import { requireSection, writeModelFile, type ModelFile, unusableModelFile } from "../../persist";
 
 /** Tells a reference file from other model files of the same format. */
 export const TEMPLATE_FILE_KIND = "template-references";
@@ -59,21 +58,17 @@ export async function saveTemplateReferences(path: string, stored: StoredReferen
   });
 }
 
-function invalid(path: string, reason: string): DefectError {
-  return new DefectError("modelFileInvalid", `${path} is not a usable model file: ${reason}`, { path, reason });
-}
-
 /** The references in a model file already read (copied into shared memory). */
 export async function templateReferencesFrom(file: ModelFile, path: string): Promise<StoredReferences> {
   const kind = file.metadata["kind"];
-  if (kind !== TEMPLATE_FILE_KIND) throw invalid(path, `it holds "${String(kind)}", not template references`);
+  if (kind !== TEMPLATE_FILE_KIND) throw unusableModelFile(path, `it holds "${String(kind)}", not template references`);
   const shape = file.metadata["template"];
   const r = typeof shape === "object" && shape !== null ? (shape as Record<string, unknown>) : {};
   const positive = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 1;
   const { width, height, count, names } = r;
   const namesOk = Array.isArray(names) && names.length === count && names.every((n) => typeof n === "string");
   if (!positive(width) || !positive(height) || !positive(count) || !namesOk) {
-    throw invalid(path, `bad template reference shape ${JSON.stringify({ width, height, count })}`);
+    throw unusableModelFile(path, `bad template reference shape ${JSON.stringify({ width, height, count })}`);
   }
   const bytes = width * height * count;
   const pixels = sharedPixels(bytes);
