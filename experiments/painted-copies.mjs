@@ -26,9 +26,61 @@ export async function paintedTensors(paths, preprocess, blend, limits = { maxPix
     const img = { data: new Uint8Array(raw), width: size, height: size, channels: info.channels, bitDepth: 8 };
     const { image } = paintDefect(img, KINDS[i % KINDS.length], 7919 * i + 1);
     for (let q = 0; q < image.data.length; q++) image.data[q] = Math.round(img.data[q] + blend * (image.data[q] - img.data[q]));
-    const png = await sharp(Buffer.from(image.data), { raw: { width: size, height: size, channels: image.channels } })
-      .png()
-      .toBuffer();
+    let painted = sharp(Buffer.from(image.data), { raw: { width: size, height: size, channels: image.channels } });
+    if (preprocess.resize === "letterbox") {
+      // The generator paints squares: the painted copy is squeezed back to the part's own aspect
+      // ratio, so that letterboxing pads it as it pads the learned images.
+      const { width, height } = await sharp(await readFile(path)).metadata();
+      const s = Math.min(size / width, size / height);
+      painted = sharp(await painted.png().toBuffer()).resize(Math.max(1, Math.round(width * s)), Math.max(1, Math.round(height * s)), { fit: "fill" });
+    }
+    const png = await painted.png().toBuffer();
+    tensors.push((await preprocessImage(png, preprocess, limits)).tensor);
+  }
+  return tensors;
+}
+
+/** A small deterministic generator (mulberry32), so every run paints the same areas. */
+function random(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Tensors of copies of `paths` with one large faint area each, painted at the image's own size: the
+ * brightness scaled by 1 +- amplitude (0.10 to 0.20, either sign) under a smooth Gaussian blob whose
+ * radii are 15-35 % of the image's sides. It stands for the defects painted copies above do not: wide,
+ * low-contrast areas (uneven surfaces, stains, mura) with no edge for a patch to see.
+ */
+export async function faintAreaTensors(paths, preprocess, limits = { maxPixels: 1e8 }) {
+  const tensors = [];
+  for (const [i, path] of paths.entries()) {
+    const rand = random(7919 * i + 17);
+    const { data, info } = await sharp(await readFile(path))
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    const { width, height, channels } = info;
+    const cx = width * (0.2 + 0.6 * rand()),
+      cy = height * (0.2 + 0.6 * rand());
+    const rx = width * (0.15 + 0.2 * rand()),
+      ry = height * (0.15 + 0.2 * rand());
+    const amplitude = (rand() < 0.5 ? -1 : 1) * (0.1 + 0.1 * rand());
+    const out = Buffer.alloc(data.length);
+    for (let y = 0; y < height; y++)
+      for (let x = 0; x < width; x++) {
+        const g = 1 + amplitude * Math.exp(-0.5 * (((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2));
+        for (let c = 0; c < channels; c++) {
+          const q = (y * width + x) * channels + c;
+          out[q] = Math.max(0, Math.min(255, Math.round(data[q] * g)));
+        }
+      }
+    const png = await sharp(out, { raw: { width, height, channels } }).png().toBuffer();
     tensors.push((await preprocessImage(png, preprocess, limits)).tensor);
   }
   return tensors;

@@ -4,7 +4,7 @@
 // Learning and validation sets: experiments/validation-sets.mjs; beside them, painted copies of
 // the first 60 validation good parts (experiments/painted-copies.mjs); `loo`: the learned images'
 // leave-one-out scores the detector hands to the threshold. Read by score-rules.mjs and score-combine.mjs.
-//   [DATA=...] [METHOD=patchcore|padim] [LAYERS=...] [SIZE=256] [IMAGE_SCORE=...] [APPEARANCE_WEIGHT=...] [EXPOSURE=...] [NEIGHBOURHOOD=1|3|1,3] [PLACE_WEIGHTS=on|off] [BACKBONE=embedded|file] [TEST=1] OUT=/tmp/x.json node experiments/score-maps.mjs
+//   [DATA=...] [METHOD=patchcore|padim] [LAYERS=...] [SIZE=256] [IMAGE_SCORE=...] [APPEARANCE_WEIGHT=...] [EXPOSURE=...] [NEIGHBOURHOOD=1|3|1,3] [PLACE_WEIGHTS=on|off] [CORESET=0.05] [SCORING_DIM=256] [RESIZE=stretch|letterbox] [PAD_VALUE=114] [BACKBONE=embedded|file] [FAINT=1] [TEST=1] OUT=/tmp/x.json node experiments/score-maps.mjs
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
@@ -20,7 +20,7 @@ const L = (p) => import(pathToFileURL(join(root, "dist", p)).href);
 const { parseEvalDetector } = await L("cli/eval-options.js");
 const { openDetectorSubject } = await L("offline/eval/detector-subject.js");
 const { preprocessImage } = await L("lib/image/index.js");
-const { paintedTensors } = await import(pathToFileURL(join(root, "experiments", "painted-copies.mjs")).href);
+const { paintedTensors, faintAreaTensors } = await import(pathToFileURL(join(root, "experiments", "painted-copies.mjs")).href);
 const { validationSets } = await import(pathToFileURL(join(root, "experiments", "validation-sets.mjs")).href);
 
 const POOL = Number(process.env.POOL || 64);
@@ -35,11 +35,16 @@ const options = parseEvalDetector(
     exposure: process.env.EXPOSURE,
     neighbourhood: process.env.NEIGHBOURHOOD,
     "place-weights": process.env.PLACE_WEIGHTS,
+    coreset: process.env.CORESET,
+    "scoring-dim": process.env.SCORING_DIM,
   },
   process.env.METHOD || "patchcore",
   undefined,
 );
 const limits = { maxPixels: 1e8 };
+// A resize or padding other than the detector's folder default (the preprocess node's choice on a line).
+if (process.env.RESIZE) options.folderPreprocess = { ...options.folderPreprocess, resize: process.env.RESIZE };
+if (process.env.PAD_VALUE) options.folderPreprocess = { ...options.folderPreprocess, padValue: Number(process.env.PAD_VALUE) };
 const tensorOf = async (path) => (await preprocessImage(await readFile(path), options.folderPreprocess, limits)).tensor;
 const pooled = (map) => {
   const out = new Array(POOL * POOL).fill(0);
@@ -51,13 +56,15 @@ const pooled = (map) => {
 };
 const painted = await paintedTensors(validation.slice(0, 60), options.folderPreprocess, 0.5, limits);
 const subject = await openDetectorSubject(options, process.cwd());
-const out = { data, pool: POOL, good: [], painted: [], labelled: [], test: [] };
+const faint = process.env.FAINT ? await faintAreaTensors(validation.slice(0, 60), options.folderPreprocess, limits) : [];
+const out = { data, pool: POOL, good: [], painted: [], faint: [], labelled: [], test: [] };
 const record = (inspection, extra) => ({ score: inspection.score, max: Math.max(...inspection.map.data), map: pooled(inspection.map), ...extra });
 try {
   const fitted = await subject.learn(learn, (error, file) => process.stderr.write(`skipped ${file}: ${error.message}\n`));
   out.loo = fitted.calibration?.scores ?? [];
   for (const file of validation) out.good.push(record(await subject.inspect(await tensorOf(file)), { file }));
   for (const tensor of painted) out.painted.push(record(await subject.inspect(tensor), {}));
+  for (const tensor of faint) out.faint.push(record(await subject.inspect(tensor), {}));
   for (const file of labelled) out.labelled.push(record(await subject.inspect(await tensorOf(file)), { file }));
   if (process.env.TEST)
     for (const s of test) out.test.push(record(await subject.inspect(await tensorOf(s.path)), { file: s.path, defective: s.defective, type: s.type }));
@@ -65,4 +72,6 @@ try {
   await subject.release();
 }
 await writeFile(process.env.OUT || "/tmp/score-maps.json", JSON.stringify(out));
-console.log(`written ${process.env.OUT}: ${out.good.length} good, ${out.painted.length} painted, ${out.labelled.length} labelled, ${out.test.length} test`);
+console.log(
+  `written ${process.env.OUT}: ${out.good.length} good, ${out.painted.length} painted, ${out.faint.length} faint, ${out.labelled.length} labelled, ${out.test.length} test`,
+);
