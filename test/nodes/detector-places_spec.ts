@@ -63,7 +63,8 @@ describe("defect-detector node: place weights", function () {
     backbone = await writeTinyBackbone(dir);
     const rng = new Rng(9);
     train = await Promise.all(Array.from({ length: TRAIN }, (_, i) => prepare(withGlare(generateGood(KIND, i + 1, SOURCE_SIZE), Math.round(rng.next() * 60)))));
-    glare = await prepare(withGlare(generateGood(KIND, 100, SOURCE_SIZE), 80));
+    // Stronger than any learned glare (0-60) by enough to outscore the spot without weights, not with them.
+    glare = await prepare(withGlare(generateGood(KIND, 100, SOURCE_SIZE), 84));
     defective = await prepare(paintDefect(generateGood(KIND, 104, SOURCE_SIZE), "spot", 5).image);
   });
 

@@ -269,7 +269,9 @@ export function parseDetectorOptions(input: Record<string, unknown>): DetectorOp
   // Left empty (the editor's default), coreset and search dims are the setting's measured best.
   const preset = presetFor(fewShot);
   // Left on auto / empty: the measured best with this backbone (the few-shot setting has no appearance term).
-  const scoring = fewShot ? { imageScore: preset.imageScore, appearanceWeight: 0 } : unsupervisedScoring(optionText(input["backbone"]));
+  const scoring = fewShot
+    ? { imageScore: preset.imageScore, appearanceWeight: 0, blurSigma: DEFAULT_PATCHCORE_OPTIONS.blurSigma }
+    : unsupervisedScoring(optionText(input["backbone"]));
   const layers = parseLayers(input["layers"]);
   const options: DetectorOptions = {
     setting,
@@ -282,6 +284,7 @@ export function parseDetectorOptions(input: Record<string, unknown>): DetectorOp
       maxBankSize: integerOption("maxBank", input["maxBank"], 1, MAX_BANK_SIZE, DEFAULT_PATCHCORE_OPTIONS.maxBankSize),
       scoringDim: integerOption("scoringDim", input["scoringDim"], 0, MAX_SCORING_DIM, preset.scoringDim),
       imageScore: imageScore === "auto" ? scoring.imageScore : imageScore,
+      blurSigma: scoring.blurSigma,
     },
     padim: { ...DEFAULT_PADIM_OPTIONS },
     trainCount: integerOption("trainCount", input["trainCount"], 1, fewShot ? MAX_FEW_SHOTS : MAX_TRAIN_COUNT, defaultTrainCount(fewShot, method)),

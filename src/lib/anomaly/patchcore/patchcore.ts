@@ -63,6 +63,7 @@ export const DEFAULT_PATCHCORE_OPTIONS: Readonly<PatchCoreOptions> = Object.free
   maxBankSize: 40_000,
   numNeighbors: 9,
   projectionDim: 128,
+  // anomalib's; the unsupervised setting with an ImageNet backbone uses SHARP_MAP_SIGMA (setting-presets.ts).
   blurSigma: 4,
   seed: 0,
   scoringDim: 256,

@@ -10,6 +10,7 @@ import { openBackboneContext, type BackboneMethodConfig } from "./backbone-conte
 import { OnlineBank } from "../online/online-bank";
 import { onlinePatchCoreModel } from "../online/online-model";
 import { onlineBankFrom } from "../storage/online-store";
+import { recordedBlurSigma } from "../storage/learned-record";
 import { createPatchCoreRound } from "../fit/patchcore-round";
 import { DEFAULT_AUGMENT_CHOICE, type AugmentChoice } from "../fit/support-set";
 import type { LearningMethod } from "../types";
@@ -68,10 +69,12 @@ export async function openPatchCoreMethod(config: PatchCoreMethodConfig): Promis
     async load(path) {
       const { file, record } = await context.readChecked(path);
       const snapshot = onlineBankFrom(file, path);
-      const bank = await withProjection(snapshot.bank, options, session);
+      // The map is blurred as at the fit, whatever the default is now: the threshold was calibrated on such maps.
+      const loaded = { ...options, blurSigma: recordedBlurSigma(record) };
+      const bank = await withProjection(snapshot.bank, loaded, session);
       const extractor = await context.openExtractor(record);
       try {
-        return onlinePatchCoreModel(extractor, await OnlineBank.open({ ...snapshot, bank }, options, session, defectWeight, appearanceWeight), record);
+        return onlinePatchCoreModel(extractor, await OnlineBank.open({ ...snapshot, bank }, loaded, session, defectWeight, appearanceWeight), record);
       } catch (error) {
         await extractor.release();
         throw error;

@@ -110,9 +110,27 @@ function readPreprocessing(path: string, value: unknown): PreprocessOptions | nu
   }
 }
 
-function readOptions(value: unknown): Record<string, number> {
+/** A blur wider than any map a detector makes (tensor pixels) is not one a fit wrote. */
+const MAX_RECORDED_BLUR_SIGMA = 64;
+/** The sigma every PatchCore and PaDiM model was learned with before it was chosen per setting (anomalib's). */
+const BLUR_SIGMA_BEFORE = 4;
+
+function readOptions(path: string, value: unknown): Record<string, number> {
   if (!isRecord(value)) return {};
-  return Object.fromEntries(Object.entries(value).filter((entry): entry is [string, number] => typeof entry[1] === "number"));
+  const options = Object.fromEntries(Object.entries(value).filter((entry): entry is [string, number] => typeof entry[1] === "number"));
+  const sigma = options["blurSigma"];
+  if (sigma !== undefined && !(Number.isFinite(sigma) && sigma >= 0 && sigma <= MAX_RECORDED_BLUR_SIGMA)) {
+    throw bad(path, `the recorded map blur (blurSigma ${sigma}) is not from 0 to ${MAX_RECORDED_BLUR_SIGMA}`);
+  }
+  return options;
+}
+
+/**
+ * The anomaly map's blur a model was learned with: recorded with its options by every fit, so a
+ * saved model keeps scoring as when its threshold was calibrated after the default changes.
+ */
+export function recordedBlurSigma(record: Pick<LearnedRecord, "options">): number {
+  return record.options["blurSigma"] ?? BLUR_SIGMA_BEFORE;
 }
 
 /** The augmentation record when it is there and well formed; anything else is left out (it only informs). */
@@ -180,7 +198,7 @@ export function readLearnedRecord(metadata: Record<string, unknown>, path: strin
     trainedOn: trainedOn as number,
     input: readInput(path, metadata["input"]),
     preprocessing: readPreprocessing(path, metadata["preprocessing"]),
-    options: readOptions(metadata["options"]),
+    options: readOptions(path, metadata["options"]),
     ...(augmentation === undefined ? {} : { augmentation }),
     ...(leaveOneOut === undefined ? {} : { leaveOneOut }),
   };
