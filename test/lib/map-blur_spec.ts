@@ -2,17 +2,7 @@ import { strict as assert } from "node:assert";
 import { parseDetectorOptions } from "../../src/lib/detector/options";
 import { readLearnedRecord, recordedBlurSigma } from "../../src/lib/detector/storage/learned-record";
 import { DefectError } from "../../src/lib/errors";
-
-const METADATA = {
-  setting: "unsupervised",
-  method: "patchcore",
-  backbone: { name: "b.onnx", size: 10, sha256: "ab", input: "x" },
-  layers: ["l1", "l2"],
-  created: "2026-12-07T00:00:00.000Z",
-  trainedOn: 3,
-  input: { dims: [1, 3, 8, 8], layout: "NCHW" },
-  preprocessing: null,
-};
+import { LEARNED_METADATA as METADATA } from "../fixtures/learned-metadata";
 
 describe("anomaly map blur", function () {
   it("is sigma 2 for PatchCore from good parts with an ONNX backbone, anomalib's 4 with the embedded backbone, few shots and PaDiM", function () {

@@ -3,17 +3,7 @@ import { parseDetectorOptions } from "../../src/lib/detector/options";
 import { readLearnedRecord } from "../../src/lib/detector/storage/learned-record";
 import { DefectError } from "../../src/lib/errors";
 import { neighbourhoodByDefault } from "../../src/lib/features/neighbourhood";
-
-const METADATA = {
-  setting: "unsupervised",
-  method: "patchcore",
-  backbone: { name: "b.onnx", size: 10, sha256: "ab", input: "x" },
-  layers: ["l1", "l2"],
-  created: "2026-12-07T00:00:00.000Z",
-  trainedOn: 3,
-  input: { dims: [1, 3, 8, 8], layout: "NCHW" },
-  preprocessing: null,
-};
+import { LEARNED_METADATA as METADATA } from "../fixtures/learned-metadata";
 
 describe("patch neighbourhood option", function () {
   it("keeps the finest layer alone and averages the others 3 x 3 by default for PatchCore from good parts with an ONNX backbone, else 3 x 3, and is set by the Neighbourhood option", function () {
