@@ -85,3 +85,47 @@ export async function faintAreaTensors(paths, preprocess, limits = { maxPixels: 
   }
   return tensors;
 }
+
+/**
+ * Tensors of copies of `paths` with one wide area of changed texture each, painted at the image's own
+ * size: inside a soft-edged ellipse (radii 15-35 % of the sides) the part's own surface from another
+ * place, turned a quarter, is blended in at 40-70 %. Same brightness, other texture direction: an
+ * uneven finish or a reworked area, which neither the small painted defects nor exposure-evened
+ * brightness blobs (faintAreaTensors) stand for.
+ */
+export async function foreignTextureTensors(paths, preprocess, limits = { maxPixels: 1e8 }) {
+  const tensors = [];
+  for (const [i, path] of paths.entries()) {
+    const rand = random(104729 * i + 31);
+    const { data, info } = await sharp(await readFile(path))
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    const { width, height, channels } = info;
+    const turned = await sharp(await readFile(path))
+      .removeAlpha()
+      .rotate(90)
+      .resize(width, height, { fit: "fill" })
+      .raw()
+      .toBuffer();
+    const cx = width * (0.2 + 0.6 * rand()),
+      cy = height * (0.2 + 0.6 * rand());
+    const rx = width * (0.15 + 0.2 * rand()),
+      ry = height * (0.15 + 0.2 * rand());
+    const alpha = 0.4 + 0.3 * rand();
+    const out = Buffer.from(data);
+    for (let y = 0; y < height; y++)
+      for (let x = 0; x < width; x++) {
+        const r = Math.hypot((x - cx) / rx, (y - cy) / ry);
+        const w = alpha * Math.min(1, Math.max(0, (1.2 - r) / 0.4));
+        if (w <= 0) continue;
+        for (let c = 0; c < channels; c++) {
+          const q = (y * width + x) * channels + c;
+          out[q] = Math.round((1 - w) * data[q] + w * turned[q]);
+        }
+      }
+    const png = await sharp(out, { raw: { width, height, channels } }).png().toBuffer();
+    tensors.push((await preprocessImage(png, preprocess, limits)).tensor);
+  }
+  return tensors;
+}
