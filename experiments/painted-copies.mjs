@@ -52,34 +52,21 @@ function random(seed) {
 }
 
 /**
- * Tensors of copies of `paths` with one large faint area each, painted at the image's own size: the
- * brightness scaled by 1 +- amplitude (0.10 to 0.20, either sign) under a smooth Gaussian blob whose
- * radii are 15-35 % of the image's sides. It stands for the defects painted copies above do not: wide,
- * low-contrast areas (uneven surfaces, stains, mura) with no edge for a patch to see.
+ * Tensors of copies of `paths`, each changed by `paint` at the image's own size inside one random
+ * ellipse (centre within the middle 60 %, radii 15-35 % of the sides): `paint(image, area, rand)`
+ * returns the changed raw pixels. `seed(i)` seeds image i's draws, so every run paints the same.
  */
-export async function faintAreaTensors(paths, preprocess, limits = { maxPixels: 1e8 }) {
+async function paintedAtOwnSize(paths, seed, preprocess, limits, paint) {
   const tensors = [];
   for (const [i, path] of paths.entries()) {
-    const rand = random(7919 * i + 17);
-    const { data, info } = await sharp(await readFile(path))
-      .removeAlpha()
-      .raw()
-      .toBuffer({ resolveWithObject: true });
+    const rand = random(seed(i));
+    const bytes = await readFile(path);
+    const { data, info } = await sharp(bytes).removeAlpha().raw().toBuffer({ resolveWithObject: true });
     const { width, height, channels } = info;
-    const cx = width * (0.2 + 0.6 * rand()),
-      cy = height * (0.2 + 0.6 * rand());
-    const rx = width * (0.15 + 0.2 * rand()),
-      ry = height * (0.15 + 0.2 * rand());
-    const amplitude = (rand() < 0.5 ? -1 : 1) * (0.1 + 0.1 * rand());
-    const out = Buffer.alloc(data.length);
-    for (let y = 0; y < height; y++)
-      for (let x = 0; x < width; x++) {
-        const g = 1 + amplitude * Math.exp(-0.5 * (((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2));
-        for (let c = 0; c < channels; c++) {
-          const q = (y * width + x) * channels + c;
-          out[q] = Math.max(0, Math.min(255, Math.round(data[q] * g)));
-        }
-      }
+    const area = { cx: width * (0.2 + 0.6 * rand()), cy: height * (0.2 + 0.6 * rand()) };
+    area.rx = width * (0.15 + 0.2 * rand());
+    area.ry = height * (0.15 + 0.2 * rand());
+    const out = await paint({ bytes, data, width, height, channels }, area, rand);
     const png = await sharp(out, { raw: { width, height, channels } }).png().toBuffer();
     tensors.push((await preprocessImage(png, preprocess, limits)).tensor);
   }
@@ -87,45 +74,59 @@ export async function faintAreaTensors(paths, preprocess, limits = { maxPixels: 
 }
 
 /**
- * Tensors of copies of `paths` with one wide area of changed texture each, painted at the image's own
- * size: inside a soft-edged ellipse (radii 15-35 % of the sides) the part's own surface from another
- * place, turned a quarter, is blended in at 40-70 %. Same brightness, other texture direction: an
- * uneven finish or a reworked area, which neither the small painted defects nor exposure-evened
- * brightness blobs (faintAreaTensors) stand for.
+ * Tensors of copies of `paths` with one large faint area each: the brightness scaled by 1 +-
+ * amplitude (0.10 to 0.20, either sign) under a smooth Gaussian blob over the ellipse. It stands for
+ * the defects painted copies above do not: wide, low-contrast areas (uneven surfaces, stains, mura)
+ * with no edge for a patch to see.
  */
-export async function foreignTextureTensors(paths, preprocess, limits = { maxPixels: 1e8 }) {
-  const tensors = [];
-  for (const [i, path] of paths.entries()) {
-    const rand = random(104729 * i + 31);
-    const { data, info } = await sharp(await readFile(path))
-      .removeAlpha()
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    const { width, height, channels } = info;
-    const turned = await sharp(await readFile(path))
-      .removeAlpha()
-      .rotate(90)
-      .resize(width, height, { fit: "fill" })
-      .raw()
-      .toBuffer();
-    const cx = width * (0.2 + 0.6 * rand()),
-      cy = height * (0.2 + 0.6 * rand());
-    const rx = width * (0.15 + 0.2 * rand()),
-      ry = height * (0.15 + 0.2 * rand());
-    const alpha = 0.4 + 0.3 * rand();
-    const out = Buffer.from(data);
-    for (let y = 0; y < height; y++)
-      for (let x = 0; x < width; x++) {
-        const r = Math.hypot((x - cx) / rx, (y - cy) / ry);
-        const w = alpha * Math.min(1, Math.max(0, (1.2 - r) / 0.4));
-        if (w <= 0) continue;
-        for (let c = 0; c < channels; c++) {
-          const q = (y * width + x) * channels + c;
-          out[q] = Math.round((1 - w) * data[q] + w * turned[q]);
+export function faintAreaTensors(paths, preprocess, limits = { maxPixels: 1e8 }) {
+  return paintedAtOwnSize(
+    paths,
+    (i) => 7919 * i + 17,
+    preprocess,
+    limits,
+    ({ data, width, height, channels }, { cx, cy, rx, ry }, rand) => {
+      const amplitude = (rand() < 0.5 ? -1 : 1) * (0.1 + 0.1 * rand());
+      const out = Buffer.alloc(data.length);
+      for (let y = 0; y < height; y++)
+        for (let x = 0; x < width; x++) {
+          const g = 1 + amplitude * Math.exp(-0.5 * (((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2));
+          for (let c = 0; c < channels; c++) {
+            const q = (y * width + x) * channels + c;
+            out[q] = Math.max(0, Math.min(255, Math.round(data[q] * g)));
+          }
         }
-      }
-    const png = await sharp(out, { raw: { width, height, channels } }).png().toBuffer();
-    tensors.push((await preprocessImage(png, preprocess, limits)).tensor);
-  }
-  return tensors;
+      return out;
+    },
+  );
+}
+
+/**
+ * Tensors of copies of `paths` with one wide area of changed texture each: inside the soft-edged
+ * ellipse the part's own surface from another place, turned a quarter, is blended in at 40-70 %.
+ * Same brightness, other texture direction: an uneven finish or a reworked area, which neither the
+ * small painted defects nor exposure-evened brightness blobs (faintAreaTensors) stand for.
+ */
+export function foreignTextureTensors(paths, preprocess, limits = { maxPixels: 1e8 }) {
+  return paintedAtOwnSize(
+    paths,
+    (i) => 104729 * i + 31,
+    preprocess,
+    limits,
+    async ({ bytes, data, width, height, channels }, { cx, cy, rx, ry }, rand) => {
+      const turned = await sharp(bytes).removeAlpha().rotate(90).resize(width, height, { fit: "fill" }).raw().toBuffer();
+      const alpha = 0.4 + 0.3 * rand();
+      const out = Buffer.from(data);
+      for (let y = 0; y < height; y++)
+        for (let x = 0; x < width; x++) {
+          const w = alpha * Math.min(1, Math.max(0, (1.2 - Math.hypot((x - cx) / rx, (y - cy) / ry)) / 0.4));
+          if (w <= 0) continue;
+          for (let c = 0; c < channels; c++) {
+            const q = (y * width + x) * channels + c;
+            out[q] = Math.round((1 - w) * data[q] + w * turned[q]);
+          }
+        }
+      return out;
+    },
+  );
 }

@@ -34,7 +34,7 @@ export const DEFAULT_TRAIN_COUNT = 50;
 /** Template comparison: one reference (the golden part) unless Learn says more. */
 export const DEFAULT_TEMPLATE_REFERENCES = 1;
 export { DEFAULT_FEW_SHOTS, MAX_FEW_SHOTS } from "./setting-presets";
-/** "auto": the map's peak in the few-shot setting, the PatchCore paper's rule otherwise. */
+/** "auto": the setting's measured best (setting-presets.ts): the map's peak with few shots, else per backbone. */
 export const IMAGE_SCORE_CHOICES = ["auto", ...IMAGE_SCORE_RULES] as const;
 /** Where an inspection's part id is read, for operator verdicts given later by part id. */
 export const DEFAULT_PART_ID_PROPERTY = "partId";
@@ -273,6 +273,7 @@ export function parseDetectorOptions(input: Record<string, unknown>): DetectorOp
     ? { imageScore: preset.imageScore, appearanceWeight: 0, blurSigma: DEFAULT_PATCHCORE_OPTIONS.blurSigma }
     : unsupervisedScoring(optionText(input["backbone"]));
   const layers = parseLayers(input["layers"]);
+  const rule = imageScore === "auto" ? scoring.imageScore : imageScore;
   const options: DetectorOptions = {
     setting,
     method,
@@ -283,7 +284,7 @@ export function parseDetectorOptions(input: Record<string, unknown>): DetectorOp
       coresetRatio: fraction("coreset", input["coreset"], preset.coresetRatio),
       maxBankSize: integerOption("maxBank", input["maxBank"], 1, MAX_BANK_SIZE, DEFAULT_PATCHCORE_OPTIONS.maxBankSize),
       scoringDim: integerOption("scoringDim", input["scoringDim"], 0, MAX_SCORING_DIM, preset.scoringDim),
-      imageScore: imageScore === "auto" ? scoring.imageScore : imageScore,
+      imageScore: rule,
       blurSigma: scoring.blurSigma,
     },
     padim: { ...DEFAULT_PADIM_OPTIONS },
@@ -310,7 +311,7 @@ export function parseDetectorOptions(input: Record<string, unknown>): DetectorOp
     neighbourhood: neighbourhoodOption(input["neighbourhood"], neighbourhoodByDefault(method, fewShot, optionText(input["backbone"])), layers.length),
     defectWeight: rangeOption("defectWeight", input["defectWeight"], 0, MAX_DEFECT_WEIGHT, DEFAULT_DEFECT_WEIGHT, false),
     appearanceWeight: rangeOption("appearanceWeight", input["appearanceWeight"], 0, MAX_APPEARANCE_WEIGHT, scoring.appearanceWeight, false),
-    placeWeights: placeWeightsOption(input["placeWeights"], method, fewShot, imageScore === "auto" ? scoring.imageScore : imageScore),
+    placeWeights: placeWeightsOption(input["placeWeights"], method, fewShot, rule),
     keepVersions: integerOption("keepVersions", input["keepVersions"], 0, MAX_KEEP_VERSIONS, DEFAULT_KEEP_VERSIONS),
     recipeCache: integerOption("recipeCache", input["recipeCache"], 1, MAX_RECIPE_CACHE, DEFAULT_RECIPE_CACHE),
     learning: flag("learning", input["learning"], true),
