@@ -4,7 +4,7 @@
 // Learning and validation sets: experiments/validation-sets.mjs; beside them, painted copies of
 // the first 60 validation good parts (experiments/painted-copies.mjs); `loo`: the learned images'
 // leave-one-out scores the detector hands to the threshold. Read by score-rules.mjs and score-combine.mjs.
-//   [DATA=...] [METHOD=patchcore|padim] [LAYERS=...] [SIZE=256] [IMAGE_SCORE=...] [APPEARANCE_WEIGHT=...] [EXPOSURE=...] [NEIGHBOURHOOD=1|3|1,3] [PLACE_WEIGHTS=on|off] [CORESET=0.05] [SCORING_DIM=256] [RESIZE=stretch|letterbox] [PAD_VALUE=114] [BACKBONE=embedded|file] [FAINT=1] [FOREIGN=1] [TEST=1] OUT=/tmp/x.json node experiments/score-maps.mjs
+//   [DATA=...] [METHOD=patchcore|padim] [LAYERS=...] [SIZE=256] [IMAGE_SCORE=...] [APPEARANCE_WEIGHT=...] [EXPOSURE=...] [NEIGHBOURHOOD=1|3|1,3] [PLACE_WEIGHTS=on|off] [CORESET=0.05] [SCORING_DIM=256] [RESIZE=stretch|letterbox] [PAD_VALUE=114] [BACKBONE=embedded|file] [FAINT=1] [FOREIGN=1] [COPIES=60|all] [TEST=1] OUT=/tmp/x.json node experiments/score-maps.mjs
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
@@ -24,6 +24,9 @@ const { paintedTensors, faintAreaTensors, foreignTextureTensors } = await import
 const { validationSets } = await import(pathToFileURL(join(root, "experiments", "validation-sets.mjs")).href);
 
 const POOL = Number(process.env.POOL || 64);
+// Copies painted (and, with FAINT/FOREIGN, changed): of the first 60 validation good parts, or of every one (COPIES=all: the
+// first 60 are the same copies, each image's paint is seeded by its place), for choices the 60 copies cannot resolve.
+const COPIES = process.env.COPIES === "all" ? Infinity : Number(process.env.COPIES || 60);
 const { learn, validation, labelled, test } = validationSets(data);
 const options = parseEvalDetector(
   {
@@ -54,10 +57,10 @@ const pooled = (map) => {
     for (let x = 0; x < map.width; x++) out[Math.floor(y / fy) * POOL + Math.floor(x / fx)] += map.data[y * map.width + x] / (fx * fy);
   return out.map((v) => +v.toFixed(4));
 };
-const painted = await paintedTensors(validation.slice(0, 60), options.folderPreprocess, 0.5, limits);
+const painted = await paintedTensors(validation.slice(0, COPIES), options.folderPreprocess, 0.5, limits);
 const subject = await openDetectorSubject(options, process.cwd());
-const faint = process.env.FAINT ? await faintAreaTensors(validation.slice(0, 60), options.folderPreprocess, limits) : [];
-const foreign = process.env.FOREIGN ? await foreignTextureTensors(validation.slice(0, 60), options.folderPreprocess, limits) : [];
+const faint = process.env.FAINT ? await faintAreaTensors(validation.slice(0, COPIES), options.folderPreprocess, limits) : [];
+const foreign = process.env.FOREIGN ? await foreignTextureTensors(validation.slice(0, COPIES), options.folderPreprocess, limits) : [];
 const out = { data, pool: POOL, good: [], painted: [], faint: [], foreign: [], labelled: [], test: [] };
 const record = (inspection, extra) => ({ score: inspection.score, max: Math.max(...inspection.map.data), map: pooled(inspection.map), ...extra });
 try {
