@@ -1,9 +1,9 @@
 // How far apart two rules of combining the patch score (a) with the appearance (b) are on the
-// validation criterion (the mean of recall at 1 % and 5 % over the painted, texture (FOREIGN=1)
-// and labelled sets the files hold), beyond what resampling the validation parts moves: 1,000
-// bootstrap resamples of each set's good and defective parts, the difference rule - default
-// (0.75 a + 0.25 b) each time. Inputs: pairs of experiments/score-maps.mjs (APPEARANCE_WEIGHT=0)
-// and image-knn.mjs files over the same sets.
+// validation criterion (the mean of recall at 1 % and 5 % over the painted, texture (FOREIGN=1),
+// band (BAND=1) and labelled sets the files hold), beyond what resampling the validation parts
+// moves: 1,000 bootstrap resamples of each set's good and defective parts, the difference rule -
+// default (0.75 a + 0.25 b) each time. Inputs: pairs of experiments/score-maps.mjs
+// (APPEARANCE_WEIGHT=0) and image-knn.mjs files over the same sets.
 // RULES=ensemble: two detectors' scores instead (e.g. two patch neighbourhoods), the default a alone
 // against (1 - w) a + w b and against b alone.
 //   [RULES=ensemble] node experiments/combine-bootstrap.mjs mag-w0.json mag-knn.json cast-w0.json cast-knn.json
@@ -29,7 +29,7 @@ for (let i = 0; i < files.length; i += 2) {
   const [meanB, devB] = normOf(b);
   const z = (ra, rb) => [(ra.score - meanA) / devA, (rb.score - meanB) / devB];
   const good = a.good.map((r, k) => z(r, b.good[k]));
-  for (const key of ["painted", "foreign", "labelled"]) if ((a[key] ?? []).length > 0) sets.push({ good, bad: a[key].map((r, k) => z(r, b[key][k])) });
+  for (const key of ["painted", "foreign", "band", "labelled"]) if ((a[key] ?? []).length > 0) sets.push({ good, bad: a[key].map((r, k) => z(r, b[key][k])) });
 }
 const RULES =
   process.env.RULES === "ensemble"

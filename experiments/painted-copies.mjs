@@ -130,3 +130,44 @@ export function foreignTextureTensors(paths, preprocess, limits = { maxPixels: 1
     },
   );
 }
+
+/**
+ * Tensors of copies of `paths` in which a band across the part (its top or bottom 15-45 %) is ground
+ * otherwise: its own surface smoothed (Gaussian blur of 1.5-3 px) or its grain sharpened (twice
+ * the detail above that blur added), and its brightness scaled by 0.85-1.15, meeting the rest at a
+ * straight edge: two finishes on one part, as an unevenly ground surface shows. The edge is
+ * softened over 1 % of the height and wanders by up to 1.5 % along the width. The part's outline
+ * stays where it is.
+ */
+export async function bandTensors(paths, preprocess, limits = { maxPixels: 1e8 }) {
+  return paintedAtOwnSize(
+    paths,
+    (i) => 7907 * i + 43,
+    preprocess,
+    limits,
+    async ({ bytes, data, width, height, channels }, _area, rand) => {
+      const sigma = 1.5 + 1.5 * rand();
+      const blurred = await sharp(bytes).removeAlpha().blur(sigma).raw().toBuffer();
+      const smooth = rand() < 0.5;
+      const gain = 0.85 + 0.3 * rand();
+      const top = rand() < 0.5;
+      const edge = height * (0.15 + 0.3 * rand());
+      const wander = height * 0.01 * (rand() + 0.5);
+      const phase = 2 * Math.PI * rand();
+      const soft = Math.max(1, height * 0.01);
+      const out = Buffer.from(data);
+      for (let y = 0; y < height; y++)
+        for (let x = 0; x < width; x++) {
+          const line = edge + wander * Math.sin(phase + (2 * Math.PI * x) / width);
+          const w = Math.min(1, Math.max(0, 0.5 + (top ? line - y : y - (height - line)) / soft));
+          if (w <= 0) continue;
+          for (let c = 0; c < channels; c++) {
+            const q = (y * width + x) * channels + c;
+            const finish = gain * (smooth ? blurred[q] : data[q] + 2 * (data[q] - blurred[q]));
+            out[q] = Math.max(0, Math.min(255, Math.round((1 - w) * data[q] + w * finish)));
+          }
+        }
+      return out;
+    },
+  );
+}

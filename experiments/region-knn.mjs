@@ -6,7 +6,7 @@
 // experiments/score-maps.mjs (FOREIGN=1 adds the texture copies), so the two can be paired;
 // `loo`: each learned image scored against the windows of the other learned images.
 // Exposure is evened first, as the detector does by default. One output file per window size.
-//   [DATA=...] [WINDOWS=8:4,16:8] [FOREIGN=1] [TEST=1] OUT=/tmp/region node experiments/region-knn.mjs  -> /tmp/region-w8s4.json ...
+//   [DATA=...] [WINDOWS=8:4,16:8] [FOREIGN=1] [BAND=1] [COPIES=60|all] [TEST=1] OUT=/tmp/region node experiments/region-knn.mjs  -> /tmp/region-w8s4.json ...
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
@@ -24,7 +24,7 @@ const { preprocessImage } = await L("lib/image/index.js");
 const { openPatchExtractor } = await L("lib/features/extractor.js");
 const { exposureEvenedExtractor } = await L("lib/features/even-exposure.js");
 const { openNearestSearch } = await L("lib/anomaly/patchcore/nearest.js");
-const { paintedTensors, foreignTextureTensors } = await import(pathToFileURL(join(root, "experiments", "painted-copies.mjs")).href);
+const { paintedTensors, foreignTextureTensors, bandTensors } = await import(pathToFileURL(join(root, "experiments", "painted-copies.mjs")).href);
 const { validationSets } = await import(pathToFileURL(join(root, "experiments", "validation-sets.mjs")).href);
 
 const backbone = join(shared, "backbones", "resnet50v2_l123.onnx");
@@ -76,7 +76,9 @@ for (let k = 0; k < windows.length; k++) {
   learnedEmbeds.forEach((r, i) => bank.set(r[k].rows, i * per * dim));
   searches.push({ search: await openNearestSearch(bank, learnedEmbeds.length * per, dim, { intraOpNumThreads: 2 }), per });
 }
-const outs = windows.map(() => ({ data, good: [], painted: [], foreign: [], labelled: [], test: [], loo: [] }));
+const outs = windows.map(() => ({ data, good: [], painted: [], foreign: [], band: [], labelled: [], test: [], loo: [] }));
+// As score-maps.mjs: copies of the first 60 validation good parts, or of every one.
+const COPIES = process.env.COPIES === "all" ? Infinity : Number(process.env.COPIES || 60);
 async function scores(regions, skip = -1) {
   const result = [];
   for (let k = 0; k < windows.length; k++) {
@@ -102,9 +104,10 @@ const add = async (key, tensor, extra = {}) => {
 try {
   for (let i = 0; i < learnedEmbeds.length; i++) (await scores(learnedEmbeds[i], i)).forEach((score, k) => outs[k].loo.push(score));
   for (const file of validation) await add("good", await tensorOf(file), { file });
-  for (const tensor of await paintedTensors(validation.slice(0, 60), options.folderPreprocess, 0.5, limits)) await add("painted", tensor);
+  for (const tensor of await paintedTensors(validation.slice(0, COPIES), options.folderPreprocess, 0.5, limits)) await add("painted", tensor);
   if (process.env.FOREIGN)
-    for (const tensor of await foreignTextureTensors(validation.slice(0, 60), options.folderPreprocess, limits)) await add("foreign", tensor);
+    for (const tensor of await foreignTextureTensors(validation.slice(0, COPIES), options.folderPreprocess, limits)) await add("foreign", tensor);
+  if (process.env.BAND) for (const tensor of await bandTensors(validation.slice(0, COPIES), options.folderPreprocess, limits)) await add("band", tensor);
   for (const file of labelled) await add("labelled", await tensorOf(file), { file });
   if (process.env.TEST) for (const s of test) await add("test", await tensorOf(s.path), { file: s.path, defective: s.defective, type: s.type });
 } finally {

@@ -4,7 +4,7 @@
 // Learning and validation sets: experiments/validation-sets.mjs; beside them, painted copies of
 // the first 60 validation good parts (experiments/painted-copies.mjs); `loo`: the learned images'
 // leave-one-out scores the detector hands to the threshold. Read by score-rules.mjs and score-combine.mjs.
-//   [DATA=...] [METHOD=patchcore|padim] [LAYERS=...] [SIZE=256] [IMAGE_SCORE=...] [APPEARANCE_WEIGHT=...] [EXPOSURE=...] [NEIGHBOURHOOD=1|3|1,3] [PLACE_WEIGHTS=on|off] [CORESET=0.05] [SCORING_DIM=256] [RESIZE=stretch|letterbox] [PAD_VALUE=114] [BACKBONE=embedded|file] [FAINT=1] [FOREIGN=1] [COPIES=60|all] [TEST=1] OUT=/tmp/x.json node experiments/score-maps.mjs
+//   [DATA=...] [METHOD=patchcore|padim] [LAYERS=...] [SIZE=256] [IMAGE_SCORE=...] [APPEARANCE_WEIGHT=...] [EXPOSURE=...] [NEIGHBOURHOOD=1|3|1,3] [PLACE_WEIGHTS=on|off] [CORESET=0.05] [SCORING_DIM=256] [RESIZE=stretch|letterbox] [PAD_VALUE=114] [BACKBONE=embedded|file] [FAINT=1] [FOREIGN=1] [BAND=1] [COPIES=60|all] [ONLY=band] [TEST=1] OUT=/tmp/x.json node experiments/score-maps.mjs
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
@@ -20,7 +20,9 @@ const L = (p) => import(pathToFileURL(join(root, "dist", p)).href);
 const { parseEvalDetector } = await L("cli/eval-options.js");
 const { openDetectorSubject } = await L("offline/eval/detector-subject.js");
 const { preprocessImage } = await L("lib/image/index.js");
-const { paintedTensors, faintAreaTensors, foreignTextureTensors } = await import(pathToFileURL(join(root, "experiments", "painted-copies.mjs")).href);
+const { paintedTensors, faintAreaTensors, foreignTextureTensors, bandTensors } = await import(
+  pathToFileURL(join(root, "experiments", "painted-copies.mjs")).href
+);
 const { validationSets } = await import(pathToFileURL(join(root, "experiments", "validation-sets.mjs")).href);
 
 const POOL = Number(process.env.POOL || 64);
@@ -57,11 +59,14 @@ const pooled = (map) => {
     for (let x = 0; x < map.width; x++) out[Math.floor(y / fy) * POOL + Math.floor(x / fx)] += map.data[y * map.width + x] / (fx * fy);
   return out.map((v) => +v.toFixed(4));
 };
-const painted = await paintedTensors(validation.slice(0, COPIES), options.folderPreprocess, 0.5, limits);
+// ONLY=band: the learned images' leave-one-out scores, the validation good parts and the band copies alone (a quick look at one set).
+const only = process.env.ONLY === "band";
+const painted = only ? [] : await paintedTensors(validation.slice(0, COPIES), options.folderPreprocess, 0.5, limits);
 const subject = await openDetectorSubject(options, process.cwd());
 const faint = process.env.FAINT ? await faintAreaTensors(validation.slice(0, COPIES), options.folderPreprocess, limits) : [];
 const foreign = process.env.FOREIGN ? await foreignTextureTensors(validation.slice(0, COPIES), options.folderPreprocess, limits) : [];
-const out = { data, pool: POOL, good: [], painted: [], faint: [], foreign: [], labelled: [], test: [] };
+const band = process.env.BAND || only ? await bandTensors(validation.slice(0, COPIES), options.folderPreprocess, limits) : [];
+const out = { data, pool: POOL, good: [], painted: [], faint: [], foreign: [], band: [], labelled: [], test: [] };
 const record = (inspection, extra) => ({ score: inspection.score, max: Math.max(...inspection.map.data), map: pooled(inspection.map), ...extra });
 try {
   const fitted = await subject.learn(learn, (error, file) => process.stderr.write(`skipped ${file}: ${error.message}\n`));
@@ -70,13 +75,14 @@ try {
   for (const tensor of painted) out.painted.push(record(await subject.inspect(tensor), {}));
   for (const tensor of faint) out.faint.push(record(await subject.inspect(tensor), {}));
   for (const tensor of foreign) out.foreign.push(record(await subject.inspect(tensor), {}));
-  for (const file of labelled) out.labelled.push(record(await subject.inspect(await tensorOf(file)), { file }));
-  if (process.env.TEST)
+  for (const tensor of band) out.band.push(record(await subject.inspect(tensor), {}));
+  if (!only) for (const file of labelled) out.labelled.push(record(await subject.inspect(await tensorOf(file)), { file }));
+  if (process.env.TEST && !only)
     for (const s of test) out.test.push(record(await subject.inspect(await tensorOf(s.path)), { file: s.path, defective: s.defective, type: s.type }));
 } finally {
   await subject.release();
 }
 await writeFile(process.env.OUT || "/tmp/score-maps.json", JSON.stringify(out));
 console.log(
-  `written ${process.env.OUT}: ${out.good.length} good, ${out.painted.length} painted, ${out.faint.length} faint, ${out.foreign.length} foreign texture, ${out.labelled.length} labelled, ${out.test.length} test`,
+  `written ${process.env.OUT}: ${out.good.length} good, ${out.painted.length} painted, ${out.faint.length} faint, ${out.foreign.length} foreign texture, ${out.band.length} band, ${out.labelled.length} labelled, ${out.test.length} test`,
 );
