@@ -6,7 +6,7 @@
 // (APPEARANCE_WEIGHT=0) and image-knn.mjs files over the same sets.
 // RULES=ensemble: two detectors' scores instead (e.g. two patch neighbourhoods), the default a alone
 // against (1 - w) a + w b and against b alone.
-//   [RULES=ensemble] node experiments/combine-bootstrap.mjs mag-w0.json mag-knn.json cast-w0.json cast-knn.json
+//   [RULES=ensemble [W=0.25,0.5]] [SETS=painted,foreign,band,labelled] node experiments/combine-bootstrap.mjs mag-w0.json mag-knn.json cast-w0.json cast-knn.json
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -20,6 +20,10 @@ const meanDeviation = (xs) => {
   const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
   return [mean, Math.sqrt(xs.reduce((s, x) => s + (x - mean) ** 2, 0) / xs.length)];
 };
+// SETS=labelled: the resampling over those sets alone (e.g. the real defects only).
+const SETS = (process.env.SETS || "painted,foreign,band,labelled").split(",");
+// W: the weights of (1 - w) a + w b that RULES=ensemble compares (default 0.25 and 0.5).
+const WEIGHTS = (process.env.W || "0.25,0.5").split(",").map(Number);
 const sets = [];
 for (let i = 0; i < files.length; i += 2) {
   const [a, b] = [files[i], files[i + 1]].map((f) => JSON.parse(readFileSync(f, "utf8")));
@@ -29,14 +33,13 @@ for (let i = 0; i < files.length; i += 2) {
   const [meanB, devB] = normOf(b);
   const z = (ra, rb) => [(ra.score - meanA) / devA, (rb.score - meanB) / devB];
   const good = a.good.map((r, k) => z(r, b.good[k]));
-  for (const key of ["painted", "foreign", "band", "labelled"]) if ((a[key] ?? []).length > 0) sets.push({ good, bad: a[key].map((r, k) => z(r, b[key][k])) });
+  for (const key of SETS) if ((a[key] ?? []).length > 0) sets.push({ good, bad: a[key].map((r, k) => z(r, b[key][k])) });
 }
 const RULES =
   process.env.RULES === "ensemble"
     ? {
         default: ([x]) => x,
-        "0.75 a + 0.25 b": ([x, y]) => 0.75 * x + 0.25 * y,
-        "0.5 a + 0.5 b": ([x, y]) => 0.5 * x + 0.5 * y,
+        ...Object.fromEntries(WEIGHTS.map((w) => [`${1 - w} a + ${w} b`, ([x, y]) => (1 - w) * x + w * y])),
         "b alone": ([, y]) => y,
       }
     : {

@@ -120,5 +120,5 @@ for (let k = 0; k < windows.length; k++) {
   await writeFile(`${base}-w${size}s${stride}.json`, JSON.stringify(outs[k]));
 }
 console.log(
-  `written ${base}-w*: ${outs[0].good.length} good, ${outs[0].painted.length} painted, ${outs[0].foreign.length} foreign, ${outs[0].labelled.length} labelled, ${outs[0].test.length} test`,
+  `written ${base}-w*: ${outs[0].good.length} good, ${outs[0].painted.length} painted, ${outs[0].foreign.length} foreign, ${outs[0].band.length} band, ${outs[0].labelled.length} labelled, ${outs[0].test.length} test`,
 );
