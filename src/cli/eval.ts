@@ -3,6 +3,7 @@
  * and PaDiM run as the detector node runs them (its option parser, method and engine:
  * offline/eval/detector-subject.ts), so every figure is one of the code the node runs.
  */
+import { defectTypeSummary } from "../offline/eval/by-defect-type";
 import { DEFAULT_MAX_PIXELS } from "../lib/image";
 import { evaluateTemplate } from "../offline/eval/template-eval";
 import { evaluateAnomalyMethod, type AnomalyEvalReport } from "../offline/eval/anomaly-eval";
@@ -88,6 +89,7 @@ export function formatReport(method: string, report: AnomalyEvalReport): string 
     `F1-max          ${formatNumber(report.f1_max)} at score ${report.f1_threshold.toPrecision(4)}`,
     `avg precision   ${formatNumber(report.average_precision)}`,
     `recall @ FRR    ${formatNumber(report.recall_at_frr_1)} at 1 %, ${formatNumber(report.recall_at_frr_5)} at 5 % (best any threshold can do)`,
+    `by type @ FRR   ${defectTypeSummary(report.by_defect_type)} (1 % / 5 %, count)`,
     report.calibration_error === null
       ? `calibrated      recall ${formatNumber(report.calibrated_recall)}, FRR ${formatNumber(report.calibrated_frr)} (promised ${formatNumber(report.promised_frr)}, from ${report.calibration_images} ${report.calibration} scores of training images)`
       : `calibrated      - (${report.calibration_error})`,

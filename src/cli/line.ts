@@ -1,4 +1,5 @@
 /** `defect-detection line`: rehearse the six nodes on a dataset folder in an embedded Node-RED. */
+import { defectTypeSummary } from "../offline/eval/by-defect-type";
 import { runLine } from "../offline/line/run";
 import { keepOnnxRuntimeOffline } from "../offline/line/runtime";
 import type { LineReport } from "../offline/line/types";
@@ -96,6 +97,7 @@ export function formatLineReport(method: string, r: LineReport): string {
     `pixel AUROC             ${num(r.pixel_auroc)}`,
     `threshold               ${r.threshold.toPrecision(4)} (at a false-reject rate of ${num(r.promised_frr)} promised, from ${r.calibration_images} good training images)`,
     `recall @ FRR 1 % / 5 %  ${num(r.recall_at_frr_1)} / ${num(r.recall_at_frr_5)} (best any threshold can do)`,
+    `  by defect type        ${defectTypeSummary(r.by_defect_type)} (1 % / 5 %, count)`,
     `recall / FRR            ${num(r.calibrated_recall)} / ${num(r.calibrated_frr)} (NG among defective / good parts)`,
     `defect recall           ${num(r.defect_recall)}${r.ground_truth_defects === null ? "" : ` of ${r.ground_truth_defects} ground-truth defects`}`,
     `false regions / image   ${num(r.false_regions_per_image)}`,

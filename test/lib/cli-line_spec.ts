@@ -137,6 +137,17 @@ describe("defect-detection line", function () {
     const defectRecall = inUnit(report, "defect_recall");
     // The ceilings at 1 % and 5 % false rejects: looser rates catch at least as much.
     assert.ok(inUnit(report, "recall_at_frr_5") >= inUnit(report, "recall_at_frr_1"));
+    // Which kinds of defect it catches: one entry per defect folder, counts adding up to the defective parts.
+    const byType = report["by_defect_type"] as Record<string, { images: number; recall_at_frr_5: number | null; calibrated_recall: number | null }>;
+    assert.deepEqual(Object.keys(byType), ["crack", "hole", "missing-print", "scratch", "spot"]);
+    assert.equal(
+      Object.values(byType).reduce((sum, t) => sum + t.images, 0),
+      15,
+    );
+    const weighed = Object.values(byType).reduce((sum, t) => sum + t.images * (t.recall_at_frr_5 as number), 0) / 15;
+    assert.ok(Math.abs(weighed - inUnit(report, "recall_at_frr_5")) < 1e-12, "the types weigh up to the overall recall");
+    const calibrated = Object.values(byType).reduce((sum, t) => sum + t.images * (t.calibrated_recall as number), 0) / 15;
+    assert.ok(Math.abs(calibrated - recall) < 1e-12, "and to the threshold node's recall");
     const falseRegions = report["false_regions_per_image"];
     assert.ok(typeof falseRegions === "number" && falseRegions >= 0, `false_regions_per_image >= 0: ${String(falseRegions)}`);
     // The embedded backbone tells these synthetic defects apart: far better than chance.

@@ -175,6 +175,13 @@ describe("PatchCore on synthetic parts", function () {
         report.recall_at_frr_5 >= report.recall_at_frr_1 && report.recall_at_frr_1 >= 0 && report.recall_at_frr_5 <= 1,
         "recall at 1 % and 5 % false rejects",
       );
+      // Per defect folder: five kinds of three parts, no verdicts in eval (no threshold node).
+      assert.deepEqual(
+        Object.entries(report.by_defect_type).map(([type, f]) => [type, f.images, f.calibrated_recall]),
+        ["crack", "hole", "missing-print", "scratch", "spot"].map((type) => [type, 3, null]),
+      );
+      const weighed = Object.values(report.by_defect_type).reduce((sum, f) => sum + 3 * (f.recall_at_frr_1 as number), 0) / 15;
+      assert.ok(Math.abs(weighed - report.recall_at_frr_1) < 1e-12, "the types weigh up to the overall recall");
       assert.ok(report.ms_per_image > 0 && report.ms_split.backbone > 0 && report.ms_split.post > 0 && report.fit_seconds > 0);
       assert.ok(report.rss_peak_mb >= report.rss_mb && report.rss_mb > 0);
       const record = await subject.record();

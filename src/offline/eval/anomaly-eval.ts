@@ -3,6 +3,7 @@
  * Used by the CLI (`defect-detection eval`, `eval --shots`): what learns and inspects is an
  * EvalSubject, the detector's engine (detector-subject.ts) or a model trained elsewhere.
  */
+import { figuresByDefectType, type DefectTypeFigures } from "./by-defect-type";
 import { readFile } from "node:fs/promises";
 import type { StageTimings } from "../../lib/anomaly/types";
 import { DEFAULT_MAX_PIXELS, preprocessImage, type PreprocessOptions } from "../../lib/image";
@@ -31,6 +32,8 @@ export interface AnomalyEvalReport extends CalibratedFigures {
   /** Share of defective parts caught at a 1 % (5 %) false-reject rate of the good test parts (the ceiling of any threshold). */
   recall_at_frr_1: number;
   recall_at_frr_5: number;
+  /** The recall figures for each defect type (test folder) alone, against all good test parts. */
+  by_defect_type: Record<string, DefectTypeFigures>;
   f1_threshold: number;
   /** Median per image, total and split by stage. */
   ms_per_image: number;
@@ -156,6 +159,7 @@ export async function evaluateAnomalyMethod(options: AnomalyEvalOptions): Promis
     f1_max: best.f1,
     recall_at_frr_1: recallAtFrr(scores, labels, 0.01),
     recall_at_frr_5: recallAtFrr(scores, labels, 0.05),
+    by_defect_type: figuresByDefectType(dataset.test, scores),
     ...calibratedFigures(scores, labels, "calibration" in learned ? learned.calibration : undefined, options.frr),
     f1_threshold: best.threshold,
     ms_per_image: median(times.total),

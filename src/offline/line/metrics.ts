@@ -8,6 +8,7 @@ import { aupro, auroc, f1Max, pixelAuroc, recallAtFrr, type MapWithMask } from "
 import { labelMask } from "../../lib/regions/components";
 import { loadMask, type TestSample } from "../eval/mvtec-dataset";
 import type { Inspected } from "./read";
+import { figuresByDefectType, type DefectTypeFigures } from "../eval/by-defect-type";
 
 export interface AccuracyFigures {
   image_auroc: number;
@@ -26,6 +27,8 @@ export interface AccuracyFigures {
   /** Regions whose box overlaps no ground-truth pixel, per image with ground truth. */
   false_regions_per_image: number | null;
   ground_truth_defects: number | null;
+  /** The recall figures for each defect type (test folder) alone, against all good test parts. */
+  by_defect_type: Record<string, DefectTypeFigures>;
 }
 
 /** Nearest-rank percentile of unsorted values; NaN when there are none. */
@@ -144,5 +147,10 @@ export async function accuracyFigures(
     defect_recall: regions.recall,
     false_regions_per_image: regions.falsePerImage,
     ground_truth_defects: regions.defects,
+    by_defect_type: figuresByDefectType(
+      samples,
+      scores,
+      records.map((r) => r.verdict),
+    ),
   };
 }
