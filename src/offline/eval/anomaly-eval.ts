@@ -3,7 +3,6 @@
  * Used by the CLI (`defect-detection eval`, `eval --shots`): what learns and inspects is an
  * EvalSubject, the detector's engine (detector-subject.ts) or a model trained elsewhere.
  */
-import { figuresByDefectType, type DefectTypeFigures } from "./by-defect-type";
 import { readFile } from "node:fs/promises";
 import type { StageTimings } from "../../lib/anomaly/types";
 import { DEFAULT_MAX_PIXELS, preprocessImage, type PreprocessOptions } from "../../lib/image";
@@ -12,6 +11,7 @@ import type { ScoreMap, Tensor } from "../../lib/image/types";
 import { aupro, auroc, averagePrecision, f1Max, pixelAuroc as pixelAurocOfMaps, recallAtFrr, type MapWithMask } from "../../lib/metrics";
 import { calibratedFigures, type CalibratedFigures } from "./calibrated";
 import { loadMask, readMvtecDataset } from "./mvtec-dataset";
+import { figuresByDefectType, type DefectTypeFigures } from "./by-defect-type";
 
 export interface EvalTimings {
   preprocess: number;
