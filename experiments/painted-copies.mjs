@@ -74,6 +74,24 @@ async function paintedAtOwnSize(paths, seed, preprocess, limits, paint) {
 }
 
 /**
+ * Raw pixels of `data` blended towards `target(q, x, y)` by `weight(x, y)` (0: unchanged, 1: the
+ * target), rounded and kept within 0-255.
+ */
+function blended({ data, width, height, channels }, weight, target) {
+  const out = Buffer.from(data);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) {
+      const w = weight(x, y);
+      if (w <= 0) continue;
+      for (let c = 0; c < channels; c++) {
+        const q = (y * width + x) * channels + c;
+        out[q] = Math.max(0, Math.min(255, Math.round((1 - w) * data[q] + w * target(q, x, y))));
+      }
+    }
+  return out;
+}
+
+/**
  * Tensors of copies of `paths` with one large faint area each: the brightness scaled by 1 +-
  * amplitude (0.10 to 0.20, either sign) under a smooth Gaussian blob over the ellipse. It stands for
  * the defects painted copies above do not: wide, low-contrast areas (uneven surfaces, stains, mura)
@@ -85,18 +103,14 @@ export function faintAreaTensors(paths, preprocess, limits = { maxPixels: 1e8 })
     (i) => 7919 * i + 17,
     preprocess,
     limits,
-    ({ data, width, height, channels }, { cx, cy, rx, ry }, rand) => {
+    (image, { cx, cy, rx, ry }, rand) => {
       const amplitude = (rand() < 0.5 ? -1 : 1) * (0.1 + 0.1 * rand());
-      const out = Buffer.alloc(data.length);
-      for (let y = 0; y < height; y++)
-        for (let x = 0; x < width; x++) {
-          const g = 1 + amplitude * Math.exp(-0.5 * (((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2));
-          for (let c = 0; c < channels; c++) {
-            const q = (y * width + x) * channels + c;
-            out[q] = Math.max(0, Math.min(255, Math.round(data[q] * g)));
-          }
-        }
-      return out;
+      const gain = (x, y) => 1 + amplitude * Math.exp(-0.5 * (((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2));
+      return blended(
+        image,
+        () => 1,
+        (q, x, y) => image.data[q] * gain(x, y),
+      );
     },
   );
 }
@@ -113,20 +127,15 @@ export function foreignTextureTensors(paths, preprocess, limits = { maxPixels: 1
     (i) => 104729 * i + 31,
     preprocess,
     limits,
-    async ({ bytes, data, width, height, channels }, { cx, cy, rx, ry }, rand) => {
-      const turned = await sharp(bytes).removeAlpha().rotate(90).resize(width, height, { fit: "fill" }).raw().toBuffer();
+    async (image, { cx, cy, rx, ry }, rand) => {
+      const { width, height } = image;
+      const turned = await sharp(image.bytes).removeAlpha().rotate(90).resize(width, height, { fit: "fill" }).raw().toBuffer();
       const alpha = 0.4 + 0.3 * rand();
-      const out = Buffer.from(data);
-      for (let y = 0; y < height; y++)
-        for (let x = 0; x < width; x++) {
-          const w = alpha * Math.min(1, Math.max(0, (1.2 - Math.hypot((x - cx) / rx, (y - cy) / ry)) / 0.4));
-          if (w <= 0) continue;
-          for (let c = 0; c < channels; c++) {
-            const q = (y * width + x) * channels + c;
-            out[q] = Math.round((1 - w) * data[q] + w * turned[q]);
-          }
-        }
-      return out;
+      return blended(
+        image,
+        (x, y) => alpha * Math.min(1, Math.max(0, (1.2 - Math.hypot((x - cx) / rx, (y - cy) / ry)) / 0.4)),
+        (q) => turned[q],
+      );
     },
   );
 }
@@ -145,9 +154,10 @@ export async function bandTensors(paths, preprocess, limits = { maxPixels: 1e8 }
     (i) => 7907 * i + 43,
     preprocess,
     limits,
-    async ({ bytes, data, width, height, channels }, _area, rand) => {
+    async (image, _area, rand) => {
+      const { data, width, height } = image;
       const sigma = 1.5 + 1.5 * rand();
-      const blurred = await sharp(bytes).removeAlpha().blur(sigma).raw().toBuffer();
+      const blurred = await sharp(image.bytes).removeAlpha().blur(sigma).raw().toBuffer();
       const smooth = rand() < 0.5;
       const gain = 0.85 + 0.3 * rand();
       const top = rand() < 0.5;
@@ -155,19 +165,14 @@ export async function bandTensors(paths, preprocess, limits = { maxPixels: 1e8 }
       const wander = height * 0.01 * (rand() + 0.5);
       const phase = 2 * Math.PI * rand();
       const soft = Math.max(1, height * 0.01);
-      const out = Buffer.from(data);
-      for (let y = 0; y < height; y++)
-        for (let x = 0; x < width; x++) {
+      return blended(
+        image,
+        (x, y) => {
           const line = edge + wander * Math.sin(phase + (2 * Math.PI * x) / width);
-          const w = Math.min(1, Math.max(0, 0.5 + (top ? line - y : y - (height - line)) / soft));
-          if (w <= 0) continue;
-          for (let c = 0; c < channels; c++) {
-            const q = (y * width + x) * channels + c;
-            const finish = gain * (smooth ? blurred[q] : data[q] + 2 * (data[q] - blurred[q]));
-            out[q] = Math.max(0, Math.min(255, Math.round((1 - w) * data[q] + w * finish)));
-          }
-        }
-      return out;
+          return Math.min(1, Math.max(0, 0.5 + (top ? line - y : y - (height - line)) / soft));
+        },
+        (q) => gain * (smooth ? blurred[q] : data[q] + 2 * (data[q] - blurred[q])),
+      );
     },
   );
 }
