@@ -4,7 +4,7 @@
 // Learning and validation sets: experiments/validation-sets.mjs; beside them, painted copies of
 // the first 60 validation good parts (experiments/painted-copies.mjs); `loo`: the learned images'
 // leave-one-out scores the detector hands to the threshold. Read by score-rules.mjs and score-combine.mjs.
-//   [DATA=...] [METHOD=patchcore|padim] [LAYERS=...] [SIZE=256] [IMAGE_SCORE=...] [APPEARANCE_WEIGHT=...] [EXPOSURE=...] [NEIGHBOURHOOD=1|3|1,3] [PLACE_WEIGHTS=on|off] [CORESET=0.05] [SCORING_DIM=256] [RESIZE=stretch|letterbox] [PAD_VALUE=114] [BACKBONE=embedded|file] [FAINT=1] [FOREIGN=1] [BAND=1] [COPIES=60|all] [ONLY=band] [TEST=1] OUT=/tmp/x.json node experiments/score-maps.mjs
+//   [DATA=...] [METHOD=patchcore|padim] [LAYERS=...] [SIZE=256] [IMAGE_SCORE=...] [APPEARANCE_WEIGHT=...] [LOOKALIKES=7] [EXPOSURE=...] [NEIGHBOURHOOD=1|3|1,3] [PLACE_WEIGHTS=on|off] [CORESET=0.05] [SCORING_DIM=256] [RESIZE=stretch|letterbox] [PAD_VALUE=114] [BACKBONE=embedded|file] [FAINT=1] [FOREIGN=1] [BAND=1] [COPIES=60|all] [ONLY=band] [TEST=1] OUT=/tmp/x.json node experiments/score-maps.mjs
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
@@ -37,6 +37,7 @@ const options = parseEvalDetector(
     size: process.env.SIZE || "256",
     "image-score": process.env.IMAGE_SCORE,
     "appearance-weight": process.env.APPEARANCE_WEIGHT,
+    lookalikes: process.env.LOOKALIKES,
     exposure: process.env.EXPOSURE,
     neighbourhood: process.env.NEIGHBOURHOOD,
     "place-weights": process.env.PLACE_WEIGHTS,

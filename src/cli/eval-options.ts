@@ -17,6 +17,7 @@ export interface DetectorFlags {
   "scoring-dim"?: string;
   "image-score"?: string;
   "appearance-weight"?: string;
+  lookalikes?: string;
   exposure?: string;
   neighbourhood?: string;
   "place-weights"?: string;
@@ -39,6 +40,7 @@ const FLAG_OF: Readonly<Record<string, string>> = {
   scoringDim: "--scoring-dim",
   imageScore: "--image-score",
   appearanceWeight: "--appearance-weight",
+  lookalikes: "--lookalikes",
   exposure: "--exposure",
   neighbourhood: "--neighbourhood",
   placeWeights: "--place-weights",
@@ -60,6 +62,7 @@ export function detectorFields(values: DetectorFlags, method: "patchcore" | "pad
     ["scoringDim", values["scoring-dim"]],
     ["imageScore", values["image-score"]],
     ["appearanceWeight", values["appearance-weight"]],
+    ["lookalikes", values.lookalikes],
     ["exposure", values.exposure],
     ["neighbourhood", values.neighbourhood],
     ["placeWeights", values["place-weights"]],
@@ -89,6 +92,9 @@ export function parseEvalDetector(values: DetectorFlags, method: "patchcore" | "
 export const SCORING_USAGE = `  --appearance-weight W  patchcore: weight of the whole part's appearance in the image
                        score, 0 to 0.9 (default 0.25, 0 with --backbone embedded;
                        0 = patches alone)
+  --lookalikes K       patchcore learning from good parts: each score calibrated by how
+                       the K learned images most like the part score among themselves,
+                       0 to 50 (default 7, 0 with --backbone embedded; 0 = off)
   --exposure MODE      patchcore, padim: even (each image scaled to one mean brightness
                        before the backbone), as-captured, or auto (default: even for
                        patchcore with an ONNX backbone and no --shots)
@@ -116,6 +122,7 @@ export const DETECTOR_CLI_OPTIONS = {
   "scoring-dim": { type: "string" },
   "image-score": { type: "string" },
   "appearance-weight": { type: "string" },
+  lookalikes: { type: "string" },
   exposure: { type: "string" },
   neighbourhood: { type: "string" },
   "place-weights": { type: "string" },

@@ -38,6 +38,7 @@ export interface LineValues {
   "scoring-dim"?: string;
   "image-score"?: string;
   "appearance-weight"?: string;
+  lookalikes?: string;
   exposure?: string;
   neighbourhood?: string;
   "place-weights"?: string;

@@ -81,6 +81,8 @@ export interface DetectorNodeDef extends NodeDef {
   defectWeight: string | number;
   /** Weight of the whole part's appearance in PatchCore image scores (0..0.9, 0 = patches alone); empty or absent: 0.25, 0 with the embedded backbone. */
   appearanceWeight?: string | number;
+  /** Learned images most like a part that calibrate its PatchCore score (0..50, 0 = off); empty or absent: 7, 0 with the embedded backbone. */
+  lookalikes?: string | number;
   /** Inspections that may wait while one is processed. */
   queueSize: string | number;
   /** "drop-oldest" | "drop-newest" | "block" (block refuses like drop-newest: wires cannot wait). */

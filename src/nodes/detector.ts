@@ -116,6 +116,7 @@ function inspectionPayload(result: InspectionResult, method: string): Record<str
       ...(result.defectEvidence === undefined ? {} : { defectEvidence: result.defectEvidence }),
       ...(result.headEvidence === undefined ? {} : { headEvidence: result.headEvidence }),
       ...(result.appearance === undefined ? {} : { appearance: result.appearance }),
+      ...(result.lookalikes === undefined ? {} : { lookalikes: result.lookalikes }),
       ...(result.reference === undefined ? {} : { reference: result.reference }),
     };
   }

@@ -187,7 +187,7 @@ describe("appearance: the whole part's mean features beside PatchCore's patches"
     assert.ok(read !== null);
     assert.deepEqual({ ...read, vectors: Array.from(read.vectors) }, { ...model, vectors: Array.from(model.vectors) });
     assert.equal(readAppearanceRecord(file, "m.bin", undefined, 2), null, "a file saved without one");
-    for (const bad of [{ ...record, version: 2 }, { ...record, deviation: 0 }, { ...record, fitted: 9 }, "x"]) {
+    for (const bad of [{ ...record, version: 3 }, { ...record, deviation: 0 }, { ...record, fitted: 9 }, "x"]) {
       assert.throws(
         () => readAppearanceRecord(file, "m.bin", bad, 2),
         (e: unknown) => e instanceof DefectError && e.code === "modelFileInvalid" && /m\.bin/.test(e.message),

@@ -283,6 +283,7 @@ describe("defect-detection line", function () {
       ],
       [["line", "--data", data, ...EMBEDDED, "--frr", "100"], /--frr must be a percentage above 0 and below 100, got "100"/],
       [["line", "--data", data, ...EMBEDDED, "--appearance-weight", "1"], /--appearance-weight must be a number from 0 to 0.9, got "1"/],
+      [["line", "--data", data, ...EMBEDDED, "--lookalikes", "51"], /--lookalikes must be an integer from 0 to 50, got "51"/],
       [["line", "--data", data, ...EMBEDDED, "--exposure", "bright"], /--exposure must be one of auto, even, as-captured, got "bright"/],
       [["line", "--data", data, ...EMBEDDED, "--neighbourhood", "5"], /--neighbourhood must be one of auto, 1, 3, 1,3, got "5"/],
       [["line", "--data", data, ...EMBEDDED, "--place-weights", "yes"], /--place-weights must be one of auto, on, off, got "yes"/],

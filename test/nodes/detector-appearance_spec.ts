@@ -58,7 +58,11 @@ describe("defect-detector node: the whole part's appearance", function () {
 
   // As captured: a darker part stays darker for the backbone (the default evens exposure out, even-exposure.ts).
   const flow = (): FlowItem[] =>
-    sideBySide({ backbone, layers: "l1,l2", trainCount: String(TRAIN), exposure: "as-captured" }, { det: {}, flat: { appearanceWeight: "0" } });
+    // Look-alikes off: this spec isolates the appearance term (detector-lookalikes_spec.ts has them).
+    sideBySide(
+      { backbone, layers: "l1,l2", trainCount: String(TRAIN), exposure: "as-captured", lookalikes: "0" },
+      { det: {}, flat: { appearanceWeight: "0" } },
+    );
   const send = answerOf;
 
   async function learn(id: string): Promise<number[]> {

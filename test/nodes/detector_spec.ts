@@ -665,6 +665,7 @@ describe("defect-detector node", function () {
         driftRatio: true,
         defectWeight: true,
         appearanceWeight: true,
+        lookalikes: true,
         queueSize: true,
         overflow: true,
         partIdProperty: true,

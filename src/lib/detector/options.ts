@@ -2,6 +2,7 @@
  * Detector options parsed once from editor values (strings) with every default in one place;
  * an out-of-range value is an invalidOption error naming the option, expected range and value.
  */
+import { MAX_LOOKALIKES } from "../anomaly/patchcore/lookalikes";
 import { DEFAULT_PADIM_OPTIONS, type PadimOptions } from "../anomaly/padim/padim";
 import { AUGMENT_MODES, isTurn, MAX_TURN_DEG } from "../anomaly/patchcore/augment";
 import { DEFAULT_PATCHCORE_OPTIONS, IMAGE_SCORE_RULES, type ImageScoreRule, type PatchCoreOptions } from "../anomaly/patchcore/patchcore";
@@ -123,6 +124,12 @@ export interface DetectorOptions {
    * (0..0.9, appearance.ts); empty: 0.25 with an ONNX backbone, 0 with the embedded one (setting-presets.ts).
    */
   appearanceWeight: number;
+  /**
+   * PatchCore learning from good parts: each score calibrated by the levels of this many learned
+   * images most like the part (0..50, lookalikes.ts; 0 = off); empty: 7 with an ONNX backbone, 0
+   * with the embedded one. Fitted with the model: a change takes effect at the next learning.
+   */
+  lookalikes: number;
   /**
    * PatchCore learning from good parts: distances count less at places where the learned good parts
    * vary most (place-weights.ts). "auto" (default): on where the image score is read from the map
@@ -270,7 +277,7 @@ export function parseDetectorOptions(input: Record<string, unknown>): DetectorOp
   const preset = presetFor(fewShot);
   // Left on auto / empty: the measured best with this backbone (the few-shot setting has no appearance term).
   const scoring = fewShot
-    ? { imageScore: preset.imageScore, appearanceWeight: 0, blurSigma: DEFAULT_PATCHCORE_OPTIONS.blurSigma }
+    ? { imageScore: preset.imageScore, appearanceWeight: 0, blurSigma: DEFAULT_PATCHCORE_OPTIONS.blurSigma, lookalikes: 0 }
     : unsupervisedScoring(optionText(input["backbone"]));
   const layers = parseLayers(input["layers"]);
   const rule = imageScore === "auto" ? scoring.imageScore : imageScore;
@@ -311,6 +318,7 @@ export function parseDetectorOptions(input: Record<string, unknown>): DetectorOp
     neighbourhood: neighbourhoodOption(input["neighbourhood"], neighbourhoodByDefault(method, fewShot, optionText(input["backbone"])), layers.length),
     defectWeight: rangeOption("defectWeight", input["defectWeight"], 0, MAX_DEFECT_WEIGHT, DEFAULT_DEFECT_WEIGHT, false),
     appearanceWeight: rangeOption("appearanceWeight", input["appearanceWeight"], 0, MAX_APPEARANCE_WEIGHT, scoring.appearanceWeight, false),
+    lookalikes: rangeOption("lookalikes", input["lookalikes"], 0, MAX_LOOKALIKES, scoring.lookalikes, true),
     placeWeights: placeWeightsOption(input["placeWeights"], method, fewShot, rule),
     keepVersions: integerOption("keepVersions", input["keepVersions"], 0, MAX_KEEP_VERSIONS, DEFAULT_KEEP_VERSIONS),
     recipeCache: integerOption("recipeCache", input["recipeCache"], 1, MAX_RECIPE_CACHE, DEFAULT_RECIPE_CACHE),

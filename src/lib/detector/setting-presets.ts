@@ -11,6 +11,7 @@
  * - the unsupervised image score, the appearance weight and the anomaly map's blur are decided
  *   per backbone (unsupervisedScoring).
  */
+import { DEFAULT_LOOKALIKES } from "../anomaly/patchcore/lookalikes";
 import { DEFAULT_APPEARANCE_WEIGHT } from "../anomaly/patchcore/appearance";
 import { DEFAULT_AUGMENT_MAX_SHOTS } from "../anomaly/patchcore/augment";
 import { DEFAULT_PATCHCORE_OPTIONS, type ImageScoreRule } from "../anomaly/patchcore/patchcore";
@@ -63,10 +64,11 @@ export const SHARP_MAP_SIGMA = 2;
  * features say little about its look, and a magnetic_tile part of an unseen condition scored
  * far from every learned one (the leave-one-out promise at 1 % went from 7.6 % to 15.3 %).
  */
-export function unsupervisedScoring(backbone: string): { imageScore: ImageScoreRule; appearanceWeight: number; blurSigma: number } {
+export function unsupervisedScoring(backbone: string): { imageScore: ImageScoreRule; appearanceWeight: number; blurSigma: number; lookalikes: number } {
+  // Look-alike calibration was measured with an ONNX backbone's appearance (BENCHMARKS.md, "Look-alike calibration").
   return backbone === EMBEDDED_BACKBONE
-    ? { imageScore: "reweighted", appearanceWeight: 0, blurSigma: DEFAULT_PATCHCORE_OPTIONS.blurSigma }
-    : { imageScore: UNSUPERVISED_PRESET.imageScore, appearanceWeight: DEFAULT_APPEARANCE_WEIGHT, blurSigma: SHARP_MAP_SIGMA };
+    ? { imageScore: "reweighted", appearanceWeight: 0, blurSigma: DEFAULT_PATCHCORE_OPTIONS.blurSigma, lookalikes: 0 }
+    : { imageScore: UNSUPERVISED_PRESET.imageScore, appearanceWeight: DEFAULT_APPEARANCE_WEIGHT, blurSigma: SHARP_MAP_SIGMA, lookalikes: DEFAULT_LOOKALIKES };
 }
 
 export function presetFor(fewShot: boolean): Readonly<PatchCorePreset> {

@@ -77,6 +77,11 @@ export interface Inspection {
    * whole added to its image score (below 0 for a part that looks more typical than most).
    */
   appearance?: number;
+  /**
+   * PatchCore calibrated by look-alikes (lookalikes.ts): what the learned good parts most like this
+   * one added to its image score (below 0 where parts of its kind score high).
+   */
+  lookalikes?: number;
   /** Template comparison: the learned reference the part was compared with. */
   reference?: ReferenceUsed;
 }

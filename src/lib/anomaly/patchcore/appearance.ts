@@ -17,6 +17,7 @@
 import { DefectError } from "../../errors";
 import type { PatchEmbedding } from "../../features/types";
 import type { SessionOptions } from "../../onnx";
+import type { Lookalikes } from "./lookalikes";
 import { openNearestSearch } from "./nearest";
 
 /** Weight w of the appearance term: the measured best of 0, 0.25, 0.5, 0.75 on training images. */
@@ -53,6 +54,8 @@ export interface Appearance {
   deviation: number;
   /** Deviation of the learned images' leave-one-out PatchCore scores (the image score's scale). */
   patchDeviation: number;
+  /** The fitted vectors' levels, where the fit calibrated scores by look-alikes (lookalikes.ts). */
+  lookalikes?: Lookalikes;
 }
 
 /** The mean of an image's patch features. */
@@ -97,19 +100,29 @@ function meanDeviation(values: readonly number[]): [number, number] {
   return [mean, Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / values.length)];
 }
 
+/** Each learned image's nearest other kept images: their distances and rows. */
+export interface LeaveOneOutNeighbours {
+  /** Distance to the nearest other kept image, in image order. */
+  distances: number[];
+  /** The `k` nearest other kept images' rows (indices into `kept`), nearest first, in image order. */
+  rows: Int32Array[];
+}
+
 /**
- * Each of `count` vectors' distance to the nearest other of the `kept` ones (keptImages), searched
- * on a session worker: 200 learned images are 60 million multiply-adds, 100 ms that Node-RED's
- * thread must not spend.
+ * Each of `count` vectors' `k` nearest others among the `kept` ones (keptImages), searched on a
+ * session worker: 200 learned images are 60 million multiply-adds, 100 ms that Node-RED's thread
+ * must not spend.
  */
-export async function leaveOneOutDistances(
+export async function leaveOneOutNeighbours(
   vectors: Float32Array,
   count: number,
   dim: number,
+  k: number,
   session?: SessionOptions,
   kept: Int32Array = keptImages(count),
-): Promise<number[]> {
-  if (count < 2 || kept.length < 2) return [];
+): Promise<LeaveOneOutNeighbours> {
+  const want = Math.min(k, kept.length - 1);
+  if (count < 2 || want < 1) return { distances: [], rows: [] };
   // Centred: the search's float32 |q|^2 - 2 q.b + |b|^2 then loses to rounding only the parts'
   // spread, not their common mean's size (distances do not change).
   // Plain row loops: a per-value callback here took 40 ms of Node-RED's thread at 200 x 1,536.
@@ -128,12 +141,31 @@ export async function leaveOneOutDistances(
   kept.forEach((image, i) => bank.set(centred.subarray(image * dim, (image + 1) * dim), i * dim));
   const search = await openNearestSearch(bank, kept.length, dim, session);
   try {
-    const { distances, indices } = await search.search(centred, count, 2);
-    // A kept image is one of its own two nearest (or a duplicate at distance 0): the other is the nearest other.
-    return Array.from({ length: count }, (_, i) => (kept[indices[2 * i] as number] === i ? distances[2 * i + 1] : distances[2 * i]) as number);
+    const found = await search.search(centred, count, want + 1);
+    const distances: number[] = [];
+    const rows: Int32Array[] = [];
+    for (let i = 0; i < count; i++) {
+      // A kept image is one of its own nearest (or a duplicate at distance 0): the others are its neighbours.
+      const own = Array.from({ length: found.k }, (_, j) => j).filter((j) => kept[found.indices[i * found.k + j] as number] !== i);
+      const others = own.slice(0, want);
+      distances.push(found.distances[i * found.k + (others[0] as number)] as number);
+      rows.push(Int32Array.from(others, (j) => found.indices[i * found.k + j] as number));
+    }
+    return { distances, rows };
   } finally {
     await search.release();
   }
+}
+
+/** Each of `count` vectors' distance to the nearest other of the `kept` ones (leaveOneOutNeighbours). */
+export async function leaveOneOutDistances(
+  vectors: Float32Array,
+  count: number,
+  dim: number,
+  session?: SessionOptions,
+  kept: Int32Array = keptImages(count),
+): Promise<number[]> {
+  return (await leaveOneOutNeighbours(vectors, count, dim, 1, session, kept)).distances;
 }
 
 /**

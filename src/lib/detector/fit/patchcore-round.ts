@@ -33,7 +33,8 @@ import { compactTensor, expandTensor, MAX_KEPT_IMAGES, spreadEvenly, type Compac
 import { augmentEnabled } from "../../anomaly/patchcore/augment";
 import { MIN_PLACE_IMAGES } from "../../anomaly/patchcore/place-weights";
 import { fitPlaceWeights } from "./place-fit";
-import { fitAppearance, keptImages, leaveOneOutDistances, leaveOneOutWithAppearance, meanFeatures, type Appearance } from "../../anomaly/patchcore/appearance";
+import { fitAppearance, keptImages, leaveOneOutNeighbours, leaveOneOutWithAppearance, meanFeatures, type Appearance } from "../../anomaly/patchcore/appearance";
+import { fitLookalikes, lookalikeTermOfRows } from "../../anomaly/patchcore/lookalikes";
 
 export interface PatchCoreRoundConfig {
   /** Owned by the round until a fit hands it to the model. */
@@ -45,6 +46,8 @@ export interface PatchCoreRoundConfig {
   defectWeight: number | undefined;
   /** Weight of the appearance term; the model is fitted with the leave-one-out scores of a round learned from good parts. */
   appearanceWeight: number;
+  /** Look-alikes a score is calibrated by (lookalikes.ts); 0: none. Fitted with the appearance model. */
+  lookalikes: number;
   /**
    * Fit place weights (place-weights.ts) from the leave-one-out distances of a round learned from
    * good parts (at least MIN_PLACE_IMAGES images, an image score read from the map).
@@ -206,10 +209,23 @@ export function createPatchCoreRound(config: PatchCoreRoundConfig): LearningRoun
         means.forEach((mean, i) => vectors.set(mean, i * dim));
         // The images whose vectors the model keeps: the distances are measured to them.
         const kept = keptImages(shots);
-        const distances = await leaveOneOutDistances(vectors, shots, dim, session, kept);
+        const { distances, rows } = await leaveOneOutNeighbours(vectors, shots, dim, Math.max(1, config.lookalikes), session, kept);
         appearance = fitAppearance(vectors, shots, dim, distances, leaveOneOut, kept);
         // What the threshold calibrates on: the image scores the model gives, appearance term included.
         if (appearance !== null) leaveOneOut = leaveOneOutWithAppearance(appearance, config.appearanceWeight, leaveOneOut, distances);
+        const levels = leaveOneOut;
+        const lookalikes =
+          appearance === null || config.lookalikes < 1
+            ? null
+            : fitLookalikes(
+                Array.from(kept, (image) => levels[image] as number),
+                config.lookalikes,
+              );
+        if (appearance !== null && lookalikes !== null) {
+          appearance = { ...appearance, lookalikes };
+          // Each image's look-alikes are the others nearest it: as a part the model never saw.
+          leaveOneOut = levels.map((score, i) => score + lookalikeTermOfRows(lookalikes, rows[i] as Int32Array));
+        }
       }
       const final = leaveOneOut;
       // Kept so the handed scores can follow confirmed defects (kept-calibration.ts).

@@ -41,6 +41,7 @@ export async function openMethod(options: DetectorOptions, baseDir: string, extr
         options: options.patchcore,
         defectWeight: options.defectWeight,
         appearanceWeight: options.appearanceWeight,
+        lookalikes: options.lookalikes,
         placeWeights: options.placeWeights,
         augment: options.augment,
         standardize: options.standardize,

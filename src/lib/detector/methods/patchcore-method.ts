@@ -27,6 +27,8 @@ export interface PatchCoreMethodConfig extends BackboneMethodConfig {
    * hands over leave-one-out scores with it; a saved model keeps its appearance vectors whatever the weight.
    */
   appearanceWeight?: number;
+  /** Look-alikes each score is calibrated by (lookalikes.ts), fitted with the appearance model; 0 or absent: none. A saved model keeps its own. */
+  lookalikes?: number;
   /** Fit place weights at each round learned from good parts (place-weights.ts; default off). A saved model scores with the weights it was fitted with. */
   placeWeights?: boolean;
   /** Support-set augmentation of small rounds (default: "auto", no extra turns). */
@@ -63,6 +65,7 @@ export async function openPatchCoreMethod(config: PatchCoreMethodConfig): Promis
         augment: config.augment ?? DEFAULT_AUGMENT_CHOICE,
         defectWeight,
         appearanceWeight,
+        lookalikes: config.lookalikes ?? 0,
         placeWeights: config.placeWeights === true,
         leaveOneOut: config.leaveOneOut !== false,
       }),

@@ -202,9 +202,13 @@ export class OnlineBank {
     return OnlineBank.open(snapshot, options, session, learned.defectWeight, learned.appearanceWeight ?? 0);
   }
 
-  /** The appearance model pairs score with now; null without one, or at weight 0 (kept and saved, not used). */
+  /**
+   * The appearance model pairs score with now; null without one, or at weight 0 (kept and saved,
+   * not used) unless its look-alikes calibrate scores: the model's leave-one-out scores were adjusted by them.
+   */
   private weightedAppearance(): WeightedAppearance | null {
-    return this.appearance === null || !(this.appearanceWeight > 0) ? null : { model: this.appearance, weight: this.appearanceWeight };
+    if (this.appearance === null) return null;
+    return this.appearanceWeight > 0 || this.appearance.lookalikes !== undefined ? { model: this.appearance, weight: this.appearanceWeight } : null;
   }
 
   get cap(): number {

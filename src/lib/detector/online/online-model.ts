@@ -18,9 +18,11 @@ function evidenceOf(scores: {
   defectEvidence: number | undefined;
   headEvidence: number | undefined;
   appearance?: number;
-}): Pick<Inspection, "defectEvidence" | "headEvidence" | "appearance"> {
+  lookalikes?: number;
+}): Pick<Inspection, "defectEvidence" | "headEvidence" | "appearance" | "lookalikes"> {
   return {
     ...(scores.appearance === undefined ? {} : { appearance: scores.appearance }),
+    ...(scores.lookalikes === undefined ? {} : { lookalikes: scores.lookalikes }),
     ...(scores.defectEvidence === undefined ? {} : { defectEvidence: scores.defectEvidence }),
     ...(scores.headEvidence === undefined ? {} : { headEvidence: scores.headEvidence }),
   };

@@ -32,6 +32,7 @@ import type { ScoreMap } from "../../image/types";
 import type { SessionOptions } from "../../onnx";
 import type { Releasable } from "../storage/model-slot";
 import { appearanceTerm, meanFeatures, type Appearance } from "../../anomaly/patchcore/appearance";
+import { lookalikeTerm } from "../../anomaly/patchcore/lookalikes";
 import type { KeptImage } from "./kept-calibration";
 
 /** The appearance model a pair scores with, and its weight (appearance.ts). */
@@ -80,6 +81,8 @@ export interface OnlineScores extends PatchScores {
   headEvidence: number | undefined;
   /** What the part's appearance added to the image score; undefined when no appearance term is used. */
   appearance?: number;
+  /** What the part's look-alikes added (lookalikes.ts, below 0 for a kind that scores high); undefined without them. */
+  lookalikes?: number;
 }
 
 /** An image scored from its tensor, with the time of each stage. */
@@ -113,8 +116,18 @@ export class BankScorers implements Releasable {
   /** The scores with the appearance term of the part whose mean features are `vector` added. */
   private withAppearance(scores: OnlineScores, vector: () => Float32Array): OnlineScores {
     if (this.appearance === null) return scores;
-    const term = appearanceTerm(this.appearance.model, this.appearance.weight, vector());
-    return { ...scores, score: scores.score + term, goodScore: scores.goodScore + term, appearance: term };
+    const { model, weight } = this.appearance;
+    const mean = vector();
+    const appearance = appearanceTerm(model, weight, mean);
+    const lookalikes = model.lookalikes === undefined ? undefined : lookalikeTerm(model.lookalikes, model.vectors, model.dim, mean);
+    const term = appearance + (lookalikes ?? 0);
+    return {
+      ...scores,
+      score: scores.score + term,
+      goodScore: scores.goodScore + term,
+      ...(weight > 0 ? { appearance } : {}),
+      ...(lookalikes === undefined ? {} : { lookalikes }),
+    };
   }
 
   /** Whether scoring needs the patch features beside the good bank's distances. */
