@@ -97,6 +97,15 @@ function placeWeights(record: unknown): string {
   return typeof count === "number" ? `${count} places: distances count less where the learned good parts vary most` : "none";
 }
 
+/** The appearance model and its look-alikes (appearance-store.ts), as info shows them. */
+function appearance(record: unknown): string {
+  if (typeof record !== "object" || record === null) return "none";
+  const { count, fitted, lookalikes } = record as Record<string, unknown>;
+  const looks = typeof lookalikes === "object" && lookalikes !== null ? (lookalikes as Record<string, unknown>) : undefined;
+  const calibrated = looks === undefined ? "no look-alikes" : `scores calibrated by ${field(looks["k"])} look-alikes (strength ${field(looks["strength"])})`;
+  return `${field(count)} mean feature vectors (${field(fitted)} from the fit); ${calibrated}`;
+}
+
 async function info(files: string[], io: CliIo): Promise<number> {
   const [path, ...extra] = files;
   if (path === undefined || extra.length > 0) throw new UsageError("info takes exactly one bank file");
@@ -124,6 +133,7 @@ async function info(files: string[], io: CliIo): Promise<number> {
     ["waiting rows", `${field(online["pendingRows"] ?? 0)} good rows for the next refresh, ${field(online["defectRows"] ?? 0)} defect rows`],
     ["kept images", keptImages(online["kept"])],
     ["place weights", placeWeights(online["places"])],
+    ["appearance", appearance(online["appearance"])],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   io.stdout.write(rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n") + "\n");

@@ -5,6 +5,7 @@
  */
 import { compactTensor, type KeptImage } from "../../src/lib/detector/online/kept-calibration";
 import type { Appearance } from "../../src/lib/anomaly/patchcore/appearance";
+import { fitLookalikes } from "../../src/lib/anomaly/patchcore/lookalikes";
 import assert from "node:assert/strict";
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -303,6 +304,23 @@ describe("merging banks across lines", function () {
       for (const [path, expected] of [
         [file, "kept images          3 learned images and their leave-one-out scores, scored again after a confirmed defect"],
         [out, "kept images          none"],
+      ] as const) {
+        const shown = io();
+        assert.equal(await runCli(["bank", "info", path], shown.io), 0);
+        assert.ok(shown.out().split("\n").includes(expected), shown.out());
+      }
+    });
+
+    it("info says whether the model keeps the parts' appearance and calibrates by look-alikes, and a merge keeps neither", async function () {
+      const file = join(dir, "looks.ddm");
+      const vectors = Float32Array.from({ length: 5 * DIM }, (_, v) => v % 7);
+      const lookalikes = fitLookalikes([1, 2, 3, 4, 5], 3)!;
+      await writeBank(file, 20, 3, 0, record(), [], { vectors, count: 5, dim: DIM, fitted: 5, mean: 1, deviation: 0.5, patchDeviation: 0.25, lookalikes });
+      const out = join(dir, "merged-looks.ddm");
+      assert.equal(await runCli(["bank", "merge", "--out", out, file, a], io().io), 0);
+      for (const [path, expected] of [
+        [file, "appearance           5 mean feature vectors (5 from the fit); scores calibrated by 3 look-alikes (strength 1.25)"],
+        [out, "appearance           none"],
       ] as const) {
         const shown = io();
         assert.equal(await runCli(["bank", "info", path], shown.io), 0);
