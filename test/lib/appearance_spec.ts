@@ -4,7 +4,7 @@ import {
   appearanceTerm,
   fitAppearance,
   keptImages,
-  leaveOneOutDistances,
+  leaveOneOutNeighbours,
   MAX_FITTED_APPEARANCE,
   leaveOneOutWithAppearance,
   MAX_APPEARANCE_VECTORS,
@@ -46,7 +46,7 @@ describe("appearance: the whole part's mean features beside PatchCore's patches"
 
   it("finds each learned vector's nearest other on a session worker, as the direct search does", async () => {
     assert.deepEqual(
-      (await leaveOneOutDistances(LINE, 5, 2)).map((d) => Math.round(d * 1e4) / 1e4),
+      (await leaveOneOutNeighbours(LINE, 5, 2, 1)).distances.map((d) => Math.round(d * 1e4) / 1e4),
       LINE_LOO,
     );
     // 200 vectors of 1,536 values, the size of a default fit, with two duplicates.
@@ -56,7 +56,7 @@ describe("appearance: the whole part's mean features beside PatchCore's patches"
     const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) * 4;
     const vectors = Float32Array.from({ length: count * dim }, random);
     vectors.copyWithin(5 * dim, 9 * dim, 10 * dim);
-    const found = await leaveOneOutDistances(vectors, count, dim);
+    const found = (await leaveOneOutNeighbours(vectors, count, dim, 1)).distances;
     // float32 rounding is absolute in squared distance: compared at the scale of the distances.
     const typical = [...found].sort((a, b) => a - b)[count >> 1]!;
     for (let i = 0; i < count; i++) {
@@ -64,7 +64,7 @@ describe("appearance: the whole part's mean features beside PatchCore's patches"
       assert.ok(Math.abs(found[i]! - direct) <= 1e-3 * typical, `vector ${i}: ${found[i]} against ${direct}`);
     }
     assert.ok(found[5]! < 1e-3 * typical && found[9]! < 1e-3 * typical, `a duplicate is at distance 0: ${found[5]}, ${found[9]} (typical ${typical})`);
-    assert.deepEqual(await leaveOneOutDistances(LINE, 1, 2), []);
+    assert.deepEqual((await leaveOneOutNeighbours(LINE, 1, 2, 1)).distances, []);
   });
 
   it("keeps at most MAX_FITTED_APPEARANCE of a large fit's images, evenly spread, and measures every image against them", async () => {
@@ -77,7 +77,7 @@ describe("appearance: the whole part's mean features beside PatchCore's patches"
     assert.equal(kept.length, MAX_FITTED_APPEARANCE);
     assert.deepEqual([kept[0], kept[1], kept[399]], [0, 1, 448]);
     assert.deepEqual(Array.from(keptImages(7)), [0, 1, 2, 3, 4, 5, 6]);
-    const distances = await leaveOneOutDistances(vectors, images, 2);
+    const distances = (await leaveOneOutNeighbours(vectors, images, 2, 1)).distances;
     const keptSet = new Set(kept);
     for (let i = 0; i < images; i++) {
       let nearest = Infinity;

@@ -146,10 +146,10 @@ export async function leaveOneOutNeighbours(
     const rows: Int32Array[] = [];
     for (let i = 0; i < count; i++) {
       // A kept image is one of its own nearest (or a duplicate at distance 0): the others are its neighbours.
-      const own = Array.from({ length: found.k }, (_, j) => j).filter((j) => kept[found.indices[i * found.k + j] as number] !== i);
-      const others = own.slice(0, want);
-      distances.push(found.distances[i * found.k + (others[0] as number)] as number);
-      rows.push(Int32Array.from(others, (j) => found.indices[i * found.k + j] as number));
+      const others: number[] = [];
+      for (let j = i * found.k; j < (i + 1) * found.k && others.length < want; j++) if (kept[found.indices[j] as number] !== i) others.push(j);
+      distances.push(found.distances[others[0] as number] as number);
+      rows.push(Int32Array.from(others, (j) => found.indices[j] as number));
     }
     return { distances, rows };
   } finally {
@@ -157,20 +157,9 @@ export async function leaveOneOutNeighbours(
   }
 }
 
-/** Each of `count` vectors' distance to the nearest other of the `kept` ones (leaveOneOutNeighbours). */
-export async function leaveOneOutDistances(
-  vectors: Float32Array,
-  count: number,
-  dim: number,
-  session?: SessionOptions,
-  kept: Int32Array = keptImages(count),
-): Promise<number[]> {
-  return (await leaveOneOutNeighbours(vectors, count, dim, 1, session, kept)).distances;
-}
-
 /**
  * The appearance model of a fit from its `count` images' mean vectors ([count, dim]), their
- * leave-one-out distances (leaveOneOutDistances over the same `kept`) and leave-one-out PatchCore
+ * leave-one-out distances (leaveOneOutNeighbours over the same `kept`) and leave-one-out PatchCore
  * scores, in image order; it keeps the `kept` images' vectors. Null when there are too few images
  * or no deviation to scale by.
  */
